@@ -1,0 +1,1 @@
+//! The journal: SQLite, append-only problem events.

@@ -1,0 +1,11 @@
+//! faultline: a terminal incident console.
+//!
+//! Data flows one way: `sources` produce [`model::Observation`]s, the `engine` turns them into
+//! [`model::ProblemEvent`]s, the `journal` stores them and the `ui` folds them into what is shown.
+
+pub mod config;
+pub mod engine;
+pub mod journal;
+pub mod model;
+pub mod sources;
+pub mod ui;

@@ -1,0 +1,179 @@
+//! Problem events: the only output of the engine. A problem is the fold of its events.
+
+use super::entity::{EntityId, EntityKind, RelationKind};
+use super::observation::{ChangeKind, Severity};
+use super::signal::{Signal, SignalKey};
+use super::time::Timestamp;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Problem ids count up from 1 in the order problems open; shown as `P-0001`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ProblemId(pub u64);
+
+impl fmt::Display for ProblemId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "P-{:04}", self.0)
+    }
+}
+
+/// One step of what happened to one problem. `seq` is global and strictly increasing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProblemEvent {
+    pub seq: u64,
+    pub problem: ProblemId,
+    /// Data time of the observation that caused the event.
+    pub at: Timestamp,
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum EventKind {
+    Opened {
+        title: String,
+        severity: Severity,
+    },
+    /// A signal joined the problem (with its dedup count at that moment).
+    SignalAttached {
+        signal: Signal,
+    },
+    /// A repeat of a signal already attached: only the counter and last-seen time move.
+    SignalRepeated {
+        key: SignalKey,
+        count: u64,
+        last_seen: Timestamp,
+    },
+    /// A signal's state changed (cleared, re-activated, severity or score moved).
+    SignalUpdated {
+        signal: Signal,
+    },
+    SeverityChanged {
+        severity: Severity,
+    },
+    /// The ranking of root-cause candidates changed; best first, each with its evidence.
+    RootCauseRanked {
+        candidates: Vec<Candidate>,
+    },
+    /// A change shortly before onset on the root cause or its stack.
+    FoundationalCauseLinked {
+        change: ChangeRecord,
+    },
+    ImpactUpdated {
+        impact: Impact,
+    },
+    /// This problem turned out to be part of another one; its signals moved there.
+    MergedInto {
+        into: ProblemId,
+    },
+    /// Another problem was merged into this one (its signals follow as `SignalAttached`).
+    Absorbed {
+        from: ProblemId,
+    },
+    Acknowledged {
+        by: String,
+    },
+    Resolved,
+    Reopened,
+}
+
+impl EventKind {
+    /// A one-line description for timelines.
+    pub fn describe(&self) -> String {
+        match self {
+            EventKind::Opened { title, severity } => format!("opened ({severity}): {title}"),
+            EventKind::SignalAttached { signal } => format!(
+                "{} {} on {} attached (x{})",
+                signal.kind.as_str(),
+                signal.name,
+                signal.entity,
+                signal.count
+            ),
+            EventKind::SignalRepeated { key, count, .. } => format!("{key} repeated (x{count})"),
+            EventKind::SignalUpdated { signal } => format!(
+                "{} {} on {} {}",
+                signal.kind.as_str(),
+                signal.name,
+                signal.entity,
+                if signal.active { "active" } else { "cleared" }
+            ),
+            EventKind::SeverityChanged { severity } => format!("severity now {severity}"),
+            EventKind::RootCauseRanked { candidates } => match candidates.first() {
+                Some(c) => format!("root cause ranked: {} (score {:.2})", c.summary, c.score),
+                None => "root cause ranking cleared".to_string(),
+            },
+            EventKind::FoundationalCauseLinked { change } => format!(
+                "foundational cause: {} on {}: {}",
+                change.change.as_str(),
+                change.entity,
+                change.description
+            ),
+            EventKind::ImpactUpdated { impact } => {
+                format!("impact: {} affected entities", impact.affected.len())
+            }
+            EventKind::MergedInto { into } => format!("merged into {into}"),
+            EventKind::Absorbed { from } => format!("absorbed {from}"),
+            EventKind::Acknowledged { by } => format!("acknowledged by {by}"),
+            EventKind::Resolved => "resolved".to_string(),
+            EventKind::Reopened => "reopened".to_string(),
+        }
+    }
+}
+
+/// One hop of an evidence chain: `from` depends on `to` through `relation`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hop {
+    pub from: EntityId,
+    pub relation: RelationKind,
+    pub to: EntityId,
+}
+
+/// A root-cause candidate with the evidence that put it where it is in the ranking.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Candidate {
+    pub entity: EntityId,
+    pub entity_kind: EntityKind,
+    /// Combined rank score in [0, 1].
+    pub score: f64,
+    /// One line: what is wrong where, e.g. "cpu_utilisation anomaly on host:db-1 (0.97, expected 0.31)".
+    pub summary: String,
+    /// The candidate's own signals, strongest first.
+    pub signals: Vec<SignalKey>,
+    /// Strongest anomaly score among its signals, in [0, 1].
+    pub strength: f64,
+    /// When the candidate's first signal started.
+    pub first_breach: Timestamp,
+    /// How many affected entities (itself included) depend on it through affected entities.
+    pub explains: usize,
+    /// Of how many affected entities in the problem.
+    pub affected: usize,
+    /// Paths from affected entities down to the candidate (shortest first, at most a few dozen).
+    pub evidence: Vec<Vec<Hop>>,
+}
+
+/// A change observation linked as a foundational cause.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangeRecord {
+    pub at: Timestamp,
+    pub entity: EntityId,
+    pub change: ChangeKind,
+    pub description: String,
+    /// Why it was linked, e.g. "on the root cause's stack, 5m 0s before onset".
+    pub reason: String,
+}
+
+/// What the problem touches.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Impact {
+    /// Entities with an active or past signal in the problem, sorted.
+    pub affected: Vec<EntityId>,
+    /// Of those, how many are services or applications (what users see).
+    pub services: usize,
+    /// Active signals / all signals.
+    pub active_signals: usize,
+    pub signals: usize,
+    /// Raw alerts, anomalous samples and log lines folded into the signals.
+    pub raw_events: u64,
+}

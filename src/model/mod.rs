@@ -1,0 +1,16 @@
+//! The shared vocabulary of DESIGN section 2: entities, observations, signals, problem events and
+//! the problem as the fold of its events. Everything here is plain data with serde.
+
+pub mod entity;
+pub mod event;
+pub mod observation;
+pub mod problem;
+pub mod signal;
+pub mod time;
+
+pub use entity::{Criticality, Entity, EntityId, EntityKind, Relation, RelationKind};
+pub use event::{Candidate, ChangeRecord, EventKind, Hop, Impact, ProblemEvent, ProblemId};
+pub use observation::{AlertState, ChangeKind, Observation, ObservationKind, Severity};
+pub use problem::{Problem, ProblemSet, ProblemStatus, TimelineEntry};
+pub use signal::{Baseline, Signal, SignalKey, SignalKind};
+pub use time::Timestamp;

@@ -1,0 +1,140 @@
+//! Observations: what a source saw, stamped with the time the data carries.
+
+use super::entity::{Entity, EntityId, Relation};
+use super::time::Timestamp;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// How bad a signal or problem is. Ordered: `Info < Warning < Major < Critical`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    #[default]
+    Info,
+    Warning,
+    Major,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Major => "major",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertState {
+    Firing,
+    Resolved,
+}
+
+/// A change that may be the foundational cause of a problem.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    Deployment,
+    ConfigChange,
+    Restart,
+    Scale,
+}
+
+impl ChangeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::Deployment => "deployment",
+            ChangeKind::ConfigChange => "config change",
+            ChangeKind::Restart => "restart",
+            ChangeKind::Scale => "scale event",
+        }
+    }
+}
+
+/// One thing a source saw. `at` is data time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Observation {
+    pub at: Timestamp,
+    /// The source that produced it (`prometheus`, `alertmanager`, `fixture`...).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub source: String,
+    #[serde(flatten)]
+    pub kind: ObservationKind,
+}
+
+/// What was seen. Tagged by `"type"` in JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ObservationKind {
+    /// Samples of one series of one entity: `(data time, value)` pairs in time order.
+    Metric {
+        entity: EntityId,
+        /// Metric name, e.g. `cpu_utilisation`; the series key within the entity.
+        metric: String,
+        samples: Vec<(Timestamp, f64)>,
+    },
+    /// An alert's state from an alerting system. The fingerprint is the dedup key.
+    Alert {
+        entity: EntityId,
+        name: String,
+        fingerprint: String,
+        state: AlertState,
+        #[serde(default)]
+        severity: Severity,
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        labels: BTreeMap<String, String>,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        summary: String,
+    },
+    /// Count of one log template seen for an entity since the last report.
+    LogPattern {
+        entity: EntityId,
+        template_id: String,
+        template: String,
+        #[serde(default)]
+        level: Severity,
+        count: u64,
+    },
+    /// A deployment, config change, restart or scale event.
+    Change {
+        entity: EntityId,
+        change: ChangeKind,
+        description: String,
+    },
+    /// An entity appeared (or its description changed).
+    Entity { entity: Entity },
+    /// A relation was learned.
+    Relation { relation: Relation },
+    /// An entity vanished.
+    EntityGone { entity: EntityId },
+    /// Nothing happened, but data time advanced (quiet periods).
+    Tick,
+}
+
+impl ObservationKind {
+    /// The entity this observation concerns, if any.
+    pub fn entity(&self) -> Option<&EntityId> {
+        match self {
+            ObservationKind::Metric { entity, .. }
+            | ObservationKind::Alert { entity, .. }
+            | ObservationKind::LogPattern { entity, .. }
+            | ObservationKind::Change { entity, .. }
+            | ObservationKind::EntityGone { entity } => Some(entity),
+            ObservationKind::Entity { entity } => Some(&entity.id),
+            ObservationKind::Relation { relation } => Some(&relation.from),
+            ObservationKind::Tick => None,
+        }
+    }
+}
