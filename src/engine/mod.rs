@@ -1,5 +1,9 @@
 //! The engine: observations in, problem events out. No clock, no I/O, no randomness.
 
+pub mod dedup;
+pub mod detect;
+pub mod topology;
+
 /// Tunables of the engine pipe (all durations in milliseconds of data time).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct EngineConfig {}

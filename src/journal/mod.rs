@@ -1,1 +1,394 @@
-//! The journal: SQLite, append-only problem events.
+//! The journal: the engine's problem events and the observations that fed them, in one SQLite
+//! file on the local disk.
+//!
+//! One agent process writes ([`Journal::open`]); any number of viewers in other processes read
+//! the same file at the same time ([`Journal::open_read_only`]). That is why the file is in WAL
+//! mode: readers see the last committed state and never block the writer, and a busy timeout of
+//! [`BUSY_TIMEOUT`] covers the short moments (checkpoints, migrations) when one must wait.
+//!
+//! # What is stored
+//! - `problem_events`: every [`ProblemEvent`], append-only (triggers abort `UPDATE` and
+//!   `DELETE`), keyed by its global, strictly increasing `seq`, with its problem id, data time
+//!   (ms), serde tag (`kind`) and the event as JSON. A problem is never stored: it is the fold of
+//!   its events ([`crate::model::ProblemSet::fold`]), so replay and the live view read the same rows.
+//! - `observations`: the [`Observation`]s that fed the engine, as JSON, bounded by a retention
+//!   setting ([`Journal::prune_observations_before`]). Each event row remembers which
+//!   observation caused it, so one problem's observations can be exported with it.
+//! - The schema version in the file; migrations are code (see [`SCHEMA_VERSION`]). A file newer
+//!   than this code is refused, never downgraded.
+//!
+//! # Crash guarantee
+//! Each [`Journal::append`] is one transaction: its observation and all its events are stored
+//! together or not at all. A crash of the writing process (even `kill -9`) loses at most the
+//! transaction in flight, the events of one `append`, and never corrupts the file: the next open
+//! replays cleanly and accepts the next seq (`tests/journal_crash.rs` shows it). With
+//! `synchronous=NORMAL` in WAL mode a power loss or OS crash may additionally roll back the most
+//! recent committed transactions (those not yet synced at a checkpoint), still without corruption;
+//! that is the usual trade for not syncing on every commit.
+//!
+//! # Refused writes
+//! `append` refuses, before writing anything, an event whose seq does not exceed the journal's
+//! last seq (or the previous event of its batch), and any event or observation whose JSON would
+//! not read back (NaN or infinite numbers serialize as `null`): a journal never holds a row that
+//! a viewer cannot parse. Reading a row that does not parse anyway (an edited file) is an error
+//! naming the seq and the file.
+
+mod error;
+mod schema;
+
+pub use error::JournalError;
+pub use schema::SCHEMA_VERSION;
+
+use crate::model::{Observation, ProblemEvent, ProblemId, Timestamp};
+use rusqlite::{params, Connection, OpenFlags, TransactionBehavior};
+use serde::Deserialize;
+use std::borrow::Cow;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// How long a connection waits for a lock held by another connection before giving up.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A journal file, opened for writing (the agent) or read-only (viewers).
+///
+/// Not `Sync`: one thread uses a `Journal` at a time; other threads or processes open their own.
+#[derive(Debug)]
+pub struct Journal {
+    conn: Connection,
+    path: PathBuf,
+    read_only: bool,
+}
+
+/// One event, encoded and checked, ready to insert.
+struct EventRow {
+    seq: i64,
+    problem: i64,
+    at: i64,
+    kind: String,
+    body: String,
+}
+
+/// The serde tag of an encoded event, read back from its JSON so it can never disagree with it.
+#[derive(Deserialize)]
+struct Tag<'a> {
+    #[serde(borrow)]
+    event: Cow<'a, str>,
+}
+
+impl Journal {
+    /// Opens the journal at `path` for writing, creating the file if it is missing and migrating
+    /// it to [`SCHEMA_VERSION`]. Refuses a file written by a newer faultline and an SQLite file
+    /// that is not a faultline journal (before writing anything to it).
+    pub fn open(path: &Path) -> Result<Journal, JournalError> {
+        let mut conn = Connection::open(path).map_err(sqlite_err(path, "opening the file"))?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(sqlite_err(path, "setting the busy timeout"))?;
+        // Look before touching: a foreign or newer file must not even be switched to WAL.
+        schema::classify(schema::identity(&conn, path)?, path)?;
+        let mode: String = conn
+            .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
+            .map_err(sqlite_err(path, "switching to WAL mode"))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(JournalError::WalUnavailable { path: path.to_path_buf(), mode });
+        }
+        // NORMAL in WAL mode: a process crash loses nothing committed; see the module doc.
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(sqlite_err(path, "setting synchronous=NORMAL"))?;
+        schema::migrate(&mut conn, path)?;
+        Ok(Journal { conn, path: path.to_path_buf(), read_only: false })
+    }
+
+    /// Opens an existing journal for reading only (viewers). Never creates, migrates or writes
+    /// the file; refuses a missing file, a foreign SQLite file, and a schema version other than
+    /// [`SCHEMA_VERSION`] (an older one must first be migrated by a writer).
+    pub fn open_read_only(path: &Path) -> Result<Journal, JournalError> {
+        if let Err(e) = std::fs::metadata(path) {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                return Err(JournalError::NotFound { path: path.to_path_buf() });
+            }
+            // Other I/O trouble (permissions...) is reported by SQLite below with the path.
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags).map_err(sqlite_err(path, "opening the file read-only"))?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(sqlite_err(path, "setting the busy timeout"))?;
+        let identity = schema::identity(&conn, path)?;
+        match schema::classify(identity, path)? {
+            schema::SchemaState::Journal(v) if v == SCHEMA_VERSION => {}
+            schema::SchemaState::Journal(found) => {
+                return Err(JournalError::OlderSchema { path: path.to_path_buf(), found, supported: SCHEMA_VERSION })
+            }
+            // An empty database has no journal in it yet; a viewer cannot create one.
+            schema::SchemaState::Fresh => {
+                return Err(JournalError::NotAJournal {
+                    path: path.to_path_buf(),
+                    application_id: identity.application_id,
+                    user_version: 0,
+                    tables: identity.objects,
+                })
+            }
+        }
+        Ok(Journal { conn, path: path.to_path_buf(), read_only: true })
+    }
+
+    /// The journal file's path, as given to `open`.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// True when opened with [`Journal::open_read_only`].
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
+    /// The schema version recorded in the file.
+    pub fn schema_version(&self) -> Result<u32, JournalError> {
+        let v: i64 = self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(sqlite_err(&self.path, "reading the schema version"))?;
+        // `open` refused anything else, so a failure here means the file changed under us.
+        u32::try_from(v).map_err(|_| JournalError::NotAJournal {
+            path: self.path.clone(),
+            application_id: schema::APPLICATION_ID,
+            user_version: u32::MAX,
+            tables: 0,
+        })
+    }
+
+    /// Stores one step of the engine in ONE transaction: the observation that was fed in (if
+    /// any) and the events it produced (possibly none). Event seqs must strictly increase, the
+    /// first one above [`Journal::last_seq`]; otherwise nothing is written.
+    pub fn append(&mut self, observation: Option<&Observation>, events: &[ProblemEvent]) -> Result<(), JournalError> {
+        if self.read_only {
+            return Err(JournalError::ReadOnly { path: self.path.clone(), action: "append" });
+        }
+        if observation.is_none() && events.is_empty() {
+            return Ok(());
+        }
+        for pair in events.windows(2) {
+            if pair[1].seq <= pair[0].seq {
+                return Err(JournalError::SeqNotIncreasing {
+                    path: self.path.clone(),
+                    seq: pair[1].seq,
+                    previous: pair[0].seq,
+                });
+            }
+        }
+        // Encode and check everything before taking the write lock, so the lock is held only
+        // for the inserts and a bad value never leaves half a batch behind.
+        let observation_row = observation.map(|o| self.encode_observation(o)).transpose()?;
+        let rows = events.iter().map(|e| self.encode_event(e)).collect::<Result<Vec<_>, _>>()?;
+
+        let path = &self.path;
+        let span = match (events.first(), events.last()) {
+            (Some(a), Some(b)) => format!("events seq {}..={}", a.seq, b.seq),
+            _ => "an observation".to_string(),
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sqlite_err(path, &format!("taking the write lock to append {span}")))?;
+        if let Some(first) = events.first() {
+            // Read inside the transaction: the check and the insert see the same state.
+            let previous = last_seq_in(&tx, path)?;
+            if first.seq <= previous {
+                return Err(JournalError::SeqNotIncreasing { path: path.clone(), seq: first.seq, previous });
+            }
+        }
+        let observation_id = match observation_row {
+            Some((at, body)) => {
+                tx.prepare_cached("INSERT INTO observations (at, body) VALUES (?1, ?2)")
+                    .and_then(|mut s| s.execute(params![at, body]))
+                    .map_err(sqlite_err(path, &format!("inserting the observation of {span}")))?;
+                Some(tx.last_insert_rowid())
+            }
+            None => None,
+        };
+        {
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT INTO problem_events (seq, problem, at, kind, body, observation) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )
+                .map_err(sqlite_err(path, "preparing the event insert"))?;
+            for row in &rows {
+                insert
+                    .execute(params![row.seq, row.problem, row.at, row.kind, row.body, observation_id])
+                    .map_err(sqlite_err(path, &format!("inserting event seq {}", row.seq)))?;
+            }
+        }
+        tx.commit().map_err(sqlite_err(path, &format!("committing {span}")))
+    }
+
+    /// The seq of the last stored event; 0 when there is none.
+    pub fn last_seq(&self) -> Result<u64, JournalError> {
+        last_seq_in(&self.conn, &self.path)
+    }
+
+    /// All events with a seq greater than `seq`, in seq order (`events_after(0)` is everything).
+    /// Viewers poll with the last seq they folded.
+    pub fn events_after(&self, seq: u64) -> Result<Vec<ProblemEvent>, JournalError> {
+        // Seqs above i64::MAX cannot be stored, so nothing can follow such a seq.
+        let Ok(after) = i64::try_from(seq) else {
+            return Ok(Vec::new());
+        };
+        self.read_events(
+            "SELECT seq, problem, body FROM problem_events WHERE seq > ?1 ORDER BY seq",
+            after,
+            &format!("reading events after seq {seq}"),
+        )
+    }
+
+    /// The events of one problem, in seq order.
+    pub fn events_of(&self, problem: ProblemId) -> Result<Vec<ProblemEvent>, JournalError> {
+        let Ok(id) = i64::try_from(problem.0) else {
+            return Ok(Vec::new());
+        };
+        self.read_events(
+            "SELECT seq, problem, body FROM problem_events WHERE problem = ?1 ORDER BY seq",
+            id,
+            &format!("reading the events of {problem}"),
+        )
+    }
+
+    /// All retained observations, in the order they were appended.
+    pub fn observations(&self) -> Result<Vec<Observation>, JournalError> {
+        self.read_observations("SELECT id, body FROM observations ORDER BY id", None, "reading observations")
+    }
+
+    /// The retained observations that caused events of `problem`, in the order they were
+    /// appended (what an incident bundle exports with the problem's events).
+    pub fn observations_of(&self, problem: ProblemId) -> Result<Vec<Observation>, JournalError> {
+        let Ok(id) = i64::try_from(problem.0) else {
+            return Ok(Vec::new());
+        };
+        self.read_observations(
+            "SELECT id, body FROM observations WHERE id IN \
+             (SELECT observation FROM problem_events WHERE problem = ?1 AND observation IS NOT NULL) \
+             ORDER BY id",
+            Some(id),
+            &format!("reading the observations of {problem}"),
+        )
+    }
+
+    /// Deletes the observations whose data time is before `t` (retention) and returns how many
+    /// were deleted. Events are never deleted; their link to a pruned observation just finds
+    /// nothing.
+    pub fn prune_observations_before(&mut self, t: Timestamp) -> Result<usize, JournalError> {
+        if self.read_only {
+            return Err(JournalError::ReadOnly { path: self.path.clone(), action: "pruning observations" });
+        }
+        self.conn
+            .execute("DELETE FROM observations WHERE at < ?1", [t.millis()])
+            .map_err(sqlite_err(&self.path, &format!("pruning observations before {t}")))
+    }
+
+    /// SQLite's own consistency check: `["ok"]` when the file is sound, else its findings.
+    pub fn integrity_check(&self) -> Result<Vec<String>, JournalError> {
+        let action = "running the integrity check";
+        let mut stmt = self.conn.prepare("PRAGMA integrity_check").map_err(sqlite_err(&self.path, action))?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(sqlite_err(&self.path, action))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(sqlite_err(&self.path, action))
+    }
+
+    fn encode_event(&self, e: &ProblemEvent) -> Result<EventRow, JournalError> {
+        let not_storable = |source| JournalError::EventNotStorable { path: self.path.clone(), seq: e.seq, source };
+        let body = serde_json::to_string(e).map_err(not_storable)?;
+        // Reading back costs a parse per event; it buys the promise that every row parses.
+        serde_json::from_str::<ProblemEvent>(&body).map_err(not_storable)?;
+        let kind = serde_json::from_str::<Tag>(&body).map_err(not_storable)?.event.into_owned();
+        Ok(EventRow {
+            seq: self.to_sql_int("event seq", e.seq)?,
+            problem: self.to_sql_int("problem id", e.problem.0)?,
+            at: e.at.millis(),
+            kind,
+            body,
+        })
+    }
+
+    fn encode_observation(&self, o: &Observation) -> Result<(i64, String), JournalError> {
+        let not_storable = |source| JournalError::ObservationNotStorable { path: self.path.clone(), at: o.at, source };
+        let body = serde_json::to_string(o).map_err(not_storable)?;
+        serde_json::from_str::<Observation>(&body).map_err(not_storable)?;
+        Ok((o.at.millis(), body))
+    }
+
+    fn to_sql_int(&self, what: &'static str, value: u64) -> Result<i64, JournalError> {
+        i64::try_from(value).map_err(|_| JournalError::OutOfRange { path: self.path.clone(), what, value })
+    }
+
+    fn read_events(&self, sql: &str, param: i64, action: &str) -> Result<Vec<ProblemEvent>, JournalError> {
+        let path = &self.path;
+        let mut stmt = self.conn.prepare_cached(sql).map_err(sqlite_err(path, action))?;
+        let rows = stmt
+            .query_map([param], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?)))
+            .map_err(sqlite_err(path, action))?;
+        let mut events = Vec::new();
+        for row in rows {
+            let (seq, problem, body) = row.map_err(sqlite_err(path, action))?;
+            events.push(decode_event(path, seq, problem, &body)?);
+        }
+        Ok(events)
+    }
+
+    fn read_observations(&self, sql: &str, param: Option<i64>, action: &str) -> Result<Vec<Observation>, JournalError> {
+        let path = &self.path;
+        let mut stmt = self.conn.prepare_cached(sql).map_err(sqlite_err(path, action))?;
+        let map = |r: &rusqlite::Row<'_>| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?));
+        let rows = match param {
+            Some(p) => stmt.query_map([p], map),
+            None => stmt.query_map([], map),
+        }
+        .map_err(sqlite_err(path, action))?;
+        let mut observations = Vec::new();
+        for row in rows {
+            let (id, body) = row.map_err(sqlite_err(path, action))?;
+            let o = serde_json::from_str(&body).map_err(|source| JournalError::ObservationUnreadable {
+                path: path.clone(),
+                id,
+                source,
+            })?;
+            observations.push(o);
+        }
+        Ok(observations)
+    }
+}
+
+/// Parses one event row and checks it against its own columns.
+fn decode_event(path: &Path, seq: i64, problem: i64, body: &str) -> Result<ProblemEvent, JournalError> {
+    let mismatch = |detail: String| JournalError::EventMismatch {
+        path: path.to_path_buf(),
+        // A negative seq can only come from an edited file; report it as 0 with the detail.
+        seq: u64::try_from(seq).unwrap_or(0),
+        detail,
+    };
+    let row_seq = u64::try_from(seq).map_err(|_| mismatch(format!("negative seq {seq} in the seq column")))?;
+    let e: ProblemEvent = serde_json::from_str(body).map_err(|source| JournalError::EventUnreadable {
+        path: path.to_path_buf(),
+        seq: row_seq,
+        source,
+    })?;
+    if e.seq != row_seq {
+        return Err(mismatch(format!("its JSON says seq {}", e.seq)));
+    }
+    if i64::try_from(e.problem.0) != Ok(problem) {
+        return Err(mismatch(format!("problem column says {problem} but its JSON says {}", e.problem.0)));
+    }
+    Ok(e)
+}
+
+fn last_seq_in(conn: &Connection, path: &Path) -> Result<u64, JournalError> {
+    let max: i64 = conn
+        .query_row("SELECT COALESCE(MAX(seq), 0) FROM problem_events", [], |r| r.get(0))
+        .map_err(sqlite_err(path, "reading the last seq"))?;
+    u64::try_from(max).map_err(|_| JournalError::EventMismatch {
+        path: path.to_path_buf(),
+        seq: 0,
+        detail: format!("the largest seq is negative ({max})"),
+    })
+}
+
+/// Wraps an SQLite error with the journal path and what we were doing.
+fn sqlite_err(path: &Path, action: &str) -> impl FnOnce(rusqlite::Error) -> JournalError {
+    let path = path.to_path_buf();
+    let action = action.to_string();
+    move |source| JournalError::Sqlite { path, action, source }
+}

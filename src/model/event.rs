@@ -84,13 +84,9 @@ impl EventKind {
     pub fn describe(&self) -> String {
         match self {
             EventKind::Opened { title, severity } => format!("opened ({severity}): {title}"),
-            EventKind::SignalAttached { signal } => format!(
-                "{} {} on {} attached (x{})",
-                signal.kind.as_str(),
-                signal.name,
-                signal.entity,
-                signal.count
-            ),
+            EventKind::SignalAttached { signal } => {
+                format!("{} {} on {} attached (x{})", signal.kind.as_str(), signal.name, signal.entity, signal.count)
+            }
             EventKind::SignalRepeated { key, count, .. } => format!("{key} repeated (x{count})"),
             EventKind::SignalUpdated { signal } => format!(
                 "{} {} on {} {}",
@@ -104,12 +100,9 @@ impl EventKind {
                 Some(c) => format!("root cause ranked: {} (score {:.2})", c.summary, c.score),
                 None => "root cause ranking cleared".to_string(),
             },
-            EventKind::FoundationalCauseLinked { change } => format!(
-                "foundational cause: {} on {}: {}",
-                change.change.as_str(),
-                change.entity,
-                change.description
-            ),
+            EventKind::FoundationalCauseLinked { change } => {
+                format!("foundational cause: {} on {}: {}", change.change.as_str(), change.entity, change.description)
+            }
             EventKind::ImpactUpdated { impact } => {
                 format!("impact: {} affected entities", impact.affected.len())
             }

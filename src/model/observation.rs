@@ -108,11 +108,7 @@ pub enum ObservationKind {
         count: u64,
     },
     /// A deployment, config change, restart or scale event.
-    Change {
-        entity: EntityId,
-        change: ChangeKind,
-        description: String,
-    },
+    Change { entity: EntityId, change: ChangeKind, description: String },
     /// An entity appeared (or its description changed).
     Entity { entity: Entity },
     /// A relation was learned.

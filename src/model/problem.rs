@@ -102,9 +102,7 @@ impl Problem {
             }
             EventKind::SeverityChanged { severity } => self.severity = *severity,
             EventKind::RootCauseRanked { candidates } => self.root_causes = candidates.clone(),
-            EventKind::FoundationalCauseLinked { change } => {
-                self.foundational_cause = Some(change.clone())
-            }
+            EventKind::FoundationalCauseLinked { change } => self.foundational_cause = Some(change.clone()),
             EventKind::ImpactUpdated { impact } => self.impact = impact.clone(),
             EventKind::MergedInto { into } => self.status = ProblemStatus::Merged(*into),
             EventKind::Absorbed { from } => self.absorbed.push(*from),
@@ -173,11 +171,8 @@ impl ProblemSet {
 
     /// Problems that are not merged away, newest first (the order of the problem list).
     pub fn visible(&self) -> Vec<&Problem> {
-        let mut v: Vec<&Problem> = self
-            .problems
-            .values()
-            .filter(|p| !matches!(p.status, ProblemStatus::Merged(_)))
-            .collect();
+        let mut v: Vec<&Problem> =
+            self.problems.values().filter(|p| !matches!(p.status, ProblemStatus::Merged(_))).collect();
         v.sort_by(|a, b| {
             (b.is_open(), b.severity, b.opened_at, b.id).cmp(&(a.is_open(), a.severity, a.opened_at, a.id))
         });

@@ -1,0 +1,192 @@
+//! Deduplication: repeated alerts, anomalous samples and log bursts on one key become one
+//! [`Signal`] with a counter.
+
+use crate::model::{Baseline, EntityId, ProblemId, Severity, Signal, SignalKey, SignalKind, Timestamp};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// What an input did to its signal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// A key never seen before.
+    Raised,
+    /// The signal was active and saw one more occurrence.
+    Repeated,
+    /// The signal was cleared and fires again.
+    Reactivated,
+    /// The signal stopped firing.
+    Cleared,
+    /// Nothing changed (a resolve for a signal that was not active).
+    None,
+}
+
+/// One occurrence fed to dedup.
+#[derive(Debug, Clone)]
+pub struct Occurrence<'a> {
+    pub key: SignalKey,
+    pub kind: SignalKind,
+    pub entity: &'a EntityId,
+    pub name: &'a str,
+    pub severity: Severity,
+    pub at: Timestamp,
+    /// How many raw events this occurrence stands for (log lines; 1 otherwise).
+    pub count: u64,
+    pub score: f64,
+    pub value: Option<f64>,
+    pub baseline: Option<Baseline>,
+}
+
+/// A signal and the problem it belongs to.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub signal: Signal,
+    pub problem: Option<ProblemId>,
+}
+
+/// All signals by key.
+#[derive(Debug, Default)]
+pub struct SignalTable {
+    entries: BTreeMap<SignalKey, Entry>,
+    /// Active log-burst signals, by last time seen, for clearing them after a quiet period.
+    active_logs: BTreeSet<(Timestamp, SignalKey)>,
+}
+
+impl SignalTable {
+    pub fn get(&self, key: &SignalKey) -> Option<&Entry> {
+        self.entries.get(key)
+    }
+
+    pub fn get_mut(&mut self, key: &SignalKey) -> Option<&mut Entry> {
+        self.entries.get_mut(key)
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Folds one firing occurrence into its signal.
+    pub fn fire(&mut self, o: Occurrence<'_>) -> Change {
+        let change = match self.entries.get_mut(&o.key) {
+            None => {
+                let signal = Signal {
+                    key: o.key.clone(),
+                    kind: o.kind,
+                    entity: o.entity.clone(),
+                    name: o.name.to_string(),
+                    severity: o.severity,
+                    first_seen: o.at,
+                    last_seen: o.at,
+                    count: o.count,
+                    active: true,
+                    score: o.score,
+                    value: o.value,
+                    baseline: o.baseline,
+                };
+                self.entries.insert(o.key.clone(), Entry { signal, problem: None });
+                Change::Raised
+            }
+            Some(e) => {
+                let s = &mut e.signal;
+                if s.kind == SignalKind::LogBurst && s.active {
+                    self.active_logs.remove(&(s.last_seen, s.key.clone()));
+                }
+                s.count = s.count.saturating_add(o.count);
+                s.last_seen = s.last_seen.max(o.at);
+                s.value = o.value.or(s.value);
+                if o.baseline.is_some() {
+                    s.baseline = o.baseline;
+                }
+                let stronger = o.score > s.score || o.severity > s.severity;
+                s.score = s.score.max(o.score);
+                s.severity = s.severity.max(o.severity);
+                if s.active {
+                    if stronger {
+                        Change::Reactivated
+                    } else {
+                        Change::Repeated
+                    }
+                } else {
+                    s.active = true;
+                    Change::Reactivated
+                }
+            }
+        };
+        if let Some(e) = self.entries.get(&o.key) {
+            if e.signal.kind == SignalKind::LogBurst {
+                self.active_logs.insert((e.signal.last_seen, o.key.clone()));
+            }
+        }
+        change
+    }
+
+    /// Marks a signal as no longer firing.
+    pub fn clear(&mut self, key: &SignalKey, at: Timestamp) -> Change {
+        match self.entries.get_mut(key) {
+            Some(e) if e.signal.active => {
+                e.signal.active = false;
+                e.signal.last_seen = e.signal.last_seen.max(at);
+                if e.signal.kind == SignalKind::LogBurst {
+                    self.active_logs.retain(|(_, k)| k != key);
+                }
+                Change::Cleared
+            }
+            _ => Change::None,
+        }
+    }
+
+    /// Log-burst signals last seen before `cutoff`: they have gone quiet and should clear.
+    pub fn quiet_logs(&self, cutoff: Timestamp) -> Vec<SignalKey> {
+        self.active_logs.range(..(cutoff, SignalKey(String::new()))).map(|(_, k)| k.clone()).collect()
+    }
+}
+
+/// Score of an alert by its severity (alerts carry no strength of their own).
+pub fn alert_score(s: Severity) -> f64 {
+    match s {
+        Severity::Critical => 1.0,
+        Severity::Major => 0.85,
+        Severity::Warning => 0.6,
+        Severity::Info => 0.3,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn occ(e: &EntityId, at: i64) -> Occurrence<'_> {
+        Occurrence {
+            key: SignalKey("alert:abc".into()),
+            kind: SignalKind::Alert,
+            entity: e,
+            name: "HighLatency",
+            severity: Severity::Warning,
+            at: Timestamp(at),
+            count: 1,
+            score: 0.6,
+            value: None,
+            baseline: None,
+        }
+    }
+
+    #[test]
+    fn repeats_count_on_one_signal() {
+        let e = EntityId::new("service:a");
+        let mut t = SignalTable::default();
+        assert_eq!(t.fire(occ(&e, 1)), Change::Raised);
+        for i in 2..=40 {
+            assert_eq!(t.fire(occ(&e, i)), Change::Repeated);
+        }
+        let k = SignalKey("alert:abc".into());
+        assert_eq!(t.len(), 1);
+        assert_eq!(t.get(&k).unwrap().signal.count, 40);
+        assert_eq!(t.get(&k).unwrap().signal.last_seen, Timestamp(40));
+        assert_eq!(t.clear(&k, Timestamp(41)), Change::Cleared);
+        assert_eq!(t.clear(&k, Timestamp(42)), Change::None);
+        assert_eq!(t.fire(occ(&e, 43)), Change::Reactivated);
+        assert_eq!(t.get(&k).unwrap().signal.first_seen, Timestamp(1));
+    }
+}

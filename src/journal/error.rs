@@ -1,0 +1,124 @@
+//! What can go wrong with a journal. Every error names the journal file, and the seq (or
+//! observation id) where one is involved, so a message read in a log is enough to find the row.
+
+use crate::model::Timestamp;
+use std::path::PathBuf;
+
+/// An error opening, reading or writing a journal file.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    /// SQLite refused something; `action` says what we were doing.
+    #[error("journal {}: {action}: {source}", .path.display())]
+    Sqlite {
+        path: PathBuf,
+        action: String,
+        #[source]
+        source: rusqlite::Error,
+    },
+
+    /// A read-only open of a file that does not exist (viewers never create a journal).
+    #[error(
+        "journal {} does not exist: a viewer only opens a journal an agent has created \
+         (start `faultline agent` first or check the path)",
+        .path.display()
+    )]
+    NotFound { path: PathBuf },
+
+    /// The file is an SQLite database that belongs to something else; we refuse to touch it.
+    #[error(
+        "journal {} is not a faultline journal (SQLite application_id {application_id:#010x}, \
+         user_version {user_version}, {tables} schema objects); refusing to modify it",
+        .path.display()
+    )]
+    NotAJournal { path: PathBuf, application_id: i32, user_version: u32, tables: u32 },
+
+    /// The file was written by a newer faultline. We never downgrade a journal.
+    #[error(
+        "journal {} has schema version {found}, newer than the version this faultline knows \
+         ({supported}); upgrade faultline to read it (journals are never downgraded)",
+        .path.display()
+    )]
+    NewerSchema { path: PathBuf, found: u32, supported: u32 },
+
+    /// A read-only viewer found a journal an older faultline wrote; only a writer migrates.
+    #[error(
+        "journal {} has schema version {found}, older than the version this faultline reads \
+         ({supported}); open it once with `faultline agent` to migrate it",
+        .path.display()
+    )]
+    OlderSchema { path: PathBuf, found: u32, supported: u32 },
+
+    /// SQLite would not switch the file to write-ahead logging (needed for concurrent viewers).
+    #[error(
+        "journal {}: journal_mode is `{mode}` but WAL is required so viewers can read while the \
+         agent writes (is the file on a filesystem without shared-memory support, such as NFS?)",
+        .path.display()
+    )]
+    WalUnavailable { path: PathBuf, mode: String },
+
+    /// A write was attempted through a journal opened with [`super::Journal::open_read_only`].
+    #[error("journal {} is open read-only; {action} needs the writer (`Journal::open`)", .path.display())]
+    ReadOnly { path: PathBuf, action: &'static str },
+
+    /// `append` was given an event whose seq does not follow the journal's last seq (or the
+    /// previous event of the same batch).
+    #[error(
+        "journal {}: event seq {seq} is not greater than the previous seq {previous}; \
+         the engine's seq must strictly increase (nothing of this batch was written)",
+        .path.display()
+    )]
+    SeqNotIncreasing { path: PathBuf, seq: u64, previous: u64 },
+
+    /// A number does not fit SQLite's signed 64-bit integers.
+    #[error("journal {}: {what} {value} is beyond SQLite's integer range (at most 2^63 - 1)", .path.display())]
+    OutOfRange { path: PathBuf, what: &'static str, value: u64 },
+
+    /// An event would be written as JSON that does not read back (NaN or infinite numbers
+    /// become `null`); refused so the journal never holds a row no viewer can parse.
+    #[error(
+        "journal {}: event seq {seq} cannot be stored as JSON that reads back ({source}); \
+         non-finite numbers (NaN, infinity) are the usual cause (nothing of this batch was written)",
+        .path.display()
+    )]
+    EventNotStorable {
+        path: PathBuf,
+        seq: u64,
+        #[source]
+        source: serde_json::Error,
+    },
+
+    /// Same as [`JournalError::EventNotStorable`], for the batch's observation.
+    #[error(
+        "journal {}: observation at {at} cannot be stored as JSON that reads back ({source}); \
+         non-finite numbers (NaN, infinity) are the usual cause (nothing of this batch was written)",
+        .path.display()
+    )]
+    ObservationNotStorable {
+        path: PathBuf,
+        at: Timestamp,
+        #[source]
+        source: serde_json::Error,
+    },
+
+    /// A stored event row does not parse as a `ProblemEvent`.
+    #[error("journal {}: event row seq {seq} does not parse: {source}", .path.display())]
+    EventUnreadable {
+        path: PathBuf,
+        seq: u64,
+        #[source]
+        source: serde_json::Error,
+    },
+
+    /// A stored event row parses but disagrees with its own columns (the file was edited).
+    #[error("journal {}: event row seq {seq}: {detail}", .path.display())]
+    EventMismatch { path: PathBuf, seq: u64, detail: String },
+
+    /// A stored observation row does not parse as an `Observation`.
+    #[error("journal {}: observation row id {id} does not parse: {source}", .path.display())]
+    ObservationUnreadable {
+        path: PathBuf,
+        id: i64,
+        #[source]
+        source: serde_json::Error,
+    },
+}

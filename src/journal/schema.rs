@@ -1,0 +1,149 @@
+//! The journal's schema and its migrations.
+//!
+//! The schema version lives in the file (`PRAGMA user_version`), the file is marked as a faultline
+//! journal (`PRAGMA application_id`), and migrations are code: `MIGRATIONS[i]` takes a file from
+//! version `i` to `i + 1`. All pending steps run in one transaction, so a crash mid-migration
+//! leaves the file at its old version.
+
+use super::error::JournalError;
+use rusqlite::{Connection, TransactionBehavior};
+use std::path::Path;
+
+/// Marks an SQLite file as a faultline journal: the bytes "FLTJ".
+pub(super) const APPLICATION_ID: i32 = 0x464C_544A;
+
+/// The schema version this code writes and reads.
+pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
+
+/// Schema steps in order; never edit a step once released, append a new one.
+const MIGRATIONS: &[&str] = &[
+    // Version 1.
+    "
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) WITHOUT ROWID;
+
+    -- One row per ProblemEvent. `at` is data time in ms since the epoch, `kind` the serde tag
+    -- (e.g. 'opened'), `body` the whole event as JSON. `observation` is the id of the observation
+    -- that caused the event (NULL when none), kept without a foreign key because observations
+    -- are pruned by retention while events are kept.
+    CREATE TABLE problem_events (
+        seq         INTEGER PRIMARY KEY,
+        problem     INTEGER NOT NULL,
+        at          INTEGER NOT NULL,
+        kind        TEXT NOT NULL,
+        body        TEXT NOT NULL,
+        observation INTEGER
+    );
+    CREATE INDEX problem_events_by_problem ON problem_events (problem, seq);
+
+    -- Append-only: the fold of events is the truth, so rewriting history is refused.
+    CREATE TRIGGER problem_events_no_update BEFORE UPDATE ON problem_events
+    BEGIN
+        SELECT RAISE(ABORT, 'problem_events is append-only: UPDATE refused');
+    END;
+    CREATE TRIGGER problem_events_no_delete BEFORE DELETE ON problem_events
+    BEGIN
+        SELECT RAISE(ABORT, 'problem_events is append-only: DELETE refused');
+    END;
+
+    -- The observations that fed the engine, bounded by retention. AUTOINCREMENT so an id is
+    -- never reused after pruning, which keeps problem_events.observation unambiguous.
+    CREATE TABLE observations (
+        id   INTEGER PRIMARY KEY AUTOINCREMENT,
+        at   INTEGER NOT NULL,
+        body TEXT NOT NULL
+    );
+    CREATE INDEX observations_by_at ON observations (at);
+    ",
+];
+
+/// What an SQLite file holds, read from its header before anything is written to it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct FileIdentity {
+    pub application_id: i32,
+    pub user_version: i64,
+    /// Tables, indexes, triggers and views in the file.
+    pub objects: u32,
+}
+
+/// Where a file stands relative to this code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum SchemaState {
+    /// An empty database: the writer may create the schema.
+    Fresh,
+    /// A faultline journal at this version (never newer than [`SCHEMA_VERSION`]).
+    Journal(u32),
+}
+
+use super::sqlite_err;
+
+/// Reads the file's identity (no writes).
+pub(super) fn identity(conn: &Connection, path: &Path) -> Result<FileIdentity, JournalError> {
+    let action = "reading the file header (is it an SQLite database?)";
+    let application_id: i32 =
+        conn.pragma_query_value(None, "application_id", |r| r.get(0)).map_err(sqlite_err(path, action))?;
+    let user_version: i64 =
+        conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(sqlite_err(path, action))?;
+    let objects: u32 =
+        conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0)).map_err(sqlite_err(path, action))?;
+    Ok(FileIdentity { application_id, user_version, objects })
+}
+
+/// Decides whether the file is ours and at which version; refuses foreign and newer files.
+pub(super) fn classify(id: FileIdentity, path: &Path) -> Result<SchemaState, JournalError> {
+    let not_ours = || JournalError::NotAJournal {
+        path: path.to_path_buf(),
+        application_id: id.application_id,
+        user_version: u32::try_from(id.user_version).unwrap_or(u32::MAX),
+        tables: id.objects,
+    };
+    if id.objects == 0 && id.user_version == 0 && (id.application_id == 0 || id.application_id == APPLICATION_ID) {
+        return Ok(SchemaState::Fresh);
+    }
+    if id.application_id != APPLICATION_ID {
+        return Err(not_ours());
+    }
+    let found = match u32::try_from(id.user_version) {
+        Ok(v) if v >= 1 => v,
+        _ => return Err(not_ours()),
+    };
+    if found > SCHEMA_VERSION {
+        return Err(JournalError::NewerSchema { path: path.to_path_buf(), found, supported: SCHEMA_VERSION });
+    }
+    Ok(SchemaState::Journal(found))
+}
+
+/// Brings the file to [`SCHEMA_VERSION`] in one immediate transaction and returns the version
+/// it had before. The identity is read again inside the transaction because another writer may
+/// have migrated the file between our first look and taking the write lock.
+pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<u32, JournalError> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(sqlite_err(path, "taking the write lock to migrate the schema"))?;
+    let before = match classify(identity(&tx, path)?, path)? {
+        SchemaState::Fresh => 0,
+        SchemaState::Journal(v) => v,
+    };
+    if before == SCHEMA_VERSION {
+        // Nothing to do; dropping the transaction rolls back the (empty) write lock.
+        return Ok(before);
+    }
+    for (i, step) in MIGRATIONS.iter().enumerate().skip(before as usize) {
+        tx.execute_batch(step)
+            .map_err(sqlite_err(path, &format!("migrating the schema from version {i} to {}", i + 1)))?;
+    }
+    let writer = concat!("faultline ", env!("CARGO_PKG_VERSION"));
+    if before == 0 {
+        tx.execute("INSERT INTO meta (key, value) VALUES ('created_by', ?1)", [writer])
+            .map_err(sqlite_err(path, "recording who created the journal"))?;
+    }
+    tx.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('last_migrated_by', ?1)", [writer])
+        .map_err(sqlite_err(path, "recording who migrated the journal"))?;
+    tx.pragma_update(None, "application_id", APPLICATION_ID)
+        .map_err(sqlite_err(path, "marking the file as a faultline journal"))?;
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(sqlite_err(path, "recording the schema version"))?;
+    tx.commit().map_err(sqlite_err(path, &format!("committing the migration to schema version {SCHEMA_VERSION}")))?;
+    Ok(before)
+}
