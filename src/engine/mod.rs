@@ -1,10 +1,22 @@
 //! The engine: observations in, problem events out. No clock, no I/O, no randomness.
 
+pub mod correlate;
 pub mod dedup;
 pub mod detect;
+pub mod impact;
+pub mod rca;
 pub mod topology;
 
-use detect::DetectConfig;
+use crate::model::{
+    AlertState, EntityId, EventKind, Observation, ObservationKind, ProblemEvent, ProblemId, Severity, Signal,
+    SignalKey, SignalKind, Timestamp,
+};
+use correlate::{Phase, Problems};
+use dedup::{alert_score, Change, Occurrence, SignalTable};
+use detect::{DetectConfig, Detection, Detector};
+use rca::{ChangeLog, SeenChange};
+use std::collections::{BTreeSet, HashMap};
+use topology::Topology;
 
 /// Tunables of the engine pipe. All durations are milliseconds of data time.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,12 +61,357 @@ impl Default for EngineConfig {
 }
 
 /// The deterministic pipe: detect → dedup → correlate → rca → impact.
-pub struct Engine {}
+///
+/// Feed observations in data-time order with [`Engine::observe`]; every call appends the events
+/// it caused. The same observations in the same order always give the same events, byte for byte.
+pub struct Engine {
+    config: EngineConfig,
+    topology: Topology,
+    detector: Detector,
+    /// Detector series ids by entity and metric name.
+    series: HashMap<EntityId, HashMap<String, u64>>,
+    next_series: u64,
+    signals: SignalTable,
+    problems: Problems,
+    changes: ChangeLog,
+    /// Last event seq handed out (0: none yet).
+    seq: u64,
+    /// Latest data time seen.
+    now: Timestamp,
+    /// Problems whose signal set or signal states changed during the current observation.
+    touched: BTreeSet<ProblemId>,
+}
+
+/// Counters for benchmarks and the status bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct EngineStats {
+    pub entities: usize,
+    pub series: usize,
+    pub signals: usize,
+    pub problems: usize,
+    pub last_seq: u64,
+}
 
 impl Engine {
-    pub fn new(_config: EngineConfig) -> Engine {
-        Engine {}
+    pub fn new(config: EngineConfig) -> Engine {
+        Engine {
+            detector: Detector::new(config.detect.clone()),
+            config,
+            topology: Topology::new(),
+            series: HashMap::new(),
+            next_series: 0,
+            signals: SignalTable::default(),
+            problems: Problems::default(),
+            changes: ChangeLog::default(),
+            seq: 0,
+            now: Timestamp(i64::MIN),
+            touched: BTreeSet::new(),
+        }
     }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    pub fn topology(&self) -> &Topology {
+        &self.topology
+    }
+
+    pub fn stats(&self) -> EngineStats {
+        EngineStats {
+            entities: self.topology.len(),
+            series: self.detector.series_count(),
+            signals: self.signals.len(),
+            problems: self.problems.len(),
+            last_seq: self.seq,
+        }
+    }
+
     /// Feeds one observation; appends the resulting events to `out`.
-    pub fn observe(&mut self, _obs: &crate::model::Observation, _out: &mut Vec<crate::model::ProblemEvent>) {}
+    pub fn observe(&mut self, obs: &Observation, out: &mut Vec<ProblemEvent>) {
+        self.now = self.now.max(obs.at);
+        self.advance_time(out);
+        match &obs.kind {
+            ObservationKind::Entity { entity } => self.topology.upsert(entity.clone()),
+            ObservationKind::Relation { relation } => self.topology.relate(relation),
+            ObservationKind::EntityGone { entity } => self.topology.remove(entity),
+            ObservationKind::Change { entity, change, description } => {
+                self.topology.ensure(entity);
+                self.changes
+                    .record(entity, SeenChange { at: obs.at, change: *change, description: description.clone() });
+            }
+            ObservationKind::Metric { entity, metric, samples } => {
+                let id = self.series_id(entity, metric);
+                let key = SignalKey(format!("anomaly:{entity}:{metric}"));
+                for (at, value) in samples {
+                    match self.detector.sample(id, *value) {
+                        Detection::Normal => {}
+                        Detection::Anomalous { score, value, baseline } => {
+                            let severity = if score >= 0.9 { Severity::Major } else { Severity::Warning };
+                            let occurrence = Occurrence {
+                                key: key.clone(),
+                                kind: SignalKind::Anomaly,
+                                entity,
+                                name: metric,
+                                severity,
+                                at: *at,
+                                count: 1,
+                                score,
+                                value: Some(value),
+                                baseline: Some(baseline),
+                            };
+                            self.fire(occurrence, out);
+                        }
+                        Detection::Cleared { .. } => self.clear(&key, *at, out),
+                    }
+                }
+            }
+            ObservationKind::Alert { entity, name, fingerprint, state, severity, .. } => {
+                let key = SignalKey(format!("alert:{fingerprint}"));
+                match state {
+                    AlertState::Firing => {
+                        let occurrence = Occurrence {
+                            key,
+                            kind: SignalKind::Alert,
+                            entity,
+                            name,
+                            severity: *severity,
+                            at: obs.at,
+                            count: 1,
+                            score: alert_score(*severity),
+                            value: None,
+                            baseline: None,
+                        };
+                        self.fire(occurrence, out);
+                    }
+                    AlertState::Resolved => self.clear(&key, obs.at, out),
+                }
+            }
+            ObservationKind::LogPattern { entity, template_id, template, level, count } => {
+                if *level >= Severity::Major && *count >= self.config.log_burst_min {
+                    let occurrence = Occurrence {
+                        key: SignalKey(format!("log:{entity}:{template_id}")),
+                        kind: SignalKind::LogBurst,
+                        entity,
+                        name: template,
+                        severity: *level,
+                        at: obs.at,
+                        count: *count,
+                        score: alert_score(*level),
+                        value: None,
+                        baseline: None,
+                    };
+                    self.fire(occurrence, out);
+                }
+            }
+            ObservationKind::Tick => {}
+        }
+        self.reassess(obs.at, out);
+    }
+
+    fn series_id(&mut self, entity: &EntityId, metric: &str) -> u64 {
+        if let Some(id) = self.series.get(entity).and_then(|m| m.get(metric)) {
+            return *id;
+        }
+        let id = self.next_series;
+        self.next_series += 1;
+        self.series.entry(entity.clone()).or_default().insert(metric.to_string(), id);
+        id
+    }
+
+    fn emit(&mut self, out: &mut Vec<ProblemEvent>, problem: ProblemId, at: Timestamp, kind: EventKind) {
+        self.seq += 1;
+        out.push(ProblemEvent { seq: self.seq, problem, at, kind });
+    }
+
+    /// Time moved on: quiet log bursts clear, and problems clear long enough resolve.
+    fn advance_time(&mut self, out: &mut Vec<ProblemEvent>) {
+        let cutoff = self.now.plus_ms(-self.config.log_quiet_ms);
+        for key in self.signals.quiet_logs(cutoff) {
+            let at = self.signals.get(&key).map(|e| e.signal.last_seen.plus_ms(self.config.log_quiet_ms));
+            self.clear(&key, at.unwrap_or(self.now), out);
+        }
+        let due = self.problems.due(self.now);
+        for (at, id) in due {
+            if let Some(p) = self.problems.get_mut(id) {
+                if p.is_open() && p.all_clear_since.is_some() {
+                    p.phase = Phase::Resolved { at };
+                    self.emit(out, id, at, EventKind::Resolved);
+                }
+            }
+        }
+    }
+
+    fn fire(&mut self, o: Occurrence<'_>, out: &mut Vec<ProblemEvent>) {
+        let key = o.key.clone();
+        let at = o.at;
+        let change = self.signals.fire(o);
+        let Some(entry) = self.signals.get(&key) else { return };
+        let signal = entry.signal.clone();
+        let current = entry.problem;
+        match (change, current) {
+            (Change::Repeated, Some(p)) if self.problems.get(p).is_some_and(|s| s.is_open()) => {
+                if let Some(state) = self.problems.get_mut(p) {
+                    state.last_activity = state.last_activity.max(at);
+                }
+                let kind = EventKind::SignalRepeated { key, count: signal.count, last_seen: signal.last_seen };
+                self.emit(out, p, at, kind);
+            }
+            (_, Some(p)) if self.problems.get(p).is_some_and(|s| s.is_open()) => {
+                self.on_signal_changed(p, &signal, at);
+                self.emit(out, p, at, EventKind::SignalUpdated { signal });
+            }
+            (_, Some(p))
+                if self.problems.get(p).is_some_and(
+                    |s| matches!(s.phase, Phase::Resolved { at: r } if at.since(r) <= self.config.reopen_window_ms),
+                ) =>
+            {
+                if let Some(state) = self.problems.get_mut(p) {
+                    state.phase = Phase::Open;
+                }
+                self.emit(out, p, at, EventKind::Reopened);
+                self.on_signal_changed(p, &signal, at);
+                self.emit(out, p, at, EventKind::SignalUpdated { signal });
+            }
+            _ => self.correlate(signal, at, out),
+        }
+    }
+
+    fn clear(&mut self, key: &SignalKey, at: Timestamp, out: &mut Vec<ProblemEvent>) {
+        if self.signals.clear(key, at) != Change::Cleared {
+            return;
+        }
+        let Some(entry) = self.signals.get(key) else { return };
+        let signal = entry.signal.clone();
+        if let Some(p) = entry.problem {
+            if self.problems.get(p).is_some_and(|s| s.is_open()) {
+                self.on_signal_changed(p, &signal, at);
+                self.emit(out, p, at, EventKind::SignalUpdated { signal });
+            }
+        }
+    }
+
+    /// Bookkeeping after a signal of open problem `p` changed state.
+    fn on_signal_changed(&mut self, p: ProblemId, signal: &Signal, at: Timestamp) {
+        self.touched.insert(p);
+        let Some(state) = self.problems.get_mut(p) else { return };
+        state.last_activity = state.last_activity.max(at);
+        if signal.active {
+            state.all_clear_since = None;
+            self.problems.set_deadline(p, None);
+            return;
+        }
+        let signals = &self.signals;
+        let all_clear = state.signals.iter().all(|k| signals.get(k).is_none_or(|e| !e.signal.active));
+        if all_clear {
+            state.all_clear_since = Some(at);
+            self.problems.set_deadline(p, Some(at.plus_ms(self.config.resolve_after_ms)));
+        }
+    }
+
+    /// A new (or newly re-fired) signal without an open problem: join the problems near it in
+    /// time and topology, merging them if there are several, or open a new one.
+    fn correlate(&mut self, signal: Signal, at: Timestamp, out: &mut Vec<ProblemEvent>) {
+        self.topology.ensure(&signal.entity);
+        let hops = self.config.topology_hops;
+        let matches =
+            self.problems.matching(&signal.entity, at, self.config.correlation_window_ms, &mut self.topology, hops);
+        let target = match matches.first() {
+            Some(p) => *p,
+            None => {
+                let id = self.problems.open(signal.first_seen, signal.severity);
+                let title = rca::summary(&signal);
+                self.emit(out, id, at, EventKind::Opened { title, severity: signal.severity });
+                id
+            }
+        };
+        self.attach(target, signal, at, out);
+        for other in matches.iter().skip(1) {
+            self.merge(*other, target, at, out);
+        }
+    }
+
+    fn attach(&mut self, p: ProblemId, signal: Signal, at: Timestamp, out: &mut Vec<ProblemEvent>) {
+        let hops = self.config.topology_hops;
+        if let Some(entry) = self.signals.get_mut(&signal.key) {
+            entry.problem = Some(p);
+        }
+        if let Some(state) = self.problems.get_mut(p) {
+            state.add_signal(signal.key.clone(), &signal.entity, &mut self.topology, hops);
+            state.onset = state.onset.min(signal.first_seen);
+        }
+        self.on_signal_changed(p, &signal, at);
+        self.emit(out, p, at, EventKind::SignalAttached { signal });
+    }
+
+    /// Moves every signal of `from` into `into`.
+    fn merge(&mut self, from: ProblemId, into: ProblemId, at: Timestamp, out: &mut Vec<ProblemEvent>) {
+        let Some(state) = self.problems.get_mut(from) else { return };
+        state.phase = Phase::Merged { into };
+        let keys: Vec<SignalKey> = std::mem::take(&mut state.signals).into_iter().collect();
+        state.entities.clear();
+        self.problems.set_deadline(from, None);
+        self.touched.remove(&from);
+        self.emit(out, from, at, EventKind::MergedInto { into });
+        self.emit(out, into, at, EventKind::Absorbed { from });
+        for key in keys {
+            if let Some(signal) = self.signals.get(&key).map(|e| e.signal.clone()) {
+                self.attach(into, signal, at, out);
+            }
+        }
+    }
+
+    /// Re-ranks root causes, links the foundational cause and updates impact and severity of
+    /// the problems touched by this observation, emitting only what changed.
+    fn reassess(&mut self, at: Timestamp, out: &mut Vec<ProblemEvent>) {
+        for p in std::mem::take(&mut self.touched) {
+            let Some(state) = self.problems.get(p) else { continue };
+            if !state.is_open() {
+                continue;
+            }
+            let signals: Vec<&Signal> =
+                state.signals.iter().filter_map(|k| self.signals.get(k).map(|e| &e.signal)).collect();
+            let ranking =
+                rca::rank(&signals, &self.topology, self.config.rca_max_depth, self.config.max_evidence_paths);
+            let foundational = rca::foundational(
+                &ranking,
+                state.onset,
+                self.config.foundational_window_ms,
+                &self.topology,
+                &self.changes,
+            );
+            let impact = impact::assess(&signals, &self.topology);
+            let severity = signals.iter().map(|s| s.severity).max().unwrap_or_default().max(state.severity);
+
+            let mut events = Vec::new();
+            if severity != state.severity {
+                events.push(EventKind::SeverityChanged { severity });
+            }
+            if ranking != state.ranking {
+                events.push(EventKind::RootCauseRanked { candidates: ranking.clone() });
+            }
+            if let Some(change) = &foundational {
+                if state.foundational.as_ref() != Some(change) {
+                    events.push(EventKind::FoundationalCauseLinked { change: change.clone() });
+                }
+            }
+            if impact != state.impact {
+                events.push(EventKind::ImpactUpdated { impact: impact.clone() });
+            }
+            if let Some(state) = self.problems.get_mut(p) {
+                state.severity = severity;
+                state.ranking = ranking;
+                if foundational.is_some() {
+                    state.foundational = foundational;
+                }
+                state.impact = impact;
+            }
+            for kind in events {
+                self.emit(out, p, at, kind);
+            }
+        }
+    }
 }
+
+#[cfg(test)]
+mod tests;

@@ -164,9 +164,8 @@ pub struct Impact {
     pub affected: Vec<EntityId>,
     /// Of those, how many are services or applications (what users see).
     pub services: usize,
-    /// Active signals / all signals.
+    /// Active signals / all signals. (Raw event counts move with every repeat and live in the
+    /// signals: see `Problem::raw_count`.)
     pub active_signals: usize,
     pub signals: usize,
-    /// Raw alerts, anomalous samples and log lines folded into the signals.
-    pub raw_events: u64,
 }

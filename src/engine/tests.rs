@@ -1,0 +1,182 @@
+//! The whole pipe on small hand-built storms.
+
+use super::*;
+use crate::model::{ChangeKind, Entity, EntityKind, ProblemSet, ProblemStatus, Relation, RelationKind};
+
+const MIN: i64 = 60_000;
+
+struct Feed {
+    engine: Engine,
+    events: Vec<ProblemEvent>,
+}
+
+impl Feed {
+    fn new() -> Feed {
+        Feed { engine: Engine::new(EngineConfig::default()), events: Vec::new() }
+    }
+    fn push(&mut self, at: i64, kind: ObservationKind) {
+        let obs = Observation { at: Timestamp(at), source: "test".into(), kind };
+        self.engine.observe(&obs, &mut self.events);
+    }
+    fn relate(&mut self, from: &str, kind: RelationKind, to: &str) {
+        let relation = Relation { from: EntityId::new(from), kind, to: EntityId::new(to), learned_from: "test".into() };
+        self.push(0, ObservationKind::Relation { relation });
+    }
+    fn metric(&mut self, at: i64, entity: &str, metric: &str, v: f64) {
+        let samples = vec![(Timestamp(at), v)];
+        self.push(at, ObservationKind::Metric { entity: EntityId::new(entity), metric: metric.into(), samples });
+    }
+    fn alert(&mut self, at: i64, entity: &str, name: &str, state: AlertState) {
+        self.push(
+            at,
+            ObservationKind::Alert {
+                entity: EntityId::new(entity),
+                name: name.into(),
+                fingerprint: format!("{entity}/{name}"),
+                state,
+                severity: Severity::Warning,
+                labels: Default::default(),
+                summary: String::new(),
+            },
+        );
+    }
+    fn problems(&self) -> ProblemSet {
+        ProblemSet::fold(&self.events)
+    }
+}
+
+/// Deterministic wobble in [-1, 1].
+fn wobble(i: i64) -> f64 {
+    ((i.wrapping_mul(2_654_435_761) >> 16) % 2001) as f64 / 1000.0 - 1.0
+}
+
+/// frontend → checkout → orders (db) runs on db-1; batch-1 is elsewhere. CPU on db-1 saturates
+/// at minute 30 after a deployment on the database at minute 25; the services slow down.
+fn storm() -> Feed {
+    use RelationKind::*;
+    let mut f = Feed::new();
+    f.push(
+        0,
+        ObservationKind::Entity {
+            entity: Entity {
+                id: EntityId::new("host:db-1"),
+                kind: EntityKind::Host,
+                name: "db-1".into(),
+                labels: Default::default(),
+                criticality: Default::default(),
+            },
+        },
+    );
+    f.relate("service:frontend", Calls, "service:checkout");
+    f.relate("service:checkout", Calls, "database:orders");
+    f.relate("database:orders", RunsOn, "host:db-1");
+    f.relate("service:reporting", RunsOn, "host:batch-1");
+    for i in 0..160 {
+        let t = i * MIN / 2;
+        let m = t / MIN;
+        let bad = (30..60).contains(&m);
+        f.metric(t, "host:db-1", "cpu", if bad { 0.97 } else { 0.3 + 0.02 * wobble(i) });
+        f.metric(t, "host:batch-1", "cpu", 0.5 + 0.02 * wobble(i + 7));
+        if m == 25 && t % MIN == 0 {
+            let change = ChangeKind::Deployment;
+            let description = "orders v2".to_string();
+            f.push(t, ObservationKind::Change { entity: EntityId::new("database:orders"), change, description });
+        }
+        if (31..60).contains(&m) && t % MIN == 0 {
+            f.alert(t, "service:checkout", "HighLatency", AlertState::Firing);
+            f.alert(t, "service:frontend", "HighErrorRate", AlertState::Firing);
+            f.alert(t, "database:orders", "SlowQueries", AlertState::Firing);
+        }
+        if m == 61 && t % MIN == 0 {
+            for (e, n) in [("service:checkout", "HighLatency"), ("service:frontend", "HighErrorRate")] {
+                f.alert(t, e, n, AlertState::Resolved);
+            }
+            f.alert(t, "database:orders", "SlowQueries", AlertState::Resolved);
+        }
+        // Noise: a disk alert flapping on batch-1 every 9 minutes.
+        if m % 9 == 0 && t % MIN == 0 {
+            f.alert(t, "host:batch-1", "DiskSpaceLow", AlertState::Firing);
+        }
+        if m % 9 == 3 && t % MIN == 0 {
+            f.alert(t, "host:batch-1", "DiskSpaceLow", AlertState::Resolved);
+        }
+    }
+    f
+}
+
+#[test]
+fn a_storm_becomes_one_problem_with_its_root_and_foundational_cause() {
+    let f = storm();
+    let set = f.problems();
+    let storm: Vec<_> =
+        set.problems.values().filter(|p| p.signals.values().any(|s| s.entity.as_str() == "host:db-1")).collect();
+    assert_eq!(storm.len(), 1, "{:#?}", set.problems.keys().collect::<Vec<_>>());
+    let p = storm[0];
+    let entities: BTreeSet<&str> = p.signals.values().map(|s| s.entity.as_str()).collect();
+    assert_eq!(entities, BTreeSet::from(["database:orders", "host:db-1", "service:checkout", "service:frontend"]));
+    let top = &p.root_causes[0];
+    assert_eq!(top.entity.as_str(), "host:db-1");
+    assert!(top.summary.starts_with("cpu anomaly on host:db-1"), "{}", top.summary);
+    assert_eq!((top.explains, top.affected), (4, 4));
+    let f_cause = p.foundational_cause.as_ref().expect("foundational cause linked");
+    assert_eq!((f_cause.entity.as_str(), f_cause.change), ("database:orders", ChangeKind::Deployment));
+    // The signals cleared at minute 61 (alerts) and ~60 (cpu): resolved five minutes later.
+    assert_eq!(p.status, ProblemStatus::Resolved);
+    let resolved = p.resolved_at.unwrap().millis();
+    assert!((65 * MIN..=67 * MIN).contains(&resolved), "{resolved}");
+    // Thirty alert repeats per alert counted on one signal each.
+    let checkout = p.signals.values().find(|s| s.name == "HighLatency").unwrap();
+    assert_eq!(checkout.count, 29);
+    // The disk noise is its own problem, never merged into the storm.
+    let disk: Vec<_> = set.problems.values().filter(|p| p.signals.values().any(|s| s.name == "DiskSpaceLow")).collect();
+    assert_eq!(disk.len(), 1);
+    assert_ne!(disk[0].id, p.id);
+}
+
+#[test]
+fn same_input_same_events_and_seqs_strictly_increase() {
+    let a = serde_json::to_string(&storm().events).unwrap();
+    let b = serde_json::to_string(&storm().events).unwrap();
+    assert_eq!(a, b);
+    let events = storm().events;
+    assert!(events.windows(2).all(|w| w[0].seq + 1 == w[1].seq));
+    assert_eq!(events[0].seq, 1);
+}
+
+#[test]
+fn two_problems_merge_when_a_signal_ties_them_together() {
+    use RelationKind::*;
+    let mut f = Feed::new();
+    f.relate("service:a", Calls, "database:x");
+    f.relate("service:b", Calls, "database:y");
+    f.relate("service:c", Calls, "database:x");
+    f.relate("service:c", Calls, "database:y");
+    f.alert(MIN, "database:x", "Slow", AlertState::Firing);
+    f.alert(MIN, "database:y", "Slow", AlertState::Firing);
+    assert_eq!(f.problems().visible().len(), 2);
+    f.alert(2 * MIN, "service:c", "Errors", AlertState::Firing);
+    let set = f.problems();
+    let visible = set.visible();
+    assert_eq!(visible.len(), 1);
+    assert_eq!(visible[0].signals.len(), 3);
+    assert_eq!(visible[0].id, ProblemId(1), "merged into the oldest");
+    assert_eq!(set.problems[&ProblemId(2)].status, ProblemStatus::Merged(ProblemId(1)));
+}
+
+#[test]
+fn a_resolved_problem_reopens_when_its_signal_returns_within_the_window() {
+    let mut f = Feed::new();
+    f.alert(0, "host:a", "Down", AlertState::Firing);
+    f.alert(MIN, "host:a", "Down", AlertState::Resolved);
+    f.push(7 * MIN, ObservationKind::Tick);
+    assert_eq!(f.problems().problems[&ProblemId(1)].status, ProblemStatus::Resolved);
+    f.alert(10 * MIN, "host:a", "Down", AlertState::Firing);
+    let set = f.problems();
+    assert_eq!(set.problems.len(), 1);
+    assert_eq!(set.problems[&ProblemId(1)].status, ProblemStatus::Open);
+    // Long after the reopen window, the same alert opens a new problem.
+    f.alert(11 * MIN, "host:a", "Down", AlertState::Resolved);
+    f.push(60 * MIN, ObservationKind::Tick);
+    f.alert(61 * MIN, "host:a", "Down", AlertState::Firing);
+    assert_eq!(f.problems().problems.len(), 2);
+}
