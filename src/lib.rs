@@ -3,6 +3,7 @@
 //! Data flows one way: `sources` produce [`model::Observation`]s, the `engine` turns them into
 //! [`model::ProblemEvent`]s, the `journal` stores them and the `ui` folds them into what is shown.
 
+pub mod agent;
 pub mod config;
 pub mod engine;
 pub mod journal;

@@ -1,1 +1,2 @@
 //! Sources of observations.
+pub mod fixture;

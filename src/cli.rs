@@ -1,0 +1,296 @@
+//! Command-line modes: `demo`, `replay`, `config check`.
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use faultline::agent::Agent;
+use faultline::config::Config;
+use faultline::engine::EngineConfig;
+use faultline::journal::Journal;
+use faultline::model::{ProblemEvent, ProblemSet, Timestamp};
+use faultline::sources::fixture::{self, Scenario};
+use faultline::ui::{self, Feed, UiOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// The shipped demo scenario, built into the binary so `faultline demo` needs no files.
+const DEMO_SCENARIO: &str = include_str!("../fixtures/scenarios/db-cpu-saturation.jsonl");
+const DEMO_SCENARIO_NAME: &str = "<built-in>/fixtures/scenarios/db-cpu-saturation.jsonl";
+
+#[derive(Debug, Parser)]
+#[command(name = "faultline", version, about = "Terminal incident console: deduplicate, correlate and explain alert storms")]
+pub struct Args {
+    /// Disable every action (acknowledge, silence, runbooks): look, never touch.
+    #[arg(long, global = true)]
+    readonly: bool,
+    /// Log file (default: faultline.log in the state directory). Logs never go to the screen.
+    #[arg(long, global = true, value_name = "FILE")]
+    log_file: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Play a scenario (the built-in one by default) through the engine into the UI.
+    Demo {
+        /// Scenario file (JSON Lines); default: the built-in db-cpu-saturation scenario.
+        #[arg(long, value_name = "FILE")]
+        scenario: Option<PathBuf>,
+        /// Seconds of data time played per second of wall time.
+        #[arg(long, default_value_t = 60.0, value_name = "N")]
+        speed: f64,
+        /// No UI: play as fast as possible and print the resulting problems as JSON.
+        #[arg(long)]
+        headless: bool,
+        /// Also write the journal (SQLite) here; `faultline replay FILE` plays it back.
+        #[arg(long, value_name = "FILE")]
+        journal: Option<PathBuf>,
+        /// Also write every problem event as one JSON line here.
+        #[arg(long, value_name = "FILE")]
+        events_out: Option<PathBuf>,
+        /// Configuration file (engine tunables).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+    /// Fold a journal written by `faultline agent` or `faultline demo --journal` and show it.
+    Replay {
+        /// The journal file.
+        file: PathBuf,
+        /// No UI: print the problems as JSON.
+        #[arg(long)]
+        headless: bool,
+    },
+    /// Configuration commands.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Validate a configuration file: says exactly what is wrong and where.
+    Check { file: PathBuf },
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let log_path = init_logging(args.log_file.as_deref())?;
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), command = ?args.command, "faultline starting");
+    match args.command {
+        Command::Demo { scenario, speed, headless, journal, events_out, config } => {
+            let engine = engine_config(config.as_deref())?;
+            let scenario = match &scenario {
+                Some(path) => fixture::load(path)?,
+                None => fixture::parse(DEMO_SCENARIO, Path::new(DEMO_SCENARIO_NAME))?,
+            };
+            if !(speed.is_finite() && speed > 0.0) {
+                bail!("--speed must be a positive number of data seconds per second, got {speed}");
+            }
+            let journal = journal.as_deref().map(open_new_journal).transpose()?;
+            let agent = Agent::new(engine, journal);
+            if headless {
+                demo_headless(agent, scenario, events_out.as_deref())
+            } else {
+                let opts = UiOptions {
+                    title: format!("demo: {}", scenario.header.name),
+                    readonly: args.readonly,
+                    log_path: Some(log_path),
+                };
+                demo_ui(agent, scenario, speed, events_out, opts)
+            }
+        }
+        Command::Replay { file, headless } => {
+            let journal = Journal::open_read_only(&file)?;
+            let events = journal.events_after(0)?;
+            if headless {
+                print_problems(&ProblemSet::fold(&events), None)
+            } else {
+                let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+                let n = events.len();
+                let _ = tx.send(Feed::Events(events));
+                let _ = tx.send(Feed::Finished { summary: format!("replayed {n} events from {}", file.display()) });
+                let opts = UiOptions {
+                    title: format!("replay: {}", file.display()),
+                    readonly: true,
+                    log_path: Some(log_path),
+                };
+                ui::run(rx, opts)
+            }
+        }
+        Command::Config { command: ConfigCommand::Check { file } } => {
+            let config = Config::load(&file)?;
+            let engine = config.engine();
+            println!(
+                "{}: ok (correlation window {}s, {} topology hops, anomaly threshold {})",
+                file.display(),
+                engine.correlation_window_ms / 1000,
+                engine.topology_hops,
+                engine.detect.threshold
+            );
+            Ok(())
+        }
+    }
+}
+
+fn engine_config(path: Option<&Path>) -> Result<EngineConfig> {
+    Ok(match path {
+        Some(p) => Config::load(p)?.engine(),
+        None => EngineConfig::default(),
+    })
+}
+
+/// A fresh journal: a demo's seqs start at 1, so an existing file with events is refused.
+fn open_new_journal(path: &Path) -> Result<Journal> {
+    let j = Journal::open(path)?;
+    let last = j.last_seq()?;
+    if last > 0 {
+        bail!("journal {} already holds {last} events; give a new file for this run", path.display());
+    }
+    Ok(j)
+}
+
+/// Plays the whole scenario at full speed and prints the problems.
+fn demo_headless(mut agent: Agent, scenario: Scenario, events_out: Option<&Path>) -> Result<()> {
+    let started = Instant::now();
+    let mut events = Vec::new();
+    for obs in &scenario.observations {
+        agent.feed(obs, &mut events)?;
+    }
+    tracing::info!(
+        observations = agent.observations(),
+        events = events.len(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "scenario played"
+    );
+    if let Some(path) = events_out {
+        write_events(path, &events)?;
+    }
+    print_problems(&ProblemSet::fold(&events), Some((&scenario, &agent)))
+}
+
+/// Plays the scenario paced by its data time into the UI on this thread.
+fn demo_ui(
+    mut agent: Agent,
+    scenario: Scenario,
+    speed: f64,
+    events_out: Option<PathBuf>,
+    opts: UiOptions,
+) -> Result<()> {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let player = std::thread::Builder::new()
+        .name("demo-player".into())
+        .spawn(move || -> Result<()> {
+            let observations = scenario.observations;
+            let t0 = observations.first().map(|o| o.at).unwrap_or_default();
+            let started = Instant::now();
+            let mut all = Vec::new();
+            let mut batch = Vec::new();
+            for obs in &observations {
+                let due = data_offset(t0, obs.at, speed);
+                let elapsed = started.elapsed();
+                if due > elapsed {
+                    // Hand over what is ready before waiting for the next observation's time.
+                    if !batch.is_empty() {
+                        all.extend_from_slice(&batch);
+                        if tx.send(Feed::Events(std::mem::take(&mut batch))).is_err() {
+                            return Ok(()); // The UI has quit.
+                        }
+                    }
+                    std::thread::sleep(due - elapsed);
+                }
+                agent.feed(obs, &mut batch)?;
+            }
+            all.extend_from_slice(&batch);
+            let _ = tx.send(Feed::Events(batch));
+            let summary = format!(
+                "scenario finished: {} observations, {} events",
+                agent.observations(),
+                agent.events()
+            );
+            let _ = tx.send(Feed::Finished { summary });
+            if let Some(path) = events_out {
+                write_events(&path, &all)?;
+            }
+            Ok(())
+        })
+        .context("starting the demo player thread")?;
+    let ui_result = ui::run(rx, opts);
+    // The player stops by itself once the UI is gone (its sends fail) or the scenario ends.
+    if player.is_finished() {
+        match player.join() {
+            Ok(r) => r?,
+            Err(_) => bail!("the demo player panicked (see the log file)"),
+        }
+    }
+    ui_result
+}
+
+/// Wall-clock offset at which an observation at data time `at` is due.
+fn data_offset(t0: Timestamp, at: Timestamp, speed: f64) -> Duration {
+    let ms = at.since(t0).max(0) as f64 / speed;
+    Duration::from_secs_f64(ms / 1000.0)
+}
+
+fn write_events(path: &Path, events: &[ProblemEvent]) -> Result<()> {
+    let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    let mut w = std::io::BufWriter::new(file);
+    for e in events {
+        serde_json::to_writer(&mut w, e).with_context(|| format!("writing event seq {} to {}", e.seq, path.display()))?;
+        w.write_all(b"\n").with_context(|| format!("writing {}", path.display()))?;
+    }
+    w.flush().with_context(|| format!("writing {}", path.display()))
+}
+
+/// Prints the visible problems (newest first) as one JSON document on stdout.
+fn print_problems(set: &ProblemSet, played: Option<(&Scenario, &Agent)>) -> Result<()> {
+    #[derive(serde::Serialize)]
+    struct Output<'a> {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        scenario: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        observations: Option<u64>,
+        events: u64,
+        as_of: Timestamp,
+        problems: Vec<&'a faultline::model::Problem>,
+    }
+    let out = Output {
+        scenario: played.map(|(s, _)| s.header.name.as_str()),
+        observations: played.map(|(_, a)| a.observations()),
+        events: set.last_seq,
+        as_of: set.as_of,
+        problems: set.visible(),
+    };
+    let stdout = std::io::stdout();
+    let mut lock = stdout.lock();
+    serde_json::to_writer_pretty(&mut lock, &out).context("writing the problems to stdout")?;
+    writeln!(lock).context("writing to stdout")?;
+    Ok(())
+}
+
+/// Sends tracing to a log file (never the screen) and returns its path.
+fn init_logging(explicit: Option<&Path>) -> Result<PathBuf> {
+    let path = match explicit {
+        Some(p) => p.to_path_buf(),
+        None => {
+            let dirs = directories::ProjectDirs::from("", "", "faultline")
+                .context("finding the state directory (is $HOME set?); give --log-file")?;
+            let dir = dirs.state_dir().unwrap_or_else(|| dirs.data_local_dir()).to_path_buf();
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating the state directory {}", dir.display()))?;
+            dir.join("faultline.log")
+        }
+    };
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .with_context(|| format!("opening the log file {}", path.display()))?;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("FAULTLINE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .with_writer(std::sync::Mutex::new(file))
+        .init();
+    Ok(path)
+}
