@@ -18,7 +18,11 @@ const DEMO_SCENARIO: &str = include_str!("../fixtures/scenarios/db-cpu-saturatio
 const DEMO_SCENARIO_NAME: &str = "<built-in>/fixtures/scenarios/db-cpu-saturation.jsonl";
 
 #[derive(Debug, Parser)]
-#[command(name = "faultline", version, about = "Terminal incident console: deduplicate, correlate and explain alert storms")]
+#[command(
+    name = "faultline",
+    version,
+    about = "Terminal incident console: deduplicate, correlate and explain alert storms"
+)]
 pub struct Args {
     /// Disable every action (acknowledge, silence, runbooks): look, never touch.
     #[arg(long, global = true)]
@@ -203,11 +207,8 @@ fn demo_ui(
             }
             all.extend_from_slice(&batch);
             let _ = tx.send(Feed::Events(batch));
-            let summary = format!(
-                "scenario finished: {} observations, {} events",
-                agent.observations(),
-                agent.events()
-            );
+            let summary =
+                format!("scenario finished: {} observations, {} events", agent.observations(), agent.events());
             let _ = tx.send(Feed::Finished { summary });
             if let Some(path) = events_out {
                 write_events(&path, &all)?;
@@ -236,7 +237,8 @@ fn write_events(path: &Path, events: &[ProblemEvent]) -> Result<()> {
     let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
     let mut w = std::io::BufWriter::new(file);
     for e in events {
-        serde_json::to_writer(&mut w, e).with_context(|| format!("writing event seq {} to {}", e.seq, path.display()))?;
+        serde_json::to_writer(&mut w, e)
+            .with_context(|| format!("writing event seq {} to {}", e.seq, path.display()))?;
         w.write_all(b"\n").with_context(|| format!("writing {}", path.display()))?;
     }
     w.flush().with_context(|| format!("writing {}", path.display()))
@@ -287,10 +289,6 @@ fn init_logging(explicit: Option<&Path>) -> Result<PathBuf> {
         .with_context(|| format!("opening the log file {}", path.display()))?;
     let filter = tracing_subscriber::EnvFilter::try_from_env("FAULTLINE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(false)
-        .with_writer(std::sync::Mutex::new(file))
-        .init();
+    tracing_subscriber::fmt().with_env_filter(filter).with_ansi(false).with_writer(std::sync::Mutex::new(file)).init();
     Ok(path)
 }

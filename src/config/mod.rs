@@ -1,11 +1,325 @@
-//! placeholder
-use std::path::Path;
-#[derive(Debug, Default)]
-pub struct Config;
-#[derive(Debug, thiserror::Error)]
-#[error("x")]
-pub struct ConfigError;
+//! Configuration: the TOML file (`faultline.toml`) that tunes the engine, the journal and the UI.
+//!
+//! Every table denies unknown keys and every key is optional, defaulting to
+//! [`EngineConfig::default`] and friends. Durations are strings (`"15m"`, `"30s"`, `"1h 30m"`).
+//! Errors name the file, line, column and dotted key (see [`ConfigError`]). Sources
+//! (`[[sources.prometheus]]`...) will be further top-level tables beside `[engine]`.
+//! `fixtures/config/faultline.example.toml` documents every key.
+
+mod duration;
+mod error;
+
+pub use duration::HumanDuration;
+pub use error::ConfigError;
+
+use crate::engine::detect::DetectConfig;
+use crate::engine::EngineConfig;
+use error::line_column;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// File name of the journal inside the state directory when `journal.path` is not set.
+pub const DEFAULT_JOURNAL_FILE: &str = "journal.sqlite";
+
+/// The whole config file.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(default, deny_unknown_fields, expecting = "a TOML document")]
+pub struct Config {
+    /// `[engine]`: correlation, root cause and detection tunables.
+    pub engine: EngineSection,
+    /// `[journal]`: where problem events and observations are kept, and for how long.
+    pub journal: JournalSection,
+    /// `[ui]`: terminal UI preferences.
+    pub ui: UiSection,
+}
+
+/// `[engine]` and `[engine.detect]`. Field meanings are those of [`EngineConfig`].
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields, expecting = "an [engine] table")]
+pub struct EngineSection {
+    /// A signal joins an open problem only if the problem saw activity this recently.
+    pub correlation_window: HumanDuration,
+    /// Hops within which two entities count as close in the topology.
+    pub topology_hops: u32,
+    /// How long all of a problem's signals must be clear before it resolves.
+    pub resolve_after: HumanDuration,
+    /// A resolved problem whose signals fire again within this time reopens.
+    pub reopen_window: HumanDuration,
+    /// How far down the dependencies the root-cause walk looks, in hops.
+    pub rca_max_depth: u32,
+    /// How long before onset a change may be the foundational cause.
+    pub foundational_window: HumanDuration,
+    /// Log lines of one error-level template in one report that make a burst.
+    pub log_burst_min: u64,
+    /// A log burst clears after this long without lines.
+    pub log_quiet: HumanDuration,
+    /// Evidence paths kept per root-cause candidate.
+    pub max_evidence_paths: usize,
+    /// `[engine.detect]`: anomaly detection tunables.
+    pub detect: DetectConfig,
+}
+
+impl Default for EngineSection {
+    fn default() -> Self {
+        let d = EngineConfig::default();
+        EngineSection {
+            correlation_window: HumanDuration(d.correlation_window_ms),
+            topology_hops: d.topology_hops,
+            resolve_after: HumanDuration(d.resolve_after_ms),
+            reopen_window: HumanDuration(d.reopen_window_ms),
+            rca_max_depth: d.rca_max_depth,
+            foundational_window: HumanDuration(d.foundational_window_ms),
+            log_burst_min: d.log_burst_min,
+            log_quiet: HumanDuration(d.log_quiet_ms),
+            max_evidence_paths: d.max_evidence_paths,
+            detect: d.detect,
+        }
+    }
+}
+
+/// `[journal]`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields, expecting = "a [journal] table")]
+pub struct JournalSection {
+    /// The journal file. A relative path is relative to the config file's directory; unset means
+    /// [`DEFAULT_JOURNAL_FILE`] in the user's state directory (see [`Config::journal_path`]).
+    pub path: Option<PathBuf>,
+    /// Observations older than this are pruned from the journal.
+    pub retention: HumanDuration,
+}
+
+impl Default for JournalSection {
+    fn default() -> Self {
+        JournalSection { path: None, retention: HumanDuration(7 * 24 * 3_600_000) }
+    }
+}
+
+/// `[ui]`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields, expecting = "a [ui] table")]
+pub struct UiSection {
+    /// Theme name, looked up in `themes/` and the user's config directory.
+    pub theme: String,
+}
+
+impl Default for UiSection {
+    fn default() -> Self {
+        UiSection { theme: "default".into() }
+    }
+}
+
 impl Config {
-    pub fn load(_p: &Path) -> Result<Config, ConfigError> { Ok(Config) }
-    pub fn engine(&self) -> crate::engine::EngineConfig { Default::default() }
+    /// Reads and checks a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Io { path: path.to_path_buf(), source })?;
+        Config::parse(&text, path)
+    }
+
+    /// Parses and checks config text; `origin` is the path used in error messages and the base
+    /// of relative paths in the file.
+    pub fn parse(text: &str, origin: &Path) -> Result<Config, ConfigError> {
+        let at = |span: Option<std::ops::Range<usize>>| match span {
+            Some(span) => {
+                let (line, column) = line_column(text, span.start);
+                (Some(line), Some(column))
+            }
+            None => (None, None),
+        };
+        let deserializer = toml::de::Deserializer::parse(text).map_err(|e| {
+            let (line, column) = at(e.span());
+            ConfigError::Syntax { path: origin.to_path_buf(), line, column, message: e.message().trim().to_string() }
+        })?;
+        let mut config: Config = serde_path_to_error::deserialize(deserializer).map_err(|e| {
+            let path = e.path().to_string();
+            let key = if path == "." { String::new() } else { path };
+            let inner = e.into_inner();
+            let (line, column) = at(inner.span());
+            ConfigError::Key {
+                path: origin.to_path_buf(),
+                line,
+                column,
+                key,
+                message: inner.message().trim().to_string(),
+            }
+        })?;
+        if let Err((key, message)) = config.validate() {
+            let (line, column) = at(value_span(text, &key));
+            return Err(ConfigError::Key { path: origin.to_path_buf(), line, column, key, message });
+        }
+        if let (Some(path), Some(base)) = (&config.journal.path, origin.parent()) {
+            if path.is_relative() {
+                config.journal.path = Some(base.join(path));
+            }
+        }
+        Ok(config)
+    }
+
+    /// The engine's tunables as configured.
+    pub fn engine(&self) -> EngineConfig {
+        let e = &self.engine;
+        EngineConfig {
+            detect: e.detect.clone(),
+            correlation_window_ms: e.correlation_window.millis(),
+            topology_hops: e.topology_hops,
+            resolve_after_ms: e.resolve_after.millis(),
+            reopen_window_ms: e.reopen_window.millis(),
+            rca_max_depth: e.rca_max_depth,
+            foundational_window_ms: e.foundational_window.millis(),
+            log_burst_min: e.log_burst_min,
+            log_quiet_ms: e.log_quiet.millis(),
+            max_evidence_paths: e.max_evidence_paths,
+        }
+    }
+
+    /// The journal file: `journal.path` if set, else [`DEFAULT_JOURNAL_FILE`] in the user's state
+    /// directory (`$XDG_STATE_HOME/faultline` on Linux, the local data directory elsewhere).
+    /// `None` when neither is set and no home directory is known.
+    pub fn journal_path(&self) -> Option<PathBuf> {
+        if let Some(path) = &self.journal.path {
+            return Some(path.clone());
+        }
+        let dirs = directories::ProjectDirs::from("", "", "faultline")?;
+        let dir = dirs.state_dir().unwrap_or_else(|| dirs.data_local_dir());
+        Some(dir.join(DEFAULT_JOURNAL_FILE))
+    }
+
+    /// Checks what the types cannot; on failure, the dotted key and what is wrong with it.
+    fn validate(&self) -> Result<(), (String, String)> {
+        let e = &self.engine;
+        positive("engine.correlation_window", e.correlation_window)?;
+        in_range("engine.topology_hops", e.topology_hops.into(), 1, 10)?;
+        positive("engine.resolve_after", e.resolve_after)?;
+        positive("engine.reopen_window", e.reopen_window)?;
+        in_range("engine.rca_max_depth", e.rca_max_depth.into(), 1, 20)?;
+        positive("engine.foundational_window", e.foundational_window)?;
+        in_range("engine.log_burst_min", e.log_burst_min, 1, u64::MAX)?;
+        positive("engine.log_quiet", e.log_quiet)?;
+        in_range("engine.max_evidence_paths", e.max_evidence_paths as u64, 1, 1000)?;
+        let d = &e.detect;
+        in_range("engine.detect.warmup_samples", d.warmup_samples.into(), 1, 1_000_000)?;
+        if !(d.threshold.is_finite() && d.threshold > 0.0) {
+            return Err(("engine.detect.threshold".into(), format!("{} must be a number > 0", d.threshold)));
+        }
+        in_range("engine.detect.min_consecutive", d.min_consecutive.into(), 1, 1_000_000)?;
+        in_range("engine.detect.clear_after", d.clear_after.into(), 1, 1_000_000)?;
+        if !(d.alpha > 0.0 && d.alpha <= 1.0) {
+            return Err(("engine.detect.alpha".into(), format!("{} must be in (0, 1]", d.alpha)));
+        }
+        if !(d.min_relative_deviation.is_finite() && d.min_relative_deviation >= 0.0) {
+            let message = format!("{} must be a number >= 0", d.min_relative_deviation);
+            return Err(("engine.detect.min_relative_deviation".into(), message));
+        }
+        positive("journal.retention", self.journal.retention)?;
+        if self.journal.path.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
+            return Err(("journal.path".into(), "must not be empty (leave it out for the default)".into()));
+        }
+        if self.ui.theme.trim().is_empty() {
+            return Err(("ui.theme".into(), "must not be empty (leave it out for \"default\")".into()));
+        }
+        Ok(())
+    }
+}
+
+fn positive(key: &str, d: HumanDuration) -> Result<(), (String, String)> {
+    if d.millis() > 0 {
+        Ok(())
+    } else {
+        Err((key.into(), format!("duration \"{d}\" must be longer than zero")))
+    }
+}
+
+fn in_range(key: &str, value: u64, min: u64, max: u64) -> Result<(), (String, String)> {
+    if (min..=max).contains(&value) {
+        Ok(())
+    } else if max == u64::MAX {
+        Err((key.into(), format!("{value} is out of range: must be at least {min}")))
+    } else {
+        Err((key.into(), format!("{value} is out of range: must be {min} to {max}")))
+    }
+}
+
+/// Byte span of the value of a dotted key in TOML text, for pointing at a value that parsed but
+/// is not allowed. `None` if the text does not hold the key.
+fn value_span(text: &str, dotted: &str) -> Option<std::ops::Range<usize>> {
+    let root = toml::de::DeTable::parse(text).ok()?;
+    let mut table = root.get_ref();
+    let mut segments = dotted.split('.').peekable();
+    while let Some(segment) = segments.next() {
+        let (_, value) = table.iter().find(|(k, _)| k.get_ref().as_ref() == segment)?;
+        if segments.peek().is_none() {
+            return Some(value.span());
+        }
+        table = value.get_ref().as_table()?;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("faultline.toml"))
+    }
+
+    #[test]
+    fn empty_text_is_the_defaults() {
+        let c = parse("").unwrap();
+        assert_eq!(c, Config::default());
+        assert_eq!(c.engine(), EngineConfig::default());
+        assert_eq!(c.journal.retention.millis(), 604_800_000);
+        assert_eq!(c.ui.theme, "default");
+    }
+
+    #[test]
+    fn values_reach_the_engine_config() {
+        let c = parse(
+            "[engine]\ncorrelation_window = \"10m\"\ntopology_hops = 2\n[engine.detect]\nthreshold = 3\nalpha = 0.1\n\
+             [journal]\npath = \"j.sqlite\"\nretention = \"2d\"\n[ui]\ntheme = \"dark\"\n",
+        )
+        .unwrap();
+        let e = c.engine();
+        assert_eq!(e.correlation_window_ms, 600_000);
+        assert_eq!(e.topology_hops, 2);
+        assert_eq!(e.detect.threshold, 3.0);
+        assert_eq!(e.detect.alpha, 0.1);
+        assert_eq!(e.detect.warmup_samples, DetectConfig::default().warmup_samples);
+        assert_eq!(e.resolve_after_ms, EngineConfig::default().resolve_after_ms);
+        assert_eq!(c.journal_path(), Some(PathBuf::from("j.sqlite")));
+        let c = Config::parse("[journal]\npath = \"j.sqlite\"\n", Path::new("/etc/faultline/faultline.toml")).unwrap();
+        assert_eq!(c.journal_path(), Some(PathBuf::from("/etc/faultline/j.sqlite")));
+    }
+
+    #[test]
+    fn errors_name_line_column_and_key() {
+        let e = parse("[engine]\ncorrelation_window = \"15 mintues\"\n").unwrap_err().to_string();
+        assert!(
+            e.starts_with("faultline.toml:2:22: engine.correlation_window: invalid duration \"15 mintues\""),
+            "{e}"
+        );
+
+        let e = parse("[engine]\ntopology_hops = 3\ncorelation_window = \"5m\"\n").unwrap_err();
+        assert_eq!(e.line(), Some(3), "{e}");
+        assert!(e.to_string().contains("engine.corelation_window"), "{e}");
+        assert!(e.to_string().contains("unknown field `corelation_window`"), "{e}");
+
+        let e = parse("[engine.detect]\nthreshold = \"high\"\n").unwrap_err().to_string();
+        assert!(e.starts_with("faultline.toml:2:13: engine.detect.threshold: invalid type"), "{e}");
+
+        let e = parse("[engine]\ntopology_hops = 0\n").unwrap_err().to_string();
+        assert_eq!(e, "faultline.toml:2:17: engine.topology_hops: 0 is out of range: must be 1 to 10");
+
+        let e = parse("[engine.detect]\nalpha = 1.5\n").unwrap_err().to_string();
+        assert!(e.starts_with("faultline.toml:2:9: engine.detect.alpha: 1.5 must be in (0, 1]"), "{e}");
+
+        let e = parse("[engine]\nresolve_after = \"0s\"\n").unwrap_err().to_string();
+        assert!(e.starts_with("faultline.toml:2:17: engine.resolve_after: duration"), "{e}");
+
+        let e = parse("[engine\ntopology_hops = 3\n").unwrap_err();
+        assert!(matches!(e, ConfigError::Syntax { line: Some(1), .. }), "{e}");
+
+        let e = parse("[sources]\n").unwrap_err().to_string();
+        assert!(e.contains("unknown field `sources`"), "{e}");
+    }
 }

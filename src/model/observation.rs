@@ -63,8 +63,9 @@ impl ChangeKind {
 }
 
 /// One thing a source saw. `at` is data time.
+/// (No `deny_unknown_fields` here: serde cannot combine it with the flattened `kind`; each
+/// variant of [`ObservationKind`] denies unknown fields itself.)
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Observation {
     pub at: Timestamp,
     /// The source that produced it (`prometheus`, `alertmanager`, `fixture`...).

@@ -96,9 +96,9 @@ impl<'de> Deserialize<'de> for Timestamp {
 
 /// Parses a human duration such as `90s`, `5m`, `1h 30m` into milliseconds.
 pub fn parse_duration_ms(s: &str) -> Result<i64, String> {
-    humantime::parse_duration(s)
-        .map(|d| d.as_millis() as i64)
-        .map_err(|e| format!("`{s}` is not a duration (e.g. `90s`, `5m`, `1h`): {e}"))
+    let d =
+        humantime::parse_duration(s).map_err(|e| format!("`{s}` is not a duration (e.g. `90s`, `5m`, `1h`): {e}"))?;
+    i64::try_from(d.as_millis()).map_err(|_| format!("`{s}` is too long a duration"))
 }
 
 #[cfg(test)]

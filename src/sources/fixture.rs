@@ -1,11 +1,850 @@
-//! placeholder
-use crate::model::Observation;
-use std::path::Path;
-#[derive(Debug)]
-pub struct ScenarioHeader { pub name: String, pub description: String }
-pub struct Scenario { pub header: ScenarioHeader, pub observations: Vec<Observation> }
+//! Scenario files: recorded or generated observations, replayed as a source.
+//!
+//! A scenario is a JSON Lines file (`*.jsonl`). Blank lines and lines whose first non-blank
+//! character is `#` are comments. The first other line is the header,
+//! `{"faultline_scenario": 1, "name": "...", "description": "...", "expect": {...}}`; every
+//! following line is one [`Observation`] in the model's JSON form, in non-decreasing `at` order.
+//!
+//! Every error names the file, the line (1-based), where known the column, and the field path
+//! (`samples[2][1]`), so a broken hand-edited scenario can be fixed from the message alone.
+//! Observation lines are read through one plain struct per observation type rather than through
+//! the model's flattened, tagged enum: serde buffers flattened and tagged content, which loses
+//! both the field path and the column of an error.
+
+use crate::model::{
+    AlertState, ChangeKind, Entity, EntityId, Observation, ObservationKind, Relation, Severity, Timestamp,
+};
+use serde::de::{DeserializeOwned, IgnoredAny};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+/// The only scenario format version this build reads and writes.
+pub const SCENARIO_VERSION: u64 = 1;
+
+/// The observation `type` tags a scenario line may carry.
+pub const OBSERVATION_TYPES: [&str; 8] =
+    ["metric", "alert", "log_pattern", "change", "entity", "relation", "entity_gone", "tick"];
+
+/// The first line of a scenario: what it is and, optionally, what the engine should make of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioHeader {
+    /// Format version; must be [`SCENARIO_VERSION`].
+    pub faultline_scenario: u64,
+    /// Short name, e.g. `db-cpu-saturation`.
+    pub name: String,
+    /// What happens in the scenario, for people.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    /// What the engine is expected to conclude; tests read it so they stay data-driven.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect: Option<Expectation>,
+}
+
+impl ScenarioHeader {
+    /// A version-1 header with no description and no expectation.
+    pub fn new(name: impl Into<String>) -> ScenarioHeader {
+        ScenarioHeader {
+            faultline_scenario: SCENARIO_VERSION,
+            name: name.into(),
+            description: String::new(),
+            expect: None,
+        }
+    }
+}
+
+/// What the engine should conclude from a scenario.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expectation {
+    /// How many problems the storm's signals must end up in (1: the storm is one problem).
+    pub problems_with_storm: usize,
+    /// Entities whose signals inside `storm_from..=storm_to` form the storm.
+    pub storm_entities: Vec<EntityId>,
+    /// Start of the storm window (data time).
+    pub storm_from: Timestamp,
+    /// End of the storm window (data time).
+    pub storm_to: Timestamp,
+    /// The expected top root-cause entity.
+    pub root_cause: EntityId,
+    /// A substring of the root cause's signal name (metric or alert), e.g. `cpu`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root_cause_signal: Option<String>,
+    /// The entity carrying the expected foundational change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub foundational_entity: Option<EntityId>,
+    /// The kind of the expected foundational change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub foundational_change: Option<ChangeKind>,
+    /// Entities whose signals must not be attached to the storm's problem.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub noise_entities: Vec<EntityId>,
+}
+
+/// A whole scenario in memory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scenario {
+    pub header: ScenarioHeader,
+    /// In file order, which is non-decreasing data time.
+    pub observations: Vec<Observation>,
+}
+
+/// Why a scenario could not be read.
 #[derive(Debug, thiserror::Error)]
-#[error("x")]
-pub struct ScenarioError;
-pub fn load(_p: &Path) -> Result<Scenario, ScenarioError> { Err(ScenarioError) }
-pub fn parse(_t: &str, _p: &Path) -> Result<Scenario, ScenarioError> { Err(ScenarioError) }
+pub enum ScenarioError {
+    /// The file could not be opened or read.
+    #[error("{}: cannot read scenario: {source}", .path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// The file holds nothing but blank and comment lines.
+    #[error(
+        "{}: empty scenario: no header line (expected {{\"faultline_scenario\": 1, \"name\": \"...\"}} \
+         as the first line that is not blank or a `#` comment)",
+        .path.display()
+    )]
+    Empty { path: PathBuf },
+    /// One line is wrong; `line` is 1-based, `column` (1-based, in bytes) where known.
+    #[error("{}: {problem}", Location { path, line: *line, column: *column })]
+    Line { path: PathBuf, line: usize, column: Option<usize>, problem: LineProblem },
+}
+
+impl ScenarioError {
+    /// The 1-based line the error is on, if it is about one line.
+    pub fn line(&self) -> Option<usize> {
+        match self {
+            ScenarioError::Line { line, .. } => Some(*line),
+            _ => None,
+        }
+    }
+}
+
+/// What is wrong with one line of a scenario.
+#[derive(Debug)]
+pub enum LineProblem {
+    /// The line is not valid JSON.
+    NotJson { message: String },
+    /// The line is JSON but a field is missing, unknown, of the wrong type or has a bad value.
+    /// `field` is the path to it (`samples[2][1]`, `entity.kind`), `None` for the line itself.
+    Field { field: Option<String>, message: String },
+    /// An observation without a `type`.
+    MissingType,
+    /// An observation whose `type` is not one of [`OBSERVATION_TYPES`].
+    UnknownType { found: String },
+    /// The first line is not a header.
+    MissingHeader,
+    /// The header names a format version this build does not read.
+    UnsupportedVersion { found: u64 },
+    /// An observation is earlier than the one before it.
+    TimeBackwards { at: Timestamp, previous: Timestamp, previous_line: usize },
+    /// The line could not be read (not UTF-8, I/O error).
+    Unreadable { source: io::Error },
+}
+
+impl fmt::Display for LineProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LineProblem::NotJson { message } => write!(f, "not JSON: {message}"),
+            LineProblem::Field { field: Some(field), message } => write!(f, "field `{field}`: {message}"),
+            LineProblem::Field { field: None, message } => f.write_str(message),
+            LineProblem::MissingType => {
+                write!(f, "missing field `type` (one of: {})", OBSERVATION_TYPES.join(", "))
+            }
+            LineProblem::UnknownType { found } => write!(
+                f,
+                "field `type`: unknown observation type `{found}` (expected one of: {})",
+                OBSERVATION_TYPES.join(", ")
+            ),
+            LineProblem::MissingHeader => write!(
+                f,
+                "missing header: the first line must be {{\"faultline_scenario\": {SCENARIO_VERSION}, \
+                 \"name\": \"...\"}} (field `faultline_scenario` not found)"
+            ),
+            LineProblem::UnsupportedVersion { found } => write!(
+                f,
+                "field `faultline_scenario`: unsupported scenario version {found} \
+                 (this faultline reads version {SCENARIO_VERSION})"
+            ),
+            LineProblem::TimeBackwards { at, previous, previous_line } => write!(
+                f,
+                "field `at`: time goes backwards: {at} is earlier than {previous} on line {previous_line} \
+                 (observations must be in non-decreasing data time)"
+            ),
+            LineProblem::Unreadable { source } => write!(f, "cannot read line: {source}"),
+        }
+    }
+}
+
+/// `path:line[:column]`.
+struct Location<'a> {
+    path: &'a Path,
+    line: usize,
+    column: Option<usize>,
+}
+
+impl fmt::Display for Location<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.path.display(), self.line)?;
+        if let Some(column) = self.column {
+            write!(f, ":{column}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Reads a whole scenario file.
+pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+    let reader = ScenarioReader::open(path)?;
+    collect(reader)
+}
+
+/// Reads a scenario from text; `origin` is the path used in error messages.
+pub fn parse(text: &str, origin: &Path) -> Result<Scenario, ScenarioError> {
+    let reader = ScenarioReader::new(text.as_bytes(), origin)?;
+    collect(reader)
+}
+
+fn collect<R: BufRead>(mut reader: ScenarioReader<R>) -> Result<Scenario, ScenarioError> {
+    let mut observations = Vec::new();
+    for observation in reader.by_ref() {
+        observations.push(observation?);
+    }
+    Ok(Scenario { header: reader.header, observations })
+}
+
+/// Writes a scenario: the header line, then one line per observation. The output reads back with
+/// [`parse`] when the observations are in non-decreasing time and every sample value is finite;
+/// a non-finite sample (which JSON cannot hold) is refused with [`io::ErrorKind::InvalidInput`].
+pub fn write<'a, W: Write>(
+    header: &ScenarioHeader,
+    observations: impl IntoIterator<Item = &'a Observation>,
+    mut writer: W,
+) -> io::Result<()> {
+    serde_json::to_writer(&mut writer, header)?;
+    writer.write_all(b"\n")?;
+    for observation in observations {
+        if let ObservationKind::Metric { entity, metric, samples } = &observation.kind {
+            if let Some((at, value)) = samples.iter().find(|(_, v)| !v.is_finite()) {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("metric {metric} of {entity}: sample at {at} is {value}, which JSON cannot hold"),
+                ));
+            }
+        }
+        serde_json::to_writer(&mut writer, observation)?;
+        writer.write_all(b"\n")?;
+    }
+    writer.flush()
+}
+
+/// Streams the observations of a scenario, checking each line as it is read.
+///
+/// The header is read when the reader is made. Iteration yields observations in file order and
+/// stops after the first error.
+pub struct ScenarioReader<R> {
+    reader: R,
+    origin: PathBuf,
+    header: ScenarioHeader,
+    /// 1-based number of the last line read.
+    line: usize,
+    buf: String,
+    /// Time and line of the last observation, for the order check.
+    last: Option<(Timestamp, usize)>,
+    done: bool,
+}
+
+impl ScenarioReader<BufReader<File>> {
+    /// Opens a scenario file and reads its header.
+    pub fn open(path: &Path) -> Result<Self, ScenarioError> {
+        let file = File::open(path).map_err(|source| ScenarioError::Io { path: path.to_path_buf(), source })?;
+        ScenarioReader::new(BufReader::new(file), path)
+    }
+}
+
+impl<R: BufRead> ScenarioReader<R> {
+    /// Reads the header from `reader`; `origin` is the path used in error messages.
+    pub fn new(reader: R, origin: &Path) -> Result<Self, ScenarioError> {
+        let mut this = ScenarioReader {
+            reader,
+            origin: origin.to_path_buf(),
+            header: ScenarioHeader::new(""),
+            line: 0,
+            buf: String::new(),
+            last: None,
+            done: false,
+        };
+        if !this.next_content_line()? {
+            return Err(ScenarioError::Empty { path: this.origin });
+        }
+        this.header = this.parse_header()?;
+        Ok(this)
+    }
+
+    /// The scenario's header.
+    pub fn header(&self) -> &ScenarioHeader {
+        &self.header
+    }
+
+    /// Reads lines until one that is neither blank nor a comment; `false` at the end of input.
+    fn next_content_line(&mut self) -> Result<bool, ScenarioError> {
+        loop {
+            self.buf.clear();
+            self.line += 1;
+            let n = self
+                .reader
+                .read_line(&mut self.buf)
+                .map_err(|source| self.error(None, LineProblem::Unreadable { source }))?;
+            if n == 0 {
+                return Ok(false);
+            }
+            let trimmed = self.buf.trim_start();
+            if trimmed.is_empty() || trimmed.starts_with('#') {
+                continue;
+            }
+            let content_len = self.buf.trim_end_matches(['\n', '\r']).len();
+            self.buf.truncate(content_len);
+            return Ok(true);
+        }
+    }
+
+    fn error(&self, column: Option<usize>, problem: LineProblem) -> ScenarioError {
+        ScenarioError::Line { path: self.origin.clone(), line: self.line, column, problem }
+    }
+
+    fn parse_header(&self) -> Result<ScenarioHeader, ScenarioError> {
+        #[derive(Deserialize)]
+        #[serde(expecting = "a JSON object (the scenario header)")]
+        struct Probe {
+            #[serde(default)]
+            faultline_scenario: Option<u64>,
+        }
+        let probe: Probe = self.deserialize_line()?;
+        match probe.faultline_scenario {
+            None => return Err(self.error(Some(1), LineProblem::MissingHeader)),
+            Some(SCENARIO_VERSION) => {}
+            Some(found) => {
+                let column = value_column(&self.buf, "faultline_scenario");
+                return Err(self.error(column, LineProblem::UnsupportedVersion { found }));
+            }
+        }
+        let header: ScenarioHeader = self.deserialize_line()?;
+        if let Some(expect) = &header.expect {
+            if expect.storm_to < expect.storm_from {
+                return Err(self.error(
+                    value_column(&self.buf, "storm_to"),
+                    LineProblem::Field {
+                        field: Some("expect.storm_to".into()),
+                        message: format!("{} is earlier than storm_from {}", expect.storm_to, expect.storm_from),
+                    },
+                ));
+            }
+        }
+        Ok(header)
+    }
+
+    /// Deserializes the current line, turning serde's error into one with line, column and path.
+    fn deserialize_line<T: DeserializeOwned>(&self) -> Result<T, ScenarioError> {
+        // serde's derived structs also accept arrays (fields by position); a line is an object.
+        let indent = self.buf.len() - self.buf.trim_start().len();
+        if self.buf[indent..].starts_with('[') {
+            let message = "expected a JSON object, found an array".to_string();
+            return Err(self.error(Some(indent + 1), LineProblem::Field { field: None, message }));
+        }
+        let mut de = serde_json::Deserializer::from_str(&self.buf);
+        let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let path = e.path().to_string();
+            self.json_error((path != ".").then_some(path), e.into_inner())
+        })?;
+        // Trailing characters after the object.
+        de.end().map_err(|e| self.json_error(None, e))?;
+        Ok(value)
+    }
+
+    fn json_error(&self, field: Option<String>, e: serde_json::Error) -> ScenarioError {
+        let column = (e.column() > 0).then_some(e.column());
+        let message = json_message(&e);
+        let problem = match e.classify() {
+            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => LineProblem::NotJson { message },
+            _ => LineProblem::Field { field, message },
+        };
+        self.error(column, problem)
+    }
+
+    fn parse_observation(&self) -> Result<Observation, ScenarioError> {
+        #[derive(Deserialize)]
+        #[serde(expecting = "a JSON object (one observation)")]
+        struct Tag {
+            #[serde(rename = "type", default)]
+            kind: Option<String>,
+        }
+        let tag: Tag = self.deserialize_line()?;
+        let Some(kind) = tag.kind else {
+            return Err(self.error(None, LineProblem::MissingType));
+        };
+        let observation = match kind.as_str() {
+            "metric" => self.deserialize_line::<MetricLine>()?.into_observation(),
+            "alert" => self.deserialize_line::<AlertLine>()?.into_observation(),
+            "log_pattern" => self.deserialize_line::<LogPatternLine>()?.into_observation(),
+            "change" => self.deserialize_line::<ChangeLine>()?.into_observation(),
+            "entity" => self.deserialize_line::<EntityLine>()?.into_observation(),
+            "relation" => self.deserialize_line::<RelationLine>()?.into_observation(),
+            "entity_gone" => self.deserialize_line::<EntityGoneLine>()?.into_observation(),
+            "tick" => self.deserialize_line::<TickLine>()?.into_observation(),
+            other => {
+                let column = value_column(&self.buf, "type");
+                return Err(self.error(column, LineProblem::UnknownType { found: other.to_string() }));
+            }
+        };
+        self.check(&observation)?;
+        Ok(observation)
+    }
+
+    /// Checks what serde cannot: sample order and finiteness, and time order across lines.
+    fn check(&self, observation: &Observation) -> Result<(), ScenarioError> {
+        if let ObservationKind::Metric { samples, .. } = &observation.kind {
+            let column = value_column(&self.buf, "samples");
+            if samples.is_empty() {
+                let problem = LineProblem::Field { field: Some("samples".into()), message: "no samples".into() };
+                return Err(self.error(column, problem));
+            }
+            for (i, (at, value)) in samples.iter().enumerate() {
+                if !value.is_finite() {
+                    let problem = LineProblem::Field {
+                        field: Some(format!("samples[{i}][1]")),
+                        message: format!("sample value {value} is not a finite number"),
+                    };
+                    return Err(self.error(column, problem));
+                }
+                if let Some((previous, _)) = i.checked_sub(1).and_then(|j| samples.get(j)) {
+                    if at < previous {
+                        let problem = LineProblem::Field {
+                            field: Some(format!("samples[{i}][0]")),
+                            message: format!(
+                                "samples out of order: {at} is earlier than the sample before it ({previous})"
+                            ),
+                        };
+                        return Err(self.error(column, problem));
+                    }
+                }
+            }
+        }
+        if let Some((previous, previous_line)) = self.last {
+            if observation.at < previous {
+                let problem = LineProblem::TimeBackwards { at: observation.at, previous, previous_line };
+                return Err(self.error(value_column(&self.buf, "at"), problem));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<R: BufRead> Iterator for ScenarioReader<R> {
+    type Item = Result<Observation, ScenarioError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let result = match self.next_content_line() {
+            Ok(false) => {
+                self.done = true;
+                return None;
+            }
+            Ok(true) => self.parse_observation(),
+            Err(e) => Err(e),
+        };
+        match &result {
+            Ok(observation) => self.last = Some((observation.at, self.line)),
+            Err(_) => self.done = true,
+        }
+        Some(result)
+    }
+}
+
+/// serde_json's message without its ` at line L column C` suffix (we print our own location).
+fn json_message(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let suffix = format!(" at line {} column {}", e.line(), e.column());
+    text.strip_suffix(&suffix).map(str::to_string).unwrap_or(text)
+}
+
+/// Best-effort 1-based column of the value of `"key":` in a JSON line, for errors serde cannot
+/// place (checks made after parsing).
+fn value_column(line: &str, key: &str) -> Option<usize> {
+    let quoted = format!("\"{key}\"");
+    let key_at = line.find(&quoted)?;
+    let rest = &line[key_at + quoted.len()..];
+    let colon = rest.find(':')?;
+    let after_colon = &rest[colon + 1..];
+    let value_offset = after_colon.len() - after_colon.trim_start().len();
+    Some(key_at + quoted.len() + colon + 1 + value_offset + 1)
+}
+
+// One plain struct per observation type (see the module doc for why). Building the model's
+// variant from each with a struct literal makes a field added to the model a compile error here.
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MetricLine {
+    at: Timestamp,
+    #[serde(default)]
+    source: String,
+    #[serde(rename = "type")]
+    _type: IgnoredAny,
+    entity: EntityId,
+    metric: String,
+    samples: Vec<(Timestamp, f64)>,
+}
+
+impl MetricLine {
+    fn into_observation(self) -> Observation {
+        let kind = ObservationKind::Metric { entity: self.entity, metric: self.metric, samples: self.samples };
+        Observation { at: self.at, source: self.source, kind }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AlertLine {
+    at: Timestamp,
+    #[serde(default)]
+    source: String,
+    #[serde(rename = "type")]
+    _type: IgnoredAny,
+    entity: EntityId,
+    name: String,
+    fingerprint: String,
+    state: AlertState,
+    #[serde(default)]
+    severity: Severity,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+    #[serde(default)]
+    summary: String,
+}
+
+impl AlertLine {
+    fn into_observation(self) -> Observation {
+        let kind = ObservationKind::Alert {
+            entity: self.entity,
+            name: self.name,
+            fingerprint: self.fingerprint,
+            state: self.state,
+            severity: self.severity,
+            labels: self.labels,
+            summary: self.summary,
+        };
+        Observation { at: self.at, source: self.source, kind }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LogPatternLine {
+    at: Timestamp,
+    #[serde(default)]
+    source: String,
+    #[serde(rename = "type")]
+    _type: IgnoredAny,
+    entity: EntityId,
+    template_id: String,
+    template: String,
+    #[serde(default)]
+    level: Severity,
+    count: u64,
+}
+
+impl LogPatternLine {
+    fn into_observation(self) -> Observation {
+        let kind = ObservationKind::LogPattern {
+            entity: self.entity,
+            template_id: self.template_id,
+            template: self.template,
+            level: self.level,
+            count: self.count,
+        };
+        Observation { at: self.at, source: self.source, kind }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChangeLine {
+    at: Timestamp,
+    #[serde(default)]
+    source: String,
+    #[serde(rename = "type")]
+    _type: IgnoredAny,
+    entity: EntityId,
+    change: ChangeKind,
+    description: String,
+}
+
+impl ChangeLine {
+    fn into_observation(self) -> Observation {
+        let kind = ObservationKind::Change { entity: self.entity, change: self.change, description: self.description };
+        Observation { at: self.at, source: self.source, kind }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EntityLine {
+    at: Timestamp,
+    #[serde(default)]
+    source: String,
+    #[serde(rename = "type")]
+    _type: IgnoredAny,
+    entity: Entity,
+}
+
+impl EntityLine {
+    fn into_observation(self) -> Observation {
+        Observation { at: self.at, source: self.source, kind: ObservationKind::Entity { entity: self.entity } }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RelationLine {
+    at: Timestamp,
+    #[serde(default)]
+    source: String,
+    #[serde(rename = "type")]
+    _type: IgnoredAny,
+    relation: Relation,
+}
+
+impl RelationLine {
+    fn into_observation(self) -> Observation {
+        Observation { at: self.at, source: self.source, kind: ObservationKind::Relation { relation: self.relation } }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EntityGoneLine {
+    at: Timestamp,
+    #[serde(default)]
+    source: String,
+    #[serde(rename = "type")]
+    _type: IgnoredAny,
+    entity: EntityId,
+}
+
+impl EntityGoneLine {
+    fn into_observation(self) -> Observation {
+        Observation { at: self.at, source: self.source, kind: ObservationKind::EntityGone { entity: self.entity } }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TickLine {
+    at: Timestamp,
+    #[serde(default)]
+    source: String,
+    #[serde(rename = "type")]
+    _type: IgnoredAny,
+}
+
+impl TickLine {
+    fn into_observation(self) -> Observation {
+        Observation { at: self.at, source: self.source, kind: ObservationKind::Tick }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Criticality, EntityKind, RelationKind};
+
+    fn t(ms: i64) -> Timestamp {
+        Timestamp(1_772_445_600_000 + ms)
+    }
+
+    fn every_kind() -> Vec<Observation> {
+        let e = EntityId::new("host:db-1");
+        let obs = |at, kind| Observation { at: t(at), source: "fixture".into(), kind };
+        vec![
+            obs(
+                0,
+                ObservationKind::Entity {
+                    entity: Entity {
+                        id: e.clone(),
+                        kind: EntityKind::Host,
+                        name: "db-1".into(),
+                        labels: BTreeMap::from([("az".into(), "a".into())]),
+                        criticality: Criticality::High,
+                    },
+                },
+            ),
+            obs(
+                0,
+                ObservationKind::Relation {
+                    relation: Relation {
+                        from: EntityId::new("process:postgres"),
+                        kind: RelationKind::RunsOn,
+                        to: e.clone(),
+                        learned_from: "static".into(),
+                    },
+                },
+            ),
+            obs(
+                1,
+                ObservationKind::Metric {
+                    entity: e.clone(),
+                    metric: "cpu_utilisation".into(),
+                    samples: vec![(t(0), 0.5), (t(1), 0.25)],
+                },
+            ),
+            obs(
+                2,
+                ObservationKind::Alert {
+                    entity: e.clone(),
+                    name: "HostCpuSaturation".into(),
+                    fingerprint: "abc".into(),
+                    state: AlertState::Firing,
+                    severity: Severity::Critical,
+                    labels: BTreeMap::from([("job".into(), "node".into())]),
+                    summary: "CPU saturated".into(),
+                },
+            ),
+            obs(
+                3,
+                ObservationKind::LogPattern {
+                    entity: e.clone(),
+                    template_id: "t1".into(),
+                    template: "timeout after <*> ms".into(),
+                    level: Severity::Major,
+                    count: 7,
+                },
+            ),
+            obs(4, ObservationKind::Change { entity: e.clone(), change: ChangeKind::Restart, description: "r".into() }),
+            obs(5, ObservationKind::EntityGone { entity: e }),
+            Observation { at: t(6), source: String::new(), kind: ObservationKind::Tick },
+        ]
+    }
+
+    #[test]
+    fn every_kind_round_trips_through_write_and_parse() {
+        let observations = every_kind();
+        let mut header = ScenarioHeader::new("round-trip");
+        header.expect = Some(Expectation {
+            problems_with_storm: 1,
+            storm_entities: vec![EntityId::new("host:db-1")],
+            storm_from: t(0),
+            storm_to: t(10),
+            root_cause: EntityId::new("host:db-1"),
+            root_cause_signal: Some("cpu".into()),
+            foundational_entity: None,
+            foundational_change: Some(ChangeKind::Deployment),
+            noise_entities: vec![],
+        });
+        let mut out = Vec::new();
+        write(&header, &observations, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let scenario = parse(&text, Path::new("rt.jsonl")).unwrap();
+        assert_eq!(scenario.header, header);
+        assert_eq!(scenario.observations, observations);
+    }
+
+    /// The per-type line structs must accept exactly what the model's own deserializer accepts.
+    #[test]
+    fn line_structs_agree_with_the_model() {
+        let mut out = Vec::new();
+        write(&ScenarioHeader::new("x"), &every_kind(), &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        for line in text.lines().skip(1) {
+            let via_model: Observation = serde_json::from_str(line).unwrap();
+            let via_reader = parse(&format!("{{\"faultline_scenario\":1,\"name\":\"x\"}}\n{line}"), Path::new("x"))
+                .unwrap()
+                .observations;
+            assert_eq!(vec![via_model], via_reader);
+        }
+    }
+
+    #[test]
+    fn comments_blank_lines_and_crlf_are_skipped() {
+        let text = "# a comment\r\n\r\n  # indented comment\n{\"faultline_scenario\":1,\"name\":\"x\"}\r\n\n\
+                    {\"at\":5,\"type\":\"tick\"}\r\n";
+        let scenario = parse(text, Path::new("c.jsonl")).unwrap();
+        assert_eq!(scenario.header.name, "x");
+        assert_eq!(scenario.observations.len(), 1);
+        assert_eq!(scenario.observations[0].at, Timestamp(5));
+    }
+
+    #[test]
+    fn errors_name_line_column_and_field() {
+        let origin = Path::new("fixtures/x.jsonl");
+        let text = "{\"faultline_scenario\":1,\"name\":\"x\"}\n\
+            {\"at\":0,\"type\":\"metric\",\"entity\":\"host:a\",\"metric\":\"m\",\"samples\":[[0,1.0],[1,2.0],[2,\"x\"]]}\n";
+        let e = parse(text, origin).unwrap_err().to_string();
+        assert!(e.starts_with("fixtures/x.jsonl:2:"), "{e}");
+        assert!(e.contains("field `samples[2][1]`: invalid type: string \"x\", expected f64"), "{e}");
+
+        let e = parse("{\"faultline_scenario\":1,\"name\":\"x\"}\n{\"at\":0,\"type\":\"tick\"", origin).unwrap_err();
+        assert!(matches!(e, ScenarioError::Line { line: 2, problem: LineProblem::NotJson { .. }, .. }), "{e}");
+
+        let e = parse("{\"faultline_scenario\":1,\"name\":\"x\"} x\n", origin).unwrap_err();
+        assert!(matches!(e, ScenarioError::Line { line: 1, problem: LineProblem::NotJson { .. }, .. }), "{e}");
+
+        let e = parse("{\"faultline_scenario\":1,\"name\":\"x\"}\n{\"at\":0}\n", origin).unwrap_err();
+        assert!(matches!(e, ScenarioError::Line { problem: LineProblem::MissingType, .. }), "{e}");
+
+        let e = parse("{\"faultline_scenario\":1,\"name\":\"x\"}\n[1]\n", origin).unwrap_err().to_string();
+        assert!(e.contains("x.jsonl:2:1: expected a JSON object, found an array"), "{e}");
+        let e = parse("{\"faultline_scenario\":1,\"name\":\"x\"}\n5\n", origin).unwrap_err().to_string();
+        assert!(e.contains("expected a JSON object (one observation)"), "{e}");
+
+        let e = parse("# only comments\n\n", origin).unwrap_err();
+        assert!(matches!(e, ScenarioError::Empty { .. }), "{e}");
+
+        let e = parse("{\"at\":0,\"type\":\"tick\"}\n", origin).unwrap_err();
+        assert!(matches!(e, ScenarioError::Line { line: 1, problem: LineProblem::MissingHeader, .. }), "{e}");
+    }
+
+    #[test]
+    fn samples_must_be_ordered_and_present() {
+        let origin = Path::new("s.jsonl");
+        let head = "{\"faultline_scenario\":1,\"name\":\"x\"}\n";
+        let line = |samples: &str| {
+            format!("{head}{{\"at\":0,\"type\":\"metric\",\"entity\":\"h\",\"metric\":\"m\",\"samples\":{samples}}}\n")
+        };
+        let e = parse(&line("[[5,1.0],[4,1.0]]"), origin).unwrap_err().to_string();
+        assert!(e.contains("samples[1][0]") && e.contains("out of order"), "{e}");
+        let e = parse(&line("[]"), origin).unwrap_err().to_string();
+        assert!(e.contains("field `samples`: no samples"), "{e}");
+        let e = parse(&line("[[5,null]]"), origin).unwrap_err().to_string();
+        assert!(e.contains("samples[0][1]"), "{e}");
+    }
+
+    #[test]
+    fn write_refuses_non_finite_samples() {
+        let obs = Observation {
+            at: t(0),
+            source: String::new(),
+            kind: ObservationKind::Metric {
+                entity: EntityId::new("h"),
+                metric: "m".into(),
+                samples: vec![(t(0), f64::NAN)],
+            },
+        };
+        let e = write(&ScenarioHeader::new("x"), [&obs], Vec::new()).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+    }
+
+    #[test]
+    fn value_column_points_at_the_value() {
+        let line = r#"{"at": "2026", "type":"x"}"#;
+        assert_eq!(value_column(line, "at"), Some(8));
+        assert_eq!(value_column(line, "type"), Some(23));
+        assert_eq!(value_column(line, "nope"), None);
+    }
+}

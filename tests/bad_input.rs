@@ -1,0 +1,339 @@
+//! Malformed scenarios and configs: every error must say which file, which line (and column where
+//! the text allows) and which field or key is wrong. Plus the shipped demo scenario: it loads,
+//! is well formed, carries its expectation and is exactly what its generator produces.
+
+use faultline::config::{Config, ConfigError};
+use faultline::model::{EntityId, ObservationKind};
+use faultline::sources::fixture::{self, LineProblem, ScenarioError};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+/// The generator, compiled into this test so the fixture can be checked against it.
+#[path = "../examples/make_demo_scenario.rs"]
+#[allow(dead_code)]
+mod make_demo_scenario;
+
+const HEADER: &str = r#"{"faultline_scenario": 1, "name": "bad"}"#;
+const TICK_0: &str = r#"{"at": "2026-03-02T10:00:00Z", "type": "tick"}"#;
+
+fn write_tmp(dir: &tempfile::TempDir, name: &str, text: &str) -> PathBuf {
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Loads `lines` (joined with newlines) from a temp file; returns the file's path and the error.
+fn scenario_error(lines: &[&str]) -> (String, ScenarioError) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_tmp(&dir, "bad.jsonl", &(lines.join("\n") + "\n"));
+    let err = fixture::load(&path).expect_err("the scenario should be refused");
+    (path.display().to_string(), err)
+}
+
+fn assert_starts(message: &str, prefix: &str) {
+    assert!(message.starts_with(prefix), "expected `{message}` to start with `{prefix}`");
+}
+
+fn assert_has(message: &str, part: &str) {
+    assert!(message.contains(part), "expected `{message}` to contain `{part}`");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scenarios
+
+#[test]
+fn scenario_not_json() {
+    let (file, e) = scenario_error(&["# comment", HEADER, TICK_0, r#"{"at": "2026-03-02T10:00:01Z", "type": tick}"#]);
+    let m = e.to_string();
+    assert_starts(&m, &format!("{file}:4:"));
+    assert_has(&m, "not JSON");
+    assert!(matches!(e, ScenarioError::Line { line: 4, column: Some(_), problem: LineProblem::NotJson { .. }, .. }));
+}
+
+#[test]
+fn scenario_unknown_observation_type() {
+    let line = r#"{"at": "2026-03-02T10:00:01Z", "type": "metrc", "entity": "host:a"}"#;
+    let (file, e) = scenario_error(&[HEADER, TICK_0, line]);
+    // The column points at the value of `type`.
+    assert_starts(&e.to_string(), &format!("{file}:3:40: field `type`: unknown observation type `metrc`"));
+    assert_has(&e.to_string(), "metric, alert, log_pattern");
+}
+
+#[test]
+fn scenario_missing_field() {
+    let line =
+        r#"{"at": "2026-03-02T10:00:01Z", "type": "alert", "entity": "host:a", "name": "Down", "state": "firing"}"#;
+    let (file, e) = scenario_error(&[HEADER, line]);
+    let m = e.to_string();
+    assert_starts(&m, &format!("{file}:2:"));
+    assert_has(&m, "missing field `fingerprint`");
+
+    // Missing inside a nested object: the path names the object.
+    let line = r#"{"at": "2026-03-02T10:00:01Z", "type": "entity", "entity": {"id": "host:a"}}"#;
+    let (file, e) = scenario_error(&[HEADER, line]);
+    let m = e.to_string();
+    assert_starts(&m, &format!("{file}:2:"));
+    assert_has(&m, "field `entity`: missing field `kind`");
+}
+
+#[test]
+fn scenario_wrong_type_deep_in_a_field() {
+    let line = r#"{"at":0,"type":"metric","entity":"host:a","metric":"m","samples":[[0,1.0],[1,2.0],[2,"x"]]}"#;
+    let (file, e) = scenario_error(&[HEADER, line]);
+    assert_eq!(e.to_string(), format!("{file}:2:88: field `samples[2][1]`: invalid type: string \"x\", expected f64"));
+
+    let line = r#"{"at":0,"type":"entity","entity":{"id":"host:a","kind":"mainframe"}}"#;
+    let (file, e) = scenario_error(&[HEADER, line]);
+    let m = e.to_string();
+    assert_starts(&m, &format!("{file}:2:"));
+    assert_has(&m, "field `entity.kind`: unknown variant `mainframe`");
+
+    // An unknown field is named too.
+    let line = r#"{"at":0,"type":"tick","colour":"red"}"#;
+    let (_, e) = scenario_error(&[HEADER, line]);
+    assert_has(&e.to_string(), "unknown field `colour`");
+}
+
+#[test]
+fn scenario_bad_timestamp() {
+    let line = r#"{"at": "2026-03-02T25:61:00Z", "type": "tick"}"#;
+    let (file, e) = scenario_error(&[HEADER, line]);
+    let m = e.to_string();
+    assert_starts(&m, &format!("{file}:2:"));
+    assert_has(&m, "field `at`");
+    assert_has(&m, "2026-03-02T25:61:00Z");
+
+    let line = r#"{"at":0,"type":"metric","entity":"host:a","metric":"m","samples":[["yesterday",1.0]]}"#;
+    let (file, e) = scenario_error(&[HEADER, line]);
+    let m = e.to_string();
+    assert_starts(&m, &format!("{file}:2:"));
+    assert_has(&m, "field `samples[0][0]`: `yesterday` is not an RFC 3339 time");
+}
+
+#[test]
+fn scenario_time_going_backwards() {
+    let late = r#"{"at": "2026-03-02T10:05:00Z", "type": "tick"}"#;
+    let (file, e) = scenario_error(&[HEADER, TICK_0, late, "", "# gap", TICK_0]);
+    let m = e.to_string();
+    assert_starts(&m, &format!("{file}:6:"));
+    assert_has(&m, "time goes backwards");
+    assert_has(&m, "2026-03-02T10:00:00.000Z");
+    assert_has(&m, "2026-03-02T10:05:00.000Z on line 3");
+}
+
+#[test]
+fn scenario_samples_out_of_order() {
+    let line = r#"{"at":0,"type":"metric","entity":"host:a","metric":"m","samples":[[10,1.0],[5,2.0]]}"#;
+    let (file, e) = scenario_error(&[HEADER, line]);
+    let m = e.to_string();
+    assert_starts(&m, &format!("{file}:2:"));
+    assert_has(&m, "field `samples[1][0]`: samples out of order");
+}
+
+#[test]
+fn scenario_bad_or_missing_header() {
+    let (file, e) = scenario_error(&["# a comment first", r#"{"faultline_scenario": 2, "name": "future"}"#]);
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "{file}:2:24: field `faultline_scenario`: unsupported scenario version 2 (this faultline reads version 1)"
+        )
+    );
+
+    let (file, e) = scenario_error(&[TICK_0]);
+    let m = e.to_string();
+    assert_starts(&m, &format!("{file}:1:1: missing header"));
+
+    let (file, e) = scenario_error(&[r#"{"faultline_scenario": 1, "name": "x", "expected": {}}"#]);
+    let m = e.to_string();
+    assert_starts(&m, &format!("{file}:1:"));
+    assert_has(&m, "unknown field `expected`");
+}
+
+#[test]
+fn scenario_empty_or_missing_file() {
+    let (file, e) = scenario_error(&["", "# nothing but comments", "   "]);
+    assert!(matches!(e, ScenarioError::Empty { .. }), "{e}");
+    assert_starts(&e.to_string(), &format!("{file}: empty scenario"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope.jsonl");
+    let e = fixture::load(&missing).unwrap_err();
+    assert!(matches!(e, ScenarioError::Io { .. }), "{e}");
+    assert_starts(&e.to_string(), &format!("{}: cannot read scenario", missing.display()));
+}
+
+#[test]
+fn scenario_not_utf8() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("latin1.jsonl");
+    let mut bytes = format!("{HEADER}\n").into_bytes();
+    bytes.extend_from_slice(b"{\"at\":0,\"type\":\"tick\",\"source\":\"caf\xe9\"}\n");
+    std::fs::write(&path, bytes).unwrap();
+    let e = fixture::load(&path).unwrap_err();
+    assert_starts(&e.to_string(), &format!("{}:2: cannot read line", path.display()));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Configs
+
+fn config_error(text: &str) -> (String, ConfigError) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_tmp(&dir, "faultline.toml", text);
+    let err = Config::load(&path).expect_err("the config should be refused");
+    (path.display().to_string(), err)
+}
+
+#[test]
+fn config_syntax_error() {
+    let (file, e) = config_error("[engine]\ntopology_hops = 3\nresolve_after = \"5m\n");
+    assert!(matches!(e, ConfigError::Syntax { .. }), "{e}");
+    assert_starts(&e.to_string(), &format!("{file}:3:20: TOML syntax error"));
+}
+
+#[test]
+fn config_unknown_key() {
+    let (file, e) = config_error("# tuned\n[engine]\ntopology_hops = 3\ncorelation_window = \"10m\"\n");
+    let m = e.to_string();
+    assert_starts(&m, &format!("{file}:4:1: engine.corelation_window: unknown field `corelation_window`"));
+    assert_has(&m, "expected one of `correlation_window`");
+    assert_eq!(e.key(), Some("engine.corelation_window"));
+
+    let (file, e) = config_error("[engine.detect]\nwarmup = 5\n");
+    assert_starts(&e.to_string(), &format!("{file}:2:1: engine.detect.warmup: unknown field `warmup`"));
+
+    let (file, e) = config_error("[ui]\ntheme = \"dark\"\n[uii]\n");
+    assert_starts(&e.to_string(), &format!("{file}:3:"));
+    assert_has(&e.to_string(), "unknown field `uii`");
+}
+
+#[test]
+fn config_invalid_duration() {
+    let (file, e) = config_error("[engine]\ncorrelation_window = \"15 mintues\"\n");
+    assert_starts(
+        &e.to_string(),
+        &format!("{file}:2:22: engine.correlation_window: invalid duration \"15 mintues\": unknown time unit"),
+    );
+    let (file, e) = config_error("[journal]\nretention = \"0s\"\n");
+    assert_eq!(e.to_string(), format!("{file}:2:13: journal.retention: duration \"0s\" must be longer than zero"));
+}
+
+#[test]
+fn config_wrong_type() {
+    let (file, e) = config_error("[engine.detect]\nthreshold = \"high\"\n");
+    assert_eq!(
+        e.to_string(),
+        format!("{file}:2:13: engine.detect.threshold: invalid type: string \"high\", expected f64")
+    );
+    let (file, e) = config_error("[engine]\nresolve_after = 300\n");
+    assert_starts(&e.to_string(), &format!("{file}:2:17: engine.resolve_after: invalid type: integer `300`"));
+    let (file, e) = config_error("engine = \"fast\"\n");
+    assert_starts(
+        &e.to_string(),
+        &format!("{file}:1:10: engine: invalid type: string \"fast\", expected an [engine] table"),
+    );
+}
+
+#[test]
+fn config_out_of_range() {
+    let (file, e) = config_error("[engine]\ntopology_hops = 42\n");
+    assert_eq!(e.to_string(), format!("{file}:2:17: engine.topology_hops: 42 is out of range: must be 1 to 10"));
+    let (file, e) = config_error("[engine.detect]\nalpha = 0.0\n");
+    assert_eq!(e.to_string(), format!("{file}:2:9: engine.detect.alpha: 0 must be in (0, 1]"));
+    let (file, e) = config_error("[engine.detect]\nthreshold = -1.5\n");
+    assert_eq!(e.to_string(), format!("{file}:2:13: engine.detect.threshold: -1.5 must be a number > 0"));
+    let (file, e) = config_error("[engine]\ntopology_hops = -1\n");
+    assert_starts(&e.to_string(), &format!("{file}:2:17: engine.topology_hops: invalid value: integer `-1`"));
+}
+
+#[test]
+fn config_missing_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("faultline.toml");
+    let e = Config::load(&missing).unwrap_err();
+    assert!(matches!(e, ConfigError::Io { .. }), "{e}");
+    assert_starts(&e.to_string(), &format!("{}: cannot read config", missing.display()));
+}
+
+#[test]
+fn config_example_parses_to_the_defaults() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/config/faultline.example.toml");
+    let config = Config::load(&path).unwrap();
+    assert_eq!(config, Config::default());
+    assert_eq!(config.engine(), faultline::engine::EngineConfig::default());
+}
+
+#[test]
+fn shipped_bad_configs_are_refused() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/bad");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let e = Config::load(&path).expect_err(&path.display().to_string());
+            assert_starts(&e.to_string(), &format!("{}:", path.display()));
+            assert!(e.line().is_some(), "{e}");
+            seen += 1;
+        }
+    }
+    assert!(seen >= 3, "fixtures/bad should hold a few bad configs");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The shipped demo scenario
+
+fn demo_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/scenarios/db-cpu-saturation.jsonl")
+}
+
+#[test]
+fn demo_scenario_loads_and_is_well_formed() {
+    let scenario = fixture::load(&demo_path()).unwrap();
+    assert_eq!(scenario.header.name, "db-cpu-saturation");
+    let expect = scenario.header.expect.as_ref().expect("the demo carries its expectation");
+
+    let entities: BTreeSet<&EntityId> = scenario
+        .observations
+        .iter()
+        .filter_map(|o| match &o.kind {
+            ObservationKind::Entity { entity } => Some(&entity.id),
+            _ => None,
+        })
+        .collect();
+    assert!(entities.len() >= 20, "{} entities", entities.len());
+    let named = expect.storm_entities.iter().chain(&expect.noise_entities).chain([&expect.root_cause]);
+    for id in named.chain(expect.foundational_entity.as_ref()) {
+        assert!(entities.contains(id), "expectation names unknown entity {id}");
+    }
+    for o in &scenario.observations {
+        if let Some(id) = o.kind.entity() {
+            assert!(entities.contains(id), "observation at {} about undeclared entity {id}", o.at);
+        }
+    }
+    assert!(scenario.observations.windows(2).all(|w| w[0].at <= w[1].at));
+    assert!((10_000..=20_000).contains(&scenario.observations.len()), "{}", scenario.observations.len());
+
+    let storm_alerts = scenario
+        .observations
+        .iter()
+        .filter(|o| (expect.storm_from..=expect.storm_to).contains(&o.at))
+        .filter(|o| matches!(&o.kind, ObservationKind::Alert { entity, .. } if expect.storm_entities.contains(entity)))
+        .count();
+    assert!(storm_alerts >= 200, "{storm_alerts} storm alerts");
+    let foundational = scenario.observations.iter().any(|o| {
+        matches!(&o.kind, ObservationKind::Change { entity, change, .. }
+            if Some(entity) == expect.foundational_entity.as_ref() && Some(*change) == expect.foundational_change)
+    });
+    assert!(foundational, "the foundational change is in the data");
+}
+
+#[test]
+fn demo_scenario_is_what_the_generator_writes() {
+    let generated = make_demo_scenario::render().unwrap();
+    let shipped = std::fs::read(demo_path()).unwrap();
+    assert!(
+        generated == shipped,
+        "fixtures/scenarios/db-cpu-saturation.jsonl is stale: run `cargo run --example make_demo_scenario`"
+    );
+    assert_eq!(make_demo_scenario::render().unwrap(), generated, "the generator is deterministic");
+}
