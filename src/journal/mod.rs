@@ -7,10 +7,11 @@
 //! [`BUSY_TIMEOUT`] covers the short moments (checkpoints, migrations) when one must wait.
 //!
 //! # What is stored
-//! - `problem_events`: every [`ProblemEvent`], append-only (triggers abort `UPDATE` and
-//!   `DELETE`), keyed by its global, strictly increasing `seq`, with its problem id, data time
-//!   (ms), serde tag (`kind`) and the event as JSON. A problem is never stored: it is the fold of
-//!   its events ([`crate::model::ProblemSet::fold`]), so replay and the live view read the same rows.
+//! - `problem_events`: every [`ProblemEvent`], append-only (triggers abort `UPDATE`, `DELETE`
+//!   and a `REPLACE` of an existing seq), keyed by its global, strictly increasing `seq`, with
+//!   its problem id, data time (ms), serde tag (`kind`) and the event as JSON. A problem is
+//!   never stored: it is the fold of its events ([`crate::model::ProblemSet::fold`]), so replay
+//!   and the live view read the same rows.
 //! - `observations`: the [`Observation`]s that fed the engine, as JSON, bounded by a retention
 //!   setting ([`Journal::prune_observations_before`]). Each event row remembers which
 //!   observation caused it, so one problem's observations can be exported with it.
@@ -29,12 +30,14 @@
 //! # Refused writes
 //! `append` refuses, before writing anything, an event whose seq does not exceed the journal's
 //! last seq (or the previous event of its batch), and any event or observation whose JSON would
-//! not read back (NaN or infinite numbers serialize as `null`): a journal never holds a row that
-//! a viewer cannot parse. Reading a row that does not parse anyway (an edited file) is an error
-//! naming the seq and the file.
+//! not read back as itself (NaN or infinite numbers serialize as `null`): a journal never holds a
+//! row that a viewer cannot parse or would fold differently. Reading a row that does not parse
+//! anyway (an edited file) is an error naming the seq and the file.
 
 mod error;
 mod schema;
+#[cfg(test)]
+mod tests;
 
 pub use error::JournalError;
 pub use schema::SCHEMA_VERSION;
@@ -276,9 +279,11 @@ impl Journal {
         if self.read_only {
             return Err(JournalError::ReadOnly { path: self.path.clone(), action: "pruning observations" });
         }
-        self.conn
-            .execute("DELETE FROM observations WHERE at < ?1", [t.millis()])
-            .map_err(sqlite_err(&self.path, &format!("pruning observations before {t}")))
+        // The message is built only on error: formatting `t` is not free and panics for times
+        // outside years 1970..=9999 (e.g. `Timestamp(i64::MAX)` to prune everything).
+        self.conn.execute("DELETE FROM observations WHERE at < ?1", [t.millis()]).map_err(|source| {
+            JournalError::Sqlite { path: self.path.clone(), action: format!("pruning observations before {t}"), source }
+        })
     }
 
     /// SQLite's own consistency check: `["ok"]` when the file is sound, else its findings.
@@ -292,8 +297,11 @@ impl Journal {
     fn encode_event(&self, e: &ProblemEvent) -> Result<EventRow, JournalError> {
         let not_storable = |source| JournalError::EventNotStorable { path: self.path.clone(), seq: e.seq, source };
         let body = serde_json::to_string(e).map_err(not_storable)?;
-        // Reading back costs a parse per event; it buys the promise that every row parses.
-        serde_json::from_str::<ProblemEvent>(&body).map_err(not_storable)?;
+        // Reading back costs a parse per event; it buys the promise that every row parses, and
+        // parses as this very event: a NaN in an `Option<f64>` becomes `null`, read back as `None`.
+        if serde_json::from_str::<ProblemEvent>(&body).map_err(not_storable)? != *e {
+            return Err(not_storable(serde::de::Error::custom("it reads back as a different event")));
+        }
         let kind = serde_json::from_str::<Tag>(&body).map_err(not_storable)?.event.into_owned();
         Ok(EventRow {
             seq: self.to_sql_int("event seq", e.seq)?,
@@ -307,7 +315,9 @@ impl Journal {
     fn encode_observation(&self, o: &Observation) -> Result<(i64, String), JournalError> {
         let not_storable = |source| JournalError::ObservationNotStorable { path: self.path.clone(), at: o.at, source };
         let body = serde_json::to_string(o).map_err(not_storable)?;
-        serde_json::from_str::<Observation>(&body).map_err(not_storable)?;
+        if serde_json::from_str::<Observation>(&body).map_err(not_storable)? != *o {
+            return Err(not_storable(serde::de::Error::custom("it reads back as a different observation")));
+        }
         Ok((o.at.millis(), body))
     }
 

@@ -57,6 +57,16 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX observations_by_at ON observations (at);
     ",
+    // Version 2. `INSERT OR REPLACE` (or `REPLACE`) deletes the row it conflicts with without
+    // firing delete triggers (unless recursive_triggers is on), so it could rewrite an event
+    // past `problem_events_no_delete`: refuse any insert of a seq that is already there.
+    "
+    CREATE TRIGGER problem_events_no_replace BEFORE INSERT ON problem_events
+    WHEN EXISTS (SELECT 1 FROM problem_events WHERE seq = NEW.seq)
+    BEGIN
+        SELECT RAISE(ABORT, 'problem_events is append-only: replacing an event refused');
+    END;
+    ",
 ];
 
 /// What an SQLite file holds, read from its header before anything is written to it.

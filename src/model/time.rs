@@ -11,6 +11,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Timestamp(pub i64);
 
+/// 9999-12-31T23:59:59.999Z, the last time RFC 3339 can write.
+const MAX_RFC3339_MS: i64 = 253_402_300_799_999;
+
 impl Timestamp {
     /// Milliseconds since the epoch.
     pub fn millis(self) -> i64 {
@@ -37,13 +40,18 @@ impl Timestamp {
         Ok(Timestamp(ms))
     }
 
-    /// RFC 3339 with millisecond precision, UTC.
+    /// True when RFC 3339 can write this time (years 1970 to 9999).
+    pub fn is_rfc3339_range(self) -> bool {
+        (0..=MAX_RFC3339_MS).contains(&self.0)
+    }
+
+    /// RFC 3339 with millisecond precision, UTC. Times outside years 1970 to 9999 (which only
+    /// broken input produces) are written as their integer milliseconds instead of panicking.
     pub fn to_rfc3339(self) -> String {
-        let t = if self.0 >= 0 {
-            UNIX_EPOCH + Duration::from_millis(self.0 as u64)
-        } else {
-            UNIX_EPOCH - Duration::from_millis(self.0.unsigned_abs())
-        };
+        if !self.is_rfc3339_range() {
+            return self.0.to_string();
+        }
+        let t = UNIX_EPOCH + Duration::from_millis(self.0 as u64);
         humantime::format_rfc3339_millis(t).to_string()
     }
 
@@ -68,7 +76,12 @@ impl fmt::Display for Timestamp {
 
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_rfc3339())
+        if self.is_rfc3339_range() {
+            s.serialize_str(&self.to_rfc3339())
+        } else {
+            // Still readable back: integers are accepted as milliseconds.
+            s.serialize_i64(self.0)
+        }
     }
 }
 
@@ -115,6 +128,17 @@ mod tests {
         assert_eq!(back, t);
         let from_int: Timestamp = serde_json::from_str("1793588400250").unwrap();
         assert_eq!(from_int, t);
+    }
+
+    #[test]
+    fn times_outside_rfc3339_are_integers_and_round_trip() {
+        for t in [Timestamp(-1), Timestamp(i64::MIN), Timestamp(i64::MAX), Timestamp(MAX_RFC3339_MS + 1)] {
+            let json = serde_json::to_string(&t).unwrap();
+            assert_eq!(json, t.0.to_string());
+            assert_eq!(serde_json::from_str::<Timestamp>(&json).unwrap(), t);
+            assert_eq!(t.to_string(), t.0.to_string());
+        }
+        assert_eq!(Timestamp(MAX_RFC3339_MS).to_rfc3339(), "9999-12-31T23:59:59.999Z");
     }
 
     #[test]
