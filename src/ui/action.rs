@@ -1,0 +1,30 @@
+//! Everything that can change the UI's state: data from the engine side, commands from keys, and
+//! the terminal changing size. Both channels end up here, so `update` is the only writer.
+
+use super::keymap::Command;
+use super::Feed;
+
+/// One change to apply with [`super::update`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Problem events, source health or the end of the data, from the engine side.
+    Feed(Feed),
+    /// The engine side went away (its sender was dropped) without saying it had finished.
+    FeedClosed,
+    /// A key press, already resolved through the keymap.
+    Command(Command),
+    /// The terminal's size, in cells.
+    Resize { width: u16, height: u16 },
+}
+
+impl From<Feed> for Action {
+    fn from(feed: Feed) -> Action {
+        Action::Feed(feed)
+    }
+}
+
+impl From<Command> for Action {
+    fn from(command: Command) -> Action {
+        Action::Command(command)
+    }
+}

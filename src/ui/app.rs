@@ -1,0 +1,217 @@
+//! The UI's state and the only function that changes it.
+
+use super::action::Action;
+use super::keymap::{Command, Keymap};
+use super::theme::{ColorMode, Theme};
+use super::views;
+use super::{Feed, SourceHealth, UiOptions};
+use crate::model::{Problem, ProblemEvent, ProblemId, ProblemSet, ProblemStatus};
+use std::collections::BTreeMap;
+
+/// Which screen is showing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    /// The problem list.
+    List,
+    /// One problem's detail.
+    Detail(ProblemId),
+}
+
+/// Everything the UI shows, and nothing else: rendering reads it, [`update`] writes it.
+#[derive(Debug, Clone)]
+pub struct App {
+    /// How the UI was started (title, read-only, log file).
+    pub opts: UiOptions,
+    /// All problems, folded from the events received so far.
+    pub problems: ProblemSet,
+    /// The selected problem in the list, kept by id so it stays put as problems arrive.
+    pub selected: Option<ProblemId>,
+    /// Health of each data source, by source name (sorted, for a stable status line).
+    pub sources: BTreeMap<String, SourceHealth>,
+    /// The engine side's closing summary, once it has said it finished.
+    pub finished: Option<String>,
+    /// The engine side dropped its sender without a `Finished`: the data is no longer moving.
+    pub feed_closed: bool,
+    /// The screen showing.
+    pub view: View,
+    /// The `?` overlay is showing.
+    pub help: bool,
+    /// First line of the detail shown at the top, in lines.
+    pub detail_scroll: usize,
+    /// Terminal size in cells (width, height); sizes pages and the detail's wrapping.
+    pub size: (u16, u16),
+    /// Set by the quit command; the event loop ends on it.
+    pub should_quit: bool,
+    /// What the keys do; also the source of the help overlay.
+    pub keymap: Keymap,
+    /// Styles resolved for the terminal's colour mode.
+    pub theme: Theme,
+}
+
+impl App {
+    /// A UI with the built-in keymap and theme in true colour (no environment read, so tests see
+    /// the same every time), sized 80x24 until the first resize.
+    pub fn new(opts: UiOptions) -> App {
+        App::with_style(opts, Keymap::builtin(), Theme::builtin(ColorMode::TrueColor))
+    }
+
+    /// A UI with the given keymap and theme.
+    pub fn with_style(opts: UiOptions, keymap: Keymap, theme: Theme) -> App {
+        App {
+            opts,
+            problems: ProblemSet::default(),
+            selected: None,
+            sources: BTreeMap::new(),
+            finished: None,
+            feed_closed: false,
+            view: View::List,
+            help: false,
+            detail_scroll: 0,
+            size: (80, 24),
+            should_quit: false,
+            keymap,
+            theme,
+        }
+    }
+
+    /// The problems of the list, in list order.
+    pub fn visible(&self) -> Vec<&Problem> {
+        self.problems.visible()
+    }
+
+    /// Position of the selected problem in the list.
+    pub fn selected_index(&self) -> Option<usize> {
+        let id = self.selected?;
+        self.visible().iter().position(|p| p.id == id)
+    }
+
+    /// The problem the detail view shows, if it is showing one.
+    pub fn detail_problem(&self) -> Option<&Problem> {
+        match self.view {
+            View::Detail(id) => self.problems.problems.get(&id),
+            View::List => None,
+        }
+    }
+
+    /// How far the detail can scroll before its last line leaves the bottom of the screen.
+    pub fn max_detail_scroll(&self) -> usize {
+        let Some(problem) = self.detail_problem() else { return 0 };
+        let lines = views::detail::lines(problem, &self.theme, self.size.0).len();
+        lines.saturating_sub(views::detail_rows(self.size.1))
+    }
+
+    fn fold(&mut self, events: &[ProblemEvent]) {
+        let old_index = self.selected_index();
+        for e in events {
+            self.problems.apply(e);
+        }
+        self.reselect(old_index);
+        self.detail_scroll = self.detail_scroll.min(self.max_detail_scroll());
+    }
+
+    /// Keeps the selection on the same problem; if it was merged away, follows it into the
+    /// problem that absorbed it; otherwise stays at the same place in the list.
+    fn reselect(&mut self, old_index: Option<usize>) {
+        let ids: Vec<ProblemId> = self.visible().iter().map(|p| p.id).collect();
+        let Some(&first) = ids.first() else {
+            self.selected = None;
+            return;
+        };
+        match self.selected {
+            Some(id) if ids.contains(&id) => {}
+            Some(id) => {
+                let into = match self.problems.problems.get(&id).map(|p| p.status) {
+                    Some(ProblemStatus::Merged(into)) if ids.contains(&into) => Some(into),
+                    _ => None,
+                };
+                let at = old_index.unwrap_or(0).min(ids.len() - 1);
+                self.selected = Some(into.unwrap_or(ids[at]));
+            }
+            None => self.selected = Some(first),
+        }
+    }
+
+    fn select_index(&mut self, index: usize) {
+        let ids: Vec<ProblemId> = self.visible().iter().map(|p| p.id).collect();
+        if let Some(last) = ids.len().checked_sub(1) {
+            self.selected = Some(ids[index.min(last)]);
+        }
+    }
+
+    fn command(&mut self, command: Command) {
+        if command == Command::Quit {
+            self.should_quit = true;
+            return;
+        }
+        if self.help {
+            // Any other key closes the help: at 3 a.m. nobody should have to find the right one.
+            self.help = false;
+            return;
+        }
+        match self.view {
+            View::List => self.list_command(command),
+            View::Detail(_) => self.detail_command(command),
+        }
+    }
+
+    fn list_command(&mut self, command: Command) {
+        let index = self.selected_index().unwrap_or(0);
+        let page = views::list_rows(self.size.1).max(1);
+        match command {
+            Command::Down => self.select_index(index + 1),
+            Command::Up => self.select_index(index.saturating_sub(1)),
+            Command::Top => self.select_index(0),
+            Command::Bottom => self.select_index(usize::MAX),
+            Command::PageDown => self.select_index(index.saturating_add(page)),
+            Command::PageUp => self.select_index(index.saturating_sub(page)),
+            Command::Open => {
+                if let Some(id) = self.selected {
+                    self.view = View::Detail(id);
+                    self.detail_scroll = 0;
+                }
+            }
+            Command::Help => self.help = true,
+            Command::Back | Command::Quit => {}
+        }
+    }
+
+    fn detail_command(&mut self, command: Command) {
+        let page = views::detail_rows(self.size.1).max(1);
+        let max = self.max_detail_scroll();
+        let scroll = self.detail_scroll;
+        self.detail_scroll = match command {
+            Command::Down => scroll.saturating_add(1).min(max),
+            Command::Up => scroll.saturating_sub(1),
+            Command::Top => 0,
+            Command::Bottom => max,
+            Command::PageDown => scroll.saturating_add(page).min(max),
+            Command::PageUp => scroll.saturating_sub(page),
+            Command::Back => {
+                self.view = View::List;
+                0
+            }
+            Command::Help => {
+                self.help = true;
+                scroll
+            }
+            Command::Open | Command::Quit => scroll,
+        };
+    }
+}
+
+/// Applies one action to the state. The only place the UI's state changes.
+pub fn update(app: &mut App, action: Action) {
+    match action {
+        Action::Feed(Feed::Events(events)) => app.fold(&events),
+        Action::Feed(Feed::Source { name, health }) => {
+            app.sources.insert(name, health);
+        }
+        Action::Feed(Feed::Finished { summary }) => app.finished = Some(summary),
+        Action::FeedClosed => app.feed_closed = true,
+        Action::Command(command) => app.command(command),
+        Action::Resize { width, height } => {
+            app.size = (width, height);
+            app.detail_scroll = app.detail_scroll.min(app.max_detail_scroll());
+        }
+    }
+}

@@ -1,0 +1,340 @@
+//! Key bindings: `themes/keymap.toml` built in, overridable by the user's `keymap.toml`. The `?`
+//! help is generated from the same bindings, so it cannot disagree with what the keys do.
+
+use super::settings::{self, SettingsError};
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// The built-in keymap.
+pub const BUILTIN_KEYMAP: &str = include_str!("../../themes/keymap.toml");
+const BUILTIN_NAME: &str = "themes/keymap.toml (built in)";
+
+/// What a key can ask the UI to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Command {
+    Down,
+    Up,
+    Top,
+    Bottom,
+    PageDown,
+    PageUp,
+    Open,
+    Back,
+    Help,
+    Quit,
+}
+
+impl Command {
+    /// Every command, in the order the help lists them.
+    pub const ALL: [Command; 10] = [
+        Command::Down,
+        Command::Up,
+        Command::Top,
+        Command::Bottom,
+        Command::PageDown,
+        Command::PageUp,
+        Command::Open,
+        Command::Back,
+        Command::Help,
+        Command::Quit,
+    ];
+
+    /// The command's table name in keymap.toml.
+    pub fn name(self) -> &'static str {
+        match self {
+            Command::Down => "down",
+            Command::Up => "up",
+            Command::Top => "top",
+            Command::Bottom => "bottom",
+            Command::PageDown => "page_down",
+            Command::PageUp => "page_up",
+            Command::Open => "open",
+            Command::Back => "back",
+            Command::Help => "help",
+            Command::Quit => "quit",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<Command> {
+        Command::ALL.into_iter().find(|c| c.name() == name)
+    }
+}
+
+/// One key as written in keymap.toml: a key code, with or without Ctrl.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Key {
+    pub code: KeyCode,
+    pub ctrl: bool,
+}
+
+/// Ctrl-c quits whatever the keymap says: in raw mode it is the user's way out.
+const CTRL_C: Key = Key { code: KeyCode::Char('c'), ctrl: true };
+
+const NAMED_KEYS: [(&str, KeyCode); 14] = [
+    ("Enter", KeyCode::Enter),
+    ("Esc", KeyCode::Esc),
+    ("Up", KeyCode::Up),
+    ("Down", KeyCode::Down),
+    ("Left", KeyCode::Left),
+    ("Right", KeyCode::Right),
+    ("PageUp", KeyCode::PageUp),
+    ("PageDown", KeyCode::PageDown),
+    ("Home", KeyCode::Home),
+    ("End", KeyCode::End),
+    ("Tab", KeyCode::Tab),
+    ("BackTab", KeyCode::BackTab),
+    ("Backspace", KeyCode::Backspace),
+    ("Delete", KeyCode::Delete),
+];
+
+impl Key {
+    /// Parses a key name: a single character, a named key (`Enter`, `PageDown`, `F1`...), or
+    /// `Ctrl-<char>`. Names are case-insensitive; single characters are not (`g` is not `G`).
+    pub fn parse(text: &str) -> Result<Key, String> {
+        let mut chars = text.chars();
+        if let (Some(c), None) = (chars.next(), chars.next()) {
+            return Ok(Key { code: KeyCode::Char(c), ctrl: false });
+        }
+        let lower = text.to_ascii_lowercase();
+        for prefix in ["ctrl-", "ctrl+", "c-"] {
+            if let Some(rest) = lower.strip_prefix(prefix) {
+                let mut chars = rest.chars();
+                return match (chars.next(), chars.next()) {
+                    (Some(c), None) if c.is_ascii_graphic() => Ok(Key { code: KeyCode::Char(c), ctrl: true }),
+                    _ => Err(format!("`{text}` is not a key: Ctrl- takes one character, as in `Ctrl-d`")),
+                };
+            }
+        }
+        let aliases = [("escape", "esc"), ("pgup", "pageup"), ("pgdn", "pagedown"), ("return", "enter")];
+        let name = aliases.iter().find(|(alias, _)| *alias == lower).map_or(lower.as_str(), |(_, n)| n);
+        if name == "space" {
+            return Ok(Key { code: KeyCode::Char(' '), ctrl: false });
+        }
+        if let Some((_, code)) = NAMED_KEYS.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
+            return Ok(Key { code: *code, ctrl: false });
+        }
+        if let Some(n) = name.strip_prefix('f').and_then(|n| n.parse::<u8>().ok()).filter(|n| (1..=12).contains(n)) {
+            return Ok(Key { code: KeyCode::F(n), ctrl: false });
+        }
+        Err(format!(
+            "`{text}` is not a key: use one character, Ctrl-<char>, F1..F12, Space or one of {}",
+            NAMED_KEYS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+        ))
+    }
+
+    /// Whether a key press from the terminal is this key. Shift is ignored (it is already in the
+    /// character: `G`, `?`); Alt never matches.
+    pub fn matches(&self, event: &KeyEvent) -> bool {
+        if event.kind == KeyEventKind::Release || event.modifiers.contains(KeyModifiers::ALT) {
+            return false;
+        }
+        if self.ctrl != event.modifiers.contains(KeyModifiers::CONTROL) {
+            return false;
+        }
+        match (self.code, event.code) {
+            // Terminals report Ctrl-D as 'd' or 'D' depending on Shift; treat them alike.
+            (KeyCode::Char(a), KeyCode::Char(b)) if self.ctrl => a.eq_ignore_ascii_case(&b),
+            (a, b) => a == b,
+        }
+    }
+}
+
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.ctrl {
+            f.write_str("Ctrl-")?;
+        }
+        match self.code {
+            KeyCode::Char(' ') => f.write_str("Space"),
+            KeyCode::Char(c) => write!(f, "{c}"),
+            KeyCode::F(n) => write!(f, "F{n}"),
+            code => match NAMED_KEYS.iter().find(|(_, c)| *c == code) {
+                Some((name, _)) => f.write_str(name),
+                None => write!(f, "{code:?}"),
+            },
+        }
+    }
+}
+
+/// One command with its keys and what the help says about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Binding {
+    pub command: Command,
+    pub keys: Vec<Key>,
+    pub description: String,
+}
+
+impl Binding {
+    /// The keys as the help shows them: `j, Down`.
+    pub fn keys_text(&self) -> String {
+        if self.keys.is_empty() {
+            return "(unbound)".to_string();
+        }
+        self.keys.iter().map(Key::to_string).collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// All bindings, one per [`Command`], in [`Command::ALL`] order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Keymap {
+    bindings: Vec<Binding>,
+    user_file: Option<PathBuf>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BindingSpec {
+    keys: Vec<String>,
+    description: String,
+}
+
+impl Keymap {
+    /// The built-in keymap (themes/keymap.toml, checked by a unit test).
+    pub fn builtin() -> Keymap {
+        match Keymap::from_toml(None) {
+            Ok(keymap) => keymap,
+            // Unreachable while the built-in file passes its test; an empty keymap still quits on Ctrl-c.
+            Err(_) => Keymap { bindings: Vec::new(), user_file: None },
+        }
+    }
+
+    /// The built-in keymap with `user` laid over it: `(text, file name for errors)`.
+    pub fn from_toml(user: Option<(&str, &str)>) -> Result<Keymap, SettingsError> {
+        Keymap::build(settings::layered_text(BUILTIN_KEYMAP, BUILTIN_NAME, user)?)
+    }
+
+    /// The built-in keymap with the user's file laid over it, if that file exists.
+    pub fn load(user_file: Option<&Path>) -> Result<Keymap, SettingsError> {
+        Keymap::build(settings::layered_file(BUILTIN_KEYMAP, BUILTIN_NAME, user_file)?)
+    }
+
+    fn build(layered: settings::Layered) -> Result<Keymap, SettingsError> {
+        let error = |key: String, message: String| SettingsError { file: layered.file.clone(), key, message };
+        let known = || Command::ALL.iter().map(|c| c.name()).collect::<Vec<_>>().join(", ");
+        // Checked before deserializing so a misspelt command reads as one, not as a missing field.
+        for name in layered.table.keys() {
+            if Command::from_name(name).is_none() {
+                return Err(error(name.clone(), format!("unknown command; the commands are {}", known())));
+            }
+        }
+        let specs: BTreeMap<String, BindingSpec> = settings::deserialize(&layered)?;
+        let mut bindings = Vec::new();
+        let mut owner: BTreeMap<String, Command> = BTreeMap::new();
+        for command in Command::ALL {
+            let Some(spec) = specs.get(command.name()) else {
+                return Err(error(command.name().to_string(), "missing from the keymap".to_string()));
+            };
+            let mut keys = Vec::new();
+            for (i, text) in spec.keys.iter().enumerate() {
+                let path = format!("{}.keys[{i}]", command.name());
+                let key = Key::parse(text).map_err(|m| error(path.clone(), m))?;
+                if key == CTRL_C && command != Command::Quit {
+                    return Err(error(path, "Ctrl-c always quits; bind another key".to_string()));
+                }
+                if let Some(other) = owner.insert(key.to_string(), command).filter(|o| *o != command) {
+                    return Err(error(path, format!("`{key}` is already bound to `{}`", other.name())));
+                }
+                if !keys.contains(&key) {
+                    keys.push(key);
+                }
+            }
+            if command == Command::Quit && !keys.contains(&CTRL_C) {
+                keys.push(CTRL_C);
+            }
+            bindings.push(Binding { command, keys, description: spec.description.clone() });
+        }
+        Ok(Keymap { bindings, user_file: layered.user_file })
+    }
+
+    /// The bindings in help order.
+    pub fn bindings(&self) -> &[Binding] {
+        &self.bindings
+    }
+
+    /// The binding of one command.
+    pub fn binding(&self, command: Command) -> Option<&Binding> {
+        self.bindings.iter().find(|b| b.command == command)
+    }
+
+    /// The user's keymap file, when one was read.
+    pub fn user_file(&self) -> Option<&Path> {
+        self.user_file.as_deref()
+    }
+
+    /// The command a key press runs, if any.
+    pub fn command_for(&self, event: &KeyEvent) -> Option<Command> {
+        if CTRL_C.matches(event) {
+            return Some(Command::Quit);
+        }
+        self.bindings.iter().find(|b| b.keys.iter().any(|k| k.matches(event))).map(|b| b.command)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn press(code: KeyCode, modifiers: KeyModifiers) -> KeyEvent {
+        KeyEvent::new(code, modifiers)
+    }
+
+    #[test]
+    fn builtin_keymap_binds_every_command() {
+        let keymap = Keymap::from_toml(None).unwrap();
+        assert_eq!(keymap.bindings().len(), Command::ALL.len());
+        for b in keymap.bindings() {
+            assert!(!b.keys.is_empty(), "{:?} has no key", b.command);
+            assert!(!b.description.is_empty(), "{:?} has no description", b.command);
+        }
+        assert_eq!(keymap, Keymap::builtin());
+    }
+
+    #[test]
+    fn vim_and_arrow_keys_resolve() {
+        let keymap = Keymap::builtin();
+        let none = KeyModifiers::NONE;
+        assert_eq!(keymap.command_for(&press(KeyCode::Char('j'), none)), Some(Command::Down));
+        assert_eq!(keymap.command_for(&press(KeyCode::Down, none)), Some(Command::Down));
+        assert_eq!(keymap.command_for(&press(KeyCode::Char('G'), KeyModifiers::SHIFT)), Some(Command::Bottom));
+        assert_eq!(keymap.command_for(&press(KeyCode::Char('g'), none)), Some(Command::Top));
+        assert_eq!(keymap.command_for(&press(KeyCode::Char('?'), KeyModifiers::SHIFT)), Some(Command::Help));
+        assert_eq!(keymap.command_for(&press(KeyCode::Enter, none)), Some(Command::Open));
+        assert_eq!(keymap.command_for(&press(KeyCode::Esc, none)), Some(Command::Back));
+        assert_eq!(keymap.command_for(&press(KeyCode::Char('c'), KeyModifiers::CONTROL)), Some(Command::Quit));
+        assert_eq!(keymap.command_for(&press(KeyCode::Char('c'), none)), None);
+        assert_eq!(keymap.command_for(&press(KeyCode::Char('j'), KeyModifiers::ALT)), None);
+    }
+
+    #[test]
+    fn key_names_round_trip() {
+        for name in ["j", "G", "?", "Enter", "Esc", "PageDown", "Ctrl-d", "F5", "Space"] {
+            assert_eq!(Key::parse(name).unwrap().to_string(), name);
+        }
+        assert_eq!(Key::parse("pgdn").unwrap().code, KeyCode::PageDown);
+        assert!(Key::parse("Ctrl-").is_err());
+        assert!(Key::parse("F13").is_err());
+    }
+
+    #[test]
+    fn user_override_keeps_other_defaults_and_ctrl_c() {
+        let keymap = Keymap::from_toml(Some(("[quit]\nkeys = [\"x\"]\n", "mine.toml"))).unwrap();
+        let quit = keymap.binding(Command::Quit).unwrap();
+        assert_eq!(quit.keys_text(), "x, Ctrl-c");
+        assert_eq!(quit.description, "quit faultline");
+        assert_eq!(keymap.binding(Command::Down).unwrap().keys_text(), "j, Down");
+    }
+
+    #[test]
+    fn conflicts_and_unknown_commands_are_errors() {
+        let err = Keymap::from_toml(Some(("[up]\nkeys = [\"j\"]\n", "mine.toml"))).unwrap_err();
+        assert_eq!(err.key, "up.keys[0]");
+        assert!(err.message.contains("down"), "{err}");
+        let err = Keymap::from_toml(Some(("[jump]\nkeys = [\"x\"]\n", "mine.toml"))).unwrap_err();
+        assert_eq!(err.key, "jump");
+        let err = Keymap::from_toml(Some(("[help]\nkeys = [\"Ctrl-c\"]\n", "mine.toml"))).unwrap_err();
+        assert_eq!(err.key, "help.keys[0]");
+    }
+}

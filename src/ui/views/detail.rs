@@ -1,0 +1,300 @@
+//! One problem in full: root cause with its evidence chain, foundational cause, impact, signals and
+//! timeline. Built as lines wrapped to the screen's width, so scrolling is by whole lines.
+
+use super::{fit, pack, pad, severity_label, status_label, text_width, thousands, wrap_words, App};
+use crate::model::{Candidate, EntityId, Hop, Problem, ProblemStatus, Signal, Timestamp};
+use crate::ui::theme::Theme;
+use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use ratatui::Frame;
+
+/// Candidates listed before the rest are summed up in one line.
+const MAX_CANDIDATES: usize = 5;
+/// Below this width the signals table leaves out the first-seen column.
+const FIRST_SEEN_MIN_WIDTH: usize = 72;
+
+/// The first line to show for a scroll offset, so the last screen is full rather than mostly empty.
+pub(crate) fn first_line(scroll: usize, total: usize, rows: usize) -> usize {
+    scroll.min(total.saturating_sub(rows))
+}
+
+/// Draws the detail of the problem the view names into `area`.
+pub fn render(app: &App, frame: &mut Frame, area: Rect) {
+    let Some(problem) = app.detail_problem() else {
+        let text = Span::styled("  this problem is not in the data (any more)", app.theme.ui.muted);
+        frame.render_widget(Paragraph::new(text), area);
+        return;
+    };
+    let lines = lines(problem, &app.theme, area.width);
+    let rows = usize::from(area.height);
+    let top = first_line(app.detail_scroll, lines.len(), rows);
+    let shown: Vec<Line> = lines.into_iter().skip(top).take(rows).collect();
+    frame.render_widget(Paragraph::new(shown), area);
+}
+
+/// The detail as lines of at most `width` cells.
+pub fn lines(problem: &Problem, theme: &Theme, width: u16) -> Vec<Line<'static>> {
+    // Below 20 cells nothing reads well; draw as for 20 and let the terminal clip.
+    let width = usize::from(width).max(20);
+    let mut out = Vec::new();
+    summary(problem, theme, width, &mut out);
+    out.push(Line::default());
+    root_cause(problem, theme, width, &mut out);
+    out.push(Line::default());
+    foundational_cause(problem, theme, width, &mut out);
+    out.push(Line::default());
+    impact(problem, theme, width, &mut out);
+    out.push(Line::default());
+    signals(problem, theme, width, &mut out);
+    out.push(Line::default());
+    timeline(problem, theme, width, &mut out);
+    out
+}
+
+fn section(title: &str, note: Option<String>, theme: &Theme) -> Line<'static> {
+    let mut spans = vec![Span::styled(title.to_string(), theme.ui.section)];
+    if let Some(note) = note {
+        spans.push(Span::styled(format!("  {note}"), theme.ui.muted));
+    }
+    Line::from(spans)
+}
+
+fn plain(text: String) -> Vec<Span<'static>> {
+    vec![Span::raw(text)]
+}
+
+fn entity(id: &EntityId, theme: &Theme) -> Span<'static> {
+    Span::styled(id.to_string(), theme.ui.entity)
+}
+
+/// `2026-11-02 03:00:00`: the date matters when an incident crosses midnight.
+fn date_time(t: Timestamp) -> String {
+    let iso = t.to_rfc3339();
+    format!("{} {}", iso.get(..10).unwrap_or(&iso), t.clock())
+}
+
+/// Wrapped text with a first-line prefix and the rest indented under it.
+fn wrapped(prefix: &str, text: &str, style: Style, width: usize, out: &mut Vec<Line<'static>>) {
+    let indent = text_width(prefix);
+    for (i, line) in wrap_words(text, width.saturating_sub(indent)).into_iter().enumerate() {
+        let lead = if i == 0 { prefix.to_string() } else { " ".repeat(indent) };
+        out.push(Line::from(vec![Span::raw(lead), Span::styled(line, style)]));
+    }
+}
+
+fn summary(problem: &Problem, theme: &Theme, width: usize, out: &mut Vec<Line<'static>>) {
+    let bold = Style::new().add_modifier(Modifier::BOLD);
+    let mut spans = vec![
+        Span::styled(problem.id.to_string(), bold),
+        Span::raw("  "),
+        Span::styled(status_label(&problem.status), theme.status(&problem.status)),
+        Span::raw("  "),
+        Span::styled(severity_label(problem.severity), theme.severity(problem.severity)),
+    ];
+    if let Some(by) = &problem.acknowledged_by {
+        spans.push(Span::raw(format!("  acknowledged by {by}")));
+    }
+    out.push(Line::from(spans));
+    wrapped("", problem.headline(), bold, width, out);
+    if problem.headline() != problem.title {
+        wrapped("opened as: ", &problem.title, theme.ui.muted, width, out);
+    }
+    let mut times = vec![plain(format!("opened {} UTC", date_time(problem.opened_at)))];
+    match (problem.status, problem.resolved_at) {
+        (ProblemStatus::Merged(into), _) => times.push(plain(format!("merged into {into}"))),
+        (_, Some(at)) => times.push(plain(format!("resolved {}", at.clock()))),
+        (_, None) => times.push(plain("not resolved".to_string())),
+    }
+    times.push(plain(format!("updated {}", problem.updated_at.clock())));
+    out.extend(pack(Vec::new(), times, " · ", 0, width));
+    if !problem.absorbed.is_empty() {
+        let ids: Vec<String> = problem.absorbed.iter().map(|id| id.to_string()).collect();
+        wrapped("absorbed ", &ids.join(", "), Style::new(), width, out);
+    }
+}
+
+fn root_cause(problem: &Problem, theme: &Theme, width: usize, out: &mut Vec<Line<'static>>) {
+    let n = problem.root_causes.len();
+    let note = (n > 0).then(|| format!("{n} candidate{}", if n == 1 { "" } else { "s" }));
+    out.push(section("ROOT CAUSE", note, theme));
+    if n == 0 {
+        out.push(Line::styled("  not ranked yet", theme.ui.muted));
+        return;
+    }
+    for (rank, candidate) in problem.root_causes.iter().take(MAX_CANDIDATES).enumerate() {
+        let prefix = format!("  #{:<2} {:.2}  ", rank + 1, candidate.score);
+        let style = if rank == 0 { Style::new().add_modifier(Modifier::BOLD) } else { Style::new() };
+        wrapped(&prefix, &candidate.summary, style, width, out);
+        let indent = text_width(&prefix);
+        out.extend(pack(vec![Span::raw(" ".repeat(indent))], facts(candidate, theme), " · ", indent, width));
+        if rank == 0 {
+            evidence(candidate, theme, indent, width, out);
+        }
+    }
+    if n > MAX_CANDIDATES {
+        out.push(Line::styled(format!("  … {} more candidates", n - MAX_CANDIDATES), theme.ui.muted));
+    }
+}
+
+fn facts(c: &Candidate, theme: &Theme) -> Vec<Vec<Span<'static>>> {
+    vec![
+        vec![entity(&c.entity, theme), Span::styled(format!(" ({})", c.entity_kind.as_str()), theme.ui.muted)],
+        plain(format!("strength {:.2}", c.strength)),
+        plain(format!("explains {}/{} affected", c.explains, c.affected)),
+        plain(format!("first breach {}", c.first_breach.clock())),
+    ]
+}
+
+/// The top candidate's shortest evidence path, as `a ─calls→ b ─runs on→ c`.
+fn evidence(c: &Candidate, theme: &Theme, indent: usize, width: usize, out: &mut Vec<Line<'static>>) {
+    let lead = " ".repeat(indent);
+    let Some(path) = c.evidence.first() else {
+        out.push(Line::from(vec![Span::raw(lead), Span::styled("no evidence path recorded", theme.ui.muted)]));
+        return;
+    };
+    let paths = c.evidence.len();
+    let label = if paths == 1 { "evidence:".to_string() } else { format!("evidence (shortest of {paths} paths):") };
+    out.push(Line::from(vec![Span::raw(lead), Span::styled(label, theme.ui.muted)]));
+    let path_indent = indent + 2;
+    if path.is_empty() {
+        let text = vec![entity(&c.entity, theme), Span::raw(" is itself affected")];
+        out.extend(pack(vec![Span::raw(" ".repeat(path_indent))], vec![text], " ", path_indent + 2, width));
+        return;
+    }
+    out.extend(pack(vec![Span::raw(" ".repeat(path_indent))], chain(path, theme), " ", path_indent + 2, width));
+}
+
+/// The pieces of an evidence path: the first entity, then one `─verb→ entity` per hop. A gap
+/// between hops (a hop that does not start where the last ended) shows as `…`.
+fn chain(path: &[Hop], theme: &Theme) -> Vec<Vec<Span<'static>>> {
+    let mut pieces = Vec::new();
+    let mut at: Option<&EntityId> = None;
+    for hop in path {
+        match at {
+            None => pieces.push(vec![entity(&hop.from, theme)]),
+            Some(prev) if *prev != hop.from => pieces.push(vec![Span::raw("… "), entity(&hop.from, theme)]),
+            Some(_) => {}
+        }
+        pieces.push(vec![Span::styled(format!("─{}→ ", hop.relation.verb()), theme.ui.muted), entity(&hop.to, theme)]);
+        at = Some(&hop.to);
+    }
+    pieces
+}
+
+fn foundational_cause(problem: &Problem, theme: &Theme, width: usize, out: &mut Vec<Line<'static>>) {
+    out.push(section("FOUNDATIONAL CAUSE", None, theme));
+    let Some(change) = &problem.foundational_cause else {
+        out.push(Line::styled("  none linked", theme.ui.muted));
+        return;
+    };
+    let pieces = vec![
+        vec![Span::styled(change.change.as_str().to_string(), Style::new().add_modifier(Modifier::BOLD))],
+        vec![Span::raw("on "), entity(&change.entity, theme)],
+        plain(format!("at {}", date_time(change.at))),
+    ];
+    out.extend(pack(vec![Span::raw("  ")], pieces, " ", 4, width));
+    wrapped("  ", &change.description, Style::new(), width, out);
+    wrapped("  why: ", &change.reason, theme.ui.muted, width, out);
+}
+
+fn impact(problem: &Problem, theme: &Theme, width: usize, out: &mut Vec<Line<'static>>) {
+    out.push(section("IMPACT", None, theme));
+    let i = &problem.impact;
+    if i.affected.is_empty() && i.signals == 0 {
+        out.push(Line::styled("  not assessed yet", theme.ui.muted));
+        return;
+    }
+    let lead = vec![Span::raw(format!("  affected ({}): ", i.affected.len()))];
+    let pieces = i.affected.iter().map(|e| vec![entity(e, theme)]).collect();
+    out.extend(pack(lead, pieces, ", ", 4, width));
+    let counts = vec![
+        plain(format!("services {}", i.services)),
+        plain(format!("signals {} active / {} all", i.active_signals, i.signals)),
+        plain(format!("raw events {}", thousands(problem.raw_count()))),
+    ];
+    out.extend(pack(vec![Span::raw("  ")], counts, " · ", 2, width));
+}
+
+/// Signals strongest and most active first: active before cleared, then by score, then by count.
+fn ranked_signals(problem: &Problem) -> Vec<&Signal> {
+    let mut signals: Vec<&Signal> = problem.signals.values().collect();
+    signals.sort_by(|a, b| {
+        b.active
+            .cmp(&a.active)
+            .then_with(|| b.score.total_cmp(&a.score))
+            .then_with(|| b.count.cmp(&a.count))
+            .then_with(|| a.key.cmp(&b.key))
+    });
+    signals
+}
+
+fn signals(problem: &Problem, theme: &Theme, width: usize, out: &mut Vec<Line<'static>>) {
+    let signals = ranked_signals(problem);
+    let active = signals.iter().filter(|s| s.active).count();
+    let note = format!("{} ({active} active) · {} raw", signals.len(), thousands(problem.raw_count()));
+    out.push(section("SIGNALS", Some(note), theme));
+    if signals.is_empty() {
+        out.push(Line::styled("  none attached", theme.ui.muted));
+        return;
+    }
+    let show_first = width >= FIRST_SEEN_MIN_WIDTH;
+    let kind_w = 9;
+    let count_w = signals.iter().map(|s| text_width(&thousands(s.count))).max().unwrap_or(0).max(5);
+    let state_w = 7;
+    let time_w = 8;
+    let fixed = 2 + kind_w + count_w + state_w + time_w + if show_first { time_w + 1 } else { 0 } + 5;
+    let flexible = width.saturating_sub(fixed).max(8);
+    let name_need = signals.iter().map(|s| text_width(&s.name)).max().unwrap_or(0).max(4);
+    let entity_need = signals.iter().map(|s| text_width(s.entity.as_str())).max().unwrap_or(0).max(6);
+    let mut entity_w = entity_need.min(flexible / 2);
+    let mut name_w = flexible - entity_w;
+    if name_w > name_need {
+        entity_w += name_w - name_need;
+        name_w = name_need;
+    }
+
+    let mut header = format!(
+        "  {} {} {} {:>count_w$} {}",
+        pad("KIND", kind_w),
+        pad("NAME", name_w),
+        pad("ENTITY", entity_w),
+        "COUNT",
+        pad("STATE", state_w)
+    );
+    if show_first {
+        header.push_str(&format!(" {}", pad("FIRST", time_w)));
+    }
+    header.push_str(&format!(" {}", pad("LAST", time_w)));
+    out.push(Line::styled(header.trim_end().to_string(), theme.ui.header));
+
+    for s in signals {
+        let (state, state_style) =
+            if s.active { ("active", theme.severity(s.severity)) } else { ("cleared", theme.ui.muted) };
+        let mut spans = vec![
+            Span::raw(format!("  {} {} ", pad(s.kind.as_str(), kind_w), pad(&s.name, name_w))),
+            Span::styled(pad(s.entity.as_str(), entity_w), theme.ui.entity),
+            Span::raw(format!(" {:>count_w$} ", fit(&thousands(s.count), count_w))),
+            Span::styled(pad(state, state_w), state_style),
+        ];
+        if show_first {
+            spans.push(Span::styled(format!(" {}", s.first_seen.clock()), theme.ui.muted));
+        }
+        spans.push(Span::styled(format!(" {}", s.last_seen.clock()), theme.ui.muted));
+        out.push(Line::from(spans));
+    }
+}
+
+fn timeline(problem: &Problem, theme: &Theme, width: usize, out: &mut Vec<Line<'static>>) {
+    out.push(section("TIMELINE", Some(format!("{} entries", problem.timeline.len())), theme));
+    for entry in &problem.timeline {
+        let prefix = format!("  {}  ", entry.at.clock());
+        let indent = text_width(&prefix);
+        for (i, line) in wrap_words(&entry.text, width.saturating_sub(indent)).into_iter().enumerate() {
+            let lead =
+                if i == 0 { Span::styled(prefix.clone(), theme.ui.muted) } else { Span::raw(" ".repeat(indent)) };
+            out.push(Line::from(vec![lead, Span::raw(line)]));
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! The problem list: one row per visible problem, newest and worst first.
+
+use super::{fit, severity_label, status_label, thousands, App};
+use crate::model::Problem;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell, HighlightSpacing, Paragraph, Row, Table, TableState};
+use ratatui::Frame;
+
+/// Marks the selected row in text as well as in style, so it shows without colour.
+const SELECTION_MARK: &str = "› ";
+
+/// A column of the list; the low-value ones go first when the terminal is narrow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Column {
+    Id,
+    Status,
+    Severity,
+    Headline,
+    Signals,
+    Raw,
+    Opened,
+}
+
+impl Column {
+    fn title(self) -> &'static str {
+        match self {
+            Column::Id => "ID",
+            Column::Status => "STATUS",
+            Column::Severity => "SEVERITY",
+            Column::Headline => "HEADLINE",
+            Column::Signals => "SIG",
+            Column::Raw => "RAW",
+            Column::Opened => "OPENED",
+        }
+    }
+
+    /// Fixed width in cells; `None` for the headline, which takes what is left.
+    fn width(self) -> Option<u16> {
+        match self {
+            Column::Id => Some(6),
+            Column::Status => Some(10),
+            Column::Severity => Some(10),
+            Column::Headline => None,
+            Column::Signals => Some(4),
+            Column::Raw => Some(7),
+            Column::Opened => Some(8),
+        }
+    }
+
+    fn right_aligned(self) -> bool {
+        matches!(self, Column::Signals | Column::Raw)
+    }
+}
+
+/// The columns that fit a width: raw counts go below 90 cells, the opening time below 72, the
+/// signal count below 60; id, status, severity and headline always stay.
+fn columns(width: u16) -> Vec<Column> {
+    let mut columns = vec![Column::Id, Column::Status, Column::Severity, Column::Headline];
+    if width >= 60 {
+        columns.push(Column::Signals);
+    }
+    if width >= 90 {
+        columns.push(Column::Raw);
+    }
+    if width >= 72 {
+        columns.push(Column::Opened);
+    }
+    columns
+}
+
+fn cell_text(problem: &Problem, column: Column) -> String {
+    match column {
+        Column::Id => problem.id.to_string(),
+        Column::Status => status_label(&problem.status),
+        Column::Severity => severity_label(problem.severity).to_string(),
+        Column::Headline => problem.headline().to_string(),
+        Column::Signals => problem.signals.len().to_string(),
+        Column::Raw => thousands(problem.raw_count()),
+        Column::Opened => problem.opened_at.clock(),
+    }
+}
+
+fn aligned(text: String, column: Column) -> Line<'static> {
+    let line = Line::from(text);
+    if column.right_aligned() {
+        line.right_aligned()
+    } else {
+        line
+    }
+}
+
+/// Draws the list into `area`.
+pub fn render(app: &App, frame: &mut Frame, area: Rect) {
+    let theme = &app.theme;
+    let columns = columns(area.width);
+    let fixed: u16 = columns.iter().filter_map(|c| c.width()).sum();
+    let gaps = columns.len().saturating_sub(1) as u16;
+    let mark = SELECTION_MARK.chars().count() as u16;
+    let headline_width = usize::from(area.width.saturating_sub(fixed + gaps + mark));
+
+    let header =
+        Row::new(columns.iter().map(|c| Cell::from(aligned(c.title().to_string(), *c)))).style(theme.ui.header);
+    let problems = app.visible();
+    let rows: Vec<Row> = problems
+        .iter()
+        .map(|p| {
+            Row::new(columns.iter().map(|&c| {
+                let text = cell_text(p, c);
+                match c {
+                    Column::Headline => Cell::from(fit(&text, headline_width)),
+                    Column::Status => Cell::from(Span::styled(text, theme.status(&p.status))),
+                    Column::Severity => Cell::from(Span::styled(text, theme.severity(p.severity))),
+                    Column::Opened => Cell::from(Span::styled(text, theme.ui.muted)),
+                    _ => Cell::from(aligned(text, c)),
+                }
+            }))
+        })
+        .collect();
+    let widths: Vec<Constraint> =
+        columns.iter().map(|c| c.width().map_or(Constraint::Fill(1), Constraint::Length)).collect();
+    let table = Table::new(rows, widths)
+        .header(header)
+        .column_spacing(1)
+        .row_highlight_style(theme.ui.selection)
+        .highlight_symbol(SELECTION_MARK)
+        .highlight_spacing(HighlightSpacing::Always);
+
+    // The table state is rebuilt from the App each frame (render never writes the App): the
+    // offset keeps the selected row on screen, as the table itself would.
+    let selected = app.selected_index();
+    let rows_on_screen = usize::from(area.height.saturating_sub(1)).max(1);
+    let offset = selected.map_or(0, |i| (i + 1).saturating_sub(rows_on_screen));
+    let mut state = TableState::new().with_selected(selected).with_offset(offset);
+    frame.render_stateful_widget(table, area, &mut state);
+
+    if problems.is_empty() && area.height > 2 {
+        let text = if app.finished.is_some() || app.feed_closed {
+            "no problems: nothing broke in this data"
+        } else {
+            "no problems yet: waiting for data"
+        };
+        let hint = Rect { y: area.y + 2, height: 1, ..area };
+        frame.render_widget(Paragraph::new(Span::styled(format!("  {text}"), theme.ui.muted)), hint);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn narrow_terminals_drop_low_value_columns() {
+        assert_eq!(columns(120).len(), 7);
+        assert!(!columns(80).contains(&Column::Raw));
+        assert!(columns(80).contains(&Column::Opened));
+        let narrow = columns(50);
+        assert_eq!(narrow, vec![Column::Id, Column::Status, Column::Severity, Column::Headline]);
+    }
+}

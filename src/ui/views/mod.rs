@@ -1,0 +1,229 @@
+//! Drawing: the screen's layout and the words and symbols every view shares. Views read the state
+//! and draw; none of them changes anything.
+
+pub mod detail;
+pub mod help;
+pub mod list;
+pub mod status;
+
+use super::app::{App, View};
+use crate::model::{ProblemStatus, Severity};
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use ratatui::Frame;
+
+/// Rows above and below the body: the title line and the status line.
+const CHROME_ROWS: u16 = 2;
+
+/// Problem rows the list shows at a terminal height (the list has a header row).
+pub(crate) fn list_rows(height: u16) -> usize {
+    usize::from(height.saturating_sub(CHROME_ROWS + 1))
+}
+
+/// Detail lines shown at a terminal height.
+pub(crate) fn detail_rows(height: u16) -> usize {
+    usize::from(height.saturating_sub(CHROME_ROWS))
+}
+
+/// Draws the whole screen from the state.
+pub fn render(app: &App, frame: &mut Frame) {
+    let [title, body, status_line] =
+        Layout::vertical([Constraint::Length(1), Constraint::Fill(1), Constraint::Length(1)]).areas(frame.area());
+    render_title(app, frame, title);
+    match app.view {
+        View::List => list::render(app, frame, body),
+        View::Detail(_) => detail::render(app, frame, body),
+    }
+    status::render(app, frame, status_line);
+    if app.help {
+        help::render(app, frame, frame.area());
+    }
+}
+
+/// The first line: what this is and what it shows.
+fn render_title(app: &App, frame: &mut Frame, area: Rect) {
+    let what = match app.view {
+        View::List => format!("problems ({})", app.visible().len()),
+        View::Detail(id) => {
+            let screen = frame.area();
+            let total = app.detail_problem().map_or(0, |p| detail::lines(p, &app.theme, screen.width).len());
+            let rows = detail_rows(screen.height);
+            let top = detail::first_line(app.detail_scroll, total, rows);
+            let bottom = (top + rows).min(total);
+            format!("{id} · lines {}-{bottom} of {total}", (top + 1).min(total))
+        }
+    };
+    let mut text = format!(" faultline · {} · {what}", app.opts.title);
+    if let Some(summary) = &app.finished {
+        text.push_str(" · ");
+        text.push_str(summary);
+    }
+    let line = Line::from(fit(&text, usize::from(area.width)));
+    frame.render_widget(Paragraph::new(line).style(app.theme.ui.title), area);
+}
+
+/// A problem status as symbol and word, so it reads without colour.
+pub fn status_label(status: &ProblemStatus) -> String {
+    match status {
+        ProblemStatus::Open => "● OPEN".to_string(),
+        ProblemStatus::Resolved => "✓ RESOLVED".to_string(),
+        ProblemStatus::Merged(_) => "↪ MERGED".to_string(),
+    }
+}
+
+/// A severity as symbol and word, so it reads without colour.
+pub fn severity_label(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Critical => "◆ CRITICAL",
+        Severity::Major => "▲ MAJOR",
+        Severity::Warning => "△ WARNING",
+        Severity::Info => "○ INFO",
+    }
+}
+
+/// Display width of a text in terminal cells.
+pub(crate) fn text_width(text: &str) -> usize {
+    Span::raw(text).width()
+}
+
+/// The text cut to `width` cells, with `…` where it was cut.
+pub(crate) fn fit(text: &str, width: usize) -> String {
+    if text_width(text) <= width {
+        return text.to_string();
+    }
+    if width == 0 {
+        return String::new();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    let mut buf = [0u8; 4];
+    for c in text.chars() {
+        let w = text_width(c.encode_utf8(&mut buf));
+        if used + w > width - 1 {
+            break;
+        }
+        out.push(c);
+        used += w;
+    }
+    out.push('…');
+    out
+}
+
+/// The text padded with spaces (or cut) to exactly `width` cells.
+pub(crate) fn pad(text: &str, width: usize) -> String {
+    let cut = fit(text, width);
+    let w = text_width(&cut);
+    format!("{cut}{}", " ".repeat(width.saturating_sub(w)))
+}
+
+/// A count with thousands separators: `13,482`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Words wrapped to `width` cells; a word longer than a line is cut with `…`.
+pub(crate) fn wrap_words(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        let word = fit(word, width);
+        if line.is_empty() {
+            line = word;
+        } else if text_width(&line) + 1 + text_width(&word) <= width {
+            line.push(' ');
+            line.push_str(&word);
+        } else {
+            lines.push(std::mem::take(&mut line));
+            line = word;
+        }
+    }
+    if !line.is_empty() || lines.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
+/// Lays out pieces of styled text on lines of `width` cells, joined by `separator`, breaking only
+/// between pieces. The first line starts with `lead`; the following ones are indented to `indent`
+/// cells. A piece wider than a line gets a line of its own (and is clipped by the terminal).
+pub(crate) fn pack(
+    lead: Vec<Span<'static>>,
+    pieces: Vec<Vec<Span<'static>>>,
+    separator: &str,
+    indent: usize,
+    width: usize,
+) -> Vec<Line<'static>> {
+    let spans_width = |spans: &[Span<'static>]| spans.iter().map(Span::width).sum::<usize>();
+    let mut lines = Vec::new();
+    let mut current = lead;
+    let mut used = spans_width(&current);
+    let mut empty = true;
+    // A list separator (`, `) stays at the end of a broken line, so room is kept for it; a spaced
+    // one (` · `) goes.
+    let trailing = if separator.starts_with(' ') { "" } else { separator.trim_end() };
+    for piece in pieces {
+        let w = spans_width(&piece);
+        let needed = if empty { w } else { text_width(separator) + w };
+        if !empty && used + needed + text_width(trailing) > width {
+            if !trailing.is_empty() {
+                current.push(Span::raw(trailing.to_string()));
+            }
+            lines.push(Line::from(std::mem::take(&mut current)));
+            current.push(Span::raw(" ".repeat(indent)));
+            used = indent;
+            empty = true;
+        }
+        if !empty {
+            current.push(Span::raw(separator.to_string()));
+            used += text_width(separator);
+        }
+        used += w;
+        current.extend(piece);
+        empty = false;
+    }
+    lines.push(Line::from(current));
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fit_cuts_with_an_ellipsis() {
+        assert_eq!(fit("checkout latency", 8), "checkou…");
+        assert_eq!(fit("short", 8), "short");
+        assert_eq!(fit("abc", 0), "");
+        assert_eq!(pad("ab", 4), "ab  ");
+    }
+
+    #[test]
+    fn thousands_groups_digits() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(13_482), "13,482");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+    }
+
+    #[test]
+    fn wrap_and_pack_respect_the_width() {
+        assert_eq!(wrap_words("one two three four", 9), vec!["one two", "three", "four"]);
+        let pieces = ["aaaa", "bbbb", "cccc"].iter().map(|s| vec![Span::raw(s.to_string())]).collect();
+        let lines = pack(vec![Span::raw("> ")], pieces, " ", 2, 11);
+        let text: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+        assert_eq!(text, vec!["> aaaa bbbb", "  cccc"]);
+        let pieces = ["aaaa", "bbbb", "cccc"].iter().map(|s| vec![Span::raw(s.to_string())]).collect();
+        let text: Vec<String> = pack(Vec::new(), pieces, ", ", 0, 12).iter().map(|l| l.to_string()).collect();
+        assert_eq!(text, vec!["aaaa, bbbb,", "cccc"]);
+    }
+}

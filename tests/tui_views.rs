@@ -1,0 +1,533 @@
+//! The terminal UI driven through its actions and drawn on ratatui's TestBackend: what an on-call
+//! engineer sees at 80x24 and 120x40.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use faultline::model::{
+    Candidate, ChangeKind, ChangeRecord, EntityId, EntityKind, EventKind, Hop, Impact, ProblemEvent, ProblemId,
+    RelationKind, Severity, Signal, SignalKey, SignalKind, Timestamp,
+};
+use faultline::ui::theme::xterm256;
+use faultline::ui::views::detail;
+use faultline::ui::{
+    render, update, Action, App, ColorMode, Command, Feed, Keymap, SourceHealth, Theme, UiOptions, View,
+};
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::style::{Color, Modifier};
+use ratatui::Terminal;
+use std::path::PathBuf;
+
+/// 2026-11-02T03:00:00Z in milliseconds.
+const T0: i64 = 1_793_588_400_000;
+const EVIDENCE_PATH: &str = "service:checkout ─calls→ database:orders ─runs on→ process:postgres ─runs on→ host:db-1";
+
+fn at(minutes: i64) -> Timestamp {
+    Timestamp(T0 + minutes * 60_000)
+}
+
+fn id(s: &str) -> EntityId {
+    EntityId::new(s)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn signal(key: &str, kind: SignalKind, entity: &str, name: &str, count: u64, active: bool, score: f64) -> Signal {
+    Signal {
+        key: SignalKey(key.to_string()),
+        kind,
+        entity: id(entity),
+        name: name.to_string(),
+        severity: Severity::Critical,
+        first_seen: at(0),
+        last_seen: at(9),
+        count,
+        active,
+        score,
+        value: None,
+        baseline: None,
+    }
+}
+
+fn hop(from: &str, relation: RelationKind, to: &str) -> Hop {
+    Hop { from: id(from), relation, to: id(to) }
+}
+
+/// Two problems: P-0001 open and fully explained (signals, ranked root cause with a 3-hop
+/// evidence path, a deployment as foundational cause, impact), P-0002 resolved.
+fn events() -> Vec<ProblemEvent> {
+    let p1 = ProblemId(1);
+    let p2 = ProblemId(2);
+    let top = Candidate {
+        entity: id("host:db-1"),
+        entity_kind: EntityKind::Host,
+        score: 0.92,
+        summary: "cpu_utilisation anomaly on host:db-1 (0.97, expected 0.31)".to_string(),
+        signals: vec![SignalKey("anomaly:host:db-1:cpu_utilisation".to_string())],
+        strength: 0.97,
+        first_breach: at(0),
+        explains: 4,
+        affected: 5,
+        evidence: vec![
+            vec![
+                hop("service:checkout", RelationKind::Calls, "database:orders"),
+                hop("database:orders", RelationKind::RunsOn, "process:postgres"),
+                hop("process:postgres", RelationKind::RunsOn, "host:db-1"),
+            ],
+            vec![hop("service:frontend", RelationKind::Calls, "host:db-1")],
+        ],
+    };
+    let second = Candidate {
+        entity: id("database:orders"),
+        entity_kind: EntityKind::Database,
+        score: 0.41,
+        summary: "slow queries on database:orders".to_string(),
+        signals: vec![],
+        strength: 0.6,
+        first_breach: at(1),
+        explains: 2,
+        affected: 5,
+        evidence: vec![],
+    };
+    let kinds = vec![
+        (p1, 0, EventKind::Opened { title: "checkout latency high".to_string(), severity: Severity::Critical }),
+        (
+            p1,
+            0,
+            EventKind::SignalAttached {
+                signal: signal(
+                    "alert:abc",
+                    SignalKind::Alert,
+                    "service:checkout",
+                    "CheckoutLatencyHigh",
+                    12,
+                    true,
+                    1.0,
+                ),
+            },
+        ),
+        (
+            p1,
+            1,
+            EventKind::SignalAttached {
+                signal: signal(
+                    "anomaly:host:db-1:cpu_utilisation",
+                    SignalKind::Anomaly,
+                    "host:db-1",
+                    "cpu_utilisation",
+                    340,
+                    true,
+                    0.97,
+                ),
+            },
+        ),
+        (
+            p1,
+            2,
+            EventKind::SignalAttached {
+                signal: signal(
+                    "log:database:orders:t7",
+                    SignalKind::LogBurst,
+                    "database:orders",
+                    "canceling statement due to timeout",
+                    1234,
+                    false,
+                    0.6,
+                ),
+            },
+        ),
+        (p1, 3, EventKind::RootCauseRanked { candidates: vec![top, second] }),
+        (
+            p1,
+            3,
+            EventKind::FoundationalCauseLinked {
+                change: ChangeRecord {
+                    at: at(-5),
+                    entity: id("process:postgres"),
+                    change: ChangeKind::Deployment,
+                    description: "postgres 16.2 rolled out with work_mem 4GB".to_string(),
+                    reason: "on the root cause's stack, 5m 0s before onset".to_string(),
+                },
+            },
+        ),
+        (
+            p1,
+            4,
+            EventKind::ImpactUpdated {
+                impact: Impact {
+                    affected: vec![
+                        id("database:orders"),
+                        id("host:db-1"),
+                        id("process:postgres"),
+                        id("service:checkout"),
+                        id("service:frontend"),
+                    ],
+                    services: 2,
+                    active_signals: 2,
+                    signals: 3,
+                },
+            },
+        ),
+        (p2, 5, EventKind::Opened { title: "disk filling on host:logs-1".to_string(), severity: Severity::Warning }),
+        (
+            p2,
+            5,
+            EventKind::SignalAttached {
+                signal: signal("alert:def", SignalKind::Alert, "host:logs-1", "DiskWillFillIn4Hours", 3, false, 0.5),
+            },
+        ),
+        (p2, 20, EventKind::Resolved),
+    ];
+    kinds
+        .into_iter()
+        .enumerate()
+        .map(|(i, (problem, minute, kind))| ProblemEvent { seq: i as u64 + 1, problem, at: at(minute), kind })
+        .collect()
+}
+
+fn options() -> UiOptions {
+    UiOptions {
+        title: "demo: db-cpu-saturation".to_string(),
+        readonly: false,
+        log_path: Some(PathBuf::from("/var/log/faultline/ui.log")),
+    }
+}
+
+/// An app sized `width`x`height` that has received both problems.
+fn app_with_problems(width: u16, height: u16) -> App {
+    let mut app = App::new(options());
+    update(&mut app, Action::Resize { width, height });
+    update(&mut app, Feed::Events(events()).into());
+    app
+}
+
+/// Presses a key through the keymap, as the event loop does.
+fn press(app: &mut App, code: KeyCode) {
+    let modifiers = if matches!(code, KeyCode::Char(c) if c.is_ascii_uppercase() || c == '?') {
+        KeyModifiers::SHIFT
+    } else {
+        KeyModifiers::NONE
+    };
+    let command = app.keymap.command_for(&KeyEvent::new(code, modifiers));
+    let command = command.unwrap_or_else(|| panic!("{code:?} is not bound"));
+    update(app, Action::Command(command));
+}
+
+fn draw(app: &App) -> Buffer {
+    let mut terminal = Terminal::new(TestBackend::new(app.size.0, app.size.1)).unwrap();
+    terminal.draw(|frame| render(app, frame)).unwrap();
+    terminal.backend().buffer().clone()
+}
+
+fn rows(buffer: &Buffer) -> Vec<String> {
+    let area = buffer.area;
+    (0..area.height).map(|y| (0..area.width).map(|x| buffer[(x, y)].symbol()).collect::<String>()).collect()
+}
+
+fn screen(app: &App) -> String {
+    rows(&draw(app)).join("\n")
+}
+
+/// Text with every run of whitespace made one space, to find phrases across wrapped lines.
+fn squeezed(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[test]
+fn list_shows_both_problems_at_80x24_and_120x40() {
+    for (w, h) in [(80, 24), (120, 40)] {
+        let app = app_with_problems(w, h);
+        let lines = rows(&draw(&app));
+        let text = lines.join("\n");
+        let row1 =
+            lines.iter().find(|l| l.contains("P-0001")).unwrap_or_else(|| panic!("no P-0001 at {w}x{h}:\n{text}"));
+        assert!(row1.contains("● OPEN"), "{row1}");
+        assert!(row1.contains("◆ CRITICAL"), "{row1}");
+        // The headline is the top root cause once one is ranked.
+        assert!(row1.contains("cpu_utilisation anomaly on"), "{row1}");
+        assert!(row1.contains("03:00:00"), "{row1}");
+        let row2 = lines.iter().find(|l| l.contains("P-0002")).unwrap_or_else(|| panic!("no P-0002:\n{text}"));
+        assert!(row2.contains("✓ RESOLVED"), "{row2}");
+        assert!(row2.contains("△ WARNING"), "{row2}");
+        assert!(row2.contains("disk filling on host:logs-1"), "{row2}");
+        // Open problems come first.
+        assert!(text.find("P-0001") < text.find("P-0002"));
+        assert!(text.contains("HEADLINE"));
+        assert_eq!(lines.len(), usize::from(h));
+    }
+}
+
+#[test]
+fn narrow_list_keeps_ids_status_and_truncates_headlines() {
+    let app = app_with_problems(80, 24);
+    let lines = rows(&draw(&app));
+    let row1 = lines.iter().find(|l| l.contains("P-0001")).unwrap();
+    // 80 columns: the raw count column is dropped, the long headline is cut with an ellipsis.
+    assert!(!lines.iter().any(|l| l.contains("RAW")), "{lines:#?}");
+    assert!(row1.contains('…'), "{row1}");
+    let wide = rows(&draw(&app_with_problems(120, 40)));
+    assert!(wide.iter().any(|l| l.contains("RAW")));
+    let wide_row1 = wide.iter().find(|l| l.contains("P-0001")).unwrap();
+    assert!(wide_row1.contains("1,586"), "{wide_row1}");
+    assert!(wide_row1.contains("(0.97, expected 0.31)"), "{wide_row1}");
+}
+
+#[test]
+fn j_and_k_move_the_selection_and_g_jumps() {
+    let mut app = app_with_problems(80, 24);
+    assert_eq!(app.selected, Some(ProblemId(1)));
+    let marked = |app: &App| rows(&draw(app)).into_iter().find(|l| l.starts_with("› ")).unwrap_or_default();
+    assert!(marked(&app).contains("P-0001"));
+    press(&mut app, KeyCode::Char('j'));
+    assert_eq!(app.selected, Some(ProblemId(2)));
+    assert!(marked(&app).contains("P-0002"), "{}", marked(&app));
+    // At the bottom, down stays put.
+    press(&mut app, KeyCode::Down);
+    assert_eq!(app.selected, Some(ProblemId(2)));
+    press(&mut app, KeyCode::Char('k'));
+    assert_eq!(app.selected, Some(ProblemId(1)));
+    press(&mut app, KeyCode::Char('G'));
+    assert_eq!(app.selected, Some(ProblemId(2)));
+    press(&mut app, KeyCode::Char('g'));
+    assert_eq!(app.selected, Some(ProblemId(1)));
+}
+
+#[test]
+fn selection_stays_on_its_problem_as_new_ones_arrive() {
+    let mut app = app_with_problems(80, 24);
+    press(&mut app, KeyCode::Char('j'));
+    assert_eq!(app.selected, Some(ProblemId(2)));
+    let newer = ProblemEvent {
+        seq: 100,
+        problem: ProblemId(3),
+        at: at(30),
+        kind: EventKind::Opened { title: "queue backlog on queue:payments".to_string(), severity: Severity::Major },
+    };
+    update(&mut app, Feed::Events(vec![newer]).into());
+    // P-0003 sorts above P-0002 (open before resolved), but the selection follows P-0002.
+    assert_eq!(app.visible().iter().map(|p| p.id.0).collect::<Vec<_>>(), vec![1, 3, 2]);
+    assert_eq!(app.selected, Some(ProblemId(2)));
+    assert_eq!(app.selected_index(), Some(2));
+}
+
+#[test]
+fn enter_opens_the_detail_and_esc_returns() {
+    let mut app = app_with_problems(120, 40);
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(app.view, View::Detail(ProblemId(1)));
+    let text = screen(&app);
+    for expected in [
+        "P-0001",
+        "● OPEN",
+        "ROOT CAUSE",
+        "#1  0.92  cpu_utilisation anomaly on host:db-1 (0.97, expected 0.31)",
+        "host:db-1 (host) · strength 0.97 · explains 4/5 affected · first breach 03:00:00",
+        "evidence (shortest of 2 paths):",
+        EVIDENCE_PATH,
+        "#2  0.41  slow queries on database:orders",
+        "FOUNDATIONAL CAUSE",
+        "deployment on process:postgres at 2026-11-02 02:55:00",
+        "postgres 16.2 rolled out with work_mem 4GB",
+        "why: on the root cause's stack, 5m 0s before onset",
+        "IMPACT",
+        "affected (5): database:orders, host:db-1, process:postgres, service:checkout, service:frontend",
+        "services 2 · signals 2 active / 3 all · raw events 1,586",
+        "SIGNALS",
+        "opened as: checkout latency high",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+    // Signal counts, with the active ones first and the cleared log burst last.
+    let lines = rows(&draw(&app));
+    let signal_rows: Vec<&String> = lines.iter().filter(|l| l.trim_end().ends_with("03:09:00")).collect();
+    assert_eq!(signal_rows.len(), 3, "{text}");
+    assert!(signal_rows[0].contains("CheckoutLatencyHigh") && signal_rows[0].contains("12"), "{}", signal_rows[0]);
+    assert!(signal_rows[1].contains("cpu_utilisation") && signal_rows[1].contains("340"), "{}", signal_rows[1]);
+    assert!(signal_rows[2].contains("log burst") && signal_rows[2].contains("1,234"), "{}", signal_rows[2]);
+    assert!(signal_rows[2].contains("cleared"));
+
+    press(&mut app, KeyCode::Esc);
+    assert_eq!(app.view, View::List);
+    let text = screen(&app);
+    assert!(text.contains("HEADLINE") && text.contains("P-0002"), "{text}");
+}
+
+#[test]
+fn detail_at_80x24_wraps_and_scrolls() {
+    let mut app = app_with_problems(80, 24);
+    press(&mut app, KeyCode::Enter);
+    let first = screen(&app);
+    assert!(first.contains("P-0001") && first.contains("ROOT CAUSE"), "{first}");
+    // Every line of the detail fits 80 cells; the evidence chain wraps between hops, not inside one.
+    let problem = app.detail_problem().unwrap();
+    let all = detail::lines(problem, &app.theme, 80);
+    assert!(all.len() > 22, "the detail should need scrolling at 80x24");
+    for line in &all {
+        assert!(line.width() <= 80, "too wide: {line}");
+    }
+    let joined: Vec<String> = all.iter().map(|l| l.to_string()).collect();
+    assert!(squeezed(&joined.join("\n")).contains(EVIDENCE_PATH), "{joined:#?}");
+    assert!(joined.iter().any(|l| l.trim_start().starts_with("─runs on→ ")), "{joined:#?}");
+
+    press(&mut app, KeyCode::Char('G'));
+    assert_eq!(app.detail_scroll, all.len() - 22);
+    let last = screen(&app);
+    assert!(last.contains("TIMELINE"), "{last}");
+    assert!(last.contains("03:20:00") || last.contains("foundational cause"), "{last}");
+    assert!(!last.contains("ROOT CAUSE"), "{last}");
+    // Scrolling past the end does nothing; PageUp and g come back.
+    press(&mut app, KeyCode::Char('j'));
+    assert_eq!(app.detail_scroll, all.len() - 22);
+    press(&mut app, KeyCode::PageUp);
+    assert_eq!(app.detail_scroll, (all.len() - 22).saturating_sub(22));
+    press(&mut app, KeyCode::Char('g'));
+    assert_eq!(app.detail_scroll, 0);
+    press(&mut app, KeyCode::Char('j'));
+    assert_eq!(app.detail_scroll, 1);
+    press(&mut app, KeyCode::Char('k'));
+    assert_eq!(app.detail_scroll, 0);
+}
+
+#[test]
+fn help_overlay_lists_every_binding_and_the_log_file() {
+    for (w, h) in [(80, 24), (120, 40)] {
+        let mut app = app_with_problems(w, h);
+        press(&mut app, KeyCode::Char('?'));
+        assert!(app.help);
+        let text = screen(&app);
+        for binding in app.keymap.bindings() {
+            assert!(text.contains(&binding.keys_text()), "keys {:?} missing:\n{text}", binding.keys_text());
+            assert!(squeezed(&text).contains(&binding.description), "{:?} missing:\n{text}", binding.description);
+        }
+        assert!(text.contains("Ctrl-c"), "{text}");
+        assert!(text.contains("/var/log/faultline/ui.log"), "{text}");
+        // Any key but quit closes it.
+        press(&mut app, KeyCode::Char('j'));
+        assert!(!app.help);
+        assert_eq!(app.selected, Some(ProblemId(1)), "the closing key does not also move");
+    }
+}
+
+#[test]
+fn status_line_shows_mode_time_counts_health_and_finish() {
+    let mut app = app_with_problems(150, 40);
+    let feed = [
+        Feed::Source { name: "prometheus".to_string(), health: SourceHealth::Ok },
+        Feed::Source { name: "loki".to_string(), health: SourceHealth::Stale { reason: "timeout".to_string() } },
+        Feed::Source { name: "alertmanager".to_string(), health: SourceHealth::Down { reason: "refused".to_string() } },
+        Feed::Finished { summary: "scenario finished: 13,482 observations".to_string() },
+    ];
+    for f in feed {
+        update(&mut app, f.into());
+    }
+    let lines = rows(&draw(&app));
+    let status = lines.last().unwrap();
+    for expected in [
+        " DEMO ",
+        "data 03:20:00",
+        "1 open · 1 resolved │ ■ finished │ alertmanager ✗ down: refused · loki ! stale: timeout · prometheus ✓ ok",
+        "? help",
+    ] {
+        assert!(status.contains(expected), "missing {expected:?} in {status:?}");
+    }
+    assert!(lines[0].contains("scenario finished: 13,482 observations"), "{}", lines[0]);
+
+    // At 80 columns the line is cut, but the mode, the data time, the end of data and the help key stay.
+    update(&mut app, Action::Resize { width: 80, height: 24 });
+    let status = rows(&draw(&app)).pop().unwrap();
+    assert!(status.starts_with(" DEMO ") && status.contains("data 03:20:00"), "{status:?}");
+    assert!(status.contains("■ finished") && status.contains('…'), "{status:?}");
+    assert!(status.trim_end().ends_with("? help"), "{status:?}");
+
+    let mut readonly = App::new(UiOptions { readonly: true, title: "prod-eu-1".to_string(), log_path: None });
+    update(&mut readonly, Action::Resize { width: 80, height: 24 });
+    let status = rows(&draw(&readonly)).pop().unwrap();
+    assert!(status.contains(" LIVE ") && status.contains("READONLY"), "{status:?}");
+    assert!(status.contains("data --:--:--"), "{status:?}");
+    assert!(screen(&readonly).contains("waiting for data"));
+}
+
+#[test]
+fn closed_feed_and_quit_are_visible_in_state() {
+    let mut app = app_with_problems(80, 24);
+    update(&mut app, Action::FeedClosed);
+    assert!(rows(&draw(&app)).pop().unwrap().contains("feed closed"));
+    press(&mut app, KeyCode::Char('q'));
+    assert!(app.should_quit);
+    let mut app = app_with_problems(80, 24);
+    let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+    assert_eq!(app.keymap.command_for(&ctrl_c), Some(Command::Quit));
+    update(&mut app, Action::Command(Command::Quit));
+    assert!(app.should_quit);
+}
+
+#[test]
+fn no_color_render_has_no_colours_but_keeps_the_selection_visible() {
+    let mut app = App::with_style(options(), Keymap::builtin(), Theme::builtin(ColorMode::NoColor));
+    update(&mut app, Action::Resize { width: 80, height: 24 });
+    update(&mut app, Feed::Events(events()).into());
+    update(
+        &mut app,
+        Feed::Source { name: "loki".to_string(), health: SourceHealth::Down { reason: "x".into() } }.into(),
+    );
+    let mut screens = vec![("list", draw(&app))];
+    press(&mut app, KeyCode::Enter);
+    screens.push(("detail", draw(&app)));
+    press(&mut app, KeyCode::Char('?'));
+    screens.push(("help", draw(&app)));
+    for (name, buffer) in &screens {
+        for cell in buffer.content() {
+            assert_eq!((cell.fg, cell.bg), (Color::Reset, Color::Reset), "{name}: coloured cell {cell:?}");
+        }
+    }
+    let list = &screens[0].1;
+    let selected_row = rows(list).iter().position(|l| l.starts_with("› P-0001")).unwrap() as u16;
+    assert!(list[(10, selected_row)].modifier.contains(Modifier::REVERSED));
+
+    // The same screen in true colour does carry colour, so the check above means something.
+    let coloured = draw(&app_with_problems(80, 24));
+    assert!(coloured.content().iter().any(|c| matches!(c.fg, Color::Rgb(..))));
+}
+
+#[test]
+fn hex_colours_map_to_the_nearest_xterm_256_index() {
+    // Hand-computed: cube levels 0,95,135,175,215,255 → 16 + 36r + 6g + b; greys 232 + (v-8)/10.
+    assert_eq!(xterm256(0xff, 0x00, 0x00), 196);
+    assert_eq!(xterm256(0x00, 0x00, 0x00), 16);
+    assert_eq!(xterm256(0xff, 0xff, 0xff), 231);
+    assert_eq!(xterm256(0x80, 0x80, 0x80), 244);
+    assert_eq!(xterm256(0x5f, 0xaf, 0xff), 75);
+    assert_eq!(xterm256(0xff, 0x87, 0x00), 208);
+    assert_eq!(xterm256(0x30, 0x30, 0x30), 236);
+
+    assert_eq!(ColorMode::from_env(None, Some("xterm-256color")), ColorMode::Indexed256);
+    let mut app = App::with_style(options(), Keymap::builtin(), Theme::builtin(ColorMode::Indexed256));
+    update(&mut app, Feed::Events(events()).into());
+    let buffer = draw(&app);
+    assert!(buffer.content().iter().all(|c| !matches!(c.fg, Color::Rgb(..)) && !matches!(c.bg, Color::Rgb(..))));
+    // The critical severity (#ff5f5f) is drawn as index 203.
+    assert!(buffer.content().iter().any(|c| c.fg == Color::Indexed(203)));
+}
+
+#[test]
+fn bad_keymap_toml_names_the_file_and_the_key() {
+    let err = Keymap::from_toml(Some(("[down]\nkeys = [\"j\", \"Ctrl-Foo\"]\n", "keymap.toml"))).unwrap_err();
+    assert_eq!(err.key, "down.keys[1]");
+    let message = err.to_string();
+    assert!(message.starts_with("keymap.toml: `down.keys[1]`:"), "{message}");
+    assert!(message.contains("Ctrl-Foo"), "{message}");
+
+    let err = Keymap::from_toml(Some(("[open]\nkeys = [\"o\"]\ndescriptoin = \"x\"\n", "keymap.toml"))).unwrap_err();
+    assert!(err.key.starts_with("open"), "{err}");
+    assert!(err.message.contains("descriptoin"), "{err}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keymap.toml");
+    std::fs::write(&path, "[quit]\nkeys = 5\n").unwrap();
+    let err = Keymap::load(Some(&path)).unwrap_err();
+    assert_eq!(err.file, path.display().to_string());
+    assert_eq!(err.key, "quit.keys");
+
+    std::fs::write(&path, "[help]\nkeys = [\"F1\", \"?\"]\n").unwrap();
+    let keymap = Keymap::load(Some(&path)).unwrap();
+    assert_eq!(keymap.user_file(), Some(path.as_path()));
+    assert_eq!(keymap.binding(Command::Help).unwrap().keys_text(), "F1, ?");
+}
