@@ -320,7 +320,7 @@ fn enter_opens_the_detail_and_esc_returns() {
         "ROOT CAUSE",
         "#1  0.92  cpu_utilisation anomaly on host:db-1 (0.97, expected 0.31)",
         "host:db-1 (host) · strength 0.97 · explains 4/5 affected · first breach 03:00:00",
-        "evidence (shortest of 2 paths):",
+        "evidence (2 paths, longest first):",
         EVIDENCE_PATH,
         "#2  0.41  slow queries on database:orders",
         "FOUNDATIONAL CAUSE",

@@ -104,7 +104,12 @@ impl EventKind {
                 format!("foundational cause: {} on {}: {}", change.change.as_str(), change.entity, change.description)
             }
             EventKind::ImpactUpdated { impact } => {
-                format!("impact: {} affected entities", impact.affected.len())
+                format!(
+                    "impact: {} affected entities, {} of {} signals active",
+                    impact.affected.len(),
+                    impact.active_signals,
+                    impact.signals
+                )
             }
             EventKind::MergedInto { into } => format!("merged into {into}"),
             EventKind::Absorbed { from } => format!("absorbed {from}"),

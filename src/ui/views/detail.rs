@@ -147,23 +147,37 @@ fn facts(c: &Candidate, theme: &Theme) -> Vec<Vec<Span<'static>>> {
     ]
 }
 
-/// The top candidate's shortest evidence path, as `a ─calls→ b ─runs on→ c`.
+/// Evidence paths shown for the top candidate.
+const MAX_PATHS: usize = 3;
+
+/// The top candidate's evidence paths, longest first (the longest runs from the entity users
+/// see down to the root), each as `a ─calls→ b ─runs on→ c`.
 fn evidence(c: &Candidate, theme: &Theme, indent: usize, width: usize, out: &mut Vec<Line<'static>>) {
     let lead = " ".repeat(indent);
-    let Some(path) = c.evidence.first() else {
-        out.push(Line::from(vec![Span::raw(lead), Span::styled("no evidence path recorded", theme.ui.muted)]));
-        return;
-    };
-    let paths = c.evidence.len();
-    let label = if paths == 1 { "evidence:".to_string() } else { format!("evidence (shortest of {paths} paths):") };
-    out.push(Line::from(vec![Span::raw(lead), Span::styled(label, theme.ui.muted)]));
-    let path_indent = indent + 2;
-    if path.is_empty() {
-        let text = vec![entity(&c.entity, theme), Span::raw(" is itself affected")];
-        out.extend(pack(vec![Span::raw(" ".repeat(path_indent))], vec![text], " ", path_indent + 2, width));
+    if c.evidence.is_empty() {
+        let text = if c.explains <= 1 { "only the root cause itself is affected" } else { "no evidence path recorded" };
+        out.push(Line::from(vec![Span::raw(lead), Span::styled(text, theme.ui.muted)]));
         return;
     }
-    out.extend(pack(vec![Span::raw(" ".repeat(path_indent))], chain(path, theme), " ", path_indent + 2, width));
+    let mut paths: Vec<&Vec<Hop>> = c.evidence.iter().collect();
+    // Stable: among equally long paths the engine's order stands.
+    paths.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    let n = paths.len();
+    let label = match n {
+        1 => "evidence:".to_string(),
+        _ if n <= MAX_PATHS => format!("evidence ({n} paths, longest first):"),
+        _ => format!("evidence ({MAX_PATHS} of {n} paths, longest first):"),
+    };
+    out.push(Line::from(vec![Span::raw(lead), Span::styled(label, theme.ui.muted)]));
+    let path_indent = indent + 2;
+    for path in paths.into_iter().take(MAX_PATHS) {
+        if path.is_empty() {
+            let text = vec![entity(&c.entity, theme), Span::raw(" is itself affected")];
+            out.extend(pack(vec![Span::raw(" ".repeat(path_indent))], vec![text], " ", path_indent + 2, width));
+            continue;
+        }
+        out.extend(pack(vec![Span::raw(" ".repeat(path_indent))], chain(path, theme), " ", path_indent + 2, width));
+    }
 }
 
 /// The pieces of an evidence path: the first entity, then one `─verb→ entity` per hop. A gap
