@@ -8,5 +8,6 @@ pub mod config;
 pub mod engine;
 pub mod journal;
 pub mod model;
+pub mod runbook;
 pub mod sources;
 pub mod ui;
