@@ -22,6 +22,8 @@ impl Tmux {
         let t = Tmux { socket, dir };
         // A plain shell at 80x24, the size the UI must work in.
         t.tmux(&["new-session", "-d", "-x", "80", "-y", "24", "sh"]);
+        // Type only once the shell has printed its prompt, so the command line is echoed after it.
+        t.wait_for("the shell prompt", |s| !s.trim().is_empty());
         t
     }
 
@@ -69,10 +71,12 @@ impl Tmux {
         let stty = self.path("stty.txt");
         let marker = format!("DONE-{}", std::process::id());
         let line = format!(
-            "{} demo --speed {speed} --log-file {}; stty -a > {}; echo {marker}",
+            // `$((N))` so the typed line never contains the marker itself, however it wraps.
+            "{} demo --speed {speed} --log-file {}; stty -a > {}; echo DONE-$(({}))",
             env!("CARGO_BIN_EXE_faultline"),
             self.path("faultline.log").display(),
-            stty.display()
+            stty.display(),
+            std::process::id()
         );
         self.keys(&[&line, "Enter"]);
         (stty, marker)
@@ -103,6 +107,12 @@ impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = Command::new("tmux").arg("-L").arg(&self.socket).arg("kill-server").output();
     }
+}
+
+/// True when the marker the shell echoes after faultline exits is on screen (possibly after a
+/// prompt).
+fn marker_shown(screen: &str, marker: &str) -> bool {
+    screen.lines().any(|l| l.trim_end().ends_with(marker))
 }
 
 /// The terminal mode the shell found after faultline exited: line editing and echo back on.
@@ -145,7 +155,7 @@ fn demo_open_the_storm_problem_see_the_root_cause_quit_and_the_terminal_is_resto
     t.wait_for("the help to close", |s| s.contains("ROOT CAUSE"));
 
     t.keys(&["q"]);
-    let after = t.wait_for("the shell to come back", |s| s.lines().any(|l| l.trim() == marker));
+    let after = t.wait_for("the shell to come back", |s| marker_shown(s, &marker));
     assert!(!after.contains("ROOT CAUSE"), "the alternate screen was left:\n{after}");
     assert_restored(&stty);
 }
@@ -160,7 +170,7 @@ fn sigterm_and_sighup_restore_the_terminal() {
         let pid = t.faultline_pid();
         let status = Command::new("kill").arg(format!("-{signal}")).arg(pid.to_string()).status().unwrap();
         assert!(status.success());
-        t.wait_for("the shell to come back", |s| s.lines().any(|l| l.trim() == marker));
+        t.wait_for("the shell to come back", |s| marker_shown(s, &marker));
         assert_restored(&stty);
     }
 }
