@@ -2,3 +2,4 @@
 //! [`Observation`](crate::model::Observation)s stamped with data time, for the engine to consume.
 
 pub mod fixture;
+pub mod mapping;
