@@ -269,13 +269,20 @@ mod tests {
         assert_eq!(e(&[("job", "batch")]), Some(("service:batch".into(), EntityKind::Service)));
         assert_eq!(e(&[("code", "500")]), None, "an unknown label set maps to nothing");
 
-        let r = m.relations("kube_pod_info", &labels(&[("namespace", "shop"), ("pod", "cart-7d9"), ("node", "n1")]), "p");
+        let r =
+            m.relations("kube_pod_info", &labels(&[("namespace", "shop"), ("pod", "cart-7d9"), ("node", "n1")]), "p");
         assert_eq!(r.len(), 1);
-        assert_eq!((r[0].from.as_str(), r[0].kind, r[0].to.as_str()), ("pod:shop/cart-7d9", RelationKind::RunsOn, "host:n1"));
+        assert_eq!(
+            (r[0].from.as_str(), r[0].kind, r[0].to.as_str()),
+            ("pod:shop/cart-7d9", RelationKind::RunsOn, "host:n1")
+        );
         let g = labels(&[("client", "frontend"), ("server", "checkout")]);
         let r = m.relations("traces_service_graph_request_total", &g, "prometheus");
         assert_eq!(r.len(), 1);
-        assert_eq!((r[0].from.as_str(), r[0].kind, r[0].to.as_str()), ("service:frontend", RelationKind::Calls, "service:checkout"));
+        assert_eq!(
+            (r[0].from.as_str(), r[0].kind, r[0].to.as_str()),
+            ("service:frontend", RelationKind::Calls, "service:checkout")
+        );
         assert_eq!(r[0].learned_from, "prometheus");
         assert!(m.relations("some_other_metric", &g, "p").is_empty(), "calls come only from service-graph metrics");
     }
