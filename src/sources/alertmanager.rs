@@ -1,0 +1,228 @@
+//! The Alertmanager API v2, decoded: `/api/v2/alerts` into alert observations (Alertmanager's
+//! fingerprint is the dedup key), and silences proposed for a problem's alerts. Pure: the
+//! transport lives beside it.
+//!
+//! `/api/v2/alerts` lists the alerts Alertmanager holds now; a resolved alert simply stops being
+//! listed (or is listed with an `endsAt` in the past). [`AlertTracker`] turns those snapshots
+//! into firing and resolved observations.
+
+use super::mapping::Mapping;
+use super::prometheus::severity_of;
+use crate::model::{AlertState, Observation, ObservationKind, Timestamp};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// One alert as `/api/v2/alerts` returns it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AmAlert {
+    pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+    pub fingerprint: String,
+    #[serde(rename = "startsAt")]
+    pub starts_at: Timestamp,
+    #[serde(rename = "endsAt", default)]
+    pub ends_at: Option<Timestamp>,
+    pub status: AmStatus,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AmStatus {
+    /// `active`, `suppressed` (silenced or inhibited) or `unprocessed`.
+    pub state: String,
+    #[serde(rename = "silencedBy", default)]
+    pub silenced_by: Vec<String>,
+}
+
+/// Decodes the body of `/api/v2/alerts` (a JSON array), naming the URL on error.
+pub fn decode_alerts(url: &str, status: u16, body: &[u8]) -> Result<Vec<AmAlert>, String> {
+    if !(200..300).contains(&status) {
+        let start = String::from_utf8_lossy(&body[..body.len().min(120)]).replace('\n', " ");
+        return Err(format!("{url}: HTTP {status}: {start}"));
+    }
+    serde_json::from_slice(body).map_err(|e| format!("{url}: not an Alertmanager alert list: {e}"))
+}
+
+/// Remembers which fingerprints were firing, so a vanished alert becomes a resolved observation.
+#[derive(Debug, Default)]
+pub struct AlertTracker {
+    firing: BTreeMap<String, Observation>,
+}
+
+impl AlertTracker {
+    /// Observations for one snapshot taken at `now`: every firing alert (repeats count on the
+    /// engine's signal), and a resolve for each alert that was firing and is gone or has ended.
+    /// Returns the observations and how many alerts mapped to no entity.
+    pub fn update(
+        &mut self,
+        alerts: &[AmAlert],
+        now: Timestamp,
+        mapping: &Mapping,
+        source: &str,
+    ) -> (Vec<Observation>, usize) {
+        let mut out = Vec::new();
+        let mut unmapped = 0;
+        let mut seen = BTreeSet::new();
+        let mut sorted: Vec<&AmAlert> = alerts.iter().collect();
+        sorted.sort_by(|a, b| a.fingerprint.cmp(&b.fingerprint));
+        for a in sorted {
+            let ended = a.ends_at.is_some_and(|e| e <= now);
+            if ended || a.status.state == "unprocessed" {
+                continue;
+            }
+            let Some((entity, _)) = mapping.entity(&a.labels) else {
+                unmapped += 1;
+                continue;
+            };
+            seen.insert(a.fingerprint.clone());
+            let obs = Observation {
+                at: now,
+                source: source.to_string(),
+                kind: ObservationKind::Alert {
+                    entity,
+                    name: a.labels.get("alertname").cloned().unwrap_or_else(|| "unnamed alert".into()),
+                    fingerprint: a.fingerprint.clone(),
+                    state: AlertState::Firing,
+                    severity: severity_of(&a.labels),
+                    labels: a.labels.clone(),
+                    summary: a.annotations.get("summary").cloned().unwrap_or_default(),
+                },
+            };
+            self.firing.insert(a.fingerprint.clone(), obs.clone());
+            out.push(obs);
+        }
+        let gone: Vec<String> = self.firing.keys().filter(|f| !seen.contains(*f)).cloned().collect();
+        for f in gone {
+            if let Some(mut obs) = self.firing.remove(&f) {
+                obs.at = now;
+                if let ObservationKind::Alert { state, .. } = &mut obs.kind {
+                    *state = AlertState::Resolved;
+                }
+                out.push(obs);
+            }
+        }
+        (out, unmapped)
+    }
+}
+
+/// A matcher of a silence, as the v2 API takes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Matcher {
+    pub name: String,
+    pub value: String,
+    #[serde(rename = "isRegex")]
+    pub is_regex: bool,
+    #[serde(rename = "isEqual")]
+    pub is_equal: bool,
+}
+
+/// A silence to create (`POST /api/v2/silences`), shown in full before it is sent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Silence {
+    pub matchers: Vec<Matcher>,
+    #[serde(rename = "startsAt")]
+    pub starts_at: Timestamp,
+    #[serde(rename = "endsAt")]
+    pub ends_at: Timestamp,
+    #[serde(rename = "createdBy")]
+    pub created_by: String,
+    pub comment: String,
+}
+
+/// One silence per distinct alert label set, each matching exactly that alert's labels
+/// (equality matchers, never regexes built from label text), so nothing beyond the problem's
+/// own alerts is silenced. `author` is e.g. `alice@bastion-1`, `comment` names the problem.
+pub fn silences_for<'a>(
+    alert_labels: impl IntoIterator<Item = &'a BTreeMap<String, String>>,
+    starts_at: Timestamp,
+    duration_ms: i64,
+    author: &str,
+    comment: &str,
+) -> Vec<Silence> {
+    let sets: BTreeSet<&BTreeMap<String, String>> = alert_labels.into_iter().filter(|l| !l.is_empty()).collect();
+    sets.into_iter()
+        .map(|labels| Silence {
+            matchers: labels
+                .iter()
+                .map(|(k, v)| Matcher { name: k.clone(), value: v.clone(), is_regex: false, is_equal: true })
+                .collect(),
+            starts_at,
+            ends_at: starts_at.plus_ms(duration_ms),
+            created_by: author.to_string(),
+            comment: comment.to_string(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reference() -> Vec<u8> {
+        let path = format!("{}/../shared/reference/prometheus/sample_am_alerts.json", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    #[test]
+    fn snapshots_become_firing_then_resolved_observations() {
+        let url = "http://am/api/v2/alerts";
+        let alerts = decode_alerts(url, 200, &reference()).unwrap();
+        assert_eq!(alerts.len(), 2);
+        let m = Mapping::default();
+        let mut t = AlertTracker::default();
+        let now = Timestamp::parse_rfc3339("2026-11-23T05:05:00Z").unwrap();
+        let (obs, unmapped) = t.update(&alerts, now, &m, "alertmanager");
+        assert_eq!(unmapped, 0);
+        let fps: Vec<(&str, &str, AlertState)> = obs
+            .iter()
+            .map(|o| match &o.kind {
+                ObservationKind::Alert { fingerprint, entity, state, .. } => {
+                    (fingerprint.as_str(), entity.as_str(), *state)
+                }
+                _ => unreachable!(),
+            })
+            .collect();
+        assert_eq!(
+            fps,
+            [
+                ("436e00aab1536845", "host:db-1", AlertState::Firing),
+                ("9105d826eadc0cd5", "host:127.0.0.1", AlertState::Firing)
+            ]
+        );
+        // One alert vanishes: it resolves; the other repeats.
+        let later = now.plus_ms(60_000);
+        let (obs, _) = t.update(&alerts[..1], later, &m, "alertmanager");
+        assert_eq!(obs.len(), 2);
+        assert!(
+            matches!(&obs[1].kind, ObservationKind::Alert { state: AlertState::Resolved, fingerprint, .. } if fingerprint == "9105d826eadc0cd5")
+        );
+        // Past its endsAt, the first one resolves too.
+        let (obs, _) = t.update(&alerts[..1], Timestamp::parse_rfc3339("2026-11-23T06:00:00Z").unwrap(), &m, "am");
+        assert_eq!(obs.len(), 1);
+        assert!(matches!(&obs[0].kind, ObservationKind::Alert { state: AlertState::Resolved, .. }));
+    }
+
+    #[test]
+    fn bad_bodies_name_the_url() {
+        let e = decode_alerts("http://am/api/v2/alerts", 200, b"[{\"labels\":").unwrap_err();
+        assert!(e.starts_with("http://am/api/v2/alerts: not an Alertmanager alert list"), "{e}");
+        let e = decode_alerts("http://am/api/v2/alerts", 503, b"overloaded").unwrap_err();
+        assert_eq!(e, "http://am/api/v2/alerts: HTTP 503: overloaded");
+    }
+
+    #[test]
+    fn silences_match_each_alert_exactly_and_never_use_regexes() {
+        let a: BTreeMap<String, String> =
+            [("alertname", "HighLatency"), ("service", "checkout.*")].map(|(k, v)| (k.into(), v.into())).into();
+        let b: BTreeMap<String, String> =
+            [("alertname", "Down"), ("instance", "db-1")].map(|(k, v)| (k.into(), v.into())).into();
+        let s = silences_for([&a, &b, &a], Timestamp(0), 3_600_000, "alice@bastion", "P-0003");
+        assert_eq!(s.len(), 2, "one per distinct label set");
+        assert!(s.iter().flat_map(|s| &s.matchers).all(|m| !m.is_regex && m.is_equal));
+        let json = serde_json::to_value(&s[1]).unwrap();
+        assert_eq!(json["matchers"][1]["value"], "checkout.*", "label text stays a literal value");
+        assert_eq!(json["endsAt"], "1970-01-01T01:00:00.000Z");
+        assert_eq!(json["createdBy"], "alice@bastion");
+        assert_eq!(json["comment"], "P-0003");
+    }
+}
