@@ -3,5 +3,6 @@
 
 pub mod alertmanager;
 pub mod fixture;
+pub mod http;
 pub mod mapping;
 pub mod prometheus;
