@@ -57,6 +57,18 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
     },
+    /// Pull the configured sources, run the engine headless and write the journal.
+    Agent {
+        /// Configuration file with `[[sources.prometheus]]` tables.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// One pull-and-analyse cycle, then print the problems as JSON and exit.
+        #[arg(long)]
+        once: bool,
+        /// Journal file (default: `journal.path` of the config; with --once, none unless given).
+        #[arg(long, value_name = "FILE")]
+        journal: Option<PathBuf>,
+    },
     /// Fold a journal written by `faultline agent` or `faultline demo --journal` and show it.
     Replay {
         /// The journal file.
@@ -104,6 +116,7 @@ pub fn run(args: Args) -> Result<()> {
                 demo_ui(agent, scenario, speed, events_out, opts)
             }
         }
+        Command::Agent { config, once, journal } => run_agent(&config, once, journal),
         Command::Replay { file, headless } => {
             let journal = Journal::open_read_only(&file)?;
             let events = journal.events_after(0)?;
@@ -135,6 +148,97 @@ pub fn run(args: Args) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// `faultline agent`: sources → engine → journal, until SIGINT/SIGTERM (or one cycle with --once).
+fn run_agent(config_path: &Path, once: bool, journal: Option<PathBuf>) -> Result<()> {
+    use faultline::sources::prometheus::{Health, PrometheusSource};
+    let config = Config::load(config_path)?;
+    if config.sources.prometheus.is_empty() {
+        bail!("{}: no [[sources.prometheus]] configured; nothing to pull", config_path.display());
+    }
+    let journal_path = match (journal, once) {
+        (Some(p), _) => Some(p),
+        (None, true) => None,
+        (None, false) => Some(config.journal_path().context("finding the state directory for the journal")?),
+    };
+    let journal = journal_path.as_deref().map(open_new_journal).transpose()?;
+    let mut agent = Agent::new(config.engine(), journal);
+    let mut sources = Vec::new();
+    for p in &config.sources.prometheus {
+        let source = PrometheusSource::new(p.clone(), config.mapping.clone())
+            .with_context(|| format!("{}: source `{}`", config_path.display(), p.name))?;
+        sources.push((source, p.interval.millis()));
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting tokio")?;
+    runtime.block_on(async move {
+        let mut events = Vec::new();
+        let mut report = Vec::new();
+        loop {
+            let cycle = Instant::now();
+            report.clear();
+            for (source, _) in sources.iter_mut() {
+                let pull = source.pull(Timestamp::wall_clock()).await;
+                for obs in &pull.observations {
+                    agent.feed(obs, &mut events)?;
+                }
+                let health = pull.health();
+                match &health {
+                    Health::Ok => tracing::info!(
+                        source = source.name(),
+                        observations = pull.observations.len(),
+                        bytes = pull.bytes,
+                        "pulled"
+                    ),
+                    Health::Stale { reason } => tracing::warn!(source = source.name(), %reason, "stale"),
+                }
+                report.push(SourceReport {
+                    name: source.name().to_string(),
+                    healthy: health == Health::Ok,
+                    problems: pull.problems.clone(),
+                    observations: pull.observations.len(),
+                    bytes: pull.bytes,
+                    elapsed_ms: cycle.elapsed().as_millis() as u64,
+                });
+            }
+            if once {
+                return print_agent_once(&ProblemSet::fold(&events), &report);
+            }
+            let interval = sources.iter().map(|(_, ms)| *ms).min().unwrap_or(30_000).max(1000) as u64;
+            let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .context("installing the SIGTERM handler")?;
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(interval)) => {}
+                _ = tokio::signal::ctrl_c() => { tracing::info!("interrupted; stopping"); return Ok(()); }
+                _ = terminate.recv() => { tracing::info!("SIGTERM; stopping"); return Ok(()); }
+            }
+        }
+    })
+}
+
+#[derive(serde::Serialize)]
+struct SourceReport {
+    name: String,
+    healthy: bool,
+    problems: Vec<String>,
+    observations: usize,
+    bytes: usize,
+    elapsed_ms: u64,
+}
+
+fn print_agent_once(set: &ProblemSet, sources: &[SourceReport]) -> Result<()> {
+    #[derive(serde::Serialize)]
+    struct Output<'a> {
+        sources: &'a [SourceReport],
+        events: u64,
+        problems: Vec<&'a faultline::model::Problem>,
+    }
+    let out = Output { sources, events: set.last_seq, problems: set.visible() };
+    let stdout = std::io::stdout();
+    let mut lock = stdout.lock();
+    serde_json::to_writer_pretty(&mut lock, &out).context("writing the problems to stdout")?;
+    writeln!(lock).context("writing to stdout")?;
+    Ok(())
 }
 
 fn engine_config(path: Option<&Path>) -> Result<EngineConfig> {

@@ -31,6 +31,17 @@ pub struct Config {
     pub journal: JournalSection,
     /// `[ui]`: terminal UI preferences.
     pub ui: UiSection,
+    /// `[[sources.prometheus]]`: the backends to pull from.
+    pub sources: SourcesSection,
+    /// `[mapping]`: which labels name which entity; see [`crate::sources::mapping`].
+    pub mapping: crate::sources::mapping::Mapping,
+}
+
+/// `[sources]`: one array of tables per kind of backend.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(default, deny_unknown_fields, expecting = "a [sources] table")]
+pub struct SourcesSection {
+    pub prometheus: Vec<crate::sources::prometheus::PrometheusConfig>,
 }
 
 /// `[engine]` and `[engine.detect]`. Field meanings are those of [`EngineConfig`].
@@ -214,6 +225,23 @@ impl Config {
         if self.journal.path.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
             return Err(("journal.path".into(), "must not be empty (leave it out for the default)".into()));
         }
+        for (i, p) in self.sources.prometheus.iter().enumerate() {
+            let key = |k: &str| format!("sources.prometheus[{i}].{k}");
+            match reqwest::Url::parse(&p.url) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+                Ok(u) => {
+                    return Err((key("url"), format!("`{}`: scheme must be http or https, not {}", p.url, u.scheme())))
+                }
+                Err(e) => return Err((key("url"), format!("`{}` is not a URL: {e}", p.url))),
+            }
+            positive(&key("interval"), p.interval)?;
+            positive(&key("timeout"), p.timeout)?;
+            positive(&key("lookback"), p.lookback)?;
+            if p.step.millis() < 1000 {
+                return Err((key("step"), format!("{} is below the 1s Prometheus allows here", p.step)));
+            }
+            in_range(&key("max_response_bytes"), p.max_response_bytes as u64, 1024, 1 << 34)?;
+        }
         if self.ui.theme.trim().is_empty() {
             return Err(("ui.theme".into(), "must not be empty (leave it out for \"default\")".into()));
         }
@@ -319,7 +347,12 @@ mod tests {
         let e = parse("[engine\ntopology_hops = 3\n").unwrap_err();
         assert!(matches!(e, ConfigError::Syntax { line: Some(1), .. }), "{e}");
 
-        let e = parse("[sources]\n").unwrap_err().to_string();
-        assert!(e.contains("unknown field `sources`"), "{e}");
+        let e = parse("[[sources.prometheus]]\nurl = \"http://p:9090\"\nintervl = \"5s\"\n").unwrap_err().to_string();
+        assert!(
+            e.starts_with("faultline.toml:3:1: sources.prometheus") && e.contains("unknown field `intervl`"),
+            "{e}"
+        );
+        let e = parse("[[sources.prometheus]]\nurl = \"ftp://p\"\n").unwrap_err().to_string();
+        assert!(e.contains("sources.prometheus[0].url: `ftp://p`: scheme must be http or https"), "{e}");
     }
 }

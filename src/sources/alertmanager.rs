@@ -7,7 +7,7 @@
 //! into firing and resolved observations.
 
 use super::mapping::Mapping;
-use super::prometheus::severity_of;
+use super::prometheus::api::severity_of;
 use crate::model::{AlertState, Observation, ObservationKind, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};

@@ -7,8 +7,8 @@
 //! (`{"status":"error","errorType":"bad_data","error":"..."}`) and a non-2xx status, so the
 //! message it gives is what we report, with the URL.
 
-use super::mapping::Mapping;
 use crate::model::{AlertState, EntityId, Observation, ObservationKind, Relation, Severity, Timestamp};
+use crate::sources::mapping::Mapping;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use std::collections::BTreeMap;

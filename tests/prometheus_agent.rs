@@ -1,0 +1,145 @@
+//! `faultline agent --once` against a real Prometheus (Debian package, started by tests/support)
+//! holding a backfilled history of a small topology whose database host saturates, with its
+//! alert rules firing: one problem, root cause the database host, *calls* edges learned from the
+//! service-graph metric. And a Prometheus that is not there: a clear stale report, no panic.
+
+mod support;
+
+use faultline::journal::Journal;
+use faultline::model::{ObservationKind, RelationKind};
+use serde_json::Value;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+use support::*;
+
+fn config(dir: &Path, url: &str) -> std::path::PathBuf {
+    let path = dir.join("faultline.toml");
+    let text = format!(
+        r#"
+[[sources.prometheus]]
+name = "prom"
+url = "{url}"
+step = "15s"
+lookback = "40m"
+timeout = "2s"
+retries = 1
+
+[[sources.prometheus.queries]]
+name = "cpu_utilisation"
+query = "node_cpu_utilisation"
+
+[[sources.prometheus.queries]]
+name = "latency_p99_seconds"
+query = "service_latency_p99_seconds"
+
+[[sources.prometheus.queries]]
+name = "service_info"
+query = "service_info"
+
+[[sources.prometheus.queries]]
+name = "traces_service_graph_request_total"
+query = "traces_service_graph_request_total"
+"#
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn agent_once(dir: &Path, config: &Path, journal: &Path) -> (Value, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(["agent", "--once", "--config"])
+        .arg(config)
+        .arg("--journal")
+        .arg(journal)
+        .arg("--log-file")
+        .arg(dir.join("faultline.log"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "agent --once failed: {stderr}");
+    (serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stderr}")), stderr)
+}
+
+#[test]
+fn agent_once_finds_the_saturated_database_host_with_calls_from_the_service_graph() {
+    let prom = prometheus(PrometheusOpts {
+        backfill_openmetrics: Some(topology_history(now_secs(), 30)),
+        rules_yaml: Some(TOPOLOGY_RULES.to_string()),
+        ..Default::default()
+    });
+    wait_until("HostCpuSaturated firing", Duration::from_secs(20), || {
+        http_get(&format!("{}/api/v1/alerts", prom.url)).1.contains("HostCpuSaturated")
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal.sqlite");
+    let (out, _) = agent_once(dir.path(), &config(dir.path(), &prom.url), &journal);
+
+    let source = &out["sources"][0];
+    assert_eq!(source["healthy"], true, "{source}");
+    assert!(source["bytes"].as_u64().unwrap() > 1000);
+    let problems = out["problems"].as_array().unwrap();
+    let with_db = |p: &&Value| p["signals"].as_object().unwrap().values().any(|s| s["entity"] == "host:db-1");
+    let storm: Vec<&Value> = problems.iter().filter(with_db).collect();
+    assert_eq!(storm.len(), 1, "{problems:#?}");
+    let p = storm[0];
+    let top = &p["root_causes"][0];
+    assert_eq!(top["entity"], "host:db-1", "{:#}", p["root_causes"]);
+    let entities: Vec<&str> =
+        p["signals"].as_object().unwrap().values().map(|s| s["entity"].as_str().unwrap()).collect();
+    for e in ["service:frontend", "service:checkout", "service:catalog", "service:orders-db"] {
+        assert!(entities.contains(&e), "{e} in the problem: {entities:?}");
+    }
+    // The alert rule's firing alert is one of the root's signals.
+    assert!(top["signals"].as_array().unwrap().iter().any(|k| k.as_str().unwrap().starts_with("alert:")));
+    // The evidence walks calls edges down to the host.
+    let hops: Vec<(String, String, String)> = top["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|path| path.as_array().unwrap().iter())
+        .map(|h| {
+            (
+                h["from"].as_str().unwrap().into(),
+                h["relation"].as_str().unwrap().into(),
+                h["to"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert!(hops.contains(&("service:frontend".into(), "calls".into(), "service:checkout".into())), "{hops:?}");
+    assert!(hops.contains(&("service:orders-db".into(), "runs_on".into(), "host:db-1".into())), "{hops:?}");
+
+    // Every calls edge the engine saw came from the service-graph series, learned from `prom`.
+    let j = Journal::open_read_only(&journal).unwrap();
+    let calls: Vec<(String, String, String)> = j
+        .observations()
+        .unwrap()
+        .into_iter()
+        .filter_map(|o| match o.kind {
+            ObservationKind::Relation { relation } if relation.kind == RelationKind::Calls => {
+                Some((relation.from.0, relation.to.0, relation.learned_from))
+            }
+            _ => None,
+        })
+        .collect();
+    let mut expected: Vec<(String, String, String)> = TOPOLOGY_CALLS
+        .iter()
+        .map(|(c, s, _)| (format!("service:{c}"), format!("service:{s}"), "prom".to_string()))
+        .collect();
+    expected.sort();
+    let mut got = calls.clone();
+    got.sort();
+    assert_eq!(got, expected);
+}
+
+#[test]
+fn a_prometheus_that_is_not_there_is_reported_stale_not_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("http://127.0.0.1:{}", free_port());
+    let (out, _) = agent_once(dir.path(), &config(dir.path(), &url), &dir.path().join("j.sqlite"));
+    let source = &out["sources"][0];
+    assert_eq!(source["healthy"], false);
+    let problems: Vec<&str> = source["problems"].as_array().unwrap().iter().map(|p| p.as_str().unwrap()).collect();
+    assert!(problems.iter().any(|p| p.contains("cannot connect") && p.contains(&url)), "{problems:?}");
+    assert!(out["problems"].as_array().unwrap().is_empty());
+}
