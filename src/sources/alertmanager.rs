@@ -159,7 +159,7 @@ mod tests {
     use super::*;
 
     fn reference() -> Vec<u8> {
-        let path = format!("{}/../shared/reference/prometheus/sample_am_alerts.json", env!("CARGO_MANIFEST_DIR"));
+        let path = format!("{}/fixtures/prometheus/recorded/sample_am_alerts.json", env!("CARGO_MANIFEST_DIR"));
         std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
     }
 

@@ -269,7 +269,7 @@ mod tests {
     use super::*;
 
     fn reference(name: &str) -> Vec<u8> {
-        let path = format!("{}/../shared/reference/prometheus/{name}", env!("CARGO_MANIFEST_DIR"));
+        let path = format!("{}/fixtures/prometheus/recorded/{name}", env!("CARGO_MANIFEST_DIR"));
         std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
     }
 
