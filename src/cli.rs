@@ -152,10 +152,15 @@ pub fn run(args: Args) -> Result<()> {
 
 /// `faultline agent`: sources → engine → journal, until SIGINT/SIGTERM (or one cycle with --once).
 fn run_agent(config_path: &Path, once: bool, journal: Option<PathBuf>) -> Result<()> {
+    use faultline::sources::alertmanager::AlertmanagerSource;
     use faultline::sources::prometheus::{Health, PrometheusSource};
+    use faultline::sources::Source;
     let config = Config::load(config_path)?;
-    if config.sources.prometheus.is_empty() {
-        bail!("{}: no [[sources.prometheus]] configured; nothing to pull", config_path.display());
+    if config.sources.prometheus.is_empty() && config.sources.alertmanager.is_empty() {
+        bail!(
+            "{}: no [[sources.prometheus]] or [[sources.alertmanager]] configured; nothing to pull",
+            config_path.display()
+        );
     }
     let journal_path = match (journal, once) {
         (Some(p), _) => Some(p),
@@ -168,7 +173,12 @@ fn run_agent(config_path: &Path, once: bool, journal: Option<PathBuf>) -> Result
     for p in &config.sources.prometheus {
         let source = PrometheusSource::new(p.clone(), config.mapping.clone())
             .with_context(|| format!("{}: source `{}`", config_path.display(), p.name))?;
-        sources.push((source, p.interval.millis()));
+        sources.push((Source::Prometheus(source), p.interval.millis()));
+    }
+    for a in &config.sources.alertmanager {
+        let source = AlertmanagerSource::new(a.clone(), config.mapping.clone())
+            .with_context(|| format!("{}: source `{}`", config_path.display(), a.name))?;
+        sources.push((Source::Alertmanager(source), a.interval.millis()));
     }
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting tokio")?;
     runtime.block_on(async move {

@@ -143,3 +143,71 @@ fn a_prometheus_that_is_not_there_is_reported_stale_not_a_crash() {
     assert!(problems.iter().any(|p| p.contains("cannot connect") && p.contains(&url)), "{problems:?}");
     assert!(out["problems"].as_array().unwrap().is_empty());
 }
+
+#[test]
+fn alertmanager_alerts_fold_with_prometheus_alerts_and_a_proposed_silence_is_created() {
+    let am = alertmanager();
+    let prom = prometheus(PrometheusOpts {
+        backfill_openmetrics: Some(topology_history(now_secs(), 30)),
+        rules_yaml: Some(TOPOLOGY_RULES.to_string()),
+        alertmanager_url: Some(am.url.clone()),
+        ..Default::default()
+    });
+    let am_alerts = format!("{}/api/v2/alerts", am.url);
+    wait_until("HostCpuSaturated in Alertmanager", Duration::from_secs(40), || {
+        http_get(&am_alerts).1.contains("HostCpuSaturated")
+    });
+    let listed: Value = serde_json::from_str(&http_get(&am_alerts).1).unwrap();
+    let am_fp = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["labels"]["alertname"] == "HostCpuSaturated")
+        .map(|a| a["fingerprint"].as_str().unwrap().to_string())
+        .unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = config(dir.path(), &prom.url);
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str(&format!("\n[[sources.alertmanager]]\nname = \"am\"\nurl = \"{}\"\n", am.url));
+    std::fs::write(&path, text).unwrap();
+    let (out, _) = agent_once(dir.path(), &path, &dir.path().join("j.sqlite"));
+    assert!(out["sources"].as_array().unwrap().iter().all(|s| s["healthy"] == true), "{:#}", out["sources"]);
+
+    // One signal for the alert seen through both sources, keyed by Alertmanager's fingerprint.
+    let problems = out["problems"].as_array().unwrap();
+    let cpu: Vec<&Value> = problems
+        .iter()
+        .flat_map(|p| p["signals"].as_object().unwrap().values())
+        .filter(|s| s["name"] == "HostCpuSaturated")
+        .collect();
+    assert_eq!(cpu.len(), 1, "{cpu:#?}");
+    assert_eq!(cpu[0]["key"], format!("alert:{am_fp}"));
+    assert_eq!(cpu[0]["count"], 2, "pulled once from Prometheus and once from Alertmanager");
+
+    // A silence proposed for the problem's alerts is created in Alertmanager.
+    use faultline::sources::alertmanager::{silences_for, AlertmanagerConfig, AlertmanagerSource};
+    let alerts: Vec<Value> =
+        serde_json::from_str::<Value>(&http_get(&am_alerts).1).unwrap().as_array().unwrap().clone();
+    let labels: Vec<std::collections::BTreeMap<String, String>> = alerts
+        .iter()
+        .filter(|a| a["labels"]["alertname"] == "HostCpuSaturated")
+        .map(|a| serde_json::from_value(a["labels"].clone()).unwrap())
+        .collect();
+    let silences =
+        silences_for(&labels, faultline::model::Timestamp::wall_clock(), 3_600_000, "oncall@bastion", "P-0001");
+    assert_eq!(silences.len(), 1);
+    let cfg: AlertmanagerConfig = toml::from_str(&format!("url = \"{}\"", am.url)).unwrap();
+    let source = AlertmanagerSource::new(cfg, Default::default()).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let id = rt.block_on(source.create_silence(&silences[0])).unwrap();
+    let listed: Value = serde_json::from_str(&http_get(&format!("{}/api/v2/silences", am.url)).1).unwrap();
+    let created = listed.as_array().unwrap().iter().find(|s| s["id"] == id.as_str()).expect("the silence is listed");
+    assert_eq!(created["createdBy"], "oncall@bastion");
+    assert_eq!(created["comment"], "P-0001");
+    assert_eq!(created["status"]["state"], "active");
+    let matchers = created["matchers"].as_array().unwrap();
+    assert!(matchers
+        .iter()
+        .any(|m| m["name"] == "alertname" && m["value"] == "HostCpuSaturated" && m["isRegex"] == false));
+}

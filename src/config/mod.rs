@@ -42,6 +42,7 @@ pub struct Config {
 #[serde(default, deny_unknown_fields, expecting = "a [sources] table")]
 pub struct SourcesSection {
     pub prometheus: Vec<crate::sources::prometheus::PrometheusConfig>,
+    pub alertmanager: Vec<crate::sources::alertmanager::AlertmanagerConfig>,
 }
 
 /// `[engine]` and `[engine.detect]`. Field meanings are those of [`EngineConfig`].
@@ -225,15 +226,16 @@ impl Config {
         if self.journal.path.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
             return Err(("journal.path".into(), "must not be empty (leave it out for the default)".into()));
         }
+        for (i, a) in self.sources.alertmanager.iter().enumerate() {
+            let key = |k: &str| format!("sources.alertmanager[{i}].{k}");
+            http_url(&key("url"), &a.url)?;
+            positive(&key("interval"), a.interval)?;
+            positive(&key("timeout"), a.timeout)?;
+            in_range(&key("max_response_bytes"), a.max_response_bytes as u64, 1024, 1 << 34)?;
+        }
         for (i, p) in self.sources.prometheus.iter().enumerate() {
             let key = |k: &str| format!("sources.prometheus[{i}].{k}");
-            match reqwest::Url::parse(&p.url) {
-                Ok(u) if matches!(u.scheme(), "http" | "https") => {}
-                Ok(u) => {
-                    return Err((key("url"), format!("`{}`: scheme must be http or https, not {}", p.url, u.scheme())))
-                }
-                Err(e) => return Err((key("url"), format!("`{}` is not a URL: {e}", p.url))),
-            }
+            http_url(&key("url"), &p.url)?;
             positive(&key("interval"), p.interval)?;
             positive(&key("timeout"), p.timeout)?;
             positive(&key("lookback"), p.lookback)?;
@@ -246,6 +248,14 @@ impl Config {
             return Err(("ui.theme".into(), "must not be empty (leave it out for \"default\")".into()));
         }
         Ok(())
+    }
+}
+
+fn http_url(key: &str, url: &str) -> Result<(), (String, String)> {
+    match reqwest::Url::parse(url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(()),
+        Ok(u) => Err((key.to_string(), format!("`{url}`: scheme must be http or https, not {}", u.scheme()))),
+        Err(e) => Err((key.to_string(), format!("`{url}` is not a URL: {e}"))),
     }
 }
 

@@ -6,8 +6,11 @@
 //! listed (or is listed with an `endsAt` in the past). [`AlertTracker`] turns those snapshots
 //! into firing and resolved observations.
 
+use super::http::{redact, Auth, FetchError, HttpClient, HttpSettings};
 use super::mapping::Mapping;
 use super::prometheus::api::severity_of;
+use super::prometheus::Pull;
+use crate::config::HumanDuration;
 use crate::model::{AlertState, Observation, ObservationKind, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -152,6 +155,100 @@ pub fn silences_for<'a>(
             comment: comment.to_string(),
         })
         .collect()
+}
+
+/// One `[[sources.alertmanager]]` table.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertmanagerConfig {
+    #[serde(default = "default_name")]
+    pub name: String,
+    /// Base URL, e.g. `http://alertmanager:9093`.
+    pub url: String,
+    #[serde(default = "default_interval")]
+    pub interval: HumanDuration,
+    #[serde(default = "super::http::default_timeout")]
+    pub timeout: HumanDuration,
+    #[serde(default = "super::http::default_retries")]
+    pub retries: usize,
+    #[serde(default = "super::http::default_max_response")]
+    pub max_response_bytes: usize,
+    #[serde(default)]
+    pub auth: Auth,
+}
+
+fn default_name() -> String {
+    "alertmanager".into()
+}
+fn default_interval() -> HumanDuration {
+    HumanDuration::from_millis(15_000)
+}
+
+/// The state of one Alertmanager source between cycles.
+pub struct AlertmanagerSource {
+    config: AlertmanagerConfig,
+    mapping: Mapping,
+    client: HttpClient,
+    tracker: AlertTracker,
+}
+
+impl AlertmanagerSource {
+    pub fn new(config: AlertmanagerConfig, mapping: Mapping) -> Result<AlertmanagerSource, FetchError> {
+        let settings =
+            HttpSettings::for_source(config.timeout.millis(), config.retries, config.max_response_bytes, &config.auth);
+        let client = HttpClient::new(settings)?;
+        Ok(AlertmanagerSource { config, mapping, client, tracker: AlertTracker::default() })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    fn endpoint(&self, path: &str) -> String {
+        format!("{}{path}", self.config.url.trim_end_matches('/'))
+    }
+
+    /// One cycle at wall time `now`. On failure nothing is resolved: the tracker keeps what was
+    /// firing until Alertmanager answers again.
+    pub async fn pull(&mut self, now: Timestamp) -> Pull {
+        let mut pull = Pull::default();
+        let url = self.endpoint("/api/v2/alerts");
+        match self.client.get(&url, &[]).await {
+            Err(e) => pull.problems.push(e.to_string()),
+            Ok(r) => {
+                pull.bytes += r.body.len();
+                match decode_alerts(&redact(&url), r.status, &r.body) {
+                    Err(e) => pull.problems.push(e),
+                    Ok(alerts) => {
+                        let (obs, unmapped) = self.tracker.update(&alerts, now, &self.mapping, &self.config.name);
+                        if unmapped > 0 {
+                            tracing::debug!(source = %self.config.name, unmapped, "alerts without an entity");
+                        }
+                        pull.observations = obs;
+                    }
+                }
+            }
+        }
+        pull
+    }
+
+    /// Creates `silence` and returns Alertmanager's id for it.
+    pub async fn create_silence(&self, silence: &Silence) -> Result<String, String> {
+        let url = self.endpoint("/api/v2/silences");
+        let r = self.client.post_json(&url, silence).await.map_err(|e| e.to_string())?;
+        #[derive(Deserialize)]
+        struct Created {
+            #[serde(rename = "silenceID")]
+            silence_id: String,
+        }
+        if !(200..300).contains(&r.status) {
+            let body = String::from_utf8_lossy(&r.body[..r.body.len().min(200)]).into_owned();
+            return Err(format!("{}: HTTP {}: {}", redact(&url), r.status, body.trim()));
+        }
+        serde_json::from_slice::<Created>(&r.body)
+            .map(|c| c.silence_id)
+            .map_err(|e| format!("{}: not a silence id answer: {e}", redact(&url)))
+    }
 }
 
 #[cfg(test)]

@@ -83,6 +83,30 @@ impl Default for HttpSettings {
     }
 }
 
+impl HttpSettings {
+    /// Settings of a source from its config values (timeout in milliseconds).
+    pub fn for_source(timeout_ms: i64, retries: usize, max_body_bytes: usize, auth: &Auth) -> HttpSettings {
+        HttpSettings {
+            timeout_ms: timeout_ms.max(1) as u64,
+            retries,
+            max_body_bytes,
+            auth: auth.clone(),
+            ..HttpSettings::default()
+        }
+    }
+}
+
+/// Config defaults shared by every HTTP source.
+pub(crate) fn default_timeout() -> crate::config::HumanDuration {
+    crate::config::HumanDuration::from_millis(10_000)
+}
+pub(crate) fn default_retries() -> usize {
+    2
+}
+pub(crate) fn default_max_response() -> usize {
+    32 * 1024 * 1024
+}
+
 /// A failed request. Each names the URL (without query or credentials).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum FetchError {

@@ -170,12 +170,14 @@ pub fn severity_of(labels: &BTreeMap<String, String>) -> Severity {
     }
 }
 
-/// A stable fingerprint of a label set (FNV-1a 64 over the sorted pairs), for sources that do
-/// not give one. Alertmanager's own fingerprint is used where it exists.
+/// The fingerprint of a label set as Prometheus and Alertmanager compute it (FNV-1a 64 over the
+/// sorted names and values, each followed by the byte 0xff), so an alert pulled from Prometheus
+/// and the same alert pulled from Alertmanager fold into one signal (when no external labels
+/// were added on the way).
 pub fn fingerprint(labels: &BTreeMap<String, String>) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for (k, v) in labels {
-        for b in k.bytes().chain([0xff]).chain(v.bytes()).chain([0xfe]) {
+        for b in k.bytes().chain([0xff]).chain(v.bytes()).chain([0xff]) {
             h ^= u64::from(b);
             h = h.wrapping_mul(0x0100_0000_01b3);
         }
@@ -356,5 +358,16 @@ mod tests {
         b.insert("instance".into(), "b".into());
         assert_ne!(fingerprint(&a), fingerprint(&b));
         assert_eq!(fingerprint(&a).len(), 16);
+        // The same as Alertmanager's own fingerprint of this alert (recorded response).
+        let am: BTreeMap<String, String> = [
+            ("alertname", "BatchJobFailing"),
+            ("instance", "db-1"),
+            ("job", "nightly_backup"),
+            ("lab", "incident-console"),
+            ("severity", "warning"),
+        ]
+        .map(|(k, v)| (k.into(), v.into()))
+        .into();
+        assert_eq!(fingerprint(&am), "436e00aab1536845");
     }
 }

@@ -39,13 +39,13 @@ pub struct PrometheusConfig {
     #[serde(default = "default_lookback")]
     pub lookback: HumanDuration,
     /// Per-request timeout.
-    #[serde(default = "default_timeout")]
+    #[serde(default = "crate::sources::http::default_timeout")]
     pub timeout: HumanDuration,
     /// Retries after a failed request.
-    #[serde(default = "default_retries")]
+    #[serde(default = "crate::sources::http::default_retries")]
     pub retries: usize,
     /// Largest response read, in bytes.
-    #[serde(default = "default_max_response")]
+    #[serde(default = "crate::sources::http::default_max_response")]
     pub max_response_bytes: usize,
     /// Pull `/api/v1/alerts` (firing alerts) each cycle.
     #[serde(default = "yes")]
@@ -80,15 +80,6 @@ fn default_step() -> HumanDuration {
 }
 fn default_lookback() -> HumanDuration {
     HumanDuration::from_millis(3_600_000)
-}
-fn default_timeout() -> HumanDuration {
-    HumanDuration::from_millis(10_000)
-}
-fn default_retries() -> usize {
-    2
-}
-fn default_max_response() -> usize {
-    32 * 1024 * 1024
 }
 fn yes() -> bool {
     true
@@ -139,13 +130,8 @@ pub struct PrometheusSource {
 
 impl PrometheusSource {
     pub fn new(config: PrometheusConfig, mapping: Mapping) -> Result<PrometheusSource, FetchError> {
-        let settings = HttpSettings {
-            timeout_ms: config.timeout.millis().max(1) as u64,
-            retries: config.retries,
-            max_body_bytes: config.max_response_bytes,
-            auth: config.auth.clone(),
-            ..HttpSettings::default()
-        };
+        let settings =
+            HttpSettings::for_source(config.timeout.millis(), config.retries, config.max_response_bytes, &config.auth);
         let client = HttpClient::new(settings)?;
         Ok(PrometheusSource {
             config,
