@@ -184,10 +184,12 @@ fn run_agent(config_path: &Path, once: bool, journal: Option<PathBuf>) -> Result
     runtime.block_on(async move {
         let mut events = Vec::new();
         let mut report = Vec::new();
+        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .context("installing the SIGTERM handler")?;
         loop {
-            let cycle = Instant::now();
             report.clear();
             for (source, _) in sources.iter_mut() {
+                let started = Instant::now();
                 let pull = source.pull(Timestamp::wall_clock()).await;
                 for obs in &pull.observations {
                     agent.feed(obs, &mut events)?;
@@ -208,15 +210,13 @@ fn run_agent(config_path: &Path, once: bool, journal: Option<PathBuf>) -> Result
                     problems: pull.problems.clone(),
                     observations: pull.observations.len(),
                     bytes: pull.bytes,
-                    elapsed_ms: cycle.elapsed().as_millis() as u64,
+                    elapsed_ms: started.elapsed().as_millis() as u64,
                 });
             }
             if once {
                 return print_agent_once(&ProblemSet::fold(&events), &report);
             }
             let interval = sources.iter().map(|(_, ms)| *ms).min().unwrap_or(30_000).max(1000) as u64;
-            let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                .context("installing the SIGTERM handler")?;
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_millis(interval)) => {}
                 _ = tokio::signal::ctrl_c() => { tracing::info!("interrupted; stopping"); return Ok(()); }
@@ -244,11 +244,7 @@ fn print_agent_once(set: &ProblemSet, sources: &[SourceReport]) -> Result<()> {
         problems: Vec<&'a faultline::model::Problem>,
     }
     let out = Output { sources, events: set.last_seq, problems: set.visible() };
-    let stdout = std::io::stdout();
-    let mut lock = stdout.lock();
-    serde_json::to_writer_pretty(&mut lock, &out).context("writing the problems to stdout")?;
-    writeln!(lock).context("writing to stdout")?;
-    Ok(())
+    print_json(&out)
 }
 
 fn engine_config(path: Option<&Path>) -> Result<EngineConfig> {
@@ -310,7 +306,9 @@ fn demo_ui(
                 if due > elapsed {
                     // Hand over what is ready before waiting for the next observation's time.
                     if !batch.is_empty() {
-                        all.extend_from_slice(&batch);
+                        if events_out.is_some() {
+                            all.extend_from_slice(&batch);
+                        }
                         if tx.send(Feed::Events(std::mem::take(&mut batch))).is_err() {
                             return Ok(()); // The UI has quit.
                         }
@@ -319,7 +317,9 @@ fn demo_ui(
                 }
                 agent.feed(obs, &mut batch)?;
             }
-            all.extend_from_slice(&batch);
+            if events_out.is_some() {
+                all.extend_from_slice(&batch);
+            }
             let _ = tx.send(Feed::Events(batch));
             let summary =
                 format!("scenario finished: {} observations, {} events", agent.observations(), agent.events());
@@ -377,11 +377,15 @@ fn print_problems(set: &ProblemSet, played: Option<(&Scenario, &Agent)>) -> Resu
         as_of: set.as_of,
         problems: set.visible(),
     };
+    print_json(&out)
+}
+
+/// Prints one pretty JSON document on stdout.
+fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
     let stdout = std::io::stdout();
     let mut lock = stdout.lock();
-    serde_json::to_writer_pretty(&mut lock, &out).context("writing the problems to stdout")?;
-    writeln!(lock).context("writing to stdout")?;
-    Ok(())
+    serde_json::to_writer_pretty(&mut lock, value).context("writing the problems to stdout")?;
+    writeln!(lock).context("writing to stdout")
 }
 
 /// Sends tracing to a log file (never the screen) and returns its path.

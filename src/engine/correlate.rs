@@ -110,6 +110,8 @@ pub struct Problems {
     next: u64,
     /// Open problems whose signals are all clear, by the time they resolve.
     deadlines: BTreeSet<(Timestamp, ProblemId)>,
+    /// The same, by problem, so a cancel removes exactly its entry.
+    deadline_of: BTreeMap<ProblemId, Timestamp>,
 }
 
 impl Problems {
@@ -162,9 +164,12 @@ impl Problems {
 
     /// Schedules (or cancels, with `None`) the resolution of `id`.
     pub fn set_deadline(&mut self, id: ProblemId, deadline: Option<Timestamp>) {
-        self.deadlines.retain(|(_, p)| *p != id);
+        if let Some(old) = self.deadline_of.remove(&id) {
+            self.deadlines.remove(&(old, id));
+        }
         if let Some(t) = deadline {
             self.deadlines.insert((t, id));
+            self.deadline_of.insert(id, t);
         }
     }
 
@@ -177,6 +182,7 @@ impl Problems {
                 break;
             }
             self.deadlines.pop_first();
+            self.deadline_of.remove(&first.1);
             out.push(first);
         }
         out

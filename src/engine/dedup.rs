@@ -126,11 +126,12 @@ impl SignalTable {
     pub fn clear(&mut self, key: &SignalKey, at: Timestamp) -> Change {
         match self.entries.get_mut(key) {
             Some(e) if e.signal.active => {
+                if e.signal.kind == SignalKind::LogBurst {
+                    // Indexed by the last-seen time it had while active.
+                    self.active_logs.remove(&(e.signal.last_seen, key.clone()));
+                }
                 e.signal.active = false;
                 e.signal.last_seen = e.signal.last_seen.max(at);
-                if e.signal.kind == SignalKind::LogBurst {
-                    self.active_logs.retain(|(_, k)| k != key);
-                }
                 Change::Cleared
             }
             _ => Change::None,

@@ -84,7 +84,7 @@ pub fn rank(signals: &[&Signal], topology: &Topology, max_depth: u32, max_paths:
                     paths.push(path_to(walk, target, topology));
                 }
             }
-            paths.sort_by(|a, b| a.len().cmp(&b.len()).then_with(|| a.cmp_key().cmp(&b.cmp_key())));
+            paths.sort_by(|a, b| a.len().cmp(&b.len()).then_with(|| path_ids(a).cmp(path_ids(b))));
             paths.truncate(max_paths);
             let early = (-(first_breach.since(onset).max(0) as f64) / EARLY_FOLD_MS).exp();
             let score = W_EXPLAINS * explains as f64 / total as f64 + W_EARLY * early + W_STRENGTH * strength;
@@ -110,14 +110,8 @@ pub fn rank(signals: &[&Signal], topology: &Topology, max_depth: u32, max_paths:
 }
 
 /// Sort key for evidence paths of equal length: the entity ids along them.
-trait PathKey {
-    fn cmp_key(&self) -> Vec<&str>;
-}
-
-impl PathKey for Vec<Hop> {
-    fn cmp_key(&self) -> Vec<&str> {
-        self.iter().map(|h| h.from.as_str()).collect()
-    }
+fn path_ids(path: &[Hop]) -> impl Iterator<Item = &str> {
+    path.iter().map(|h| h.from.as_str())
 }
 
 /// The path from a walk's start down to `target`, as hops from dependent to dependency.

@@ -8,7 +8,7 @@ use crate::model::{Entity, EntityId, EntityKind, Relation, RelationKind};
 use petgraph::stable_graph::{NodeIndex, StableDiGraph};
 use petgraph::visit::EdgeRef;
 use petgraph::Direction;
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 /// The live topology. Lookups are by [`EntityId`]; iteration order is always by id.
 #[derive(Debug, Default, Clone)]
@@ -160,9 +160,8 @@ impl Topology {
         dir: Direction,
         only: Option<RelationKind>,
     ) -> Vec<(NodeIndex, Option<(NodeIndex, RelationKind)>)> {
-        let mut seen: HashMap<NodeIndex, ()> = HashMap::new();
+        let mut seen: HashSet<NodeIndex> = HashSet::from([start]);
         let mut out = vec![(start, None)];
-        seen.insert(start, ());
         let mut queue = VecDeque::from([(start, 0u32)]);
         while let Some((n, d)) = queue.pop_front() {
             if d >= hops {
@@ -173,10 +172,9 @@ impl Topology {
                 Direction::Incoming => self.dependents(n),
             };
             for (rel, m) in next {
-                if only.is_some_and(|k| k != rel) || seen.contains_key(&m) {
+                if only.is_some_and(|k| k != rel) || !seen.insert(m) {
                     continue;
                 }
-                seen.insert(m, ());
                 out.push((m, Some((n, rel))));
                 queue.push_back((m, d + 1));
             }
