@@ -110,6 +110,7 @@ fn batch(first: u64, round: u64) -> (Observation, Vec<ProblemEvent>) {
                         score: 1.0 / 3.0 + first as f64 * 1e-9,
                         value: Some(0.93),
                         baseline: None,
+                        labels: Default::default(),
                     },
                 },
                 // Every third batch ranks many candidates: a transaction of several pages.

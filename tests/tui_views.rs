@@ -44,6 +44,7 @@ fn signal(key: &str, kind: SignalKind, entity: &str, name: &str, count: u64, act
         score,
         value: None,
         baseline: None,
+        labels: Default::default(),
     }
 }
 

@@ -33,6 +33,8 @@ pub struct Occurrence<'a> {
     pub score: f64,
     pub value: Option<f64>,
     pub baseline: Option<Baseline>,
+    /// The alert's labels (alerts only).
+    pub labels: Option<&'a BTreeMap<String, String>>,
 }
 
 /// A signal and the problem it belongs to.
@@ -84,6 +86,7 @@ impl SignalTable {
                     score: o.score,
                     value: o.value,
                     baseline: o.baseline,
+                    labels: o.labels.cloned().unwrap_or_default(),
                 };
                 self.entries.insert(o.key.clone(), Entry { signal, problem: None });
                 Change::Raised
@@ -98,6 +101,12 @@ impl SignalTable {
                 s.value = o.value.or(s.value);
                 if o.baseline.is_some() {
                     s.baseline = o.baseline;
+                }
+                // The latest label set wins (quietly: a label change alone is no event).
+                if let Some(labels) = o.labels.filter(|l| !l.is_empty()) {
+                    if *labels != s.labels {
+                        s.labels = labels.clone();
+                    }
                 }
                 let stronger = o.score > s.score || o.severity > s.severity;
                 s.score = s.score.max(o.score);
@@ -170,6 +179,7 @@ mod tests {
             score: 0.6,
             value: None,
             baseline: None,
+            labels: None,
         }
     }
 

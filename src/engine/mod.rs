@@ -159,6 +159,7 @@ impl Engine {
                                 score,
                                 value: Some(value),
                                 baseline: Some(baseline),
+                                labels: None,
                             };
                             self.fire(occurrence, out);
                         }
@@ -166,7 +167,7 @@ impl Engine {
                     }
                 }
             }
-            ObservationKind::Alert { entity, name, fingerprint, state, severity, .. } => {
+            ObservationKind::Alert { entity, name, fingerprint, state, severity, labels, .. } => {
                 let key = SignalKey(format!("alert:{fingerprint}"));
                 match state {
                     AlertState::Firing => {
@@ -181,6 +182,7 @@ impl Engine {
                             score: alert_score(*severity),
                             value: None,
                             baseline: None,
+                            labels: Some(labels),
                         };
                         self.fire(occurrence, out);
                     }
@@ -200,13 +202,42 @@ impl Engine {
                         score: alert_score(*level),
                         value: None,
                         baseline: None,
+                        labels: None,
                     };
                     self.fire(occurrence, out);
                 }
             }
             ObservationKind::Tick => {}
+            ObservationKind::Silence { problem, by, via, silences, error } => {
+                // A problem merged since the operator looked at it: the silence belongs to the
+                // problem it lives on in.
+                match self.surviving(*problem) {
+                    Some(id) => {
+                        let kind = EventKind::Silenced {
+                            by: by.clone(),
+                            via: via.clone(),
+                            silences: silences.clone(),
+                            error: error.clone(),
+                        };
+                        self.emit(out, id, obs.at, kind);
+                    }
+                    None => tracing::warn!(%problem, "silence for a problem the engine does not know; not recorded"),
+                }
+            }
         }
         self.reassess(obs.at, out);
+    }
+
+    /// The problem `id` lives on in: itself, or the problem it was merged into (transitively).
+    fn surviving(&self, mut id: ProblemId) -> Option<ProblemId> {
+        // Merges only go to older problems, so the chain is finite; the bound is a guard.
+        for _ in 0..=self.problems.len() {
+            match self.problems.get(id)?.phase {
+                Phase::Merged { into } => id = into,
+                _ => return Some(id),
+            }
+        }
+        None
     }
 
     fn series_id(&mut self, entity: &EntityId, metric: &str) -> u64 {

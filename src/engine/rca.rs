@@ -287,6 +287,7 @@ mod tests {
             score,
             value: Some(0.97),
             baseline: Some(Baseline { expected: 0.3, lower: 0.2, upper: 0.4 }),
+            labels: Default::default(),
         }
     }
 

@@ -180,3 +180,51 @@ fn a_resolved_problem_reopens_when_its_signal_returns_within_the_window() {
     f.alert(61 * MIN, "host:a", "Down", AlertState::Firing);
     assert_eq!(f.problems().problems.len(), 2);
 }
+
+#[test]
+fn a_silence_lands_on_the_problem_a_merged_one_lives_on_in_and_failures_are_recorded() {
+    use crate::model::SilenceRecord;
+    use RelationKind::*;
+    let mut f = Feed::new();
+    f.relate("service:c", Calls, "database:x");
+    f.relate("service:c", Calls, "database:y");
+    f.alert(MIN, "database:x", "Slow", AlertState::Firing);
+    f.alert(MIN, "database:y", "Slow", AlertState::Firing);
+    f.alert(2 * MIN, "service:c", "Errors", AlertState::Firing);
+    let record = SilenceRecord {
+        id: "abc".into(),
+        matchers: vec!["alertname=\"Slow\"".into()],
+        starts_at: Timestamp(3 * MIN),
+        ends_at: Timestamp(123 * MIN),
+    };
+    // The operator silenced P-0002, which has meanwhile merged into P-0001.
+    let silence = |silences: Vec<SilenceRecord>, error: Option<String>| ObservationKind::Silence {
+        problem: ProblemId(2),
+        by: "alice@bastion".into(),
+        via: "am".into(),
+        silences,
+        error,
+    };
+    f.push(3 * MIN, silence(vec![record.clone()], None));
+    f.push(4 * MIN, silence(Vec::new(), Some("http://am/api/v2/silences: HTTP 400: bad matcher".into())));
+    // Unknown problems are not invented.
+    f.push(
+        5 * MIN,
+        ObservationKind::Silence {
+            problem: ProblemId(99),
+            by: "x".into(),
+            via: "am".into(),
+            silences: vec![],
+            error: None,
+        },
+    );
+    let set = f.problems();
+    let p = &set.problems[&ProblemId(1)];
+    assert_eq!(p.silenced_until, Some(Timestamp(123 * MIN)));
+    let texts: Vec<&str> = p.timeline.iter().map(|t| t.text.as_str()).filter(|t| t.contains("silence")).collect();
+    assert_eq!(texts.len(), 2, "{texts:?}");
+    assert!(texts[0].starts_with("silenced by alice@bastion via am until "), "{}", texts[0]);
+    assert!(texts[0].ends_with("1 silence(s) abc"), "{}", texts[0]);
+    assert_eq!(texts[1], "silence by alice@bastion via am FAILED: http://am/api/v2/silences: HTTP 400: bad matcher");
+    assert!(f.events.iter().all(|e| e.problem != ProblemId(99)));
+}

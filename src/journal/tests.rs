@@ -33,6 +33,7 @@ fn signal(key: &str, score: f64) -> Signal {
         score,
         value: Some(0.97),
         baseline: Some(Baseline { expected: 0.31, lower: 0.12, upper: 0.5 }),
+        labels: Default::default(),
     }
 }
 

@@ -75,6 +75,15 @@ pub enum EventKind {
     Acknowledged {
         by: String,
     },
+    /// An operator silenced the problem's alerts (or the attempt failed: `error` says why).
+    Silenced {
+        by: String,
+        via: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        silences: Vec<SilenceRecord>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
     Resolved,
     Reopened,
 }
@@ -114,6 +123,14 @@ impl EventKind {
             EventKind::MergedInto { into } => format!("merged into {into}"),
             EventKind::Absorbed { from } => format!("absorbed {from}"),
             EventKind::Acknowledged { by } => format!("acknowledged by {by}"),
+            EventKind::Silenced { by, via, silences, error: None } => {
+                let until = silences.iter().map(|s| s.ends_at).max().unwrap_or_default();
+                let ids: Vec<&str> = silences.iter().map(|s| s.id.as_str()).collect();
+                format!("silenced by {by} via {via} until {until}: {} silence(s) {}", silences.len(), ids.join(", "))
+            }
+            EventKind::Silenced { by, via, error: Some(error), .. } => {
+                format!("silence by {by} via {via} FAILED: {error}")
+            }
             EventKind::Resolved => "resolved".to_string(),
             EventKind::Reopened => "reopened".to_string(),
         }
@@ -149,6 +166,17 @@ pub struct Candidate {
     pub affected: usize,
     /// Paths from affected entities down to the candidate (shortest first, at most a few dozen).
     pub evidence: Vec<Vec<Hop>>,
+}
+
+/// One silence created in Alertmanager for a problem.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SilenceRecord {
+    /// Alertmanager's silence id.
+    pub id: String,
+    /// The matchers as Alertmanager shows them, e.g. `alertname="HostCpuSaturated"`.
+    pub matchers: Vec<String>,
+    pub starts_at: Timestamp,
+    pub ends_at: Timestamp,
 }
 
 /// A change observation linked as a foundational cause.

@@ -1,6 +1,7 @@
 //! Observations: what a source saw, stamped with the time the data carries.
 
 use super::entity::{Entity, EntityId, Relation};
+use super::event::{ProblemId, SilenceRecord};
 use super::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -118,6 +119,22 @@ pub enum ObservationKind {
     EntityGone { entity: EntityId },
     /// Nothing happened, but data time advanced (quiet periods).
     Tick,
+    /// An operator silenced a problem's alerts in Alertmanager, or tried to and failed. Fed
+    /// through the engine like any observation, so it is journaled and replays to the same
+    /// timeline entry.
+    Silence {
+        problem: ProblemId,
+        /// Who, as `user@host`.
+        by: String,
+        /// The Alertmanager source it went through.
+        via: String,
+        /// The silences created (none when it failed).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        silences: Vec<SilenceRecord>,
+        /// Why it failed, with the server's answer.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
 }
 
 impl ObservationKind {
@@ -131,7 +148,7 @@ impl ObservationKind {
             | ObservationKind::EntityGone { entity } => Some(entity),
             ObservationKind::Entity { entity } => Some(&entity.id),
             ObservationKind::Relation { relation } => Some(&relation.from),
-            ObservationKind::Tick => None,
+            ObservationKind::Tick | ObservationKind::Silence { .. } => None,
         }
     }
 }

@@ -43,6 +43,9 @@ pub struct Problem {
     pub impact: Impact,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acknowledged_by: Option<String>,
+    /// Until when its alerts are silenced (the latest end of the silences created for it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub silenced_until: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub absorbed: Vec<ProblemId>,
     pub timeline: Vec<TimelineEntry>,
@@ -65,6 +68,7 @@ impl Problem {
             foundational_cause: None,
             impact: Impact::default(),
             acknowledged_by: None,
+            silenced_until: None,
             absorbed: Vec::new(),
             timeline: Vec::new(),
             last_seq: e.seq,
@@ -107,6 +111,11 @@ impl Problem {
             EventKind::MergedInto { into } => self.status = ProblemStatus::Merged(*into),
             EventKind::Absorbed { from } => self.absorbed.push(*from),
             EventKind::Acknowledged { by } => self.acknowledged_by = Some(by.clone()),
+            EventKind::Silenced { silences, error: None, .. } => {
+                let until = silences.iter().map(|s| s.ends_at).max();
+                self.silenced_until = self.silenced_until.max(until);
+            }
+            EventKind::Silenced { .. } => {}
             EventKind::Resolved => {
                 self.status = ProblemStatus::Resolved;
                 self.resolved_at = Some(e.at);

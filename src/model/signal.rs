@@ -4,6 +4,7 @@ use super::entity::EntityId;
 use super::observation::Severity;
 use super::time::Timestamp;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fmt;
 
 /// The dedup key: repeats of the same key increment one signal's counter.
@@ -69,4 +70,8 @@ pub struct Signal {
     /// The baseline the value broke, where the signal is an anomaly.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline: Option<Baseline>,
+    /// An alert's label set as last reported (empty for anomalies and log bursts): what a
+    /// silence must match.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
 }
