@@ -112,6 +112,8 @@ pub fn run(args: Args) -> Result<()> {
                     title: format!("demo: {}", scenario.header.name),
                     readonly: args.readonly,
                     log_path: Some(log_path),
+                    operator: faultline::runbook::operator(),
+                    silence: None,
                 };
                 demo_ui(agent, scenario, speed, events_out, opts)
             }
@@ -131,8 +133,10 @@ pub fn run(args: Args) -> Result<()> {
                     title: format!("replay: {}", file.display()),
                     readonly: true,
                     log_path: Some(log_path),
+                    operator: faultline::runbook::operator(),
+                    silence: None,
                 };
-                ui::run(rx, opts)
+                ui::run(rx, None, opts)
             }
         }
         Command::Config { command: ConfigCommand::Check { file } } => {
@@ -330,7 +334,7 @@ fn demo_ui(
             Ok(())
         })
         .context("starting the demo player thread")?;
-    let ui_result = ui::run(rx, opts);
+    let ui_result = ui::run(rx, None, opts);
     // The player stops by itself once the UI is gone (its sends fail) or the scenario ends.
     if player.is_finished() {
         match player.join() {

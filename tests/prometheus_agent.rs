@@ -200,7 +200,7 @@ fn alertmanager_alerts_fold_with_prometheus_alerts_and_a_proposed_silence_is_cre
     let cfg: AlertmanagerConfig = toml::from_str(&format!("url = \"{}\"", am.url)).unwrap();
     let source = AlertmanagerSource::new(cfg, Default::default()).unwrap();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let id = rt.block_on(source.create_silence(&silences[0])).unwrap();
+    let id = rt.block_on(source.silencer().create_silence(&silences[0])).unwrap();
     let listed: Value = serde_json::from_str(&http_get(&format!("{}/api/v2/silences", am.url)).1).unwrap();
     let created = listed.as_array().unwrap().iter().find(|s| s["id"] == id.as_str()).expect("the silence is listed");
     assert_eq!(created["createdBy"], "oncall@bastion");

@@ -189,6 +189,7 @@ fn options() -> UiOptions {
         title: "demo: db-cpu-saturation".to_string(),
         readonly: false,
         log_path: Some(PathBuf::from("/var/log/faultline/ui.log")),
+        ..UiOptions::default()
     }
 }
 
@@ -438,7 +439,7 @@ fn status_line_shows_mode_time_counts_health_and_finish() {
     assert!(status.contains("■ finished") && status.contains('…'), "{status:?}");
     assert!(status.trim_end().ends_with("? help"), "{status:?}");
 
-    let mut readonly = App::new(UiOptions { readonly: true, title: "prod-eu-1".to_string(), log_path: None });
+    let mut readonly = App::new(UiOptions { readonly: true, title: "prod-eu-1".to_string(), ..UiOptions::default() });
     update(&mut readonly, Action::Resize { width: 80, height: 24 });
     let status = rows(&draw(&readonly)).pop().unwrap();
     assert!(status.contains(" LIVE ") && status.contains("READONLY"), "{status:?}");

@@ -38,11 +38,19 @@ pub struct Config {
 }
 
 /// `[sources]`: one array of tables per kind of backend.
-#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields, expecting = "a [sources] table")]
 pub struct SourcesSection {
+    /// How many sources pull at the same time (the rest wait their turn).
+    pub max_concurrent: usize,
     pub prometheus: Vec<crate::sources::prometheus::PrometheusConfig>,
     pub alertmanager: Vec<crate::sources::alertmanager::AlertmanagerConfig>,
+}
+
+impl Default for SourcesSection {
+    fn default() -> SourcesSection {
+        SourcesSection { max_concurrent: 4, prometheus: Vec::new(), alertmanager: Vec::new() }
+    }
 }
 
 /// `[engine]` and `[engine.detect]`. Field meanings are those of [`EngineConfig`].
@@ -232,7 +240,9 @@ impl Config {
             positive(&key("interval"), a.interval)?;
             positive(&key("timeout"), a.timeout)?;
             in_range(&key("max_response_bytes"), a.max_response_bytes as u64, 1024, 1 << 34)?;
+            positive(&key("silence_duration"), a.silence_duration)?;
         }
+        in_range("sources.max_concurrent", self.sources.max_concurrent as u64, 1, 64)?;
         for (i, p) in self.sources.prometheus.iter().enumerate() {
             let key = |k: &str| format!("sources.prometheus[{i}].{k}");
             http_url(&key("url"), &p.url)?;

@@ -11,7 +11,7 @@ use super::mapping::Mapping;
 use super::prometheus::api::severity_of;
 use super::prometheus::Pull;
 use crate::config::HumanDuration;
-use crate::model::{AlertState, Observation, ObservationKind, Timestamp};
+use crate::model::{AlertState, Observation, ObservationKind, Problem, ProblemId, SignalKind, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -157,6 +157,68 @@ pub fn silences_for<'a>(
         .collect()
 }
 
+/// Where and for how long silences go: the first configured Alertmanager source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SilenceTarget {
+    /// The source's name, e.g. `alertmanager`.
+    pub via: String,
+    /// The endpoint silences are posted to (credentials redacted), for the plan.
+    pub url: String,
+    /// How long a silence lasts, in milliseconds.
+    pub duration_ms: i64,
+}
+
+/// Silences proposed for one problem, shown in full before anything is sent. The times are
+/// set when it runs: a silence starts on confirmation, not when it was proposed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SilencePlan {
+    pub problem: ProblemId,
+    pub target: SilenceTarget,
+    /// One label set per alert, each becoming one silence of exact-match matchers.
+    pub label_sets: Vec<BTreeMap<String, String>>,
+    /// `user@host`.
+    pub created_by: String,
+    /// The problem id, so a silence in Alertmanager leads back to the problem.
+    pub comment: String,
+}
+
+impl SilencePlan {
+    /// The plan covering `problem`'s firing alerts, or why there is none.
+    pub fn for_problem(problem: &Problem, target: &SilenceTarget, created_by: &str) -> Result<SilencePlan, String> {
+        let sets: BTreeSet<&BTreeMap<String, String>> = problem
+            .signals
+            .values()
+            .filter(|s| s.kind == SignalKind::Alert && s.active && !s.labels.is_empty())
+            .map(|s| &s.labels)
+            .collect();
+        if sets.is_empty() {
+            return Err(format!("{} has no firing alerts to silence", problem.id));
+        }
+        Ok(SilencePlan {
+            problem: problem.id,
+            target: target.clone(),
+            label_sets: sets.into_iter().cloned().collect(),
+            created_by: created_by.to_string(),
+            comment: problem.id.to_string(),
+        })
+    }
+
+    /// The silences to post, starting at `now`.
+    pub fn silences(&self, now: Timestamp) -> Vec<Silence> {
+        silences_for(&self.label_sets, now, self.target.duration_ms, &self.created_by, &self.comment)
+    }
+
+    /// Each silence's matchers as Alertmanager prints them: `alertname="HostDown", instance="db-1:9100"`.
+    pub fn matcher_lines(&self) -> Vec<String> {
+        self.label_sets.iter().map(|l| matcher_strings(l).join(", ")).collect()
+    }
+}
+
+/// `name="value"` per label, value escaped as in PromQL string literals.
+pub fn matcher_strings(labels: &BTreeMap<String, String>) -> Vec<String> {
+    labels.iter().map(|(k, v)| format!("{k}={v:?}")).collect()
+}
+
 /// One `[[sources.alertmanager]]` table.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -175,10 +237,16 @@ pub struct AlertmanagerConfig {
     pub max_response_bytes: usize,
     #[serde(default)]
     pub auth: Auth,
+    /// How long a silence created from the UI lasts.
+    #[serde(default = "default_silence_duration")]
+    pub silence_duration: HumanDuration,
 }
 
 fn default_name() -> String {
     "alertmanager".into()
+}
+fn default_silence_duration() -> HumanDuration {
+    HumanDuration::from_millis(2 * 3_600_000)
 }
 fn default_interval() -> HumanDuration {
     HumanDuration::from_millis(15_000)
@@ -232,10 +300,33 @@ impl AlertmanagerSource {
         pull
     }
 
+    /// Where silences from the UI go, for the plan.
+    pub fn silence_target(&self) -> SilenceTarget {
+        SilenceTarget {
+            via: self.config.name.clone(),
+            url: redact(&self.endpoint("/api/v2/silences")),
+            duration_ms: self.config.silence_duration.millis(),
+        }
+    }
+
+    /// A handle that creates silences without waiting for a pull in progress.
+    pub fn silencer(&self) -> Silencer {
+        Silencer { client: self.client.clone(), url: self.endpoint("/api/v2/silences") }
+    }
+}
+
+/// Creates silences in one Alertmanager (shares the source's HTTP client and its settings).
+#[derive(Clone)]
+pub struct Silencer {
+    client: HttpClient,
+    url: String,
+}
+
+impl Silencer {
     /// Creates `silence` and returns Alertmanager's id for it.
     pub async fn create_silence(&self, silence: &Silence) -> Result<String, String> {
-        let url = self.endpoint("/api/v2/silences");
-        let r = self.client.post_json(&url, silence).await.map_err(|e| e.to_string())?;
+        let url = &self.url;
+        let r = self.client.post_json(url, silence).await.map_err(|e| e.to_string())?;
         #[derive(Deserialize)]
         struct Created {
             #[serde(rename = "silenceID")]
@@ -243,11 +334,11 @@ impl AlertmanagerSource {
         }
         if !(200..300).contains(&r.status) {
             let body = String::from_utf8_lossy(&r.body[..r.body.len().min(200)]).into_owned();
-            return Err(format!("{}: HTTP {}: {}", redact(&url), r.status, body.trim()));
+            return Err(format!("{}: HTTP {}: {}", redact(url), r.status, body.trim()));
         }
         serde_json::from_slice::<Created>(&r.body)
             .map(|c| c.silence_id)
-            .map_err(|e| format!("{}: not a silence id answer: {e}", redact(&url)))
+            .map_err(|e| format!("{}: not a silence id answer: {e}", redact(url)))
     }
 }
 

@@ -32,6 +32,8 @@ pub struct App {
     pub finished: Option<String>,
     /// The engine side dropped its sender without a `Finished`: the data is no longer moving.
     pub feed_closed: bool,
+    /// The last answer from the engine side to a request, shown in the status line.
+    pub notice: Option<String>,
     /// The screen showing.
     pub view: View,
     /// The `?` overlay is showing.
@@ -64,6 +66,7 @@ impl App {
             sources: BTreeMap::new(),
             finished: None,
             feed_closed: false,
+            notice: None,
             view: View::List,
             help: false,
             detail_scroll: 0,
@@ -207,6 +210,7 @@ pub fn update(app: &mut App, action: Action) {
             app.sources.insert(name, health);
         }
         Action::Feed(Feed::Finished { summary }) => app.finished = Some(summary),
+        Action::Feed(Feed::Notice(text)) => app.notice = Some(text),
         Action::FeedClosed => app.feed_closed = true,
         Action::Command(command) => app.command(command),
         Action::Resize { width, height } => {

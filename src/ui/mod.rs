@@ -24,7 +24,7 @@ use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::sync::mpsc::error::TryRecvError;
-use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
 /// How long to wait for a key before looking at the feed again.
 const POLL: Duration = Duration::from_millis(50);
@@ -42,6 +42,16 @@ pub enum Feed {
     Source { name: String, health: SourceHealth },
     /// No more data will come, e.g. "scenario finished: 13,482 observations".
     Finished { summary: String },
+    /// A one-line answer to something the user asked for, e.g. "P-0003: 2 silences created".
+    Notice(String),
+}
+
+/// What the UI asks the engine side to do. Sent only after the user confirmed a visible plan,
+/// and never in read-only mode.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Request {
+    /// Create these silences in Alertmanager and record the outcome in the problem's timeline.
+    Silence(crate::sources::alertmanager::SilencePlan),
 }
 
 /// How a data source is doing.
@@ -67,6 +77,10 @@ pub struct UiOptions {
     pub readonly: bool,
     /// Where the log goes, shown in the help.
     pub log_path: Option<PathBuf>,
+    /// Who is at the keyboard, `user@host`: the author of silences and runbook runs.
+    pub operator: String,
+    /// Where `s` sends silences; `None` when no Alertmanager is configured (or in a replay).
+    pub silence: Option<crate::sources::alertmanager::SilenceTarget>,
 }
 
 /// The user's faultline config directory (Linux: `~/.config/faultline`), if there is a home.
@@ -75,14 +89,20 @@ pub fn config_dir() -> Option<PathBuf> {
 }
 
 /// Runs the UI on the calling thread until the user quits (q / Ctrl-C) or a signal arrives.
+/// Confirmed requests (silences) go to `requests`; without it nothing can be asked for.
 ///
 /// The keymap and theme are read from the config directory first; a bad file is returned as an
 /// error before the terminal is touched. Nothing is printed while the UI is up.
-pub fn run(mut feed: UnboundedReceiver<Feed>, opts: UiOptions) -> anyhow::Result<()> {
+pub fn run(
+    mut feed: UnboundedReceiver<Feed>,
+    requests: Option<UnboundedSender<Request>>,
+    opts: UiOptions,
+) -> anyhow::Result<()> {
     let dir = config_dir();
     let keymap = Keymap::load(dir.as_ref().map(|d| d.join("keymap.toml")).as_deref())?;
     let theme = Theme::load(dir.as_ref().map(|d| d.join("theme.toml")).as_deref(), ColorMode::detect())?;
     let mut app = App::with_style(opts, keymap, theme);
+    let _requests = requests; // The silence flow (next change) sends confirmed plans here.
 
     let mut session = terminal::Session::enter()?;
     let size = session.terminal.size()?;
