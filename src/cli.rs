@@ -1,7 +1,8 @@
-//! Command-line modes: `demo`, `replay`, `config check`.
+//! Command-line modes: live (no command: agent and UI), `agent`, `demo`, `replay`, `config check`.
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
+use faultline::agent::runtime::{Runtime, SourceStatus};
 use faultline::agent::Agent;
 use faultline::config::Config;
 use faultline::engine::EngineConfig;
@@ -30,8 +31,13 @@ pub struct Args {
     /// Log file (default: faultline.log in the state directory). Logs never go to the screen.
     #[arg(long, global = true, value_name = "FILE")]
     log_file: Option<PathBuf>,
+    /// With no command: the configuration to run live with (default: faultline.toml in the
+    /// config directory, e.g. ~/.config/faultline/faultline.toml).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// No command: run the agent and the UI together on the configured sources.
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -93,7 +99,23 @@ enum ConfigCommand {
 pub fn run(args: Args) -> Result<()> {
     let log_path = init_logging(args.log_file.as_deref())?;
     tracing::info!(version = env!("CARGO_PKG_VERSION"), command = ?args.command, "faultline starting");
-    match args.command {
+    let Some(command) = args.command else {
+        let config = match args.config {
+            Some(c) => c,
+            None => ui::config_dir()
+                .map(|d| d.join("faultline.toml"))
+                .context("finding the config directory (is $HOME set?); give --config")?,
+        };
+        if !config.exists() {
+            bail!(
+                "{}: no such config file. Give --config FILE (see fixtures/config/faultline.example.toml), \
+                 or try `faultline demo`",
+                config.display()
+            );
+        }
+        return run_live(&config, args.readonly, log_path);
+    };
+    match command {
         Command::Demo { scenario, speed, headless, journal, events_out, config } => {
             let engine = engine_config(config.as_deref())?;
             let scenario = match &scenario {
@@ -155,10 +177,74 @@ pub fn run(args: Args) -> Result<()> {
 }
 
 /// `faultline agent`: sources → engine → journal, until SIGINT/SIGTERM (or one cycle with --once).
+/// A journal that already holds events is resumed (see `Agent::resume`).
 fn run_agent(config_path: &Path, once: bool, journal: Option<PathBuf>) -> Result<()> {
-    use faultline::sources::alertmanager::AlertmanagerSource;
-    use faultline::sources::prometheus::{Health, PrometheusSource};
-    use faultline::sources::Source;
+    let config = load_live_config(config_path)?;
+    let journal_path = match (journal, once) {
+        (Some(p), _) => Some(p),
+        (None, true) => None,
+        (None, false) => Some(config.journal_path().context("finding the state directory for the journal")?),
+    };
+    let journal = journal_path.as_deref().map(Journal::open).transpose()?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting tokio")?;
+    runtime.block_on(async move {
+        let (mut rt, _) = Runtime::new(&config, journal).with_context(|| config_path.display().to_string())?;
+        if once {
+            rt.cycle(Timestamp::wall_clock()).await?;
+            return print_agent_once(rt.problems(), &rt.statuses());
+        }
+        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .context("installing the SIGTERM handler")?;
+        let stop = async move {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => tracing::info!("interrupted"),
+                _ = terminate.recv() => tracing::info!("SIGTERM"),
+            }
+        };
+        rt.run(None, None, stop).await?;
+        Ok(())
+    })
+}
+
+/// `faultline` with no command: the agent and the UI in one process. The agent runs on its
+/// own thread; the UI on this one, and when the UI ends the agent stops.
+fn run_live(config_path: &Path, readonly: bool, log_path: PathBuf) -> Result<()> {
+    let config = load_live_config(config_path)?;
+    let journal_path = config.journal_path().context("finding the state directory for the journal")?;
+    let journal = Journal::open(&journal_path)?;
+    let tokio =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("starting tokio")?;
+    let (mut rt, events) = Runtime::new(&config, Some(journal)).with_context(|| config_path.display().to_string())?;
+    rt.set_readonly(readonly);
+    let opts = UiOptions {
+        title: format!("live: {}", config_path.display()),
+        readonly,
+        log_path: Some(log_path),
+        operator: faultline::runbook::operator(),
+        silence: rt.silence_target().cloned(),
+    };
+    let (feed_tx, feed_rx) = tokio::sync::mpsc::unbounded_channel();
+    let (req_tx, req_rx) = tokio::sync::mpsc::unbounded_channel();
+    if !events.is_empty() {
+        let _ = feed_tx.send(Feed::Events(events));
+    }
+    // Dropping the request sender (the UI ending) stops the agent.
+    let agent = tokio.spawn(rt.run(Some(feed_tx), Some(req_rx), std::future::pending()));
+    let ui_result = ui::run(feed_rx, Some(req_tx), opts);
+    let agent_result = tokio.block_on(async { tokio::time::timeout(Duration::from_secs(5), agent).await });
+    tokio.shutdown_timeout(Duration::from_secs(1));
+    ui_result?;
+    match agent_result {
+        Ok(Ok(r)) => r.context("the agent stopped"),
+        Ok(Err(e)) => bail!("the agent task failed: {e}"),
+        Err(_) => {
+            tracing::warn!("the agent did not stop within 5 s of the UI");
+            Ok(())
+        }
+    }
+}
+
+fn load_live_config(config_path: &Path) -> Result<Config> {
     let config = Config::load(config_path)?;
     if config.sources.prometheus.is_empty() && config.sources.alertmanager.is_empty() {
         bail!(
@@ -166,84 +252,13 @@ fn run_agent(config_path: &Path, once: bool, journal: Option<PathBuf>) -> Result
             config_path.display()
         );
     }
-    let journal_path = match (journal, once) {
-        (Some(p), _) => Some(p),
-        (None, true) => None,
-        (None, false) => Some(config.journal_path().context("finding the state directory for the journal")?),
-    };
-    let journal = journal_path.as_deref().map(open_new_journal).transpose()?;
-    let mut agent = Agent::new(config.engine(), journal);
-    let mut sources = Vec::new();
-    for p in &config.sources.prometheus {
-        let source = PrometheusSource::new(p.clone(), config.mapping.clone())
-            .with_context(|| format!("{}: source `{}`", config_path.display(), p.name))?;
-        sources.push((Source::Prometheus(source), p.interval.millis()));
-    }
-    for a in &config.sources.alertmanager {
-        let source = AlertmanagerSource::new(a.clone(), config.mapping.clone())
-            .with_context(|| format!("{}: source `{}`", config_path.display(), a.name))?;
-        sources.push((Source::Alertmanager(source), a.interval.millis()));
-    }
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting tokio")?;
-    runtime.block_on(async move {
-        let mut events = Vec::new();
-        let mut report = Vec::new();
-        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .context("installing the SIGTERM handler")?;
-        loop {
-            report.clear();
-            for (source, _) in sources.iter_mut() {
-                let started = Instant::now();
-                let pull = source.pull(Timestamp::wall_clock()).await;
-                for obs in &pull.observations {
-                    agent.feed(obs, &mut events)?;
-                }
-                let health = pull.health();
-                match &health {
-                    Health::Ok => tracing::info!(
-                        source = source.name(),
-                        observations = pull.observations.len(),
-                        bytes = pull.bytes,
-                        "pulled"
-                    ),
-                    Health::Stale { reason } => tracing::warn!(source = source.name(), %reason, "stale"),
-                }
-                report.push(SourceReport {
-                    name: source.name().to_string(),
-                    healthy: health == Health::Ok,
-                    problems: pull.problems.clone(),
-                    observations: pull.observations.len(),
-                    bytes: pull.bytes,
-                    elapsed_ms: started.elapsed().as_millis() as u64,
-                });
-            }
-            if once {
-                return print_agent_once(&ProblemSet::fold(&events), &report);
-            }
-            let interval = sources.iter().map(|(_, ms)| *ms).min().unwrap_or(30_000).max(1000) as u64;
-            tokio::select! {
-                _ = tokio::time::sleep(Duration::from_millis(interval)) => {}
-                _ = tokio::signal::ctrl_c() => { tracing::info!("interrupted; stopping"); return Ok(()); }
-                _ = terminate.recv() => { tracing::info!("SIGTERM; stopping"); return Ok(()); }
-            }
-        }
-    })
+    Ok(config)
 }
 
-#[derive(serde::Serialize)]
-struct SourceReport {
-    name: String,
-    healthy: bool,
-    problems: Vec<String>,
-    observations: usize,
-    bytes: usize,
-    elapsed_ms: u64,
-}
-
-fn print_agent_once(set: &ProblemSet, sources: &[SourceReport]) -> Result<()> {
+fn print_agent_once(set: &ProblemSet, sources: &[&SourceStatus]) -> Result<()> {
     #[derive(serde::Serialize)]
     struct Output<'a> {
-        sources: &'a [SourceReport],
+        sources: &'a [&'a SourceStatus],
         events: u64,
         problems: Vec<&'a faultline::model::Problem>,
     }

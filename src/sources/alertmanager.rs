@@ -53,6 +53,18 @@ pub struct AlertTracker {
 }
 
 impl AlertTracker {
+    /// Rebuilds what was firing from the alert observations a tracker produced before.
+    pub fn restore<'a>(&mut self, observations: impl Iterator<Item = &'a Observation>) {
+        for obs in observations {
+            if let ObservationKind::Alert { fingerprint, state, .. } = &obs.kind {
+                match state {
+                    AlertState::Firing => self.firing.insert(fingerprint.clone(), obs.clone()),
+                    AlertState::Resolved => self.firing.remove(fingerprint),
+                };
+            }
+        }
+    }
+
     /// Observations for one snapshot taken at `now`: every firing alert (repeats count on the
     /// engine's signal), and a resolve for each alert that was firing and is gone or has ended.
     /// Returns the observations and how many alerts mapped to no entity.
@@ -298,6 +310,11 @@ impl AlertmanagerSource {
             }
         }
         pull
+    }
+
+    /// Takes back the alerts this source reported firing and not yet resolved.
+    pub fn restore<'a>(&mut self, observations: impl Iterator<Item = &'a Observation>) {
+        self.tracker.restore(observations);
     }
 
     /// Where silences from the UI go, for the plan.

@@ -7,7 +7,7 @@ pub mod http;
 pub mod mapping;
 pub mod prometheus;
 
-use crate::model::Timestamp;
+use crate::model::{Observation, Timestamp};
 
 /// A configured live source, whatever its backend.
 pub enum Source {
@@ -20,6 +20,18 @@ impl Source {
         match self {
             Source::Prometheus(s) => s.name(),
             Source::Alertmanager(s) => s.name(),
+        }
+    }
+
+    /// Picks up where a journal left off: `observations` is everything the journal holds
+    /// (this source takes its own, by name), so the next pull asks only for what is new and
+    /// alerts that were firing can still resolve.
+    pub fn restore(&mut self, observations: &[Observation]) {
+        let name = self.name().to_string();
+        let mine = observations.iter().filter(|o| o.source == name);
+        match self {
+            Source::Prometheus(s) => s.restore(mine),
+            Source::Alertmanager(s) => s.restore(mine),
         }
     }
 

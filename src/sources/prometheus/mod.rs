@@ -270,6 +270,29 @@ impl PrometheusSource {
         }
     }
 
+    /// Picks up from this source's journaled observations: each query resumes after the last
+    /// sample it delivered (the metric name is the query's name), and known entities and
+    /// relations are not announced again.
+    pub fn restore<'a>(&mut self, observations: impl Iterator<Item = &'a Observation>) {
+        for obs in observations {
+            match &obs.kind {
+                ObservationKind::Metric { metric, samples, .. } => {
+                    if let Some(&(last, _)) = samples.last() {
+                        let until = self.pulled_until.entry(metric.clone()).or_insert(last);
+                        *until = (*until).max(last);
+                    }
+                }
+                ObservationKind::Entity { entity } => {
+                    self.known_entities.insert(entity.id.clone());
+                }
+                ObservationKind::Relation { relation } => {
+                    self.known_relations.insert(relation.clone());
+                }
+                _ => {}
+            }
+        }
+    }
+
     fn entity(&mut self, id: EntityId, kind: crate::model::EntityKind, at: Timestamp, out: &mut Vec<Observation>) {
         if self.known_entities.insert(id.clone()) {
             let entity =

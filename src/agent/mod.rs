@@ -1,0 +1,111 @@
+//! The agent's core loop, without the sources: observations go through the engine, every step
+//! is journaled (when a journal is open) and the events are handed on to whoever shows them.
+//! `faultline demo`, `faultline agent` and the tests all drive this one type; [`runtime`] adds
+//! the live sources around it.
+
+pub mod runtime;
+
+use crate::engine::{Engine, EngineConfig};
+use crate::journal::{Journal, JournalError};
+use crate::model::{Observation, ProblemEvent};
+use std::path::PathBuf;
+
+/// An agent picked up from its journal, see [`Agent::resume`].
+pub struct Resumed {
+    pub agent: Agent,
+    /// The journal's events, in seq order.
+    pub events: Vec<ProblemEvent>,
+    /// The journal's observations, in the order they were fed.
+    pub observations: Vec<Observation>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ResumeError {
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    #[error(
+        "journal {}: replaying its {observations} observations gives other events from seq {seq} on: it was \
+         written with another [engine] config or faultline version, or its observations were pruned. Use the \
+         config it was written with, or give a new journal file",
+        path.display()
+    )]
+    Diverged { path: PathBuf, observations: usize, seq: u64 },
+}
+
+/// The engine plus its journal.
+pub struct Agent {
+    engine: Engine,
+    journal: Option<Journal>,
+    observations: u64,
+    events: u64,
+}
+
+impl Agent {
+    /// An agent that journals into `journal` when given. The journal must be new or hold no
+    /// events yet: the engine's seqs start at 1.
+    pub fn new(config: EngineConfig, journal: Option<Journal>) -> Agent {
+        Agent { engine: Engine::new(config), journal, observations: 0, events: 0 }
+    }
+
+    /// An agent that goes on where the journal left off. The engine's state is the fold of the
+    /// observations it saw, so the journal's observations are played through a fresh engine;
+    /// the events that gives must be exactly the journal's events (determinism), or the
+    /// journal was written with another `[engine]` config or version and is refused.
+    ///
+    /// Returns the agent, the journal's events (for the views) and its observations (for the
+    /// sources to pick up where they were).
+    pub fn resume(config: EngineConfig, journal: Journal) -> Result<Resumed, ResumeError> {
+        let observations = journal.observations()?;
+        let recorded = journal.events_after(0)?;
+        let mut engine = Engine::new(config);
+        let mut replayed = Vec::with_capacity(recorded.len());
+        for obs in &observations {
+            engine.observe(obs, &mut replayed);
+        }
+        if let Some(i) = (0..recorded.len().max(replayed.len())).find(|&i| recorded.get(i) != replayed.get(i)) {
+            return Err(ResumeError::Diverged {
+                path: journal.path().to_path_buf(),
+                observations: observations.len(),
+                seq: recorded.get(i).or(replayed.get(i)).map_or(0, |e| e.seq),
+            });
+        }
+        let agent = Agent {
+            engine,
+            journal: Some(journal),
+            observations: observations.len() as u64,
+            events: recorded.len() as u64,
+        };
+        Ok(Resumed { agent, events: recorded, observations })
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Observations fed so far.
+    pub fn observations(&self) -> u64 {
+        self.observations
+    }
+
+    /// Events produced so far.
+    pub fn events(&self) -> u64 {
+        self.events
+    }
+
+    /// Feeds one observation, journals it with its events in one transaction, and appends the
+    /// events to `out`. On a journal error the engine has still seen the observation; the
+    /// error says what was not stored.
+    pub fn feed(&mut self, obs: &Observation, out: &mut Vec<ProblemEvent>) -> Result<(), JournalError> {
+        let start = out.len();
+        self.engine.observe(obs, out);
+        self.observations += 1;
+        self.events += (out.len() - start) as u64;
+        if let Some(j) = self.journal.as_mut() {
+            j.append(Some(obs), &out[start..])?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

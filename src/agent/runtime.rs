@@ -1,0 +1,412 @@
+//! The live agent: the configured sources pulled on their own schedules, at most
+//! `sources.max_concurrent` at a time, what they saw fed to the engine in configuration order,
+//! each source's health kept for the status bar, and the UI's confirmed requests (silences)
+//! carried out and journaled. `faultline agent`, the live UI and the tests all run this.
+//!
+//! A source that fails keeps what it already contributed: the engine's state is never rolled
+//! back, the source is reported stale with the reason, and the next cycle asks again.
+
+use super::{Agent, ResumeError};
+use crate::config::Config;
+use crate::journal::{Journal, JournalError};
+use crate::model::{Observation, ObservationKind, ProblemEvent, ProblemSet, SilenceRecord, Timestamp};
+use crate::sources::alertmanager::{matcher_strings, AlertmanagerSource, SilencePlan, SilenceTarget, Silencer};
+use crate::sources::http::FetchError;
+use crate::sources::prometheus::{Health, PrometheusSource, Pull};
+use crate::sources::Source;
+use crate::ui::{Feed, Request, SourceHealth};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
+use tokio::sync::{Mutex, Semaphore};
+use tokio::task::JoinSet;
+
+/// How a source is doing: what `agent --once` prints and the status bar shows.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SourceStatus {
+    pub name: String,
+    /// The last cycle had no failed request.
+    pub healthy: bool,
+    /// What went wrong in the last cycle, one line per failed request or skipped data.
+    pub problems: Vec<String>,
+    /// Wall time of the first failed cycle of the failures going on now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stale_since: Option<Timestamp>,
+    /// Wall time of the last cycle without failures.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_ok: Option<Timestamp>,
+    /// Observations of the last cycle.
+    pub observations: usize,
+    /// Response bytes read in the last cycle.
+    pub bytes: usize,
+    /// Wall time the last cycle took, in milliseconds.
+    pub elapsed_ms: u64,
+    /// Cycles pulled so far.
+    pub cycles: u64,
+}
+
+impl SourceStatus {
+    fn new(name: &str) -> SourceStatus {
+        SourceStatus {
+            name: name.to_string(),
+            healthy: true,
+            problems: Vec::new(),
+            stale_since: None,
+            last_ok: None,
+            observations: 0,
+            bytes: 0,
+            elapsed_ms: 0,
+            cycles: 0,
+        }
+    }
+
+    /// For the status bar: ok, or stale with when it started and why.
+    pub fn health(&self) -> SourceHealth {
+        if self.healthy {
+            return SourceHealth::Ok;
+        }
+        let first = self.problems.first().map_or("no answer", String::as_str);
+        let more = match self.problems.len() {
+            0 | 1 => String::new(),
+            n => format!(" (and {} more)", n - 1),
+        };
+        let since = self.stale_since.map(|t| format!("since {}: ", t.clock())).unwrap_or_default();
+        SourceHealth::Stale { reason: format!("{since}{first}{more}") }
+    }
+
+    fn record(&mut self, pull: &Pull, now: Timestamp, elapsed: Duration) {
+        self.cycles += 1;
+        self.observations = pull.observations.len();
+        self.bytes = pull.bytes;
+        self.elapsed_ms = elapsed.as_millis() as u64;
+        self.problems = pull.problems.clone();
+        self.healthy = pull.health() == Health::Ok;
+        if self.healthy {
+            self.last_ok = Some(now);
+            self.stale_since = None;
+        } else {
+            self.stale_since = self.stale_since.or(Some(now));
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("source `{name}`: {source}")]
+    Source { name: String, source: FetchError },
+    #[error(transparent)]
+    Resume(#[from] ResumeError),
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+}
+
+struct Slot {
+    /// Behind a lock so a pull can run in its own task and the source survives a panic there.
+    source: Arc<Mutex<Source>>,
+    interval: Duration,
+    next_due: Instant,
+    status: SourceStatus,
+}
+
+/// The engine, its journal and the live sources.
+pub struct Runtime {
+    agent: Agent,
+    problems: ProblemSet,
+    slots: Vec<Slot>,
+    max_concurrent: usize,
+    /// Where silences can go, by Alertmanager source name.
+    silencers: BTreeMap<String, Silencer>,
+    silence_target: Option<SilenceTarget>,
+    readonly: bool,
+}
+
+impl Runtime {
+    /// The sources of `config` around an agent that goes on from `journal` when it holds
+    /// events (see [`Agent::resume`]). Returns the runtime and the journal's events.
+    pub fn new(config: &Config, journal: Option<Journal>) -> Result<(Runtime, Vec<ProblemEvent>), RuntimeError> {
+        let mut sources = Vec::new();
+        let mut silencers = BTreeMap::new();
+        let mut silence_target = None;
+        for p in &config.sources.prometheus {
+            let source = PrometheusSource::new(p.clone(), config.mapping.clone())
+                .map_err(|source| RuntimeError::Source { name: p.name.clone(), source })?;
+            sources.push((Source::Prometheus(source), p.interval.millis()));
+        }
+        for a in &config.sources.alertmanager {
+            let source = AlertmanagerSource::new(a.clone(), config.mapping.clone())
+                .map_err(|source| RuntimeError::Source { name: a.name.clone(), source })?;
+            silencers.insert(a.name.clone(), source.silencer());
+            silence_target.get_or_insert_with(|| source.silence_target());
+            sources.push((Source::Alertmanager(source), a.interval.millis()));
+        }
+        let (agent, events, observations) = match journal {
+            Some(j) if j.last_seq()? > 0 => {
+                let r = Agent::resume(config.engine(), j)?;
+                (r.agent, r.events, r.observations)
+            }
+            j => (Agent::new(config.engine(), j), Vec::new(), Vec::new()),
+        };
+        for (source, _) in &mut sources {
+            source.restore(&observations);
+        }
+        let now = Instant::now();
+        let slots = sources
+            .into_iter()
+            .map(|(source, interval_ms)| Slot {
+                status: SourceStatus::new(source.name()),
+                source: Arc::new(Mutex::new(source)),
+                interval: Duration::from_millis(interval_ms.max(1000) as u64),
+                next_due: now,
+            })
+            .collect();
+        let runtime = Runtime {
+            agent,
+            problems: ProblemSet::fold(&events),
+            slots,
+            max_concurrent: config.sources.max_concurrent.max(1),
+            silencers,
+            silence_target,
+            readonly: false,
+        };
+        if !events.is_empty() {
+            tracing::info!(events = events.len(), observations = observations.len(), "resumed from the journal");
+        }
+        Ok((runtime, events))
+    }
+
+    /// Refuse every request that changes something elsewhere (`--readonly`).
+    pub fn set_readonly(&mut self, readonly: bool) {
+        self.readonly = readonly;
+    }
+
+    /// Where the UI's silences go: the first configured Alertmanager.
+    pub fn silence_target(&self) -> Option<&SilenceTarget> {
+        self.silence_target.as_ref()
+    }
+
+    /// The problems as the events so far fold.
+    pub fn problems(&self) -> &ProblemSet {
+        &self.problems
+    }
+
+    /// Each source's status, in configuration order.
+    pub fn statuses(&self) -> Vec<&SourceStatus> {
+        self.slots.iter().map(|s| &s.status).collect()
+    }
+
+    pub fn agent(&self) -> &Agent {
+        &self.agent
+    }
+
+    /// Pulls every source once, whether due or not, and returns the events.
+    pub async fn cycle(&mut self, now: Timestamp) -> Result<Vec<ProblemEvent>, JournalError> {
+        let all: Vec<usize> = (0..self.slots.len()).collect();
+        self.pull(&all, now).await
+    }
+
+    /// Pulls the sources `which` (at most `max_concurrent` at a time), then feeds what each saw
+    /// to the engine in configuration order, so the result does not depend on who answered first.
+    async fn pull(&mut self, which: &[usize], now: Timestamp) -> Result<Vec<ProblemEvent>, JournalError> {
+        let gate = Arc::new(Semaphore::new(self.max_concurrent));
+        let mut tasks = JoinSet::new();
+        let mut index_of = BTreeMap::new();
+        for &i in which {
+            let source = Arc::clone(&self.slots[i].source);
+            let gate = Arc::clone(&gate);
+            let handle = tasks.spawn(async move {
+                // The semaphore is never closed, so acquiring only waits.
+                let _permit = gate.acquire_owned().await;
+                let started = Instant::now();
+                let pull = source.lock().await.pull(now).await;
+                (pull, started.elapsed())
+            });
+            index_of.insert(handle.id(), i);
+        }
+        let mut results: BTreeMap<usize, (Pull, Duration)> = BTreeMap::new();
+        while let Some(joined) = tasks.join_next_with_id().await {
+            match joined {
+                Ok((id, result)) => {
+                    if let Some(&i) = index_of.get(&id) {
+                        results.insert(i, result);
+                    }
+                }
+                Err(e) => {
+                    let Some(&i) = index_of.get(&e.id()) else { continue };
+                    let what = if e.is_panic() { panic_text(e.into_panic()) } else { "cancelled".into() };
+                    tracing::error!(source = %self.slots[i].status.name, %what, "source task failed");
+                    let pull =
+                        Pull { problems: vec![format!("the pull panicked ({what}); see the log")], ..Pull::default() };
+                    results.insert(i, (pull, Duration::ZERO));
+                }
+            }
+        }
+        let mut events = Vec::new();
+        for (i, (pull, elapsed)) in results {
+            let slot = &mut self.slots[i];
+            slot.status.record(&pull, now, elapsed);
+            let status = &slot.status;
+            if status.healthy {
+                tracing::info!(
+                    source = %status.name,
+                    observations = status.observations,
+                    bytes = status.bytes,
+                    elapsed_ms = status.elapsed_ms,
+                    "pulled"
+                );
+            } else {
+                tracing::warn!(source = %status.name, problems = ?status.problems, elapsed_ms = status.elapsed_ms, "stale");
+            }
+            let start = events.len();
+            for obs in &pull.observations {
+                self.agent.feed(obs, &mut events)?;
+            }
+            for e in &events[start..] {
+                self.problems.apply(e);
+            }
+        }
+        Ok(events)
+    }
+
+    /// Carries out a confirmed silence plan: creates each silence in Alertmanager (stopping at
+    /// the first refusal) and records the outcome, success or failure with the server's answer,
+    /// in the problem's timeline. Returns the events and a one-line notice for the user.
+    pub async fn silence(&mut self, plan: SilencePlan) -> Result<(Vec<ProblemEvent>, String), JournalError> {
+        if self.readonly {
+            return Ok((Vec::new(), "read-only (--readonly): silence refused".into()));
+        }
+        let Some(silencer) = self.silencers.get(&plan.target.via) else {
+            return Ok((Vec::new(), format!("no Alertmanager source named `{}`: silence not sent", plan.target.via)));
+        };
+        let now = Timestamp::wall_clock();
+        let silences = plan.silences(now);
+        let mut created = Vec::new();
+        let mut error = None;
+        for s in &silences {
+            match silencer.create_silence(s).await {
+                Ok(id) => created.push(SilenceRecord {
+                    id,
+                    matchers: s
+                        .matchers
+                        .iter()
+                        .flat_map(|m| matcher_strings(&BTreeMap::from([(m.name.clone(), m.value.clone())])))
+                        .collect(),
+                    starts_at: s.starts_at,
+                    ends_at: s.ends_at,
+                }),
+                Err(e) => {
+                    error = Some(format!("{e} ({} of {} created before it)", created.len(), silences.len()));
+                    break;
+                }
+            }
+        }
+        let notice = match &error {
+            None => {
+                let until = created.iter().map(|s| s.ends_at).max().unwrap_or(now);
+                format!(
+                    "{}: {} silence(s) created in {} until {}",
+                    plan.problem,
+                    created.len(),
+                    plan.target.via,
+                    until.clock()
+                )
+            }
+            Some(e) => format!("{}: silence FAILED: {e}", plan.problem),
+        };
+        tracing::info!(problem = %plan.problem, by = %plan.created_by, created = created.len(), error = ?error, "silence");
+        let obs = Observation {
+            at: now,
+            source: "operator".into(),
+            kind: ObservationKind::Silence {
+                problem: plan.problem,
+                by: plan.created_by.clone(),
+                via: plan.target.via.clone(),
+                silences: created,
+                error,
+            },
+        };
+        let mut events = Vec::new();
+        self.agent.feed(&obs, &mut events)?;
+        for e in &events {
+            self.problems.apply(e);
+        }
+        Ok((events, notice))
+    }
+
+    /// Runs until `stop` completes or the UI side goes away (`requests` closed): each source
+    /// is pulled when due, events and health changes go to `feed`, requests are carried out.
+    pub async fn run(
+        mut self,
+        feed: Option<UnboundedSender<Feed>>,
+        mut requests: Option<UnboundedReceiver<Request>>,
+        stop: impl Future<Output = ()>,
+    ) -> Result<(), JournalError> {
+        tokio::pin!(stop);
+        let send = |message: Feed| {
+            if let Some(f) = &feed {
+                let _ = f.send(message);
+            }
+        };
+        for slot in &self.slots {
+            send(Feed::Source { name: slot.status.name.clone(), health: SourceHealth::Ok });
+        }
+        loop {
+            let now = Instant::now();
+            let due: Vec<usize> = (0..self.slots.len()).filter(|&i| self.slots[i].next_due <= now).collect();
+            if !due.is_empty() {
+                let before: Vec<SourceHealth> = due.iter().map(|&i| self.slots[i].status.health()).collect();
+                let events = self.pull(&due, Timestamp::wall_clock()).await?;
+                let after = Instant::now();
+                for (&i, old) in due.iter().zip(before) {
+                    let slot = &mut self.slots[i];
+                    slot.next_due = after + slot.interval;
+                    let health = slot.status.health();
+                    if health != old || slot.status.cycles == 1 {
+                        send(Feed::Source { name: slot.status.name.clone(), health });
+                    }
+                }
+                if !events.is_empty() {
+                    send(Feed::Events(events));
+                }
+            }
+            let wake = self.slots.iter().map(|s| s.next_due).min().unwrap_or_else(|| now + Duration::from_secs(30));
+            tokio::select! {
+                _ = tokio::time::sleep_until(wake.into()) => {}
+                request = next_request(&mut requests) => match request {
+                    None => {
+                        tracing::info!("the UI is gone; stopping");
+                        return Ok(());
+                    }
+                    Some(Request::Silence(plan)) => {
+                        let (events, notice) = self.silence(plan).await?;
+                        if !events.is_empty() {
+                            send(Feed::Events(events));
+                        }
+                        send(Feed::Notice(notice));
+                    }
+                },
+                _ = &mut stop => {
+                    tracing::info!("stopping");
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+/// The next request, `None` once the sender is gone; never ready without a channel.
+async fn next_request(requests: &mut Option<UnboundedReceiver<Request>>) -> Option<Request> {
+    match requests {
+        Some(r) => r.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {
+    match payload.downcast::<String>() {
+        Ok(s) => *s,
+        Err(payload) => payload.downcast_ref::<&str>().map_or("no message", |s| s).to_string(),
+    }
+}
