@@ -5,108 +5,26 @@
 //!
 //! Needs `tmux` (`.ci/run` installs it).
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use support::tmux::Tmux;
 
-/// One tmux server on its own socket, killed on drop.
-struct Tmux {
-    socket: String,
-    dir: tempfile::TempDir,
-}
-
-impl Tmux {
-    fn start(name: &str) -> Tmux {
-        let socket = format!("faultline-e2e-{name}-{}", std::process::id());
-        let dir = tempfile::tempdir().unwrap();
-        let t = Tmux { socket, dir };
-        // A plain shell at 80x24, the size the UI must work in.
-        t.tmux(&["new-session", "-d", "-x", "80", "-y", "24", "sh"]);
-        // Type only once the shell has printed its prompt, so the command line is echoed after it.
-        t.wait_for("the shell prompt", |s| !s.trim().is_empty());
-        t
-    }
-
-    fn tmux(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
-            .args(args)
-            .env_remove("TMUX")
-            .output()
-            .unwrap_or_else(|e| panic!("running tmux (install it: apt-get install tmux): {e}"));
-        assert!(out.status.success(), "tmux {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", "0"];
-        args.extend_from_slice(keys);
-        self.tmux(&args);
-    }
-
-    fn screen(&self) -> String {
-        self.tmux(&["capture-pane", "-p", "-t", "0"])
-    }
-
-    /// Waits until the screen satisfies `ok`, or fails with the last screen.
-    fn wait_for(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let s = self.screen();
-            if ok(&s) {
-                return s;
-            }
-            assert!(Instant::now() < deadline, "timed out waiting for {what}; screen:\n{s}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    /// Runs the demo from the shell, then records the terminal mode and prints a marker.
-    fn run_demo(&self, speed: &str) -> (PathBuf, String) {
-        let stty = self.path("stty.txt");
-        let marker = format!("DONE-{}", std::process::id());
-        let line = format!(
-            // `$((N))` so the typed line never contains the marker itself, however it wraps.
-            "{} demo --speed {speed} --log-file {}; stty -a > {}; echo DONE-$(({}))",
-            env!("CARGO_BIN_EXE_faultline"),
-            self.path("faultline.log").display(),
-            stty.display(),
-            std::process::id()
-        );
-        self.keys(&[&line, "Enter"]);
-        (stty, marker)
-    }
-
-    /// The pid of the faultline process running under the pane's shell.
-    fn faultline_pid(&self) -> u32 {
-        let shell: u32 = self.tmux(&["display-message", "-p", "-t", "0", "#{pane_pid}"]).trim().parse().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-                let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
-                let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
-                // "pid (comm) state ppid ..."; comm may hold spaces, so split after the last ')'.
-                let Some((head, rest)) = stat.rsplit_once(')') else { continue };
-                let ppid = rest.split_whitespace().nth(1).and_then(|p| p.parse::<u32>().ok());
-                if head.ends_with("(faultline") && ppid == Some(shell) {
-                    return pid;
-                }
-            }
-            assert!(Instant::now() < deadline, "faultline did not start under the shell {shell}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux").arg("-L").arg(&self.socket).arg("kill-server").output();
-    }
+/// Runs the demo from the shell, then records the terminal mode and prints a marker.
+fn run_demo(t: &Tmux, speed: &str) -> (PathBuf, String) {
+    let stty = t.path("stty.txt");
+    let marker = format!("DONE-{}", std::process::id());
+    let line = format!(
+        // `$((N))` so the typed line never contains the marker itself, however it wraps.
+        "{} demo --speed {speed} --log-file {}; stty -a > {}; echo DONE-$(({}))",
+        env!("CARGO_BIN_EXE_faultline"),
+        t.path("faultline.log").display(),
+        stty.display(),
+        std::process::id()
+    );
+    t.keys(&[&line, "Enter"]);
+    (stty, marker)
 }
 
 /// True when the marker the shell echoes after faultline exits is on screen (possibly after a
@@ -128,7 +46,7 @@ fn assert_restored(stty: &Path) {
 #[test]
 fn demo_open_the_storm_problem_see_the_root_cause_quit_and_the_terminal_is_restored() {
     let t = Tmux::start("demo");
-    let (stty, marker) = t.run_demo("1500");
+    let (stty, marker) = run_demo(&t, "1500");
     let list = t.wait_for("the scenario to finish", |s| s.contains("finished") && s.contains("host:db-1"));
     assert!(list.contains("faultline"), "{list}");
 
@@ -165,7 +83,7 @@ fn sigterm_and_sighup_restore_the_terminal() {
     for signal in ["TERM", "HUP"] {
         let t = Tmux::start(&signal.to_lowercase());
         // Slow enough that the demo is still playing when the signal arrives.
-        let (stty, marker) = t.run_demo("10");
+        let (stty, marker) = run_demo(&t, "10");
         t.wait_for("the UI", |s| s.contains("faultline") && s.contains("DEMO"));
         let pid = t.faultline_pid();
         let status = Command::new("kill").arg(format!("-{signal}")).arg(pid.to_string()).status().unwrap();

@@ -9,6 +9,8 @@
 
 #![allow(dead_code)]
 
+pub mod tmux;
+
 use std::fs::{self, OpenOptions};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream, ToSocketAddrs};
