@@ -244,6 +244,13 @@ fn config_out_of_range() {
     assert_eq!(e.to_string(), format!("{file}:2:13: engine.detect.threshold: -1.5 must be a number > 0"));
     let (file, e) = config_error("[engine]\ntopology_hops = -1\n");
     assert_starts(&e.to_string(), &format!("{file}:2:17: engine.topology_hops: invalid value: integer `-1`"));
+    let (file, e) = config_error("[sources]\nmax_concurrent = 0\n");
+    assert_eq!(e.to_string(), format!("{file}:2:18: sources.max_concurrent: 0 is out of range: must be 1 to 64"));
+    let (file, e) = config_error("[[sources.alertmanager]]\nurl = \"http://am:9093\"\nsilence_duration = \"0s\"\n");
+    assert_eq!(
+        e.to_string(),
+        format!("{file}:3:20: sources.alertmanager[0].silence_duration: duration \"0s\" must be longer than zero")
+    );
 }
 
 #[test]

@@ -294,7 +294,15 @@ fn value_span(text: &str, dotted: &str) -> Option<std::ops::Range<usize>> {
     let mut table = root.get_ref();
     let mut segments = dotted.split('.').peekable();
     while let Some(segment) = segments.next() {
-        let (_, value) = table.iter().find(|(k, _)| k.get_ref().as_ref() == segment)?;
+        // `alertmanager[0]` is the first table of the `[[sources.alertmanager]]` array.
+        let (name, index) = match segment.strip_suffix(']').and_then(|s| s.split_once('[')) {
+            Some((name, i)) => (name, Some(i.parse::<usize>().ok()?)),
+            None => (segment, None),
+        };
+        let (_, mut value) = table.iter().find(|(k, _)| k.get_ref().as_ref() == name)?;
+        if let Some(i) = index {
+            value = value.get_ref().as_array()?.get(i)?;
+        }
         if segments.peek().is_none() {
             return Some(value.span());
         }
