@@ -1,6 +1,7 @@
 //! Resuming from a journal: the same engine state, or a clear refusal.
 
 use super::*;
+use crate::model::Timestamp;
 use crate::sources::fixture;
 use std::path::Path;
 
@@ -63,4 +64,53 @@ fn a_journal_written_with_another_engine_config_is_refused_with_the_seq_it_diver
     assert!(err.starts_with(&format!("journal {}: replaying its", path.display())), "{err}");
     assert!(err.contains("gives other events from seq "), "{err}");
     assert!(err.contains("another [engine] config"), "{err}");
+}
+
+/// A server that answers every request with an empty Alertmanager alert list after `delay`,
+/// counting how many requests it holds at once. Returns its URL and the peak.
+fn slow_alertmanager(delay: std::time::Duration) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read, Write};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let now = Arc::new(AtomicUsize::new(0));
+    let peak = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::clone(&peak);
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { return };
+            let (now, peak) = (Arc::clone(&now), Arc::clone(&peak));
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                let _ = conn.read(&mut buf);
+                let held = now.fetch_add(1, Ordering::SeqCst) + 1;
+                peak.fetch_max(held, Ordering::SeqCst);
+                std::thread::sleep(delay);
+                now.fetch_sub(1, Ordering::SeqCst);
+                let _ = write!(conn, "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\n[]");
+            });
+        }
+    });
+    (url, seen)
+}
+
+#[test]
+fn at_most_max_concurrent_sources_pull_at_once() {
+    use crate::config::Config;
+    use runtime::Runtime;
+    use std::sync::atomic::Ordering;
+    let (url, peak) = slow_alertmanager(std::time::Duration::from_millis(300));
+    let mut text = String::from("[sources]\nmax_concurrent = 2\n");
+    for i in 0..5 {
+        text.push_str(&format!("[[sources.alertmanager]]\nname = \"am{i}\"\nurl = \"{url}\"\nretries = 0\n"));
+    }
+    let config = Config::parse(&text, Path::new("t.toml")).unwrap();
+    let (mut rt, _) = Runtime::new(&config, None).unwrap();
+    let tokio = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    tokio.block_on(rt.cycle(Timestamp::wall_clock())).unwrap();
+    assert_eq!(peak.load(Ordering::SeqCst), 2, "five sources, two at a time");
+    let names: Vec<&str> = rt.statuses().iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["am0", "am1", "am2", "am3", "am4"]);
+    assert!(rt.statuses().iter().all(|s| s.healthy && s.cycles == 1), "{:?}", rt.statuses());
 }
