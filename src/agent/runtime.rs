@@ -349,9 +349,6 @@ impl Runtime {
                 let _ = f.send(message);
             }
         };
-        for slot in &self.slots {
-            send(Feed::Source { name: slot.status.name.clone(), health: SourceHealth::Ok });
-        }
         loop {
             let now = Instant::now();
             let due: Vec<usize> = (0..self.slots.len()).filter(|&i| self.slots[i].next_due <= now).collect();
