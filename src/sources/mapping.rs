@@ -5,7 +5,8 @@
 //! and non-empty; `{instance:host}` takes the `instance` label without its `:port`. Entity rules
 //! are tried in order and the first that renders wins, so the most specific come first. The
 //! defaults cover node exporter (`instance`, `node`), kube-state-metrics (`namespace` + `pod`,
-//! `node`), `service`/`job`, and the service-graph metrics of Tempo/Grafana Agent
+//! `node`), `service`/`job`, scrape targets (`job` runs on the host of `instance`), and the
+//! service-graph metrics of Tempo/Grafana Agent
 //! (`traces_service_graph_request_total{client,server}`) and Istio
 //! (`istio_requests_total{source_workload,destination_workload}`).
 
@@ -175,6 +176,10 @@ impl Default for Mapping {
             runs_on: vec![
                 RunsOnRule { from: t("pod:{namespace}/{pod}"), to: t("host:{node}") },
                 RunsOnRule { from: t("service:{service}"), to: t("host:{instance:host}") },
+                // Every scraped series carries the target labels `job` and `instance`: the job's
+                // exporter or process listens on that instance's host, so a plain node exporter
+                // or any scrape target gives a *runs on* stack without a `service` label.
+                RunsOnRule { from: t("service:{job}"), to: t("host:{instance:host}") },
             ],
             calls: vec![
                 CallsRule {
@@ -285,6 +290,45 @@ mod tests {
         );
         assert_eq!(r[0].learned_from, "prometheus");
         assert!(m.relations("some_other_metric", &g, "p").is_empty(), "calls come only from service-graph metrics");
+    }
+
+    #[test]
+    fn scrape_targets_run_on_the_host_of_their_instance() {
+        let m = Mapping::default();
+        let triples = |metric: &str, pairs: &[(&str, &str)]| -> Vec<(String, RelationKind, String)> {
+            m.relations(metric, &labels(pairs), "p").into_iter().map(|r| (r.from.0, r.kind, r.to.0)).collect()
+        };
+        let runs_on = |from: &str, to: &str| (from.to_string(), RelationKind::RunsOn, to.to_string());
+        // Node exporter: the series is the host's, and the job runs on it.
+        assert_eq!(
+            triples("node_load1", &[("job", "node"), ("instance", "10.0.0.5:9100")]),
+            vec![runs_on("service:node", "host:10.0.0.5")]
+        );
+        // Any scrape target's `up`.
+        assert_eq!(
+            triples("up", &[("job", "prometheus"), ("instance", "localhost:9090")]),
+            vec![runs_on("service:prometheus", "host:localhost")]
+        );
+        // kube-state-metrics scraped with honor_labels: the pod runs on its node, and the exporter
+        // itself on the address it was scraped at.
+        let ksm = [("job", "kube-state-metrics"), ("instance", "10.244.1.5:8080")];
+        assert_eq!(
+            triples("kube_pod_info", &[ksm[0], ksm[1], ("namespace", "shop"), ("pod", "cart-7d9"), ("node", "n1")]),
+            vec![runs_on("pod:shop/cart-7d9", "host:n1"), runs_on("service:kube-state-metrics", "host:10.244.1.5")]
+        );
+        // No container → pod edge: container ids are bare names (`container:app` in every pod
+        // that has one), so such an edge would tie unrelated pods together.
+        assert_eq!(
+            triples("kube_pod_container_info", &[("namespace", "shop"), ("pod", "cart-7d9"), ("container", "app")]),
+            vec![]
+        );
+        // A pushed batch job without an instance (honor_labels) runs nowhere we know of.
+        assert_eq!(triples("backup_last_success", &[("job", "nightly_backup"), ("instance", "")]), vec![]);
+        // `service` and `job` both present: each runs on the host.
+        assert_eq!(
+            triples("http_requests_total", &[("service", "checkout"), ("job", "app"), ("instance", "app-1:8080")]),
+            vec![runs_on("service:app", "host:app-1"), runs_on("service:checkout", "host:app-1")]
+        );
     }
 
     #[test]
