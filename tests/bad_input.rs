@@ -95,6 +95,22 @@ fn scenario_wrong_type_deep_in_a_field() {
 }
 
 #[test]
+fn scenario_kpi_fields() {
+    let line = r#"{"at":0,"type":"kpi","entity":"service:checkout","name":"orders","value":"412"}"#;
+    let (file, e) = scenario_error(&[HEADER, line]);
+    assert_eq!(e.to_string(), format!("{file}:2:78: field `value`: invalid type: string \"412\", expected f64"));
+
+    let line = r#"{"at":0,"type":"kpi","entity":"service:checkout","name":"orders","value":412,"yesterday":"n/a"}"#;
+    let (file, e) = scenario_error(&[HEADER, line]);
+    assert_starts(&e.to_string(), &format!("{file}:2:"));
+    assert_has(&e.to_string(), "field `yesterday`: invalid type: string \"n/a\"");
+
+    let line = r#"{"at":0,"type":"kpi","entity":"service:checkout","value":412}"#;
+    let (_, e) = scenario_error(&[HEADER, line]);
+    assert_has(&e.to_string(), "missing field `name`");
+}
+
+#[test]
 fn scenario_bad_timestamp() {
     let line = r#"{"at": "2026-03-02T25:61:00Z", "type": "tick"}"#;
     let (file, e) = scenario_error(&[HEADER, line]);
@@ -251,6 +267,28 @@ fn config_out_of_range() {
         e.to_string(),
         format!("{file}:3:20: sources.alertmanager[0].silence_duration: duration \"0s\" must be longer than zero")
     );
+}
+
+#[test]
+fn config_prometheus_kpis_and_concurrency() {
+    let source = "[[sources.prometheus]]\nurl = \"http://prometheus:9090\"\n";
+    let kpi = "[[sources.prometheus.kpis]]\nname = \"orders\"\nquery = \"sum(orders)\"\n";
+    let (file, e) = config_error(&format!("{source}{kpi}entity = \"checkout\"\n"));
+    assert_starts(&e.to_string(), &format!("{file}:6:10: sources.prometheus[0].kpis[0].entity: `checkout` is not"));
+    let (file, e) = config_error(&format!("{source}{kpi}higher_is_better = \"yes\"\n"));
+    assert_starts(
+        &e.to_string(),
+        &format!("{file}:6:20: sources.prometheus[0].kpis[0].higher_is_better: invalid type: string \"yes\""),
+    );
+    let (file, e) = config_error(&format!("{source}{kpi}offset = \"1d\"\n"));
+    assert_starts(&e.to_string(), &format!("{file}:6:1: sources.prometheus[0].kpis[0].offset: unknown field `offset`"));
+    let (file, e) = config_error(&format!("{source}max_concurrent_requests = 0\n"));
+    assert_eq!(
+        e.to_string(),
+        format!("{file}:3:27: sources.prometheus[0].max_concurrent_requests: 0 is out of range: must be 1 to 64")
+    );
+    let (file, e) = config_error("[engine]\nkpi_step = 5\n");
+    assert_starts(&e.to_string(), &format!("{file}:2:12: engine.kpi_step: 5 must be in (0, 1]"));
 }
 
 #[test]

@@ -10,7 +10,6 @@ use faultline::model::{EntityKind, ObservationKind, RelationKind};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 use support::*;
 
@@ -80,18 +79,7 @@ fn node_exporter_scraped_live_gives_the_host_its_services_and_their_runs_on_stac
 
     let dir = tempfile::tempdir().unwrap();
     let journal = dir.path().join("journal.sqlite");
-    let out = Command::new(env!("CARGO_BIN_EXE_faultline"))
-        .args(["agent", "--once", "--config"])
-        .arg(config(dir.path(), &prom.url))
-        .arg("--journal")
-        .arg(&journal)
-        .arg("--log-file")
-        .arg(dir.path().join("faultline.log"))
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "agent --once failed: {stderr}");
-    let out: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stderr}"));
+    let (out, _) = agent_once(dir.path(), &config(dir.path(), &prom.url), Some(&journal));
     let source = &out["sources"][0];
     assert_eq!(source["name"], "node");
     assert_eq!(source["healthy"], true, "{source}");

@@ -9,7 +9,6 @@ use faultline::journal::Journal;
 use faultline::model::{ObservationKind, RelationKind};
 use serde_json::Value;
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 use support::*;
 
@@ -46,21 +45,6 @@ query = "traces_service_graph_request_total"
     path
 }
 
-fn agent_once(dir: &Path, config: &Path, journal: &Path) -> (Value, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_faultline"))
-        .args(["agent", "--once", "--config"])
-        .arg(config)
-        .arg("--journal")
-        .arg(journal)
-        .arg("--log-file")
-        .arg(dir.join("faultline.log"))
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "agent --once failed: {stderr}");
-    (serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stderr}")), stderr)
-}
-
 #[test]
 fn agent_once_finds_the_saturated_database_host_with_calls_from_the_service_graph() {
     let prom = prometheus(PrometheusOpts {
@@ -73,7 +57,7 @@ fn agent_once_finds_the_saturated_database_host_with_calls_from_the_service_grap
     });
     let dir = tempfile::tempdir().unwrap();
     let journal = dir.path().join("journal.sqlite");
-    let (out, _) = agent_once(dir.path(), &config(dir.path(), &prom.url), &journal);
+    let (out, _) = agent_once(dir.path(), &config(dir.path(), &prom.url), Some(&journal));
 
     let source = &out["sources"][0];
     assert_eq!(source["healthy"], true, "{source}");
@@ -136,7 +120,7 @@ fn agent_once_finds_the_saturated_database_host_with_calls_from_the_service_grap
 fn a_prometheus_that_is_not_there_is_reported_stale_not_a_crash() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("http://127.0.0.1:{}", free_port());
-    let (out, _) = agent_once(dir.path(), &config(dir.path(), &url), &dir.path().join("j.sqlite"));
+    let (out, _) = agent_once(dir.path(), &config(dir.path(), &url), Some(&dir.path().join("j.sqlite")));
     let source = &out["sources"][0];
     assert_eq!(source["healthy"], false);
     let problems: Vec<&str> = source["problems"].as_array().unwrap().iter().map(|p| p.as_str().unwrap()).collect();
@@ -171,7 +155,7 @@ fn alertmanager_alerts_fold_with_prometheus_alerts_and_a_proposed_silence_is_cre
     let mut text = std::fs::read_to_string(&path).unwrap();
     text.push_str(&format!("\n[[sources.alertmanager]]\nname = \"am\"\nurl = \"{}\"\n", am.url));
     std::fs::write(&path, text).unwrap();
-    let (out, _) = agent_once(dir.path(), &path, &dir.path().join("j.sqlite"));
+    let (out, _) = agent_once(dir.path(), &path, Some(&dir.path().join("j.sqlite")));
     assert!(out["sources"].as_array().unwrap().iter().all(|s| s["healthy"] == true), "{:#}", out["sources"]);
 
     // One signal for the alert seen through both sources, keyed by Alertmanager's fingerprint.

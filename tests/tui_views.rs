@@ -3,8 +3,8 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use faultline::model::{
-    Candidate, ChangeKind, ChangeRecord, EntityId, EntityKind, EventKind, Hop, Impact, ProblemEvent, ProblemId,
-    RelationKind, Severity, Signal, SignalKey, SignalKind, Timestamp,
+    Candidate, ChangeKind, ChangeRecord, EntityId, EntityKind, EventKind, Hop, Impact, KpiImpact, ProblemEvent,
+    ProblemId, RelationKind, Severity, Signal, SignalKey, SignalKind, Timestamp,
 };
 use faultline::ui::theme::xterm256;
 use faultline::ui::views::detail;
@@ -164,6 +164,7 @@ fn events() -> Vec<ProblemEvent> {
                     services: 2,
                     active_signals: 2,
                     signals: 3,
+                    ..Impact::default()
                 },
             },
         ),
@@ -386,6 +387,58 @@ fn detail_at_80x24_wraps_and_scrolls() {
     assert_eq!(app.detail_scroll, 1);
     press(&mut app, KeyCode::Char('k'));
     assert_eq!(app.detail_scroll, 0);
+}
+
+/// A KPI as the engine reports it.
+fn kpi(entity: &str, name: &str, unit: &str, value: f64, yesterday: Option<f64>, last_week: Option<f64>) -> KpiImpact {
+    let d = |r: Option<f64>| r.map(|r| (value - r) / r);
+    let worse = [d(yesterday), d(last_week)].iter().flatten().all(|d| *d <= -0.05) && yesterday.is_some();
+    KpiImpact {
+        entity: id(entity),
+        name: name.to_string(),
+        unit: unit.to_string(),
+        value,
+        yesterday,
+        last_week,
+        vs_yesterday: d(yesterday),
+        vs_last_week: d(last_week),
+        higher_is_better: true,
+        worse,
+    }
+}
+
+#[test]
+fn detail_shows_kpis_against_yesterday_and_last_week_within_80_columns() {
+    let mut app = app_with_problems(80, 24);
+    let mut impact = app.visible().iter().find(|p| p.id == ProblemId(1)).unwrap().impact.clone();
+    impact.kpis = vec![
+        kpi("service:checkout", "orders", "orders/min", 412.0, Some(664.5), Some(633.8)),
+        kpi("service:frontend", "checkout_conversion_rate", "", 0.0312, None, Some(0.0311)),
+    ];
+    let update_impact =
+        ProblemEvent { seq: 50, problem: ProblemId(1), at: at(10), kind: EventKind::ImpactUpdated { impact } };
+    update(&mut app, Feed::Events(vec![update_impact]).into());
+    press(&mut app, KeyCode::Enter);
+    let problem = app.detail_problem().unwrap();
+    let lines: Vec<String> = detail::lines(problem, &app.theme, 80).iter().map(|l| l.to_string()).collect();
+    for line in &lines {
+        assert!(line.chars().count() <= 80, "too wide: {line}");
+    }
+    let text = squeezed(&lines.join("\n"));
+    for expected in [
+        "KPIs (2, 1 worse) against yesterday and last week:",
+        "▼ worse orders 412 orders/min (-38% vs yesterday, -35% vs last week) on service:checkout",
+        "✓ ok checkout_conversion_rate 0.0312 (no data yesterday, +0.3% vs last week) on service:frontend",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{}", lines.join("\n"));
+    }
+    // Scrolled to the impact section, the screen shows the worse KPI's verdict as a word.
+    let row = lines.iter().position(|l| l.contains("KPIs (2")).unwrap();
+    for _ in 0..row {
+        press(&mut app, KeyCode::Char('j'));
+    }
+    let screen = screen(&app);
+    assert!(screen.contains("▼ worse") && screen.contains("412 orders/min"), "{screen}");
 }
 
 #[test]

@@ -75,6 +75,9 @@ pub struct EngineSection {
     pub log_quiet: HumanDuration,
     /// Evidence paths kept per root-cause candidate.
     pub max_evidence_paths: usize,
+    /// Least move of a KPI's value or deviation (a fraction) that updates a problem's impact,
+    /// and least deviation that makes a KPI worse.
+    pub kpi_step: f64,
     /// `[engine.detect]`: anomaly detection tunables.
     pub detect: DetectConfig,
 }
@@ -92,6 +95,7 @@ impl Default for EngineSection {
             log_burst_min: d.log_burst_min,
             log_quiet: HumanDuration(d.log_quiet_ms),
             max_evidence_paths: d.max_evidence_paths,
+            kpi_step: d.kpi_step,
             detect: d.detect,
         }
     }
@@ -189,6 +193,7 @@ impl Config {
             log_burst_min: e.log_burst_min,
             log_quiet_ms: e.log_quiet.millis(),
             max_evidence_paths: e.max_evidence_paths,
+            kpi_step: e.kpi_step,
         }
     }
 
@@ -216,6 +221,12 @@ impl Config {
         in_range("engine.log_burst_min", e.log_burst_min, 1, u64::MAX)?;
         positive("engine.log_quiet", e.log_quiet)?;
         in_range("engine.max_evidence_paths", e.max_evidence_paths as u64, 1, 1000)?;
+        if !(e.kpi_step > 0.0 && e.kpi_step <= 1.0) {
+            return Err((
+                "engine.kpi_step".into(),
+                format!("{} must be in (0, 1] (0.05: five percentage points)", e.kpi_step),
+            ));
+        }
         let d = &e.detect;
         in_range("engine.detect.warmup_samples", d.warmup_samples.into(), 1, 1_000_000)?;
         if !(d.threshold.is_finite() && d.threshold > 0.0) {
@@ -253,6 +264,25 @@ impl Config {
                 return Err((key("step"), format!("{} is below the 1s Prometheus allows here", p.step)));
             }
             in_range(&key("max_response_bytes"), p.max_response_bytes as u64, 1024, 1 << 34)?;
+            in_range(&key("max_concurrent_requests"), p.max_concurrent_requests as u64, 1, 64)?;
+            for (j, k) in p.kpis.iter().enumerate() {
+                let key = |k: &str| format!("sources.prometheus[{i}].kpis[{j}].{k}");
+                not_blank(&key("name"), &k.name)?;
+                if p.kpis[..j].iter().any(|other| other.name == k.name) {
+                    return Err((
+                        key("name"),
+                        format!("`{}` is already the name of another KPI of this source", k.name),
+                    ));
+                }
+                not_blank(&key("query"), &k.query)?;
+                if let Some(entity) = &k.entity {
+                    if !matches!(entity.split_once(':'), Some((kind, id)) if !kind.is_empty() && !id.is_empty()) {
+                        let message =
+                            format!("`{entity}` is not an entity id: write `kind:name`, e.g. `service:checkout`");
+                        return Err((key("entity"), message));
+                    }
+                }
+            }
         }
         if self.ui.theme.trim().is_empty() {
             return Err(("ui.theme".into(), "must not be empty (leave it out for \"default\")".into()));
@@ -266,6 +296,14 @@ fn http_url(key: &str, url: &str) -> Result<(), (String, String)> {
         Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(()),
         Ok(u) => Err((key.to_string(), format!("`{url}`: scheme must be http or https, not {}", u.scheme()))),
         Err(e) => Err((key.to_string(), format!("`{url}` is not a URL: {e}"))),
+    }
+}
+
+fn not_blank(key: &str, text: &str) -> Result<(), (String, String)> {
+    if text.trim().is_empty() {
+        Err((key.into(), "must not be empty".into()))
+    } else {
+        Ok(())
     }
 }
 
@@ -287,21 +325,20 @@ fn in_range(key: &str, value: u64, min: u64, max: u64) -> Result<(), (String, St
     }
 }
 
-/// Byte span of the value of a dotted key in TOML text, for pointing at a value that parsed but
-/// is not allowed. `None` if the text does not hold the key.
+/// Byte span of the value of a dotted key in TOML text (`engine.topology_hops`, or with array
+/// indexes as serde names them, `sources.prometheus[0].kpis[1].entity`), for pointing at a
+/// value that parsed but is not allowed. `None` if the text does not hold the key.
 fn value_span(text: &str, dotted: &str) -> Option<std::ops::Range<usize>> {
     let root = toml::de::DeTable::parse(text).ok()?;
     let mut table = root.get_ref();
     let mut segments = dotted.split('.').peekable();
     while let Some(segment) = segments.next() {
-        // `alertmanager[0]` is the first table of the `[[sources.alertmanager]]` array.
-        let (name, index) = match segment.strip_suffix(']').and_then(|s| s.split_once('[')) {
-            Some((name, i)) => (name, Some(i.parse::<usize>().ok()?)),
-            None => (segment, None),
-        };
+        let (name, indexes) = segment.split_once('[').map_or((segment, ""), |(n, rest)| (n, rest));
         let (_, mut value) = table.iter().find(|(k, _)| k.get_ref().as_ref() == name)?;
-        if let Some(i) = index {
-            value = value.get_ref().as_array()?.get(i)?;
+        // `kpis[1]` (and `a[1][0]`): step into the arrays.
+        for index in indexes.split('[').filter(|i| !i.is_empty()) {
+            let index: usize = index.strip_suffix(']')?.parse().ok()?;
+            value = value.get_ref().as_array()?.get(index)?;
         }
         if segments.peek().is_none() {
             return Some(value.span());
@@ -381,6 +418,53 @@ mod tests {
             "{e}"
         );
         let e = parse("[[sources.prometheus]]\nurl = \"ftp://p\"\n").unwrap_err().to_string();
-        assert!(e.contains("sources.prometheus[0].url: `ftp://p`: scheme must be http or https"), "{e}");
+        assert!(e.contains("sources.prometheus[0].url: `ftp://p`: scheme must be http or https"), "{e}"); // Keys inside arrays of tables are placed too.
+        assert!(e.starts_with("faultline.toml:2:7: sources.prometheus[0].url:"), "{e}");
+    }
+
+    #[test]
+    fn prometheus_kpis_rules_and_concurrency() {
+        let c = parse(
+            "[[sources.prometheus]]\nurl = \"http://p:9090\"\nmax_concurrent_requests = 2\nrules = false\n\
+             [[sources.prometheus.kpis]]\nname = \"orders\"\nquery = \"sum(rate(orders_total[5m])) * 60\"\n\
+             entity = \"service:checkout\"\nunit = \"orders/min\"\n\
+             [[sources.prometheus.kpis]]\nname = \"errors\"\nquery = \"x\"\nhigher_is_better = false\n\
+             [engine]\nkpi_step = 0.1\n",
+        )
+        .unwrap();
+        let p = &c.sources.prometheus[0];
+        assert_eq!((p.max_concurrent_requests, p.rules, p.alerts, p.targets), (2, false, true, true));
+        assert_eq!(p.kpis[0].entity.as_deref(), Some("service:checkout"));
+        assert_eq!(p.kpis[0].unit.as_deref(), Some("orders/min"));
+        assert!(p.kpis[0].higher_is_better);
+        assert!(!p.kpis[1].higher_is_better);
+        assert_eq!(c.engine().kpi_step, 0.1);
+        let d = parse("[[sources.prometheus]]\nurl = \"http://p\"\n").unwrap();
+        assert_eq!((d.sources.prometheus[0].max_concurrent_requests, d.sources.prometheus[0].rules), (4, true));
+
+        let source = "[[sources.prometheus]]\nurl = \"http://p\"\n";
+        let e = parse(&format!("{source}max_concurrent_requests = 0\n")).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "faultline.toml:3:27: sources.prometheus[0].max_concurrent_requests: 0 is out of range: must be 1 to 64"
+        );
+        let kpi = "[[sources.prometheus.kpis]]\nname = \"orders\"\nquery = \"x\"\n";
+        let other = kpi.replace("orders", "errors");
+        let e = parse(&format!("{source}{kpi}{other}entity = \"checkout\"\n")).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "faultline.toml:9:10: sources.prometheus[0].kpis[1].entity: `checkout` is not an entity id: \
+             write `kind:name`, e.g. `service:checkout`"
+        );
+        let e = parse(&format!("{source}{kpi}{kpi}")).unwrap_err().to_string();
+        assert!(e.starts_with("faultline.toml:7:8: sources.prometheus[0].kpis[1].name: `orders` is already"), "{e}");
+        let e = parse(&format!("{source}[[sources.prometheus.kpis]]\nname = \"k\"\nquery = \" \"\n"))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(e, "faultline.toml:5:9: sources.prometheus[0].kpis[0].query: must not be empty");
+        let e = parse(&format!("{source}[[sources.prometheus.kpis]]\nname = \"k\"\n")).unwrap_err().to_string();
+        assert!(e.contains("sources.prometheus[0].kpis[0]") && e.contains("missing field `query`"), "{e}");
+        let e = parse("[engine]\nkpi_step = 0\n").unwrap_err().to_string();
+        assert!(e.starts_with("faultline.toml:2:12: engine.kpi_step: 0 must be in (0, 1]"), "{e}");
     }
 }

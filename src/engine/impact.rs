@@ -1,21 +1,182 @@
-//! Impact, first cut: what a problem touches. Request rates, users and KPI comparisons come with
-//! the sources that measure them.
+//! Impact: what a problem touches. The affected entities and signal counts, and the business
+//! KPIs of the affected entities and of the entities that depend on them, against yesterday and
+//! last week. Request rates and users come with the sources that measure them.
+//!
+//! KPI values move every cycle. So that the journal does not fill with noise, a new impact is
+//! worth an event only when it differs in something other than KPI values, or when a KPI's
+//! value or one of its deviations moved by at least `kpi_step` since the last event
+//! ([`worth_an_event`]).
 
 use super::topology::Topology;
-use crate::model::{EntityKind, Impact, Signal};
-use std::collections::BTreeSet;
+use crate::model::{EntityId, EntityKind, Impact, KpiImpact, Signal};
+use petgraph::Direction;
+use std::collections::{BTreeMap, BTreeSet};
 
-/// The impact of a problem whose signals are `signals`.
-pub fn assess(signals: &[&Signal], topology: &Topology) -> Impact {
-    let affected: BTreeSet<_> = signals.iter().map(|s| &s.entity).collect();
+/// The latest reading of one KPI, as the engine keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KpiReading {
+    pub value: f64,
+    pub yesterday: Option<f64>,
+    pub last_week: Option<f64>,
+    pub higher_is_better: bool,
+    pub unit: String,
+}
+
+/// The latest reading of every KPI, by entity and KPI name.
+pub type KpiTable = BTreeMap<(EntityId, String), KpiReading>;
+
+/// The impact of a problem whose signals are `signals`. KPIs count when their entity is
+/// affected or depends (calls, runs on) on an affected entity within `hops` edges; a KPI is
+/// worse when every comparison it has moved the bad way by at least `step` (a fraction).
+pub fn assess(signals: &[&Signal], topology: &Topology, kpis: &KpiTable, hops: u32, step: f64) -> Impact {
+    let affected: BTreeSet<&EntityId> = signals.iter().map(|s| &s.entity).collect();
     let services = affected
         .iter()
         .filter(|id| matches!(topology.kind_of(id), EntityKind::Service | EntityKind::Application))
         .count();
     Impact {
+        kpis: relevant_kpis(&affected, topology, kpis, hops, step),
         affected: affected.into_iter().cloned().collect(),
         services,
         active_signals: signals.iter().filter(|s| s.active).count(),
         signals: signals.len(),
+    }
+}
+
+fn relevant_kpis(
+    affected: &BTreeSet<&EntityId>,
+    topology: &Topology,
+    kpis: &KpiTable,
+    hops: u32,
+    step: f64,
+) -> Vec<KpiImpact> {
+    let mut out = Vec::new();
+    // One walk per KPI entity (the table is sorted by entity, so its KPIs are adjacent).
+    let mut last: Option<(&EntityId, bool)> = None;
+    for ((entity, name), reading) in kpis {
+        let relevant = match last {
+            Some((e, r)) if e == entity => r,
+            _ => {
+                let r = depends_on_affected(entity, affected, topology, hops);
+                last = Some((entity, r));
+                r
+            }
+        };
+        if relevant {
+            out.push(kpi_impact(entity, name, reading, step));
+        }
+    }
+    out
+}
+
+/// `entity` is affected, or reaches an affected entity along its dependencies within `hops`.
+fn depends_on_affected(entity: &EntityId, affected: &BTreeSet<&EntityId>, topology: &Topology, hops: u32) -> bool {
+    if affected.contains(entity) {
+        return true;
+    }
+    let Some(n) = topology.node(entity) else { return false };
+    topology.walk(n, hops, Direction::Outgoing, None).iter().any(|(m, _)| affected.contains(topology.id_of(*m)))
+}
+
+/// A KPI reading with its deviations and verdict.
+pub fn kpi_impact(entity: &EntityId, name: &str, r: &KpiReading, step: f64) -> KpiImpact {
+    let vs_yesterday = deviation(r.value, r.yesterday);
+    let vs_last_week = deviation(r.value, r.last_week);
+    let comparisons: Vec<f64> = [vs_yesterday, vs_last_week].into_iter().flatten().collect();
+    let bad = |d: f64| if r.higher_is_better { d <= -step } else { d >= step };
+    KpiImpact {
+        entity: entity.clone(),
+        name: name.to_string(),
+        unit: r.unit.clone(),
+        value: r.value,
+        yesterday: r.yesterday,
+        last_week: r.last_week,
+        vs_yesterday,
+        vs_last_week,
+        higher_is_better: r.higher_is_better,
+        // Both comparisons, where there are both: a Monday below Sunday but like last Monday
+        // is the week's rhythm, not an impact.
+        worse: !comparisons.is_empty() && comparisons.into_iter().all(bad),
+    }
+}
+
+/// `(value - reference) / |reference|`; `None` without a reference or when it is 0 (no
+/// fraction of nothing).
+pub fn deviation(value: f64, reference: Option<f64>) -> Option<f64> {
+    reference.filter(|r| *r != 0.0 && r.is_finite()).map(|r| (value - r) / r.abs())
+}
+
+/// Whether `new` should replace `old` (the impact last emitted) with an event: anything but the
+/// KPI values changed, a KPI came or went, a comparison appeared or vanished, or a KPI's value
+/// (relative to the old one) or a deviation moved by at least `step`.
+pub fn worth_an_event(old: &Impact, new: &Impact, step: f64) -> bool {
+    if (&old.affected, old.services, old.active_signals, old.signals)
+        != (&new.affected, new.services, new.active_signals, new.signals)
+        || old.kpis.len() != new.kpis.len()
+    {
+        return true;
+    }
+    old.kpis.iter().zip(&new.kpis).any(|(a, b)| {
+        let moved = |x: Option<f64>, y: Option<f64>| match (x, y) {
+            (Some(x), Some(y)) => (x - y).abs() >= step,
+            (None, None) => false,
+            _ => true,
+        };
+        let value_moved = if a.value == 0.0 { b.value != 0.0 } else { ((b.value - a.value) / a.value).abs() >= step };
+        (&a.entity, &a.name, &a.unit, a.higher_is_better) != (&b.entity, &b.name, &b.unit, b.higher_is_better)
+            || value_moved
+            || moved(a.vs_yesterday, b.vs_yesterday)
+            || moved(a.vs_last_week, b.vs_last_week)
+            || a.yesterday.is_some() != b.yesterday.is_some()
+            || a.last_week.is_some() != b.last_week.is_some()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reading(value: f64, yesterday: Option<f64>, last_week: Option<f64>, higher_is_better: bool) -> KpiReading {
+        KpiReading { value, yesterday, last_week, higher_is_better, unit: String::new() }
+    }
+
+    #[test]
+    fn deviations_are_signed_fractions_and_missing_references_are_none() {
+        assert_eq!(deviation(62.0, Some(100.0)), Some(-0.38));
+        assert_eq!(deviation(1.5, Some(-1.0)), Some(2.5));
+        assert_eq!(deviation(5.0, None), None);
+        assert_eq!(deviation(5.0, Some(0.0)), None);
+    }
+
+    #[test]
+    fn worse_means_every_comparison_moved_the_bad_way() {
+        let e = EntityId::new("service:checkout");
+        let k = |r: KpiReading| kpi_impact(&e, "orders", &r, 0.05);
+        assert!(k(reading(62.0, Some(100.0), Some(95.0), true)).worse);
+        // Below yesterday but like last week: the weekly rhythm, not worse.
+        assert!(!k(reading(62.0, Some(100.0), Some(63.0), true)).worse);
+        // Only one comparison: it decides.
+        assert!(k(reading(62.0, None, Some(100.0), true)).worse);
+        // No comparison at all: nothing to call worse.
+        assert!(!k(reading(62.0, None, None, true)).worse);
+        // Lower is better: a rise of the error ratio is worse, a drop is not.
+        assert!(k(reading(0.08, Some(0.02), Some(0.03), false)).worse);
+        assert!(!k(reading(0.01, Some(0.02), Some(0.03), false)).worse);
+        // Within the step is noise.
+        assert!(!k(reading(97.0, Some(100.0), Some(100.0), true)).worse);
+    }
+
+    #[test]
+    fn only_material_kpi_moves_are_worth_an_event() {
+        let e = EntityId::new("service:checkout");
+        let impact = |r: KpiReading| Impact { kpis: vec![kpi_impact(&e, "orders", &r, 0.05)], ..Impact::default() };
+        let base = impact(reading(400.0, Some(600.0), Some(620.0), true));
+        assert!(!worth_an_event(&base, &impact(reading(404.0, Some(600.0), Some(620.0), true)), 0.05));
+        assert!(worth_an_event(&base, &impact(reading(360.0, Some(600.0), Some(620.0), true)), 0.05));
+        // Yesterday's reference moved enough to move the deviation by 5 points.
+        assert!(worth_an_event(&base, &impact(reading(400.0, Some(540.0), Some(620.0), true)), 0.05));
+        assert!(worth_an_event(&base, &impact(reading(400.0, None, Some(620.0), true)), 0.05));
+        assert!(worth_an_event(&base, &Impact::default(), 0.05));
+        assert!(!worth_an_event(&Impact::default(), &Impact::default(), 0.05));
     }
 }

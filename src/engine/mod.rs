@@ -40,6 +40,9 @@ pub struct EngineConfig {
     pub log_quiet_ms: i64,
     /// Evidence paths kept per root-cause candidate.
     pub max_evidence_paths: usize,
+    /// A KPI's value or deviation must move by at least this fraction (0.05: five percentage
+    /// points) for a new impact event; it is also the least deviation that makes a KPI worse.
+    pub kpi_step: f64,
 }
 
 impl Default for EngineConfig {
@@ -56,6 +59,7 @@ impl Default for EngineConfig {
             log_burst_min: 5,
             log_quiet_ms: 5 * MIN,
             max_evidence_paths: 20,
+            kpi_step: 0.05,
         }
     }
 }
@@ -74,12 +78,17 @@ pub struct Engine {
     signals: SignalTable,
     problems: Problems,
     changes: ChangeLog,
+    /// The latest reading of every KPI.
+    kpis: impact::KpiTable,
     /// Last event seq handed out (0: none yet).
     seq: u64,
     /// Latest data time seen.
     now: Timestamp,
     /// Problems whose signal set or signal states changed during the current observation.
     touched: BTreeSet<ProblemId>,
+    /// A KPI reading arrived during the current observation: every open problem's impact is
+    /// looked at again (only the impact: KPIs say nothing about causes).
+    touched_kpis: bool,
 }
 
 /// Counters for benchmarks and the status bar.
@@ -103,9 +112,11 @@ impl Engine {
             signals: SignalTable::default(),
             problems: Problems::default(),
             changes: ChangeLog::default(),
+            kpis: impact::KpiTable::new(),
             seq: 0,
             now: Timestamp(i64::MIN),
             touched: BTreeSet::new(),
+            touched_kpis: false,
         }
     }
 
@@ -223,6 +234,18 @@ impl Engine {
                     }
                     None => tracing::warn!(%problem, "silence for a problem the engine does not know; not recorded"),
                 }
+            }
+            ObservationKind::Kpi { entity, name, value, yesterday, last_week, higher_is_better, unit } => {
+                self.topology.ensure(entity);
+                let reading = impact::KpiReading {
+                    value: *value,
+                    yesterday: *yesterday,
+                    last_week: *last_week,
+                    higher_is_better: *higher_is_better,
+                    unit: unit.clone(),
+                };
+                self.kpis.insert((entity.clone(), name.clone()), reading);
+                self.touched_kpis = true;
             }
         }
         self.reassess(obs.at, out);
@@ -395,6 +418,9 @@ impl Engine {
     /// Re-ranks root causes, links the foundational cause and updates impact and severity of
     /// the problems touched by this observation, emitting only what changed.
     fn reassess(&mut self, at: Timestamp, out: &mut Vec<ProblemEvent>) {
+        if std::mem::take(&mut self.touched_kpis) {
+            self.reassess_kpis(at, out);
+        }
         for p in std::mem::take(&mut self.touched) {
             let Some(state) = self.problems.get(p) else { continue };
             if !state.is_open() {
@@ -411,7 +437,7 @@ impl Engine {
                 &self.topology,
                 &self.changes,
             );
-            let impact = impact::assess(&signals, &self.topology);
+            let impact = self.impact_of(&signals);
             let severity = signals.iter().map(|s| s.severity).max().unwrap_or_default().max(state.severity);
 
             let mut events = Vec::new();
@@ -426,7 +452,8 @@ impl Engine {
                     events.push(EventKind::FoundationalCauseLinked { change: change.clone() });
                 }
             }
-            if impact != state.impact {
+            let impact_changed = impact::worth_an_event(&state.impact, &impact, self.config.kpi_step);
+            if impact_changed {
                 events.push(EventKind::ImpactUpdated { impact: impact.clone() });
             }
             if let Some(state) = self.problems.get_mut(p) {
@@ -435,11 +462,41 @@ impl Engine {
                 if foundational.is_some() {
                     state.foundational = foundational;
                 }
-                state.impact = impact;
+                // The impact kept is the one last emitted, so slow KPI drift adds up to a step.
+                if impact_changed {
+                    state.impact = impact;
+                }
             }
             for kind in events {
                 self.emit(out, p, at, kind);
             }
+        }
+    }
+
+    fn impact_of(&self, signals: &[&Signal]) -> crate::model::Impact {
+        impact::assess(signals, &self.topology, &self.kpis, self.config.topology_hops, self.config.kpi_step)
+    }
+
+    /// After a KPI reading: the impact of every open problem (by id), emitted where the KPIs it
+    /// shows changed by at least a step.
+    fn reassess_kpis(&mut self, at: Timestamp, out: &mut Vec<ProblemEvent>) {
+        let open: Vec<ProblemId> = self.problems.iter().filter(|s| s.is_open()).map(|s| s.id).collect();
+        for p in open {
+            // Problems whose signals changed get their whole reassessment right after this.
+            if self.touched.contains(&p) {
+                continue;
+            }
+            let Some(state) = self.problems.get(p) else { continue };
+            let signals: Vec<&Signal> =
+                state.signals.iter().filter_map(|k| self.signals.get(k).map(|e| &e.signal)).collect();
+            let impact = self.impact_of(&signals);
+            if !impact::worth_an_event(&state.impact, &impact, self.config.kpi_step) {
+                continue;
+            }
+            if let Some(state) = self.problems.get_mut(p) {
+                state.impact = impact.clone();
+            }
+            self.emit(out, p, at, EventKind::ImpactUpdated { impact });
         }
     }
 }

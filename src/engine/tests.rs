@@ -228,3 +228,120 @@ fn a_silence_lands_on_the_problem_a_merged_one_lives_on_in_and_failures_are_reco
     assert_eq!(texts[1], "silence by alice@bastion via am FAILED: http://am/api/v2/silences: HTTP 400: bad matcher");
     assert!(f.events.iter().all(|e| e.problem != ProblemId(99)));
 }
+
+impl Feed {
+    fn kpi(&mut self, at: i64, entity: &str, name: &str, value: f64, yesterday: Option<f64>, last_week: Option<f64>) {
+        self.push(
+            at,
+            ObservationKind::Kpi {
+                entity: EntityId::new(entity),
+                name: name.into(),
+                value,
+                yesterday,
+                last_week,
+                higher_is_better: true,
+                unit: String::new(),
+            },
+        );
+    }
+    fn impact_updates(&self, p: ProblemId) -> Vec<&crate::model::Impact> {
+        self.events
+            .iter()
+            .filter(|e| e.problem == p)
+            .filter_map(|e| match &e.kind {
+                EventKind::ImpactUpdated { impact } => Some(impact),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// edge → frontend → checkout → database:orders (runs on host:db-1); far → edge; search alone.
+fn shop() -> Feed {
+    shop_with(EngineConfig::default())
+}
+
+fn shop_with(config: EngineConfig) -> Feed {
+    use RelationKind::*;
+    let mut f = Feed { engine: Engine::new(config), events: Vec::new() };
+    f.relate("service:far", Calls, "service:edge");
+    f.relate("service:edge", Calls, "service:frontend");
+    f.relate("service:frontend", Calls, "service:checkout");
+    f.relate("service:checkout", Calls, "database:orders");
+    f.relate("database:orders", RunsOn, "host:db-1");
+    f
+}
+
+#[test]
+fn kpis_of_affected_entities_and_their_dependents_within_hops_join_the_impact() {
+    let mut f = shop();
+    for e in ["service:far", "service:edge", "service:frontend", "service:checkout", "service:search", "host:db-1"] {
+        f.kpi(0, e, "orders", 600.0, Some(610.0), Some(590.0));
+    }
+    f.alert(MIN, "database:orders", "SlowQueries", AlertState::Firing);
+    let impacts = f.impact_updates(ProblemId(1));
+    assert_eq!(impacts.len(), 1);
+    let entities: Vec<&str> = impacts[0].kpis.iter().map(|k| k.entity.as_str()).collect();
+    // Three hops up from the database reach edge; far is four away; db-1 is below, search apart.
+    assert_eq!(entities, ["service:checkout", "service:edge", "service:frontend"]);
+    assert!(impacts[0].kpis.iter().all(|k| !k.worse));
+
+    // The hops are the engine's: with one, only checkout's direct callers count.
+    let mut f = shop_with(EngineConfig { topology_hops: 1, ..EngineConfig::default() });
+    for e in ["service:edge", "service:frontend", "service:checkout"] {
+        f.kpi(0, e, "orders", 1.0, None, None);
+    }
+    f.alert(MIN, "service:checkout", "Errors", AlertState::Firing);
+    let kpis = &f.impact_updates(ProblemId(1))[0].kpis;
+    let entities: Vec<&str> = kpis.iter().map(|k| k.entity.as_str()).collect();
+    assert_eq!(entities, ["service:checkout", "service:frontend"]);
+}
+
+#[test]
+fn kpi_noise_does_not_update_the_impact_but_a_step_does() {
+    let mut f = shop();
+    f.alert(0, "service:checkout", "Errors", AlertState::Firing);
+    let before = f.impact_updates(ProblemId(1)).len();
+    // The first reading is news: a KPI joined.
+    f.kpi(MIN / 2, "service:checkout", "orders", 600.0, Some(600.0), Some(600.0));
+    assert_eq!(f.impact_updates(ProblemId(1)).len(), before + 1);
+    // One percent a cycle: quiet until the drift since the last update reaches five points.
+    for (i, v) in [594.0, 588.0, 582.0, 576.0].into_iter().enumerate() {
+        f.kpi(MIN * (i as i64 + 1), "service:checkout", "orders", v, Some(600.0), Some(600.0));
+    }
+    assert_eq!(f.impact_updates(ProblemId(1)).len(), before + 1);
+    f.kpi(5 * MIN, "service:checkout", "orders", 570.0, Some(600.0), Some(600.0));
+    let impacts = f.impact_updates(ProblemId(1));
+    assert_eq!(impacts.len(), before + 2);
+    let k = &impacts.last().unwrap().kpis[0];
+    assert_eq!((k.value, k.vs_yesterday, k.vs_last_week, k.worse), (570.0, Some(-0.05), Some(-0.05), true));
+    // A comparison that appears or vanishes is news whatever the size.
+    f.kpi(6 * MIN, "service:checkout", "orders", 570.0, None, Some(600.0));
+    assert_eq!(f.impact_updates(ProblemId(1)).len(), before + 3);
+    // The folded problem shows the last update.
+    let set = f.problems();
+    let k = &set.problems[&ProblemId(1)].impact.kpis[0];
+    assert_eq!((k.yesterday, k.vs_yesterday), (None, None));
+}
+
+#[test]
+fn a_resolved_problem_keeps_its_last_kpis() {
+    let mut f = shop();
+    f.kpi(0, "service:checkout", "orders", 600.0, Some(610.0), None);
+    f.alert(MIN, "service:checkout", "Errors", AlertState::Firing);
+    f.alert(2 * MIN, "service:checkout", "Errors", AlertState::Resolved);
+    f.push(10 * MIN, ObservationKind::Tick);
+    assert_eq!(f.problems().problems[&ProblemId(1)].status, ProblemStatus::Resolved);
+    let n = f.events.len();
+    f.kpi(11 * MIN, "service:checkout", "orders", 100.0, Some(610.0), None);
+    assert_eq!(f.events.len(), n, "no event for a resolved problem");
+    assert_eq!(f.problems().problems[&ProblemId(1)].impact.kpis[0].value, 600.0);
+}
+
+#[test]
+fn without_kpis_the_impact_serialises_as_before() {
+    let mut f = Feed::new();
+    f.alert(0, "host:a", "Down", AlertState::Firing);
+    let json = serde_json::to_string(&f.impact_updates(ProblemId(1))[0]).unwrap();
+    assert!(!json.contains("kpis"), "{json}");
+}

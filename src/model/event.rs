@@ -113,12 +113,17 @@ impl EventKind {
                 format!("foundational cause: {} on {}: {}", change.change.as_str(), change.entity, change.description)
             }
             EventKind::ImpactUpdated { impact } => {
-                format!(
+                let mut text = format!(
                     "impact: {} affected entities, {} of {} signals active",
                     impact.affected.len(),
                     impact.active_signals,
                     impact.signals
-                )
+                );
+                if !impact.kpis.is_empty() {
+                    let worse = impact.kpis.iter().filter(|k| k.worse).count();
+                    text.push_str(&format!(", {} KPIs ({worse} worse)", impact.kpis.len()));
+                }
+                text
             }
             EventKind::MergedInto { into } => format!("merged into {into}"),
             EventKind::Absorbed { from } => format!("absorbed {from}"),
@@ -201,4 +206,32 @@ pub struct Impact {
     /// signals: see `Problem::raw_count`.)
     pub active_signals: usize,
     pub signals: usize,
+    /// Business KPIs of the affected entities and of the entities that depend on them, against
+    /// yesterday and last week; sorted by entity, then name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kpis: Vec<KpiImpact>,
+}
+
+/// One business KPI as the impact shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KpiImpact {
+    pub entity: EntityId,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub unit: String,
+    pub value: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub yesterday: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_week: Option<f64>,
+    /// `(value - yesterday) / |yesterday|` (-0.38: 38 % below yesterday); `None` without a
+    /// value yesterday or when it was 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vs_yesterday: Option<f64>,
+    /// The same against last week.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vs_last_week: Option<f64>,
+    pub higher_is_better: bool,
+    /// Every comparison there is moved the bad way by at least the engine's `kpi_step`.
+    pub worse: bool,
 }

@@ -9,7 +9,7 @@ pub mod signal;
 pub mod time;
 
 pub use entity::{Criticality, Entity, EntityId, EntityKind, Relation, RelationKind};
-pub use event::{Candidate, ChangeRecord, EventKind, Hop, Impact, ProblemEvent, ProblemId, SilenceRecord};
+pub use event::{Candidate, ChangeRecord, EventKind, Hop, Impact, KpiImpact, ProblemEvent, ProblemId, SilenceRecord};
 pub use observation::{AlertState, ChangeKind, Observation, ObservationKind, Severity};
 pub use problem::{Problem, ProblemSet, ProblemStatus, TimelineEntry};
 pub use signal::{Baseline, Signal, SignalKey, SignalKind};

@@ -135,6 +135,29 @@ pub enum ObservationKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<String>,
     },
+    /// A business KPI of an entity now, and the same expression evaluated a day and a week
+    /// earlier (`None` where there was no data then), for the impact's comparison.
+    Kpi {
+        entity: EntityId,
+        /// KPI name, e.g. `checkout_orders_per_min`; the key within the entity.
+        name: String,
+        value: f64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        yesterday: Option<f64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        last_week: Option<f64>,
+        /// True when a rise is good (orders), false when a rise is bad (error ratio).
+        #[serde(default = "rising_is_good")]
+        higher_is_better: bool,
+        /// Unit shown beside the value, e.g. `orders/min`.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        unit: String,
+    },
+}
+
+/// Default of [`ObservationKind::Kpi`]'s `higher_is_better`: most business KPIs count good things.
+fn rising_is_good() -> bool {
+    true
 }
 
 impl ObservationKind {
@@ -149,6 +172,7 @@ impl ObservationKind {
             ObservationKind::Entity { entity } => Some(&entity.id),
             ObservationKind::Relation { relation } => Some(&relation.from),
             ObservationKind::Tick | ObservationKind::Silence { .. } => None,
+            ObservationKind::Kpi { entity, .. } => Some(entity),
         }
     }
 }

@@ -26,8 +26,8 @@ use std::path::{Path, PathBuf};
 pub const SCENARIO_VERSION: u64 = 1;
 
 /// The observation `type` tags a scenario line may carry.
-pub const OBSERVATION_TYPES: [&str; 8] =
-    ["metric", "alert", "log_pattern", "change", "entity", "relation", "entity_gone", "tick"];
+pub const OBSERVATION_TYPES: [&str; 9] =
+    ["metric", "alert", "log_pattern", "change", "entity", "relation", "entity_gone", "tick", "kpi"];
 
 /// The first line of a scenario: what it is and, optionally, what the engine should make of it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -396,6 +396,7 @@ impl<R: BufRead> ScenarioReader<R> {
             "relation" => self.deserialize_line::<RelationLine>()?.into_observation(),
             "entity_gone" => self.deserialize_line::<EntityGoneLine>()?.into_observation(),
             "tick" => self.deserialize_line::<TickLine>()?.into_observation(),
+            "kpi" => self.deserialize_line::<KpiLine>()?.into_observation(),
             other => {
                 let column = value_column(&self.buf, "type");
                 return Err(self.error(column, LineProblem::UnknownType { found: other.to_string() }));
@@ -660,6 +661,46 @@ impl TickLine {
     }
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KpiLine {
+    at: Timestamp,
+    #[serde(default)]
+    source: String,
+    #[serde(rename = "type")]
+    _type: IgnoredAny,
+    entity: EntityId,
+    name: String,
+    value: f64,
+    #[serde(default)]
+    yesterday: Option<f64>,
+    #[serde(default)]
+    last_week: Option<f64>,
+    #[serde(default = "rising_is_good")]
+    higher_is_better: bool,
+    #[serde(default)]
+    unit: String,
+}
+
+fn rising_is_good() -> bool {
+    true
+}
+
+impl KpiLine {
+    fn into_observation(self) -> Observation {
+        let kind = ObservationKind::Kpi {
+            entity: self.entity,
+            name: self.name,
+            value: self.value,
+            yesterday: self.yesterday,
+            last_week: self.last_week,
+            higher_is_better: self.higher_is_better,
+            unit: self.unit,
+        };
+        Observation { at: self.at, source: self.source, kind }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -729,6 +770,30 @@ mod tests {
             obs(4, ObservationKind::Change { entity: e.clone(), change: ChangeKind::Restart, description: "r".into() }),
             obs(5, ObservationKind::EntityGone { entity: e }),
             Observation { at: t(6), source: String::new(), kind: ObservationKind::Tick },
+            obs(
+                7,
+                ObservationKind::Kpi {
+                    entity: EntityId::new("service:checkout"),
+                    name: "orders_per_min".into(),
+                    value: 412.0,
+                    yesterday: Some(660.5),
+                    last_week: None,
+                    higher_is_better: true,
+                    unit: "orders/min".into(),
+                },
+            ),
+            obs(
+                8,
+                ObservationKind::Kpi {
+                    entity: EntityId::new("service:checkout"),
+                    name: "error_ratio".into(),
+                    value: 0.031,
+                    yesterday: None,
+                    last_week: Some(0.004),
+                    higher_is_better: false,
+                    unit: String::new(),
+                },
+            ),
         ]
     }
 
@@ -768,6 +833,19 @@ mod tests {
                 .observations;
             assert_eq!(vec![via_model], via_reader);
         }
+    }
+
+    #[test]
+    fn a_kpi_line_defaults_to_higher_is_better_like_the_model() {
+        let line = r#"{"at":5,"type":"kpi","entity":"service:checkout","name":"orders","value":412.5}"#;
+        let via_model: Observation = serde_json::from_str(line).unwrap();
+        let via_reader = parse(&format!("{{\"faultline_scenario\":1,\"name\":\"x\"}}\n{line}"), Path::new("k"))
+            .unwrap()
+            .observations;
+        assert_eq!(vec![via_model.clone()], via_reader);
+        let ObservationKind::Kpi { higher_is_better, yesterday, last_week, .. } = via_model.kind else { panic!() };
+        assert!(higher_is_better);
+        assert_eq!((yesterday, last_week), (None, None));
     }
 
     #[test]

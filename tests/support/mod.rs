@@ -510,3 +510,18 @@ pub fn topology_history(end_secs: i64, minutes: u32) -> String {
     out.push_str("# EOF\n");
     out
 }
+
+/// Runs `faultline agent --once --config CONFIG [--journal JOURNAL]` with its log in `dir`, and
+/// returns its JSON output and stderr; fails the test if it fails or prints no JSON.
+pub fn agent_once(dir: &Path, config: &Path, journal: Option<&Path>) -> (serde_json::Value, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_faultline"));
+    cmd.args(["agent", "--once", "--config"]).arg(config).arg("--log-file").arg(dir.join("faultline.log"));
+    if let Some(j) = journal {
+        cmd.arg("--journal").arg(j);
+    }
+    let out = cmd.output().expect("running faultline");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "agent --once failed: {stderr}");
+    let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stderr}"));
+    (json, stderr)
+}

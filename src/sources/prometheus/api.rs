@@ -1,5 +1,5 @@
-//! The Prometheus HTTP API, decoded: responses of `query_range`, `alerts` and `targets` turned
-//! into observations. Anything that speaks this API (Thanos, Mimir, VictoriaMetrics) decodes the
+//! The Prometheus HTTP API, decoded: responses of `query_range`, `query` (KPIs), `alerts`,
+//! `rules` and `targets` turned into observations. Anything that speaks this API (Thanos, Mimir, VictoriaMetrics) decodes the
 //! same. The transport (timeouts, retries, size cap, incremental ranges) lives beside it; this
 //! part is pure so every malformed or partial response can be tested without a server.
 //!
@@ -7,10 +7,11 @@
 //! (`{"status":"error","errorType":"bad_data","error":"..."}`) and a non-2xx status, so the
 //! message it gives is what we report, with the URL.
 
+use super::KpiConfig;
 use crate::model::{AlertState, EntityId, Observation, ObservationKind, Relation, Severity, Timestamp};
 use crate::sources::mapping::Mapping;
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 use std::collections::BTreeMap;
 
 /// Why a Prometheus response could not be used. Every variant names the URL.
@@ -223,6 +224,280 @@ fn alert_observation(
     }
 }
 
+/// `null` read as the type's default (Go encodes empty maps and lists as `null` in places).
+fn null_as_default<'de, D: Deserializer<'de>, T: Default + Deserialize<'de>>(d: D) -> Result<T, D::Error> {
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+/// `data` of `/api/v1/rules?type=alert`: the alerting rules by group.
+#[derive(Debug, Deserialize)]
+pub struct RulesData {
+    pub groups: Vec<RuleGroup>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RuleGroup {
+    pub name: String,
+    #[serde(default)]
+    pub file: String,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub rules: Vec<Rule>,
+}
+
+/// One rule of a group. Recording rules (`type: recording`) have no alerts and are skipped.
+#[derive(Debug, Deserialize)]
+pub struct Rule {
+    pub name: String,
+    /// `alerting` or `recording`.
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    #[serde(default)]
+    pub query: String,
+    /// The rule's `for`, in seconds.
+    #[serde(default)]
+    pub duration: f64,
+    /// The rule's own labels (added to each of its alerts).
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub labels: BTreeMap<String, String>,
+    /// Its pending and firing alerts, as of its last evaluation.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub alerts: Vec<PromAlert>,
+    /// `ok`, `err` (the last evaluation failed: see `lastError`) or `unknown` (not evaluated yet).
+    #[serde(default)]
+    pub health: String,
+    #[serde(rename = "lastError", default)]
+    pub last_error: String,
+}
+
+/// A rule by group and name (rule names repeat across groups).
+pub type RuleRef = (String, String);
+
+/// How a rule's last evaluation went.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RuleHealth {
+    /// Evaluated: its alert list is current.
+    Ok,
+    /// The evaluation failed with this error: its alerts are as of the last good evaluation.
+    Failed(String),
+    /// Not evaluated yet (e.g. just after a restart).
+    Unknown,
+}
+
+/// A rule's health and own labels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleStatus {
+    pub health: RuleHealth,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// A firing alert as an observation, with the rule it came from where known.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FiringAlert {
+    pub rule: Option<RuleRef>,
+    pub fingerprint: String,
+    pub observation: Observation,
+}
+
+/// What `/api/v1/rules` says in one cycle.
+#[derive(Debug, Default, PartialEq)]
+pub struct RulesView {
+    /// Firing alerts whose labels map to an entity, in response order.
+    pub firing: Vec<FiringAlert>,
+    /// Firing alerts whose labels map to no entity (skipped, counted).
+    pub unmapped: usize,
+    /// Every alerting rule's health, by group and name.
+    pub rules: BTreeMap<RuleRef, RuleStatus>,
+}
+
+impl RulesView {
+    /// Whether an alert that fired before and is not firing now has stopped for sure: its rule
+    /// was evaluated fine (so its alert list is current), or no longer exists. A rule that
+    /// failed or was not evaluated yet still lists its old alerts, so there absence says nothing.
+    pub fn stopped(&self, alert: &FiringAlert) -> bool {
+        let ok = |s: &RuleStatus| s.health == RuleHealth::Ok;
+        match &alert.rule {
+            Some(rule) => self.rules.get(rule).is_none_or(ok),
+            // Seen only through /api/v1/alerts: judge by the rules of that name.
+            None => {
+                let name = match &alert.observation.kind {
+                    ObservationKind::Alert { name, .. } => name.as_str(),
+                    _ => "",
+                };
+                self.rules.iter().filter(|((_, n), _)| n == name).all(|(_, s)| ok(s))
+            }
+        }
+    }
+}
+
+/// The alerting rules' firing alerts (pending ones are not yet alerts) as observations at `now`,
+/// and every alerting rule's health.
+pub fn decode_rules(data: &RulesData, now: Timestamp, mapping: &Mapping, source: &str) -> RulesView {
+    let mut view = RulesView::default();
+    for group in &data.groups {
+        for rule in group.rules.iter().filter(|r| r.kind == "alerting") {
+            let key: RuleRef = (group.name.clone(), rule.name.clone());
+            let health = match rule.health.as_str() {
+                "ok" => RuleHealth::Ok,
+                "err" => RuleHealth::Failed(rule.last_error.clone()),
+                _ => RuleHealth::Unknown,
+            };
+            view.rules.insert(key.clone(), RuleStatus { health, labels: rule.labels.clone() });
+            for a in rule.alerts.iter().filter(|a| a.state == "firing") {
+                let Some((entity, _)) = mapping.entity(&a.labels) else {
+                    view.unmapped += 1;
+                    continue;
+                };
+                view.firing.push(FiringAlert {
+                    rule: Some(key.clone()),
+                    fingerprint: fingerprint(&a.labels),
+                    observation: alert_observation(entity, &a.labels, &a.annotations, AlertState::Firing, now, source),
+                });
+            }
+        }
+    }
+    view
+}
+
+/// Alert name of the observation that reports a rule whose evaluation fails.
+pub const RULE_FAILING: &str = "RuleEvaluationFailing";
+
+/// A rule whose evaluation fails is a blind spot: its alert cannot fire. Reported as an alert
+/// `RuleEvaluationFailing` (warning; named `RuleEvaluationFailing <group>/<rule>`) with the error
+/// as its summary, on the entity the rule's own labels map to, else on the Prometheus server
+/// itself (`service:<source name>`).
+pub fn rule_failure(
+    rule: &RuleRef,
+    status: &RuleStatus,
+    state: AlertState,
+    now: Timestamp,
+    mapping: &Mapping,
+    source: &str,
+) -> Observation {
+    let entity =
+        mapping.entity(&status.labels).map(|(e, _)| e).unwrap_or_else(|| EntityId::new(format!("service:{source}")));
+    let labels: BTreeMap<String, String> = [
+        ("alertname", RULE_FAILING),
+        ("prometheus", source),
+        ("rule_group", rule.0.as_str()),
+        ("rule_name", rule.1.as_str()),
+        ("severity", "warning"),
+    ]
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .into();
+    let error = match &status.health {
+        RuleHealth::Failed(e) if !e.is_empty() => e.as_str(),
+        _ => "no error given",
+    };
+    let summary = format!("rule {}/{}: evaluation error: {error}", rule.0, rule.1);
+    let annotations = BTreeMap::from([("summary".to_string(), summary)]);
+    let mut o = alert_observation(entity, &labels, &annotations, state, now, source);
+    // Signals keep the name, not the summary: name the rule there, so the problem says which.
+    if let ObservationKind::Alert { name, .. } = &mut o.kind {
+        *name = format!("{RULE_FAILING} {}/{}", rule.0, rule.1);
+    }
+    o
+}
+
+/// The same alert observation, resolved at `at`.
+pub fn resolved(observation: &Observation, at: Timestamp) -> Observation {
+    let mut o = observation.clone();
+    o.at = at;
+    if let ObservationKind::Alert { state, .. } = &mut o.kind {
+        *state = AlertState::Resolved;
+    }
+    o
+}
+
+/// One series of an instant query: its labels and its value (`None` when NaN or infinite).
+pub type InstantValue = (BTreeMap<String, String>, Option<f64>);
+
+/// The values of an instant query: one per series with its labels (a scalar has none).
+pub fn instant_values(data: &QueryData) -> Result<Vec<InstantValue>, String> {
+    match data {
+        QueryData::Vector(samples) => Ok(samples.iter().map(|s| (s.metric.clone(), s.value.finite())).collect()),
+        QueryData::Scalar(v) => Ok(vec![(BTreeMap::new(), v.finite())]),
+        QueryData::Matrix(_) => Err("the query gives a range vector, not an instant vector".into()),
+        QueryData::String(_) => Err("the query gives a string, not a number".into()),
+    }
+}
+
+/// What a KPI's three evaluations became.
+#[derive(Debug, Default, PartialEq)]
+pub struct KpiDecoded {
+    pub observations: Vec<Observation>,
+    /// Series whose labels map to no entity (skipped, counted).
+    pub unmapped_series: usize,
+    /// What could not be used, one line each (the rest is kept).
+    pub problems: Vec<String>,
+}
+
+/// A KPI from the same query evaluated now, a day earlier and a week earlier, as KPI
+/// observations at `at`. The series of the three are matched by their labels (or, with a fixed
+/// `entity`, each must be a single series); a series missing then is `None`, not 0.
+pub fn decode_kpi(
+    kpi: &KpiConfig,
+    now: &QueryData,
+    yesterday: &QueryData,
+    last_week: &QueryData,
+    at: Timestamp,
+    mapping: &Mapping,
+    source: &str,
+) -> Result<KpiDecoded, String> {
+    let (now, yesterday, last_week) = (instant_values(now)?, instant_values(yesterday)?, instant_values(last_week)?);
+    let mut out = KpiDecoded::default();
+    let observation = |entity: EntityId, value: f64, yesterday: Option<f64>, last_week: Option<f64>| Observation {
+        at,
+        source: source.to_string(),
+        kind: ObservationKind::Kpi {
+            entity,
+            name: kpi.name.clone(),
+            value,
+            yesterday,
+            last_week,
+            higher_is_better: kpi.higher_is_better,
+            unit: kpi.unit.clone().unwrap_or_default(),
+        },
+    };
+    if let Some(entity) = &kpi.entity {
+        let single = |values: &[InstantValue], when: &str| match values {
+            [] => Ok(None),
+            [(_, v)] => Ok(*v),
+            more => Err(format!(
+                "{when}: {} series for the one entity {entity}; aggregate the query to one series (e.g. `sum(...)`)",
+                more.len()
+            )),
+        };
+        let value = single(&now, "now")?;
+        let (y, w) = (single(&yesterday, "a day earlier")?, single(&last_week, "a week earlier")?);
+        if let Some(value) = value {
+            out.observations.push(observation(EntityId::new(entity.clone()), value, y, w));
+        }
+        return Ok(out);
+    }
+    let then = |values: &[InstantValue], labels: &BTreeMap<String, String>| {
+        values.iter().find(|(l, _)| l == labels).and_then(|(_, v)| *v)
+    };
+    let mut by_entity: BTreeMap<EntityId, Vec<&InstantValue>> = BTreeMap::new();
+    for series in &now {
+        match mapping.entity(&series.0) {
+            Some((entity, _)) => by_entity.entry(entity).or_default().push(series),
+            None => out.unmapped_series += 1,
+        }
+    }
+    for (entity, series) in by_entity {
+        let [(labels, value)] = series[..] else {
+            out.problems.push(format!(
+                "{} series map to {entity}; aggregate the query by the entity's labels (e.g. `sum by (service) (...)`)",
+                series.len()
+            ));
+            continue;
+        };
+        let Some(value) = *value else { continue };
+        out.observations.push(observation(entity, value, then(&yesterday, labels), then(&last_week, labels)));
+    }
+    Ok(out)
+}
+
 /// `data` of `/api/v1/targets`.
 #[derive(Debug, Deserialize)]
 pub struct TargetsData {
@@ -306,6 +581,155 @@ mod tests {
             }
             _ => unreachable!(),
         }
+    }
+
+    #[test]
+    fn a_real_rules_response_gives_firing_alerts_and_rule_health() {
+        let data: RulesData = decode("http://p/api/v1/rules", 200, &reference("rules.json")).unwrap();
+        let view = decode_rules(&data, NOW, &Mapping::default(), "prom");
+        // Only the firing alert: the pending one (`for: 1h`) is not an alert yet.
+        assert_eq!(view.unmapped, 0);
+        assert_eq!(view.firing.len(), 1, "{:#?}", view.firing);
+        let f = &view.firing[0];
+        assert_eq!(f.rule, Some(("checkout".to_string(), "CheckoutErrorsHigh".to_string())));
+        match &f.observation.kind {
+            ObservationKind::Alert { entity, name, fingerprint, state, severity, summary, .. } => {
+                assert_eq!((entity.as_str(), name.as_str()), ("service:checkout", "CheckoutErrorsHigh"));
+                assert_eq!((*state, *severity), (AlertState::Firing, Severity::Major));
+                assert_eq!(summary, "checkout error ratio is 0.12");
+                assert_eq!(fingerprint, &f.fingerprint);
+            }
+            other => panic!("{other:?}"),
+        }
+        let health: Vec<(&str, &str, &RuleHealth)> =
+            view.rules.iter().map(|((g, n), s)| (g.as_str(), n.as_str(), &s.health)).collect();
+        assert_eq!(health.len(), 5);
+        assert!(health.contains(&("checkout", "CheckoutDown", &RuleHealth::Ok)));
+        assert!(health.contains(&("checkout", "CheckoutSlowBurn", &RuleHealth::Ok)));
+        let failed: Vec<(&str, &str)> =
+            health.iter().filter(|(_, _, h)| matches!(h, RuleHealth::Failed(_))).map(|(g, n, _)| (*g, *n)).collect();
+        assert_eq!(failed, [("broken", "BadRegex"), ("broken", "PaymentsLatencyRatio")]);
+
+        // The failing rules as alerts: on the entity the rule's labels name, else on the server.
+        let key = ("broken".to_string(), "PaymentsLatencyRatio".to_string());
+        let o = rule_failure(&key, &view.rules[&key], AlertState::Firing, NOW, &Mapping::default(), "prom");
+        let ObservationKind::Alert { entity, name, summary, severity, labels, .. } = &o.kind else { panic!() };
+        assert_eq!(
+            (entity.as_str(), name.as_str(), *severity),
+            ("service:payments", "RuleEvaluationFailing broken/PaymentsLatencyRatio", Severity::Warning)
+        );
+        assert!(
+            summary.starts_with("rule broken/PaymentsLatencyRatio: evaluation error: found duplicate series"),
+            "{summary}"
+        );
+        assert_eq!((labels["alertname"].as_str(), labels["rule_group"].as_str()), (RULE_FAILING, "broken"));
+        let key = ("broken".to_string(), "BadRegex".to_string());
+        let o = rule_failure(&key, &view.rules[&key], AlertState::Firing, NOW, &Mapping::default(), "prom");
+        let ObservationKind::Alert { entity, summary, .. } = &o.kind else { panic!() };
+        assert_eq!(entity.as_str(), "service:prom");
+        assert_eq!(summary, "rule broken/BadRegex: evaluation error: invalid regular expression in label_replace(): (");
+    }
+
+    #[test]
+    fn an_alert_has_stopped_only_when_its_rule_was_evaluated_or_is_gone() {
+        let data: RulesData = decode("http://p/api/v1/rules", 200, &reference("rules.json")).unwrap();
+        let view = decode_rules(&data, NOW, &Mapping::default(), "prom");
+        let alert = |group: &str, name: &str, known: bool| {
+            let labels = BTreeMap::from([("alertname".to_string(), name.to_string())]);
+            let observation =
+                alert_observation(EntityId::new("service:x"), &labels, &BTreeMap::new(), AlertState::Firing, NOW, "p");
+            FiringAlert {
+                rule: known.then(|| (group.to_string(), name.to_string())),
+                fingerprint: fingerprint(&labels),
+                observation,
+            }
+        };
+        assert!(view.stopped(&alert("checkout", "CheckoutDown", true)));
+        assert!(!view.stopped(&alert("broken", "BadRegex", true)), "its rule failed: no news");
+        assert!(view.stopped(&alert("old", "Removed", true)), "its rule is gone");
+        assert!(view.stopped(&alert("", "CheckoutDown", false)));
+        assert!(!view.stopped(&alert("", "PaymentsLatencyRatio", false)));
+        let resolved = resolved(&alert("checkout", "CheckoutDown", true).observation, Timestamp(5));
+        assert!(matches!(resolved.kind, ObservationKind::Alert { state: AlertState::Resolved, .. }));
+        assert_eq!(resolved.at, Timestamp(5));
+    }
+
+    fn kpi(entity: Option<&str>) -> KpiConfig {
+        KpiConfig {
+            name: "orders".into(),
+            query: "x".into(),
+            entity: entity.map(str::to_string),
+            unit: None,
+            higher_is_better: true,
+        }
+    }
+
+    fn kpi_values(d: &KpiDecoded) -> Vec<(&str, f64, Option<f64>, Option<f64>)> {
+        d.observations
+            .iter()
+            .map(|o| match &o.kind {
+                ObservationKind::Kpi { entity, value, yesterday, last_week, .. } => {
+                    (entity.as_str(), *value, *yesterday, *last_week)
+                }
+                other => panic!("{other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_real_instant_vector_gives_kpis_matched_by_labels() {
+        let now: QueryData = decode("http://p/api/v1/query", 200, &reference("kpi_query.json")).unwrap();
+        let day: QueryData = decode(
+            "u",
+            200,
+            br#"{"status":"success","data":{"resultType":"vector","result":[
+                {"metric":{"service":"payments"},"value":[1794913600,"0.004"]},
+                {"metric":{"service":"checkout"},"value":[1794913600,"660"]}]}}"#,
+        )
+        .unwrap();
+        let week: QueryData = decode(
+            "u",
+            200,
+            br#"{"status":"success","data":{"resultType":"vector","result":[
+                {"metric":{"service":"checkout"},"value":[1794395200,"NaN"]}]}}"#,
+        )
+        .unwrap();
+        let m = Mapping::default();
+        let d = decode_kpi(&kpi(None), &now, &day, &week, NOW, &m, "prom").unwrap();
+        assert_eq!(
+            kpi_values(&d),
+            [("service:checkout", 412.0, Some(660.0), None), ("service:payments", 0.031, Some(0.004), None)]
+        );
+        assert!(d.problems.is_empty() && d.unmapped_series == 0);
+
+        // A fixed entity takes exactly one series.
+        let e = decode_kpi(&kpi(Some("service:shop")), &now, &day, &week, NOW, &m, "prom").unwrap_err();
+        assert!(e.starts_with("now: 2 series for the one entity service:shop; aggregate"), "{e}");
+        let scalar: QueryData =
+            decode("u", 200, br#"{"status":"success","data":{"resultType":"scalar","result":[1,"7"]}}"#).unwrap();
+        let empty: QueryData =
+            decode("u", 200, br#"{"status":"success","data":{"resultType":"vector","result":[]}}"#).unwrap();
+        let d = decode_kpi(&kpi(Some("service:shop")), &scalar, &empty, &scalar, NOW, &m, "prom").unwrap();
+        assert_eq!(kpi_values(&d), [("service:shop", 7.0, None, Some(7.0))]);
+
+        // Two series on one entity: reported, not guessed.
+        let two: QueryData = decode(
+            "u",
+            200,
+            br#"{"status":"success","data":{"resultType":"vector","result":[
+                {"metric":{"service":"a","code":"200"},"value":[1,"1"]},
+                {"metric":{"service":"a","code":"500"},"value":[1,"2"]}]}}"#,
+        )
+        .unwrap();
+        let d = decode_kpi(&kpi(None), &two, &empty, &empty, NOW, &m, "prom").unwrap();
+        assert!(d.observations.is_empty());
+        assert_eq!(
+            d.problems,
+            ["2 series map to service:a; aggregate the query by the entity's labels (e.g. `sum by (service) (...)`)"]
+        );
+        let matrix: QueryData =
+            decode("u", 200, br#"{"status":"success","data":{"resultType":"matrix","result":[]}}"#).unwrap();
+        assert!(decode_kpi(&kpi(None), &matrix, &empty, &empty, NOW, &m, "prom").is_err());
     }
 
     #[test]

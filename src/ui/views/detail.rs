@@ -2,7 +2,7 @@
 //! timeline. Built as lines wrapped to the screen's width, so scrolling is by whole lines.
 
 use super::{fit, pack, pad, severity_label, status_label, text_width, thousands, wrap_words, App};
-use crate::model::{Candidate, EntityId, Hop, Problem, ProblemStatus, Signal, Timestamp};
+use crate::model::{Candidate, EntityId, Hop, KpiImpact, Problem, ProblemStatus, Severity, Signal, Timestamp};
 use crate::ui::theme::Theme;
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
@@ -229,6 +229,80 @@ fn impact(problem: &Problem, theme: &Theme, width: usize, out: &mut Vec<Line<'st
         plain(format!("raw events {}", thousands(problem.raw_count()))),
     ];
     out.extend(pack(vec![Span::raw("  ")], counts, " · ", 2, width));
+    if i.kpis.is_empty() {
+        return;
+    }
+    let worse = i.kpis.iter().filter(|k| k.worse).count();
+    out.push(Line::from(format!("  KPIs ({}, {worse} worse) against yesterday and last week:", i.kpis.len())));
+    for k in &i.kpis {
+        kpi(k, theme, width, out);
+    }
+}
+
+/// Width of the verdict column of a KPI line.
+const VERDICT_WIDTH: usize = 9;
+
+/// One KPI: `▼ worse   checkout_orders_per_min 412 orders/min (-38% vs yesterday, -35% vs last
+/// week) on service:checkout`, broken between pieces to fit. The verdict is a word with a
+/// symbol, so it reads without colour.
+fn kpi(k: &KpiImpact, theme: &Theme, width: usize, out: &mut Vec<Line<'static>>) {
+    let (verdict, style) = if k.worse {
+        ("▼ worse", theme.severity(Severity::Major))
+    } else if k.vs_yesterday.is_none() && k.vs_last_week.is_none() {
+        ("? no past", theme.ui.muted)
+    } else {
+        ("✓ ok", Style::new())
+    };
+    let lead = vec![Span::raw("    "), Span::styled(pad(verdict, VERDICT_WIDTH), style)];
+    let value = match k.unit.as_str() {
+        "" => number(k.value),
+        unit => format!("{} {unit}", number(k.value)),
+    };
+    let against = |d: Option<f64>, reference: Option<f64>, when: &str| match (d, reference) {
+        (Some(d), _) => format!("{} vs {when}", percent(d)),
+        (None, Some(r)) => format!("{} {when}", number(r)),
+        (None, None) => format!("no data {when}"),
+    };
+    let pieces = vec![
+        vec![Span::styled(k.name.clone(), Style::new().add_modifier(Modifier::BOLD))],
+        plain(value),
+        plain(format!(
+            "({}, {})",
+            against(k.vs_yesterday, k.yesterday, "yesterday"),
+            against(k.vs_last_week, k.last_week, "last week")
+        )),
+        vec![Span::raw("on "), entity(&k.entity, theme)],
+    ];
+    out.extend(pack(lead, pieces, " ", 4 + VERDICT_WIDTH, width));
+}
+
+/// A KPI value, short: whole numbers as they are, otherwise about three significant digits.
+fn number(v: f64) -> String {
+    let a = v.abs();
+    if v.fract() == 0.0 && a < 1e15 {
+        return format!("{v:.0}");
+    }
+    let decimals = match a {
+        _ if a >= 100.0 => 0,
+        _ if a >= 1.0 => 2,
+        _ => (2 - a.log10().floor() as i64).clamp(0, 12) as usize,
+    };
+    let text = format!("{v:.decimals$}");
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    }
+}
+
+/// A signed fraction as a percentage: `-38%`, `+4.2%`.
+fn percent(d: f64) -> String {
+    let p = d * 100.0;
+    if p.abs() >= 9.95 {
+        format!("{p:+.0}%")
+    } else {
+        format!("{p:+.1}%")
+    }
 }
 
 /// Signals strongest and most active first: active before cleared, then by score, then by count.
@@ -310,5 +384,23 @@ fn timeline(problem: &Problem, theme: &Theme, width: usize, out: &mut Vec<Line<'
                 if i == 0 { Span::styled(prefix.clone(), theme.ui.muted) } else { Span::raw(" ".repeat(indent)) };
             out.push(Line::from(vec![lead, Span::raw(line)]));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kpi_numbers_and_percentages_are_short() {
+        assert_eq!(number(412.0), "412");
+        assert_eq!(number(412.4), "412");
+        assert_eq!(number(7.1234), "7.12");
+        assert_eq!(number(0.03127), "0.0313");
+        assert_eq!(number(0.5), "0.5");
+        assert_eq!(number(-2.0), "-2");
+        assert_eq!(percent(-0.38), "-38%");
+        assert_eq!(percent(0.042), "+4.2%");
+        assert_eq!(percent(1.5), "+150%");
     }
 }
