@@ -121,8 +121,10 @@ fn a_silence_confirmed_in_the_ui_exists_in_alertmanager_and_in_the_timeline() {
     let ends = faultline::model::Timestamp::parse_rfc3339(s["endsAt"].as_str().unwrap()).unwrap();
     assert!((ends.since(starts) - 7_200_000).abs() < 5_000, "{s:#}");
 
-    // The source going away shows in the status bar as stale, with the reason.
+    // The source going away shows in the status bar as stale, with the reason (once the
+    // notice has been read: any key puts it away).
     prom.stop();
+    t.keys(&["j"]);
     t.wait_for("prom stale in the status bar", |s| s.contains("stale"));
     t.keys(&["q"]);
     t.wait_for("the shell to come back", |s| !s.contains("LIVE"));

@@ -1,5 +1,6 @@
 //! End to end: the real binary in a real pseudo-terminal (tmux), driven by keys and read back
-//! from the screen. Start the demo, open the storm problem, see its root cause, quit, and check
+//! from the screen. Start the demo, open the storm problem, see its root cause, ask to silence it
+//! (the demo has no Alertmanager, so the status line says why not), quit, and check
 //! the terminal is back in its normal mode; and the same restoration when SIGTERM or SIGHUP
 //! (an SSH drop) ends the UI.
 //!
@@ -71,6 +72,11 @@ fn demo_open_the_storm_problem_see_the_root_cause_quit_and_the_terminal_is_resto
     t.wait_for("the help overlay", |s| s.contains("quit") && s.contains("Enter"));
     t.keys(&["Escape"]);
     t.wait_for("the help to close", |s| s.contains("ROOT CAUSE"));
+
+    // The demo has no Alertmanager: `s` says so in the status line and proposes nothing.
+    t.keys(&["s"]);
+    let notice = t.wait_for("the silence notice", |s| s.contains("no Alertmanager configured"));
+    assert!(notice.contains("[[sources.alertmanager]]") && !notice.contains("POST"), "{notice}");
 
     t.keys(&["q"]);
     let after = t.wait_for("the shell to come back", |s| marker_shown(s, &marker));

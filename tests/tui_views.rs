@@ -4,17 +4,22 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use faultline::model::{
     Candidate, ChangeKind, ChangeRecord, EntityId, EntityKind, EventKind, Hop, Impact, KpiImpact, ProblemEvent,
-    ProblemId, RelationKind, Severity, Signal, SignalKey, SignalKind, Timestamp,
+    ProblemId, RelationKind, Severity, Signal, SignalKey, SignalKind, SilenceRecord, Timestamp,
 };
+use faultline::sources::alertmanager::{matcher_strings, SilencePlan, SilenceTarget};
+use faultline::ui::app::{NO_ALERTMANAGER_NOTICE, READONLY_NOTICE};
 use faultline::ui::theme::xterm256;
 use faultline::ui::views::detail;
 use faultline::ui::{
-    render, update, Action, App, ColorMode, Command, Feed, Keymap, SourceHealth, Theme, UiOptions, View,
+    render, update, Action, App, ColorMode, Command, Feed, Keymap, Proposal, Request, SourceHealth, Theme, UiOptions,
+    View,
 };
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use ratatui::style::{Color, Modifier};
+use ratatui::text::Line;
 use ratatui::Terminal;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// 2026-11-02T03:00:00Z in milliseconds.
@@ -361,7 +366,7 @@ fn detail_at_80x24_wraps_and_scrolls() {
     assert!(first.contains("P-0001") && first.contains("ROOT CAUSE"), "{first}");
     // Every line of the detail fits 80 cells; the evidence chain wraps between hops, not inside one.
     let problem = app.detail_problem().unwrap();
-    let all = detail::lines(problem, &app.theme, 80);
+    let all = detail::lines(problem, app.problems.as_of, &app.theme, 80);
     assert!(all.len() > 22, "the detail should need scrolling at 80x24");
     for line in &all {
         assert!(line.width() <= 80, "too wide: {line}");
@@ -420,7 +425,8 @@ fn detail_shows_kpis_against_yesterday_and_last_week_within_80_columns() {
     update(&mut app, Feed::Events(vec![update_impact]).into());
     press(&mut app, KeyCode::Enter);
     let problem = app.detail_problem().unwrap();
-    let lines: Vec<String> = detail::lines(problem, &app.theme, 80).iter().map(|l| l.to_string()).collect();
+    let lines: Vec<String> =
+        detail::lines(problem, app.problems.as_of, &app.theme, 80).iter().map(|l| l.to_string()).collect();
     for line in &lines {
         assert!(line.chars().count() <= 80, "too wide: {line}");
     }
@@ -585,4 +591,331 @@ fn bad_keymap_toml_names_the_file_and_the_key() {
     let keymap = Keymap::load(Some(&path)).unwrap();
     assert_eq!(keymap.user_file(), Some(path.as_path()));
     assert_eq!(keymap.binding(Command::Help).unwrap().keys_text(), "F1, ?");
+}
+
+// ---- The silence flow: `s` shows the plan, `y` sends exactly it, `n`/Esc sends nothing. ----
+
+const AM_URL: &str = "http://alertmanager:9093/api/v2/silences";
+const OPERATOR: &str = "alice@bastion-1";
+
+fn silence_target() -> SilenceTarget {
+    SilenceTarget { via: "am".to_string(), url: AM_URL.to_string(), duration_ms: 2 * 3_600_000 }
+}
+
+fn silence_options() -> UiOptions {
+    UiOptions { operator: OPERATOR.to_string(), silence: Some(silence_target()), ..options() }
+}
+
+fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+fn alert(key: &str, name: &str, pairs: &[(&str, &str)]) -> Signal {
+    let mut s = signal(key, SignalKind::Alert, "service:checkout", name, 4, true, 1.0);
+    s.labels = labels(pairs);
+    s
+}
+
+/// The two problems, where P-0001 has two firing alerts that carry their label sets (and
+/// `extra` more, to make a plan longer than the screen).
+fn alert_events(extra: usize) -> Vec<ProblemEvent> {
+    let mut events = events();
+    let mut kinds = vec![
+        EventKind::SignalUpdated {
+            signal: alert(
+                "alert:abc",
+                "CheckoutLatencyHigh",
+                &[("alertname", "CheckoutLatencyHigh"), ("service", "checkout"), ("severity", "critical")],
+            ),
+        },
+        EventKind::SignalAttached {
+            signal: alert(
+                "alert:ghi",
+                "CheckoutErrorsHigh",
+                &[("alertname", "CheckoutErrorsHigh"), ("job", "checkout"), ("severity", "major")],
+            ),
+        },
+    ];
+    for i in 0..extra {
+        let pod = format!("checkout-{i:02}");
+        let key = format!("alert:pod{i}");
+        let pairs = [("alertname", "PodCrashLooping"), ("pod", pod.as_str())];
+        kinds.push(EventKind::SignalAttached { signal: alert(&key, "PodCrashLooping", &pairs) });
+    }
+    let seq = events.len() as u64;
+    events.extend(kinds.into_iter().enumerate().map(|(i, kind)| ProblemEvent {
+        seq: seq + i as u64 + 1,
+        problem: ProblemId(1),
+        at: at(21),
+        kind,
+    }));
+    events
+}
+
+fn silence_app(opts: UiOptions, width: u16, height: u16, extra: usize) -> App {
+    let mut app = App::new(opts);
+    update(&mut app, Action::Resize { width, height });
+    update(&mut app, Feed::Events(alert_events(extra)).into());
+    app
+}
+
+/// The plan the UI should propose for P-0001, built the way the engine side expects it.
+fn expected_plan(app: &App) -> SilencePlan {
+    SilencePlan::for_problem(&app.problems.problems[&ProblemId(1)], &silence_target(), OPERATOR).unwrap()
+}
+
+fn status_line(app: &App) -> String {
+    rows(&draw(app)).pop().unwrap()
+}
+
+#[test]
+fn s_shows_the_silence_plan_in_full_at_80x24() {
+    let mut app = silence_app(silence_options(), 80, 24, 0);
+    press(&mut app, KeyCode::Char('s'));
+    let plan = expected_plan(&app);
+    assert_eq!(app.proposal, Some(Proposal { request: Request::Silence(plan.clone()), scroll: 0 }));
+    assert!(app.outbox.is_empty(), "nothing is sent before confirmation");
+
+    let lines = rows(&draw(&app));
+    let text = lines.join("\n");
+    assert!(text.contains("silence P-0001?"), "{text}");
+    // One POST per silence, one silence per alert, every matcher of each shown.
+    assert_eq!(text.matches(&format!("POST {AM_URL}")).count(), 2, "{text}");
+    assert_eq!(plan.matcher_lines().len(), 2);
+    // Inside the box, with its borders taken out (a long matcher line breaks between matchers).
+    let inside = squeezed(&text.replace('│', " "));
+    for matchers in plan.matcher_lines() {
+        assert!(inside.contains(&matchers), "missing matchers {matchers:?}:\n{text}");
+    }
+    assert!(text.contains(r#"alertname="CheckoutErrorsHigh", job="checkout", severity="major""#), "{text}");
+    for expected in [
+        "duration   2h, starting when you confirm",
+        &format!("createdBy  {OPERATOR}"),
+        "comment    P-0001",
+        "exact match",
+        "y confirm · n/Esc cancel",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?}:\n{text}");
+    }
+    assert!(inside.contains("Nothing is sent until you confirm."), "{text}");
+    // The whole plan fits: no scroll hint.
+    assert!(!text.contains("scroll"), "{text}");
+
+    // Other keys do nothing while the plan shows.
+    for key in [KeyCode::Char('j'), KeyCode::Enter, KeyCode::Char('s'), KeyCode::Char('?')] {
+        press(&mut app, key);
+    }
+    assert_eq!(app.view, View::List);
+    assert_eq!(app.selected, Some(ProblemId(1)));
+    assert!(!app.help);
+    assert_eq!(app.proposal.as_ref().map(|p| &p.request), Some(&Request::Silence(plan)));
+}
+
+#[test]
+fn y_sends_exactly_the_plan_shown_and_n_or_esc_send_nothing() {
+    let mut app = silence_app(silence_options(), 80, 24, 0);
+    press(&mut app, KeyCode::Char('s'));
+    let shown = app.proposal.clone().unwrap().request;
+    press(&mut app, KeyCode::Char('y'));
+    assert_eq!(app.outbox, vec![shown]);
+    assert_eq!(app.outbox, vec![Request::Silence(expected_plan(&app))]);
+    assert_eq!(app.proposal, None);
+    assert_eq!(app.notice.as_deref(), Some("silencing P-0001 via am…"));
+    let status = status_line(&app);
+    assert!(status.contains("silencing P-0001 via am…") && status.contains("data 03:21:00"), "{status:?}");
+    assert!(!screen(&app).contains("POST"), "the overlay is closed");
+    // A second `y` with no plan on screen sends nothing more.
+    press(&mut app, KeyCode::Char('y'));
+    assert_eq!(app.outbox.len(), 1);
+
+    // The engine side's answer replaces the notice and shows whole at 80 columns.
+    let answer = "P-0001: 2 silences created in am until 05:21:00";
+    update(&mut app, Feed::Notice(answer.to_string()).into());
+    assert!(status_line(&app).contains(answer), "{:?}", status_line(&app));
+
+    for cancel in [KeyCode::Char('n'), KeyCode::Esc] {
+        let mut app = silence_app(silence_options(), 80, 24, 0);
+        press(&mut app, KeyCode::Enter);
+        // From the detail view too; cancelling stays in it.
+        press(&mut app, KeyCode::Char('s'));
+        assert!(app.proposal.is_some(), "{cancel:?}");
+        press(&mut app, cancel);
+        assert_eq!(app.proposal, None);
+        assert!(app.outbox.is_empty());
+        assert_eq!(app.view, View::Detail(ProblemId(1)));
+        assert_eq!(app.notice.as_deref(), Some("silence cancelled"));
+        assert!(status_line(&app).contains("silence cancelled"));
+        press(&mut app, KeyCode::Char('y'));
+        assert!(app.outbox.is_empty(), "confirm after cancel sends nothing");
+    }
+}
+
+#[test]
+fn a_long_plan_scrolls_and_keeps_its_keys_in_view() {
+    let mut app = silence_app(silence_options(), 80, 24, 30);
+    press(&mut app, KeyCode::Char('s'));
+    let plan = expected_plan(&app);
+    assert_eq!(plan.label_sets.len(), 32);
+    let first = rows(&draw(&app));
+    let text = first.join("\n");
+    assert!(text.contains("y confirm · n/Esc cancel") && text.contains("j/k scroll · lines 1-20 of"), "{text}");
+    assert!(text.contains(&format!("createdBy  {OPERATOR}")), "the author is seen before the list:\n{text}");
+    for line in &first {
+        assert!(Line::from(line.as_str()).width() <= 80);
+    }
+    // Scrolling reaches every silence; the keys line never leaves.
+    let mut seen = String::new();
+    for _ in 0..app.max_plan_scroll() {
+        seen.push_str(&screen(&app));
+        press(&mut app, KeyCode::Char('j'));
+    }
+    seen.push_str(&screen(&app));
+    // Lines break between matchers; each one is shown whole.
+    for matcher in plan.label_sets.iter().flat_map(matcher_strings) {
+        assert!(seen.contains(&matcher), "never shown: {matcher:?}");
+    }
+    let last = screen(&app);
+    assert!(last.contains(r#"pod="checkout-29""#) && last.contains("y confirm"), "{last}");
+    press(&mut app, KeyCode::Char('j'));
+    assert_eq!(app.proposal.as_ref().unwrap().scroll, app.max_plan_scroll());
+    press(&mut app, KeyCode::Char('g'));
+    assert_eq!(app.proposal.as_ref().unwrap().scroll, 0);
+    press(&mut app, KeyCode::Char('y'));
+    assert_eq!(app.outbox, vec![Request::Silence(plan)]);
+}
+
+#[test]
+fn readonly_never_opens_a_plan_and_never_sends() {
+    let opts = UiOptions { readonly: true, ..silence_options() };
+    let mut app = silence_app(opts, 80, 24, 0);
+    press(&mut app, KeyCode::Char('s'));
+    assert_eq!(app.proposal, None);
+    assert_eq!(app.notice.as_deref(), Some(READONLY_NOTICE));
+    let status = status_line(&app);
+    assert!(status.contains("READONLY") && status.contains(READONLY_NOTICE), "{status:?}");
+    press(&mut app, KeyCode::Char('y'));
+    assert!(app.outbox.is_empty());
+
+    // Even a plan that got on screen some other way is not sent in read-only mode.
+    app.proposal = Some(Proposal { request: Request::Silence(expected_plan(&app)), scroll: 0 });
+    press(&mut app, KeyCode::Char('y'));
+    assert!(app.outbox.is_empty());
+    assert_eq!(app.proposal, None);
+    assert_eq!(app.notice.as_deref(), Some(READONLY_NOTICE));
+}
+
+#[test]
+fn without_an_alertmanager_or_firing_alerts_s_says_why() {
+    let mut app = silence_app(UiOptions { operator: OPERATOR.to_string(), ..options() }, 80, 24, 0);
+    press(&mut app, KeyCode::Char('s'));
+    assert_eq!(app.proposal, None);
+    assert_eq!(app.notice.as_deref(), Some(NO_ALERTMANAGER_NOTICE));
+    // The notice is long: it takes the room of the help key and the data time rather than be cut.
+    let status = status_line(&app);
+    assert!(status.contains(NO_ALERTMANAGER_NOTICE) && status.starts_with(" DEMO "), "{status:?}");
+    // Esc in the list puts the notice away; the line is as before.
+    press(&mut app, KeyCode::Esc);
+    assert_eq!(app.notice, None);
+    let status = status_line(&app);
+    assert!(status.contains("data 03:21:00") && status.trim_end().ends_with("? help"), "{status:?}");
+
+    // P-0002 is resolved: its alert no longer fires.
+    let mut app = silence_app(silence_options(), 80, 24, 0);
+    press(&mut app, KeyCode::Char('j'));
+    press(&mut app, KeyCode::Char('s'));
+    assert_eq!(app.proposal, None);
+    assert_eq!(app.notice.as_deref(), Some("P-0002 has no firing alerts to silence"));
+    assert!(status_line(&app).contains("P-0002 has no firing alerts to silence"));
+    // The original two problems: P-0001's alert carries no labels, so there is nothing to match.
+    let mut app = App::new(silence_options());
+    update(&mut app, Feed::Events(events()).into());
+    press(&mut app, KeyCode::Char('s'));
+    assert_eq!(app.notice.as_deref(), Some("P-0001 has no firing alerts to silence"));
+    // And with no problem at all.
+    let mut empty = App::new(silence_options());
+    press(&mut empty, KeyCode::Char('s'));
+    assert_eq!(empty.notice.as_deref(), Some("no problem selected"));
+    assert!(empty.outbox.is_empty() && empty.proposal.is_none());
+
+    // A terminal too small for the box shows no plan, so none can be confirmed unseen.
+    let mut tiny = silence_app(silence_options(), 12, 4, 0);
+    press(&mut tiny, KeyCode::Char('s'));
+    assert_eq!(tiny.proposal, None);
+    assert_eq!(tiny.notice.as_deref(), Some("the terminal is too small to show the plan"));
+    let mut shrunk = silence_app(silence_options(), 80, 24, 0);
+    press(&mut shrunk, KeyCode::Char('s'));
+    update(&mut shrunk, Action::Resize { width: 10, height: 24 });
+    press(&mut shrunk, KeyCode::Char('y'));
+    assert!(shrunk.outbox.is_empty() && shrunk.proposal.is_none());
+}
+
+#[test]
+fn a_silence_shows_in_the_timeline_and_marks_the_problem_until_it_ends() {
+    let mut app = silence_app(silence_options(), 80, 24, 0);
+    let next = app.problems.last_seq + 1;
+    let silenced = ProblemEvent {
+        seq: next,
+        problem: ProblemId(1),
+        at: at(22),
+        kind: EventKind::Silenced {
+            by: OPERATOR.to_string(),
+            via: "am".to_string(),
+            silences: vec![SilenceRecord {
+                id: "5f1c".to_string(),
+                matchers: vec![r#"alertname="CheckoutLatencyHigh""#.to_string()],
+                starts_at: at(22),
+                ends_at: at(142),
+            }],
+            error: None,
+        },
+    };
+    update(&mut app, Feed::Events(vec![silenced.clone()]).into());
+    let row = rows(&draw(&app)).into_iter().find(|l| l.contains("P-0001")).unwrap();
+    assert!(row.contains("⊘ silenced until 05:22"), "{row}");
+    assert!(!rows(&draw(&app)).iter().any(|l| l.contains("P-0002") && l.contains("silenced")));
+
+    press(&mut app, KeyCode::Enter);
+    let top = screen(&app);
+    assert!(top.lines().nth(1).unwrap().contains("P-0001  ● OPEN  ◆ CRITICAL  ⊘ silenced until 05:22"), "{top}");
+    press(&mut app, KeyCode::Char('G'));
+    let bottom = squeezed(&screen(&app));
+    assert!(bottom.contains("03:22:00 silenced by alice@bastion-1 via am until 2026-11-02T05:22:00"), "{bottom}");
+
+    // Without colour the marker still reads: it is a symbol and words.
+    let mut plain = App::with_style(silence_options(), Keymap::builtin(), Theme::builtin(ColorMode::NoColor));
+    update(&mut plain, Feed::Events(alert_events(0)).into());
+    update(&mut plain, Feed::Events(vec![silenced]).into());
+    let buffer = draw(&plain);
+    assert!(rows(&buffer).join("\n").contains("⊘ silenced until 05:22"));
+    assert!(buffer.content().iter().all(|c| (c.fg, c.bg) == (Color::Reset, Color::Reset)));
+
+    // Once the data time passes the end, the marker goes; the timeline keeps the record.
+    let later = ProblemEvent { seq: next + 1, problem: ProblemId(1), at: at(150), kind: EventKind::Resolved };
+    update(&mut app, Feed::Events(vec![later]).into());
+    let text = screen(&app);
+    assert!(!text.contains("⊘ silenced"), "{text}");
+    press(&mut app, KeyCode::Esc);
+    assert!(!screen(&app).contains("⊘ silenced"));
+}
+
+#[test]
+fn help_lists_the_silence_keys_and_the_plan_follows_a_user_keymap() {
+    let mut app = silence_app(silence_options(), 80, 24, 0);
+    press(&mut app, KeyCode::Char('?'));
+    let text = screen(&app);
+    for (command, keys) in [(Command::Silence, "s"), (Command::Confirm, "y"), (Command::Cancel, "n")] {
+        let binding = app.keymap.binding(command).unwrap();
+        assert_eq!(binding.keys_text(), keys);
+        let line = text.lines().find(|l| l.contains(&binding.description)).unwrap_or_else(|| panic!("{text}"));
+        assert!(line.trim_start_matches([' ', '│']).starts_with(keys), "{line}");
+    }
+    assert!(text.contains("cancel a plan"), "Esc's description says it cancels:\n{text}");
+
+    let keymap = Keymap::from_toml(Some(("[confirm]\nkeys = [\"Y\"]\n[cancel]\nkeys = [\"N\"]\n", "k.toml"))).unwrap();
+    let mut app = App::with_style(silence_options(), keymap, Theme::builtin(ColorMode::TrueColor));
+    update(&mut app, Feed::Events(alert_events(0)).into());
+    press(&mut app, KeyCode::Char('s'));
+    assert!(screen(&app).contains("Y confirm · N/Esc cancel"), "{}", screen(&app));
+    press(&mut app, KeyCode::Char('Y'));
+    assert_eq!(app.outbox.len(), 1);
 }

@@ -4,9 +4,15 @@ use super::action::Action;
 use super::keymap::{Command, Keymap};
 use super::theme::{ColorMode, Theme};
 use super::views;
-use super::{Feed, SourceHealth, UiOptions};
+use super::{Feed, Request, SourceHealth, UiOptions};
 use crate::model::{Problem, ProblemEvent, ProblemId, ProblemSet, ProblemStatus};
+use crate::sources::alertmanager::SilencePlan;
 use std::collections::BTreeMap;
+
+/// The notice when an action is asked for in read-only mode.
+pub const READONLY_NOTICE: &str = "read-only (--readonly): silencing is disabled";
+/// The notice when `silence` is pressed and there is no Alertmanager to send silences to.
+pub const NO_ALERTMANAGER_NOTICE: &str = "no Alertmanager configured: add a [[sources.alertmanager]] to silence";
 
 /// Which screen is showing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,6 +21,15 @@ pub enum View {
     List,
     /// One problem's detail.
     Detail(ProblemId),
+}
+
+/// A request shown in full in the plan overlay, waiting for the user to confirm or cancel it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Proposal {
+    /// Exactly what is sent on confirmation: the overlay draws it from this very value.
+    pub request: Request,
+    /// First line of the plan's body shown at the top, in lines.
+    pub scroll: usize,
 }
 
 /// Everything the UI shows, and nothing else: rendering reads it, [`update`] writes it.
@@ -32,8 +47,14 @@ pub struct App {
     pub finished: Option<String>,
     /// The engine side dropped its sender without a `Finished`: the data is no longer moving.
     pub feed_closed: bool,
-    /// The last answer from the engine side to a request, shown in the status line.
+    /// The last notice, shown in the status line until the next key (or the next notice): the
+    /// engine side's answer to a request, or why a key did nothing.
     pub notice: Option<String>,
+    /// The plan on screen, waiting for confirm or cancel; while it shows, other keys only scroll it.
+    pub proposal: Option<Proposal>,
+    /// Confirmed requests not yet handed to the engine side; the event loop empties it after
+    /// every update (so `update` stays free of I/O).
+    pub outbox: Vec<Request>,
     /// The screen showing.
     pub view: View,
     /// The `?` overlay is showing.
@@ -67,6 +88,8 @@ impl App {
             finished: None,
             feed_closed: false,
             notice: None,
+            proposal: None,
+            outbox: Vec::new(),
             view: View::List,
             help: false,
             detail_scroll: 0,
@@ -99,8 +122,95 @@ impl App {
     /// How far the detail can scroll before its last line leaves the bottom of the screen.
     pub fn max_detail_scroll(&self) -> usize {
         let Some(problem) = self.detail_problem() else { return 0 };
-        let lines = views::detail::lines(problem, &self.theme, self.size.0).len();
+        let lines = views::detail::lines(problem, self.problems.as_of, &self.theme, self.size.0).len();
         lines.saturating_sub(views::detail_rows(self.size.1))
+    }
+
+    /// How far the plan overlay can scroll before its last line leaves the box.
+    pub fn max_plan_scroll(&self) -> usize {
+        let Some(proposal) = &self.proposal else { return 0 };
+        views::plan::max_scroll(&proposal.request, &self.theme, self.size)
+    }
+
+    /// The problem `silence` acts on: the one in the detail, or the one selected in the list.
+    fn target_problem(&self) -> Option<&Problem> {
+        match self.view {
+            View::Detail(_) => self.detail_problem(),
+            View::List => self.selected.and_then(|id| self.problems.problems.get(&id)),
+        }
+    }
+
+    /// Opens the plan for silencing the target problem's firing alerts, or says why not.
+    fn propose_silence(&mut self) {
+        if self.opts.readonly {
+            self.notice = Some(READONLY_NOTICE.to_string());
+            return;
+        }
+        let Some(target) = &self.opts.silence else {
+            self.notice = Some(NO_ALERTMANAGER_NOTICE.to_string());
+            return;
+        };
+        if self.opts.operator.trim().is_empty() {
+            // Alertmanager refuses a silence without an author, and an anonymous one helps nobody.
+            self.notice = Some("who you are is unknown (no user@host): cannot author a silence".to_string());
+            return;
+        }
+        let Some(problem) = self.target_problem() else {
+            self.notice = Some("no problem selected".to_string());
+            return;
+        };
+        if !views::plan::fits(self.size) {
+            self.notice = Some("the terminal is too small to show the plan".to_string());
+            return;
+        }
+        match SilencePlan::for_problem(problem, target, &self.opts.operator) {
+            Ok(plan) => self.proposal = Some(Proposal { request: Request::Silence(plan), scroll: 0 }),
+            Err(reason) => self.notice = Some(reason),
+        }
+    }
+
+    /// Keys while a plan shows: scroll it, confirm it, or cancel it; nothing else.
+    fn proposal_command(&mut self, command: Command) {
+        match command {
+            Command::Confirm => return self.confirm(),
+            Command::Cancel | Command::Back => {
+                self.proposal = None;
+                self.notice = Some("silence cancelled".to_string());
+                return;
+            }
+            _ => {}
+        }
+        let page = views::plan::body_rows(self.size.1).max(1);
+        let max = self.max_plan_scroll();
+        let Some(proposal) = &mut self.proposal else { return };
+        let scroll = proposal.scroll;
+        proposal.scroll = match command {
+            Command::Down => scroll.saturating_add(1).min(max),
+            Command::Up => scroll.saturating_sub(1),
+            Command::Top => 0,
+            Command::Bottom => max,
+            Command::PageDown => scroll.saturating_add(page).min(max),
+            Command::PageUp => scroll.saturating_sub(page),
+            _ => scroll,
+        };
+    }
+
+    /// Queues the plan on screen for the engine side, exactly as shown.
+    fn confirm(&mut self) {
+        let Some(proposal) = self.proposal.take() else { return };
+        // Checked again here, not only when the plan opened: no path may send in read-only mode.
+        if self.opts.readonly {
+            self.notice = Some(READONLY_NOTICE.to_string());
+            return;
+        }
+        if !views::plan::fits(self.size) {
+            // Shrunk since it opened: what cannot be seen is not sent.
+            self.notice = Some("the terminal is too small to show the plan: not sent".to_string());
+            return;
+        }
+        let Request::Silence(plan) = &proposal.request;
+        self.notice = Some(format!("silencing {} via {}…", plan.problem, plan.target.via));
+        self.outbox.push(proposal.request);
     }
 
     fn fold(&mut self, events: &[ProblemEvent]) {
@@ -151,6 +261,17 @@ impl App {
             self.help = false;
             return;
         }
+        if self.proposal.is_some() {
+            self.proposal_command(command);
+            return;
+        }
+        if command == Command::Silence {
+            self.propose_silence();
+            return;
+        }
+        // A notice has been read once the user moves on (as vim's message line); it must not
+        // keep the status line from showing a source going stale.
+        self.notice = None;
         match self.view {
             View::List => self.list_command(command),
             View::Detail(_) => self.detail_command(command),
@@ -174,7 +295,8 @@ impl App {
                 }
             }
             Command::Help => self.help = true,
-            Command::Back | Command::Quit => {}
+            Command::Back => {}
+            Command::Silence | Command::Confirm | Command::Cancel | Command::Quit => {}
         }
     }
 
@@ -197,7 +319,7 @@ impl App {
                 self.help = true;
                 scroll
             }
-            Command::Open | Command::Quit => scroll,
+            Command::Open | Command::Silence | Command::Confirm | Command::Cancel | Command::Quit => scroll,
         };
     }
 }
@@ -216,6 +338,10 @@ pub fn update(app: &mut App, action: Action) {
         Action::Resize { width, height } => {
             app.size = (width, height);
             app.detail_scroll = app.detail_scroll.min(app.max_detail_scroll());
+            let max = app.max_plan_scroll();
+            if let Some(proposal) = &mut app.proposal {
+                proposal.scroll = proposal.scroll.min(max);
+            }
         }
     }
 }

@@ -23,13 +23,19 @@ pub enum Command {
     PageUp,
     Open,
     Back,
+    /// Propose a silence for the problem's firing alerts (shows the plan; nothing is sent yet).
+    Silence,
+    /// Run the plan on screen.
+    Confirm,
+    /// Close the plan on screen without running it.
+    Cancel,
     Help,
     Quit,
 }
 
 impl Command {
     /// Every command, in the order the help lists them.
-    pub const ALL: [Command; 10] = [
+    pub const ALL: [Command; 13] = [
         Command::Down,
         Command::Up,
         Command::Top,
@@ -38,6 +44,9 @@ impl Command {
         Command::PageUp,
         Command::Open,
         Command::Back,
+        Command::Silence,
+        Command::Confirm,
+        Command::Cancel,
         Command::Help,
         Command::Quit,
     ];
@@ -53,6 +62,9 @@ impl Command {
             Command::PageUp => "page_up",
             Command::Open => "open",
             Command::Back => "back",
+            Command::Silence => "silence",
+            Command::Confirm => "confirm",
+            Command::Cancel => "cancel",
             Command::Help => "help",
             Command::Quit => "quit",
         }
@@ -303,6 +315,9 @@ mod tests {
         assert_eq!(keymap.command_for(&press(KeyCode::Char('?'), KeyModifiers::SHIFT)), Some(Command::Help));
         assert_eq!(keymap.command_for(&press(KeyCode::Enter, none)), Some(Command::Open));
         assert_eq!(keymap.command_for(&press(KeyCode::Esc, none)), Some(Command::Back));
+        assert_eq!(keymap.command_for(&press(KeyCode::Char('s'), none)), Some(Command::Silence));
+        assert_eq!(keymap.command_for(&press(KeyCode::Char('y'), none)), Some(Command::Confirm));
+        assert_eq!(keymap.command_for(&press(KeyCode::Char('n'), none)), Some(Command::Cancel));
         assert_eq!(keymap.command_for(&press(KeyCode::Char('c'), KeyModifiers::CONTROL)), Some(Command::Quit));
         assert_eq!(keymap.command_for(&press(KeyCode::Char('c'), none)), None);
         assert_eq!(keymap.command_for(&press(KeyCode::Char('j'), KeyModifiers::ALT)), None);
@@ -336,5 +351,12 @@ mod tests {
         assert_eq!(err.key, "jump");
         let err = Keymap::from_toml(Some(("[help]\nkeys = [\"Ctrl-c\"]\n", "mine.toml"))).unwrap_err();
         assert_eq!(err.key, "help.keys[0]");
+        // A user key that a built-in command also uses (`s` silences) is a conflict too; moving
+        // the built-in one elsewhere resolves it.
+        let err = Keymap::from_toml(Some(("[down]\nkeys = [\"j\", \"s\"]\n", "mine.toml"))).unwrap_err();
+        assert_eq!(err.key, "silence.keys[0]");
+        assert!(err.message.contains("`s` is already bound to `down`"), "{err}");
+        let keymap = Keymap::from_toml(Some(("[silence]\nkeys = [\"S\"]\n[down]\nkeys = [\"s\"]\n", "m"))).unwrap();
+        assert_eq!(keymap.binding(Command::Down).unwrap().keys_text(), "s");
     }
 }

@@ -1,4 +1,5 @@
-//! The terminal UI: problem list, problem detail, status line and generated help.
+//! The terminal UI: problem list, problem detail, status line, generated help, and the plan overlay
+//! that shows a request (a silence) in full before it is sent.
 //!
 //! Elm-style: one [`App`] state, an [`Action`] enum, [`update`] and [`render`] kept apart. Data
 //! from the engine side ([`Feed`]) and key presses both become actions; the screen is drawn only
@@ -13,7 +14,7 @@ pub mod theme;
 pub mod views;
 
 pub use action::Action;
-pub use app::{update, App, View};
+pub use app::{update, App, Proposal, View};
 pub use keymap::{Command, Keymap};
 pub use settings::SettingsError;
 pub use theme::{ColorMode, Theme};
@@ -102,11 +103,11 @@ pub fn run(
     let keymap = Keymap::load(dir.as_ref().map(|d| d.join("keymap.toml")).as_deref())?;
     let theme = Theme::load(dir.as_ref().map(|d| d.join("theme.toml")).as_deref(), ColorMode::detect())?;
     let mut app = App::with_style(opts, keymap, theme);
-    let _requests = requests; // The silence flow (next change) sends confirmed plans here.
+    let requests = requests.as_ref();
 
     let mut session = terminal::Session::enter()?;
     let size = session.terminal.size()?;
-    update(&mut app, Action::Resize { width: size.width, height: size.height });
+    step(&mut app, Action::Resize { width: size.width, height: size.height }, requests);
     let mut dirty = true;
     let mut feed_open = true;
     loop {
@@ -123,7 +124,7 @@ pub fn run(
                 match feed.try_recv() {
                     Ok(message) => {
                         taken += 1;
-                        update(&mut app, Action::Feed(message));
+                        step(&mut app, Action::Feed(message), requests);
                         dirty = true;
                     }
                     Err(TryRecvError::Empty) => break,
@@ -132,7 +133,7 @@ pub fn run(
                         if app.finished.is_none() {
                             tracing::warn!("the engine side closed the feed without finishing");
                         }
-                        update(&mut app, Action::FeedClosed);
+                        step(&mut app, Action::FeedClosed, requests);
                         dirty = true;
                         break;
                     }
@@ -155,12 +156,24 @@ pub fn run(
             match event::read()? {
                 Event::Key(key) => {
                     if let Some(command) = app.keymap.command_for(&key) {
-                        update(&mut app, Action::Command(command));
+                        let had_plan = app.proposal.is_some();
+                        step(&mut app, Action::Command(command), requests);
                         dirty = true;
+                        if !had_plan && app.proposal.is_some() {
+                            // A plan just opened: show it before anything else is read, and drop
+                            // keys typed ahead (or pasted), so none of them confirms a plan that
+                            // was never on screen.
+                            session.terminal.draw(|frame| render(&app, frame))?;
+                            dirty = discard_typeahead(&mut app, requests)?;
+                            if app.should_quit {
+                                return Ok(());
+                            }
+                            break;
+                        }
                     }
                 }
                 Event::Resize(width, height) => {
-                    update(&mut app, Action::Resize { width, height });
+                    step(&mut app, Action::Resize { width, height }, requests);
                     dirty = true;
                 }
                 _ => {}
@@ -171,4 +184,91 @@ pub fn run(
         }
     }
     Ok(())
+}
+
+/// Reads and drops the key presses already waiting, keeping only quitting and resizes. Returns
+/// whether a resize means the screen must be drawn again.
+fn discard_typeahead(app: &mut App, requests: Option<&UnboundedSender<Request>>) -> anyhow::Result<bool> {
+    let mut dirty = false;
+    let mut dropped = 0;
+    for _ in 0..INPUT_BATCH {
+        if !event::poll(Duration::ZERO)? {
+            break;
+        }
+        match event::read()? {
+            Event::Key(key) if app.keymap.command_for(&key) == Some(Command::Quit) => {
+                step(app, Action::Command(Command::Quit), requests);
+                break;
+            }
+            Event::Key(_) => dropped += 1,
+            Event::Resize(width, height) => {
+                step(app, Action::Resize { width, height }, requests);
+                dirty = true;
+            }
+            _ => {}
+        }
+    }
+    if dropped > 0 {
+        tracing::info!(dropped, "keys typed before the plan was shown were dropped");
+    }
+    Ok(dirty)
+}
+
+/// Applies one action, then hands what the user confirmed to the engine side. A request that
+/// cannot be handed over comes back as a notice, so the user is never left thinking it ran.
+fn step(app: &mut App, action: Action, requests: Option<&UnboundedSender<Request>>) {
+    update(app, action);
+    for request in std::mem::take(&mut app.outbox) {
+        let Request::Silence(plan) = &request;
+        let what = format!("silence of {} via {}", plan.problem, plan.target.via);
+        let failure = match requests {
+            None => Some(format!("{what} not sent: this session has no engine side to send it to")),
+            Some(tx) => tx.send(request).err().map(|_| format!("{what} not sent: the engine side has stopped")),
+        };
+        if let Some(text) = failure {
+            tracing::warn!("{text}");
+            update(app, Action::Feed(Feed::Notice(text)));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ProblemId;
+    use crate::sources::alertmanager::{SilencePlan, SilenceTarget};
+
+    fn request() -> Request {
+        Request::Silence(SilencePlan {
+            problem: ProblemId(7),
+            target: SilenceTarget { via: "am".into(), url: "http://am/api/v2/silences".into(), duration_ms: 60_000 },
+            label_sets: vec![[("alertname".to_string(), "HostDown".to_string())].into_iter().collect()],
+            created_by: "alice@bastion-1".into(),
+            comment: "P-0007".into(),
+        })
+    }
+
+    #[test]
+    fn confirmed_requests_go_to_the_engine_side_or_come_back_as_a_notice() {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut app = App::new(UiOptions::default());
+        let resize = || Action::Resize { width: 80, height: 24 };
+
+        app.outbox.push(request());
+        step(&mut app, resize(), Some(&tx));
+        assert!(app.outbox.is_empty());
+        assert_eq!(rx.try_recv(), Ok(request()));
+        assert_eq!(app.notice, None);
+
+        app.outbox.push(request());
+        step(&mut app, resize(), None);
+        assert!(app.outbox.is_empty());
+        let notice = app.notice.take().unwrap_or_default();
+        assert!(notice.starts_with("silence of P-0007 via am not sent: this session has no engine side"), "{notice}");
+
+        drop(rx);
+        app.outbox.push(request());
+        step(&mut app, resize(), Some(&tx));
+        assert_eq!(app.notice.as_deref(), Some("silence of P-0007 via am not sent: the engine side has stopped"));
+    }
 }

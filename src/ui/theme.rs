@@ -130,6 +130,8 @@ pub struct FrameStyles<S> {
     pub mode: S,
     pub help_border: S,
     pub help_key: S,
+    pub notice: S,
+    pub silenced: S,
 }
 
 #[derive(Deserialize)]
@@ -211,6 +213,8 @@ impl Theme {
             mode: style("ui", "mode", &s.mode)?,
             help_border: style("ui", "help_border", &s.help_border)?,
             help_key: style("ui", "help_key", &s.help_key)?,
+            notice: style("ui", "notice", &s.notice)?,
+            silenced: style("ui", "silenced", &s.silenced)?,
         };
         Ok(Theme { mode, severity, status, health, ui })
     }
@@ -235,6 +239,8 @@ impl Theme {
                 mode: Style::new().add_modifier(Modifier::REVERSED),
                 help_border: none,
                 help_key: bold,
+                notice: bold,
+                silenced: none,
             },
         }
     }

@@ -1,7 +1,7 @@
 //! One problem in full: root cause with its evidence chain, foundational cause, impact, signals and
 //! timeline. Built as lines wrapped to the screen's width, so scrolling is by whole lines.
 
-use super::{fit, pack, pad, severity_label, status_label, text_width, thousands, wrap_words, App};
+use super::{fit, pack, pad, severity_label, silenced_label, status_label, text_width, thousands, wrap_words, App};
 use crate::model::{Candidate, EntityId, Hop, KpiImpact, Problem, ProblemStatus, Severity, Signal, Timestamp};
 use crate::ui::theme::Theme;
 use ratatui::layout::Rect;
@@ -27,19 +27,20 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         frame.render_widget(Paragraph::new(text), area);
         return;
     };
-    let lines = lines(problem, &app.theme, area.width);
+    let lines = lines(problem, app.problems.as_of, &app.theme, area.width);
     let rows = usize::from(area.height);
     let top = first_line(app.detail_scroll, lines.len(), rows);
     let shown: Vec<Line> = lines.into_iter().skip(top).take(rows).collect();
     frame.render_widget(Paragraph::new(shown), area);
 }
 
-/// The detail as lines of at most `width` cells.
-pub fn lines(problem: &Problem, theme: &Theme, width: u16) -> Vec<Line<'static>> {
+/// The detail as lines of at most `width` cells, as of data time `as_of` (which decides whether a
+/// silence is still running).
+pub fn lines(problem: &Problem, as_of: Timestamp, theme: &Theme, width: u16) -> Vec<Line<'static>> {
     // Below 20 cells nothing reads well; draw as for 20 and let the terminal clip.
     let width = usize::from(width).max(20);
     let mut out = Vec::new();
-    summary(problem, theme, width, &mut out);
+    summary(problem, as_of, theme, width, &mut out);
     out.push(Line::default());
     root_cause(problem, theme, width, &mut out);
     out.push(Line::default());
@@ -84,19 +85,20 @@ fn wrapped(prefix: &str, text: &str, style: Style, width: usize, out: &mut Vec<L
     }
 }
 
-fn summary(problem: &Problem, theme: &Theme, width: usize, out: &mut Vec<Line<'static>>) {
+fn summary(problem: &Problem, as_of: Timestamp, theme: &Theme, width: usize, out: &mut Vec<Line<'static>>) {
     let bold = Style::new().add_modifier(Modifier::BOLD);
-    let mut spans = vec![
-        Span::styled(problem.id.to_string(), bold),
-        Span::raw("  "),
-        Span::styled(status_label(&problem.status), theme.status(&problem.status)),
-        Span::raw("  "),
-        Span::styled(severity_label(problem.severity), theme.severity(problem.severity)),
+    let mut pieces = vec![
+        vec![Span::styled(problem.id.to_string(), bold)],
+        vec![Span::styled(status_label(&problem.status), theme.status(&problem.status))],
+        vec![Span::styled(severity_label(problem.severity), theme.severity(problem.severity))],
     ];
-    if let Some(by) = &problem.acknowledged_by {
-        spans.push(Span::raw(format!("  acknowledged by {by}")));
+    if let Some(label) = silenced_label(problem, as_of) {
+        pieces.push(vec![Span::styled(label, theme.ui.silenced)]);
     }
-    out.push(Line::from(spans));
+    if let Some(by) = &problem.acknowledged_by {
+        pieces.push(plain(format!("acknowledged by {by}")));
+    }
+    out.extend(pack(Vec::new(), pieces, "  ", 0, width));
     wrapped("", problem.headline(), bold, width, out);
     if problem.headline() != problem.title {
         wrapped("opened as: ", &problem.title, theme.ui.muted, width, out);

@@ -1,6 +1,6 @@
 //! The problem list: one row per visible problem, newest and worst first.
 
-use super::{fit, severity_label, status_label, thousands, App};
+use super::{fit, severity_label, silenced_label, status_label, text_width, thousands, App};
 use crate::model::Problem;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
@@ -108,7 +108,17 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
             Row::new(columns.iter().map(|&c| {
                 let text = cell_text(p, c);
                 match c {
-                    Column::Headline => Cell::from(fit(&text, headline_width)),
+                    // A silenced problem says so before its headline, where narrow screens keep it.
+                    Column::Headline => match silenced_label(p, app.problems.as_of) {
+                        Some(label) => {
+                            let rest = headline_width.saturating_sub(text_width(&label) + 1);
+                            Cell::from(Line::from(vec![
+                                Span::styled(fit(&label, headline_width), theme.ui.silenced),
+                                Span::raw(if rest > 0 { format!(" {}", fit(&text, rest)) } else { String::new() }),
+                            ]))
+                        }
+                        None => Cell::from(fit(&text, headline_width)),
+                    },
                     Column::Status => Cell::from(Span::styled(text, theme.status(&p.status))),
                     Column::Severity => Cell::from(Span::styled(text, theme.severity(p.severity))),
                     Column::Opened => Cell::from(Span::styled(text, theme.ui.muted)),

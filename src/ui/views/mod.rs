@@ -4,10 +4,11 @@
 pub mod detail;
 pub mod help;
 pub mod list;
+pub mod plan;
 pub mod status;
 
 use super::app::{App, View};
-use crate::model::{ProblemStatus, Severity};
+use crate::model::{Problem, ProblemStatus, Severity, Timestamp};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
@@ -36,6 +37,9 @@ pub fn render(app: &App, frame: &mut Frame) {
         View::Detail(_) => detail::render(app, frame, body),
     }
     status::render(app, frame, status_line);
+    if app.proposal.is_some() {
+        plan::render(app, frame, frame.area());
+    }
     if app.help {
         help::render(app, frame, frame.area());
     }
@@ -47,7 +51,9 @@ fn render_title(app: &App, frame: &mut Frame, area: Rect) {
         View::List => format!("problems ({})", app.visible().len()),
         View::Detail(id) => {
             let screen = frame.area();
-            let total = app.detail_problem().map_or(0, |p| detail::lines(p, &app.theme, screen.width).len());
+            let total = app
+                .detail_problem()
+                .map_or(0, |p| detail::lines(p, app.problems.as_of, &app.theme, screen.width).len());
             let rows = detail_rows(screen.height);
             let top = detail::first_line(app.detail_scroll, total, rows);
             let bottom = (top + rows).min(total);
@@ -79,6 +85,19 @@ pub fn severity_label(severity: Severity) -> &'static str {
         Severity::Major => "▲ MAJOR",
         Severity::Warning => "△ WARNING",
         Severity::Info => "○ INFO",
+    }
+}
+
+/// `⊘ silenced until 05:13` while the problem's alerts are silenced at data time `as_of` (with
+/// the date when the silence ends on another day); `None` when they are not.
+pub fn silenced_label(problem: &Problem, as_of: Timestamp) -> Option<String> {
+    let until = problem.silenced_until.filter(|until| *until > as_of)?;
+    let (day, now_day) = (until.to_rfc3339(), as_of.to_rfc3339());
+    let clock = until.clock();
+    let hh_mm = clock.get(..5).unwrap_or(&clock);
+    match (day.get(..10), now_day.get(..10)) {
+        (Some(d), Some(n)) if d != n => Some(format!("⊘ silenced until {d} {hh_mm}")),
+        _ => Some(format!("⊘ silenced until {hh_mm}")),
     }
 }
 

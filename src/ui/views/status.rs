@@ -1,4 +1,5 @@
-//! The bottom line: mode, data time, problem counts, source health, end of data, and the help key.
+//! The bottom line: mode, data time, the last notice, problem counts, source health, end of data,
+//! and the help key. When it does not fit, a notice wins over everything but the mode markers.
 
 use super::{text_width, App};
 use crate::ui::keymap::Command;
@@ -27,37 +28,70 @@ pub fn health_label(health: &SourceHealth) -> String {
     }
 }
 
+/// Cells the counts need after a notice to be worth showing at all.
+const MIN_REST: usize = 12;
+
 /// Draws the status line into `area`.
 pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     let theme = &app.theme;
     let sep = || Span::raw(" │ ");
-    let mut left = vec![Span::styled(format!(" {} ", mode_label(&app.opts.title)), theme.ui.mode)];
+    let mut marks = vec![Span::styled(format!(" {} ", mode_label(&app.opts.title)), theme.ui.mode)];
     if app.opts.readonly {
-        left.push(Span::raw(" "));
-        left.push(Span::styled(" READONLY ", theme.ui.mode));
+        marks.push(Span::raw(" "));
+        marks.push(Span::styled(" READONLY ", theme.ui.mode));
     }
     let as_of = if app.problems.last_seq == 0 { "--:--:--".to_string() } else { app.problems.as_of.clock() };
-    left.push(Span::raw(format!(" data {as_of}")));
+    let data_time = Span::raw(format!(" data {as_of}"));
+    let notice = app.notice.as_ref().map(|text| [sep(), Span::styled(text.clone(), theme.ui.notice)]);
+
     let visible = app.visible();
     let open = visible.iter().filter(|p| p.is_open()).count();
-    left.push(sep());
-    left.push(Span::raw(format!("{open} open · {} resolved", visible.len() - open)));
+    let mut rest = vec![sep(), Span::raw(format!("{open} open · {} resolved", visible.len() - open))];
     // Before the sources: when the line is cut, the end of the data matters more.
     if app.finished.is_some() {
-        left.push(sep());
-        left.push(Span::raw("■ finished"));
+        rest.push(sep());
+        rest.push(Span::raw("■ finished"));
     } else if app.feed_closed {
-        left.push(sep());
-        left.push(Span::styled("✗ feed closed", theme.health.down));
+        rest.push(sep());
+        rest.push(Span::styled("✗ feed closed", theme.health.down));
     }
     for (i, (name, health)) in app.sources.iter().enumerate() {
-        left.push(if i == 0 { sep() } else { Span::raw(" · ") });
-        left.push(Span::raw(format!("{name} ")));
-        left.push(Span::styled(health_label(health), theme.health(health)));
+        rest.push(if i == 0 { sep() } else { Span::raw(" · ") });
+        rest.push(Span::raw(format!("{name} ")));
+        rest.push(Span::styled(health_label(health), theme.health(health)));
     }
 
     let help_key = app.keymap.binding(Command::Help).and_then(|b| b.keys.first()).map(|k| k.to_string());
-    let right = help_key.map(|k| format!(" {k} help ")).unwrap_or_default();
+    let mut right = help_key.map(|k| format!(" {k} help ")).unwrap_or_default();
+    // A notice is what just happened: to keep it whole, the help key and then the data time
+    // give up their room. Counts and sources come after it and are cut first anyway.
+    let mut show_time = true;
+    if let Some(notice) = &notice {
+        let width = |spans: &[Span]| spans.iter().map(Span::width).sum::<usize>();
+        let need = width(&marks) + width(notice);
+        let room = usize::from(area.width);
+        if need + data_time.width() + text_width(&right) > room {
+            right.clear();
+        }
+        if need + data_time.width() > room {
+            show_time = false;
+        }
+    }
+    let mut left = marks;
+    if show_time {
+        left.push(data_time);
+    }
+    let room_after = usize::from(area.width).saturating_sub(text_width(&right));
+    if let Some(notice) = notice {
+        left.extend(notice);
+        // After a notice, a few cells of counts would only read as the notice being cut.
+        let used: usize = left.iter().map(Span::width).sum();
+        if used + MIN_REST > room_after {
+            rest.clear();
+        }
+    }
+    left.extend(rest);
+
     let [left_area, right_area] =
         Layout::horizontal([Constraint::Fill(1), Constraint::Length(text_width(&right) as u16)]).areas(area);
     frame.render_widget(
