@@ -9,6 +9,7 @@
 
 #![allow(dead_code)]
 
+pub mod proxy;
 pub mod tmux;
 
 use std::fs::{self, OpenOptions};
