@@ -315,7 +315,7 @@ fn prometheus_stopped_mid_run_goes_stale_keeps_the_problem_and_recovers_after_a_
 
     // Cycle 2: Prometheus is gone. Between cycles the agent waits for the next one, and the
     // connection tasks of its HTTP client run meanwhile: do the same, so the client sees the
-    // dead server close its kept-alive connection (without that, see the ignored test below).
+    // dead server close its kept-alive connection (without that, the retry of a closed connection below would be what is tested).
     prom.stop();
     tokio.block_on(async { tokio::time::sleep(Duration::from_millis(200)).await });
     let t2 = t1.plus_ms(STEP_MS);
@@ -372,12 +372,10 @@ fn prometheus_stopped_mid_run_goes_stale_keeps_the_problem_and_recovers_after_a_
 }
 
 #[test]
-#[ignore = "bug: a GET sent on a kept-alive connection the server has just closed fails with `connection closed \
-            before message completed` (FetchError::Other) and is not retried even with retries = 1 (see reports/faults.md)"]
 fn a_request_on_a_connection_the_stopped_server_closed_is_retried() {
     let mut prom = prometheus(PrometheusOpts::default());
     let text = format!(
-        "[[sources.prometheus]]\nname = \"prom\"\nurl = \"{}\"\ntimeout = \"1s\"\nretries = 1\ntargets = false\n",
+        "[[sources.prometheus]]\nname = \"prom\"\nurl = \"{}\"\ntimeout = \"1s\"\nretries = 1\ntargets = false\nrules = false\n",
         prom.url
     );
     let config = Config::parse(&text, Path::new("test.toml")).unwrap();
@@ -397,8 +395,6 @@ fn a_request_on_a_connection_the_stopped_server_closed_is_retried() {
 }
 
 #[test]
-#[ignore = "bug: reqwest's error text carries the full request URL, query string included, into the stale reason, \
-            though src/sources/http.rs promises URLs without their query (see reports/faults.md)"]
 fn stale_reasons_name_the_url_without_its_query_string() {
     let url = format!("http://127.0.0.1:{}", free_port());
     let config = Config::parse(&config_text(&url, "30s"), Path::new("test.toml")).unwrap();
@@ -432,12 +428,11 @@ fn transport_faults_from_a_proxy_are_reported_stale_and_keep_the_problem() {
         Fault::Error { status: 500, error_type: "internal", message: "injected: storage is on fire" },
         &["HTTP 500: Prometheus says internal: injected: storage is on fire"],
     );
-    // 503 is retried as a transient failure; the body (Prometheus' reason) is not read: see the
-    // ignored test below.
+    // 503 is retried as a transient failure, and Prometheus' reason is kept.
     check(
         "http-503",
         Fault::Error { status: 503, error_type: "timeout", message: "query timed out in expression evaluation" },
-        &["HTTP 503 after 1 attempts"],
+        &["HTTP 503 after 1 attempt: timeout: query timed out in expression evaluation"],
     );
     check("hang", Fault::Hang, &["no answer within 1000 ms"]);
     check(
@@ -465,8 +460,6 @@ fn transport_faults_from_a_proxy_are_reported_stale_and_keep_the_problem() {
 }
 
 #[test]
-#[ignore = "bug: a 502/503/504 is retried and reported as `HTTP 503 after N attempts` without reading the body, \
-            so Prometheus' own reason (errorType timeout/unavailable) is lost (see reports/faults.md)"]
 fn a_503_from_prometheus_reports_its_reason() {
     // No Prometheus needed: the proxy answers every request itself.
     let proxy = Proxy::start("http://127.0.0.1:9");
@@ -525,9 +518,15 @@ fn non_finite_samples_and_unknown_label_sets_are_skipped_in_a_healthy_cycle() {
     // db-1's CPU keeps the 2nd and 4th point.
     let times: Vec<Timestamp> = db_cpu_samples(&r.fault_observations).iter().map(|&(t, _)| t).collect();
     assert_eq!(times, [2, 4].map(|k| aligned(r.t0).plus_ms(k * STEP_MS)));
+    // Healthy, but saying what it skipped: one note per query, counting exactly what was sent
+    // (series that only give relations carry no samples to count).
+    let skipped: usize = s.notes.iter().map(|n| leading_count(n, "NaN/Inf samples skipped")).sum();
+    assert_eq!(skipped, 2 * entity_series, "{:#?}", s.notes);
+    assert!(s.notes.contains(&"query `cpu_utilisation`: 4 NaN/Inf samples skipped".to_string()), "{:#?}", s.notes);
+    assert!(matches!(s.health(), SourceHealth::Noted { note } if note.starts_with("query `")), "{:?}", s.health());
     assert_problem_kept(name, &r, &r.after_fault, &r.fault_events);
     assert_recovered(name, &r);
-    eprintln!("{name}: status problems {:?}, proxy {:?}", s.problems, r.stats);
+    eprintln!("{name}: status problems {:?}, notes {:?}, proxy {:?}", s.problems, s.notes, r.stats);
 
     // Every query_range series labelled `{__name__="mystery_total", foo="bar"}`.
     let name = "unknown-labels";
@@ -551,9 +550,25 @@ fn non_finite_samples_and_unknown_label_sets_are_skipped_in_a_healthy_cycle() {
         })
         .collect();
     assert_eq!(kinds, BTreeSet::from(["alert"]));
+    // Each query says how many series no rule maps, and shows one, so the missing rule is clear.
+    let unmapped: usize = s.notes.iter().map(|n| leading_count(n, "series match no [mapping] rule")).sum();
+    assert_eq!(unmapped, r.stats.series_relabelled, "{:#?}", s.notes);
+    for q in QUERIES {
+        let note = s.notes.iter().find(|n| n.starts_with(&format!("query `{q}`: "))).expect("a note per query");
+        assert!(note.ends_with(r#"e.g. {__name__="mystery_total", foo="bar"}; skipped"#), "{note}");
+    }
     assert_problem_kept(name, &r, &r.after_fault, &r.fault_events);
     assert_recovered(name, &r);
-    eprintln!("{name}: status problems {:?}, proxy {:?}", s.problems, r.stats);
+    eprintln!("{name}: status problems {:?}, notes {:?}, proxy {:?}", s.problems, s.notes, r.stats);
+}
+
+/// `N` of a note `query `x`: N <what>…`, 0 for other notes.
+fn leading_count(note: &str, what: &str) -> usize {
+    note.split_once("`: ")
+        .and_then(|(_, rest)| rest.split_once(' '))
+        .filter(|(_, rest)| rest.starts_with(what))
+        .and_then(|(n, _)| n.parse().ok())
+        .unwrap_or(0)
 }
 
 /// Kills the agent if the test fails before it is stopped.

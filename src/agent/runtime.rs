@@ -30,8 +30,11 @@ pub struct SourceStatus {
     pub name: String,
     /// The last cycle had no failed request.
     pub healthy: bool,
-    /// What went wrong in the last cycle, one line per failed request or skipped data.
+    /// What went wrong in the last cycle, one line per failed request.
     pub problems: Vec<String>,
+    /// Data the last cycle skipped while the source was fine (NaN samples, unmapped series).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
     /// Wall time of the first failed cycle of the failures going on now.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stale_since: Option<Timestamp>,
@@ -54,6 +57,7 @@ impl SourceStatus {
             name: name.to_string(),
             healthy: true,
             problems: Vec::new(),
+            notes: Vec::new(),
             stale_since: None,
             last_ok: None,
             observations: 0,
@@ -66,7 +70,11 @@ impl SourceStatus {
     /// For the status bar: ok, or stale with when it started and why.
     pub fn health(&self) -> SourceHealth {
         if self.healthy {
-            return SourceHealth::Ok;
+            return match self.notes.first() {
+                None => SourceHealth::Ok,
+                Some(first) if self.notes.len() == 1 => SourceHealth::Noted { note: first.clone() },
+                Some(first) => SourceHealth::Noted { note: format!("{first} (and {} more)", self.notes.len() - 1) },
+            };
         }
         let first = self.problems.first().map_or("no answer", String::as_str);
         let more = match self.problems.len() {
@@ -83,6 +91,11 @@ impl SourceStatus {
         self.bytes = pull.bytes;
         self.elapsed_ms = elapsed.as_millis() as u64;
         self.problems = pull.problems.clone();
+        if pull.notes != self.notes && !pull.notes.is_empty() {
+            // Once per change, not every cycle: the same skipped data comes back each time.
+            tracing::warn!(source = %self.name, notes = ?pull.notes, "data skipped");
+        }
+        self.notes = pull.notes.clone();
         self.healthy = pull.health() == Health::Ok;
         if self.healthy {
             self.last_ok = Some(now);

@@ -302,7 +302,8 @@ impl AlertmanagerSource {
                     Ok(alerts) => {
                         let (obs, unmapped) = self.tracker.update(&alerts, now, &self.mapping, &self.config.name);
                         if unmapped > 0 {
-                            tracing::debug!(source = %self.config.name, unmapped, "alerts without an entity");
+                            let note = format!("{unmapped} alert(s) match no [mapping] rule; skipped");
+                            pull.notes.push(note);
                         }
                         pull.observations = obs;
                     }

@@ -116,8 +116,13 @@ pub enum FetchError {
     Connect { url: String, message: String },
     #[error("{url}: the response is larger than the cap of {limit} bytes; refused")]
     TooLarge { url: String, limit: usize },
-    #[error("{url}: HTTP {status} after {attempts} attempts")]
-    Unavailable { url: String, status: u16, attempts: usize },
+    /// 502/503/504, with the server's reason where its body gave one.
+    #[error("{url}: HTTP {status} after {}{detail}", attempts_text(*.attempts))]
+    Unavailable { url: String, status: u16, attempts: usize, detail: String },
+    /// The server closed the connection before answering (e.g. it just stopped); a GET is
+    /// retried, as nothing was done.
+    #[error("{url}: the server closed the connection before answering: {message}")]
+    Closed { url: String, message: String },
     #[error("{url}: {message}")]
     Other { url: String, message: String },
     #[error("setting up the HTTP client: {0}")]
@@ -126,7 +131,44 @@ pub enum FetchError {
 
 impl FetchError {
     fn retryable(&self) -> bool {
-        matches!(self, FetchError::Timeout { .. } | FetchError::Connect { .. } | FetchError::Unavailable { .. })
+        matches!(
+            self,
+            FetchError::Timeout { .. }
+                | FetchError::Connect { .. }
+                | FetchError::Unavailable { .. }
+                | FetchError::Closed { .. }
+        )
+    }
+}
+
+fn attempts_text(n: usize) -> String {
+    if n == 1 {
+        "1 attempt".into()
+    } else {
+        format!("{n} attempts")
+    }
+}
+
+/// What a 502/503/504 body says: Prometheus' `errorType: error`, else the start of the text.
+fn unavailable_detail(body: &[u8]) -> String {
+    #[derive(serde::Deserialize)]
+    struct ApiError {
+        #[serde(rename = "errorType", default)]
+        error_type: String,
+        error: String,
+    }
+    if let Ok(e) = serde_json::from_slice::<ApiError>(body) {
+        return match e.error_type.as_str() {
+            "" => format!(": {}", e.error),
+            kind => format!(": {kind}: {}", e.error),
+        };
+    }
+    let text = String::from_utf8_lossy(&body[..body.len().min(120)]);
+    let text: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if text.is_empty() {
+        String::new()
+    } else {
+        format!(": {text}")
     }
 }
 
@@ -211,13 +253,14 @@ impl HttpClient {
     /// GET with retries. A non-2xx answer other than 502/503/504 is returned as is (the API's
     /// JSON error body says why).
     pub async fn get(&self, url: &str, query: &[(&str, String)]) -> Result<Fetched, FetchError> {
-        let attempt = || async { self.once(self.client.get(url).query(query), url).await };
+        let attempt = || async { self.once(self.client.get(url).query(query), url, true).await };
         self.with_retries(attempt, url).await
     }
 
     /// POST a JSON body with retries.
     pub async fn post_json<T: Serialize + ?Sized>(&self, url: &str, body: &T) -> Result<Fetched, FetchError> {
-        let attempt = || async { self.once(self.client.post(url).json(body), url).await };
+        // Not idempotent: a connection closed mid-request is not retried (the silence may exist).
+        let attempt = || async { self.once(self.client.post(url).json(body), url, false).await };
         self.with_retries(attempt, url).await
     }
 
@@ -241,30 +284,43 @@ impl HttpClient {
             )
             .await;
         match result {
-            Err(FetchError::Unavailable { url, status, .. }) => {
-                Err(FetchError::Unavailable { url, status, attempts: s.retries + 1 })
+            Err(FetchError::Unavailable { url, status, detail, .. }) => {
+                Err(FetchError::Unavailable { url, status, attempts: s.retries + 1, detail })
             }
             other => other,
         }
     }
 
-    async fn once(&self, request: reqwest::RequestBuilder, url: &str) -> Result<Fetched, FetchError> {
+    async fn once(&self, request: reqwest::RequestBuilder, url: &str, idempotent: bool) -> Result<Fetched, FetchError> {
         let shown = redact(url);
         let classify = |e: reqwest::Error| {
+            // reqwest's text repeats the whole URL, query included; the redacted one leads.
+            let e = e.without_url();
             if e.is_timeout() {
                 FetchError::Timeout { url: shown.clone(), ms: self.settings.timeout_ms }
             } else if e.is_connect() {
                 FetchError::Connect { url: shown.clone(), message: source_chain(&e) }
+            } else if e.is_request() && !e.is_builder() && idempotent {
+                FetchError::Closed { url: shown.clone(), message: source_chain(&e) }
             } else {
                 FetchError::Other { url: shown.clone(), message: source_chain(&e) }
             }
         };
         let mut response = request.send().await.map_err(classify)?;
         let status = response.status().as_u16();
-        if matches!(status, 502..=504) {
-            return Err(FetchError::Unavailable { url: shown, status, attempts: 1 });
-        }
         let limit = self.settings.max_body_bytes;
+        if matches!(status, 502..=504) {
+            // The reason is worth a few KiB at most; the cap still holds.
+            let mut body = Vec::new();
+            while let Ok(Some(chunk)) = response.chunk().await {
+                body.extend_from_slice(&chunk);
+                if body.len() > limit.min(64 * 1024) {
+                    break;
+                }
+            }
+            let detail = unavailable_detail(&body);
+            return Err(FetchError::Unavailable { url: shown, status, attempts: 1, detail });
+        }
         if response.content_length().is_some_and(|n| n > limit as u64) {
             return Err(FetchError::TooLarge { url: shown, limit });
         }

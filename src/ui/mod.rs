@@ -59,6 +59,10 @@ pub enum Request {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SourceHealth {
     Ok,
+    /// Working, but some data was skipped (NaN samples, series no mapping rule knows).
+    Noted {
+        note: String,
+    },
     /// Still reachable, but its data is old; the last good data is kept.
     Stale {
         reason: String,

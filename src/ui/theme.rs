@@ -267,7 +267,7 @@ impl Theme {
     /// The style of a source's health.
     pub fn health(&self, health: &SourceHealth) -> Style {
         match health {
-            SourceHealth::Ok => self.health.ok,
+            SourceHealth::Ok | SourceHealth::Noted { .. } => self.health.ok,
             SourceHealth::Stale { .. } => self.health.stale,
             SourceHealth::Down { .. } => self.health.down,
         }

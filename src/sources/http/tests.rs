@@ -95,7 +95,8 @@ fn a_backend_that_stays_unavailable_fails_after_every_attempt_and_4xx_is_not_ret
     let (url, seen) = serve(vec![Reply::Status(503, "busy")]);
     let c = HttpClient::new(fast()).unwrap();
     let e = rt().block_on(c.get(&url, &[])).unwrap_err();
-    assert_eq!(e, FetchError::Unavailable { url: url.clone(), status: 503, attempts: 3 });
+    assert_eq!(e, FetchError::Unavailable { url: url.clone(), status: 503, attempts: 3, detail: ": busy".into() });
+    assert_eq!(e.to_string(), format!("{url}: HTTP 503 after 3 attempts: busy"));
     assert_eq!(seen.lock().unwrap().len(), 3);
 
     let (url, seen) = serve(vec![Reply::Status(400, "{\"status\":\"error\"}")]);

@@ -104,6 +104,8 @@ pub struct Decoded {
     pub relations: Vec<Relation>,
     /// Series whose labels no mapping rule turned into an entity or a relation (skipped, counted).
     pub unmapped_series: usize,
+    /// The first such series' label set, `{job="x", foo="bar"}`, to say which rule is missing.
+    pub unmapped_example: Option<String>,
     /// Samples that were NaN or infinite (skipped, counted).
     pub non_finite_samples: usize,
 }
@@ -119,6 +121,10 @@ pub fn decode_matrix(series: &[RangeSeries], metric: &str, mapping: &Mapping, so
             // A service-graph series gives relations, not an entity's metric.
             if relations.is_empty() {
                 out.unmapped_series += 1;
+                if out.unmapped_example.is_none() {
+                    let labels: Vec<String> = s.metric.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+                    out.unmapped_example = Some(format!("{{{}}}", labels.join(", ")));
+                }
             }
             out.relations.extend(relations);
             continue;

@@ -148,8 +148,11 @@ pub struct Pull {
     /// Topology first (entities, relations), then metrics, alerts and target health, so the
     /// engine knows an entity before its signals arrive.
     pub observations: Vec<Observation>,
-    /// One line per failed request or skipped data (the cycle goes on without it).
+    /// One line per failed request (the cycle goes on without it; the source is stale).
     pub problems: Vec<String>,
+    /// One line per kind of data skipped while the source is fine (NaN samples, series no
+    /// mapping rule knows): shown, but not a failure.
+    pub notes: Vec<String>,
     /// Bytes of response bodies read.
     pub bytes: usize,
 }
@@ -327,11 +330,21 @@ impl PrometheusSource {
                     match Self::query_data(&shown, answer, &mut pull) {
                         Ok(api::QueryData::Matrix(series)) => {
                             let d = api::decode_matrix(&series, &q.name, &self.mapping, &self.config.name);
+                            // Skipped data is no failure (NaN is a value Prometheus returns, e.g.
+                            // 0/0), but the user must be able to see it: notes, not problems.
                             if d.unmapped_series > 0 {
-                                tracing::debug!(query = %q.name, unmapped = d.unmapped_series, "series without an entity");
+                                pull.notes.push(format!(
+                                    "query `{}`: {} series match no [mapping] rule, e.g. {}; skipped",
+                                    q.name,
+                                    d.unmapped_series,
+                                    d.unmapped_example.as_deref().unwrap_or("{}")
+                                ));
                             }
                             if d.non_finite_samples > 0 {
-                                tracing::debug!(query = %q.name, skipped = d.non_finite_samples, "NaN/Inf samples skipped");
+                                pull.notes.push(format!(
+                                    "query `{}`: {} NaN/Inf samples skipped",
+                                    q.name, d.non_finite_samples
+                                ));
                             }
                             let name = q.name.clone();
                             self.note_topology(&series, &d.relations, &mut topology);
@@ -356,7 +369,7 @@ impl PrometheusSource {
             self.note_entities(obs.iter(), &mut topology);
             data.extend(obs);
         }
-        let obs = self.alert_observations(alerts, rules, now);
+        let obs = self.alert_observations(alerts, rules, now, &mut pull.notes);
         self.note_entities(obs.iter(), &mut topology);
         data.extend(obs);
         if let Some(targets) = targets {
@@ -419,7 +432,10 @@ impl PrometheusSource {
         match api::decode_kpi(kpi, now, yesterday, last_week, end, &self.mapping, &self.config.name) {
             Ok(d) => {
                 if d.unmapped_series > 0 {
-                    tracing::debug!(kpi = %kpi.name, unmapped = d.unmapped_series, "series without an entity");
+                    pull.notes.push(format!(
+                        "kpi `{}`: {} series match no [mapping] rule; skipped",
+                        kpi.name, d.unmapped_series
+                    ));
                 }
                 pull.problems.extend(d.problems.into_iter().map(|p| format!("kpi `{}`: {p}", kpi.name)));
                 d.observations
@@ -438,6 +454,7 @@ impl PrometheusSource {
         alerts: Option<api::AlertsData>,
         rules: Option<api::RulesData>,
         now: Timestamp,
+        notes: &mut Vec<String>,
     ) -> Vec<Observation> {
         let source = self.config.name.clone();
         let view = rules.map(|r| api::decode_rules(&r, now, &self.mapping, &source));
@@ -447,7 +464,10 @@ impl PrometheusSource {
             current.extend(view.firing.iter().filter(|f| seen.insert(f.fingerprint.clone())).cloned());
         }
         if let Some(alerts) = &alerts {
-            let (obs, _unmapped) = api::decode_alerts(alerts, now, &self.mapping, &source);
+            let (obs, unmapped) = api::decode_alerts(alerts, now, &self.mapping, &source);
+            if unmapped > 0 {
+                notes.push(format!("alerts: {unmapped} firing alert(s) match no [mapping] rule; skipped"));
+            }
             for o in obs {
                 let fingerprint = match &o.kind {
                     ObservationKind::Alert { fingerprint, .. } => fingerprint.clone(),

@@ -23,6 +23,7 @@ pub fn mode_label(title: &str) -> &'static str {
 pub fn health_label(health: &SourceHealth) -> String {
     match health {
         SourceHealth::Ok => "✓ ok".to_string(),
+        SourceHealth::Noted { note } => format!("✓ ok, but {note}"),
         SourceHealth::Stale { reason } => format!("! stale: {reason}"),
         SourceHealth::Down { reason } => format!("✗ down: {reason}"),
     }
