@@ -116,6 +116,9 @@ pub enum RuntimeError {
     Journal(#[from] JournalError),
 }
 
+/// Each pulled source's outcome and how long it took, by slot index.
+type Fetched = BTreeMap<usize, (Pull, Duration)>;
+
 struct Slot {
     /// Behind a lock so a pull can run in its own task and the source survives a panic there.
     source: Arc<Mutex<Source>>,
@@ -217,12 +220,13 @@ impl Runtime {
     /// Pulls every source once, whether due or not, and returns the events.
     pub async fn cycle(&mut self, now: Timestamp) -> Result<Vec<ProblemEvent>, JournalError> {
         let all: Vec<usize> = (0..self.slots.len()).collect();
-        self.pull(&all, now).await
+        let results = self.fetch(&all, now).await;
+        self.apply(results, now)
     }
 
-    /// Pulls the sources `which` (at most `max_concurrent` at a time), then feeds what each saw
-    /// to the engine in configuration order, so the result does not depend on who answered first.
-    async fn pull(&mut self, which: &[usize], now: Timestamp) -> Result<Vec<ProblemEvent>, JournalError> {
+    /// Pulls the sources `which`, at most `max_concurrent` at a time. The future holds no borrow
+    /// of the runtime, so requests can be served while a slow source is being waited for.
+    fn fetch(&self, which: &[usize], now: Timestamp) -> impl Future<Output = Fetched> + 'static {
         let gate = Arc::new(Semaphore::new(self.max_concurrent));
         let mut tasks = JoinSet::new();
         let mut index_of = BTreeMap::new();
@@ -238,24 +242,35 @@ impl Runtime {
             });
             index_of.insert(handle.id(), i);
         }
-        let mut results: BTreeMap<usize, (Pull, Duration)> = BTreeMap::new();
-        while let Some(joined) = tasks.join_next_with_id().await {
-            match joined {
-                Ok((id, result)) => {
-                    if let Some(&i) = index_of.get(&id) {
-                        results.insert(i, result);
+        let names: BTreeMap<usize, String> = which.iter().map(|&i| (i, self.slots[i].status.name.clone())).collect();
+        async move {
+            let mut results = BTreeMap::new();
+            while let Some(joined) = tasks.join_next_with_id().await {
+                match joined {
+                    Ok((id, result)) => {
+                        if let Some(&i) = index_of.get(&id) {
+                            results.insert(i, result);
+                        }
+                    }
+                    Err(e) => {
+                        let Some(&i) = index_of.get(&e.id()) else { continue };
+                        let what = if e.is_panic() { panic_text(e.into_panic()) } else { "cancelled".into() };
+                        tracing::error!(source = %names[&i], %what, "source task failed");
+                        let pull = Pull {
+                            problems: vec![format!("the pull panicked ({what}); see the log")],
+                            ..Pull::default()
+                        };
+                        results.insert(i, (pull, Duration::ZERO));
                     }
                 }
-                Err(e) => {
-                    let Some(&i) = index_of.get(&e.id()) else { continue };
-                    let what = if e.is_panic() { panic_text(e.into_panic()) } else { "cancelled".into() };
-                    tracing::error!(source = %self.slots[i].status.name, %what, "source task failed");
-                    let pull =
-                        Pull { problems: vec![format!("the pull panicked ({what}); see the log")], ..Pull::default() };
-                    results.insert(i, (pull, Duration::ZERO));
-                }
             }
+            results
         }
+    }
+
+    /// Feeds what each source saw to the engine in configuration order, so the result does
+    /// not depend on who answered first, and records each source's status.
+    fn apply(&mut self, results: Fetched, now: Timestamp) -> Result<Vec<ProblemEvent>, JournalError> {
         let mut events = Vec::new();
         for (i, (pull, elapsed)) in results {
             let slot = &mut self.slots[i];
@@ -367,7 +382,27 @@ impl Runtime {
             let due: Vec<usize> = (0..self.slots.len()).filter(|&i| self.slots[i].next_due <= now).collect();
             if !due.is_empty() {
                 let before: Vec<SourceHealth> = due.iter().map(|&i| self.slots[i].status.health()).collect();
-                let events = self.pull(&due, Timestamp::wall_clock()).await?;
+                let at = Timestamp::wall_clock();
+                let fetch = self.fetch(&due, at);
+                tokio::pin!(fetch);
+                // A source that hangs until its timeout must not hold up a silence at 3 a.m.
+                let results = loop {
+                    tokio::select! {
+                        results = &mut fetch => break results,
+                        request = next_request(&mut requests) => match request {
+                            None => {
+                                tracing::info!("the UI is gone; stopping");
+                                return Ok(());
+                            }
+                            Some(request) => self.serve(request, &send).await?,
+                        },
+                        _ = &mut stop => {
+                            tracing::info!("stopping");
+                            return Ok(());
+                        }
+                    }
+                };
+                let events = self.apply(results, at)?;
                 let after = Instant::now();
                 for (&i, old) in due.iter().zip(before) {
                     let slot = &mut self.slots[i];
@@ -389,13 +424,7 @@ impl Runtime {
                         tracing::info!("the UI is gone; stopping");
                         return Ok(());
                     }
-                    Some(Request::Silence(plan)) => {
-                        let (events, notice) = self.silence(plan).await?;
-                        if !events.is_empty() {
-                            send(Feed::Events(events));
-                        }
-                        send(Feed::Notice(notice));
-                    }
+                    Some(request) => self.serve(request, &send).await?,
                 },
                 _ = &mut stop => {
                     tracing::info!("stopping");
@@ -403,6 +432,20 @@ impl Runtime {
                 }
             }
         }
+    }
+
+    /// Carries out one request and tells the UI the outcome.
+    async fn serve(&mut self, request: Request, send: &impl Fn(Feed)) -> Result<(), JournalError> {
+        match request {
+            Request::Silence(plan) => {
+                let (events, notice) = self.silence(plan).await?;
+                if !events.is_empty() {
+                    send(Feed::Events(events));
+                }
+                send(Feed::Notice(notice));
+            }
+        }
+        Ok(())
     }
 }
 

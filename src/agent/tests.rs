@@ -3,6 +3,7 @@
 use super::*;
 use crate::model::Timestamp;
 use crate::sources::fixture;
+use std::collections::BTreeMap;
 use std::path::Path;
 
 fn scenario() -> Vec<Observation> {
@@ -113,4 +114,91 @@ fn at_most_max_concurrent_sources_pull_at_once() {
     let names: Vec<&str> = rt.statuses().iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, ["am0", "am1", "am2", "am3", "am4"]);
     assert!(rt.statuses().iter().all(|s| s.healthy && s.cycles == 1), "{:?}", rt.statuses());
+}
+
+/// An Alertmanager stand-in whose `GET /api/v2/alerts` is held until `release` is set, while
+/// `POST /api/v2/silences` answers at once.
+fn held_alertmanager() -> (String, std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    use std::io::{Read, Write};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let release = Arc::new(AtomicBool::new(false));
+    let held = Arc::clone(&release);
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { return };
+            let held = Arc::clone(&held);
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 8192];
+                let n = conn.read(&mut buf).unwrap_or(0);
+                let head = String::from_utf8_lossy(&buf[..n]).into_owned();
+                let body = if head.starts_with("POST /api/v2/silences") {
+                    r#"{"silenceID":"s-1"}"#
+                } else {
+                    while !held.load(Ordering::SeqCst) {
+                        std::thread::sleep(std::time::Duration::from_millis(10));
+                    }
+                    "[]"
+                };
+                let _ = write!(
+                    conn,
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            });
+        }
+    });
+    (url, release)
+}
+
+#[test]
+fn a_silence_is_carried_out_while_a_source_is_still_being_waited_for() {
+    use crate::config::Config;
+    use crate::sources::alertmanager::SilencePlan;
+    use crate::ui::{Feed, Request};
+    use runtime::Runtime;
+    use std::sync::atomic::Ordering;
+    let (url, release) = held_alertmanager();
+    let text = format!("[[sources.alertmanager]]\nname = \"am\"\nurl = \"{url}\"\ntimeout = \"30s\"\nretries = 0\n");
+    let config = Config::parse(&text, Path::new("t.toml")).unwrap();
+    let (rt, _) = Runtime::new(&config, None).unwrap();
+    let plan = SilencePlan {
+        problem: crate::model::ProblemId(1),
+        target: rt.silence_target().unwrap().clone(),
+        label_sets: vec![BTreeMap::from([("alertname".to_string(), "HostDown".to_string())])],
+        created_by: "oncall@bastion".into(),
+        comment: "P-0001".into(),
+    };
+    let tokio = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let (feed_tx, mut feed_rx) = tokio::sync::mpsc::unbounded_channel();
+    let (req_tx, req_rx) = tokio::sync::mpsc::unbounded_channel();
+    let agent = tokio.spawn(rt.run(Some(feed_tx), Some(req_rx), std::future::pending()));
+    req_tx.send(Request::Silence(plan)).unwrap();
+    // The first pull is held at the server; the silence's answer comes back all the same.
+    let notice = tokio.block_on(async {
+        loop {
+            match tokio::time::timeout(std::time::Duration::from_secs(20), feed_rx.recv()).await {
+                Ok(Some(Feed::Notice(text))) => return text,
+                Ok(Some(_)) => continue,
+                other => panic!("no notice: {other:?}"),
+            }
+        }
+    });
+    assert_eq!(notice.split(" until ").next(), Some("P-0001: 1 silence(s) created in am"), "{notice}");
+    assert!(!release.load(Ordering::SeqCst), "answered while the pull was still held");
+    release.store(true, Ordering::SeqCst);
+    let health = tokio.block_on(async {
+        loop {
+            match tokio::time::timeout(std::time::Duration::from_secs(20), feed_rx.recv()).await {
+                Ok(Some(Feed::Source { name, health })) => return (name, health),
+                Ok(Some(_)) => continue,
+                other => panic!("no source health: {other:?}"),
+            }
+        }
+    });
+    assert_eq!(health, ("am".to_string(), crate::ui::SourceHealth::Ok));
+    drop(req_tx);
+    tokio.block_on(agent).unwrap().unwrap();
 }
