@@ -6,6 +6,7 @@
 pub mod agent;
 pub mod config;
 pub mod engine;
+pub mod eval;
 pub mod journal;
 pub mod model;
 pub mod runbook;

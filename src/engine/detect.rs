@@ -7,7 +7,7 @@
 //! normal ones. Seasonality and level shifts come with the detection issue; the interface
 //! (samples in, [`Detection`]s out) stays.
 
-use crate::model::Baseline;
+use crate::model::{Baseline, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -121,6 +121,20 @@ impl Detector {
         }
         Detection::Normal
     }
+}
+
+/// One anomaly score in [0, 1] per sample of one series, played in order through a fresh
+/// detector: causal (a score never depends on later samples). What `faultline eval anomalies`
+/// scores; 0 where the detector reports nothing.
+pub fn anomaly_scores(samples: &[(Timestamp, f64)], config: &DetectConfig) -> Vec<f64> {
+    let mut detector = Detector::new(config.clone());
+    samples
+        .iter()
+        .map(|&(_, value)| match detector.sample(0, value) {
+            Detection::Anomalous { score, .. } => score,
+            _ => 0.0,
+        })
+        .collect()
 }
 
 fn learn(s: &mut SeriesState, value: f64, w: f64) {

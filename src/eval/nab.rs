@@ -1,0 +1,1 @@
+//! Anomaly detection scored with the rules of the Numenta Anomaly Benchmark (NAB).
