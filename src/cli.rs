@@ -83,11 +83,45 @@ enum Command {
         #[arg(long)]
         headless: bool,
     },
+    /// Quality benchmarks on public data (DESIGN section 9).
+    Eval {
+        #[command(subcommand)]
+        command: EvalCommand,
+    },
     /// Configuration commands.
     Config {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum EvalCommand {
+    /// Score anomaly detection with the Numenta Anomaly Benchmark's rules.
+    Anomalies {
+        /// Input format (only `nab`).
+        #[arg(long, value_enum, default_value_t = AnomalyFormat::Nab)]
+        format: AnomalyFormat,
+        /// NAB's data folder: category folders of `timestamp,value` CSVs.
+        dir: PathBuf,
+        /// The windows file (`combined_windows.json`).
+        #[arg(long, value_name = "FILE")]
+        windows: PathBuf,
+        /// Scoring profiles (default: `profiles.json` beside the windows, else NAB v1.1's).
+        #[arg(long, value_name = "FILE")]
+        profiles: Option<PathBuf>,
+        /// Also write per-row scores in NAB's results layout under this folder.
+        #[arg(long, value_name = "DIR")]
+        write_results: Option<PathBuf>,
+        /// Engine configuration whose `[engine.detect]` is evaluated (default: the defaults).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum AnomalyFormat {
+    Nab,
 }
 
 #[derive(Debug, Subcommand)]
@@ -161,6 +195,7 @@ pub fn run(args: Args) -> Result<()> {
                 ui::run(rx, None, opts)
             }
         }
+        Command::Eval { command } => run_eval(command),
         Command::Config { command: ConfigCommand::Check { file } } => {
             let config = Config::load(&file)?;
             let engine = config.engine();
@@ -239,6 +274,26 @@ fn run_live(config_path: &Path, readonly: bool, log_path: PathBuf) -> Result<()>
         Ok(Err(e)) => bail!("the agent task failed: {e}"),
         Err(_) => {
             tracing::warn!("the agent did not stop within 5 s of the UI");
+            Ok(())
+        }
+    }
+}
+
+fn run_eval(command: EvalCommand) -> Result<()> {
+    use faultline::engine::detect::anomaly_scores;
+    use faultline::eval::nab;
+    match command {
+        EvalCommand::Anomalies { format: AnomalyFormat::Nab, dir, windows, profiles, write_results, config } => {
+            let detect = engine_config(config.as_deref())?.detect;
+            let started = Instant::now();
+            let corpus = nab::NabCorpus::load(&dir, &windows, profiles.as_deref())?;
+            let report = nab::evaluate(&corpus, |s| anomaly_scores(s, &detect))?;
+            print!("{report}");
+            println!("({:.1} s)", started.elapsed().as_secs_f64());
+            if let Some(out) = write_results {
+                let written = nab::write_results(&corpus, &report.scores, &out, "faultline")?;
+                println!("wrote {} results files under {}", written.len(), out.display());
+            }
             Ok(())
         }
     }
