@@ -117,11 +117,28 @@ enum EvalCommand {
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
     },
+    /// Rank root causes for the PetShop dataset's issues through the engine: top-1 and top-3 recall.
+    Rca {
+        /// Input format (only `petshop`).
+        #[arg(long, value_enum, default_value_t = RcaFormat::Petshop)]
+        format: RcaFormat,
+        /// A PetShop scenario folder (`low_traffic`: graph.csv, noissue/, train/, test/) or the
+        /// dataset root.
+        dir: PathBuf,
+        /// Also write one JSON line per issue with the full ranking here.
+        #[arg(long, value_name = "FILE")]
+        write_rankings: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum AnomalyFormat {
     Nab,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum RcaFormat {
+    Petshop,
 }
 
 #[derive(Debug, Subcommand)]
@@ -288,13 +305,17 @@ fn run_eval(command: EvalCommand) -> Result<()> {
             let started = Instant::now();
             let corpus = nab::NabCorpus::load(&dir, &windows, profiles.as_deref())?;
             let report = nab::evaluate(&corpus, |s| anomaly_scores(s, &detect))?;
-            print!("{report}");
-            println!("({:.1} s)", started.elapsed().as_secs_f64());
+            print_text(&format!("{report}({:.1} s)\n", started.elapsed().as_secs_f64()))?;
             if let Some(out) = write_results {
                 let written = nab::write_results(&corpus, &report.scores, &out, "faultline")?;
-                println!("wrote {} results files under {}", written.len(), out.display());
+                print_text(&format!("wrote {} results files under {}\n", written.len(), out.display()))?;
             }
             Ok(())
+        }
+        EvalCommand::Rca { format: RcaFormat::Petshop, dir, write_rankings } => {
+            let started = Instant::now();
+            let report = faultline::eval::petshop::evaluate(&dir, write_rankings.as_deref())?;
+            print_text(&format!("{report}({:.1} s)\n", started.elapsed().as_secs_f64()))
         }
     }
 }
@@ -452,6 +473,14 @@ fn print_problems(set: &ProblemSet, played: Option<(&Scenario, &Agent)>) -> Resu
         problems: set.visible(),
     };
     print_json(&out)
+}
+
+/// Writes `text` to stdout; a reader that went away (`| head`) ends the output quietly.
+fn print_text(text: &str) -> Result<()> {
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.context("writing to stdout"),
+    }
 }
 
 /// Prints one pretty JSON document on stdout.

@@ -1,0 +1,146 @@
+//! `faultline eval rca --format petshop`: a small scenario written here goes through the whole
+//! evaluation (engine replay, problem choice, fallback, rankings file), loading errors name the
+//! file, and the real PetShop data of `../shared/data/petshop` (skipped, with a message, when
+//! absent) gives a well-formed report: every issue ranks every node, recall lies in [0, 1].
+
+use faultline::eval::petshop::{self, PetshopReport, Source};
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+fn write(dir: &Path, name: &str, text: &str) {
+    let path = dir.join(name);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+/// Deterministic noise in [-1, 1].
+fn wobble(i: u64) -> f64 {
+    ((i.wrapping_mul(2_654_435_761) >> 16) % 2001) as f64 / 1000.0 - 1.0
+}
+
+/// A three-node scenario: `site` calls `search`, `search` calls `db`. The normal period is
+/// 300 rows of noisy latency; the issue makes `db` slow from its third row on, and `site` and
+/// `search` with it.
+fn small_scenario(dir: &Path) {
+    write(dir, "graph.csv", ",site,search,db\nsite,0.0,1.0,0.0\nsearch,0.0,0.0,1.0\ndb,0.0,0.0,0.0\n");
+    let header = "microservice,site,search,db\nmetric,latency,latency,latency\nstatistic,Average,Average,Average\n\
+                  unix_timestamp,,,\n";
+    let mut normal = header.to_string();
+    for i in 0..300u64 {
+        let t = 1_692_608_400 + 300 * i;
+        let (a, b, c) = (wobble(3 * i), wobble(3 * i + 1), wobble(3 * i + 2));
+        // A missing cell now and then, as in the real data.
+        let db = if i % 17 == 0 { String::new() } else { format!("{}", 0.02 + 0.001 * c) };
+        writeln!(normal, "{t}.0,{},{},{db}", 0.09 + 0.003 * a, 0.03 + 0.002 * b).unwrap();
+    }
+    write(dir, "noissue/metrics.csv", &normal);
+    let mut issue = header.to_string();
+    for i in 0..5u64 {
+        let t = 1_681_855_320 + 300 * i;
+        let slow = if i >= 2 { 1.0 } else { 0.0 };
+        writeln!(issue, "{t}.0,{},{},{}", 0.09 + 0.5 * slow, 0.03 + 0.45 * slow, 0.02 + 0.4 * slow).unwrap();
+    }
+    write(dir, "test/issue_0/metrics.csv", &issue);
+    write(
+        dir,
+        "test/issue_0/target.json",
+        r#"{"target": {"node": "site", "metric": "latency", "agg": "Average", "timestamp": 1681855800},
+            "root_cause": {"node": "db", "metric": null}, "metadata": {}}"#,
+    );
+}
+
+#[test]
+fn a_small_scenario_goes_through_the_engine_and_is_ranked() {
+    let dir = tempfile::tempdir().unwrap();
+    small_scenario(dir.path());
+    let rankings = dir.path().join("rankings.jsonl");
+    let report = petshop::evaluate(dir.path(), Some(&rankings)).unwrap();
+    assert_eq!(report.issues.len(), 1);
+    let issue = &report.issues[0];
+    let nodes: Vec<&str> = issue.ranking.iter().map(|r| r.node.as_str()).collect();
+    assert_eq!(nodes.iter().copied().collect::<BTreeSet<_>>(), BTreeSet::from(["db", "search", "site"]));
+    assert_eq!(issue.ranking[0].node, "db", "{report}");
+    assert_eq!(issue.ranking[0].source, Source::Engine);
+    assert_eq!((issue.rank, issue.engine_rank), (Some(1), Some(1)));
+    assert!(issue.problem.is_some());
+    assert_eq!(issue.root_cause_signals, ["latency_average"]);
+    let row = report.row(&issue.scenario, "all", "latency").unwrap();
+    assert_eq!((row.issues, row.top1, row.engine_top1), (1, 1.0, 1.0));
+
+    let text = std::fs::read_to_string(&rankings).unwrap();
+    assert_eq!(text.lines().count(), 1);
+    let line: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(line["root_cause"], "db");
+    assert_eq!(line["rank"], 1);
+    assert_eq!(line["ranking"][0]["node"], "db");
+    assert_eq!(line["ranking"][0]["source"], "engine");
+    assert_eq!(line["ranking"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn loading_errors_name_the_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    small_scenario(dir.path());
+    write(dir.path(), "test/issue_0/metrics.csv", "microservice,site\nmetric,latency\nstatistic,Average\n1.0,slow\n");
+    let e = petshop::evaluate(dir.path(), None).unwrap_err().to_string();
+    assert!(e.ends_with("issue_0/metrics.csv:4: column 2 (site/latency/Average): `slow` is not a number"), "{e}");
+
+    let empty = tempfile::tempdir().unwrap();
+    let e = petshop::evaluate(empty.path(), None).unwrap_err().to_string();
+    assert!(e.contains("neither a PetShop scenario"), "{e}");
+}
+
+fn real_data() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/petshop");
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!("skipped: {} is absent (the PetShop dataset lives in the team's shared folder)", dir.display());
+        None
+    }
+}
+
+fn check_well_formed(report: &PetshopReport, nodes: usize) {
+    assert!(!report.issues.is_empty());
+    for i in &report.issues {
+        let names: BTreeSet<&str> = i.ranking.iter().map(|r| r.node.as_str()).collect();
+        assert_eq!(names.len(), i.ranking.len(), "{}: a node ranked twice", i.issue);
+        assert_eq!(i.ranking.len(), nodes, "{}/{}: every node ranked", i.split, i.issue);
+        assert!(i.rank.is_some(), "{}/{}: root cause {} not ranked", i.split, i.issue, i.root_cause);
+        assert!(i.engine_rank.is_none_or(|r| r <= i.engine_candidates));
+        // The engine's candidates come first.
+        assert!(i.ranking.iter().take(i.engine_candidates).all(|r| r.source == Source::Engine));
+    }
+    for r in &report.rows {
+        for x in [r.top1, r.top3, r.engine_top1, r.engine_top3] {
+            assert!((0.0..=1.0).contains(&x), "{r:?}");
+        }
+        assert!(r.top1 <= r.top3 && r.engine_top1 <= r.engine_top3 && r.engine_top3 <= r.top3, "{r:?}");
+    }
+}
+
+#[test]
+fn real_petshop_low_traffic_is_ranked_in_full() {
+    let Some(root) = real_data() else { return };
+    let dir = root.join("low_traffic");
+    let out = tempfile::tempdir().unwrap();
+    let rankings = out.path().join("rankings.jsonl");
+    let report = petshop::evaluate(&dir, Some(&rankings)).unwrap();
+    let scenario = &petshop::load_scenarios(&dir).unwrap()[0];
+    check_well_formed(&report, scenario.nodes().len());
+    assert_eq!(report.issues.len(), scenario.issues.len());
+    let r = report.row("low_traffic", "all", "all").unwrap();
+    assert_eq!(r.issues, 26);
+    assert!(report.row("low_traffic", "all", "latency").unwrap().baseline.is_some());
+    let text = std::fs::read_to_string(&rankings).unwrap();
+    assert_eq!(text.lines().count(), 26);
+    // Same input, same ranking.
+    let options = petshop::PetshopOptions::default();
+    let again = petshop::rank_issue(scenario, &scenario.issues[0], &options);
+    assert_eq!(again, report.issues[0]);
+    // The dataset's root folder is a folder of scenarios.
+    let all = petshop::load_scenarios(&root).unwrap();
+    assert!(all.iter().any(|s| s.name == "low_traffic"));
+    eprintln!("{report}");
+}
