@@ -12,7 +12,7 @@ mod error;
 pub use duration::HumanDuration;
 pub use error::ConfigError;
 
-use crate::engine::detect::DetectConfig;
+use crate::engine::detect::{DetectConfig, MAX_SHIFT_SAMPLES};
 use crate::engine::EngineConfig;
 use error::line_column;
 use serde::Deserialize;
@@ -241,6 +241,33 @@ impl Config {
             let message = format!("{} must be a number >= 0", d.min_relative_deviation);
             return Err(("engine.detect.min_relative_deviation".into(), message));
         }
+        in_range("engine.detect.season_min_cycles", d.season_min_cycles.into(), 1, 52)?;
+        if !(d.season_alpha > 0.0 && d.season_alpha <= 1.0) {
+            return Err(("engine.detect.season_alpha".into(), format!("{} must be in (0, 1]", d.season_alpha)));
+        }
+        if !(d.season_min_gain >= 0.0 && d.season_min_gain < 1.0) {
+            return Err(("engine.detect.season_min_gain".into(), format!("{} must be in [0, 1)", d.season_min_gain)));
+        }
+        if d.shift_after.millis() < 0 {
+            return Err((
+                "engine.detect.shift_after".into(),
+                format!("duration \"{}\" must not be negative", d.shift_after),
+            ));
+        }
+        in_range("engine.detect.shift_samples", d.shift_samples.into(), 1, MAX_SHIFT_SAMPLES.into())?;
+        for (i, l) in d.limits.iter().enumerate() {
+            let key = |k: &str| format!("engine.detect.limits[{i}].{k}");
+            if l.metric.trim().is_empty() {
+                return Err((key("metric"), "must name a metric".into()));
+            }
+            if d.limits[..i].iter().any(|other| other.metric == l.metric) {
+                return Err((key("metric"), format!("`{}` has a limit already", l.metric)));
+            }
+            if !l.limit.is_finite() {
+                return Err((key("limit"), format!("{} must be a finite number", l.limit)));
+            }
+            positive(&key("horizon"), l.horizon)?;
+        }
         positive("journal.retention", self.journal.retention)?;
         if self.journal.path.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
             return Err(("journal.path".into(), "must not be empty (leave it out for the default)".into()));
@@ -382,6 +409,37 @@ mod tests {
         assert_eq!(c.journal_path(), Some(PathBuf::from("j.sqlite")));
         let c = Config::parse("[journal]\npath = \"j.sqlite\"\n", Path::new("/etc/faultline/faultline.toml")).unwrap();
         assert_eq!(c.journal_path(), Some(PathBuf::from("/etc/faultline/j.sqlite")));
+    }
+
+    #[test]
+    fn detection_seasons_shifts_and_limits() {
+        let c = parse(
+            "[engine.detect]\nseason_min_cycles = 3\nshift_after = \"30m\"\nshift_samples = 6\n\
+             [[engine.detect.limits]]\nmetric = \"disk_free_bytes\"\nlimit = 1e9\nhorizon = \"6h\"\n",
+        )
+        .unwrap();
+        let d = c.engine().detect;
+        assert_eq!((d.season_min_cycles, d.shift_after.millis(), d.shift_samples), (3, 1_800_000, 6));
+        assert_eq!(d.limits.len(), 1, "configured limits replace the default list");
+        assert_eq!((d.limits[0].metric.as_str(), d.limits[0].limit), ("disk_free_bytes", 1e9));
+        assert_eq!(d.limits[0].horizon.millis(), 6 * 3_600_000);
+        assert_eq!(DetectConfig::default().limits[0].metric, "filesystem_free_ratio");
+
+        let e = parse("[engine.detect]\nseason_alpha = 0\n").unwrap_err().to_string();
+        assert_eq!(e, "faultline.toml:2:16: engine.detect.season_alpha: 0 must be in (0, 1]");
+        let e = parse("[engine.detect]\nseason_min_gain = 1.0\n").unwrap_err().to_string();
+        assert_eq!(e, "faultline.toml:2:19: engine.detect.season_min_gain: 1 must be in [0, 1)");
+        let e = parse("[engine.detect]\nshift_samples = 0\n").unwrap_err().to_string();
+        assert_eq!(e, "faultline.toml:2:17: engine.detect.shift_samples: 0 is out of range: must be 1 to 1000");
+        let limit = "[[engine.detect.limits]]\nmetric = \"free\"\nlimit = 0\nhorizon = \"2h\"\n";
+        let e = parse(&format!("{limit}{limit}")).unwrap_err().to_string();
+        assert_eq!(e, "faultline.toml:6:10: engine.detect.limits[1].metric: `free` has a limit already");
+        let e = parse("[[engine.detect.limits]]\nmetric = \"free\"\nlimit = 0\nhorizon = \"0s\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("faultline.toml:4:11: engine.detect.limits[0].horizon: duration"), "{e}");
+        let e = parse("[[engine.detect.limits]]\nmetric = \"free\"\nlimit = 0\n").unwrap_err().to_string();
+        assert!(e.contains("missing field `horizon`"), "{e}");
     }
 
     #[test]

@@ -1,33 +1,85 @@
-//! Anomaly detection, first cut: a causal, per-series robust baseline.
+//! Anomaly detection: a streaming, causal baseline per series, with seasons, level shifts and
+//! trend-to-limit forecasts.
 //!
-//! Each series keeps an exponentially weighted mean and mean absolute deviation. A sample is
-//! anomalous when it lies more than `threshold` deviations from the mean; anomalous samples do
-//! not teach the baseline (so a saturation does not become the new normal while it lasts). An
-//! anomaly is raised after `min_consecutive` anomalous samples and cleared after `clear_after`
-//! normal ones. Seasonality and level shifts come with the detection issue; the interface
-//! (samples in, [`Detection`]s out) stays.
+//! Every sample is judged against what the series' past (never its future) predicts:
+//! - **Three candidate baselines** learn side by side: a flat level, a level plus 24 hour-of-day
+//!   offsets, and a level plus 7×24 hour-of-week offsets (Holt-Winters style, UTC hours). A season
+//!   is used only after `season_min_cycles` whole cycles, and only while it explains the series
+//!   better than no season (its error over the last two cycles is `season_min_gain` lower), so
+//!   short or patternless series are judged against the flat level. A bucket whose first sample
+//!   looks like a spike waits for a second opinion, and one that keeps disagreeing with the flat
+//!   level for three visits starts over.
+//! - **Robust statistics**: the scale is an average absolute one-step error; updates are clipped
+//!   (Huber) and out-of-band samples teach nothing, so outliers in a series' own history neither
+//!   drag its level nor inflate its scale.
+//! - **Level shifts**: out-of-band samples on one side for `shift_after` (and at least
+//!   `shift_samples` of them) confirm a shift: the level jumps by their mean error (a season keeps
+//!   its shape) and the anomaly clears instead of alarming as long as the new level lasts. A later
+//!   return to the level before the shift (the end of a saturation) is a return, not news.
+//! - **Trend to a limit** for the metrics named in `limits`: a resistant line (Tukey's, through
+//!   the medians of the outer thirds) over the last [`TREND_SAMPLES`] samples, extrapolated to
+//!   the limit: within the horizon, a [`Detection::Forecast`] with the time left ("full in 47m").
+//!
+//! Scores: a sample is as surprising as it is improbable, `S = -log10(p)`, for the least probable
+//! of (a) an error this large: under a normal distribution (`2·Q(z)` for `z` robust deviations),
+//! or, where the series went this far out of band before, at the rate it did (a series' own
+//! outliers are its normal: a spiky series is not anomalous for spiking); (b) the episodes out of
+//! band (runs, each counted once) among its latest 16 samples, under a binomial at that rate (at
+//! least 1/1000): spikes that bunch up are news where lone spikes are not. The score is
+//! `1 - exp(-sqrt(S / S_t))`, with `S_t` that of a lone normal error at `threshold` deviations:
+//! 0.63 at the threshold and, in a calm series, about `1 - exp(-z / threshold)`.
+//!
+//! A sample scoring at least 0.63 starts an anomaly; it is raised after `min_consecutive` samples
+//! (the first surprising, the rest at least out of band), lasts while samples stay out of band,
+//! and clears after `clear_after` samples back in band. Its score is the highest of its samples'.
+//!
+//! Memory per series, on 64-bit targets (asserted in the tests): [`SERIES_STATE_BYTES`] = 1,456
+//! bytes of state (24 + 168 seasonal offsets as `f32` with a seen and a disagree counter each:
+//! 1,152; three candidate levels with their error statistics: 192; the rest: 112), boxed, plus
+//! its slot in the detector's map (about 17 bytes at full load); a series whose metric has a
+//! limit adds [`TREND_STATE_BYTES`] = 536 (its last 32 samples). Every buffer has a fixed size:
+//! nothing grows with time or with the number of samples.
 
+use crate::config::HumanDuration;
 use crate::model::{Baseline, Timestamp};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 
-/// Detector tunables.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Detector tunables: `[engine.detect]`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DetectConfig {
     /// Samples a series must see before it may be judged.
     pub warmup_samples: u32,
-    /// Distance from the mean, in robust standard deviations, that counts as anomalous.
+    /// Distance from the expected value, in robust standard deviations, that is out of band; a
+    /// lone sample this far out in a calm series scores 0.63, the least score of an anomaly.
     pub threshold: f64,
     /// Consecutive anomalous samples before an anomaly is raised.
     pub min_consecutive: u32,
-    /// Consecutive normal samples before an anomaly is cleared.
+    /// Consecutive samples back in band before an anomaly is cleared.
     pub clear_after: u32,
-    /// Weight of a new sample in the baseline, in (0, 1].
+    /// Weight of a new sample in the level and the scale, in (0, 1].
     pub alpha: f64,
-    /// Smallest deviation considered, as a fraction of |mean| (flat series are not anomalous on
-    /// a rounding error).
+    /// Smallest deviation considered, as a fraction of |expected| (flat series are not anomalous
+    /// on a rounding error).
     pub min_relative_deviation: f64,
+    /// Whole cycles (days, weeks) a series must have been seen before its season is used.
+    pub season_min_cycles: u32,
+    /// Weight of one cycle's samples in a seasonal offset, in (0, 1]: 0.3 remembers about the
+    /// last three cycles.
+    pub season_alpha: f64,
+    /// A season is used only if its error is at least this fraction lower than without it, in
+    /// [0, 1).
+    pub season_min_gain: f64,
+    /// A level shift is confirmed by out-of-band samples on the same side lasting this long
+    /// (data time)...
+    pub shift_after: HumanDuration,
+    /// ...and at least this many of them in a row (1 to [`MAX_SHIFT_SAMPLES`]).
+    pub shift_samples: u32,
+    /// Trend-to-limit forecasts, by metric name (default: `filesystem_free_ratio` reaching 0
+    /// within 2 h). Configured limits replace the default list.
+    pub limits: Vec<LimitConfig>,
 }
 
 impl Default for DetectConfig {
@@ -39,157 +91,1113 @@ impl Default for DetectConfig {
             clear_after: 3,
             alpha: 0.05,
             min_relative_deviation: 0.02,
+            season_min_cycles: 2,
+            season_alpha: 0.3,
+            season_min_gain: 0.2,
+            shift_after: HumanDuration::from_millis(HOUR_MS),
+            shift_samples: 12,
+            limits: vec![LimitConfig {
+                metric: "filesystem_free_ratio".to_string(),
+                limit: 0.0,
+                horizon: HumanDuration::from_millis(2 * HOUR_MS),
+            }],
         }
     }
 }
 
-#[derive(Debug, Clone, Default)]
-struct SeriesState {
-    n: u32,
-    mean: f64,
-    mad: f64,
-    anomalous_run: u32,
-    normal_run: u32,
-    raised: bool,
+/// `[[engine.detect.limits]]`: warn when a metric's trend reaches `limit` within `horizon`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitConfig {
+    /// Metric name, exactly as the sources name it (`filesystem_free_ratio`).
+    pub metric: String,
+    /// The value the metric must not reach, in the metric's unit (0 for a free ratio).
+    pub limit: f64,
+    /// How far ahead to look.
+    pub horizon: HumanDuration,
 }
 
-/// What one sample meant for its series.
+/// What one sample meant for one judgement of its series.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Detection {
     /// Nothing to report.
     Normal,
-    /// The series is (still) anomalous: raise or repeat its anomaly.
+    /// The series is (still) anomalous: raise or repeat its anomaly. `baseline` is what was
+    /// expected at this time (seasonal where a season is in use) and the band around it.
     Anomalous { score: f64, value: f64, baseline: Baseline },
-    /// The series is back inside its band: clear its anomaly.
+    /// The series' trend reaches its configured `limit` in `eta_ms` milliseconds of data time
+    /// (0: already there), within its horizon: raise or repeat the forecast. `score` is 0.5 at
+    /// the horizon and 1 at the limit.
+    Forecast { score: f64, value: f64, limit: f64, eta_ms: i64 },
+    /// Back in band (or the forecast is beyond the horizon again): clear.
     Cleared { value: f64 },
 }
 
-/// Per-series detector state, keyed by the caller's series id.
-#[derive(Debug, Default)]
-pub struct Detector {
-    config: DetectConfig,
-    series: HashMap<u64, SeriesState>,
+/// Both judgements of one sample: its deviation from the baseline, and (for a metric with a
+/// limit) its trend. `forecast` is [`Detection::Normal`] for series without a limit.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Verdict {
+    pub anomaly: Detection,
+    pub forecast: Detection,
 }
 
+impl Verdict {
+    const NORMAL: Verdict = Verdict { anomaly: Detection::Normal, forecast: Detection::Normal };
+}
+
+/// Which baseline a series is judged against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Season {
+    /// A flat (slowly moving) level.
+    None,
+    /// A level plus an offset per hour of the day (UTC).
+    Daily,
+    /// A level plus an offset per hour of the week (UTC, Monday 00:00 first).
+    Weekly,
+}
+
+const HOUR_MS: i64 = 3_600_000;
+const DAY_MS: i64 = 24 * HOUR_MS;
+const WEEK_MS: i64 = 7 * DAY_MS;
+const DAILY_BUCKETS: usize = 24;
+const WEEKLY_BUCKETS: usize = 168;
+/// Upper bound of `shift_samples`.
+pub const MAX_SHIFT_SAMPLES: u32 = 1000;
+/// Samples the trend line of a metric with a limit is fitted through.
+pub const TREND_SAMPLES: usize = 32;
 /// Mean absolute deviation of a normal distribution is σ·sqrt(2/π); this turns it back into σ.
 const MAD_TO_SIGMA: f64 = 1.253_314_137_315_500_3;
+/// Errors are clipped at this many scales before they teach the baseline (Huber).
+const CLIP: f64 = 2.5;
+/// Errors compared for the model choice are capped at this many times `threshold` scales.
+const FIT_CAP: f64 = 5.0;
+/// A change of one step of a series' resolution is at most this many scales.
+const RESOLUTION_STEPS: f64 = 8.0;
+/// The scale is widened by `sqrt(1 + YOUNG_SAMPLES / n)` after n samples.
+const YOUNG_SAMPLES: f64 = 10.0;
+/// Out-of-band samples in a row (of the flat level) that make a move rather than a spike.
+const PERSIST: u32 = 3;
+/// Out-of-band levels whose rates are kept: threshold × 1, 2, 4 ... 32.
+const LEVELS: usize = 6;
+/// Latest samples in which episodes out of band are counted.
+const WINDOW: u32 = 16;
+/// The 15 samples before the latest.
+const WINDOW_MASK: u16 = 0x7fff;
+/// Out-of-band rates start as if this many samples had been in band...
+const RATE_PRIOR: f32 = 200.0;
+/// ...and remember about this many samples.
+const RATE_MEMORY: f32 = 4000.0;
+/// log10 of the least out-of-band rate episodes are judged with.
+const EPISODE_RATE_FLOOR: f64 = -3.0;
+/// Cap of `S = -log10(p)`: beyond 1e-300, all samples are equally impossible.
+const MAX_SURPRISE: f64 = 300.0;
+
+/// Bytes of state per series (without its map slot and without a trend): see the tests.
+pub const SERIES_STATE_BYTES: usize = std::mem::size_of::<SeriesState>();
+/// Extra bytes for a series whose metric has a configured limit.
+pub const TREND_STATE_BYTES: usize = std::mem::size_of::<TrendState>();
+
+/// One candidate baseline: a level and its error statistics.
+#[derive(Debug, Clone, Copy)]
+struct Model {
+    level: f64,
+    /// Average clipped absolute one-step error (weight `alpha`): the scale.
+    err: f64,
+    /// Average clipped absolute error over about two cycles of its season (model choice)...
+    fit: f64,
+    /// ...and the flat level's over the same samples.
+    flat_fit: f64,
+    /// Consecutive out-of-band samples (by this model) on one side: + above, − below.
+    run: i32,
+    /// Sum of their errors.
+    run_sum: f64,
+    /// When the run began (ms).
+    run_since: i64,
+    /// The level before the latest shift (NaN: none).
+    before_shift: f64,
+}
+
+#[derive(Debug, Clone)]
+struct SeriesState {
+    n: u32,
+    first_at: i64,
+    last_at: i64,
+    last_value: f64,
+    /// Typical time between samples, ms (a slow average, gaps capped at one hour).
+    step_ms: f64,
+    /// The smallest change between consecutive samples seen (0: none yet): a deviation of one
+    /// step of a series' own resolution is never far out.
+    resolution: f64,
+    /// Flat, daily, weekly.
+    models: [Model; 3],
+    daily: [f32; DAILY_BUCKETS],
+    weekly: [f32; WEEKLY_BUCKETS],
+    /// Samples each seasonal bucket has learned from (saturating).
+    daily_seen: [u8; DAILY_BUCKETS],
+    weekly_seen: [u8; WEEKLY_BUCKETS],
+    /// Samples in a row (per bucket) the flat level found normal and the season did not.
+    daily_disagree: [u8; DAILY_BUCKETS],
+    weekly_disagree: [u8; WEEKLY_BUCKETS],
+    season: Season,
+    /// How often the series went out of band at each level (threshold × 2^k): a slow average
+    /// over the samples since the last change of season (`rate_n`).
+    exceed_rate: [f32; LEVELS],
+    rate_n: u32,
+    /// Which of the latest 16 samples were out of band at each level (bit 0: the latest).
+    exceed_bits: [u16; LEVELS],
+    /// Consecutive anomalous samples (the first surprising, the others out of band).
+    anomalous_run: u32,
+    /// Consecutive samples in band.
+    normal_run: u32,
+    raised: bool,
+    /// The highest score of the anomaly under way: its score.
+    peak: f64,
+    trend: Option<Box<TrendState>>,
+}
+
+/// The last samples of a metric with a limit, and its forecast's state.
+#[derive(Debug, Clone)]
+struct TrendState {
+    limit: f64,
+    horizon_ms: i64,
+    at: [i64; TREND_SAMPLES],
+    value: [f64; TREND_SAMPLES],
+    len: u8,
+    head: u8,
+    raised: bool,
+    normal_run: u32,
+}
+
+/// How one sample compares with its series' baseline.
+#[derive(Debug, Clone, Copy)]
+struct Judgement {
+    score: f64,
+    /// Scores at least 0.63: may start an anomaly.
+    surprising: bool,
+    /// At least `threshold` robust deviations out: may continue one.
+    out_of_band: bool,
+    baseline: Baseline,
+}
+
+impl SeriesState {
+    fn new(at: i64, value: f64) -> SeriesState {
+        let model = Model {
+            level: value,
+            err: 0.0,
+            fit: 0.0,
+            flat_fit: 0.0,
+            run: 0,
+            run_sum: 0.0,
+            run_since: at,
+            before_shift: f64::NAN,
+        };
+        SeriesState {
+            n: 1,
+            first_at: at,
+            last_at: at,
+            last_value: value,
+            step_ms: 0.0,
+            resolution: 0.0,
+            models: [model; 3],
+            daily: [0.0; DAILY_BUCKETS],
+            weekly: [0.0; WEEKLY_BUCKETS],
+            daily_seen: [0; DAILY_BUCKETS],
+            weekly_seen: [0; WEEKLY_BUCKETS],
+            daily_disagree: [0; DAILY_BUCKETS],
+            weekly_disagree: [0; WEEKLY_BUCKETS],
+            season: Season::None,
+            exceed_rate: [0.0; LEVELS],
+            rate_n: 0,
+            exceed_bits: [0; LEVELS],
+            anomalous_run: 0,
+            normal_run: 0,
+            raised: false,
+            peak: 0.0,
+            trend: None,
+        }
+    }
+
+    /// Judges `value` at `at` (ms) against the baseline, then learns from it. `None` for a
+    /// sample not newer than the last one (a repeat, or out of order: ignored).
+    fn judge(&mut self, c: &DetectConfig, at: i64, value: f64) -> Option<Judgement> {
+        if at <= self.last_at {
+            return None;
+        }
+        let dt = at - self.last_at;
+        self.last_at = at;
+        let gap = dt.min(HOUR_MS) as f64;
+        self.step_ms = if self.n == 1 { gap } else { self.step_ms + 0.05 * (gap - self.step_ms) };
+        let step = (value - self.last_value).abs();
+        self.last_value = value;
+        let resolution = self.resolution;
+        if step > 0.0 && (resolution == 0.0 || step < resolution) {
+            self.resolution = step;
+        }
+
+        let hour = at.div_euclid(HOUR_MS);
+        let d = hour.rem_euclid(DAILY_BUCKETS as i64) as usize;
+        // 1970-01-01 was a Thursday: +72 hours puts Monday 00:00 at bucket 0.
+        let w = (hour + 72).rem_euclid(WEEKLY_BUCKETS as i64) as usize;
+        let offsets = [
+            0.0,
+            if self.daily_seen[d] > 0 { f64::from(self.daily[d]) } else { 0.0 },
+            if self.weekly_seen[w] > 0 { f64::from(self.weekly[w]) } else { 0.0 },
+        ];
+        let floor = |p: f64| {
+            (c.min_relative_deviation * p.abs()).max(resolution / RESOLUTION_STEPS).max(1e-9 * p.abs().max(1.0))
+        };
+        // A scale learned from few samples is uncertain: wider while the series is young.
+        let young = (1.0 + YOUNG_SAMPLES / f64::from(self.n)).sqrt();
+        let sigma_of = |model: &Model, p: f64| (model.err * MAD_TO_SIGMA * young).max(floor(p));
+
+        // Back at the level from before a shift (the end of a saturation): that level again.
+        for (m, model) in self.models.iter_mut().enumerate() {
+            let before = model.before_shift + offsets[m];
+            let now = model.level + offsets[m];
+            if (value - before).abs() < c.threshold * sigma_of(model, before)
+                && (value - now).abs() >= c.threshold * sigma_of(model, now)
+            {
+                model.level = model.before_shift;
+                model.before_shift = f64::NAN;
+                model.run = 0;
+                model.run_sum = 0.0;
+            }
+        }
+        let predicted: [f64; 3] = std::array::from_fn(|m| self.models[m].level + offsets[m]);
+        let residual: [f64; 3] = std::array::from_fn(|m| value - predicted[m]);
+        let sigma: [f64; 3] = std::array::from_fn(|m| sigma_of(&self.models[m], predicted[m]));
+
+        let a = self.season as usize;
+        let z = residual[a] / sigma[a];
+        let warm = self.n >= c.warmup_samples;
+        let (score, surprising) = if warm { self.surprise(c, z.abs()) } else { (0.0, false) };
+        let band = c.threshold * sigma[a];
+        let baseline = Baseline { expected: predicted[a], lower: predicted[a] - band, upper: predicted[a] + band };
+        let judgement = Judgement { score, surprising, out_of_band: warm && z.abs() >= c.threshold, baseline };
+
+        // Each model learns from the samples it finds in band. Out of band on one side long
+        // enough is a level shift: the level jumps by the mean error. Seasons shift only once
+        // they may be used: while they learn, a swing they do not know yet is their offsets'
+        // business, not their level's.
+        let elapsed = at - self.first_at;
+        let cycles = i64::from(c.season_min_cycles);
+        let may_shift = [true, elapsed >= cycles * DAY_MS, elapsed >= cycles * WEEK_MS];
+        let mut teach = [false; 3];
+        for (m, model) in self.models.iter_mut().enumerate() {
+            let zm = residual[m] / sigma[m];
+            let side = match (warm && zm.abs() >= c.threshold, zm > 0.0) {
+                (false, _) => 0,
+                (true, true) => 1,
+                (true, false) => -1,
+            };
+            if side == 0 {
+                model.run = 0;
+                model.run_sum = 0.0;
+                teach[m] = true;
+            } else if model.run.signum() == side {
+                model.run += side;
+                model.run_sum += residual[m];
+            } else {
+                model.run = side;
+                model.run_sum = residual[m];
+                model.run_since = at;
+            }
+            let lasted = at - model.run_since >= c.shift_after.millis();
+            if may_shift[m] && lasted && model.run.unsigned_abs() >= c.shift_samples {
+                model.before_shift = model.level;
+                model.level += model.run_sum / f64::from(model.run.unsigned_abs());
+                model.run = 0;
+                model.run_sum = 0.0;
+            }
+        }
+        // A bucket's first sample: one the flat level finds in band, or one of a lasting move
+        // (a seasonal swing), never a lone spike.
+        let first_ok = teach[0] || self.models[0].run.unsigned_abs() >= PERSIST;
+        self.learn(c, value, dt, [d, w], &residual, &sigma, teach, first_ok);
+        self.n = self.n.saturating_add(1);
+        self.choose_season(c, at);
+        Some(judgement)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn learn(
+        &mut self,
+        c: &DetectConfig,
+        value: f64,
+        dt: i64,
+        bucket: [usize; 2],
+        r: &[f64; 3],
+        sigma: &[f64; 3],
+        teach: [bool; 3],
+        first_ok: bool,
+    ) {
+        let warming = self.n < c.warmup_samples;
+        let alpha = if warming { (1.0 / f64::from(self.n + 1)).max(c.alpha) } else { c.alpha };
+        for m in (0..3).filter(|&m| teach[m]) {
+            let model = &mut self.models[m];
+            model.level += alpha * r[m].clamp(-CLIP * sigma[m], CLIP * sigma[m]);
+            model.err += alpha * (r[m].abs().min(CLIP * sigma[m]) - model.err);
+        }
+
+        // A bucket learns `season_alpha` per cycle, spread over the samples of one visit (an
+        // hour), and plain averages over its first samples.
+        let per_visit = (HOUR_MS as f64 / self.step_ms.max(1.0)).max(1.0);
+        let gamma = -((1.0 - c.season_alpha).ln() / per_visit).exp_m1();
+        // Three visits' worth of samples in a row that the flat level finds in band and the
+        // season does not: the bucket learned something wrong (a spike as its first sample, a
+        // pattern that changed for good) and starts over.
+        let relearn_after = (3.0 * per_visit).min(255.0) as u8;
+        let seasons = [
+            (&mut self.daily[..], &mut self.daily_seen[..], &mut self.daily_disagree[..]),
+            (&mut self.weekly[..], &mut self.weekly_seen[..], &mut self.weekly_disagree[..]),
+        ];
+        for (i, (offsets, seen, disagree)) in seasons.into_iter().enumerate() {
+            let (m, b) = (i + 1, bucket[i]);
+            if seen[b] > 0 && teach[0] && !teach[m] {
+                disagree[b] = disagree[b].saturating_add(1);
+                if disagree[b] >= relearn_after {
+                    seen[b] = 0;
+                    disagree[b] = 0;
+                }
+            } else if teach[m] {
+                disagree[b] = 0;
+            }
+            if seen[b] == 0 && !first_ok {
+                // Maybe a spike: kept as a candidate, learned if the bucket's next sample agrees.
+                let candidate = value - self.models[m].level;
+                if disagree[b] > 0 && (candidate - f64::from(offsets[b])).abs() < c.threshold * sigma[0] {
+                    offsets[b] = (f64::from(offsets[b]) + (candidate - f64::from(offsets[b])) / 2.0) as f32;
+                    seen[b] = 2;
+                    disagree[b] = 0;
+                } else {
+                    offsets[b] = candidate as f32;
+                    disagree[b] = 1;
+                }
+                continue;
+            }
+            if seen[b] > 0 && !teach[m] {
+                continue;
+            }
+            let old = f64::from(offsets[b]);
+            let target = if seen[b] == 0 {
+                value - self.models[m].level
+            } else {
+                old + r[m].clamp(-CLIP * sigma[m], CLIP * sigma[m])
+            };
+            let g = gamma.max(1.0 / f64::from(seen[b].saturating_add(1)));
+            offsets[b] = (old + g * (target - old)) as f32;
+            seen[b] = seen[b].saturating_add(1);
+        }
+
+        // Model choice: errors over about two cycles, from the end of the first cycle (the one
+        // a season learns from), capped alike for every model (an anomaly that every model
+        // misses cannot decide, and a wrong model's misses still weigh).
+        let cap = FIT_CAP * c.threshold * sigma[self.season as usize];
+        for (m, period) in [(1, DAY_MS), (2, WEEK_MS)] {
+            if self.last_at - self.first_at < period {
+                continue;
+            }
+            let x = dt as f64 / (2 * period) as f64;
+            // 1 - exp(-x), without a call for the small x of one step.
+            let wt = if x < 0.01 { x * (1.0 - x / 2.0) } else { -(-x).exp_m1() };
+            let model = &mut self.models[m];
+            model.fit += wt * (r[m].abs().min(cap) - model.fit);
+            model.flat_fit += wt * (r[0].abs().min(cap) - model.flat_fit);
+        }
+    }
+
+    /// Picks the baseline: a season once seen for `season_min_cycles` cycles and cutting the
+    /// error by `season_min_gain`, kept until it does worse than no season. A change resets the
+    /// out-of-band rates, which describe the errors of the baseline in use.
+    fn choose_season(&mut self, c: &DetectConfig, at: i64) {
+        let seen = at - self.first_at;
+        let mut best = (Season::None, f64::INFINITY);
+        for (season, m, period) in [(Season::Daily, 1, DAY_MS), (Season::Weekly, 2, WEEK_MS)] {
+            let model = &self.models[m];
+            if seen < i64::from(c.season_min_cycles) * period || model.flat_fit <= 0.0 {
+                continue;
+            }
+            let ratio = model.fit / model.flat_fit;
+            let bar = if self.season == season { 1.0 } else { 1.0 - c.season_min_gain };
+            if ratio <= bar && ratio < best.1 {
+                best = (season, ratio);
+            }
+        }
+        if best.0 != self.season {
+            self.season = best.0;
+            self.exceed_rate = [0.0; LEVELS];
+            self.exceed_bits = [0; LEVELS];
+            self.rate_n = 0;
+        }
+    }
+
+    /// The score of a sample `z` robust deviations from its baseline, and whether it is
+    /// surprising enough to start an anomaly; then records how far out of band it went.
+    ///
+    /// A sample is as surprising as it is improbable (`S = -log10 p`), taking the least
+    /// probable of:
+    /// - a lone error this large: under a normal distribution (`2·Q(z)`), or, if the series
+    ///   went out of band to this level before, at the rate it did (its history's outliers are
+    ///   its normal: a spiky series is not anomalous for spiking);
+    /// - the episodes out of band (runs, each counted once) among the latest 16 samples, under a
+    ///   binomial at that rate (at least 1/1000, as errors are rarely normal): spikes that
+    ///   bunch up are news even where lone spikes are not.
+    fn surprise(&mut self, c: &DetectConfig, z: f64) -> (f64, bool) {
+        let s_threshold = -log10_tail(c.threshold);
+        let gauss = log10_tail(z);
+        let (mut single, mut episodes) = (gauss, 0.0f64);
+        let mut level = c.threshold;
+        for k in 0..LEVELS {
+            if z < level {
+                break;
+            }
+            let rate = f64::from(self.exceed_rate[k]).log10();
+            // Levels go up: the highest one reached counts.
+            single = gauss.max(rate).min(0.0);
+            let bits = ((self.exceed_bits[k] & WINDOW_MASK) << 1) | 1;
+            let count = (bits & !(bits >> 1)).count_ones();
+            if count >= 2 {
+                let rate = rate.max(log10_tail(level)).clamp(EPISODE_RATE_FLOOR, 0.0);
+                episodes = episodes.min(log10_binomial_tail(WINDOW, count, rate));
+            }
+            level *= 2.0;
+        }
+        // Recorded after judging: a sample is not compared with itself.
+        let w = 1.0 / (self.rate_n as f32 + RATE_PRIOR).min(RATE_MEMORY);
+        self.rate_n = self.rate_n.saturating_add(1);
+        let mut level = c.threshold;
+        for k in 0..LEVELS {
+            let out = z >= level;
+            self.exceed_bits[k] = (self.exceed_bits[k] << 1) | u16::from(out);
+            self.exceed_rate[k] += w * (f32::from(u8::from(out)) - self.exceed_rate[k]);
+            level *= 2.0;
+        }
+        let s = (-single.min(episodes)).clamp(0.0, MAX_SURPRISE);
+        let score = 1.0 - (-(s / s_threshold).sqrt()).exp();
+        (score, s >= s_threshold && z >= c.threshold)
+    }
+}
+
+/// log10 of the two-sided normal tail `2·Q(z)` for `z >= 0`, without underflow.
+fn log10_tail(z: f64) -> f64 {
+    if z < 5.0 {
+        return erfc(z / std::f64::consts::SQRT_2).max(f64::MIN_POSITIVE).log10();
+    }
+    // Asymptotic series: 2·Q(z) ≈ 2·φ(z)/z · (1 - 1/z² + 3/z⁴).
+    let ln = (2.0 / (2.0 * std::f64::consts::PI).sqrt()).ln() - z * z / 2.0 - z.ln()
+        + (1.0 - 1.0 / (z * z) + 3.0 / z.powi(4)).ln();
+    ln / std::f64::consts::LN_10
+}
+
+/// Complementary error function for `x >= 0`: Abramowitz and Stegun 7.1.26 (absolute error
+/// below 1.5e-7, ample for scores).
+fn erfc(x: f64) -> f64 {
+    let t = 1.0 / (1.0 + 0.327_591_1 * x);
+    let poly =
+        t * (0.254_829_592 + t * (-0.284_496_736 + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
+    (poly * (-x * x).exp()).clamp(0.0, 1.0)
+}
+
+/// log10 P(X >= k) for X ~ Binomial(n, p), with `lp = log10 p`, for 1 <= k <= n <= 16.
+fn log10_binomial_tail(n: u32, k: u32, lp: f64) -> f64 {
+    let p = 10f64.powf(lp);
+    let lq = (1.0 - p).max(f64::MIN_POSITIVE).log10();
+    // log10 C(n, j), built up from C(n, 0) = 1.
+    let mut lc = 0.0f64;
+    let mut terms = [f64::NEG_INFINITY; 17];
+    for j in 0..=n.min(16) {
+        if j >= k {
+            terms[j as usize] = lc + f64::from(j) * lp + f64::from(n - j) * lq;
+        }
+        lc += (f64::from(n - j) / f64::from(j + 1)).log10();
+    }
+    let top = terms.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let sum: f64 = terms.iter().map(|t| 10f64.powf(t - top)).sum();
+    (top + sum.log10()).min(0.0)
+}
+
+impl TrendState {
+    fn new(limit: &LimitConfig) -> TrendState {
+        TrendState {
+            limit: limit.limit,
+            horizon_ms: limit.horizon.millis(),
+            at: [0; TREND_SAMPLES],
+            value: [0.0; TREND_SAMPLES],
+            len: 0,
+            head: 0,
+            raised: false,
+            normal_run: 0,
+        }
+    }
+
+    /// Adds a sample; the time (ms) until the trend reaches the limit if that is within the
+    /// horizon (0: the sample is at or past the limit).
+    fn push(&mut self, at: i64, value: f64) -> Option<i64> {
+        let head = usize::from(self.head);
+        self.at[head] = at;
+        self.value[head] = value;
+        self.head = ((head + 1) % TREND_SAMPLES) as u8;
+        self.len = (usize::from(self.len) + 1).min(TREND_SAMPLES) as u8;
+        let len = usize::from(self.len);
+        if len < TREND_SAMPLES / 2 {
+            return None;
+        }
+        // Oldest first.
+        let start = (usize::from(self.head) + TREND_SAMPLES - len) % TREND_SAMPLES;
+        let mut points = [(0i64, 0f64); TREND_SAMPLES];
+        for (i, p) in points[..len].iter_mut().enumerate() {
+            let j = (start + i) % TREND_SAMPLES;
+            *p = (self.at[j], self.value[j]);
+        }
+        let points = &points[..len];
+        let third = len / 3;
+        let (tl, vl) = medians(&points[..third]);
+        let (tr, vr) = medians(&points[len - third..]);
+        // Which side the series approaches the limit from.
+        let below = vl < self.limit;
+        if (below && value >= self.limit) || (!below && value <= self.limit) {
+            return Some(0);
+        }
+        if tr <= tl {
+            return None;
+        }
+        let slope = (vr - vl) / (tr - tl);
+        let line = |t: i64| vr + slope * (t as f64 - tr);
+        // The move over the window must stand out of the noise around the line.
+        let mut spread = [0f64; TREND_SAMPLES];
+        for (s, &(t, v)) in spread.iter_mut().zip(points) {
+            *s = (v - line(t)).abs();
+        }
+        let spread = &mut spread[..len];
+        spread.sort_by(f64::total_cmp);
+        let noise = spread[len / 2] * MAD_TO_SIGMA;
+        let eta = (self.limit - line(at)) / slope;
+        if !(eta.is_finite() && eta >= 0.0) || (vr - vl).abs() < 3.0 * noise {
+            return None;
+        }
+        (eta <= self.horizon_ms as f64).then_some(eta.ceil() as i64)
+    }
+}
+
+/// Median time and median value of some samples (not empty).
+fn medians(points: &[(i64, f64)]) -> (f64, f64) {
+    let mut t = [0f64; TREND_SAMPLES];
+    let mut v = [0f64; TREND_SAMPLES];
+    let n = points.len();
+    for (i, &(at, value)) in points.iter().enumerate() {
+        t[i] = at as f64;
+        v[i] = value;
+    }
+    let median = |xs: &mut [f64]| {
+        xs.sort_by(f64::total_cmp);
+        if n % 2 == 1 {
+            xs[n / 2]
+        } else {
+            xs[n / 2 - 1] + (xs[n / 2] - xs[n / 2 - 1]) / 2.0
+        }
+    };
+    (median(&mut t[..n]), median(&mut v[..n]))
+}
+
+/// A forecast's time left, for its name: whole minutes below two hours (`47m`), then hours
+/// (`5h`), then days (`3d`); `now` at the limit.
+pub fn eta_text(eta_ms: i64) -> String {
+    let minutes = eta_ms.max(0) / 60_000;
+    match minutes {
+        _ if eta_ms <= 0 => "now".to_string(),
+        0..=119 => format!("{}m", minutes.max(1)),
+        120..=2879 => format!("{}h", minutes / 60),
+        _ => format!("{}d", minutes / 1440),
+    }
+}
+
+/// Per-series detector state, keyed by the caller's series id.
+#[derive(Debug, Clone, Default)]
+pub struct Detector {
+    config: DetectConfig,
+    series: HashMap<u64, Box<SeriesState>>,
+    /// Index into `config.limits` of each series registered with a metric that has one.
+    limits: HashMap<u64, usize>,
+}
 
 impl Detector {
     pub fn new(config: DetectConfig) -> Detector {
-        Detector { config, series: HashMap::new() }
+        Detector { config, series: HashMap::new(), limits: HashMap::new() }
     }
 
-    /// Number of series with state (each costs about 48 bytes plus its map slot).
+    /// Number of series with state (each [`SERIES_STATE_BYTES`] plus its map slot).
     pub fn series_count(&self) -> usize {
         self.series.len()
     }
 
-    /// Judges one sample of series `series`. Non-finite values are ignored.
-    pub fn sample(&mut self, series: u64, value: f64) -> Detection {
-        if !value.is_finite() {
-            return Detection::Normal;
+    /// Tells the detector which metric series `series` is, so that its trend is forecast if
+    /// `limits` names the metric. Call before the series' first sample.
+    pub fn register(&mut self, series: u64, metric: &str) {
+        if let Some(i) = self.config.limits.iter().position(|l| l.metric == metric) {
+            self.limits.insert(series, i);
         }
+    }
+
+    /// The baseline series `series` is judged against now (`None` before its first sample).
+    pub fn season(&self, series: u64) -> Option<Season> {
+        self.series.get(&series).map(|s| s.season)
+    }
+
+    /// Learns from past samples of series `series` (oldest first) without reporting anything:
+    /// history fetched at start-up, so that levels and seasons need not be learned live.
+    pub fn warm(&mut self, series: u64, samples: &[(Timestamp, f64)]) {
+        for &(at, value) in samples {
+            if let Some((_, s)) = judge(&mut self.series, &self.limits, &self.config, series, at, value) {
+                if let Some(t) = s.trend.as_deref_mut() {
+                    t.push(at.millis(), value);
+                }
+            }
+        }
+        if let Some(s) = self.series.get_mut(&series) {
+            s.anomalous_run = 0;
+            s.normal_run = 0;
+            s.raised = false;
+            if let Some(t) = s.trend.as_deref_mut() {
+                t.raised = false;
+                t.normal_run = 0;
+            }
+        }
+    }
+
+    /// Judges one sample of series `series`, taken at `at`. Non-finite values, and samples not
+    /// newer than the series' last one, are ignored (reported as normal).
+    pub fn sample(&mut self, series: u64, at: Timestamp, value: f64) -> Verdict {
         let c = &self.config;
-        let s = self.series.entry(series).or_default();
-        if s.n < c.warmup_samples {
-            learn(s, value, if s.n == 0 { 1.0 } else { (1.0 / f64::from(s.n + 1)).max(c.alpha) });
-            return Detection::Normal;
-        }
-        let sigma = (s.mad * MAD_TO_SIGMA).max(c.min_relative_deviation * s.mean.abs()).max(1e-9);
-        let z = (value - s.mean).abs() / sigma;
-        if z >= c.threshold {
+        let Some((j, s)) = judge(&mut self.series, &self.limits, c, series, at, value) else {
+            return Verdict::NORMAL;
+        };
+        let continuing = (s.raised || s.anomalous_run > 0) && j.out_of_band;
+        let anomaly = if j.surprising || continuing {
+            s.peak = if s.anomalous_run == 0 && !s.raised { j.score } else { s.peak.max(j.score) };
             s.anomalous_run += 1;
             s.normal_run = 0;
             if s.anomalous_run >= c.min_consecutive {
                 s.raised = true;
-                let band = c.threshold * sigma;
-                return Detection::Anomalous {
-                    // 0.63 at the threshold, approaching 1 as the breach grows.
-                    score: 1.0 - (-z / c.threshold).exp(),
-                    value,
-                    baseline: Baseline { expected: s.mean, lower: s.mean - band, upper: s.mean + band },
-                };
+                Detection::Anomalous { score: s.peak, value, baseline: j.baseline }
+            } else {
+                Detection::Normal
             }
-            return Detection::Normal;
+        } else {
+            s.anomalous_run = 0;
+            if !j.out_of_band {
+                s.normal_run += 1;
+            }
+            if s.raised && s.normal_run >= c.clear_after {
+                s.raised = false;
+                Detection::Cleared { value }
+            } else {
+                Detection::Normal
+            }
+        };
+        let forecast = match s.trend.as_deref_mut() {
+            None => Detection::Normal,
+            Some(t) => match t.push(at.millis(), value) {
+                Some(eta_ms) => {
+                    t.raised = true;
+                    t.normal_run = 0;
+                    let score = 1.0 - 0.5 * (eta_ms as f64 / t.horizon_ms.max(1) as f64).min(1.0);
+                    Detection::Forecast { score, value, limit: t.limit, eta_ms }
+                }
+                None => {
+                    t.normal_run += 1;
+                    if t.raised && t.normal_run >= c.clear_after {
+                        t.raised = false;
+                        Detection::Cleared { value }
+                    } else {
+                        Detection::Normal
+                    }
+                }
+            },
+        };
+        Verdict { anomaly, forecast }
+    }
+}
+
+/// Judges a sample of series `series` in `all`, creating its state on its first sample; the
+/// judgement and the series' state, or `None` for an ignored sample.
+fn judge<'a>(
+    all: &'a mut HashMap<u64, Box<SeriesState>>,
+    limits: &HashMap<u64, usize>,
+    c: &DetectConfig,
+    series: u64,
+    at: Timestamp,
+    value: f64,
+) -> Option<(Judgement, &'a mut SeriesState)> {
+    if !value.is_finite() {
+        return None;
+    }
+    match all.entry(series) {
+        Entry::Occupied(e) => {
+            let s = e.into_mut();
+            s.judge(c, at.millis(), value).map(|j| (j, &mut **s))
         }
-        s.anomalous_run = 0;
-        s.normal_run += 1;
-        learn(s, value, c.alpha);
-        if s.raised && s.normal_run >= c.clear_after {
-            s.raised = false;
-            return Detection::Cleared { value };
+        Entry::Vacant(e) => {
+            let mut s = SeriesState::new(at.millis(), value);
+            if let Some(&i) = limits.get(&series) {
+                s.trend = Some(Box::new(TrendState::new(&c.limits[i])));
+            }
+            let baseline = Baseline { expected: value, lower: value, upper: value };
+            let j = Judgement { score: 0.0, surprising: false, out_of_band: false, baseline };
+            Some((j, &mut **e.insert(Box::new(s))))
         }
-        Detection::Normal
     }
 }
 
 /// One anomaly score in [0, 1] per sample of one series, played in order through a fresh
-/// detector: causal (a score never depends on later samples). What `faultline eval anomalies`
-/// scores; 0 where the detector reports nothing.
+/// detector: causal (a score never depends on later samples). The score the detector gives each
+/// sample, before the raise-and-clear logic of [`Detector::sample`] (an anomaly carries the
+/// highest score of its samples); 0 while warming up and for ignored samples. What `faultline
+/// eval anomalies` scores.
 pub fn anomaly_scores(samples: &[(Timestamp, f64)], config: &DetectConfig) -> Vec<f64> {
-    let mut detector = Detector::new(config.clone());
+    let (mut all, limits) = (HashMap::new(), HashMap::new());
     samples
         .iter()
-        .map(|&(_, value)| match detector.sample(0, value) {
-            Detection::Anomalous { score, .. } => score,
-            _ => 0.0,
-        })
+        .map(|&(at, value)| judge(&mut all, &limits, config, 0, at, value).map_or(0.0, |(j, _)| j.score))
         .collect()
-}
-
-fn learn(s: &mut SeriesState, value: f64, w: f64) {
-    if s.n == 0 {
-        s.mean = value;
-        s.mad = 0.0;
-    } else {
-        let dev = (value - s.mean).abs();
-        s.mean += w * (value - s.mean);
-        s.mad += w * (dev - s.mad);
-    }
-    s.n = s.n.saturating_add(1);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn wobble(i: u32) -> f64 {
-        // Deterministic noise in [-1, 1].
+    /// 2026-03-02T00:00:00Z, a Monday.
+    const MONDAY: i64 = 1_772_409_600_000;
+    const MIN: i64 = 60_000;
+
+    fn at(ms: i64) -> Timestamp {
+        Timestamp(MONDAY + ms)
+    }
+
+    /// Deterministic noise in [-1, 1].
+    fn wobble(i: i64) -> f64 {
         ((i.wrapping_mul(2_654_435_761) >> 16) % 2001) as f64 / 1000.0 - 1.0
+    }
+
+    fn anomalous(v: &Verdict) -> bool {
+        matches!(v.anomaly, Detection::Anomalous { .. })
+    }
+
+    #[test]
+    fn memory_per_series_is_bounded() {
+        // The figures the module documentation states.
+        assert_eq!(SERIES_STATE_BYTES, std::mem::size_of::<SeriesState>());
+        if cfg!(target_pointer_width = "64") {
+            assert_eq!(SERIES_STATE_BYTES, 1456);
+            assert_eq!(TREND_STATE_BYTES, 536);
+        }
+        // Fixed-size buffers only: a long life changes nothing but numbers.
+        let mut d = Detector::new(DetectConfig::default());
+        d.register(1, "filesystem_free_ratio");
+        for i in 0..50_000 {
+            d.sample(1, at(i * MIN), 0.5 + 0.01 * wobble(i));
+        }
+        let s = &d.series[&1];
+        assert_eq!((s.daily.len(), s.weekly.len(), s.exceed_bits.len()), (24, 168, LEVELS));
+        assert_eq!(s.trend.as_ref().map(|t| t.at.len()), Some(TREND_SAMPLES));
+        assert_eq!(d.series_count(), 1);
     }
 
     #[test]
     fn steady_noise_is_not_anomalous_but_a_saturation_is_then_clears() {
         let mut d = Detector::new(DetectConfig::default());
-        for i in 0..200 {
-            assert_eq!(d.sample(1, 0.30 + 0.03 * wobble(i)), Detection::Normal, "sample {i}");
+        let step = 30_000;
+        let mut i = 0;
+        let mut next = |d: &mut Detector, v: f64| {
+            i += 1;
+            d.sample(1, at(i * step), v)
+        };
+        for k in 0..200 {
+            assert_eq!(next(&mut d, 0.30 + 0.03 * wobble(k)).anomaly, Detection::Normal, "sample {k}");
         }
-        assert_eq!(d.sample(1, 0.97), Detection::Normal, "one sample is not enough");
-        match d.sample(1, 0.98) {
+        assert_eq!(next(&mut d, 0.97).anomaly, Detection::Normal, "one sample is not enough");
+        match next(&mut d, 0.98).anomaly {
             Detection::Anomalous { score, baseline, .. } => {
                 assert!(score > 0.9, "{score}");
-                assert!((baseline.expected - 0.30).abs() < 0.02);
-                assert!(baseline.upper < 0.5);
+                assert!((baseline.expected - 0.30).abs() < 0.02, "{baseline:?}");
+                assert!(baseline.upper < 0.5 && baseline.lower > 0.1, "{baseline:?}");
             }
             other => panic!("expected an anomaly, got {other:?}"),
         }
-        // The saturation does not become the baseline while it lasts.
+        // The saturation does not become the baseline while it lasts (less than `shift_after`),
+        // and the anomaly keeps the score of its strongest sample.
         for _ in 0..50 {
-            assert!(matches!(d.sample(1, 0.98), Detection::Anomalous { .. }));
+            assert!(matches!(next(&mut d, 0.98).anomaly, Detection::Anomalous { score, .. } if score > 0.9));
         }
-        assert_eq!(d.sample(1, 0.31), Detection::Normal);
-        assert_eq!(d.sample(1, 0.30), Detection::Normal);
-        assert_eq!(d.sample(1, 0.29), Detection::Cleared { value: 0.29 });
+        assert_eq!(next(&mut d, 0.31).anomaly, Detection::Normal);
+        assert_eq!(next(&mut d, 0.30).anomaly, Detection::Normal);
+        assert_eq!(next(&mut d, 0.29).anomaly, Detection::Cleared { value: 0.29 });
+        assert_eq!(d.season(1), Some(Season::None));
     }
 
     #[test]
-    fn warmup_and_non_finite_samples_are_ignored() {
+    fn a_daily_pattern_is_not_an_anomaly_a_break_of_it_is() {
+        // Every 5 minutes for 9 days: a smooth daily swing from 20 (03:00 UTC) to 80 (15:00).
+        let step = 5 * MIN;
+        let value = |i: i64| {
+            let hours = (i * step) as f64 / HOUR_MS as f64;
+            50.0 - 30.0 * (std::f64::consts::TAU * (hours - 3.0) / 24.0).cos() + 1.5 * wobble(i)
+        };
+        let mut d = Detector::new(DetectConfig::default());
+        let per_day = DAY_MS / step;
+        for i in 0..3 * per_day {
+            d.sample(1, at(i * step), value(i));
+        }
+        assert_eq!(d.season(1), Some(Season::Daily), "learned within three days");
+        for i in 3 * per_day..8 * per_day {
+            let v = d.sample(1, at(i * step), value(i));
+            assert!(!anomalous(&v), "day {} {:?}: {v:?}", i / per_day, at(i * step).clock());
+        }
+        // Day 8: from 13:00 the afternoon peak does not come; the value stays at 50.
+        let mut raised = None;
+        for i in 8 * per_day..8 * per_day + per_day / 2 + 6 * 12 {
+            let t = i * step;
+            let hour = (t / HOUR_MS) % 24;
+            let v = if hour >= 13 { 50.0 + 1.5 * wobble(i) } else { value(i) };
+            let verdict = d.sample(1, at(t), v);
+            if let (None, Detection::Anomalous { baseline, .. }) = (raised, verdict.anomaly) {
+                raised = Some((hour, baseline));
+            }
+        }
+        let (hour, baseline) = raised.expect("the missing peak is an anomaly");
+        assert!((13..15).contains(&hour), "raised at {hour}:00");
+        assert!(baseline.expected > 70.0, "the seasonal expectation explains it: {baseline:?}");
+    }
+
+    #[test]
+    fn a_weekly_pattern_is_learned_and_can_be_warmed_from_history() {
+        // Hourly: weekdays at 100, weekends at 40. Three weeks of history, then two weeks live.
+        let value = |h: i64| {
+            let weekend = (h / 24) % 7 >= 5;
+            let level = if weekend { 40.0 } else { 100.0 };
+            level + 2.0 * wobble(h)
+        };
+        let history: Vec<(Timestamp, f64)> = (0..21 * 24).map(|h| (at(h * HOUR_MS), value(h))).collect();
+        let mut d = Detector::new(DetectConfig::default());
+        d.warm(1, &history);
+        assert_eq!(d.season(1), Some(Season::Weekly));
+        for h in 21 * 24..35 * 24 {
+            let v = d.sample(1, at(h * HOUR_MS), value(h));
+            assert!(!anomalous(&v), "week {} day {} {h}: {v:?}", h / 168, (h / 24) % 7);
+        }
+        // A weekday at the weekend level is not.
+        let hits = (35 * 24..35 * 24 + 12).filter(|&h| anomalous(&d.sample(1, at(h * HOUR_MS), 40.0))).count();
+        assert!(hits >= 10, "{hits}");
+    }
+
+    #[test]
+    fn seasons_do_not_hurt_short_series() {
+        // Forty minutes at 30 s, the demo's shape: judged against a flat level, no false alarm.
+        let mut d = Detector::new(DetectConfig::default());
+        for i in 0..80 {
+            let v = d.sample(1, at(i * 30_000), 250.0 * (1.0 + 0.04 * wobble(i)));
+            assert_eq!(v.anomaly, Detection::Normal, "{i}");
+        }
+        assert_eq!(d.season(1), Some(Season::None));
+    }
+
+    #[test]
+    fn a_level_shift_is_raised_then_becomes_the_new_normal_and_a_return_is_not_news() {
+        let step = 30_000;
+        let mut d = Detector::new(DetectConfig::default());
+        for i in 0..200 {
+            d.sample(1, at(i * step), 100.0 + wobble(i));
+        }
+        let mut raised_at = None;
+        let mut cleared_at = None;
+        for i in 200..560 {
+            match d.sample(1, at(i * step), 130.0 + wobble(i)).anomaly {
+                Detection::Anomalous { baseline, .. } => {
+                    raised_at.get_or_insert(i);
+                    assert!((baseline.expected - 100.0).abs() < 2.0, "{baseline:?}");
+                }
+                Detection::Cleared { .. } => cleared_at = Some(i),
+                Detection::Normal => {}
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(raised_at, Some(201), "raised on the second sample of the shift");
+        let cleared = cleared_at.expect("the new level became the baseline");
+        // `shift_after` is one hour: 120 samples at 30 s, then `clear_after`.
+        assert!((320..=330).contains(&cleared), "cleared at {cleared}");
+        // Back to the old level: a return, not an anomaly.
+        for i in 560..700 {
+            let v = d.sample(1, at(i * step), 100.0 + wobble(i));
+            assert!(!anomalous(&v), "{i}: {v:?}");
+        }
+    }
+
+    #[test]
+    fn a_filling_disk_is_forecast_with_the_time_left_then_cleared() {
+        let mut d = Detector::new(DetectConfig::default());
+        d.register(7, "filesystem_free_ratio");
+        d.register(8, "cpu_utilisation");
+        // An hour of steady free space, every minute: nothing to forecast.
+        let mut i = 0;
+        while i < 60 {
+            let v = d.sample(7, at(i * MIN), 0.50 + 0.002 * wobble(i));
+            assert_eq!(v.forecast, Detection::Normal, "{i}");
+            assert_eq!(d.sample(8, at(i * MIN), 0.2).forecast, Detection::Normal);
+            i += 1;
+        }
+        // Then it fills at 0.4 percentage points a minute: from 0.50 that is 125 minutes.
+        let free = |i: i64| 0.50 - 0.004 * (i - 60) as f64 + 0.001 * wobble(i);
+        let mut first = None;
+        while i < 60 + 124 {
+            if let Detection::Forecast { score, eta_ms, limit, value } = d.sample(7, at(i * MIN), free(i)).forecast {
+                assert_eq!(limit, 0.0);
+                // The line's estimate of the time left, against the truth: close once the line
+                // no longer reaches back into the steady hour.
+                let truth = value / 0.004 * MIN as f64;
+                let tolerance = if i >= 60 + TREND_SAMPLES as i64 { 0.1 } else { 0.3 };
+                assert!(
+                    (eta_ms as f64 - truth).abs() < tolerance * truth + 2.0 * MIN as f64,
+                    "{i}: {eta_ms} vs {truth}"
+                );
+                assert!((0.5..=1.0).contains(&score), "{score}");
+                first.get_or_insert((i, eta_ms));
+            }
+            i += 1;
+        }
+        let (when, eta) = first.expect("the fill is forecast");
+        assert!(eta <= 2 * HOUR_MS, "within the horizon: {eta}");
+        // 125 minutes to go at the start, beyond the 2 h horizon: forecast once the line through
+        // the last 32 minutes sees the fill.
+        assert!(when <= 60 + TREND_SAMPLES as i64, "forecast once the window is in the fill: {when}");
+        assert_eq!(eta_text(eta), format!("{}m", eta / MIN), "{eta}");
+        // Full: score 1, time left 0.
+        match d.sample(7, at(i * MIN), -0.001).forecast {
+            Detection::Forecast { score, eta_ms: 0, .. } => assert_eq!(score, 1.0),
+            other => panic!("{other:?}"),
+        }
+        i += 1;
+        // Cleaned up: the forecast clears.
+        let mut cleared = false;
+        for k in 0..20 {
+            if let Detection::Cleared { .. } = d.sample(7, at((i + k) * MIN), 0.9).forecast {
+                cleared = true;
+                break;
+            }
+        }
+        assert!(cleared);
+        assert_eq!(eta_text(0), "now");
+        assert_eq!(eta_text(3 * HOUR_MS), "3h");
+        assert_eq!(eta_text(3 * DAY_MS), "3d");
+    }
+
+    #[test]
+    fn noise_near_a_limit_is_no_trend() {
+        let mut d = Detector::new(DetectConfig::default());
+        d.register(7, "filesystem_free_ratio");
+        for i in 0..500 {
+            let v = d.sample(7, at(i * MIN), 0.06 + 0.02 * wobble(i));
+            assert_eq!(v.forecast, Detection::Normal, "{i}");
+        }
+    }
+
+    #[test]
+    fn recurring_spikes_are_this_series_normal_but_a_burst_of_them_is_not() {
+        // Near zero, with a spike to 20 every 100 samples (5 minutes apart).
+        let mut samples: Vec<(Timestamp, f64)> =
+            (0..3000).map(|i| (at(i * 5 * MIN), if i % 100 == 50 { 20.0 } else { 0.01 * wobble(i).abs() })).collect();
+        // Then four more within an hour.
+        for k in [3010, 3014, 3018, 3022] {
+            samples[k % 3000].1 = 0.0;
+            samples.push((at(k as i64 * 5 * MIN), 0.0));
+        }
+        let burst = [3030, 3033, 3036, 3039, 3042];
+        let mut all = samples.clone();
+        all.truncate(3000);
+        for k in 3000..3060 {
+            all.push((at(k * 5 * MIN), if burst.contains(&k) { 20.0 } else { 0.01 * wobble(k).abs() }));
+        }
+        let scores = anomaly_scores(&all, &DetectConfig::default());
+        let first = scores[50];
+        let late = scores[2950];
+        assert!(first > 0.9, "the first spike is news: {first}");
+        assert!(late < 0.6, "the thirtieth is not: {late}");
+        let bunch = burst.iter().map(|&k| scores[k as usize]).fold(0.0, f64::max);
+        assert!(bunch > 0.632, "spikes bunching up are: {bunch}");
+    }
+
+    #[test]
+    fn scores_are_causal_bounded_and_one_per_sample() {
+        let samples: Vec<(Timestamp, f64)> =
+            (0..2000).map(|i| (at(i * 5 * MIN), 10.0 + wobble(i) + if i == 1500 { 30.0 } else { 0.0 })).collect();
+        let all = anomaly_scores(&samples, &DetectConfig::default());
+        assert_eq!(all.len(), samples.len());
+        assert!(all.iter().all(|s| (0.0..=1.0).contains(s)));
+        assert!(all[..20].iter().all(|&s| s == 0.0), "nothing is judged while warming up");
+        assert!(all[1500] > 0.95, "{}", all[1500]);
+        let prefix = anomaly_scores(&samples[..1600], &DetectConfig::default());
+        assert_eq!(prefix[..], all[..1600]);
+    }
+
+    #[test]
+    fn warmup_non_finite_repeated_and_late_samples_are_ignored() {
         let mut d = Detector::new(DetectConfig::default());
         for i in 0..19 {
-            assert_eq!(d.sample(7, if i % 2 == 0 { 1.0 } else { 100.0 }), Detection::Normal);
+            let v = d.sample(7, at(i * MIN), if i % 2 == 0 { 1.0 } else { 100.0 });
+            assert_eq!(v, Verdict::NORMAL);
         }
-        assert_eq!(d.sample(7, f64::NAN), Detection::Normal);
-        assert_eq!(d.sample(7, f64::INFINITY), Detection::Normal);
+        assert_eq!(d.sample(7, at(20 * MIN), f64::NAN), Verdict::NORMAL);
+        assert_eq!(d.sample(7, at(21 * MIN), f64::INFINITY), Verdict::NORMAL);
+        for _ in 0..100 {
+            // A repeat of the last time, and a sample from the past, change nothing.
+            assert_eq!(d.sample(7, at(18 * MIN), 1e9), Verdict::NORMAL);
+            assert_eq!(d.sample(7, at(MIN), -1e9), Verdict::NORMAL);
+        }
+        assert_eq!(d.series[&7].n, 19);
         assert_eq!(d.series_count(), 1);
+    }
+
+    #[test]
+    fn the_normal_tail_is_accurate_where_it_matters() {
+        // 2·Q(z) at 2, 4, 6 and 10 robust deviations, against reference values.
+        for (z, p) in [(2.0, 4.550_026e-2), (4.0, 6.334_248e-5), (6.0, 1.973_175e-9), (10.0, 1.523_971e-23)] {
+            let got = 10f64.powf(log10_tail(z));
+            assert!((got / p - 1.0).abs() < 0.01, "z {z}: {got} vs {p}");
+        }
+        // P(X >= 2) for Binomial(16, 0.01).
+        let p = 1.0 - 0.99f64.powi(16) - 16.0 * 0.01 * 0.99f64.powi(15);
+        assert!((10f64.powf(log10_binomial_tail(16, 2, -2.0)) / p - 1.0).abs() < 1e-9);
+    }
+}
+#[cfg(test)]
+mod scratch {
+    use super::*;
+    #[test]
+    fn weekly_debug() {
+        let wobble = |i: i64| ((i.wrapping_mul(2_654_435_761) >> 16) % 2001) as f64 / 1000.0 - 1.0;
+        let value = |h: i64| {
+            let weekend = (h / 24) % 7 >= 5;
+            let level = if weekend { 40.0 } else { 100.0 };
+            level + 2.0 * wobble(h)
+        };
+        let mut d = Detector::new(DetectConfig::default());
+        for h in 0..35 * 24 {
+            let v = d.sample(1, Timestamp(1_772_409_600_000 + h * HOUR_MS), value(h));
+            let s = &d.series[&1];
+            if h > 13 * 24 && s.exceed_bits[0] & 1 == 1 {
+                eprintln!("out {h} day {} hour {} {:?} {:?} val {:.1}", h / 24, h % 24, s.season, v.anomaly, value(h));
+            }
+        }
+        for h in 35 * 24..35 * 24 + 6 {
+            let t = Timestamp(1_772_409_600_000 + h * HOUR_MS);
+            let v = d.sample(1, t, 40.0);
+            let s = &d.series[&1];
+            eprintln!(
+                "{h} {:?} {:?} lv {:?} rates {:?} bits {:?}",
+                s.season,
+                v.anomaly,
+                s.models.iter().map(|m| (m.level, m.err, m.before_shift)).collect::<Vec<_>>(),
+                s.exceed_rate,
+                s.exceed_bits
+            );
+        }
     }
 }

@@ -155,8 +155,8 @@ impl Engine {
                 let id = self.series_id(entity, metric);
                 let key = SignalKey(format!("anomaly:{entity}:{metric}"));
                 for (at, value) in samples {
-                    match self.detector.sample(id, *value) {
-                        Detection::Normal => {}
+                    let verdict = self.detector.sample(id, *at, *value);
+                    match verdict.anomaly {
                         Detection::Anomalous { score, value, baseline } => {
                             let severity = if score >= 0.9 { Severity::Major } else { Severity::Warning };
                             let occurrence = Occurrence {
@@ -175,6 +175,33 @@ impl Engine {
                             self.fire(occurrence, out);
                         }
                         Detection::Cleared { .. } => self.clear(&key, *at, out),
+                        Detection::Normal | Detection::Forecast { .. } => {}
+                    }
+                    match verdict.forecast {
+                        Detection::Forecast { score, value, limit, eta_ms } => {
+                            // Named by the limit and the time left when first raised ("reaches 0
+                            // in 47m"); repeats keep the name and update the value.
+                            let name = format!("{metric} reaches {limit} in {}", detect::eta_text(eta_ms));
+                            let severity = if score >= 0.9 { Severity::Major } else { Severity::Warning };
+                            let occurrence = Occurrence {
+                                key: SignalKey(format!("forecast:{entity}:{metric}")),
+                                kind: SignalKind::Anomaly,
+                                entity,
+                                name: &name,
+                                severity,
+                                at: *at,
+                                count: 1,
+                                score,
+                                value: Some(value),
+                                baseline: None,
+                                labels: None,
+                            };
+                            self.fire(occurrence, out);
+                        }
+                        Detection::Cleared { .. } => {
+                            self.clear(&SignalKey(format!("forecast:{entity}:{metric}")), *at, out)
+                        }
+                        Detection::Normal | Detection::Anomalous { .. } => {}
                     }
                 }
             }
@@ -269,6 +296,7 @@ impl Engine {
         }
         let id = self.next_series;
         self.next_series += 1;
+        self.detector.register(id, metric);
         self.series.entry(entity.clone()).or_default().insert(metric.to_string(), id);
         id
     }

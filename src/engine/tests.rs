@@ -345,3 +345,25 @@ fn without_kpis_the_impact_serialises_as_before() {
     let json = serde_json::to_string(&f.impact_updates(ProblemId(1))[0]).unwrap();
     assert!(!json.contains("kpis"), "{json}");
 }
+
+#[test]
+fn a_filling_disk_is_a_forecast_signal_that_clears_after_the_cleanup() {
+    let mut f = Feed::new();
+    // Steady for an hour, then filling 0.4 points a minute; cleaned up at minute 150.
+    for m in 0..160 {
+        let free = match m {
+            0..60 => 0.5 + 0.002 * wobble(m),
+            60..150 => 0.5 - 0.004 * (m - 60) as f64,
+            _ => 0.9,
+        };
+        f.metric(m * MIN, "host:batch-1", "filesystem_free_ratio", free);
+    }
+    let set = f.problems();
+    let key = SignalKey("forecast:host:batch-1:filesystem_free_ratio".into());
+    let p = set.problems.values().find(|p| p.signals.contains_key(&key)).expect("a forecast signal");
+    let s = &p.signals[&key];
+    assert!(s.name.starts_with("filesystem_free_ratio reaches 0 in "), "{}", s.name);
+    assert!((0.5..=1.0).contains(&s.score), "{}", s.score);
+    assert!(s.first_seen.millis() < 95 * MIN, "raised early: {:?}", s.first_seen);
+    assert!(!s.active, "cleared after the cleanup");
+}
