@@ -117,6 +117,20 @@ enum EvalCommand {
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
     },
+    /// Mine log templates from loghub's structured samples: grouping and parsing accuracy.
+    Logs {
+        /// Input format (only `loghub`).
+        #[arg(long, value_enum, default_value_t = LogFormat::Loghub)]
+        format: LogFormat,
+        /// The loghub folder: one folder per system holding `<System>_2k.log_structured.csv`.
+        dir: PathBuf,
+        /// Only these systems (e.g. `--system HDFS --system BGL`).
+        #[arg(long = "system", value_name = "NAME")]
+        systems: Vec<String>,
+        /// Also write each line's cluster and template (`LineId,cluster,template`) under this folder.
+        #[arg(long, value_name = "DIR")]
+        write_assignments: Option<PathBuf>,
+    },
     /// Rank root causes for the PetShop dataset's issues through the engine: top-1 and top-3 recall.
     Rca {
         /// Input format (only `petshop`).
@@ -134,6 +148,11 @@ enum EvalCommand {
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum AnomalyFormat {
     Nab,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Loghub,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -305,17 +324,23 @@ fn run_eval(command: EvalCommand) -> Result<()> {
             let started = Instant::now();
             let corpus = nab::NabCorpus::load(&dir, &windows, profiles.as_deref())?;
             let report = nab::evaluate(&corpus, |s| anomaly_scores(s, &detect))?;
-            print_text(&format!("{report}({:.1} s)\n", started.elapsed().as_secs_f64()))?;
+            print_text(&timed(&report, started))?;
             if let Some(out) = write_results {
                 let written = nab::write_results(&corpus, &report.scores, &out, "faultline")?;
                 print_text(&format!("wrote {} results files under {}\n", written.len(), out.display()))?;
             }
             Ok(())
         }
+        EvalCommand::Logs { format: LogFormat::Loghub, dir, systems, write_assignments } => {
+            let started = Instant::now();
+            let systems = (!systems.is_empty()).then_some(systems.as_slice());
+            let report = faultline::eval::loghub::evaluate(&dir, systems, write_assignments.as_deref())?;
+            print_text(&timed(&report, started))
+        }
         EvalCommand::Rca { format: RcaFormat::Petshop, dir, write_rankings } => {
             let started = Instant::now();
             let report = faultline::eval::petshop::evaluate(&dir, write_rankings.as_deref())?;
-            print_text(&format!("{report}({:.1} s)\n", started.elapsed().as_secs_f64()))
+            print_text(&timed(&report, started))
         }
     }
 }
@@ -473,6 +498,13 @@ fn print_problems(set: &ProblemSet, played: Option<(&Scenario, &Agent)>) -> Resu
         problems: set.visible(),
     };
     print_json(&out)
+}
+
+/// A report followed by how long it took, on its own line.
+fn timed(report: &impl std::fmt::Display, started: Instant) -> String {
+    let text = report.to_string();
+    let newline = if text.ends_with('\n') { "" } else { "\n" };
+    format!("{text}{newline}({:.1} s)\n", started.elapsed().as_secs_f64())
 }
 
 /// Writes `text` to stdout; a reader that went away (`| head`) ends the output quietly.

@@ -4,6 +4,7 @@ pub mod correlate;
 pub mod dedup;
 pub mod detect;
 pub mod impact;
+pub mod logs;
 pub mod rca;
 pub mod topology;
 

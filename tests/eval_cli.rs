@@ -1,0 +1,72 @@
+//! `faultline eval …` from the command line: each benchmark runs on the real data under
+//! `../shared/data` (skipped, with a message, where it is missing) and bad paths are named.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn data(sub: &str) -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data").join(sub);
+    if dir.exists() {
+        Some(dir)
+    } else {
+        eprintln!("skipped: no data at {} (see shared/data/README.md)", dir.display());
+        None
+    }
+}
+
+fn faultline(args: &[&str]) -> (bool, String, String) {
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_faultline")).args(args).arg("--log-file").arg(log.path()).output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn eval_anomalies_scores_the_nab_files_and_writes_results() {
+    let Some(nab) = data("nab") else { return };
+    let out_dir = tempfile::tempdir().unwrap();
+    let (ok, stdout, stderr) = faultline(&[
+        "eval",
+        "anomalies",
+        "--format",
+        "nab",
+        nab.join("data").to_str().unwrap(),
+        "--windows",
+        nab.join("combined_windows.json").to_str().unwrap(),
+        "--write-results",
+        out_dir.path().to_str().unwrap(),
+    ]);
+    assert!(ok, "{stderr}");
+    for profile in ["standard", "reward_low_FP_rate", "reward_low_FN_rate"] {
+        assert!(stdout.lines().any(|l| l.starts_with(profile)), "{profile} row:\n{stdout}");
+    }
+    assert!(stdout.contains("wrote 17 results files"), "{stdout}");
+}
+
+#[test]
+fn eval_logs_and_rca_run_on_the_real_data() {
+    if let Some(loghub) = data("loghub") {
+        let (ok, stdout, stderr) = faultline(&["eval", "logs", "--format", "loghub", loghub.to_str().unwrap()]);
+        assert!(ok, "{stderr}");
+        assert!(stdout.lines().any(|l| l.starts_with("average")), "{stdout}");
+    }
+    if let Some(petshop) = data("petshop/low_traffic") {
+        let (ok, stdout, stderr) = faultline(&["eval", "rca", "--format", "petshop", petshop.to_str().unwrap()]);
+        assert!(ok, "{stderr}");
+        assert!(stdout.contains("low_traffic    all    latency"), "{stdout}");
+    }
+}
+
+#[test]
+fn a_missing_windows_file_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope.json");
+    let (ok, _, stderr) =
+        faultline(&["eval", "anomalies", dir.path().to_str().unwrap(), "--windows", missing.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(stderr.contains(missing.to_str().unwrap()), "{stderr}");
+}
