@@ -149,14 +149,14 @@ impl Runtime {
         for p in &config.sources.prometheus {
             let source = PrometheusSource::new(p.clone(), config.mapping.clone())
                 .map_err(|source| RuntimeError::Source { name: p.name.clone(), source })?;
-            sources.push((Source::Prometheus(source), p.interval.millis()));
+            sources.push((Source::Prometheus(Box::new(source)), p.interval.millis()));
         }
         for a in &config.sources.alertmanager {
             let source = AlertmanagerSource::new(a.clone(), config.mapping.clone())
                 .map_err(|source| RuntimeError::Source { name: a.name.clone(), source })?;
             silencers.insert(a.name.clone(), source.silencer());
             silence_target.get_or_insert_with(|| source.silence_target());
-            sources.push((Source::Alertmanager(source), a.interval.millis()));
+            sources.push((Source::Alertmanager(Box::new(source)), a.interval.millis()));
         }
         let (agent, events, observations) = match journal {
             Some(j) if j.last_seq()? > 0 => {

@@ -287,6 +287,9 @@ impl Config {
             positive(&key("interval"), p.interval)?;
             positive(&key("timeout"), p.timeout)?;
             positive(&key("lookback"), p.lookback)?;
+            if p.warmup.millis() > 0 && p.warmup_step.millis() < 1000 {
+                return Err((key("warmup_step"), format!("{} is below the 1s Prometheus allows here", p.warmup_step)));
+            }
             if p.step.millis() < 1000 {
                 return Err((key("step"), format!("{} is below the 1s Prometheus allows here", p.step)));
             }

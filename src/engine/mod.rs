@@ -247,6 +247,10 @@ impl Engine {
                 }
             }
             ObservationKind::Tick => {}
+            ObservationKind::History { entity, metric, samples } => {
+                let id = self.series_id(entity, metric);
+                self.detector.warm(id, samples);
+            }
             ObservationKind::Silence { problem, by, via, silences, error } => {
                 // A problem merged since the operator looked at it: the silence belongs to the
                 // problem it lives on in.

@@ -367,3 +367,45 @@ fn a_filling_disk_is_a_forecast_signal_that_clears_after_the_cleanup() {
     assert!(s.first_seen.millis() < 95 * MIN, "raised early: {:?}", s.first_seen);
     assert!(!s.active, "cleared after the cleanup");
 }
+
+#[test]
+fn history_warms_the_baseline_and_its_season_without_judging_it() {
+    use super::detect::Season;
+    const HOUR: i64 = 60 * MIN;
+    let daily = |t: i64| 0.5 + 0.3 * (std::f64::consts::TAU * (t % (24 * HOUR)) as f64 / (24 * HOUR) as f64).sin();
+    let start = 1_794_873_600_000; // a midnight UTC
+    let days = 3;
+    let samples: Vec<(Timestamp, f64)> = (0..days * 24 * 12)
+        .map(|i| {
+            let t = start + i * 5 * MIN;
+            (Timestamp(t), daily(t) + 0.01 * wobble(i))
+        })
+        .collect();
+    let live = start + days * 24 * HOUR;
+    let entity = EntityId::new("host:a");
+
+    let mut warmed = Feed::new();
+    warmed.push(
+        live - 5 * MIN,
+        ObservationKind::History { entity: entity.clone(), metric: "cpu".into(), samples: samples.clone() },
+    );
+    assert!(warmed.events.is_empty(), "history is learned, not judged: {:#?}", warmed.events);
+    let id = warmed.engine.series[&entity]["cpu"];
+    assert_eq!(warmed.engine.detector.season(id), Some(Season::Daily));
+    // On the pattern: nothing. Off it, twice: an anomaly at once, expected value from the season.
+    warmed.metric(live, "host:a", "cpu", daily(live));
+    assert!(warmed.events.is_empty(), "{:#?}", warmed.events);
+    warmed.metric(live + 5 * MIN, "host:a", "cpu", 3.0);
+    warmed.metric(live + 10 * MIN, "host:a", "cpu", 3.0);
+    let anomaly = warmed.problems().visible().iter().flat_map(|p| p.signals.values().cloned()).next();
+    let anomaly = anomaly.expect("an anomaly after warming");
+    let expected = anomaly.baseline.expect("a baseline").expected;
+    assert!((expected - daily(live + 5 * MIN)).abs() < 0.1, "expected {expected}");
+
+    // Without the history the same samples are still the detector's warm-up: nothing.
+    let mut cold = Feed::new();
+    cold.metric(live, "host:a", "cpu", daily(live));
+    cold.metric(live + 5 * MIN, "host:a", "cpu", 3.0);
+    cold.metric(live + 10 * MIN, "host:a", "cpu", 3.0);
+    assert!(cold.events.is_empty(), "{:#?}", cold.events);
+}

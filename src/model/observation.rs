@@ -135,6 +135,9 @@ pub enum ObservationKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<String>,
     },
+    /// Past samples of one series, for its baseline to learn from before the series is judged
+    /// live (history fetched at start-up). Learned, never judged: no anomaly comes of it.
+    History { entity: EntityId, metric: String, samples: Vec<(Timestamp, f64)> },
     /// A business KPI of an entity now, and the same expression evaluated a day and a week
     /// earlier (`None` where there was no data then), for the impact's comparison.
     Kpi {
@@ -172,7 +175,7 @@ impl ObservationKind {
             ObservationKind::Entity { entity } => Some(&entity.id),
             ObservationKind::Relation { relation } => Some(&relation.from),
             ObservationKind::Tick | ObservationKind::Silence { .. } => None,
-            ObservationKind::Kpi { entity, .. } => Some(entity),
+            ObservationKind::Kpi { entity, .. } | ObservationKind::History { entity, .. } => Some(entity),
         }
     }
 }

@@ -11,8 +11,9 @@ use crate::model::{Observation, Timestamp};
 
 /// A configured live source, whatever its backend.
 pub enum Source {
-    Prometheus(prometheus::PrometheusSource),
-    Alertmanager(alertmanager::AlertmanagerSource),
+    // Boxed: their states differ a lot in size, and a source is reached through a lock anyway.
+    Prometheus(Box<prometheus::PrometheusSource>),
+    Alertmanager(Box<alertmanager::AlertmanagerSource>),
 }
 
 impl Source {

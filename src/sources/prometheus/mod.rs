@@ -52,6 +52,14 @@ pub struct PrometheusConfig {
     /// How far back the first cycle (and a cycle after a long outage) looks.
     #[serde(default = "default_lookback")]
     pub lookback: HumanDuration,
+    /// History fetched once per query at start-up, before `lookback`, for the detector's
+    /// baselines and seasons to learn from without judging it (`0s`: none). Two weeks lets the
+    /// hour-of-week profile apply from the first live sample.
+    #[serde(default = "no_warmup")]
+    pub warmup: HumanDuration,
+    /// Resolution of the warm-up history (coarse: it only teaches hourly profiles).
+    #[serde(default = "default_warmup_step")]
+    pub warmup_step: HumanDuration,
     /// Per-request timeout.
     #[serde(default = "crate::sources::http::default_timeout")]
     pub timeout: HumanDuration,
@@ -125,6 +133,12 @@ fn default_step() -> HumanDuration {
 fn default_lookback() -> HumanDuration {
     HumanDuration::from_millis(3_600_000)
 }
+fn no_warmup() -> HumanDuration {
+    HumanDuration::from_millis(0)
+}
+fn default_warmup_step() -> HumanDuration {
+    HumanDuration::from_millis(300_000)
+}
 fn yes() -> bool {
     true
 }
@@ -176,6 +190,8 @@ pub struct PrometheusSource {
     pulled_until: BTreeMap<String, Timestamp>,
     known_entities: BTreeSet<EntityId>,
     known_relations: BTreeSet<Relation>,
+    /// Queries whose warm-up history was asked for (or that resumed from a journal).
+    warmed: BTreeSet<String>,
     /// Alerts reported firing and not yet resolved, by fingerprint.
     firing: BTreeMap<String, api::FiringAlert>,
     /// Rules reported failing and not yet recovered, with their last status.
@@ -187,6 +203,8 @@ pub struct PrometheusSource {
 enum Purpose {
     /// The n-th configured query's new range.
     Range(usize),
+    /// The n-th query's history before `lookback`, once, for warming.
+    Warm(usize),
     /// The n-th KPI, evaluated `days` days before the cycle's end (0, 1 or 7).
     Kpi(usize, i64),
     Alerts,
@@ -216,6 +234,7 @@ impl PrometheusSource {
             pulled_until: BTreeMap::new(),
             known_entities: BTreeSet::new(),
             known_relations: BTreeSet::new(),
+            warmed: BTreeSet::new(),
             firing: BTreeMap::new(),
             failing_rules: BTreeMap::new(),
         })
@@ -232,6 +251,23 @@ impl PrometheusSource {
     /// The requests of a cycle ending at `end`, in the order their answers are used.
     fn plan(&self, end: Timestamp, step: i64) -> Vec<Request> {
         let mut plan = Vec::new();
+        let (warmup, lookback) = (self.config.warmup.millis(), self.config.lookback.millis());
+        let warm_step = self.config.warmup_step.millis().max(1000);
+        for (i, q) in self.config.queries.iter().enumerate() {
+            if warmup > lookback && !self.warmed.contains(&q.name) && !self.pulled_until.contains_key(&q.name) {
+                // On the warm-up grid, ending before the live range starts.
+                let last = end.plus_ms(-lookback - 1);
+                let last = Timestamp(last.millis() - last.millis().rem_euclid(warm_step));
+                let first = end.plus_ms(-warmup).max(last.plus_ms(-(MAX_POINTS - 1) * warm_step));
+                let params = vec![
+                    ("query", q.query.clone()),
+                    ("start", secs(first)),
+                    ("end", secs(last)),
+                    ("step", format!("{}s", warm_step as f64 / 1000.0)),
+                ];
+                plan.push(Request { purpose: Purpose::Warm(i), url: self.endpoint("/api/v1/query_range"), params });
+            }
+        }
         for (i, q) in self.config.queries.iter().enumerate() {
             let earliest = end.plus_ms(-self.config.lookback.millis());
             let start = self.pulled_until.get(&q.name).map(|t| t.plus_ms(step)).unwrap_or(earliest).max(earliest);
@@ -321,6 +357,7 @@ impl PrometheusSource {
         let answers = self.fetch_all(&plan).await;
 
         let mut kpi_answers: BTreeMap<usize, Vec<KpiAnswer>> = BTreeMap::new();
+        let mut history = Vec::new();
         let (mut alerts, mut rules, mut targets) = (None, None, None);
         for (r, answer) in plan.iter().zip(answers) {
             let shown = super::http::redact(&r.url);
@@ -355,6 +392,27 @@ impl PrometheusSource {
                         Err(e) => pull.problems.push(format!("query `{}`: {e}", q.name)),
                     }
                 }
+                Purpose::Warm(i) => {
+                    let q = &self.config.queries[i];
+                    // Asked once: a failure is noted and the series learns live instead.
+                    self.warmed.insert(q.name.clone());
+                    match Self::query_data(&shown, answer, &mut pull) {
+                        Ok(api::QueryData::Matrix(series)) => {
+                            let d = api::decode_matrix(&series, &q.name, &self.mapping, &self.config.name);
+                            self.note_topology(&series, &d.relations, &mut topology);
+                            history.extend(d.observations.into_iter().filter_map(|o| match o.kind {
+                                ObservationKind::Metric { entity, metric, samples } => Some(Observation {
+                                    at: o.at,
+                                    source: o.source,
+                                    kind: ObservationKind::History { entity, metric, samples },
+                                }),
+                                _ => None,
+                            }));
+                        }
+                        Ok(_) => pull.notes.push(format!("query `{}`: warm-up history: not a range vector", q.name)),
+                        Err(e) => pull.notes.push(format!("query `{}`: warm-up history not read: {e}", q.name)),
+                    }
+                }
                 Purpose::Kpi(i, days) => {
                     let decoded = Self::query_data(&shown, answer, &mut pull);
                     kpi_answers.entry(i).or_default().push((days, decoded));
@@ -379,7 +437,9 @@ impl PrometheusSource {
         }
         // Data in time order (stable: ties keep query order), after the topology.
         data.sort_by_key(|o| o.at);
+        // Topology, then history to learn from, then the live data to judge.
         pull.observations = topology;
+        pull.observations.extend(history);
         pull.observations.extend(data);
         pull
     }
@@ -563,6 +623,9 @@ impl PrometheusSource {
     pub fn restore<'a>(&mut self, observations: impl Iterator<Item = &'a Observation>) {
         for obs in observations {
             match &obs.kind {
+                ObservationKind::History { metric, .. } => {
+                    self.warmed.insert(metric.clone());
+                }
                 ObservationKind::Metric { metric, samples, .. } => {
                     if let Some(&(last, _)) = samples.last() {
                         let until = self.pulled_until.entry(metric.clone()).or_insert(last);

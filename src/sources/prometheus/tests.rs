@@ -401,3 +401,50 @@ fn restore_resumes_each_query_after_its_last_sample_and_keeps_firing_alerts_reso
     assert_eq!(source.firing.keys().collect::<Vec<_>>(), ["a"]);
     assert!(source.known_entities.contains(&host));
 }
+
+#[test]
+fn history_before_the_lookback_is_fetched_once_on_the_warm_up_grid_as_history() {
+    let script: Arc<Script> = Arc::new(|path: &str, params: &BTreeMap<String, String>| {
+        let body = match path {
+            "/api/v1/query_range" => {
+                let at: f64 = params["end"].parse().unwrap();
+                let series = format!(r#"{{"metric":{{"instance":"db-1:9100"}},"values":[[{at},"0.5"]]}}"#);
+                success(&format!(r#"{{"resultType":"matrix","result":[{series}]}}"#))
+            }
+            other => panic!("unexpected {other}"),
+        };
+        (0, body)
+    });
+    let server = serve(script);
+    let extra = "alerts = false\nrules = false\ntargets = false\nlookback = \"1h\"\nwarmup = \"14d\"\n\
+                 warmup_step = \"5m\"\n[[queries]]\nname = \"cpu\"\nquery = \"node_cpu\"\n";
+    let mut source = PrometheusSource::new(config(&server.url, extra), Mapping::default()).unwrap();
+    let first = rt().block_on(source.pull(NOW));
+    assert!(first.problems.is_empty() && first.notes.is_empty(), "{:?} {:?}", first.problems, first.notes);
+    let second = rt().block_on(source.pull(NOW.plus_ms(15_000)));
+    let seen = server.seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 3, "warm-up and live range, then the live range only: {seen:#?}");
+    // The warm-up: 14 days before the cycle's end up to just before the lookback, 5 m apart,
+    // stopping at the points limit.
+    let warms: Vec<&BTreeMap<String, String>> = seen.iter().map(|(_, p)| p).filter(|p| p["step"] != "15s").collect();
+    assert_eq!(warms.len(), 1, "{seen:#?}");
+    let warm = warms[0];
+    assert_eq!(warm["step"], "300s");
+    let last = NOW.plus_ms(-3_600_000 - 300_000).millis() / 1000;
+    assert_eq!(warm["end"], format!("{last}.000"));
+    let first_at = (NOW.millis() / 1000 - 14 * 86_400).max(last - 10_999 * 300);
+    assert_eq!(warm["start"], format!("{first_at}.000"));
+    let kinds = |p: &Pull| -> Vec<&'static str> {
+        p.observations
+            .iter()
+            .map(|o| match &o.kind {
+                ObservationKind::History { .. } => "history",
+                ObservationKind::Metric { .. } => "metric",
+                ObservationKind::Entity { .. } => "entity",
+                _ => "other",
+            })
+            .collect()
+    };
+    assert_eq!(kinds(&first), ["entity", "history", "metric"]);
+    assert_eq!(kinds(&second), ["metric"]);
+}
