@@ -611,6 +611,7 @@ fn events() -> Vec<Observation> {
                     template: "timeout after <*> ms waiting for orders-db".into(),
                     level: Severity::Major,
                     count,
+                    new_template: false,
                 },
             });
             t += MIN;
@@ -629,6 +630,7 @@ fn events() -> Vec<Observation> {
                 template: "webhook delivery to <*> failed: connection reset, retrying".into(),
                 level: Severity::Warning,
                 count: rng.int(1, 3),
+                new_template: false,
             },
         });
         t += 7 * MIN;

@@ -140,6 +140,7 @@ fn batch(first: u64, round: u64) -> (Observation, Vec<ProblemEvent>) {
             template: "oom-killer: killed process <*>".to_string(),
             level: Severity::Warning,
             count: size,
+            new_template: false,
         },
     };
     (observation, events)

@@ -228,8 +228,9 @@ impl Engine {
                     AlertState::Resolved => self.clear(&key, obs.at, out),
                 }
             }
-            ObservationKind::LogPattern { entity, template_id, template, level, count } => {
-                if *level >= Severity::Major && *count >= self.config.log_burst_min {
+            ObservationKind::LogPattern { entity, template_id, template, level, count, new_template } => {
+                // A burst of errors, or an error pattern never logged before, even once.
+                if *level >= Severity::Major && (*count >= self.config.log_burst_min || *new_template) {
                     let occurrence = Occurrence {
                         key: SignalKey(format!("log:{entity}:{template_id}")),
                         kind: SignalKind::LogBurst,

@@ -409,3 +409,27 @@ fn history_warms_the_baseline_and_its_season_without_judging_it() {
     cold.metric(live + 10 * MIN, "host:a", "cpu", 3.0);
     assert!(cold.events.is_empty(), "{:#?}", cold.events);
 }
+
+#[test]
+fn an_error_pattern_never_logged_before_is_a_signal_even_once() {
+    let line = |new_template: bool, level: Severity| ObservationKind::LogPattern {
+        entity: EntityId::new("service:a"),
+        template_id: "t1".into(),
+        template: "payment provider <*> refused the card token".into(),
+        level,
+        count: 1,
+        new_template,
+    };
+    // Once, known: below the burst size, nothing. Once, new: a signal. New but only a warning: nothing.
+    let mut f = Feed::new();
+    f.push(MIN, line(false, Severity::Major));
+    assert!(f.events.is_empty(), "{:#?}", f.events);
+    f.push(2 * MIN, line(true, Severity::Warning));
+    assert!(f.events.is_empty(), "{:#?}", f.events);
+    f.push(3 * MIN, line(true, Severity::Major));
+    let set = f.problems();
+    let signals: Vec<&Signal> = set.visible().iter().flat_map(|p| p.signals.values()).collect();
+    assert_eq!(signals.len(), 1, "{signals:#?}");
+    assert_eq!(signals[0].key.0, "log:service:a:t1");
+    assert_eq!(signals[0].kind, SignalKind::LogBurst);
+}

@@ -150,6 +150,7 @@ fn every_observation_kind() -> Vec<Observation> {
             template: "connection refused to <*>".to_string(),
             level: Severity::Warning,
             count: 42,
+            new_template: true,
         },
         ObservationKind::Change {
             entity: EntityId::new("service:checkout"),

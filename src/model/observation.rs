@@ -108,6 +108,9 @@ pub enum ObservationKind {
         #[serde(default)]
         level: Severity,
         count: u64,
+        /// The template was first seen in this interval: a pattern never logged before.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        new_template: bool,
     },
     /// A deployment, config change, restart or scale event.
     Change { entity: EntityId, change: ChangeKind, description: String },

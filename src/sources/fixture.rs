@@ -559,6 +559,8 @@ struct LogPatternLine {
     #[serde(default)]
     level: Severity,
     count: u64,
+    #[serde(default)]
+    new_template: bool,
 }
 
 impl LogPatternLine {
@@ -569,6 +571,7 @@ impl LogPatternLine {
             template: self.template,
             level: self.level,
             count: self.count,
+            new_template: self.new_template,
         };
         Observation { at: self.at, source: self.source, kind }
     }
@@ -765,6 +768,7 @@ mod tests {
                     template: "timeout after <*> ms".into(),
                     level: Severity::Major,
                     count: 7,
+                    new_template: false,
                 },
             ),
             obs(4, ObservationKind::Change { entity: e.clone(), change: ChangeKind::Restart, description: "r".into() }),

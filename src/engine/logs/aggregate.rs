@@ -44,7 +44,7 @@ pub struct PatternCount {
 }
 
 impl PatternCount {
-    /// The observation the engine takes. (`new` has no field there yet.)
+    /// The observation the engine takes.
     pub fn to_observation(&self, source: &str) -> Observation {
         Observation {
             at: self.at,
@@ -55,6 +55,7 @@ impl PatternCount {
                 template: self.template.clone(),
                 level: self.level,
                 count: self.count,
+                new_template: self.new,
             },
         }
     }
@@ -218,6 +219,9 @@ mod tests {
         let burst = burst.expect("an error burst signal");
         assert_eq!(burst.count, 8);
         assert_eq!(burst.severity, Severity::Major);
+        // The template was new in that interval, and the observation says so.
+        let obs = counts[0].to_observation("loki");
+        assert!(matches!(obs.kind, crate::model::ObservationKind::LogPattern { new_template: true, .. }), "{obs:?}");
     }
 
     #[test]
