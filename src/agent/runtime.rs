@@ -380,56 +380,51 @@ impl Runtime {
         loop {
             let now = Instant::now();
             let due: Vec<usize> = (0..self.slots.len()).filter(|&i| self.slots[i].next_due <= now).collect();
-            if !due.is_empty() {
-                let before: Vec<SourceHealth> = due.iter().map(|&i| self.slots[i].status.health()).collect();
-                let at = Timestamp::wall_clock();
-                let fetch = self.fetch(&due, at);
-                tokio::pin!(fetch);
-                // A source that hangs until its timeout must not hold up a silence at 3 a.m.
-                let results = loop {
-                    tokio::select! {
-                        results = &mut fetch => break results,
-                        request = next_request(&mut requests) => match request {
-                            None => {
-                                tracing::info!("the UI is gone; stopping");
-                                return Ok(());
-                            }
-                            Some(request) => self.serve(request, &send).await?,
-                        },
-                        _ = &mut stop => {
-                            tracing::info!("stopping");
+            let before: Vec<SourceHealth> = due.iter().map(|&i| self.slots[i].status.health()).collect();
+            let at = Timestamp::wall_clock();
+            // Pull what is due, or wait for the next source to be due. Requests are served
+            // meanwhile: a source that hangs until its timeout must not hold up a silence.
+            let fetch = (!due.is_empty()).then(|| self.fetch(&due, at));
+            let wake = self.slots.iter().map(|s| s.next_due).min().unwrap_or_else(|| now + Duration::from_secs(30));
+            let work = async move {
+                match fetch {
+                    Some(fetch) => Some(fetch.await),
+                    None => {
+                        tokio::time::sleep_until(wake.into()).await;
+                        None
+                    }
+                }
+            };
+            tokio::pin!(work);
+            let results = loop {
+                tokio::select! {
+                    results = &mut work => break results,
+                    request = next_request(&mut requests) => match request {
+                        None => {
+                            tracing::info!("the UI is gone; stopping");
                             return Ok(());
                         }
-                    }
-                };
-                let events = self.apply(results, at)?;
-                let after = Instant::now();
-                for (&i, old) in due.iter().zip(before) {
-                    let slot = &mut self.slots[i];
-                    slot.next_due = after + slot.interval;
-                    let health = slot.status.health();
-                    if health != old || slot.status.cycles == 1 {
-                        send(Feed::Source { name: slot.status.name.clone(), health });
-                    }
-                }
-                if !events.is_empty() {
-                    send(Feed::Events(events));
-                }
-            }
-            let wake = self.slots.iter().map(|s| s.next_due).min().unwrap_or_else(|| now + Duration::from_secs(30));
-            tokio::select! {
-                _ = tokio::time::sleep_until(wake.into()) => {}
-                request = next_request(&mut requests) => match request {
-                    None => {
-                        tracing::info!("the UI is gone; stopping");
+                        Some(request) => self.serve(request, &send).await?,
+                    },
+                    _ = &mut stop => {
+                        tracing::info!("stopping");
                         return Ok(());
                     }
-                    Some(request) => self.serve(request, &send).await?,
-                },
-                _ = &mut stop => {
-                    tracing::info!("stopping");
-                    return Ok(());
                 }
+            };
+            let Some(results) = results else { continue };
+            let events = self.apply(results, at)?;
+            let after = Instant::now();
+            for (&i, old) in due.iter().zip(before) {
+                let slot = &mut self.slots[i];
+                slot.next_due = after + slot.interval;
+                let health = slot.status.health();
+                if health != old || slot.status.cycles == 1 {
+                    send(Feed::Source { name: slot.status.name.clone(), health });
+                }
+            }
+            if !events.is_empty() {
+                send(Feed::Events(events));
             }
         }
     }

@@ -183,16 +183,7 @@ impl App {
         let page = views::plan::body_rows(self.size.1).max(1);
         let max = self.max_plan_scroll();
         let Some(proposal) = &mut self.proposal else { return };
-        let scroll = proposal.scroll;
-        proposal.scroll = match command {
-            Command::Down => scroll.saturating_add(1).min(max),
-            Command::Up => scroll.saturating_sub(1),
-            Command::Top => 0,
-            Command::Bottom => max,
-            Command::PageDown => scroll.saturating_add(page).min(max),
-            Command::PageUp => scroll.saturating_sub(page),
-            _ => scroll,
-        };
+        proposal.scroll = scrolled(command, proposal.scroll, page, max).unwrap_or(proposal.scroll);
     }
 
     /// Queues the plan on screen for the engine side, exactly as shown.
@@ -303,25 +294,33 @@ impl App {
     fn detail_command(&mut self, command: Command) {
         let page = views::detail_rows(self.size.1).max(1);
         let max = self.max_detail_scroll();
-        let scroll = self.detail_scroll;
-        self.detail_scroll = match command {
-            Command::Down => scroll.saturating_add(1).min(max),
-            Command::Up => scroll.saturating_sub(1),
-            Command::Top => 0,
-            Command::Bottom => max,
-            Command::PageDown => scroll.saturating_add(page).min(max),
-            Command::PageUp => scroll.saturating_sub(page),
+        if let Some(to) = scrolled(command, self.detail_scroll, page, max) {
+            self.detail_scroll = to;
+            return;
+        }
+        match command {
             Command::Back => {
                 self.view = View::List;
-                0
+                self.detail_scroll = 0;
             }
-            Command::Help => {
-                self.help = true;
-                scroll
-            }
-            Command::Open | Command::Silence | Command::Confirm | Command::Cancel | Command::Quit => scroll,
-        };
+            Command::Help => self.help = true,
+            _ => {}
+        }
     }
+}
+
+/// Where a scrolling command moves `scroll` (a page is `page` lines, the end is `max`), or
+/// `None` for a command that does not scroll.
+fn scrolled(command: Command, scroll: usize, page: usize, max: usize) -> Option<usize> {
+    Some(match command {
+        Command::Down => scroll.saturating_add(1).min(max),
+        Command::Up => scroll.saturating_sub(1),
+        Command::Top => 0,
+        Command::Bottom => max,
+        Command::PageDown => scroll.saturating_add(page).min(max),
+        Command::PageUp => scroll.saturating_sub(page),
+        _ => return None,
+    })
 }
 
 /// Applies one action to the state. The only place the UI's state changes.
