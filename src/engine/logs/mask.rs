@@ -122,20 +122,26 @@ impl Masker {
         self.raw.clear();
         self.variable.clear();
         let b = line.as_bytes();
+        let n = b.len();
         let mut i = 0;
-        while let Some(skip) = b[i..].iter().position(|c| CLASS[*c as usize] != SPACE) {
-            let start = i + skip;
+        loop {
+            while i < n && CLASS[b[i] as usize] == SPACE {
+                i += 1;
+            }
+            if i == n {
+                break;
+            }
+            let start = i;
             let mut classes = 0;
-            let len = b[start..]
-                .iter()
-                .map(|c| CLASS[*c as usize])
-                .take_while(|class| {
-                    classes |= class;
-                    *class != SPACE
-                })
-                .count();
-            i = start + len;
-            self.raw.push((start, i, classes & !SPACE));
+            while i < n {
+                let class = CLASS[b[i] as usize];
+                if class == SPACE {
+                    break;
+                }
+                classes |= class;
+                i += 1;
+            }
+            self.raw.push((start, i, classes));
         }
         let raw_tokens = &self.raw;
         let raw = |i: usize| -> Option<&str> { raw_tokens.get(i).map(|(s, e, _)| &line[*s..*e]) };
