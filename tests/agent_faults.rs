@@ -50,6 +50,8 @@ lookback = "40m"
 timeout = "1s"
 retries = 0
 max_response_bytes = {CAP}
+# Only the four queries below: the requests of a cycle are counted.
+changes = []
 
 [[sources.prometheus.queries]]
 name = "cpu_utilisation"
@@ -375,7 +377,7 @@ fn prometheus_stopped_mid_run_goes_stale_keeps_the_problem_and_recovers_after_a_
 fn a_request_on_a_connection_the_stopped_server_closed_is_retried() {
     let mut prom = prometheus(PrometheusOpts::default());
     let text = format!(
-        "[[sources.prometheus]]\nname = \"prom\"\nurl = \"{}\"\ntimeout = \"1s\"\nretries = 1\ntargets = false\nrules = false\n",
+        "[[sources.prometheus]]\nname = \"prom\"\nurl = \"{}\"\ntimeout = \"1s\"\nretries = 1\ntargets = false\nrules = false\nchanges = []\n",
         prom.url
     );
     let config = Config::parse(&text, Path::new("test.toml")).unwrap();

@@ -412,6 +412,22 @@ fn kpi(entity: &str, name: &str, unit: &str, value: f64, yesterday: Option<f64>,
     }
 }
 
+/// Problem 1's impact replaced by `impact`, its detail opened: the detail's lines at 80 columns,
+/// each checked to fit.
+fn detail_after_impact(app: &mut App, impact: Impact) -> Vec<String> {
+    let update_impact =
+        ProblemEvent { seq: 50, problem: ProblemId(1), at: at(10), kind: EventKind::ImpactUpdated { impact } };
+    update(app, Feed::Events(vec![update_impact]).into());
+    press(app, KeyCode::Enter);
+    let problem = app.detail_problem().unwrap();
+    let lines: Vec<String> =
+        detail::lines(problem, app.problems.as_of, &app.theme, 80).iter().map(|l| l.to_string()).collect();
+    for line in &lines {
+        assert!(line.chars().count() <= 80, "too wide: {line}");
+    }
+    lines
+}
+
 #[test]
 fn detail_shows_kpis_against_yesterday_and_last_week_within_80_columns() {
     let mut app = app_with_problems(80, 24);
@@ -420,16 +436,8 @@ fn detail_shows_kpis_against_yesterday_and_last_week_within_80_columns() {
         kpi("service:checkout", "orders", "orders/min", 412.0, Some(664.5), Some(633.8)),
         kpi("service:frontend", "checkout_conversion_rate", "", 0.0312, None, Some(0.0311)),
     ];
-    let update_impact =
-        ProblemEvent { seq: 50, problem: ProblemId(1), at: at(10), kind: EventKind::ImpactUpdated { impact } };
-    update(&mut app, Feed::Events(vec![update_impact]).into());
-    press(&mut app, KeyCode::Enter);
+    let lines = detail_after_impact(&mut app, impact);
     let problem = app.detail_problem().unwrap();
-    let lines: Vec<String> =
-        detail::lines(problem, app.problems.as_of, &app.theme, 80).iter().map(|l| l.to_string()).collect();
-    for line in &lines {
-        assert!(line.chars().count() <= 80, "too wide: {line}");
-    }
     let text = squeezed(&lines.join("\n"));
     for expected in [
         "KPIs (2, 1 worse) against yesterday and last week:",
@@ -445,6 +453,48 @@ fn detail_shows_kpis_against_yesterday_and_last_week_within_80_columns() {
     }
     let screen = screen(&app);
     assert!(screen.contains("▼ worse") && screen.contains("412 orders/min"), "{screen}");
+}
+
+#[test]
+fn detail_shows_the_traffic_touched_against_before_onset_within_80_columns() {
+    use faultline::model::{TrafficImpact, TrafficRole};
+    let mut app = app_with_problems(80, 24);
+    let mut impact = app.visible().iter().find(|p| p.id == ProblemId(1)).unwrap().impact.clone();
+    impact.traffic = vec![
+        TrafficImpact {
+            role: TrafficRole::Requests,
+            value: 120.0,
+            before: Some(118.0),
+            vs_before: Some(2.0 / 118.0),
+            entities: vec![id("service:edge")],
+        },
+        TrafficImpact {
+            role: TrafficRole::Errors,
+            value: 12.0,
+            before: Some(0.5),
+            vs_before: Some(23.0),
+            entities: vec![id("service:checkout"), id("service:search")],
+        },
+        TrafficImpact {
+            role: TrafficRole::Users,
+            value: 900.0,
+            before: None,
+            vs_before: None,
+            entities: vec![id("service:edge")],
+        },
+    ];
+    let lines = detail_after_impact(&mut app, impact);
+    let problem = app.detail_problem().unwrap();
+    let text = squeezed(&lines.join("\n"));
+    for expected in [
+        "requests 120 req/s (+2% vs before onset) at service:edge",
+        "errors 12 err/s (+2300% vs before onset) at service:checkout, service:search",
+        "users 900 users at service:edge",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{}", lines.join("\n"));
+    }
+    // The timeline's line for the update says the same in short.
+    assert!(problem.timeline.iter().any(|e| e.text.contains("12 err/s (+2300% vs before onset)")));
 }
 
 #[test]

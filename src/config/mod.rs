@@ -305,19 +305,31 @@ impl Config {
                     ));
                 }
                 not_blank(&key("query"), &k.query)?;
-                if let Some(entity) = &k.entity {
-                    if !matches!(entity.split_once(':'), Some((kind, id)) if !kind.is_empty() && !id.is_empty()) {
-                        let message =
-                            format!("`{entity}` is not an entity id: write `kind:name`, e.g. `service:checkout`");
-                        return Err((key("entity"), message));
-                    }
-                }
+                entity_id(&key("entity"), k.entity.as_deref())?;
+            }
+            for (j, c) in p.changes.iter().enumerate() {
+                not_blank(&format!("sources.prometheus[{i}].changes[{j}].query"), &c.query)?;
+            }
+            for (j, t) in p.traffic.iter().enumerate() {
+                let key = |k: &str| format!("sources.prometheus[{i}].traffic[{j}].{k}");
+                not_blank(&key("query"), &t.query)?;
+                entity_id(&key("entity"), t.entity.as_deref())?;
             }
         }
         if self.ui.theme.trim().is_empty() {
             return Err(("ui.theme".into(), "must not be empty (leave it out for \"default\")".into()));
         }
         Ok(())
+    }
+}
+
+/// A fixed entity id, when given, is `kind:name`.
+fn entity_id(key: &str, entity: Option<&str>) -> Result<(), (String, String)> {
+    match entity {
+        Some(e) if !matches!(e.split_once(':'), Some((kind, id)) if !kind.is_empty() && !id.is_empty()) => {
+            Err((key.to_string(), format!("`{e}` is not an entity id: write `kind:name`, e.g. `service:checkout`")))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -527,5 +539,54 @@ mod tests {
         assert!(e.contains("sources.prometheus[0].kpis[0]") && e.contains("missing field `query`"), "{e}");
         let e = parse("[engine]\nkpi_step = 0\n").unwrap_err().to_string();
         assert!(e.starts_with("faultline.toml:2:12: engine.kpi_step: 0 must be in (0, 1]"), "{e}");
+    }
+
+    #[test]
+    fn prometheus_changes_and_traffic() {
+        use crate::model::{ChangeKind, TrafficRole};
+        use crate::sources::prometheus::changes::ChangeWhen;
+        let source = "[[sources.prometheus]]\nurl = \"http://p\"\n";
+        let d = parse(source).unwrap();
+        let rules: Vec<(&str, ChangeKind)> =
+            d.sources.prometheus[0].changes.iter().map(|c| (c.query.as_str(), c.change)).collect();
+        assert_eq!(rules[0], ("kube_pod_container_status_restarts_total", ChangeKind::Restart));
+        assert_eq!(rules.len(), 5);
+        assert!(d.sources.prometheus[0].traffic.is_empty());
+        let c = parse(&format!(
+            "{source}[[sources.prometheus.changes]]\nquery = \"svc_restarts_total\"\nchange = \"restart\"\n\
+             when = \"increase\"\nentity = \"service:{{app}}\"\n\
+             [[sources.prometheus.traffic]]\nrole = \"errors\"\nquery = \"sum(rate(e[1m]))\"\nentity = \"service:a\"\n"
+        ))
+        .unwrap();
+        let p = &c.sources.prometheus[0];
+        assert_eq!(p.changes.len(), 1, "a list given replaces the defaults");
+        assert_eq!(
+            (p.changes[0].when, p.changes[0].entity.as_ref().map(|t| t.to_string())),
+            (ChangeWhen::Increase, Some("service:{app}".into()))
+        );
+        assert_eq!((p.traffic[0].role, p.traffic[0].entity.as_deref()), (TrafficRole::Errors, Some("service:a")));
+        assert!(parse(&format!("{source}changes = []\n")).unwrap().sources.prometheus[0].changes.is_empty());
+
+        let e = parse(&format!(
+            "{source}[[sources.prometheus.changes]]\nquery = \"x\"\nchange = \"reboot\"\nwhen = \"up\"\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("faultline.toml:5:10: sources.prometheus[0].changes[0].change") && e.contains("reboot"),
+            "{e}"
+        );
+        let e = parse(&format!("{source}[[sources.prometheus.changes]]\nquery = \"x\"\nchange = \"scale\"\nwhen = \"up\"\nentity = \"svc:{{a\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("sources.prometheus[0].changes[0].entity") && e.contains("never closed"), "{e}");
+        let e = parse(&format!("{source}[[sources.prometheus.traffic]]\nrole = \"visits\"\nquery = \"x\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("sources.prometheus[0].traffic[0].role") && e.contains("visits"), "{e}");
+        let e = parse(&format!("{source}[[sources.prometheus.traffic]]\nrole = \"users\"\nquery = \"\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(e, "faultline.toml:5:9: sources.prometheus[0].traffic[0].query: must not be empty");
     }
 }

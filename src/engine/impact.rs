@@ -1,6 +1,14 @@
 //! Impact: what a problem touches. The affected entities and signal counts, and the business
 //! KPIs of the affected entities and of the entities that depend on them, against yesterday and
-//! last week. Request rates and users come with the sources that measure them.
+//! last week; and the traffic it touches (requests/s, errors/s, users) against before onset.
+//!
+//! Traffic is summed where it enters the affected part of the topology: over the entities that
+//! measure a role and are affected or depend on an affected entity (within `hops`), leaving out
+//! those that another such entity depends on. A request to the frontend that fails because the
+//! checkout behind it fails is one failed request, not two; so when both measure errors, the
+//! frontend's count (the callers whose calls the affected entities serve) is the one summed, and
+//! when only the checkout measures them, the checkout's is. The frontend's whole rate counts,
+//! including requests that never reach the checkout: an upper bound, said as such in the README.
 //!
 //! KPI values move every cycle. So that the journal does not fill with noise, a new impact is
 //! worth an event only when it differs in something other than KPI values, or when a KPI's
@@ -8,9 +16,62 @@
 //! ([`worth_an_event`]).
 
 use super::topology::Topology;
-use crate::model::{EntityId, EntityKind, Impact, KpiImpact, Signal};
+use crate::model::{EntityId, EntityKind, Impact, KpiImpact, Signal, Timestamp, TrafficImpact, TrafficRole};
 use petgraph::Direction;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+/// How long traffic readings are kept, in ms of data time: long enough to find the readings
+/// before onset of an entity that joins a problem late.
+const TRAFFIC_HISTORY_MS: i64 = 3_600_000;
+/// Readings kept per series at most (a bound on memory whatever the step).
+const TRAFFIC_READINGS: usize = 256;
+/// The readings averaged for "before onset": those in this many ms before it.
+pub const TRAFFIC_BASELINE_MS: i64 = 300_000;
+
+/// Recent traffic readings, by entity and role, oldest first.
+#[derive(Debug, Default)]
+pub struct TrafficTable {
+    series: BTreeMap<(EntityId, TrafficRole), VecDeque<(Timestamp, f64)>>,
+}
+
+impl TrafficTable {
+    /// Adds readings newer than the newest kept (a re-sent range is not counted twice) and
+    /// forgets those older than the history kept.
+    pub fn record(&mut self, entity: &EntityId, role: TrafficRole, samples: &[(Timestamp, f64)]) {
+        let q = self.series.entry((entity.clone(), role)).or_default();
+        for &(at, v) in samples {
+            if v.is_finite() && q.back().is_none_or(|(last, _)| at > *last) {
+                q.push_back((at, v));
+            }
+        }
+        let newest = q.back().map(|(t, _)| *t).unwrap_or_default();
+        while q.len() > TRAFFIC_READINGS || q.front().is_some_and(|(t, _)| newest.since(*t) > TRAFFIC_HISTORY_MS) {
+            q.pop_front();
+        }
+    }
+
+    /// The latest reading.
+    pub fn latest(&self, entity: &EntityId, role: TrafficRole) -> Option<f64> {
+        self.series.get(&(entity.clone(), role)).and_then(|q| q.back()).map(|(_, v)| *v)
+    }
+
+    /// The mean of the readings in the [`TRAFFIC_BASELINE_MS`] before `onset` (not at it).
+    pub fn before(&self, entity: &EntityId, role: TrafficRole, onset: Timestamp) -> Option<f64> {
+        let q = self.series.get(&(entity.clone(), role))?;
+        let from = onset.plus_ms(-TRAFFIC_BASELINE_MS);
+        let window: Vec<f64> = q.iter().filter(|(t, _)| *t >= from && *t < onset).map(|(_, v)| *v).collect();
+        (!window.is_empty()).then(|| window.iter().sum::<f64>() / window.len() as f64)
+    }
+
+    /// Entities with readings of `role`, in id order.
+    fn measuring(&self, role: TrafficRole) -> impl Iterator<Item = &EntityId> {
+        self.series.keys().filter(move |(_, r)| *r == role).map(|(e, _)| e)
+    }
+}
+
+/// The readings before onset a problem has taken, by entity and role: taken once, the first
+/// time the entity counts, so the comparison keeps its reference however long the problem lasts.
+pub type TrafficBaselines = BTreeMap<(EntityId, TrafficRole), f64>;
 
 /// The latest reading of one KPI, as the engine keeps it.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,7 +101,77 @@ pub fn assess(signals: &[&Signal], topology: &Topology, kpis: &KpiTable, hops: u
         services,
         active_signals: signals.iter().filter(|s| s.active).count(),
         signals: signals.len(),
+        traffic: Vec::new(),
     }
+}
+
+/// The traffic each role's measuring entities show where it enters the affected part of the
+/// topology (see the module doc), with the comparison to before `onset`. Baselines missing
+/// from `baselines` are taken from `table` and kept there.
+pub fn traffic(
+    signals: &[&Signal],
+    topology: &Topology,
+    table: &TrafficTable,
+    hops: u32,
+    onset: Timestamp,
+    baselines: &mut TrafficBaselines,
+) -> Vec<TrafficImpact> {
+    let affected: BTreeSet<&EntityId> = signals.iter().map(|s| &s.entity).collect();
+    let mut out = Vec::new();
+    for role in [TrafficRole::Requests, TrafficRole::Errors, TrafficRole::Users] {
+        let measured: BTreeSet<&EntityId> =
+            table.measuring(role).filter(|e| depends_on_affected(e, &affected, topology, hops)).collect();
+        if measured.is_empty() {
+            continue;
+        }
+        // What each measuring entity reaches among the others along its dependencies.
+        let reach: BTreeMap<&EntityId, BTreeSet<&EntityId>> = measured
+            .iter()
+            .map(|e| {
+                let reached = topology
+                    .node(e)
+                    .map(|n| {
+                        topology
+                            .walk(n, hops, Direction::Outgoing, None)
+                            .iter()
+                            .map(|(m, _)| topology.id_of(*m))
+                            .filter(|m| *m != *e && measured.contains(m))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                (*e, reached)
+            })
+            .collect();
+        // Served by another measuring entity that it does not serve in turn (a call cycle
+        // counts both).
+        let upstream = |e: &EntityId| reach.iter().any(|(d, r)| r.contains(e) && !reach[e].contains(*d));
+        let counted: Vec<&EntityId> = measured.iter().copied().filter(|e| !upstream(e)).collect();
+        let (mut value, mut before, mut now_compared, mut had_before) = (0.0, 0.0, 0.0, false);
+        for e in &counted {
+            let Some(now) = table.latest(e, role) else { continue };
+            value += now;
+            let key = ((*e).clone(), role);
+            let reference = match baselines.get(&key) {
+                Some(b) => Some(*b),
+                None => table.before(e, role, onset).inspect(|b| {
+                    baselines.insert(key, *b);
+                }),
+            };
+            if let Some(b) = reference {
+                before += b;
+                now_compared += now;
+                had_before = true;
+            }
+        }
+        out.push(TrafficImpact {
+            role,
+            value,
+            before: had_before.then_some(before),
+            vs_before: if had_before { deviation(now_compared, Some(before)) } else { None },
+            entities: counted.into_iter().cloned().collect(),
+        });
+    }
+    out
 }
 
 fn relevant_kpis(
@@ -113,7 +244,22 @@ pub fn worth_an_event(old: &Impact, new: &Impact, step: f64) -> bool {
     if (&old.affected, old.services, old.active_signals, old.signals)
         != (&new.affected, new.services, new.active_signals, new.signals)
         || old.kpis.len() != new.kpis.len()
+        || old.traffic.len() != new.traffic.len()
     {
+        return true;
+    }
+    let traffic_moved = old.traffic.iter().zip(&new.traffic).any(|(a, b)| {
+        (a.role, &a.entities) != (b.role, &b.entities)
+            || relative_move(a.value, b.value) >= step
+            // The reference is fixed once taken, so the deviation moves with the value; a
+            // reference that appears, or grows as entities get theirs, is news.
+            || match (a.before, b.before) {
+                (Some(x), Some(y)) => relative_move(x, y) >= step,
+                (None, None) => false,
+                _ => true,
+            }
+    });
+    if traffic_moved {
         return true;
     }
     old.kpis.iter().zip(&new.kpis).any(|(a, b)| {
@@ -130,6 +276,19 @@ pub fn worth_an_event(old: &Impact, new: &Impact, step: f64) -> bool {
             || a.yesterday.is_some() != b.yesterday.is_some()
             || a.last_week.is_some() != b.last_week.is_some()
     })
+}
+
+/// `|new - old| / |old|`; any move from 0 is a whole step (infinite).
+fn relative_move(old: f64, new: f64) -> f64 {
+    if old == 0.0 {
+        if new == 0.0 {
+            0.0
+        } else {
+            f64::INFINITY
+        }
+    } else {
+        ((new - old) / old).abs()
+    }
 }
 
 #[cfg(test)]

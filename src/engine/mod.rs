@@ -81,6 +81,10 @@ pub struct Engine {
     changes: ChangeLog,
     /// The latest reading of every KPI.
     kpis: impact::KpiTable,
+    /// Recent traffic readings (requests, errors, users) of every entity that has them.
+    traffic: impact::TrafficTable,
+    /// Each problem's traffic readings before onset, taken once per entity and role.
+    traffic_before: HashMap<ProblemId, impact::TrafficBaselines>,
     /// Last event seq handed out (0: none yet).
     seq: u64,
     /// Latest data time seen.
@@ -90,6 +94,8 @@ pub struct Engine {
     /// A KPI reading arrived during the current observation: every open problem's impact is
     /// looked at again (only the impact: KPIs say nothing about causes).
     touched_kpis: bool,
+    /// Open problems whose traffic may have moved during the current observation.
+    impact_due: BTreeSet<ProblemId>,
 }
 
 /// Counters for benchmarks and the status bar.
@@ -114,10 +120,13 @@ impl Engine {
             problems: Problems::default(),
             changes: ChangeLog::default(),
             kpis: impact::KpiTable::new(),
+            traffic: impact::TrafficTable::default(),
+            traffic_before: HashMap::new(),
             seq: 0,
             now: Timestamp(i64::MIN),
             touched: BTreeSet::new(),
             touched_kpis: false,
+            impact_due: BTreeSet::new(),
         }
     }
 
@@ -151,6 +160,17 @@ impl Engine {
                 self.topology.ensure(entity);
                 self.changes
                     .record(entity, SeenChange { at: obs.at, change: *change, description: description.clone() });
+                // A change can arrive after the problem it caused opened (a restart counter is
+                // read a cycle later; a process start time dates back): every open problem that
+                // started within the window after it is looked at again.
+                let window = self.config.foundational_window_ms;
+                let due: Vec<ProblemId> = self
+                    .problems
+                    .iter()
+                    .filter(|s| s.is_open() && (0..=window).contains(&s.onset.since(obs.at)))
+                    .map(|s| s.id)
+                    .collect();
+                self.touched.extend(due);
             }
             ObservationKind::Metric { entity, metric, samples } => {
                 let id = self.series_id(entity, metric);
@@ -246,6 +266,28 @@ impl Engine {
                     };
                     self.fire(occurrence, out);
                 }
+            }
+            ObservationKind::Traffic { entity, role, samples } => {
+                self.topology.ensure(entity);
+                self.traffic.record(entity, *role, samples);
+                // Only the problems it can count for: those whose entities it reaches along its
+                // dependencies (one walk, not one per problem).
+                let hops = self.config.topology_hops;
+                let reach: BTreeSet<&EntityId> = match self.topology.node(entity) {
+                    Some(n) => self
+                        .topology
+                        .walk(n, hops, petgraph::Direction::Outgoing, None)
+                        .iter()
+                        .map(|(m, _)| self.topology.id_of(*m))
+                        .collect(),
+                    None => BTreeSet::new(),
+                };
+                let due = self
+                    .problems
+                    .iter()
+                    .filter(|s| s.is_open() && s.entities.keys().any(|e| reach.contains(e)))
+                    .map(|s| s.id);
+                self.impact_due.extend(due);
             }
             ObservationKind::Tick => {}
             ObservationKind::History { entity, metric, samples } => {
@@ -436,6 +478,7 @@ impl Engine {
     fn merge(&mut self, from: ProblemId, into: ProblemId, at: Timestamp, out: &mut Vec<ProblemEvent>) {
         let Some(state) = self.problems.get_mut(from) else { return };
         state.phase = Phase::Merged { into };
+        self.traffic_before.remove(&from);
         let keys: Vec<SignalKey> = std::mem::take(&mut state.signals).into_iter().collect();
         state.entities.clear();
         self.problems.set_deadline(from, None);
@@ -453,7 +496,12 @@ impl Engine {
     /// the problems touched by this observation, emitting only what changed.
     fn reassess(&mut self, at: Timestamp, out: &mut Vec<ProblemEvent>) {
         if std::mem::take(&mut self.touched_kpis) {
-            self.reassess_kpis(at, out);
+            let open = self.problems.iter().filter(|s| s.is_open()).map(|s| s.id).collect();
+            self.reassess_impacts(open, at, out);
+        }
+        let due = std::mem::take(&mut self.impact_due);
+        if !due.is_empty() {
+            self.reassess_impacts(due, at, out);
         }
         for p in std::mem::take(&mut self.touched) {
             let Some(state) = self.problems.get(p) else { continue };
@@ -471,7 +519,9 @@ impl Engine {
                 &self.topology,
                 &self.changes,
             );
-            let impact = self.impact_of(&signals);
+            let baselines = self.traffic_before.entry(p).or_default();
+            let impact =
+                impact_of(&self.config, &self.topology, &self.kpis, &self.traffic, &signals, state.onset, baselines);
             let severity = signals.iter().map(|s| s.severity).max().unwrap_or_default().max(state.severity);
 
             let mut events = Vec::new();
@@ -507,23 +557,20 @@ impl Engine {
         }
     }
 
-    fn impact_of(&self, signals: &[&Signal]) -> crate::model::Impact {
-        impact::assess(signals, &self.topology, &self.kpis, self.config.topology_hops, self.config.kpi_step)
-    }
-
-    /// After a KPI reading: the impact of every open problem (by id), emitted where the KPIs it
-    /// shows changed by at least a step.
-    fn reassess_kpis(&mut self, at: Timestamp, out: &mut Vec<ProblemEvent>) {
-        let open: Vec<ProblemId> = self.problems.iter().filter(|s| s.is_open()).map(|s| s.id).collect();
-        for p in open {
+    /// After a KPI or traffic reading: the impact of the open problems `due` (in id order),
+    /// emitted where it changed by at least a step.
+    fn reassess_impacts(&mut self, due: BTreeSet<ProblemId>, at: Timestamp, out: &mut Vec<ProblemEvent>) {
+        for p in due {
             // Problems whose signals changed get their whole reassessment right after this.
             if self.touched.contains(&p) {
                 continue;
             }
-            let Some(state) = self.problems.get(p) else { continue };
+            let Some(state) = self.problems.get(p).filter(|s| s.is_open()) else { continue };
             let signals: Vec<&Signal> =
                 state.signals.iter().filter_map(|k| self.signals.get(k).map(|e| &e.signal)).collect();
-            let impact = self.impact_of(&signals);
+            let baselines = self.traffic_before.entry(p).or_default();
+            let impact =
+                impact_of(&self.config, &self.topology, &self.kpis, &self.traffic, &signals, state.onset, baselines);
             if !impact::worth_an_event(&state.impact, &impact, self.config.kpi_step) {
                 continue;
             }
@@ -533,6 +580,21 @@ impl Engine {
             self.emit(out, p, at, EventKind::ImpactUpdated { impact });
         }
     }
+}
+
+/// A problem's impact: its signals' entities, the KPIs and the traffic around them.
+fn impact_of(
+    config: &EngineConfig,
+    topology: &Topology,
+    kpis: &impact::KpiTable,
+    traffic: &impact::TrafficTable,
+    signals: &[&Signal],
+    onset: Timestamp,
+    baselines: &mut impact::TrafficBaselines,
+) -> crate::model::Impact {
+    let mut out = impact::assess(signals, topology, kpis, config.topology_hops, config.kpi_step);
+    out.traffic = impact::traffic(signals, topology, traffic, config.topology_hops, onset, baselines);
+    out
 }
 
 #[cfg(test)]

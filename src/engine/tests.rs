@@ -433,3 +433,104 @@ fn an_error_pattern_never_logged_before_is_a_signal_even_once() {
     assert_eq!(signals[0].key.0, "log:service:a:t1");
     assert_eq!(signals[0].kind, SignalKind::LogBurst);
 }
+
+impl Feed {
+    fn traffic(&mut self, entity: &str, role: crate::model::TrafficRole, samples: &[(i64, f64)]) {
+        let at = samples.last().map(|(t, _)| *t).unwrap_or(0);
+        let samples = samples.iter().map(|(t, v)| (Timestamp(*t), *v)).collect();
+        self.push(at, ObservationKind::Traffic { entity: EntityId::new(entity), role, samples });
+    }
+}
+
+/// Readings every minute from minute `from` to `to` (inclusive) of `value`.
+fn flat(from: i64, to: i64, value: f64) -> Vec<(i64, f64)> {
+    (from..=to).map(|m| (m * MIN, value)).collect()
+}
+
+#[test]
+fn traffic_is_summed_where_it_enters_the_affected_part_and_compared_with_before_onset() {
+    use crate::model::TrafficRole::{self, *};
+    let mut f = shop();
+    // Requests measured at edge, frontend and checkout: edge is outermost (and far is four
+    // hops away, out of reach). Errors only at checkout and frontend; users at edge; search
+    // is unrelated.
+    f.traffic("service:far", Requests, &flat(0, 9, 1000.0));
+    f.traffic("service:edge", Requests, &flat(0, 9, 120.0));
+    f.traffic("service:frontend", Requests, &flat(0, 9, 100.0));
+    f.traffic("service:checkout", Requests, &flat(0, 9, 40.0));
+    f.traffic("service:search", Requests, &flat(0, 9, 55.0));
+    f.traffic("service:checkout", Errors, &flat(0, 9, 0.5));
+    f.traffic("service:edge", Users, &flat(0, 9, 900.0));
+    f.alert(10 * MIN, "database:orders", "SlowQueries", AlertState::Firing);
+    let impacts = f.impact_updates(ProblemId(1));
+    let t = &impacts.last().unwrap().traffic;
+    let view: Vec<(TrafficRole, f64, Option<f64>, Vec<&str>)> =
+        t.iter().map(|t| (t.role, t.value, t.before, t.entities.iter().map(|e| e.as_str()).collect())).collect();
+    assert_eq!(
+        view,
+        [
+            (Requests, 120.0, Some(120.0), vec!["service:edge"]),
+            (Errors, 0.5, Some(0.5), vec!["service:checkout"]),
+            (Users, 900.0, Some(900.0), vec!["service:edge"]),
+        ]
+    );
+    assert_eq!(t[0].vs_before, Some(0.0));
+
+    // The errors climb: 0.5/s → 12/s is an update; 12.2/s (under the 5 % step) is not.
+    let n = f.impact_updates(ProblemId(1)).len();
+    f.traffic("service:checkout", Errors, &[(11 * MIN, 12.0)]);
+    let impacts = f.impact_updates(ProblemId(1));
+    assert_eq!(impacts.len(), n + 1);
+    let errors = &impacts.last().unwrap().traffic[1];
+    assert_eq!((errors.value, errors.before, errors.vs_before), (12.0, Some(0.5), Some(23.0)));
+    f.traffic("service:checkout", Errors, &[(12 * MIN, 12.2)]);
+    assert_eq!(f.impact_updates(ProblemId(1)).len(), n + 1);
+
+    // Later readings do not move the reference: it was taken before onset, once.
+    f.traffic("service:checkout", Errors, &flat(13, 30, 12.0));
+    let set = f.problems();
+    let errors = &set.problems[&ProblemId(1)].impact.traffic[1];
+    assert_eq!(errors.before, Some(0.5));
+    assert!(set.problems[&ProblemId(1)].timeline.iter().any(|e| e.text.contains("12 err/s (+2300% vs before onset)")));
+    // Readings with no reference before onset: a value, no comparison.
+    let mut g = shop();
+    g.alert(MIN, "service:checkout", "Errors", AlertState::Firing);
+    g.traffic("service:checkout", Errors, &[(2 * MIN, 3.0)]);
+    let t = &g.impact_updates(ProblemId(1)).last().unwrap().traffic;
+    assert_eq!((t[0].value, t[0].before, t[0].vs_before), (3.0, None, None));
+}
+
+#[test]
+fn a_call_cycle_counts_both_ends_once() {
+    use crate::model::TrafficRole::Requests;
+    let mut f = Feed::new();
+    f.relate("service:a", RelationKind::Calls, "service:b");
+    f.relate("service:b", RelationKind::Calls, "service:a");
+    f.traffic("service:a", Requests, &flat(0, 2, 10.0));
+    f.traffic("service:b", Requests, &flat(0, 2, 5.0));
+    f.alert(3 * MIN, "service:b", "Errors", AlertState::Firing);
+    let t = &f.impact_updates(ProblemId(1)).last().unwrap().traffic[0];
+    assert_eq!((t.value, t.entities.len()), (15.0, 2));
+}
+
+#[test]
+fn a_change_that_arrives_after_the_problem_opened_is_still_linked() {
+    let mut f = shop();
+    f.alert(10 * MIN, "service:checkout", "Errors", AlertState::Firing);
+    assert!(f.problems().problems[&ProblemId(1)].foundational_cause.is_none());
+    // The restart counter is read a cycle later, dated when it moved: before onset.
+    let restart = ObservationKind::Change {
+        entity: EntityId::new("service:checkout"),
+        change: ChangeKind::Restart,
+        description: "svc_restarts rose 3 → 4".into(),
+    };
+    f.push(8 * MIN, restart.clone());
+    let linked = f.problems().problems[&ProblemId(1)].foundational_cause.clone().expect("linked");
+    assert_eq!((linked.at, linked.change), (Timestamp(8 * MIN), ChangeKind::Restart));
+    assert_eq!(linked.reason, "restart on the root cause itself, 2m before onset");
+    // One after onset is no cause of it.
+    let mut f = shop();
+    f.alert(10 * MIN, "service:checkout", "Errors", AlertState::Firing);
+    f.push(11 * MIN, restart);
+    assert!(f.problems().problems[&ProblemId(1)].foundational_cause.is_none());
+}

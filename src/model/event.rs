@@ -1,7 +1,7 @@
 //! Problem events: the only output of the engine. A problem is the fold of its events.
 
 use super::entity::{EntityId, EntityKind, RelationKind};
-use super::observation::{ChangeKind, Severity};
+use super::observation::{ChangeKind, Severity, TrafficRole};
 use super::signal::{Signal, SignalKey};
 use super::time::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -119,6 +119,9 @@ impl EventKind {
                     impact.active_signals,
                     impact.signals
                 );
+                for t in &impact.traffic {
+                    text.push_str(&format!(", {}", t.describe()));
+                }
                 if !impact.kpis.is_empty() {
                     let worse = impact.kpis.iter().filter(|k| k.worse).count();
                     text.push_str(&format!(", {} KPIs ({worse} worse)", impact.kpis.len()));
@@ -210,6 +213,46 @@ pub struct Impact {
     /// yesterday and last week; sorted by entity, then name.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub kpis: Vec<KpiImpact>,
+    /// Affected requests/s, errors/s and users (one entry per role that has readings), with
+    /// the comparison to before onset; sorted by role.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub traffic: Vec<TrafficImpact>,
+}
+
+/// The traffic of one role a problem touches: the sum over the entities that measure it where
+/// it enters the affected part of the topology (see `engine::impact`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrafficImpact {
+    pub role: TrafficRole,
+    /// Sum of the latest readings (per second for requests and errors, a count for users).
+    pub value: f64,
+    /// Sum of the same entities' mean readings in the minutes before onset, over those that
+    /// had readings then; `None` when none had.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<f64>,
+    /// `(now - before) / |before|` over the entities that have both (+2.5: three and a half
+    /// times as many); `None` without a reading before onset or when it was 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vs_before: Option<f64>,
+    /// The entities summed, sorted.
+    pub entities: Vec<EntityId>,
+}
+
+impl TrafficImpact {
+    /// `120 req/s (+250% vs before onset)`.
+    pub fn describe(&self) -> String {
+        let value = if self.value.abs() >= 100.0 || self.value.fract() == 0.0 {
+            format!("{:.0}", self.value)
+        } else {
+            format!("{:.2}", self.value)
+        };
+        let against = match (self.vs_before, self.before) {
+            (Some(d), _) => format!(" ({:+.0}% vs before onset)", d * 100.0),
+            (None, Some(b)) => format!(" ({b:.2} before onset)"),
+            (None, None) => String::new(),
+        };
+        format!("{value} {}{against}", self.role.unit())
+    }
 }
 
 /// One business KPI as the impact shows it.

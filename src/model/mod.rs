@@ -9,8 +9,10 @@ pub mod signal;
 pub mod time;
 
 pub use entity::{Criticality, Entity, EntityId, EntityKind, Relation, RelationKind};
-pub use event::{Candidate, ChangeRecord, EventKind, Hop, Impact, KpiImpact, ProblemEvent, ProblemId, SilenceRecord};
-pub use observation::{AlertState, ChangeKind, Observation, ObservationKind, Severity};
+pub use event::{
+    Candidate, ChangeRecord, EventKind, Hop, Impact, KpiImpact, ProblemEvent, ProblemId, SilenceRecord, TrafficImpact,
+};
+pub use observation::{AlertState, ChangeKind, Observation, ObservationKind, Severity, TrafficRole};
 pub use problem::{Problem, ProblemSet, ProblemStatus, TimelineEntry};
 pub use signal::{Baseline, Signal, SignalKey, SignalKind};
 pub use time::Timestamp;

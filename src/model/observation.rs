@@ -63,6 +63,37 @@ impl ChangeKind {
     }
 }
 
+/// What an impact reading measures: the traffic a problem touches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrafficRole {
+    /// Requests served, per second.
+    Requests,
+    /// Failed requests, per second.
+    Errors,
+    /// Users (active sessions, distinct users): a count.
+    Users,
+}
+
+impl TrafficRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrafficRole::Requests => "requests",
+            TrafficRole::Errors => "errors",
+            TrafficRole::Users => "users",
+        }
+    }
+
+    /// The unit a reading is in, as shown.
+    pub fn unit(self) -> &'static str {
+        match self {
+            TrafficRole::Requests => "req/s",
+            TrafficRole::Errors => "err/s",
+            TrafficRole::Users => "users",
+        }
+    }
+}
+
 /// One thing a source saw. `at` is data time.
 /// (No `deny_unknown_fields` here: serde cannot combine it with the flattened `kind`; each
 /// variant of [`ObservationKind`] denies unknown fields itself.)
@@ -159,6 +190,14 @@ pub enum ObservationKind {
         #[serde(default, skip_serializing_if = "String::is_empty")]
         unit: String,
     },
+    /// Readings of an entity's traffic (requests/s, errors/s or users) over time, for a
+    /// problem's impact: the engine keeps the latest and what it was before onset.
+    Traffic {
+        entity: EntityId,
+        role: TrafficRole,
+        /// `(data time, value)` pairs in time order.
+        samples: Vec<(Timestamp, f64)>,
+    },
 }
 
 /// Default of [`ObservationKind::Kpi`]'s `higher_is_better`: most business KPIs count good things.
@@ -178,7 +217,9 @@ impl ObservationKind {
             ObservationKind::Entity { entity } => Some(&entity.id),
             ObservationKind::Relation { relation } => Some(&relation.from),
             ObservationKind::Tick | ObservationKind::Silence { .. } => None,
-            ObservationKind::Kpi { entity, .. } | ObservationKind::History { entity, .. } => Some(entity),
+            ObservationKind::Kpi { entity, .. }
+            | ObservationKind::History { entity, .. }
+            | ObservationKind::Traffic { entity, .. } => Some(entity),
         }
     }
 }

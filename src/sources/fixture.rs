@@ -12,7 +12,7 @@
 //! both the field path and the column of an error.
 
 use crate::model::{
-    AlertState, ChangeKind, Entity, EntityId, Observation, ObservationKind, Relation, Severity, Timestamp,
+    AlertState, ChangeKind, Entity, EntityId, Observation, ObservationKind, Relation, Severity, Timestamp, TrafficRole,
 };
 use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::{Deserialize, Serialize};
@@ -26,8 +26,8 @@ use std::path::{Path, PathBuf};
 pub const SCENARIO_VERSION: u64 = 1;
 
 /// The observation `type` tags a scenario line may carry.
-pub const OBSERVATION_TYPES: [&str; 9] =
-    ["metric", "alert", "log_pattern", "change", "entity", "relation", "entity_gone", "tick", "kpi"];
+pub const OBSERVATION_TYPES: [&str; 10] =
+    ["metric", "alert", "log_pattern", "change", "entity", "relation", "entity_gone", "tick", "kpi", "traffic"];
 
 /// The first line of a scenario: what it is and, optionally, what the engine should make of it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -397,6 +397,7 @@ impl<R: BufRead> ScenarioReader<R> {
             "entity_gone" => self.deserialize_line::<EntityGoneLine>()?.into_observation(),
             "tick" => self.deserialize_line::<TickLine>()?.into_observation(),
             "kpi" => self.deserialize_line::<KpiLine>()?.into_observation(),
+            "traffic" => self.deserialize_line::<TrafficLine>()?.into_observation(),
             other => {
                 let column = value_column(&self.buf, "type");
                 return Err(self.error(column, LineProblem::UnknownType { found: other.to_string() }));
@@ -408,7 +409,7 @@ impl<R: BufRead> ScenarioReader<R> {
 
     /// Checks what serde cannot: sample order and finiteness, and time order across lines.
     fn check(&self, observation: &Observation) -> Result<(), ScenarioError> {
-        if let ObservationKind::Metric { samples, .. } = &observation.kind {
+        if let ObservationKind::Metric { samples, .. } | ObservationKind::Traffic { samples, .. } = &observation.kind {
             let column = value_column(&self.buf, "samples");
             if samples.is_empty() {
                 let problem = LineProblem::Field { field: Some("samples".into()), message: "no samples".into() };
@@ -506,6 +507,26 @@ struct MetricLine {
 impl MetricLine {
     fn into_observation(self) -> Observation {
         let kind = ObservationKind::Metric { entity: self.entity, metric: self.metric, samples: self.samples };
+        Observation { at: self.at, source: self.source, kind }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TrafficLine {
+    at: Timestamp,
+    #[serde(default)]
+    source: String,
+    #[serde(rename = "type")]
+    _type: IgnoredAny,
+    entity: EntityId,
+    role: TrafficRole,
+    samples: Vec<(Timestamp, f64)>,
+}
+
+impl TrafficLine {
+    fn into_observation(self) -> Observation {
+        let kind = ObservationKind::Traffic { entity: self.entity, role: self.role, samples: self.samples };
         Observation { at: self.at, source: self.source, kind }
     }
 }
@@ -796,6 +817,14 @@ mod tests {
                     last_week: Some(0.004),
                     higher_is_better: false,
                     unit: String::new(),
+                },
+            ),
+            obs(
+                9,
+                ObservationKind::Traffic {
+                    entity: EntityId::new("service:checkout"),
+                    role: TrafficRole::Errors,
+                    samples: vec![(t(8), 0.5), (t(9), 12.0)],
                 },
             ),
         ]

@@ -7,7 +7,7 @@
 //! (`{"status":"error","errorType":"bad_data","error":"..."}`) and a non-2xx status, so the
 //! message it gives is what we report, with the URL.
 
-use super::KpiConfig;
+use super::{KpiConfig, TrafficQuery};
 use crate::model::{AlertState, EntityId, Observation, ObservationKind, Relation, Severity, Timestamp};
 use crate::sources::mapping::Mapping;
 use serde::de::DeserializeOwned;
@@ -505,6 +505,48 @@ pub fn decode_kpi(
 }
 
 /// `data` of `/api/v1/targets`.
+/// What a traffic query's range gave.
+#[derive(Debug, Default, PartialEq)]
+pub struct TrafficDecoded {
+    pub observations: Vec<Observation>,
+    /// Series no mapping rule turned into an entity (skipped, counted).
+    pub unmapped_series: usize,
+    /// Entities given more than one series (skipped: which one is the entity's is unknown).
+    pub problems: Vec<String>,
+}
+
+/// A traffic query's matrix as one `Traffic` observation per entity, at its last sample.
+pub fn decode_traffic(q: &TrafficQuery, series: &[RangeSeries], mapping: &Mapping, source: &str) -> TrafficDecoded {
+    let mut out = TrafficDecoded::default();
+    let mut by_entity: BTreeMap<EntityId, Vec<&RangeSeries>> = BTreeMap::new();
+    for s in series {
+        let entity = match &q.entity {
+            Some(e) => Some(EntityId::new(e.clone())),
+            None => mapping.entity(&s.metric).map(|(e, _)| e),
+        };
+        match entity {
+            Some(e) => by_entity.entry(e).or_default().push(s),
+            None => out.unmapped_series += 1,
+        }
+    }
+    for (entity, series) in by_entity {
+        let [s] = series[..] else {
+            let how =
+                if q.entity.is_some() { "`sum(...)`" } else { "the entity's labels, e.g. `sum by (service) (...)`" };
+            out.problems.push(format!("{} series for {entity}; aggregate the query by {how}", series.len()));
+            continue;
+        };
+        let samples: Vec<(Timestamp, f64)> = s.values.iter().filter_map(|v| v.finite().map(|x| (v.at(), x))).collect();
+        let Some(&(last, _)) = samples.last() else { continue };
+        out.observations.push(Observation {
+            at: last,
+            source: source.to_string(),
+            kind: ObservationKind::Traffic { entity, role: q.role, samples },
+        });
+    }
+    out
+}
+
 #[derive(Debug, Deserialize)]
 pub struct TargetsData {
     #[serde(rename = "activeTargets")]

@@ -21,11 +21,12 @@
 //! the whole range it missed (bounded by `lookback`).
 
 pub mod api;
+pub mod changes;
 
 use super::http::{Auth, FetchError, Fetched, HttpClient, HttpSettings};
 use super::mapping::Mapping;
 use crate::config::HumanDuration;
-use crate::model::{AlertState, Entity, EntityId, Observation, ObservationKind, Relation, Timestamp};
+use crate::model::{AlertState, Entity, EntityId, Observation, ObservationKind, Relation, Timestamp, TrafficRole};
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -90,6 +91,30 @@ pub struct PrometheusConfig {
     /// Business KPIs, compared with yesterday and last week in a problem's impact.
     #[serde(default)]
     pub kpis: Vec<KpiConfig>,
+    /// Changes read from metrics (restarts, scaling, rollouts), candidates for a problem's
+    /// foundational cause. Left out: restarts from kube-state-metrics and from every scrape
+    /// target, deployment scaling and rollouts (see `changes::default_rules`); `changes = []`:
+    /// none.
+    #[serde(default = "changes::default_rules")]
+    pub changes: Vec<changes::ChangeRule>,
+    /// The traffic a problem touches: requests/s, errors/s and users, one query per role and
+    /// measuring point.
+    #[serde(default)]
+    pub traffic: Vec<TrafficQuery>,
+}
+
+/// One `[[sources.prometheus.traffic]]` table: a query whose series are an entity's traffic.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrafficQuery {
+    /// `requests` (per second), `errors` (per second) or `users` (a count).
+    pub role: TrafficRole,
+    /// PromQL, one series per entity, e.g. `sum by (service) (rate(http_requests_total[1m]))`.
+    pub query: String,
+    /// The entity every value belongs to (the query must then give one series); without it,
+    /// each series' labels go through the entity mapping.
+    #[serde(default)]
+    pub entity: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -196,6 +221,11 @@ pub struct PrometheusSource {
     firing: BTreeMap<String, api::FiringAlert>,
     /// Rules reported failing and not yet recovered, with their last status.
     failing_rules: BTreeMap<api::RuleRef, api::RuleStatus>,
+    /// End of the range already pulled, per change rule and per traffic query.
+    changes_until: BTreeMap<usize, Timestamp>,
+    traffic_until: BTreeMap<usize, Timestamp>,
+    /// Readings compared for changes, and the changes reported.
+    tracker: changes::ChangeTracker,
 }
 
 /// What a request of the cycle is for.
@@ -207,6 +237,10 @@ enum Purpose {
     Warm(usize),
     /// The n-th KPI, evaluated `days` days before the cycle's end (0, 1 or 7).
     Kpi(usize, i64),
+    /// The n-th change rule's new range.
+    Changes(usize),
+    /// The n-th traffic query's new range.
+    Traffic(usize),
     Alerts,
     Rules,
     Targets,
@@ -237,6 +271,9 @@ impl PrometheusSource {
             warmed: BTreeSet::new(),
             firing: BTreeMap::new(),
             failing_rules: BTreeMap::new(),
+            changes_until: BTreeMap::new(),
+            traffic_until: BTreeMap::new(),
+            tracker: changes::ChangeTracker::default(),
         })
     }
 
@@ -268,21 +305,35 @@ impl PrometheusSource {
                 plan.push(Request { purpose: Purpose::Warm(i), url: self.endpoint("/api/v1/query_range"), params });
             }
         }
-        for (i, q) in self.config.queries.iter().enumerate() {
+        let range = |query: &str, until: Option<&Timestamp>| {
             let earliest = end.plus_ms(-self.config.lookback.millis());
-            let start = self.pulled_until.get(&q.name).map(|t| t.plus_ms(step)).unwrap_or(earliest).max(earliest);
-            if start > end {
-                continue;
-            }
+            let start = until.map(|t| t.plus_ms(step)).unwrap_or(earliest).max(earliest);
             // Stay under the points limit: the newest range that fits.
             let start = start.max(end.plus_ms(-(MAX_POINTS - 1) * step));
-            let params = vec![
-                ("query", q.query.clone()),
-                ("start", secs(start)),
-                ("end", secs(end)),
-                ("step", format!("{}s", step as f64 / 1000.0)),
-            ];
-            plan.push(Request { purpose: Purpose::Range(i), url: self.endpoint("/api/v1/query_range"), params });
+            (start <= end).then(|| {
+                vec![
+                    ("query", query.to_string()),
+                    ("start", secs(start)),
+                    ("end", secs(end)),
+                    ("step", format!("{}s", step as f64 / 1000.0)),
+                ]
+            })
+        };
+        let url = self.endpoint("/api/v1/query_range");
+        for (i, q) in self.config.queries.iter().enumerate() {
+            if let Some(params) = range(&q.query, self.pulled_until.get(&q.name)) {
+                plan.push(Request { purpose: Purpose::Range(i), url: url.clone(), params });
+            }
+        }
+        for (i, c) in self.config.changes.iter().enumerate() {
+            if let Some(params) = range(&c.query, self.changes_until.get(&i)) {
+                plan.push(Request { purpose: Purpose::Changes(i), url: url.clone(), params });
+            }
+        }
+        for (i, t) in self.config.traffic.iter().enumerate() {
+            if let Some(params) = range(&t.query, self.traffic_until.get(&i)) {
+                plan.push(Request { purpose: Purpose::Traffic(i), url: url.clone(), params });
+            }
         }
         for (i, k) in self.config.kpis.iter().enumerate() {
             // `offset 1d` cannot be appended to an expression: PromQL attaches `offset` to each
@@ -357,6 +408,7 @@ impl PrometheusSource {
         let answers = self.fetch_all(&plan).await;
 
         let mut kpi_answers: BTreeMap<usize, Vec<KpiAnswer>> = BTreeMap::new();
+        let mut found_changes = Vec::new();
         let mut history = Vec::new();
         let (mut alerts, mut rules, mut targets) = (None, None, None);
         for (r, answer) in plan.iter().zip(answers) {
@@ -413,6 +465,45 @@ impl PrometheusSource {
                         Err(e) => pull.notes.push(format!("query `{}`: warm-up history not read: {e}", q.name)),
                     }
                 }
+                Purpose::Changes(i) => {
+                    let rule = &self.config.changes[i];
+                    match Self::query_data(&shown, answer, &mut pull) {
+                        Ok(api::QueryData::Matrix(series)) => {
+                            let found = self.tracker.compare(i, rule, &series, &self.mapping, &self.config.name);
+                            if found.unmapped_series > 0 {
+                                pull.notes.push(format!(
+                                    "changes `{}`: {} series give no entity; skipped",
+                                    rule.query, found.unmapped_series
+                                ));
+                            }
+                            found_changes.extend(found.observations);
+                            self.changes_until.insert(i, end);
+                        }
+                        Ok(_) => pull.problems.push(format!("changes `{}`: {shown}: not a range vector", rule.query)),
+                        Err(e) => pull.problems.push(format!("changes `{}`: {e}", rule.query)),
+                    }
+                }
+                Purpose::Traffic(i) => {
+                    let q = &self.config.traffic[i];
+                    let what = format!("traffic `{}` ({})", q.query, q.role.as_str());
+                    match Self::query_data(&shown, answer, &mut pull) {
+                        Ok(api::QueryData::Matrix(series)) => {
+                            let d = api::decode_traffic(q, &series, &self.mapping, &self.config.name);
+                            if d.unmapped_series > 0 {
+                                pull.notes.push(format!(
+                                    "{what}: {} series match no [mapping] rule; skipped",
+                                    d.unmapped_series
+                                ));
+                            }
+                            pull.problems.extend(d.problems.into_iter().map(|p| format!("{what}: {p}")));
+                            self.note_entities(d.observations.iter(), &mut topology);
+                            data.extend(d.observations);
+                            self.traffic_until.insert(i, end);
+                        }
+                        Ok(_) => pull.problems.push(format!("{what}: {shown}: not a range vector")),
+                        Err(e) => pull.problems.push(format!("{what}: {e}")),
+                    }
+                }
                 Purpose::Kpi(i, days) => {
                     let decoded = Self::query_data(&shown, answer, &mut pull);
                     kpi_answers.entry(i).or_default().push((days, decoded));
@@ -422,6 +513,11 @@ impl PrometheusSource {
                 Purpose::Targets => targets = Self::decoded::<api::TargetsData>(&shown, answer, &mut pull),
             }
         }
+        let fold = changes::fold_ms(step);
+        let forget = end.plus_ms(-self.config.lookback.millis() - fold);
+        let obs = self.tracker.fold(found_changes, fold, forget);
+        self.note_entities(obs.iter(), &mut topology);
+        data.extend(obs);
         for (i, answers) in kpi_answers {
             let obs = self.kpi_observations(i, answers, end, &mut pull);
             self.note_entities(obs.iter(), &mut topology);
@@ -610,7 +706,11 @@ impl PrometheusSource {
 
     fn note_entities<'a>(&mut self, obs: impl Iterator<Item = &'a Observation>, out: &mut Vec<Observation>) {
         for o in obs {
-            if let ObservationKind::Alert { entity, .. } | ObservationKind::Kpi { entity, .. } = &o.kind {
+            if let ObservationKind::Alert { entity, .. }
+            | ObservationKind::Kpi { entity, .. }
+            | ObservationKind::Change { entity, .. }
+            | ObservationKind::Traffic { entity, .. } = &o.kind
+            {
                 let kind = crate::engine::topology::kind_from_id(entity.as_str());
                 self.entity(entity.clone(), kind, o.at, out);
             }
@@ -635,6 +735,7 @@ impl PrometheusSource {
                 ObservationKind::Entity { entity } => {
                     self.known_entities.insert(entity.id.clone());
                 }
+                ObservationKind::Change { entity, change, .. } => self.tracker.remember(entity, *change, obs.at),
                 ObservationKind::Relation { relation } => {
                     self.known_relations.insert(relation.clone());
                 }

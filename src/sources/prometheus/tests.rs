@@ -96,8 +96,11 @@ fn success(data: &str) -> String {
     format!(r#"{{"status":"success","data":{data}}}"#)
 }
 
+/// A source for `url` with `extra` TOML, and no change rules (unless `extra` brings them): each
+/// test here scripts exactly the requests it is about.
 fn config(url: &str, extra: &str) -> PrometheusConfig {
-    toml::from_str(&format!("url = \"{url}\"\ntimeout = \"5s\"\nretries = 0\n{extra}")).unwrap()
+    let changes = if extra.contains("[[changes]]") { "" } else { "changes = []\n" };
+    toml::from_str(&format!("url = \"{url}\"\ntimeout = \"5s\"\nretries = 0\n{changes}{extra}")).unwrap()
 }
 
 fn rt() -> tokio::runtime::Runtime {

@@ -2,7 +2,9 @@
 //! timeline. Built as lines wrapped to the screen's width, so scrolling is by whole lines.
 
 use super::{fit, pack, pad, severity_label, silenced_label, status_label, text_width, thousands, wrap_words, App};
-use crate::model::{Candidate, EntityId, Hop, KpiImpact, Problem, ProblemStatus, Severity, Signal, Timestamp};
+use crate::model::{
+    Candidate, EntityId, Hop, KpiImpact, Problem, ProblemStatus, Severity, Signal, Timestamp, TrafficImpact,
+};
 use crate::ui::theme::Theme;
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
@@ -231,6 +233,9 @@ fn impact(problem: &Problem, theme: &Theme, width: usize, out: &mut Vec<Line<'st
         plain(format!("raw events {}", thousands(problem.raw_count()))),
     ];
     out.extend(pack(vec![Span::raw("  ")], counts, " · ", 2, width));
+    for t in &i.traffic {
+        traffic(t, theme, width, out);
+    }
     if i.kpis.is_empty() {
         return;
     }
@@ -239,6 +244,24 @@ fn impact(problem: &Problem, theme: &Theme, width: usize, out: &mut Vec<Line<'st
     for k in &i.kpis {
         kpi(k, theme, width, out);
     }
+}
+
+/// One role's traffic: `  errors   12 err/s (+2300% vs before onset) at service:checkout`.
+fn traffic(t: &TrafficImpact, theme: &Theme, width: usize, out: &mut Vec<Line<'static>>) {
+    let lead = vec![
+        Span::raw("  "),
+        Span::styled(pad(t.role.as_str(), VERDICT_WIDTH), Style::new().add_modifier(Modifier::BOLD)),
+    ];
+    let mut pieces = vec![plain(t.describe())];
+    let mut at = vec![Span::raw("at ")];
+    for (n, e) in t.entities.iter().enumerate() {
+        if n > 0 {
+            at.push(Span::raw(", "));
+        }
+        at.push(entity(e, theme));
+    }
+    pieces.push(at);
+    out.extend(pack(lead, pieces, " ", 2 + VERDICT_WIDTH, width));
 }
 
 /// Width of the verdict column of a KPI line.
