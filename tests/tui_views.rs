@@ -437,7 +437,6 @@ fn detail_shows_kpis_against_yesterday_and_last_week_within_80_columns() {
         kpi("service:frontend", "checkout_conversion_rate", "", 0.0312, None, Some(0.0311)),
     ];
     let lines = detail_after_impact(&mut app, impact);
-    let problem = app.detail_problem().unwrap();
     let text = squeezed(&lines.join("\n"));
     for expected in [
         "KPIs (2, 1 worse) against yesterday and last week:",
