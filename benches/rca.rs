@@ -129,6 +129,7 @@ fn storm(n: usize) -> Storm {
                 value: Some(value),
                 baseline: Some(Baseline { expected, lower: expected * 0.5, upper: expected * 1.5 }),
                 labels: Default::default(),
+                mark: None,
             }
         })
         .collect();

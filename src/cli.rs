@@ -143,6 +143,12 @@ enum EvalCommand {
         #[arg(long, value_name = "FILE")]
         write_rankings: Option<PathBuf>,
     },
+    /// Play scenario files with ground truth (`truth` in the header) through the engine: storm
+    /// compression, pairwise grouping precision and recall, root-cause and foundational hits.
+    Scenarios {
+        /// A folder of `*.jsonl` scenarios (e.g. fixtures/scenarios/faults) or one scenario file.
+        dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -340,6 +346,11 @@ fn run_eval(command: EvalCommand) -> Result<()> {
         EvalCommand::Rca { format: RcaFormat::Petshop, dir, write_rankings } => {
             let started = Instant::now();
             let report = faultline::eval::petshop::evaluate(&dir, write_rankings.as_deref())?;
+            print_text(&timed(&report, started))
+        }
+        EvalCommand::Scenarios { dir } => {
+            let started = Instant::now();
+            let report = faultline::eval::scenarios::evaluate(&dir)?;
             print_text(&timed(&report, started))
         }
     }

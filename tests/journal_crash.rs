@@ -111,6 +111,7 @@ fn batch(first: u64, round: u64) -> (Observation, Vec<ProblemEvent>) {
                         value: Some(0.93),
                         baseline: None,
                         labels: Default::default(),
+                        mark: None,
                     },
                 },
                 // Every third batch ranks many candidates: a transaction of several pages.

@@ -50,6 +50,7 @@ fn signal(key: &str, kind: SignalKind, entity: &str, name: &str, count: u64, act
         value: None,
         baseline: None,
         labels: Default::default(),
+        mark: None,
     }
 }
 

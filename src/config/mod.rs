@@ -78,6 +78,9 @@ pub struct EngineSection {
     /// Least move of a KPI's value or deviation (a fraction) that updates a problem's impact,
     /// and least deviation that makes a KPI worse.
     pub kpi_step: f64,
+    /// A signal raised or re-fired this many times within `flap_window` is chronic flapping.
+    pub flap_activations: u32,
+    pub flap_window: HumanDuration,
     /// `[engine.detect]`: anomaly detection tunables.
     pub detect: DetectConfig,
 }
@@ -96,6 +99,8 @@ impl Default for EngineSection {
             log_quiet: HumanDuration(d.log_quiet_ms),
             max_evidence_paths: d.max_evidence_paths,
             kpi_step: d.kpi_step,
+            flap_activations: d.flap_activations,
+            flap_window: HumanDuration(d.flap_window_ms),
             detect: d.detect,
         }
     }
@@ -194,6 +199,8 @@ impl Config {
             log_quiet_ms: e.log_quiet.millis(),
             max_evidence_paths: e.max_evidence_paths,
             kpi_step: e.kpi_step,
+            flap_activations: e.flap_activations,
+            flap_window_ms: e.flap_window.millis(),
         }
     }
 
@@ -221,6 +228,8 @@ impl Config {
         in_range("engine.log_burst_min", e.log_burst_min, 1, u64::MAX)?;
         positive("engine.log_quiet", e.log_quiet)?;
         in_range("engine.max_evidence_paths", e.max_evidence_paths as u64, 1, 1000)?;
+        in_range("engine.flap_activations", e.flap_activations.into(), 2, 16)?;
+        positive("engine.flap_window", e.flap_window)?;
         if !(e.kpi_step > 0.0 && e.kpi_step <= 1.0) {
             return Err((
                 "engine.kpi_step".into(),

@@ -1,13 +1,25 @@
-//! Correlation: which problem a signal belongs to.
+//! Correlation: which problem a signal belongs to, by the Moogsoft "cookbook" factors in one rule.
 //!
-//! A signal joins an open problem when it is close in time (the problem saw activity within the
-//! correlation window) and close in the topology: the signal's entity and one of the problem's
-//! entities share a dependency within `hops` edges (each entity's dependency closure includes
-//! itself, so "A depends on B" and "A and B both depend on C" both count). A signal that matches
-//! several open problems shows they are one: they merge into the oldest.
+//! A signal joins an open problem when all of these hold:
+//! - **time**: the problem saw activity within the correlation window;
+//! - **priority**: the signal is not marked by the smart filter (chronic flapping, low-criticality
+//!   entity: [`crate::model::Mark`]); marked signals never open, join or merge incident problems
+//!   and go to the one background problem instead, so they stay visible without polluting a storm;
+//! - **topology**, graded, with **type** deciding the weak grade:
+//!   - *direct*: the signal's entity depends on one of the problem's entities within `hops` edges
+//!     (it is upstream of the trouble: a caller, or what runs on it), or one of them depends on it
+//!     (it is below the trouble: a callee, the host) — trouble travels along dependencies;
+//!   - *sibling*: the two share a direct dependency (both call the same database, both run on the
+//!     same host) *and* the problem already holds a signal alike in kind (same signal kind and
+//!     name: `HighLatency`, `latency_p99_ms`, the same log template): siblings showing the same
+//!     symptom point at their common dependency; siblings with unrelated symptoms stay apart.
+//!
+//! Only unmarked signals anchor a problem's position in the topology. A signal that matches several
+//! open problems shows they are one: they merge into the oldest; two open problems whose top
+//! root-cause candidate is the same entity merge too (see `Engine::reassess`).
 
 use super::topology::Topology;
-use crate::model::{Candidate, ChangeRecord, EntityId, Impact, ProblemId, Severity, SignalKey, Timestamp};
+use crate::model::{Candidate, ChangeRecord, EntityId, Impact, ProblemId, Severity, SignalKey, SignalKind, Timestamp};
 use petgraph::stable_graph::NodeIndex;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
@@ -25,8 +37,13 @@ pub struct ProblemState {
     pub id: ProblemId,
     pub phase: Phase,
     pub signals: BTreeSet<SignalKey>,
-    /// Affected entities and how many of the problem's signals sit on each.
+    /// Entities of its unmarked signals (the anchors of its place in the topology) and how many
+    /// of those signals sit on each.
     pub entities: BTreeMap<EntityId, u32>,
+    /// Kinds and names of its unmarked signals, with counts: the "type" factor.
+    pub kinds: BTreeMap<(SignalKind, String), u32>,
+    /// The background problem of marked signals: never matched by unmarked ones.
+    pub background: bool,
     /// Earliest first-seen time of its signals.
     pub onset: Timestamp,
     /// Data time of the last attach, repeat or update.
@@ -38,10 +55,22 @@ pub struct ProblemState {
     pub ranking: Vec<Candidate>,
     pub foundational: Option<ChangeRecord>,
     pub impact: Impact,
-    /// Union of the dependency closures of its entities, and the topology generation it was
-    /// computed at.
+    /// Union of the dependency closures (`hops` edges) of its entities, the union of their direct
+    /// dependencies (one edge), their nodes, and the topology generation these were computed at.
     closure: HashSet<NodeIndex>,
+    siblings: HashSet<NodeIndex>,
+    anchors: HashSet<NodeIndex>,
     closure_generation: Option<u64>,
+}
+
+/// How close a signal's entity is to a problem in the topology.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Proximity {
+    Far,
+    /// Shares a direct dependency with one of the problem's entities.
+    Sibling,
+    /// Depends on one of them, or one of them depends on it, within the hops.
+    Direct,
 }
 
 impl ProblemState {
@@ -58,7 +87,11 @@ impl ProblemState {
             ranking: Vec::new(),
             foundational: None,
             impact: Impact::default(),
+            kinds: BTreeMap::new(),
+            background: false,
             closure: HashSet::new(),
+            siblings: HashSet::new(),
+            anchors: HashSet::new(),
             closure_generation: None,
         }
     }
@@ -67,26 +100,52 @@ impl ProblemState {
         self.phase == Phase::Open
     }
 
-    /// Adds a signal on `entity`; keeps the closure current when the topology has not changed.
-    pub fn add_signal(&mut self, key: SignalKey, entity: &EntityId, topology: &mut Topology, hops: u32) {
+    /// Adds a signal; an unmarked one (`anchor`) also anchors the problem on its entity and kind.
+    pub fn add_signal(&mut self, key: SignalKey, anchor: Option<(&EntityId, SignalKind, &str)>) {
         if !self.signals.insert(key) {
             return;
         }
-        *self.entities.entry(entity.clone()).or_insert(0) += 1;
-        if self.closure_generation == Some(topology.generation()) {
-            if let Some(n) = topology.node(entity) {
-                self.closure.extend(topology.closure(n, hops).iter().copied());
+        if let Some((entity, kind, name)) = anchor {
+            *self.entities.entry(entity.clone()).or_insert(0) += 1;
+            *self.kinds.entry((kind, name.to_string())).or_insert(0) += 1;
+            self.closure_generation = None;
+        }
+    }
+
+    /// A signal of the problem was marked: it no longer anchors the problem.
+    pub fn unanchor(&mut self, entity: &EntityId, kind: SignalKind, name: &str) {
+        if let Some(n) = self.entities.get_mut(entity) {
+            *n -= 1;
+            if *n == 0 {
+                self.entities.remove(entity);
+            }
+            self.closure_generation = None;
+        }
+        let k = (kind, name.to_string());
+        if let Some(n) = self.kinds.get_mut(&k) {
+            *n -= 1;
+            if *n == 0 {
+                self.kinds.remove(&k);
             }
         }
     }
 
-    /// True when `entity`'s dependency closure meets this problem's.
-    pub fn near(&mut self, entity: &EntityId, topology: &mut Topology, hops: u32) -> bool {
+    /// Whether the problem holds an unmarked signal of this kind and name.
+    pub fn alike(&self, kind: SignalKind, name: &str) -> bool {
+        self.kinds.contains_key(&(kind, name.to_string()))
+    }
+
+    /// How close `entity` is to this problem's entities (see the module doc).
+    pub fn proximity(&mut self, entity: &EntityId, topology: &mut Topology, hops: u32) -> Proximity {
         self.refresh_closure(topology, hops);
-        match topology.node(entity) {
-            Some(n) => topology.closure(n, hops).iter().any(|m| self.closure.contains(m)),
-            None => false,
+        let Some(n) = topology.node(entity) else { return Proximity::Far };
+        if self.closure.contains(&n) || topology.closure(n, hops).iter().any(|m| self.anchors.contains(m)) {
+            return Proximity::Direct;
         }
+        if topology.closure(n, 1).iter().skip(1).any(|m| self.siblings.contains(m)) {
+            return Proximity::Sibling;
+        }
+        Proximity::Far
     }
 
     fn refresh_closure(&mut self, topology: &mut Topology, hops: u32) {
@@ -94,9 +153,14 @@ impl ProblemState {
             return;
         }
         self.closure.clear();
+        self.siblings.clear();
+        self.anchors.clear();
         for e in self.entities.keys() {
             if let Some(n) = topology.node(e) {
+                self.anchors.insert(n);
                 self.closure.extend(topology.closure(n, hops).iter().copied());
+                // The closure starts with the node itself: its direct dependencies follow.
+                self.siblings.extend(topology.closure(n, 1).iter().skip(1).copied());
             }
         }
         self.closure_generation = Some(topology.generation());
@@ -143,11 +207,14 @@ impl Problems {
         id
     }
 
-    /// Open problems active within `window_ms` before `at` whose topology meets `entity`'s,
-    /// oldest first.
+    /// Open incident problems the signal joins by the cookbook rule (see the module doc), oldest
+    /// first. `kind` and `name` are the signal's, for the type factor.
+    #[allow(clippy::too_many_arguments)]
     pub fn matching(
         &mut self,
         entity: &EntityId,
+        kind: SignalKind,
+        name: &str,
         at: Timestamp,
         window_ms: i64,
         topology: &mut Topology,
@@ -155,7 +222,15 @@ impl Problems {
     ) -> Vec<ProblemId> {
         let mut out = Vec::new();
         for p in self.by_id.values_mut() {
-            if p.is_open() && at.since(p.last_activity) <= window_ms && p.near(entity, topology, hops) {
+            if !p.is_open() || p.background || at.since(p.last_activity) > window_ms {
+                continue;
+            }
+            let joins = match p.proximity(entity, topology, hops) {
+                Proximity::Direct => true,
+                Proximity::Sibling => kind == SignalKind::LogBurst && p.alike(kind, name),
+                Proximity::Far => false,
+            };
+            if joins {
                 out.push(p.id);
             }
         }
@@ -186,5 +261,177 @@ impl Problems {
             out.push(first);
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::engine::{Engine, EngineConfig};
+    use crate::model::{
+        AlertState, Criticality, Entity, EntityId, EntityKind, Mark, Observation, ObservationKind, ProblemEvent,
+        ProblemSet, Relation, RelationKind, Severity, Timestamp,
+    };
+
+    const MIN: i64 = 60_000;
+
+    struct Feed {
+        engine: Engine,
+        events: Vec<ProblemEvent>,
+    }
+
+    impl Feed {
+        fn new() -> Feed {
+            Feed { engine: Engine::new(EngineConfig::default()), events: Vec::new() }
+        }
+        fn push(&mut self, at: i64, kind: ObservationKind) {
+            self.engine.observe(&Observation { at: Timestamp(at), source: "test".into(), kind }, &mut self.events);
+        }
+        fn relate(&mut self, from: &str, kind: RelationKind, to: &str) {
+            let relation =
+                Relation { from: EntityId::new(from), kind, to: EntityId::new(to), learned_from: "t".into() };
+            self.push(0, ObservationKind::Relation { relation });
+        }
+        fn entity(&mut self, id: &str, kind: EntityKind, criticality: Criticality) {
+            let entity =
+                Entity { id: EntityId::new(id), kind, name: String::new(), labels: Default::default(), criticality };
+            self.push(0, ObservationKind::Entity { entity });
+        }
+        fn alert(&mut self, at: i64, entity: &str, name: &str, state: AlertState) {
+            let kind = ObservationKind::Alert {
+                entity: EntityId::new(entity),
+                name: name.into(),
+                fingerprint: format!("{entity}/{name}"),
+                state,
+                severity: Severity::Major,
+                labels: Default::default(),
+                summary: String::new(),
+            };
+            self.push(at, kind);
+        }
+        fn log(&mut self, at: i64, entity: &str, template: &str) {
+            let kind = ObservationKind::LogPattern {
+                entity: EntityId::new(entity),
+                template_id: template.into(),
+                template: template.into(),
+                level: Severity::Major,
+                count: 20,
+                new_template: false,
+            };
+            self.push(at, kind);
+        }
+        /// Visible problems, each as the sorted keys of its signals.
+        fn groups(&self) -> Vec<Vec<String>> {
+            let set = ProblemSet::fold(&self.events);
+            let mut groups: Vec<Vec<String>> =
+                set.visible().iter().map(|p| p.signals.keys().map(|k| k.0.clone()).collect()).collect();
+            groups.sort();
+            groups
+        }
+    }
+
+    /// web calls api and search; api and search both call db; api runs on host:a.
+    fn shop() -> Feed {
+        use RelationKind::*;
+        let mut f = Feed::new();
+        f.relate("service:web", Calls, "service:api");
+        f.relate("service:web", Calls, "service:search");
+        f.relate("service:api", Calls, "database:db");
+        f.relate("service:search", Calls, "database:db");
+        f.relate("service:api", RunsOn, "host:a");
+        f.relate("service:search", RunsOn, "host:b");
+        f
+    }
+
+    #[test]
+    fn dependents_and_dependencies_join_siblings_only_with_the_same_symptom() {
+        let mut f = shop();
+        f.alert(0, "service:api", "HighErrorRate", AlertState::Firing);
+        // The host below it joins: direct.
+        f.alert(MIN, "host:a", "HostCpuSaturation", AlertState::Firing);
+        // A sibling of api (both call db) with an unrelated alert stays apart...
+        f.alert(2 * MIN, "service:search", "IndexStale", AlertState::Firing);
+        assert_eq!(
+            f.groups(),
+            [
+                vec!["alert:host:a/HostCpuSaturation", "alert:service:api/HighErrorRate"],
+                vec!["alert:service:search/IndexStale"],
+            ]
+        );
+        // ...until web, which calls both, fails: it joins both, and they merge.
+        f.alert(3 * MIN, "service:web", "HighErrorRate", AlertState::Firing);
+        assert_eq!(f.groups().len(), 1);
+        assert_eq!(f.groups()[0].len(), 4);
+
+        // ...while siblings logging the same template about their common dependency group.
+        let mut f = shop();
+        f.log(0, "service:api", "timeout waiting for db");
+        f.log(MIN, "service:search", "timeout waiting for db");
+        assert_eq!(
+            f.groups(),
+            [vec!["log:service:api:timeout waiting for db", "log:service:search:timeout waiting for db"]]
+        );
+    }
+
+    #[test]
+    fn a_signal_after_the_correlation_window_opens_its_own_problem_unless_it_shares_the_root() {
+        // Far apart in time on unrelated entities: two problems.
+        let mut f = shop();
+        f.alert(0, "service:api", "HighErrorRate", AlertState::Firing);
+        f.alert(40 * MIN, "host:b", "HostCpuSaturation", AlertState::Firing);
+        assert_eq!(f.groups().len(), 2);
+
+        // The same entity long after the problem's last activity: a new problem first, whose top
+        // root candidate is that of the open one, so the two merge (the younger into the older).
+        let mut f = shop();
+        f.alert(0, "host:a", "HostCpuSaturation", AlertState::Firing);
+        f.alert(40 * MIN, "host:a", "HostMemoryPressure", AlertState::Firing);
+        assert_eq!(f.groups(), [vec!["alert:host:a/HostCpuSaturation", "alert:host:a/HostMemoryPressure"]]);
+        let merged = f.events.iter().filter(|e| matches!(e.kind, crate::model::EventKind::MergedInto { .. }));
+        assert_eq!(merged.count(), 1);
+    }
+
+    #[test]
+    fn flapping_signals_are_learned_marked_and_kept_out_of_incidents() {
+        let mut f = shop();
+        // host:a flaps: firing 2 minutes out of every 6.
+        for i in 0..6 {
+            f.alert(i * 6 * MIN, "host:a", "ClockSkew", AlertState::Firing);
+            f.alert(i * 6 * MIN + 2 * MIN, "host:a", "ClockSkew", AlertState::Resolved);
+        }
+        // Then a real incident on the same host, while the alert flaps on.
+        f.alert(37 * MIN, "host:a", "HostCpuSaturation", AlertState::Firing);
+        f.alert(37 * MIN, "host:a", "ClockSkew", AlertState::Firing);
+        f.alert(38 * MIN, "service:api", "HighLatency", AlertState::Firing);
+        let set = ProblemSet::fold(&f.events);
+        let visible = set.visible();
+        assert_eq!(visible.len(), 2, "{:?}", f.groups());
+        let skew = visible.iter().find(|p| p.signals.values().any(|s| s.name == "ClockSkew")).unwrap();
+        let signal = skew.signals.values().find(|s| s.name == "ClockSkew").unwrap();
+        assert_eq!(signal.mark, Some(Mark::Flapping { activations: 3 }), "marked at its third activation");
+        assert_eq!(skew.severity, Severity::Info, "the background problem is low priority");
+        assert_eq!(skew.signals.len(), 1);
+        let incident = visible.iter().find(|p| p.id != skew.id).unwrap();
+        assert_eq!(incident.signals.len(), 2);
+        assert!(incident.signals.values().all(|s| s.mark.is_none()));
+        assert_eq!(incident.root_causes[0].entity, EntityId::new("host:a"));
+    }
+
+    #[test]
+    fn low_criticality_signals_go_to_the_background_never_to_an_incident() {
+        let mut f = shop();
+        f.entity("service:report", EntityKind::Service, Criticality::Low);
+        f.relate("service:report", RelationKind::Calls, "service:api");
+        f.alert(0, "service:report", "JobSlow", AlertState::Firing);
+        f.alert(MIN, "service:api", "HighErrorRate", AlertState::Firing);
+        // A caller of api, so close enough to join, but low criticality: it does not.
+        f.alert(2 * MIN, "service:report", "JobFailed", AlertState::Firing);
+        let set = ProblemSet::fold(&f.events);
+        let visible = set.visible();
+        assert_eq!(visible.len(), 2);
+        let background = visible.iter().find(|p| p.severity == Severity::Info).expect("a background problem");
+        assert_eq!(background.signals.len(), 2);
+        assert!(background.signals.values().all(|s| s.mark == Some(Mark::LowCriticality)));
+        let incident = visible.iter().find(|p| p.id != background.id).unwrap();
+        assert_eq!(incident.signals.len(), 1);
     }
 }

@@ -2,7 +2,7 @@
 //! [`Signal`] with a counter.
 
 use crate::model::{Baseline, EntityId, ProblemId, Severity, Signal, SignalKey, SignalKind, Timestamp};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// What an input did to its signal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +42,26 @@ pub struct Occurrence<'a> {
 pub struct Entry {
     pub signal: Signal,
     pub problem: Option<ProblemId>,
+    /// When it was raised or re-fired after clearing, oldest first, at most
+    /// [`MAX_ACTIVATIONS`] kept: the history the flapping filter learns from.
+    pub activations: VecDeque<Timestamp>,
+}
+
+/// Activations kept per signal; more than any sensible `flap_activations`.
+pub const MAX_ACTIVATIONS: usize = 16;
+
+impl Entry {
+    /// Activations within `window_ms` before (and at) `at`.
+    pub fn activations_within(&self, at: Timestamp, window_ms: i64) -> u32 {
+        self.activations.iter().filter(|t| at.since(**t) <= window_ms).count() as u32
+    }
+
+    fn activated(&mut self, at: Timestamp) {
+        if self.activations.len() == MAX_ACTIVATIONS {
+            self.activations.pop_front();
+        }
+        self.activations.push_back(at);
+    }
 }
 
 /// All signals by key.
@@ -87,8 +107,10 @@ impl SignalTable {
                     value: o.value,
                     baseline: o.baseline,
                     labels: o.labels.cloned().unwrap_or_default(),
+                    mark: None,
                 };
-                self.entries.insert(o.key.clone(), Entry { signal, problem: None });
+                let activations = VecDeque::from([o.at]);
+                self.entries.insert(o.key.clone(), Entry { signal, problem: None, activations });
                 Change::Raised
             }
             Some(e) => {
@@ -119,6 +141,7 @@ impl SignalTable {
                     }
                 } else {
                     s.active = true;
+                    e.activated(o.at);
                     Change::Reactivated
                 }
             }
@@ -199,5 +222,21 @@ mod tests {
         assert_eq!(t.clear(&k, Timestamp(42)), Change::None);
         assert_eq!(t.fire(occ(&e, 43)), Change::Reactivated);
         assert_eq!(t.get(&k).unwrap().signal.first_seen, Timestamp(1));
+        // Raised at 1, re-fired at 43: two activations; repeats are not activations.
+        assert_eq!(t.get(&k).unwrap().activations_within(Timestamp(43), 100), 2);
+        assert_eq!(t.get(&k).unwrap().activations_within(Timestamp(43), 10), 1);
+    }
+
+    #[test]
+    fn activation_history_is_bounded() {
+        let e = EntityId::new("host:a");
+        let mut t = SignalTable::default();
+        let k = SignalKey("alert:abc".into());
+        for i in 0..100 {
+            t.fire(occ(&e, 2 * i));
+            t.clear(&k, Timestamp(2 * i + 1));
+        }
+        assert_eq!(t.get(&k).unwrap().activations.len(), MAX_ACTIVATIONS);
+        assert_eq!(t.get(&k).unwrap().activations.back(), Some(&Timestamp(198)));
     }
 }

@@ -9,8 +9,8 @@ pub mod rca;
 pub mod topology;
 
 use crate::model::{
-    AlertState, EntityId, EventKind, Observation, ObservationKind, ProblemEvent, ProblemId, Severity, Signal,
-    SignalKey, SignalKind, Timestamp,
+    AlertState, Criticality, EntityId, EventKind, Mark, Observation, ObservationKind, ProblemEvent, ProblemId,
+    Severity, Signal, SignalKey, SignalKind, Timestamp,
 };
 use correlate::{Phase, Problems};
 use dedup::{alert_score, Change, Occurrence, SignalTable};
@@ -44,6 +44,10 @@ pub struct EngineConfig {
     /// A KPI's value or deviation must move by at least this fraction (0.05: five percentage
     /// points) for a new impact event; it is also the least deviation that makes a KPI worse.
     pub kpi_step: f64,
+    /// A signal raised or re-fired this many times within `flap_window_ms` is chronic flapping
+    /// and marked (smart filter).
+    pub flap_activations: u32,
+    pub flap_window_ms: i64,
 }
 
 impl Default for EngineConfig {
@@ -61,6 +65,8 @@ impl Default for EngineConfig {
             log_quiet_ms: 5 * MIN,
             max_evidence_paths: 20,
             kpi_step: 0.05,
+            flap_activations: 3,
+            flap_window_ms: 60 * MIN,
         }
     }
 }
@@ -89,6 +95,8 @@ pub struct Engine {
     seq: u64,
     /// Latest data time seen.
     now: Timestamp,
+    /// The background problem of marked signals, while it can still take them.
+    background: Option<ProblemId>,
     /// Problems whose signal set or signal states changed during the current observation.
     touched: BTreeSet<ProblemId>,
     /// A KPI reading arrived during the current observation: every open problem's impact is
@@ -124,6 +132,7 @@ impl Engine {
             traffic_before: HashMap::new(),
             seq: 0,
             now: Timestamp(i64::MIN),
+            background: None,
             touched: BTreeSet::new(),
             touched_kpis: false,
             impact_due: BTreeSet::new(),
@@ -376,6 +385,7 @@ impl Engine {
         let key = o.key.clone();
         let at = o.at;
         let change = self.signals.fire(o);
+        self.mark(&key, at, out);
         let Some(entry) = self.signals.get(&key) else { return };
         let signal = entry.signal.clone();
         let current = entry.problem;
@@ -391,10 +401,12 @@ impl Engine {
                 self.on_signal_changed(p, &signal, at);
                 self.emit(out, p, at, EventKind::SignalUpdated { signal });
             }
+            // A marked signal does not reopen its old problem: it goes to the background one.
             (_, Some(p))
-                if self.problems.get(p).is_some_and(
-                    |s| matches!(s.phase, Phase::Resolved { at: r } if at.since(r) <= self.config.reopen_window_ms),
-                ) =>
+                if signal.mark.is_none()
+                    && self.problems.get(p).is_some_and(
+                        |s| matches!(s.phase, Phase::Resolved { at: r } if at.since(r) <= self.config.reopen_window_ms),
+                    ) =>
             {
                 if let Some(state) = self.problems.get_mut(p) {
                     state.phase = Phase::Open;
@@ -405,6 +417,70 @@ impl Engine {
             }
             _ => self.correlate(signal, at, out),
         }
+    }
+
+    /// The smart filter: marks the signal `key` when it flaps (activations within the flap
+    /// window, from its own history) or sits on a low-criticality entity. A mark is sticky for
+    /// the signal's life. A newly marked signal stops anchoring the problem it is in; a problem
+    /// left with no unmarked signal was noise all along and joins the background problem.
+    fn mark(&mut self, key: &SignalKey, at: Timestamp, out: &mut Vec<ProblemEvent>) {
+        let Some(entry) = self.signals.get(key) else { return };
+        if entry.signal.mark.is_some() {
+            return;
+        }
+        let activations = entry.activations_within(at, self.config.flap_window_ms);
+        let low = self.topology.entity(&entry.signal.entity).is_some_and(|e| e.criticality == Criticality::Low);
+        let mark = if activations >= self.config.flap_activations {
+            Mark::Flapping { activations }
+        } else if low {
+            Mark::LowCriticality
+        } else {
+            return;
+        };
+        let problem = entry.problem;
+        let Some(entry) = self.signals.get_mut(key) else { return };
+        entry.signal.mark = Some(mark);
+        let (entity, kind, name) = (entry.signal.entity.clone(), entry.signal.kind, entry.signal.name.clone());
+        let Some(p) = problem else { return };
+        let Some(state) = self.problems.get_mut(p) else { return };
+        state.unanchor(&entity, kind, &name);
+        if state.entities.is_empty() && !state.background && self.takes_signals(p, at) {
+            self.retire_to_background(p, at, out);
+        }
+    }
+
+    /// Whether problem `p` can still take signals at `at`: open, or resolved within the reopen
+    /// window.
+    fn takes_signals(&self, p: ProblemId, at: Timestamp) -> bool {
+        match self.problems.get(p).map(|s| s.phase) {
+            Some(Phase::Open) => true,
+            Some(Phase::Resolved { at: r }) => at.since(r) <= self.config.reopen_window_ms,
+            _ => false,
+        }
+    }
+
+    /// Problem `p` holds only marked signals: it becomes the background problem, or the current
+    /// background problem and it merge (the younger into the older, as every merge goes).
+    fn retire_to_background(&mut self, p: ProblemId, at: Timestamp, out: &mut Vec<ProblemEvent>) {
+        let into = match self.background.filter(|b| *b != p && self.takes_signals(*b, at)) {
+            None => p,
+            Some(b) => {
+                let (from, into) = if b < p { (p, b) } else { (b, p) };
+                if self.problems.get(into).is_some_and(|s| !s.is_open()) {
+                    if let Some(state) = self.problems.get_mut(into) {
+                        state.phase = Phase::Open;
+                    }
+                    self.emit(out, into, at, EventKind::Reopened);
+                }
+                self.merge(from, into, at, out);
+                into
+            }
+        };
+        if let Some(state) = self.problems.get_mut(into) {
+            state.background = true;
+        }
+        self.background = Some(into);
+        self.touched.insert(into);
     }
 
     fn clear(&mut self, key: &SignalKey, at: Timestamp, out: &mut Vec<ProblemEvent>) {
@@ -439,13 +515,26 @@ impl Engine {
         }
     }
 
-    /// A new (or newly re-fired) signal without an open problem: join the problems near it in
-    /// time and topology, merging them if there are several, or open a new one.
+    /// A new (or newly re-fired) signal without an open problem: join the problems the cookbook
+    /// rule matches (see [`correlate`]), merging them if there are several, or open a new one. A
+    /// marked signal goes to the background problem instead.
     fn correlate(&mut self, signal: Signal, at: Timestamp, out: &mut Vec<ProblemEvent>) {
         self.topology.ensure(&signal.entity);
+        if signal.mark.is_some() {
+            let target = self.background_problem(at, out);
+            self.attach(target, signal, at, out);
+            return;
+        }
         let hops = self.config.topology_hops;
-        let matches =
-            self.problems.matching(&signal.entity, at, self.config.correlation_window_ms, &mut self.topology, hops);
+        let matches = self.problems.matching(
+            &signal.entity,
+            signal.kind,
+            &signal.name,
+            at,
+            self.config.correlation_window_ms,
+            &mut self.topology,
+            hops,
+        );
         let target = match matches.first() {
             Some(p) => *p,
             None => {
@@ -461,13 +550,39 @@ impl Engine {
         }
     }
 
+    /// The background problem for marked signals: the current one if open, reopened if it
+    /// resolved within the reopen window, else a new one (severity info).
+    fn background_problem(&mut self, at: Timestamp, out: &mut Vec<ProblemEvent>) -> ProblemId {
+        if let Some(id) = self.background {
+            match self.problems.get(id).map(|s| s.phase) {
+                Some(Phase::Open) => return id,
+                Some(Phase::Resolved { at: r }) if at.since(r) <= self.config.reopen_window_ms => {
+                    if let Some(state) = self.problems.get_mut(id) {
+                        state.phase = Phase::Open;
+                    }
+                    self.emit(out, id, at, EventKind::Reopened);
+                    return id;
+                }
+                _ => {}
+            }
+        }
+        let id = self.problems.open(at, Severity::Info);
+        if let Some(state) = self.problems.get_mut(id) {
+            state.background = true;
+        }
+        let title = "background: flapping and low-criticality signals".to_string();
+        self.emit(out, id, at, EventKind::Opened { title, severity: Severity::Info });
+        self.background = Some(id);
+        id
+    }
+
     fn attach(&mut self, p: ProblemId, signal: Signal, at: Timestamp, out: &mut Vec<ProblemEvent>) {
-        let hops = self.config.topology_hops;
         if let Some(entry) = self.signals.get_mut(&signal.key) {
             entry.problem = Some(p);
         }
         if let Some(state) = self.problems.get_mut(p) {
-            state.add_signal(signal.key.clone(), &signal.entity, &mut self.topology, hops);
+            let anchor = signal.mark.is_none().then_some((&signal.entity, signal.kind, signal.name.as_str()));
+            state.add_signal(signal.key.clone(), anchor);
             state.onset = state.onset.min(signal.first_seen);
         }
         self.on_signal_changed(p, &signal, at);
@@ -481,6 +596,7 @@ impl Engine {
         self.traffic_before.remove(&from);
         let keys: Vec<SignalKey> = std::mem::take(&mut state.signals).into_iter().collect();
         state.entities.clear();
+        state.kinds.clear();
         self.problems.set_deadline(from, None);
         self.touched.remove(&from);
         self.emit(out, from, at, EventKind::MergedInto { into });
@@ -494,6 +610,10 @@ impl Engine {
 
     /// Re-ranks root causes, links the foundational cause and updates impact and severity of
     /// the problems touched by this observation, emitting only what changed.
+    ///
+    /// Then problems that turn out to share their root merge: two open incident problems whose
+    /// top root-cause candidate is the same entity become one (the younger into the older), and
+    /// the survivor is reassessed.
     fn reassess(&mut self, at: Timestamp, out: &mut Vec<ProblemEvent>) {
         if std::mem::take(&mut self.touched_kpis) {
             let open = self.problems.iter().filter(|s| s.is_open()).map(|s| s.id).collect();
@@ -503,6 +623,34 @@ impl Engine {
         if !due.is_empty() {
             self.reassess_impacts(due, at, out);
         }
+        // Each round merges at least one problem away, so the rounds are bounded.
+        while !self.touched.is_empty() {
+            let touched: Vec<ProblemId> = self.touched.iter().copied().collect();
+            self.reassess_touched(at, out);
+            let mut merged = false;
+            for p in touched {
+                let Some(state) = self.problems.get(p).filter(|s| s.is_open() && !s.background) else { continue };
+                let Some(root) = state.ranking.first().map(|c| c.entity.clone()) else { continue };
+                let twin = self
+                    .problems
+                    .iter()
+                    .find(|q| {
+                        q.id != p && q.is_open() && !q.background && q.ranking.first().is_some_and(|c| c.entity == root)
+                    })
+                    .map(|q| q.id);
+                if let Some(q) = twin {
+                    let (from, into) = if q < p { (p, q) } else { (q, p) };
+                    self.merge(from, into, at, out);
+                    merged = true;
+                }
+            }
+            if !merged {
+                break;
+            }
+        }
+    }
+
+    fn reassess_touched(&mut self, at: Timestamp, out: &mut Vec<ProblemEvent>) {
         for p in std::mem::take(&mut self.touched) {
             let Some(state) = self.problems.get(p) else { continue };
             if !state.is_open() {
@@ -510,8 +658,11 @@ impl Engine {
             }
             let signals: Vec<&Signal> =
                 state.signals.iter().filter_map(|k| self.signals.get(k).map(|e| &e.signal)).collect();
+            // Marked signals are ranked down: they are no root-cause evidence while others exist.
+            let unmarked: Vec<&Signal> = signals.iter().copied().filter(|s| s.mark.is_none()).collect();
+            let evidence = if unmarked.is_empty() { &signals } else { &unmarked };
             let ranking =
-                rca::rank(&signals, &self.topology, self.config.rca_max_depth, self.config.max_evidence_paths);
+                rca::rank(evidence, &self.topology, self.config.rca_max_depth, self.config.max_evidence_paths);
             let foundational = rca::foundational(
                 &ranking,
                 state.onset,
@@ -522,7 +673,11 @@ impl Engine {
             let baselines = self.traffic_before.entry(p).or_default();
             let impact =
                 impact_of(&self.config, &self.topology, &self.kpis, &self.traffic, &signals, state.onset, baselines);
-            let severity = signals.iter().map(|s| s.severity).max().unwrap_or_default().max(state.severity);
+            let severity = if state.background {
+                Severity::Info
+            } else {
+                signals.iter().map(|s| s.severity).max().unwrap_or_default().max(state.severity)
+            };
 
             let mut events = Vec::new();
             if severity != state.severity {

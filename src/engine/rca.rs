@@ -288,6 +288,7 @@ mod tests {
             value: Some(0.97),
             baseline: Some(Baseline { expected: 0.3, lower: 0.2, upper: 0.4 }),
             labels: Default::default(),
+            mark: None,
         }
     }
 

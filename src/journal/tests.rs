@@ -34,6 +34,7 @@ fn signal(key: &str, score: f64) -> Signal {
         value: Some(0.97),
         baseline: Some(Baseline { expected: 0.31, lower: 0.12, upper: 0.5 }),
         labels: Default::default(),
+        mark: None,
     }
 }
 

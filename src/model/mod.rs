@@ -14,5 +14,5 @@ pub use event::{
 };
 pub use observation::{AlertState, ChangeKind, Observation, ObservationKind, Severity, TrafficRole};
 pub use problem::{Problem, ProblemSet, ProblemStatus, TimelineEntry};
-pub use signal::{Baseline, Signal, SignalKey, SignalKind};
+pub use signal::{Baseline, Mark, Signal, SignalKey, SignalKind};
 pub use time::Timestamp;

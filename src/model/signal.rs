@@ -47,6 +47,29 @@ pub struct Baseline {
     pub upper: f64,
 }
 
+/// Why the smart filter ranked a signal down. A marked signal is kept and shown, never dropped,
+/// but it never opens, joins or merges an incident problem: it goes to the background problem
+/// (see `engine::correlate`), and root-cause ranking leaves it out where other signals exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "why")]
+pub enum Mark {
+    /// It keeps firing and clearing: `activations` times within the engine's flap window
+    /// (learned from its own history in the signal table).
+    Flapping { activations: u32 },
+    /// Its entity's criticality is `low`.
+    LowCriticality,
+}
+
+impl Mark {
+    /// A short marker for lists and tables.
+    pub fn label(self) -> &'static str {
+        match self {
+            Mark::Flapping { .. } => "flapping",
+            Mark::LowCriticality => "low-crit",
+        }
+    }
+}
+
 /// A deduplicated signal as the engine and views see it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Signal {
@@ -74,4 +97,7 @@ pub struct Signal {
     /// silence must match.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
+    /// Set when the smart filter ranked the signal down, and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mark: Option<Mark>,
 }

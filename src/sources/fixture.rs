@@ -43,6 +43,9 @@ pub struct ScenarioHeader {
     /// What the engine is expected to conclude; tests read it so they stay data-driven.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expect: Option<Expectation>,
+    /// Ground truth for grouping and root-cause evaluation (`faultline eval scenarios`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub truth: Option<Truth>,
 }
 
 impl ScenarioHeader {
@@ -53,6 +56,7 @@ impl ScenarioHeader {
             name: name.into(),
             description: String::new(),
             expect: None,
+            truth: None,
         }
     }
 }
@@ -83,6 +87,38 @@ pub struct Expectation {
     /// Entities whose signals must not be attached to the storm's problem.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub noise_entities: Vec<EntityId>,
+}
+
+/// The label of a signal that belongs to no incident, in [`Truth::signals`].
+pub const NOISE: &str = "noise";
+
+/// What really happened in a scenario: the incidents, and which incident each signal key belongs
+/// to. Signal keys are the engine's dedup keys (`alert:<fingerprint>`, `anomaly:<entity>:<metric>`,
+/// `forecast:<entity>:<metric>`, `log:<entity>:<template id>`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Truth {
+    /// The incidents, each with its own id.
+    pub incidents: Vec<IncidentTruth>,
+    /// Signal key → incident id, or [`NOISE`] for signals that belong to no incident (chronic
+    /// flapping, unrelated blips). A signal the engine raises that is not listed counts as noise.
+    pub signals: BTreeMap<String, String>,
+}
+
+/// One incident of a scenario.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IncidentTruth {
+    /// Short id, unique in the scenario, e.g. `cpu`; never [`NOISE`].
+    pub id: String,
+    /// The entity at fault.
+    pub root_cause: EntityId,
+    /// The entity carrying the change that started it, if one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub foundational_entity: Option<EntityId>,
+    /// The kind of that change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub foundational_change: Option<ChangeKind>,
 }
 
 /// A whole scenario in memory.
@@ -334,6 +370,9 @@ impl<R: BufRead> ScenarioReader<R> {
             }
         }
         let header: ScenarioHeader = self.deserialize_line()?;
+        if let Some(truth) = &header.truth {
+            self.check_truth(truth)?;
+        }
         if let Some(expect) = &header.expect {
             if expect.storm_to < expect.storm_from {
                 return Err(self.error(
@@ -346,6 +385,28 @@ impl<R: BufRead> ScenarioReader<R> {
             }
         }
         Ok(header)
+    }
+
+    /// Incident ids are unique and not `noise`; every signal names an incident or `noise`.
+    fn check_truth(&self, truth: &Truth) -> Result<(), ScenarioError> {
+        let column = value_column(&self.buf, "truth");
+        let mut ids = std::collections::BTreeSet::new();
+        for (i, incident) in truth.incidents.iter().enumerate() {
+            if incident.id == NOISE || !ids.insert(incident.id.as_str()) {
+                let message = format!("incident id `{}` is `{NOISE}` or used twice", incident.id);
+                let field = Some(format!("truth.incidents[{i}].id"));
+                return Err(self.error(column, LineProblem::Field { field, message }));
+            }
+        }
+        for (key, label) in &truth.signals {
+            if label != NOISE && !ids.contains(label.as_str()) {
+                let known: Vec<&str> = ids.iter().copied().collect();
+                let message = format!("`{label}` is not an incident id ({}) nor `{NOISE}`", known.join(", "));
+                let field = Some(format!("truth.signals.{key}"));
+                return Err(self.error(column, LineProblem::Field { field, message }));
+            }
+        }
+        Ok(())
     }
 
     /// Deserializes the current line, turning serde's error into one with line, column and path.

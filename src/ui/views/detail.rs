@@ -395,6 +395,10 @@ fn signals(problem: &Problem, theme: &Theme, width: usize, out: &mut Vec<Line<'s
             spans.push(Span::styled(format!(" {}", s.first_seen.clock()), theme.ui.muted));
         }
         spans.push(Span::styled(format!(" {}", s.last_seen.clock()), theme.ui.muted));
+        // The smart filter's marker: ranked down, kept in view.
+        if let Some(mark) = s.mark {
+            spans.push(Span::styled(format!(" ~{}", mark.label()), theme.ui.muted));
+        }
         out.push(Line::from(spans));
     }
 }
