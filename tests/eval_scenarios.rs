@@ -87,6 +87,8 @@ fn check(kind: &str) {
     assert!(!marked.is_empty(), "{kind}: the smart filter marked the chronic and low-criticality noise");
     let s = score(kind, &truth, &set, raised);
     assert!(s.precision() >= 0.95 && s.recall() >= 0.95, "{kind}: precision {} recall {}", s.precision(), s.recall());
+    // The storm folds into a few problems: at least 95% of the raw events it brought.
+    assert!(s.raw_compression() >= 0.95, "{kind}: compression of raw events {}", s.raw_compression());
 }
 
 #[test]

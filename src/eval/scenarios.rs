@@ -6,7 +6,7 @@
 //! engine raised:
 //! - **compression** is `1 − problems / signals` (every visible problem counts, the background one
 //!   of marked signals included); `raw` is the alerts, anomalous samples and log lines folded into
-//!   those signals, shown for the event-level compression;
+//!   those signals, for the event-level compression (`raw_compression`, `1 − problems / raw`);
 //! - **pairwise grouping** looks at every pair of signals: a pair is *together* when both sit in
 //!   the same problem and *truly together* when both belong to the same incident. Precision is
 //!   truly-together among together pairs, recall is together among truly-together pairs. Noise
@@ -90,6 +90,15 @@ impl ScenarioScore {
             return 0.0;
         }
         1.0 - (self.problems + self.unattached) as f64 / self.signals as f64
+    }
+
+    /// Compression of the raw events that came in (alerts, anomalous samples, log lines):
+    /// `1 − problems / raw`, the event-to-incident figure alert correlation tools report.
+    pub fn raw_compression(&self) -> f64 {
+        if self.raw == 0 {
+            return 0.0;
+        }
+        1.0 - (self.problems + self.unattached) as f64 / self.raw as f64
     }
 
     pub fn precision(&self) -> f64 {
@@ -269,13 +278,14 @@ impl fmt::Display for ScenariosReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "{:<20} {:>7} {:>5} {:>7} {:>8} {:>11} {:>9} {:>6} {:>8} {:>8} {:>6}",
+            "{:<20} {:>7} {:>5} {:>7} {:>8} {:>11} {:>8} {:>9} {:>6} {:>8} {:>8} {:>6}",
             "scenario",
             "signals",
             "noise",
             "raw",
             "problems",
             "compression",
+            "of raw",
             "precision",
             "recall",
             "rc top-1",
@@ -290,13 +300,14 @@ impl fmt::Display for ScenariosReport {
             let found = s.incidents.iter().filter(|i| i.foundational_ok).count();
             writeln!(
                 f,
-                "{:<20} {:>7} {:>5} {:>7} {:>8} {:>10.1}% {:>9.3} {:>6.3} {:>8} {:>8} {:>6}",
+                "{:<20} {:>7} {:>5} {:>7} {:>8} {:>10.1}% {:>7.1}% {:>9.3} {:>6.3} {:>8} {:>8} {:>6}",
                 s.name,
                 s.signals,
                 s.noise,
                 s.raw,
                 s.problems + s.unattached,
                 100.0 * s.compression(),
+                100.0 * s.raw_compression(),
                 s.precision(),
                 s.recall(),
                 format!("{top1}/{n}"),
