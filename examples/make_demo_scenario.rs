@@ -171,7 +171,14 @@ fn topology() -> Vec<Observation> {
     let mut out = Vec::new();
     let entity = |out: &mut Vec<Observation>, id_: String, kind, name: &str, labels: &[(&str, &str)], crit| {
         let labels = labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let entity = Entity { id: id(&id_), kind, name: name.to_string(), labels, criticality: crit };
+        let entity = Entity {
+            id: id(&id_),
+            kind,
+            name: name.to_string(),
+            labels,
+            criticality: crit,
+            learned_from: String::new(),
+        };
         out.push(Observation { at: at(0), source: "topology".into(), kind: ObservationKind::Entity { entity } });
     };
     for (host, zone) in HOSTS {

@@ -281,7 +281,7 @@ impl Story {
 
     fn entity(&mut self, id_: &str, kind: EntityKind, criticality: Criticality) {
         let name = id_.split_once(':').map(|(_, n)| n).unwrap_or(id_).to_string();
-        self.entities.push(Entity { id: id(id_), kind, name, labels: BTreeMap::new(), criticality });
+        self.entities.push(Entity { name, criticality, ..Entity::new(id(id_), kind) });
     }
 
     fn relate(&mut self, from: &str, kind: RelationKind, to: &str) {

@@ -358,9 +358,10 @@ fn run_eval(command: EvalCommand) -> Result<()> {
 
 fn load_live_config(config_path: &Path) -> Result<Config> {
     let config = Config::load(config_path)?;
-    if config.sources.prometheus.is_empty() && config.sources.alertmanager.is_empty() {
+    if config.sources.is_empty() {
         bail!(
-            "{}: no [[sources.prometheus]] or [[sources.alertmanager]] configured; nothing to pull",
+            "{}: no [[sources.prometheus]], [[sources.alertmanager]], [[sources.topology]] or \
+             [[sources.change_feed]] configured; nothing to pull",
             config_path.display()
         );
     }

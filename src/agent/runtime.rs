@@ -141,7 +141,7 @@ pub struct Runtime {
 
 impl Runtime {
     /// The sources of `config` around an agent that goes on from `journal` when it holds
-    /// events (see [`Agent::resume`]). Returns the runtime and the journal's events.
+    /// events or observations (see [`Agent::resume`]). Returns the runtime and the journal's events.
     pub fn new(config: &Config, journal: Option<Journal>) -> Result<(Runtime, Vec<ProblemEvent>), RuntimeError> {
         let mut sources = Vec::new();
         let mut silencers = BTreeMap::new();
@@ -158,8 +158,18 @@ impl Runtime {
             silence_target.get_or_insert_with(|| source.silence_target());
             sources.push((Source::Alertmanager(Box::new(source)), a.interval.millis()));
         }
+        for t in &config.sources.topology {
+            let source = crate::sources::topology_file::TopologyFileSource::new(t.clone());
+            sources.push((Source::Topology(Box::new(source)), t.interval.millis()));
+        }
+        for c in &config.sources.change_feed {
+            let source = crate::sources::change_feed::ChangeFeedSource::new(c.clone());
+            sources.push((Source::ChangeFeed(Box::new(source)), c.interval.millis()));
+        }
         let (agent, events, observations) = match journal {
-            Some(j) if j.last_seq()? > 0 => {
+            // Observations without events (a topology, quiet metrics) are resumed too, so the
+            // engine and the sources go on from them.
+            Some(j) if j.last_seq()? > 0 || j.has_observations()? => {
                 let r = Agent::resume(config.engine(), j)?;
                 (r.agent, r.events, r.observations)
             }

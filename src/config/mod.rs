@@ -45,11 +45,31 @@ pub struct SourcesSection {
     pub max_concurrent: usize,
     pub prometheus: Vec<crate::sources::prometheus::PrometheusConfig>,
     pub alertmanager: Vec<crate::sources::alertmanager::AlertmanagerConfig>,
+    /// `[[sources.topology]]`: topology files (what discovery cannot see, criticality).
+    pub topology: Vec<crate::sources::topology_file::TopologyFileConfig>,
+    /// `[[sources.change_feed]]`: JSON-lines files of deployments, config changes, restarts.
+    pub change_feed: Vec<crate::sources::change_feed::ChangeFeedConfig>,
+}
+
+impl SourcesSection {
+    /// True when no source of any kind is configured.
+    pub fn is_empty(&self) -> bool {
+        self.prometheus.is_empty()
+            && self.alertmanager.is_empty()
+            && self.topology.is_empty()
+            && self.change_feed.is_empty()
+    }
 }
 
 impl Default for SourcesSection {
     fn default() -> SourcesSection {
-        SourcesSection { max_concurrent: 4, prometheus: Vec::new(), alertmanager: Vec::new() }
+        SourcesSection {
+            max_concurrent: 4,
+            prometheus: Vec::new(),
+            alertmanager: Vec::new(),
+            topology: Vec::new(),
+            change_feed: Vec::new(),
+        }
     }
 }
 
@@ -148,37 +168,24 @@ impl Config {
     /// Parses and checks config text; `origin` is the path used in error messages and the base
     /// of relative paths in the file.
     pub fn parse(text: &str, origin: &Path) -> Result<Config, ConfigError> {
-        let at = |span: Option<std::ops::Range<usize>>| match span {
-            Some(span) => {
-                let (line, column) = line_column(text, span.start);
-                (Some(line), Some(column))
-            }
-            None => (None, None),
-        };
-        let deserializer = toml::de::Deserializer::parse(text).map_err(|e| {
-            let (line, column) = at(e.span());
-            ConfigError::Syntax { path: origin.to_path_buf(), line, column, message: e.message().trim().to_string() }
-        })?;
-        let mut config: Config = serde_path_to_error::deserialize(deserializer).map_err(|e| {
-            let path = e.path().to_string();
-            let key = if path == "." { String::new() } else { path };
-            let inner = e.into_inner();
-            let (line, column) = at(inner.span());
-            ConfigError::Key {
-                path: origin.to_path_buf(),
-                line,
-                column,
-                key,
-                message: inner.message().trim().to_string(),
-            }
-        })?;
+        let mut config: Config = parse_toml(text, origin)?;
         if let Err((key, message)) = config.validate() {
-            let (line, column) = at(value_span(text, &key));
-            return Err(ConfigError::Key { path: origin.to_path_buf(), line, column, key, message });
+            return Err(key_error(text, origin, key, message));
         }
-        if let (Some(path), Some(base)) = (&config.journal.path, origin.parent()) {
-            if path.is_relative() {
-                config.journal.path = Some(base.join(path));
+        if let Some(base) = origin.parent() {
+            let relative = |p: &mut PathBuf| {
+                if p.is_relative() {
+                    *p = base.join(&*p);
+                }
+            };
+            if let Some(path) = config.journal.path.as_mut() {
+                relative(path);
+            }
+            for t in &mut config.sources.topology {
+                relative(&mut t.path);
+            }
+            for c in &mut config.sources.change_feed {
+                relative(&mut c.path);
             }
         }
         Ok(config)
@@ -290,6 +297,36 @@ impl Config {
             positive(&key("silence_duration"), a.silence_duration)?;
         }
         in_range("sources.max_concurrent", self.sources.max_concurrent as u64, 1, 64)?;
+        for (i, t) in self.sources.topology.iter().enumerate() {
+            let key = |k: &str| format!("sources.topology[{i}].{k}");
+            not_blank(&key("name"), &t.name)?;
+            if t.path.as_os_str().is_empty() {
+                return Err((key("path"), "must name a file".into()));
+            }
+            positive(&key("interval"), t.interval)?;
+        }
+        for (i, c) in self.sources.change_feed.iter().enumerate() {
+            let key = |k: &str| format!("sources.change_feed[{i}].{k}");
+            not_blank(&key("name"), &c.name)?;
+            if c.path.as_os_str().is_empty() {
+                return Err((key("path"), "must name a file".into()));
+            }
+            positive(&key("interval"), c.interval)?;
+        }
+        let mut names = std::collections::BTreeSet::new();
+        let all = (self.sources.prometheus.iter().map(|p| ("prometheus", &p.name)))
+            .chain(self.sources.alertmanager.iter().map(|a| ("alertmanager", &a.name)))
+            .chain(self.sources.topology.iter().map(|t| ("topology", &t.name)))
+            .chain(self.sources.change_feed.iter().map(|c| ("change_feed", &c.name)));
+        let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
+        for (kind, name) in all {
+            let i = counts.entry(kind).or_default();
+            if !names.insert(name.as_str()) && matches!(kind, "topology" | "change_feed") {
+                // Each source picks its own observations out of the journal by name.
+                return Err((format!("sources.{kind}[{i}].name"), format!("`{name}` names another source already")));
+            }
+            *i += 1;
+        }
         for (i, p) in self.sources.prometheus.iter().enumerate() {
             let key = |k: &str| format!("sources.prometheus[{i}].{k}");
             http_url(&key("url"), &p.url)?;
@@ -340,6 +377,41 @@ fn entity_id(key: &str, entity: Option<&str>) -> Result<(), (String, String)> {
         }
         _ => Ok(()),
     }
+}
+
+/// Deserializes TOML text into `T`; errors name `origin`, the line, column and dotted key.
+/// Shared by the config file and the files it points at (topology files).
+pub(crate) fn parse_toml<T: serde::de::DeserializeOwned>(text: &str, origin: &Path) -> Result<T, ConfigError> {
+    let at = |span: Option<std::ops::Range<usize>>| match span {
+        Some(span) => {
+            let (line, column) = line_column(text, span.start);
+            (Some(line), Some(column))
+        }
+        None => (None, None),
+    };
+    let deserializer = toml::de::Deserializer::parse(text).map_err(|e| {
+        let (line, column) = at(e.span());
+        ConfigError::Syntax { path: origin.to_path_buf(), line, column, message: e.message().trim().to_string() }
+    })?;
+    serde_path_to_error::deserialize(deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        let key = if path == "." { String::new() } else { path };
+        let inner = e.into_inner();
+        let (line, column) = at(inner.span());
+        ConfigError::Key { path: origin.to_path_buf(), line, column, key, message: inner.message().trim().to_string() }
+    })
+}
+
+/// An error about the value of dotted `key` in TOML `text`, placed at that value's line and column.
+pub(crate) fn key_error(text: &str, origin: &Path, key: String, message: String) -> ConfigError {
+    let (line, column) = match value_span(text, &key) {
+        Some(span) => {
+            let (line, column) = line_column(text, span.start);
+            (Some(line), Some(column))
+        }
+        None => (None, None),
+    };
+    ConfigError::Key { path: origin.to_path_buf(), line, column, key, message }
 }
 
 fn http_url(key: &str, url: &str) -> Result<(), (String, String)> {
@@ -502,6 +574,30 @@ mod tests {
         let e = parse("[[sources.prometheus]]\nurl = \"ftp://p\"\n").unwrap_err().to_string();
         assert!(e.contains("sources.prometheus[0].url: `ftp://p`: scheme must be http or https"), "{e}"); // Keys inside arrays of tables are placed too.
         assert!(e.starts_with("faultline.toml:2:7: sources.prometheus[0].url:"), "{e}");
+    }
+
+    #[test]
+    fn topology_files_and_change_feeds() {
+        let c = Config::parse(
+            "[[sources.topology]]\npath = \"topology.toml\"\n[[sources.change_feed]]\npath = \"/var/ci/changes.jsonl\"\n",
+            Path::new("/etc/faultline/faultline.toml"),
+        )
+        .unwrap();
+        let t = &c.sources.topology[0];
+        assert_eq!(
+            (t.name.as_str(), t.path.as_path(), t.interval.millis()),
+            ("topology", Path::new("/etc/faultline/topology.toml"), 10_000)
+        );
+        let f = &c.sources.change_feed[0];
+        assert_eq!((f.name.as_str(), f.path.as_path()), ("changes", Path::new("/var/ci/changes.jsonl")));
+        assert!(!c.sources.is_empty());
+        let e = parse("[[sources.topology]]\npath = \"\"\n").unwrap_err().to_string();
+        assert_eq!(e, "faultline.toml:2:8: sources.topology[0].path: must name a file");
+        let e =
+            parse("[[sources.topology]]\npath = \"a\"\n[[sources.topology]]\npath = \"b\"\n").unwrap_err().to_string();
+        assert_eq!(e, "faultline.toml: sources.topology[1].name: `topology` names another source already");
+        let e = parse("[[sources.change_feed]]\npath = \"a\"\ninterval = \"0s\"\n").unwrap_err().to_string();
+        assert!(e.starts_with("faultline.toml:3:12: sources.change_feed[0].interval: duration"), "{e}");
     }
 
     #[test]

@@ -292,8 +292,7 @@ mod tests {
             self.push(0, ObservationKind::Relation { relation });
         }
         fn entity(&mut self, id: &str, kind: EntityKind, criticality: Criticality) {
-            let entity =
-                Entity { id: EntityId::new(id), kind, name: String::new(), labels: Default::default(), criticality };
+            let entity = Entity { criticality, ..Entity::new(EntityId::new(id), kind) };
             self.push(0, ObservationKind::Entity { entity });
         }
         fn alert(&mut self, at: i64, entity: &str, name: &str, state: AlertState) {

@@ -17,7 +17,7 @@ use dedup::{alert_score, Change, Occurrence, SignalTable};
 use detect::{DetectConfig, Detection, Detector};
 use rca::{ChangeLog, SeenChange};
 use std::collections::{BTreeSet, HashMap};
-use topology::Topology;
+use topology::{Topology, TopologyChange, TopologyHistory};
 
 /// Tunables of the engine pipe. All durations are milliseconds of data time.
 #[derive(Debug, Clone, PartialEq)]
@@ -78,6 +78,9 @@ impl Default for EngineConfig {
 pub struct Engine {
     config: EngineConfig,
     topology: Topology,
+    /// Every structural change of the topology with its data time (the facts only: entities
+    /// that signals name before any fact describes them are not in it).
+    history: TopologyHistory,
     detector: Detector,
     /// Detector series ids by entity and metric name.
     series: HashMap<EntityId, HashMap<String, u64>>,
@@ -122,6 +125,7 @@ impl Engine {
             detector: Detector::new(config.detect.clone()),
             config,
             topology: Topology::new(),
+            history: TopologyHistory::default(),
             series: HashMap::new(),
             next_series: 0,
             signals: SignalTable::default(),
@@ -147,6 +151,11 @@ impl Engine {
         &self.topology
     }
 
+    /// The topology through time, for showing it as of any moment.
+    pub fn topology_history(&self) -> &TopologyHistory {
+        &self.history
+    }
+
     pub fn stats(&self) -> EngineStats {
         EngineStats {
             entities: self.topology.len(),
@@ -160,11 +169,17 @@ impl Engine {
     /// Feeds one observation; appends the resulting events to `out`.
     pub fn observe(&mut self, obs: &Observation, out: &mut Vec<ProblemEvent>) {
         self.now = self.now.max(obs.at);
+        self.history.observe(obs);
         self.advance_time(out);
         match &obs.kind {
-            ObservationKind::Entity { entity } => self.topology.upsert(entity.clone()),
-            ObservationKind::Relation { relation } => self.topology.relate(relation),
-            ObservationKind::EntityGone { entity } => self.topology.remove(entity),
+            ObservationKind::Entity { .. }
+            | ObservationKind::Relation { .. }
+            | ObservationKind::RelationGone { .. }
+            | ObservationKind::EntityGone { .. } => {
+                if let Some(change) = TopologyChange::of(&obs.kind) {
+                    change.apply(&mut self.topology);
+                }
+            }
             ObservationKind::Change { entity, change, description } => {
                 self.topology.ensure(entity);
                 self.changes

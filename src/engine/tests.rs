@@ -64,6 +64,7 @@ fn storm() -> Feed {
                 name: "db-1".into(),
                 labels: Default::default(),
                 criticality: Default::default(),
+                learned_from: String::new(),
             },
         },
     );

@@ -3,19 +3,58 @@
 //! Edges point from the dependent to its dependency (`service -calls-> database`,
 //! `container -runs on-> host`), so "what can explain this entity's trouble" is a walk along
 //! outgoing edges.
+//!
+//! Two voices describe the graph: discovery (every source but a topology file) and the
+//! operator's topology file (`learned_from = "static"`). They are merged, never overwritten:
+//! - An entity's description is discovery's latest one with the file's declaration laid over it:
+//!   the file's `name` (when given), its `labels` (added to discovery's, the file winning on a
+//!   key both give) and its `criticality` (the file is where criticality comes from). Discovery's
+//!   `kind` wins when it is more than the guess from the id's prefix (`host:` → host): discovery
+//!   sees what the thing is; otherwise the file's kind counts.
+//!   So a file block with only `id` and `criticality` keeps every label discovery learned, and a
+//!   discovery source that announces the entity again does not wipe the file's criticality.
+//! - A relation stands while either voice states it; each withdraws only its own word
+//!   (`RelationGone`, `EntityGone` with the matching `learned_from`).
+//! - An entity stands while either voice knows it (or an edge still touches it, for entities
+//!   only the file declared).
 
-use crate::model::{Entity, EntityId, EntityKind, Relation, RelationKind};
+pub mod history;
+
+pub use history::{TopologyChange, TopologyHistory};
+
+use crate::model::{Entity, EntityId, EntityKind, Relation, RelationKind, STATIC};
 use petgraph::stable_graph::{NodeIndex, StableDiGraph};
-use petgraph::visit::EdgeRef;
+use petgraph::visit::{EdgeRef, IntoEdgeReferences};
 use petgraph::Direction;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+
+/// One edge and whose word it stands on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Edge {
+    kind: RelationKind,
+    /// Stated by a discovery source.
+    discovered: bool,
+    /// Stated by a topology file.
+    declared: bool,
+}
+
+/// What a topology file declares about an entity and what discovery says underneath.
+#[derive(Debug, Clone)]
+struct Declared {
+    declaration: Entity,
+    /// Discovery's description (`None`: only the file knows the entity).
+    base: Option<Entity>,
+}
 
 /// The live topology. Lookups are by [`EntityId`]; iteration order is always by id.
 #[derive(Debug, Default, Clone)]
 pub struct Topology {
-    graph: StableDiGraph<EntityId, RelationKind>,
+    graph: StableDiGraph<EntityId, Edge>,
     index: HashMap<EntityId, NodeIndex>,
+    /// The effective description of every entity (discovery merged with the file).
     entities: BTreeMap<EntityId, Entity>,
+    /// Entities a topology file declares.
+    declared: BTreeMap<EntityId, Declared>,
     /// Bumped on every structural change, so cached walks know they are stale.
     generation: u64,
     closures: HashMap<(NodeIndex, u32), Vec<NodeIndex>>,
@@ -36,6 +75,24 @@ pub fn kind_from_id(id: &str) -> EntityKind {
         "cloud" => EntityKind::CloudResource,
         _ => EntityKind::Service,
     }
+}
+
+/// Discovery's description (or the bare one of an entity a signal named) with a file's
+/// declaration laid over it.
+fn merged(base: Option<&Entity>, declaration: &Entity) -> Entity {
+    let Some(base) = base else { return declaration.clone() };
+    let mut e = base.clone();
+    // A kind guessed from the id never beats one the file states.
+    if base.kind == kind_from_id(base.id.as_str()) {
+        e.kind = declaration.kind;
+    }
+    if !declaration.name.is_empty() {
+        e.name = declaration.name.clone();
+    }
+    e.labels.extend(declaration.labels.iter().map(|(k, v)| (k.clone(), v.clone())));
+    e.criticality = declaration.criticality;
+    e.learned_from = STATIC.to_string();
+    e
 }
 
 impl Topology {
@@ -80,10 +137,33 @@ impl Topology {
         self.closures.clear();
     }
 
-    /// Adds or updates an entity.
-    pub fn upsert(&mut self, entity: Entity) {
+    /// Adds or updates an entity: a discovery source's description replaces discovery's last
+    /// one, a topology file's (`learned_from = "static"`) is laid over it (see the module doc).
+    /// Returns whether anything changed.
+    pub fn upsert(&mut self, entity: Entity) -> bool {
+        let known = self.index.contains_key(&entity.id);
         self.ensure(&entity.id);
-        self.entities.insert(entity.id.clone(), entity);
+        let id = entity.id.clone();
+        let effective = if entity.is_static() {
+            let base = match self.declared.remove(&id) {
+                Some(d) => d.base,
+                // Known before the file said anything: discovery (or a signal) named it.
+                None if known => self.entities.get(&id).cloned(),
+                None => None,
+            };
+            let effective = merged(base.as_ref(), &entity);
+            self.declared.insert(id.clone(), Declared { declaration: entity, base });
+            effective
+        } else if let Some(d) = self.declared.get_mut(&id) {
+            let effective = merged(Some(&entity), &d.declaration);
+            d.base = Some(entity);
+            effective
+        } else {
+            entity
+        };
+        let changed = self.entities.get(&id) != Some(&effective);
+        self.entities.insert(id, effective);
+        changed || !known
     }
 
     /// The node of `id`, created (with a kind guessed from the id) if the topology has not seen it.
@@ -93,41 +173,150 @@ impl Topology {
         }
         let n = self.graph.add_node(id.clone());
         self.index.insert(id.clone(), n);
-        self.entities.entry(id.clone()).or_insert_with(|| Entity {
-            id: id.clone(),
-            kind: kind_from_id(id.as_str()),
-            name: String::new(),
-            labels: BTreeMap::new(),
-            criticality: Default::default(),
-        });
+        self.entities.entry(id.clone()).or_insert_with(|| Entity::new(id.clone(), kind_from_id(id.as_str())));
         self.touch();
         n
     }
 
-    /// Adds a relation (idempotent: one edge per `(from, kind, to)`).
-    pub fn relate(&mut self, r: &Relation) {
+    /// Adds a relation (idempotent: one edge per `(from, kind, to)`, standing on the word of
+    /// discovery, of a topology file, or both). Returns whether anything changed.
+    pub fn relate(&mut self, r: &Relation) -> bool {
+        let known = self.index.contains_key(&r.from) && self.index.contains_key(&r.to);
         let a = self.ensure(&r.from);
         let b = self.ensure(&r.to);
-        let exists = self.graph.edges_connecting(a, b).any(|e| *e.weight() == r.kind);
-        if !exists && a != b {
-            self.graph.add_edge(a, b, r.kind);
+        if a == b {
+            return !known;
+        }
+        let declared = r.is_static();
+        let existing = self.graph.edges_connecting(a, b).find(|e| e.weight().kind == r.kind).map(|e| e.id());
+        match existing {
+            Some(e) => {
+                let edge = &mut self.graph[e];
+                let word = if declared { &mut edge.declared } else { &mut edge.discovered };
+                let changed = !*word;
+                *word = true;
+                changed || !known
+            }
+            None => {
+                self.graph.add_edge(a, b, Edge { kind: r.kind, discovered: !declared, declared });
+                self.touch();
+                true
+            }
+        }
+    }
+
+    /// Withdraws one voice's word for a relation (`r.learned_from` says whose); the edge goes
+    /// when neither voice states it any more. Returns whether anything changed.
+    pub fn unrelate(&mut self, r: &Relation) -> bool {
+        let (Some(&a), Some(&b)) = (self.index.get(&r.from), self.index.get(&r.to)) else { return false };
+        let Some(e) = self.graph.edges_connecting(a, b).find(|e| e.weight().kind == r.kind).map(|e| e.id()) else {
+            return false;
+        };
+        let edge = &mut self.graph[e];
+        let word = if r.is_static() { &mut edge.declared } else { &mut edge.discovered };
+        if !*word {
+            return false;
+        }
+        *word = false;
+        if !edge.declared && !edge.discovered {
+            self.graph.remove_edge(e);
+            self.touch();
+        }
+        true
+    }
+
+    /// An entity vanished from discovery (or, with `learned_from = "static"`, from a topology
+    /// file). An entity neither voice knows any more goes, with its relations; one the other
+    /// voice still knows stays, without the gone voice's relations and description. Returns
+    /// whether anything changed.
+    pub fn vanish(&mut self, id: &EntityId, learned_from: &str) -> bool {
+        let Some(&n) = self.index.get(id) else { return false };
+        if learned_from == STATIC {
+            let Some(d) = self.declared.remove(id) else { return false };
+            self.drop_word(n, true);
+            let keep = d.base.or_else(|| {
+                // Only the file knew it: it stays bare while discovery's edges still touch it.
+                let touched = self.graph.edges_directed(n, Direction::Outgoing).next().is_some()
+                    || self.graph.edges_directed(n, Direction::Incoming).next().is_some();
+                touched.then(|| Entity::new(id.clone(), kind_from_id(id.as_str())))
+            });
+            match keep {
+                Some(e) => {
+                    self.entities.insert(id.clone(), e);
+                }
+                None => self.remove(id),
+            }
+            return true;
+        }
+        match self.declared.get_mut(id) {
+            Some(d) => {
+                d.base = None;
+                let effective = d.declaration.clone();
+                self.drop_word(n, false);
+                self.entities.insert(id.clone(), effective);
+            }
+            None => self.remove(id),
+        }
+        true
+    }
+
+    /// Withdraws one voice's word from every edge of `n`, removing edges left with none.
+    fn drop_word(&mut self, n: NodeIndex, declared: bool) {
+        let edges: Vec<_> = self
+            .graph
+            .edges_directed(n, Direction::Outgoing)
+            .chain(self.graph.edges_directed(n, Direction::Incoming))
+            .map(|e| e.id())
+            .collect();
+        let mut removed = false;
+        for e in edges {
+            let edge = &mut self.graph[e];
+            if declared {
+                edge.declared = false;
+            } else {
+                edge.discovered = false;
+            }
+            if !edge.declared && !edge.discovered {
+                self.graph.remove_edge(e);
+                removed = true;
+            }
+        }
+        if removed {
             self.touch();
         }
     }
 
-    /// Removes an entity and its relations.
+    /// Removes an entity and its relations, whoever stated them.
     pub fn remove(&mut self, id: &EntityId) {
         if let Some(n) = self.index.remove(id) {
             self.graph.remove_node(n);
             self.entities.remove(id);
+            self.declared.remove(id);
             self.touch();
         }
+    }
+
+    /// Every relation, sorted by `(from, kind, to)`; `learned_from` is `static` for those a
+    /// topology file states (whether or not discovery states them too), empty otherwise.
+    pub fn relations(&self) -> Vec<Relation> {
+        let mut v: Vec<Relation> = self
+            .graph
+            .edge_references()
+            .map(|e| Relation {
+                from: self.graph[e.source()].clone(),
+                kind: e.weight().kind,
+                to: self.graph[e.target()].clone(),
+                learned_from: if e.weight().declared { STATIC.to_string() } else { String::new() },
+            })
+            .collect();
+        v.sort();
+        v
     }
 
     /// Direct dependencies of `n` (what it runs on and what it calls), sorted by id.
     pub fn dependencies(&self, n: NodeIndex) -> Vec<(RelationKind, NodeIndex)> {
         let mut v: Vec<(RelationKind, NodeIndex)> =
-            self.graph.edges_directed(n, Direction::Outgoing).map(|e| (*e.weight(), e.target())).collect();
+            self.graph.edges_directed(n, Direction::Outgoing).map(|e| (e.weight().kind, e.target())).collect();
         v.sort_by(|a, b| (&self.graph[a.1], a.0).cmp(&(&self.graph[b.1], b.0)));
         v
     }
@@ -135,7 +324,7 @@ impl Topology {
     /// Direct dependents of `n` (what runs on it and what calls it), sorted by id.
     pub fn dependents(&self, n: NodeIndex) -> Vec<(RelationKind, NodeIndex)> {
         let mut v: Vec<(RelationKind, NodeIndex)> =
-            self.graph.edges_directed(n, Direction::Incoming).map(|e| (*e.weight(), e.source())).collect();
+            self.graph.edges_directed(n, Direction::Incoming).map(|e| (e.weight().kind, e.source())).collect();
         v.sort_by(|a, b| (&self.graph[a.1], a.0).cmp(&(&self.graph[b.1], b.0)));
         v
     }
@@ -211,5 +400,81 @@ mod tests {
         assert_eq!(t.kind_of(&EntityId::new("host:1")), EntityKind::Host);
         t.remove(&EntityId::new("service:a"));
         assert_eq!(ids(&mut t, 3), vec!["service:b"]);
+    }
+
+    fn declared(id: &str, criticality: crate::model::Criticality) -> Entity {
+        Entity { criticality, learned_from: STATIC.into(), ..Entity::new(EntityId::new(id), kind_from_id(id)) }
+    }
+
+    fn static_rel(a: &str, k: RelationKind, b: &str) -> Relation {
+        Relation { learned_from: STATIC.into(), ..rel(a, k, b) }
+    }
+
+    #[test]
+    fn a_file_declaration_is_laid_over_discovery_not_instead_of_it() {
+        use crate::model::Criticality;
+        let id = EntityId::new("host:db-1");
+        let mut found = Entity::new(id.clone(), EntityKind::Host);
+        found.labels.insert("instance".into(), "db-1:9100".into());
+        found.name = "db-1".into();
+        let mut t = Topology::new();
+        assert!(t.upsert(found.clone()));
+        // A block with only id and criticality keeps what discovery learned.
+        let mut decl = declared("host:db-1", Criticality::High);
+        decl.labels.insert("team".into(), "storage".into());
+        assert!(t.upsert(decl.clone()));
+        let e = t.entity(&id).unwrap();
+        assert_eq!((e.criticality, e.name.as_str(), e.kind), (Criticality::High, "db-1", EntityKind::Host));
+        assert_eq!((e.labels["instance"].as_str(), e.labels["team"].as_str()), ("db-1:9100", "storage"));
+        // Discovery announcing the entity again does not wipe the file's word.
+        found.labels.insert("job".into(), "node".into());
+        assert!(t.upsert(found.clone()));
+        let e = t.entity(&id).unwrap();
+        assert_eq!((e.criticality, e.labels.len()), (Criticality::High, 3));
+        assert!(!t.upsert(found.clone()), "the same description again changes nothing");
+        // The file drops it: discovery's description is left.
+        assert!(t.vanish(&id, STATIC));
+        assert_eq!(t.entity(&id), Some(&found));
+        // A kind guessed from the id gives way to the one the file states.
+        let mut ext = declared("payments", Criticality::Normal);
+        ext.kind = EntityKind::External;
+        t.ensure(&EntityId::new("payments"));
+        t.upsert(ext);
+        assert_eq!(t.kind_of(&EntityId::new("payments")), EntityKind::External);
+    }
+
+    #[test]
+    fn each_voice_withdraws_only_its_own_word() {
+        use crate::model::Criticality;
+        let mut t = Topology::new();
+        let (a, b) = ("service:a", "external:pay");
+        t.upsert(declared(b, Criticality::High));
+        t.relate(&static_rel(a, RelationKind::Calls, b));
+        t.relate(&rel(a, RelationKind::Calls, b)); // discovery sees the same edge
+        let g = t.generation();
+        assert!(t.unrelate(&static_rel(a, RelationKind::Calls, b)));
+        assert_eq!(t.relations().len(), 1, "discovery still states it");
+        assert_eq!(t.generation(), g);
+        assert!(!t.unrelate(&static_rel(a, RelationKind::Calls, b)), "withdrawn already");
+        assert!(t.unrelate(&rel(a, RelationKind::Calls, b)));
+        assert!(t.relations().is_empty());
+        assert!(t.generation() > g);
+        // An entity only the file knew goes with the file's word...
+        assert!(t.vanish(&EntityId::new(b), STATIC));
+        assert!(t.entity(&EntityId::new(b)).is_none());
+        // ...unless discovery's edges still touch it.
+        t.upsert(declared(b, Criticality::High));
+        t.relate(&rel(a, RelationKind::Calls, b));
+        t.vanish(&EntityId::new(b), STATIC);
+        assert_eq!(t.entity(&EntityId::new(b)).map(|e| e.criticality), Some(Criticality::Normal));
+        assert_eq!(t.relations().len(), 1);
+        // Discovery losing an entity the file declares keeps the file's description and edges.
+        t.upsert(declared(a, Criticality::Low));
+        t.relate(&static_rel(a, RelationKind::RunsOn, "host:1"));
+        t.vanish(&EntityId::new(a), "");
+        assert_eq!(t.entity(&EntityId::new(a)).map(|e| e.criticality), Some(Criticality::Low));
+        let left: Vec<String> =
+            t.relations().iter().map(|r| format!("{} {} {}", r.from, r.kind.verb(), r.to)).collect();
+        assert_eq!(left, vec!["service:a runs on host:1"]);
     }
 }

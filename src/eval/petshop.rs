@@ -353,6 +353,7 @@ pub fn replay(scenario: &Scenario, issue: &Issue, options: &PetshopOptions) -> P
             name: String::new(),
             labels: BTreeMap::new(),
             criticality: Default::default(),
+            learned_from: String::new(),
         };
         observe(&mut engine, &mut events, first, ObservationKind::Entity { entity });
     }

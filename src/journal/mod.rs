@@ -226,6 +226,14 @@ impl Journal {
         last_seq_in(&self.conn, &self.path)
     }
 
+    /// True when the journal keeps at least one observation (it may hold no event yet: a
+    /// topology alone makes none).
+    pub fn has_observations(&self) -> Result<bool, JournalError> {
+        self.conn
+            .query_row("SELECT EXISTS(SELECT 1 FROM observations)", [], |r| r.get(0))
+            .map_err(sqlite_err(&self.path, "looking for observations"))
+    }
+
     /// All events with a seq greater than `seq`, in seq order (`events_after(0)` is everything).
     /// Viewers poll with the last seq they folded.
     pub fn events_after(&self, seq: u64) -> Result<Vec<ProblemEvent>, JournalError> {

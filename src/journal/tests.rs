@@ -165,6 +165,7 @@ fn every_observation_kind() -> Vec<Observation> {
                 name: "db-1".to_string(),
                 labels: BTreeMap::from([("zone".to_string(), "eu-west-1a".to_string())]),
                 criticality: Criticality::High,
+                learned_from: String::new(),
             },
         },
         ObservationKind::Relation {
@@ -175,7 +176,7 @@ fn every_observation_kind() -> Vec<Observation> {
                 learned_from: "static".to_string(),
             },
         },
-        ObservationKind::EntityGone { entity: host },
+        ObservationKind::EntityGone { entity: host, learned_from: String::new() },
         ObservationKind::Tick,
     ];
     kinds

@@ -80,9 +80,34 @@ pub struct Entity {
     pub labels: BTreeMap<String, String>,
     #[serde(default)]
     pub criticality: Criticality,
+    /// Where the description was learned: empty for discovery (the observation's source says
+    /// which), [`STATIC`] for a topology file. A `static` description is laid over what discovery
+    /// says rather than replacing it (see [`Topology::upsert`](crate::engine::topology::Topology::upsert)).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub learned_from: String,
 }
 
+/// `learned_from` of what an operator's topology file declares.
+pub const STATIC: &str = "static";
+
 impl Entity {
+    /// A bare entity of `kind`: no name, no labels, normal criticality, learned from discovery.
+    pub fn new(id: EntityId, kind: EntityKind) -> Entity {
+        Entity {
+            id,
+            kind,
+            name: String::new(),
+            labels: BTreeMap::new(),
+            criticality: Criticality::Normal,
+            learned_from: String::new(),
+        }
+    }
+
+    /// True when an operator's topology file declared it.
+    pub fn is_static(&self) -> bool {
+        self.learned_from == STATIC
+    }
+
     pub fn display_name(&self) -> &str {
         if self.name.is_empty() {
             self.id.as_str()
@@ -121,4 +146,11 @@ pub struct Relation {
     /// Where the relation was learned (a source name, `static`, `fixture`).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub learned_from: String,
+}
+
+impl Relation {
+    /// True when an operator's topology file declared it.
+    pub fn is_static(&self) -> bool {
+        self.learned_from == STATIC
+    }
 }

@@ -8,7 +8,7 @@ pub mod problem;
 pub mod signal;
 pub mod time;
 
-pub use entity::{Criticality, Entity, EntityId, EntityKind, Relation, RelationKind};
+pub use entity::{Criticality, Entity, EntityId, EntityKind, Relation, RelationKind, STATIC};
 pub use event::{
     Candidate, ChangeRecord, EventKind, Hop, Impact, KpiImpact, ProblemEvent, ProblemId, SilenceRecord, TrafficImpact,
 };

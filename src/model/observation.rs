@@ -149,8 +149,16 @@ pub enum ObservationKind {
     Entity { entity: Entity },
     /// A relation was learned.
     Relation { relation: Relation },
-    /// An entity vanished.
-    EntityGone { entity: EntityId },
+    /// A relation is no longer there (its `learned_from` says whose word is withdrawn: a
+    /// topology file's, or discovery's).
+    RelationGone { relation: Relation },
+    /// An entity vanished. `learned_from` is [`STATIC`](super::entity::STATIC) when a topology
+    /// file no longer declares it, which withdraws only the file's word (discovery may still see it).
+    EntityGone {
+        entity: EntityId,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        learned_from: String,
+    },
     /// Nothing happened, but data time advanced (quiet periods).
     Tick,
     /// An operator silenced a problem's alerts in Alertmanager, or tried to and failed. Fed
@@ -213,9 +221,9 @@ impl ObservationKind {
             | ObservationKind::Alert { entity, .. }
             | ObservationKind::LogPattern { entity, .. }
             | ObservationKind::Change { entity, .. }
-            | ObservationKind::EntityGone { entity } => Some(entity),
+            | ObservationKind::EntityGone { entity, .. } => Some(entity),
             ObservationKind::Entity { entity } => Some(&entity.id),
-            ObservationKind::Relation { relation } => Some(&relation.from),
+            ObservationKind::Relation { relation } | ObservationKind::RelationGone { relation } => Some(&relation.from),
             ObservationKind::Tick | ObservationKind::Silence { .. } => None,
             ObservationKind::Kpi { entity, .. }
             | ObservationKind::History { entity, .. }

@@ -26,8 +26,19 @@ use std::path::{Path, PathBuf};
 pub const SCENARIO_VERSION: u64 = 1;
 
 /// The observation `type` tags a scenario line may carry.
-pub const OBSERVATION_TYPES: [&str; 10] =
-    ["metric", "alert", "log_pattern", "change", "entity", "relation", "entity_gone", "tick", "kpi", "traffic"];
+pub const OBSERVATION_TYPES: [&str; 11] = [
+    "metric",
+    "alert",
+    "log_pattern",
+    "change",
+    "entity",
+    "relation",
+    "relation_gone",
+    "entity_gone",
+    "tick",
+    "kpi",
+    "traffic",
+];
 
 /// The first line of a scenario: what it is and, optionally, what the engine should make of it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -455,6 +466,7 @@ impl<R: BufRead> ScenarioReader<R> {
             "change" => self.deserialize_line::<ChangeLine>()?.into_observation(),
             "entity" => self.deserialize_line::<EntityLine>()?.into_observation(),
             "relation" => self.deserialize_line::<RelationLine>()?.into_observation(),
+            "relation_gone" => self.deserialize_line::<RelationLine>()?.into_gone(),
             "entity_gone" => self.deserialize_line::<EntityGoneLine>()?.into_observation(),
             "tick" => self.deserialize_line::<TickLine>()?.into_observation(),
             "kpi" => self.deserialize_line::<KpiLine>()?.into_observation(),
@@ -711,6 +723,14 @@ impl RelationLine {
     fn into_observation(self) -> Observation {
         Observation { at: self.at, source: self.source, kind: ObservationKind::Relation { relation: self.relation } }
     }
+
+    fn into_gone(self) -> Observation {
+        Observation {
+            at: self.at,
+            source: self.source,
+            kind: ObservationKind::RelationGone { relation: self.relation },
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -722,11 +742,17 @@ struct EntityGoneLine {
     #[serde(rename = "type")]
     _type: IgnoredAny,
     entity: EntityId,
+    #[serde(default)]
+    learned_from: String,
 }
 
 impl EntityGoneLine {
     fn into_observation(self) -> Observation {
-        Observation { at: self.at, source: self.source, kind: ObservationKind::EntityGone { entity: self.entity } }
+        Observation {
+            at: self.at,
+            source: self.source,
+            kind: ObservationKind::EntityGone { entity: self.entity, learned_from: self.learned_from },
+        }
     }
 }
 
@@ -808,6 +834,7 @@ mod tests {
                         name: "db-1".into(),
                         labels: BTreeMap::from([("az".into(), "a".into())]),
                         criticality: Criticality::High,
+                        learned_from: String::new(),
                     },
                 },
             ),
@@ -854,7 +881,7 @@ mod tests {
                 },
             ),
             obs(4, ObservationKind::Change { entity: e.clone(), change: ChangeKind::Restart, description: "r".into() }),
-            obs(5, ObservationKind::EntityGone { entity: e }),
+            obs(5, ObservationKind::EntityGone { entity: e, learned_from: String::new() }),
             Observation { at: t(6), source: String::new(), kind: ObservationKind::Tick },
             obs(
                 7,

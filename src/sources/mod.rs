@@ -2,10 +2,12 @@
 //! [`Observation`](crate::model::Observation)s stamped with data time, for the engine to consume.
 
 pub mod alertmanager;
+pub mod change_feed;
 pub mod fixture;
 pub mod http;
 pub mod mapping;
 pub mod prometheus;
+pub mod topology_file;
 
 use crate::model::{Observation, Timestamp};
 
@@ -14,6 +16,8 @@ pub enum Source {
     // Boxed: their states differ a lot in size, and a source is reached through a lock anyway.
     Prometheus(Box<prometheus::PrometheusSource>),
     Alertmanager(Box<alertmanager::AlertmanagerSource>),
+    Topology(Box<topology_file::TopologyFileSource>),
+    ChangeFeed(Box<change_feed::ChangeFeedSource>),
 }
 
 impl Source {
@@ -21,6 +25,8 @@ impl Source {
         match self {
             Source::Prometheus(s) => s.name(),
             Source::Alertmanager(s) => s.name(),
+            Source::Topology(s) => s.name(),
+            Source::ChangeFeed(s) => s.name(),
         }
     }
 
@@ -33,6 +39,8 @@ impl Source {
         match self {
             Source::Prometheus(s) => s.restore(mine),
             Source::Alertmanager(s) => s.restore(mine),
+            Source::Topology(s) => s.restore(mine),
+            Source::ChangeFeed(s) => s.restore(mine),
         }
     }
 
@@ -41,6 +49,8 @@ impl Source {
         match self {
             Source::Prometheus(s) => s.pull(now).await,
             Source::Alertmanager(s) => s.pull(now).await,
+            Source::Topology(s) => s.pull(now).await,
+            Source::ChangeFeed(s) => s.pull(now).await,
         }
     }
 }

@@ -766,8 +766,7 @@ impl PrometheusSource {
 
     fn entity(&mut self, id: EntityId, kind: crate::model::EntityKind, at: Timestamp, out: &mut Vec<Observation>) {
         if self.known_entities.insert(id.clone()) {
-            let entity =
-                Entity { id, kind, name: String::new(), labels: BTreeMap::new(), criticality: Default::default() };
+            let entity = Entity::new(id, kind);
             out.push(Observation { at, source: self.config.name.clone(), kind: ObservationKind::Entity { entity } });
         }
     }

@@ -395,6 +395,7 @@ fn restore_resumes_each_query_after_its_last_sample_and_keeps_firing_alerts_reso
                     name: String::new(),
                     labels: BTreeMap::new(),
                     criticality: Default::default(),
+                    learned_from: String::new(),
                 },
             },
         ),
