@@ -132,7 +132,11 @@ fn real_petshop_low_traffic_is_ranked_in_full() {
     assert_eq!(report.issues.len(), scenario.issues.len());
     let r = report.row("low_traffic", "all", "all").unwrap();
     assert_eq!(r.issues, 26);
-    assert!(report.row("low_traffic", "all", "latency").unwrap().baseline.is_some());
+    // The root cause of latency issues beats the authors' baseline at rank 1 and within 3 (a
+    // regression guard; availability does not beat it yet: see the README).
+    let latency = report.row("low_traffic", "all", "latency").unwrap();
+    let (base1, base3) = latency.baseline.expect("a published baseline");
+    assert!(latency.top1 > base1 && latency.top3 > base3, "{report}");
     let text = std::fs::read_to_string(&rankings).unwrap();
     assert_eq!(text.lines().count(), 26);
     // Same input, same ranking.

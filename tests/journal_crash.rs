@@ -83,6 +83,7 @@ fn candidate(first: u64, i: u64) -> Candidate {
         explains: i as usize + 1,
         affected: 40,
         evidence: (0..3).map(path).collect(),
+        broke: vec![],
     }
 }
 

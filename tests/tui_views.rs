@@ -81,6 +81,7 @@ fn events() -> Vec<ProblemEvent> {
             ],
             vec![hop("service:frontend", RelationKind::Calls, "host:db-1")],
         ],
+        broke: vec![],
     };
     let second = Candidate {
         entity: id("database:orders"),
@@ -93,6 +94,7 @@ fn events() -> Vec<ProblemEvent> {
         explains: 2,
         affected: 5,
         evidence: vec![],
+        broke: vec![],
     };
     let kinds = vec![
         (p1, 0, EventKind::Opened { title: "checkout latency high".to_string(), severity: Severity::Critical }),

@@ -62,7 +62,8 @@ pub struct DetectConfig {
     /// Weight of a new sample in the level and the scale, in (0, 1].
     pub alpha: f64,
     /// Smallest deviation considered, as a fraction of |expected| (flat series are not anomalous
-    /// on a rounding error).
+    /// on a rounding error). Not applied while a series has never moved (an availability stuck
+    /// at 100 %): there, any move is news, and only the series' resolution is a floor.
     pub min_relative_deviation: f64,
     /// Whole cycles (days, weeks) a series must have been seen before its season is used.
     pub season_min_cycles: u32,
@@ -330,9 +331,6 @@ impl SeriesState {
         let step = (value - self.last_value).abs();
         self.last_value = value;
         let resolution = self.resolution;
-        if step > 0.0 && (resolution == 0.0 || step < resolution) {
-            self.resolution = step;
-        }
 
         let hour = at.div_euclid(HOUR_MS);
         let d = hour.rem_euclid(DAILY_BUCKETS as i64) as usize;
@@ -348,7 +346,13 @@ impl SeriesState {
         };
         // A scale learned from few samples is uncertain: wider while the series is young.
         let young = (1.0 + YOUNG_SAMPLES / f64::from(self.n)).sqrt();
-        let sigma_of = |model: &Model, p: f64| (model.err * MAD_TO_SIGMA * young).max(floor(p));
+        // A model that has never seen an error (a series that never moved: an availability
+        // stuck at 100 %) has no noise to hide a move in: only its own resolution is a floor.
+        let flat_floor = |p: f64| (resolution / RESOLUTION_STEPS).max(1e-9 * p.abs().max(1.0));
+        let sigma_of = |model: &Model, p: f64| {
+            let floor = if model.err == 0.0 { flat_floor(p) } else { floor(p) };
+            (model.err * MAD_TO_SIGMA * young).max(floor)
+        };
 
         // Back at the level from before a shift (the end of a saturation): that level again.
         for (m, model) in self.models.iter_mut().enumerate() {
@@ -374,6 +378,12 @@ impl SeriesState {
         let band = c.threshold * sigma[a];
         let baseline = Baseline { expected: predicted[a], lower: predicted[a] - band, upper: predicted[a] + band };
         let judgement = Judgement { score, surprising, out_of_band: warm && z.abs() >= c.threshold, baseline };
+        // The resolution (the series' quantisation step) is learned from steps into samples in
+        // band only: a jump out of a flat series is not its quantisation, and would otherwise
+        // hide the rest of the anomaly under a floor of its own size.
+        if step > 0.0 && (resolution == 0.0 || step < resolution) && !judgement.out_of_band {
+            self.resolution = step;
+        }
 
         // Each model learns from the samples it finds in band. Out of band on one side long
         // enough is a level shift: the level jumps by the mean error. Seasons shift only once

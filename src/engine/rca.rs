@@ -1,15 +1,25 @@
-//! Root cause, first cut of the fault tree, and the foundational cause.
+//! Root cause: the fault tree, and the foundational cause.
 //!
-//! From each affected entity the walk looks down its dependencies (what it runs on, what it
-//! calls) up to `max_depth` hops. An affected entity none of whose dependencies within that depth
-//! is affected is a root candidate: its own trouble is not explained by anything below it. Each
-//! candidate is scored by how much of the problem it explains (affected entities whose walk
-//! reaches it), how early it broke and how strong its evidence is, and keeps the paths that tie
-//! the affected entities to it. If dependency cycles leave no such entity, every affected entity
-//! competes on the same score.
+//! Only *trouble* counts: a signal whose metric moved the bad way for its kind (see
+//! [`worse_direction`]: a latency going down or an availability going up is no trouble), an
+//! alert, a log burst or a forecast. From each entity in trouble the walk looks down its
+//! dependencies (what it runs on, what it calls) up to `max_depth` hops, along which trouble can
+//! have travelled (see [`trouble_walk`]: not on through a healthy service). An entity is a root
+//! candidate when some of its trouble is *accounted for* by nothing below it (see
+//! [`accounts_for`]): anything in trouble down the vertical stack accounts for everything; along
+//! *calls* trouble propagates up in kind (slow makes slow, failing makes failing or slow), and on
+//! the same quantity only a deviation at least half as large accounts for it (a database 2 ms
+//! slower does not explain a service 500 ms slower). Traffic comes from the callers, so a traffic
+//! change alone makes no candidate. Each candidate is scored by how much of the problem it
+//! explains (entities in trouble above it whose trouble it accounts for), then how early it broke
+//! and how strong its evidence is, and keeps its evidence chain: its signals with the baselines
+//! they broke, and the paths that tie the affected entities to it. If dependency cycles leave no
+//! candidate, every entity in trouble competes on the same score.
 
 use super::topology::Topology;
-use crate::model::{Candidate, ChangeKind, ChangeRecord, EntityId, Hop, RelationKind, Signal, SignalKind, Timestamp};
+use crate::model::{
+    Candidate, ChangeKind, ChangeRecord, EntityId, Hop, RelationKind, Signal, SignalEvidence, SignalKind, Timestamp,
+};
 use petgraph::stable_graph::NodeIndex;
 use petgraph::Direction;
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -17,44 +27,124 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 /// Each reached node with the edge it was reached by (`None` for the start of the walk).
 type Parents = HashMap<NodeIndex, Option<(NodeIndex, RelationKind)>>;
 
-/// Weights of the candidate score (they sum to 1).
-const W_EXPLAINS: f64 = 0.5;
+/// The candidate score is the share of the problem's entities in trouble it explains, times
+/// `W_BASE + W_EARLY · earliness + W_STRENGTH · strength` (the weights sum to 1).
+const W_BASE: f64 = 0.5;
 const W_EARLY: f64 = 0.25;
 const W_STRENGTH: f64 = 0.25;
 /// Earliness halves about every 3.5 minutes after onset (e-folding time of 5 minutes).
 const EARLY_FOLD_MS: f64 = 300_000.0;
 /// Candidates kept in a ranking.
 const MAX_CANDIDATES: usize = 10;
+/// Along *calls*, a dependency's deviation on a quantity must be at least this fraction of the
+/// dependent's deviation on the same quantity to account for it.
+const ACCOUNT_FRACTION: f64 = 0.5;
+
+/// Which way a metric moves when something is wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Worse {
+    /// Higher is worse: latency, errors, utilisation, queue depth.
+    Up,
+    /// Lower is worse: availability, success, free space, throughput.
+    Down,
+    /// Unknown: either way is trouble.
+    Either,
+}
+
+/// Name parts (split at anything not a letter or digit, case-insensitive) that say lower is
+/// worse, checked first: `memory_available_bytes`, `cpu_idle`, `filesystem_free_ratio`.
+#[rustfmt::skip]
+const DOWN_FIRST: &[&str] = &[
+    "availability", "available", "free", "idle", "success", "successful", "successes", "apdex", "uptime", "hit",
+    "hits",
+];
+/// Name parts that say higher is worse.
+#[rustfmt::skip]
+const UP: &[&str] = &[
+    "latency", "duration", "time", "seconds", "ms", "error", "errors", "fail", "failed", "failure", "failures",
+    "timeout", "timeouts", "5xx", "cpu", "memory", "utilisation", "utilization", "saturation", "load", "pressure",
+    "queue", "depth", "lag", "wait", "backlog", "retries", "restarts", "dropped", "rejected", "throttled", "miss",
+    "misses", "evictions", "oom",
+];
+/// Name parts that say lower is worse, checked last (`failed_requests` is an error count).
+const DOWN: &[&str] = &["throughput", "requests", "request", "rps", "qps", "tps", "transactions", "sessions"];
+
+/// A metric name's parts, lower-cased: split at anything not an ASCII letter or digit.
+fn name_parts(name: &str) -> Vec<String> {
+    name.split(|c: char| !c.is_ascii_alphanumeric()).filter(|p| !p.is_empty()).map(str::to_ascii_lowercase).collect()
+}
+
+/// Which way `metric` (a metric name as the sources give it) gets worse, by the naming
+/// conventions of Prometheus and the clouds: the one place that decides what counts as trouble.
+pub fn worse_direction(metric: &str) -> Worse {
+    let parts = name_parts(metric);
+    let has = |list: &[&str]| parts.iter().any(|p| list.contains(&p.as_str()));
+    if has(DOWN_FIRST) {
+        Worse::Down
+    } else if has(UP) {
+        Worse::Up
+    } else if has(DOWN) {
+        Worse::Down
+    } else {
+        Worse::Either
+    }
+}
+
+/// A signal is trouble unless it is an anomaly that moved the harmless way for its metric.
+pub fn is_trouble(s: &Signal) -> bool {
+    match (s.value, s.baseline) {
+        (Some(v), Some(b)) => match worse_direction(&s.name) {
+            Worse::Up => v > b.expected,
+            Worse::Down => v < b.expected,
+            Worse::Either => true,
+        },
+        _ => true,
+    }
+}
 
 /// Ranks the root-cause candidates of a problem whose signals are `signals` (any order).
 pub fn rank(signals: &[&Signal], topology: &Topology, max_depth: u32, max_paths: usize) -> Vec<Candidate> {
-    // Affected entities with their signals, by id (deterministic order).
+    // Entities in trouble with their trouble signals, by id (deterministic order). A problem of
+    // harmless moves only (a traffic surge) is ranked on all its signals.
     let mut affected: BTreeMap<&EntityId, Vec<&Signal>> = BTreeMap::new();
-    for s in signals {
+    for s in signals.iter().filter(|s| is_trouble(s)) {
         affected.entry(&s.entity).or_default().push(s);
+    }
+    if affected.is_empty() {
+        for s in signals {
+            affected.entry(&s.entity).or_default().push(s);
+        }
     }
     if affected.is_empty() {
         return Vec::new();
     }
-    let onset = signals.iter().map(|s| s.first_seen).min().unwrap_or_default();
+    let onset = affected.values().flatten().map(|s| s.first_seen).min().unwrap_or_default();
     let nodes: BTreeMap<&EntityId, NodeIndex> =
         affected.keys().filter_map(|id| topology.node(id).map(|n| (*id, n))).collect();
     let affected_nodes: HashMap<NodeIndex, &EntityId> = nodes.iter().map(|(id, n)| (*n, *id)).collect();
 
     // One downward walk per affected entity, with parents for the evidence paths.
-    let walks: BTreeMap<&EntityId, Parents> = nodes
-        .iter()
-        .map(|(id, n)| (*id, topology.walk(*n, max_depth, Direction::Outgoing, None).into_iter().collect()))
-        .collect();
+    let walks: BTreeMap<&EntityId, Parents> =
+        nodes.iter().map(|(id, n)| (*id, trouble_walk(topology, *n, max_depth, &affected_nodes))).collect();
 
-    let healthy_below = |id: &EntityId| -> bool {
-        match (walks.get(id), nodes.get(id)) {
-            (Some(w), Some(n)) => w.keys().all(|m| m == n || !affected_nodes.contains_key(m)),
+    // Some of its trouble is accounted for by nothing below it.
+    let unexplained = |id: &EntityId| -> bool {
+        let (Some(w), Some(n)) = (walks.get(id), nodes.get(id)) else {
             // Not in the topology: nothing known below it.
-            _ => true,
-        }
+            return true;
+        };
+        let below: Vec<(&[&Signal], bool)> = w
+            .keys()
+            .filter(|m| *m != n)
+            .filter_map(|m| affected_nodes.get(m).map(|dep| (affected[*dep].as_slice(), calls_only(w, *m))))
+            .collect();
+        // Traffic comes from the callers: a change of it is no evidence of an entity's own fault.
+        affected[id]
+            .iter()
+            .filter(|o| family(o) != Some(Family::Traffic))
+            .any(|o| !below.iter().any(|(dep, by_calls)| accounts_for(dep, o, *by_calls)))
     };
-    let mut roots: Vec<&EntityId> = affected.keys().copied().filter(|id| healthy_below(id)).collect();
+    let mut roots: Vec<&EntityId> = affected.keys().copied().filter(|id| unexplained(id)).collect();
     if roots.is_empty() {
         roots = affected.keys().copied().collect();
     }
@@ -72,12 +162,21 @@ pub fn rank(signals: &[&Signal], topology: &Topology, max_depth: u32, max_paths:
             let strength = strongest.score.clamp(0.0, 1.0);
             let first_breach = own.iter().map(|s| s.first_seen).min().unwrap_or(onset);
             let node = nodes.get(id).copied();
-            // Who reaches this candidate going down: the entities it explains, with paths.
+            // Who reaches this candidate going down and whose trouble it accounts for: the
+            // entities it explains, with paths.
             let mut paths: Vec<Vec<Hop>> = Vec::new();
             let mut explains = 1;
             if let Some(target) = node {
                 for (other, walk) in &walks {
                     if *other == id || !walk.contains_key(&target) {
+                        continue;
+                    }
+                    // It explains an entity when it accounts for all of that entity's trouble
+                    // (traffic aside, which comes from above).
+                    let by_calls = calls_only(walk, target);
+                    let mut troubles =
+                        affected[*other].iter().filter(|o| family(o) != Some(Family::Traffic)).peekable();
+                    if troubles.peek().is_none() || !troubles.all(|o| accounts_for(own, o, by_calls)) {
                         continue;
                     }
                     explains += 1;
@@ -87,7 +186,11 @@ pub fn rank(signals: &[&Signal], topology: &Topology, max_depth: u32, max_paths:
             paths.sort_by(|a, b| a.len().cmp(&b.len()).then_with(|| path_ids(a).cmp(path_ids(b))));
             paths.truncate(max_paths);
             let early = (-(first_breach.since(onset).max(0) as f64) / EARLY_FOLD_MS).exp();
-            let score = W_EXPLAINS * explains as f64 / total as f64 + W_EARLY * early + W_STRENGTH * strength;
+            // What it explains comes first; earliness and strength order candidates that explain
+            // about as much (a lone anomaly that explains nothing else does not outrank the one
+            // that explains the storm by breaking a minute earlier).
+            let share = explains as f64 / total as f64;
+            let score = share * (W_BASE + W_EARLY * early + W_STRENGTH * strength);
             Candidate {
                 entity: id.clone(),
                 entity_kind: topology.kind_of(id),
@@ -99,6 +202,7 @@ pub fn rank(signals: &[&Signal], topology: &Topology, max_depth: u32, max_paths:
                 explains,
                 affected: total,
                 evidence: paths,
+                broke: ordered.iter().map(|s| SignalEvidence::of(s)).collect(),
             }
         })
         .collect();
@@ -107,6 +211,125 @@ pub fn rank(signals: &[&Signal], topology: &Topology, max_depth: u32, max_paths:
     });
     candidates.truncate(MAX_CANDIDATES);
     candidates
+}
+
+/// The walk down from `start` (what it runs on and calls, `max_depth` hops at most) along which
+/// trouble can have travelled up to it: on from an entity reached over *calls* only if it is in
+/// trouble itself (a healthy service in between shows the trouble did not pass through it), on
+/// from one reached over *runs on* always (a process or container often has no signals of its
+/// own). Each reached node once, with the edge it was reached by; neighbours visited by id.
+fn trouble_walk(
+    topology: &Topology,
+    start: NodeIndex,
+    max_depth: u32,
+    affected: &HashMap<NodeIndex, &EntityId>,
+) -> Parents {
+    let mut parents: Parents = HashMap::from([(start, None)]);
+    let mut queue = VecDeque::from([(start, 0u32)]);
+    while let Some((n, depth)) = queue.pop_front() {
+        if depth >= max_depth {
+            continue;
+        }
+        for (relation, m) in topology.dependencies(n) {
+            if parents.contains_key(&m) {
+                continue;
+            }
+            parents.insert(m, Some((n, relation)));
+            if relation == RelationKind::RunsOn || affected.contains_key(&m) {
+                queue.push_back((m, depth + 1));
+            }
+        }
+    }
+    parents
+}
+
+/// True when the walk reached `target` over *calls* edges only.
+fn calls_only(walk: &Parents, target: NodeIndex) -> bool {
+    let mut at = target;
+    while let Some(Some((parent, relation))) = walk.get(&at) {
+        if *relation != RelationKind::Calls {
+            return false;
+        }
+        at = *parent;
+    }
+    true
+}
+
+/// How far a signal's value is from its baseline's expected value (metric anomalies only).
+fn deviation(s: &Signal) -> Option<f64> {
+    match (s.value, s.baseline) {
+        (Some(v), Some(b)) => Some((v - b.expected).abs()),
+        _ => None,
+    }
+}
+
+/// What a metric measures, for telling which trouble below can account for which above.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Family {
+    /// Time taken: slowness propagates up the calls.
+    Latency,
+    /// Failures, and availability or success as their complement.
+    Errors,
+    /// Requests and throughput.
+    Traffic,
+    /// Resources (CPU, memory, queues) and anything unknown.
+    Other,
+}
+
+/// Name parts of each family, checked in this order.
+#[rustfmt::skip]
+const FAMILIES: &[(Family, &[&str])] = &[
+    (Family::Errors, &[
+        "error", "errors", "fail", "failed", "failure", "failures", "availability", "success", "successful",
+        "successes", "5xx", "apdex", "uptime",
+    ]),
+    (Family::Latency, &["latency", "duration", "time", "seconds", "ms", "timeout", "timeouts"]),
+    (Family::Traffic, &["requests", "request", "throughput", "rps", "qps", "tps", "transactions", "sessions"]),
+];
+
+/// The family of a metric signal (`None` for alerts, log bursts and forecasts).
+fn family(s: &Signal) -> Option<Family> {
+    deviation(s)?;
+    let parts = name_parts(&s.name);
+    let found = FAMILIES.iter().find(|(_, names)| parts.iter().any(|p| names.contains(&p.as_str())));
+    Some(found.map_or(Family::Other, |(f, _)| *f))
+}
+
+/// Name parts that say which statistic of a quantity a series is, not what it measures.
+const STATISTICS: &[&str] = &["average", "avg", "mean", "median", "min", "max", "sum", "count", "total", "quantile"];
+
+/// What a metric measures, without its statistic: `latency_p99` and `latency_average` are both
+/// `latency`, in the same unit, so their deviations compare.
+fn quantity(name: &str) -> String {
+    let is_stat = |p: &str| {
+        STATISTICS.contains(&p) || (p.len() > 1 && p.starts_with('p') && p[1..].bytes().all(|b| b.is_ascii_digit()))
+    };
+    name_parts(name).into_iter().filter(|p| !is_stat(p)).collect::<Vec<_>>().join("_")
+}
+
+/// True when the trouble of a dependency (its trouble signals `dep`) can account for one trouble
+/// signal `own` of a dependent. Down the vertical stack (`by_calls` false: one name may mean
+/// another scale there, such as a process's and its host's CPU) any trouble below counts. Along
+/// *calls*, trouble propagates up in kind: a slow dependency makes its callers slow, a failing
+/// one makes them fail. So a latency or error signal is accounted for by trouble of the same
+/// [`Family`] below, and, on the same quantity (see [`quantity`]), only by a deviation at least [`ACCOUNT_FRACTION`]
+/// of its own (latencies add up along calls: a database 2 ms slower does not explain a service
+/// 500 ms slower); resource trouble, alerts and log bursts below account for anything, and any
+/// trouble below accounts for resource, traffic or unknown trouble, as the fault tree always had it.
+fn accounts_for(dep: &[&Signal], own: &Signal, by_calls: bool) -> bool {
+    if !by_calls {
+        return !dep.is_empty();
+    }
+    let fo = family(own);
+    dep.iter().any(|d| match (fo, family(d)) {
+        (Some(Family::Traffic), _) | (_, Some(Family::Traffic)) => false,
+        (None | Some(Family::Other), _) | (_, None | Some(Family::Other)) => true,
+        (Some(a), Some(b)) => {
+            (a == b || (a, b) == (Family::Latency, Family::Errors))
+                && (quantity(&d.name) != quantity(&own.name)
+                    || deviation(d).unwrap_or(0.0) >= ACCOUNT_FRACTION * deviation(own).unwrap_or(0.0))
+        }
+    })
 }
 
 /// Sort key for evidence paths of equal length: the entity ids along them.
@@ -338,6 +561,114 @@ mod tests {
         let ids: Vec<&str> = c.iter().map(|c| c.entity.as_str()).collect();
         assert_eq!(ids, ["database:x", "host:z"]);
         assert!(c[0].score > c[1].score);
+    }
+
+    fn metric_sig(entity: &str, name: &str, first: i64, value: f64, expected: f64) -> Signal {
+        let mut s = sig(entity, name, SignalKind::Anomaly, 0.95, first);
+        s.value = Some(value);
+        let half = (expected.abs() * 0.2).max(1e-3);
+        s.baseline = Some(Baseline { expected, lower: expected - half, upper: expected + half });
+        s
+    }
+
+    #[test]
+    fn which_way_is_worse_comes_from_the_metric_name() {
+        use Worse::*;
+        for (name, worse) in [
+            ("latency_p99_ms", Up),
+            ("http_request_duration_seconds", Up),
+            ("error_rate", Up),
+            ("failed_requests_total", Up),
+            ("cpu_utilisation", Up),
+            ("queue_depth", Up),
+            ("availability_average", Down),
+            ("filesystem_free_ratio", Down),
+            ("memory_available_bytes", Down),
+            ("requests_sum", Down),
+            ("transactions_per_second", Down),
+            ("active_connections", Either),
+        ] {
+            assert_eq!(worse_direction(name), worse, "{name}");
+        }
+        let faster = metric_sig("service:a", "latency_average", 0, 0.05, 0.2);
+        let slower = metric_sig("service:a", "latency_average", 0, 0.5, 0.2);
+        assert!(!is_trouble(&faster) && is_trouble(&slower));
+        assert!(is_trouble(&sig("service:a", "HighLatency", SignalKind::Alert, 0.5, 0)));
+    }
+
+    #[test]
+    fn a_dependency_slightly_off_on_the_same_quantity_does_not_explain_a_large_breach() {
+        use RelationKind::*;
+        let t = topo(&[("service:site", Calls, "service:pay"), ("service:pay", Calls, "database:adoptions")]);
+        // The database is 2 ms slower (p99, and it broke first); the service 470 ms slower on
+        // average, which makes the site slower too.
+        let s = [
+            metric_sig("database:adoptions", "latency_p99", 0, 0.0056, 0.0038),
+            metric_sig("service:pay", "latency_average", 300_000, 0.658, 0.185),
+            metric_sig("service:site", "latency_average", 300_000, 0.4, 0.089),
+        ];
+        let refs: Vec<&Signal> = s.iter().collect();
+        let c = rank(&refs, &t, 6, 20);
+        let ids: Vec<&str> = c.iter().map(|c| c.entity.as_str()).collect();
+        assert_eq!(ids, ["service:pay", "database:adoptions"]);
+        assert_eq!((c[0].explains, c[1].explains), (2, 1));
+        assert_eq!(
+            c[0].evidence,
+            vec![vec![Hop { from: EntityId::new("service:site"), relation: Calls, to: EntityId::new("service:pay") }]]
+        );
+        // A database 300 ms slower does account for it: it is the one root.
+        let s = [
+            metric_sig("database:adoptions", "latency_p99", 0, 0.3, 0.0038),
+            metric_sig("service:pay", "latency_average", 300_000, 0.658, 0.185),
+            metric_sig("service:site", "latency_average", 300_000, 0.4, 0.089),
+        ];
+        let refs: Vec<&Signal> = s.iter().collect();
+        let c = rank(&refs, &t, 6, 20);
+        assert_eq!(c.len(), 1);
+        assert_eq!((c[0].entity.as_str(), c[0].explains), ("database:adoptions", 3));
+        // Down the vertical stack any trouble accounts: the host under the database.
+        let t = topo(&[("database:adoptions", RunsOn, "host:db-1")]);
+        let s = [
+            metric_sig("database:adoptions", "latency_p99", 0, 0.0056, 0.0038),
+            sig("host:db-1", "cpu", SignalKind::Anomaly, 0.9, 0),
+        ];
+        let refs: Vec<&Signal> = s.iter().collect();
+        let c = rank(&refs, &t, 6, 20);
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].entity, EntityId::new("host:db-1"));
+    }
+
+    #[test]
+    fn harmless_moves_traffic_and_healthy_services_in_between_make_no_root() {
+        use RelationKind::*;
+        let t = topo(&[
+            ("service:site", Calls, "service:pay"),
+            ("service:pay", Calls, "service:gateway"),
+            ("service:gateway", Calls, "database:pets"),
+            ("service:pay", Calls, "queue:jobs"),
+        ]);
+        let s = [
+            // Failing payments: the site fails and slows down.
+            metric_sig("service:pay", "availability_average", 300_000, 86.0, 100.0),
+            metric_sig("service:site", "availability_average", 300_000, 97.0, 100.0),
+            metric_sig("service:site", "latency_p99", 300_000, 1.0, 0.4),
+            // Fewer calls reach the queue (traffic comes from above: no root)...
+            metric_sig("queue:jobs", "requests_sum", 300_000, 77.0, 95.0),
+            // ...the queue got faster (no trouble)...
+            metric_sig("queue:jobs", "latency_average", 0, 0.001, 0.01),
+            // ...and a slow database behind a healthy gateway explains nothing above it.
+            metric_sig("database:pets", "latency_average", 0, 0.9, 0.3),
+        ];
+        let refs: Vec<&Signal> = s.iter().collect();
+        let c = rank(&refs, &t, 6, 20);
+        let ids: Vec<&str> = c.iter().map(|c| c.entity.as_str()).collect();
+        assert_eq!(ids, ["service:pay", "database:pets"]);
+        assert_eq!((c[0].explains, c[0].affected), (2, 4));
+        assert_eq!(c[0].signals, [SignalKey("anomaly:service:pay:availability_average".into())]);
+        // The evidence keeps the signal with the baseline it broke.
+        let b = &c[0].broke[0];
+        assert_eq!((b.name.as_str(), b.value), ("availability_average", Some(86.0)));
+        assert_eq!(b.baseline.map(|b| b.expected), Some(100.0));
     }
 
     #[test]

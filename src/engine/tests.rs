@@ -535,3 +535,115 @@ fn a_change_that_arrives_after_the_problem_opened_is_still_linked() {
     f.push(11 * MIN, restart);
     assert!(f.problems().problems[&ProblemId(1)].foundational_cause.is_none());
 }
+
+/// The demo storm (`fixtures/scenarios/db-cpu-saturation.jsonl`) through the engine: the top
+/// root cause explains itself with its signals, the baselines they broke, and the edges from every
+/// affected service down to it.
+#[test]
+fn the_demo_root_cause_names_its_signals_their_baselines_and_the_edges_from_the_affected_services() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/scenarios/db-cpu-saturation.jsonl");
+    let scenario = crate::sources::fixture::load(&path).expect("the demo scenario loads");
+    let expect = scenario.header.expect.clone().expect("the demo scenario has expectations");
+    let mut engine = Engine::new(EngineConfig::default());
+    let mut events = Vec::new();
+    for obs in &scenario.observations {
+        engine.observe(obs, &mut events);
+    }
+    let set = ProblemSet::fold(&events);
+    let problem = set
+        .problems
+        .values()
+        .find(|p| p.root_causes.first().is_some_and(|c| c.entity == expect.root_cause))
+        .expect("a problem with the expected root cause");
+    let top = &problem.root_causes[0];
+
+    // Its signals, each with the baseline it broke: the value seen lies outside the band.
+    assert!(!top.broke.is_empty());
+    let keys: Vec<&SignalKey> = top.broke.iter().map(|b| &b.key).collect();
+    assert_eq!(keys, top.signals.iter().collect::<Vec<_>>(), "the evidence names the candidate's signals");
+    let anomalies: Vec<_> = top.broke.iter().filter(|b| b.kind == SignalKind::Anomaly).collect();
+    assert!(!anomalies.is_empty(), "{:?}", top.broke);
+    for b in &anomalies {
+        assert!(b.key.0.contains(top.entity.as_str()) && b.key.0.ends_with(&b.name), "{b:?}");
+        let (value, baseline) = (b.value.expect("a value"), b.baseline.expect("a baseline"));
+        assert!(baseline.lower <= baseline.expected && baseline.expected <= baseline.upper, "{b:?}");
+        assert!(value > baseline.upper || value < baseline.lower, "{} = {value} inside its band {baseline:?}", b.name);
+    }
+    if let Some(needle) = &expect.root_cause_signal {
+        assert!(top.broke.iter().any(|b| b.name.to_lowercase().contains(&needle.to_lowercase())), "{:?}", top.broke);
+    }
+
+    // The edges: every other affected entity reaches the root by a path of real topology edges
+    // from it down to the root.
+    let affected: BTreeSet<&EntityId> =
+        problem.signals.values().filter(|s| rca::is_trouble(s)).map(|s| &s.entity).collect();
+    assert_eq!(top.explains, affected.len());
+    let topology = engine.topology();
+    let edge = |h: &crate::model::Hop| {
+        let (Some(a), Some(b)) = (topology.node(&h.from), topology.node(&h.to)) else { return false };
+        topology.dependencies(a).contains(&(h.relation, b))
+    };
+    let services: Vec<&&EntityId> = affected
+        .iter()
+        .filter(|e| matches!(topology.kind_of(e), EntityKind::Service | EntityKind::Application))
+        .collect();
+    assert!(!services.is_empty());
+    for entity in affected.iter().filter(|e| **e != &top.entity) {
+        let path = top
+            .evidence
+            .iter()
+            .find(|p| p.first().is_some_and(|h| &&h.from == entity))
+            .unwrap_or_else(|| panic!("no evidence path from {entity}: {:?}", top.evidence));
+        assert_eq!(path.last().map(|h| &h.to), Some(&top.entity), "{path:?}");
+        assert!(path.windows(2).all(|w| w[0].to == w[1].from), "a connected path: {path:?}");
+        assert!(path.iter().all(edge), "every hop is an edge of the topology: {path:?}");
+    }
+}
+
+/// The root-cause ranking of a problem, every time it changed: (time, best entity).
+fn rankings(events: &[ProblemEvent], p: ProblemId) -> Vec<(i64, Vec<String>)> {
+    events
+        .iter()
+        .filter(|e| e.problem == p)
+        .filter_map(|e| match &e.kind {
+            EventKind::RootCauseRanked { candidates } => {
+                Some((e.at.millis(), candidates.iter().map(|c| c.entity.as_str().to_string()).collect()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_dependency_breaking_later_takes_the_ranking_over_and_the_change_is_an_event() {
+    use RelationKind::*;
+    let mut f = Feed::new();
+    f.relate("service:frontend", Calls, "service:checkout");
+    f.relate("service:checkout", Calls, "database:orders");
+    f.relate("service:reporting", Calls, "database:orders");
+    // The checkout's latency breaks first: it is the only candidate.
+    for i in 0..40 {
+        let t = i * MIN / 2;
+        let slow = t >= 10 * MIN;
+        f.metric(t, "service:checkout", "latency_ms", if slow { 900.0 } else { 100.0 + 3.0 * wobble(i) });
+        f.metric(t, "database:orders", "query_latency_ms", if t >= 14 * MIN { 850.0 } else { 20.0 + wobble(i + 3) });
+        f.metric(t, "service:reporting", "latency_ms", if t >= 14 * MIN { 950.0 } else { 50.0 + wobble(i + 5) });
+    }
+    let set = f.problems();
+    let p = set
+        .problems
+        .values()
+        .find(|p| p.signals.values().any(|s| s.entity.as_str() == "service:checkout"))
+        .expect("a problem on the checkout");
+    let ranked = rankings(&f.events, p.id);
+    let first = ranked.first().expect("ranked at least once");
+    assert_eq!(first.1, ["service:checkout"], "{ranked:?}");
+    assert!(first.0 < 14 * MIN, "{ranked:?}");
+    // The database, breaking four minutes later by as much, accounts for the checkout and the
+    // reporting service: the ranking changes to it, as an event at the time it broke.
+    let last = ranked.last().unwrap();
+    assert_eq!(last.1, ["database:orders"], "{ranked:?}");
+    assert!((14 * MIN..15 * MIN).contains(&last.0), "{ranked:?}");
+    assert_eq!(p.root_causes[0].entity.as_str(), "database:orders");
+    assert_eq!((p.root_causes[0].explains, p.root_causes[0].affected), (3, 3));
+}

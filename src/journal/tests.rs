@@ -58,6 +58,7 @@ fn candidate(i: usize) -> Candidate {
             },
             Hop { from: EntityId::new("db:main"), relation: RelationKind::RunsOn, to: entity },
         ]],
+        broke: vec![],
     }
 }
 

@@ -2,7 +2,7 @@
 
 use super::entity::{EntityId, EntityKind, RelationKind};
 use super::observation::{ChangeKind, Severity, TrafficRole};
-use super::signal::{Signal, SignalKey};
+use super::signal::{Baseline, Signal, SignalKey, SignalKind};
 use super::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -168,12 +168,50 @@ pub struct Candidate {
     pub strength: f64,
     /// When the candidate's first signal started.
     pub first_breach: Timestamp,
-    /// How many affected entities (itself included) depend on it through affected entities.
+    /// How many entities in trouble (itself included) depend on it through entities in trouble
+    /// and have all their trouble accounted for by it (see `engine::rca`).
     pub explains: usize,
-    /// Of how many affected entities in the problem.
+    /// Of how many entities in trouble in the problem.
     pub affected: usize,
     /// Paths from affected entities down to the candidate (shortest first, at most a few dozen).
     pub evidence: Vec<Vec<Hop>>,
+    /// The candidate's own signals as evidence (same order as `signals`): what each saw and the
+    /// baseline it broke. Empty in rankings recorded before it existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub broke: Vec<SignalEvidence>,
+}
+
+/// One signal of a root-cause candidate, as evidence: what was seen against what was expected.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SignalEvidence {
+    pub key: SignalKey,
+    pub kind: SignalKind,
+    /// Metric, alert name or log template.
+    pub name: String,
+    /// When the signal first fired.
+    pub first_seen: Timestamp,
+    /// Anomaly strength in [0, 1].
+    pub score: f64,
+    /// The last value seen (metrics only), in the metric's unit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
+    /// The baseline that value broke: expected value and band (anomalies only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<Baseline>,
+}
+
+impl SignalEvidence {
+    pub fn of(s: &Signal) -> SignalEvidence {
+        SignalEvidence {
+            key: s.key.clone(),
+            kind: s.kind,
+            name: s.name.clone(),
+            first_seen: s.first_seen,
+            score: s.score,
+            value: s.value,
+            baseline: s.baseline,
+        }
+    }
 }
 
 /// One silence created in Alertmanager for a problem.

@@ -10,7 +10,8 @@ pub mod time;
 
 pub use entity::{Criticality, Entity, EntityId, EntityKind, Relation, RelationKind, STATIC};
 pub use event::{
-    Candidate, ChangeRecord, EventKind, Hop, Impact, KpiImpact, ProblemEvent, ProblemId, SilenceRecord, TrafficImpact,
+    Candidate, ChangeRecord, EventKind, Hop, Impact, KpiImpact, ProblemEvent, ProblemId, SignalEvidence, SilenceRecord,
+    TrafficImpact,
 };
 pub use observation::{AlertState, ChangeKind, Observation, ObservationKind, Severity, TrafficRole};
 pub use problem::{Problem, ProblemSet, ProblemStatus, TimelineEntry};
