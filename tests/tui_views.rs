@@ -971,3 +971,55 @@ fn help_lists_the_silence_keys_and_the_plan_follows_a_user_keymap() {
     press(&mut app, KeyCode::Char('Y'));
     assert_eq!(app.outbox.len(), 1);
 }
+
+/// The demo storm through the real engine, its root cause in the detail view at 80 columns: the
+/// view names the signals the root broke with their baselines, and the edges that tie the
+/// affected entities to it, so the ranking can be checked by reading the screen.
+#[test]
+fn the_demo_root_cause_is_explained_on_screen_by_its_signals_baselines_and_edges() {
+    use faultline::engine::{Engine, EngineConfig};
+    use faultline::model::ProblemSet;
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/scenarios/db-cpu-saturation.jsonl");
+    let scenario = faultline::sources::fixture::load(&path).expect("the demo scenario loads");
+    let expect = scenario.header.expect.clone().expect("the demo states its root cause");
+    let mut engine = Engine::new(EngineConfig::default());
+    let mut events = Vec::new();
+    for obs in &scenario.observations {
+        engine.observe(obs, &mut events);
+    }
+    let set = ProblemSet::fold(&events);
+    let problem = set
+        .problems
+        .values()
+        .find(|p| p.root_causes.first().is_some_and(|c| c.entity == expect.root_cause))
+        .expect("a problem with the demo's root cause");
+    let top = &problem.root_causes[0];
+    let theme = Theme::builtin(ColorMode::NoColor);
+    let lines: Vec<String> =
+        detail::lines(problem, problem.updated_at, &theme, 80).iter().map(|l| l.to_string()).collect();
+    let text = squeezed(&lines.join("\n"));
+    let shown = |needle: &str| assert!(text.contains(needle), "missing {needle:?} in:\n{}", lines.join("\n"));
+
+    // The signals: each anomaly with its value against the expected value and band.
+    assert!(!top.broke.is_empty());
+    shown("because:");
+    let because = lines.iter().position(|l| l.contains("because:")).unwrap();
+    for b in top.broke.iter().take(4) {
+        let at = because
+            + lines[because..]
+                .iter()
+                .position(|l| l.contains(&b.name))
+                .unwrap_or_else(|| panic!("{} not shown", b.name));
+        if let Some(base) = b.baseline {
+            assert!(b.value.is_some_and(|v| v > base.upper || v < base.lower), "{b:?} did not break its band");
+            let item = squeezed(&lines[at..(at + 2).min(lines.len())].join(" "));
+            assert!(item.contains("expected") && item.contains("(band "), "{item}");
+        }
+    }
+    // The edges: the longest evidence path, hop by hop, as `from ─verb→ to`.
+    let longest = top.evidence.iter().max_by_key(|p| p.len()).expect("an evidence path");
+    assert!(!longest.is_empty());
+    let hops: Vec<String> = longest.iter().map(|h| format!("─{}→ {}", h.relation.verb(), h.to)).collect();
+    shown(&format!("{} {}", longest[0].from, hops.join(" ")));
+    assert_eq!(longest.last().unwrap().to, top.entity, "the path ends at the root cause");
+}

@@ -134,6 +134,7 @@ fn root_cause(problem: &Problem, theme: &Theme, width: usize, out: &mut Vec<Line
         let indent = text_width(&prefix);
         out.extend(pack(vec![Span::raw(" ".repeat(indent))], facts(candidate, theme), " · ", indent, width));
         if rank == 0 {
+            broke(candidate, theme, indent, width, out);
             evidence(candidate, theme, indent, width, out);
         }
     }
@@ -149,6 +150,41 @@ fn facts(c: &Candidate, theme: &Theme) -> Vec<Vec<Span<'static>>> {
         plain(format!("explains {}/{} affected", c.explains, c.affected)),
         plain(format!("first breach {}", c.first_breach.clock())),
     ]
+}
+
+/// Signals shown under the top candidate, strongest first.
+const MAX_BROKE: usize = 4;
+
+/// What the top candidate broke: each of its signals with the value seen and the baseline it left
+/// (`cpu_utilisation 0.99, expected 0.35 (band 0.20–0.50) since 10:25`), so the ranking can be
+/// checked against the data.
+fn broke(c: &Candidate, theme: &Theme, indent: usize, width: usize, out: &mut Vec<Line<'static>>) {
+    if c.broke.is_empty() {
+        return;
+    }
+    let lead = " ".repeat(indent);
+    let label = match c.broke.len() {
+        n if n <= MAX_BROKE => "because:".to_string(),
+        n => format!("because ({MAX_BROKE} of {n} signals):"),
+    };
+    out.push(Line::from(vec![Span::raw(lead), Span::styled(label, theme.ui.muted)]));
+    let item_indent = indent + 2;
+    for b in c.broke.iter().take(MAX_BROKE) {
+        let mut pieces = vec![vec![Span::styled(b.name.clone(), Style::new().add_modifier(Modifier::BOLD))]];
+        match (b.value, b.baseline) {
+            (Some(v), Some(base)) => pieces.push(plain(format!(
+                "{}, expected {} (band {}–{})",
+                number(v),
+                number(base.expected),
+                number(base.lower),
+                number(base.upper)
+            ))),
+            (Some(v), None) => pieces.push(plain(number(v))),
+            _ => pieces.push(vec![Span::styled(format!("({})", b.kind.as_str()), theme.ui.muted)]),
+        }
+        pieces.push(plain(format!("since {}", b.first_seen.clock())));
+        out.extend(pack(vec![Span::raw(" ".repeat(item_indent))], pieces, " ", item_indent + 2, width));
+    }
 }
 
 /// Evidence paths shown for the top candidate.
