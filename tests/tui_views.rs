@@ -977,17 +977,10 @@ fn help_lists_the_silence_keys_and_the_plan_follows_a_user_keymap() {
 /// affected entities to it, so the ranking can be checked by reading the screen.
 #[test]
 fn the_demo_root_cause_is_explained_on_screen_by_its_signals_baselines_and_edges() {
-    use faultline::engine::{Engine, EngineConfig};
-    use faultline::model::ProblemSet;
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/scenarios/db-cpu-saturation.jsonl");
     let scenario = faultline::sources::fixture::load(&path).expect("the demo scenario loads");
     let expect = scenario.header.expect.clone().expect("the demo states its root cause");
-    let mut engine = Engine::new(EngineConfig::default());
-    let mut events = Vec::new();
-    for obs in &scenario.observations {
-        engine.observe(obs, &mut events);
-    }
-    let set = ProblemSet::fold(&events);
+    let (set, _) = faultline::eval::scenarios::play(&scenario.observations, &Default::default());
     let problem = set
         .problems
         .values()
