@@ -7,7 +7,7 @@ use faultline::agent::Agent;
 use faultline::config::Config;
 use faultline::engine::EngineConfig;
 use faultline::journal::Journal;
-use faultline::model::{ProblemEvent, ProblemSet, Timestamp};
+use faultline::model::{Observation, ProblemEvent, ProblemSet, Timestamp};
 use faultline::sources::fixture::{self, Scenario};
 use faultline::ui::{self, Feed, UiOptions};
 use std::io::Write;
@@ -82,6 +82,10 @@ enum Command {
         /// No UI: print the problems as JSON.
         #[arg(long)]
         headless: bool,
+        /// Print the topology as it was at this data time (RFC 3339, e.g. 2026-03-02T10:30:00Z),
+        /// rebuilt from the journal's observations, and exit.
+        #[arg(long, value_name = "TIME", value_parser = parse_time)]
+        topology_at: Option<Timestamp>,
     },
     /// Quality benchmarks on public data (DESIGN section 9).
     Eval {
@@ -217,7 +221,11 @@ pub fn run(args: Args) -> Result<()> {
             }
         }
         Command::Agent { config, once, journal } => run_agent(&config, once, journal),
-        Command::Replay { file, headless } => {
+        Command::Replay { file, topology_at: Some(at), .. } => {
+            let journal = Journal::open_read_only(&file)?;
+            print_text(&topology_as_of(&journal.observations()?, at, &file)?)
+        }
+        Command::Replay { file, headless, topology_at: None } => {
             let journal = Journal::open_read_only(&file)?;
             let events = journal.events_after(0)?;
             if headless {
@@ -251,6 +259,42 @@ pub fn run(args: Args) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// A `--topology-at` value: an RFC 3339 time.
+fn parse_time(s: &str) -> std::result::Result<Timestamp, String> {
+    Timestamp::parse_rfc3339(s)
+}
+
+/// The topology the observations give as of `at`, as text: one line per entity (kind,
+/// criticality, where it was learned) and per relation, by id.
+fn topology_as_of(observations: &[Observation], at: Timestamp, file: &Path) -> Result<String> {
+    use faultline::engine::topology::history::{TopologyHistory, DEFAULT_MAX_CHANGES};
+    use std::fmt::Write as _;
+    let history = TopologyHistory::from_observations(observations, DEFAULT_MAX_CHANGES);
+    let Some(topology) = history.as_of(at) else {
+        anyhow::bail!(
+            "{}: the topology before {} is no longer kept (older changes were folded away)",
+            file.display(),
+            history.forgotten_until().map(|t| t.to_string()).unwrap_or_default()
+        );
+    };
+    let relations = topology.relations();
+    let mut text = format!(
+        "topology as of {at} from {}: {} entities, {} relations\n",
+        file.display(),
+        topology.len(),
+        relations.len()
+    );
+    for e in topology.entities() {
+        let from = if e.learned_from.is_empty() { String::new() } else { format!(", from {}", e.learned_from) };
+        let criticality = format!("{:?}", e.criticality).to_lowercase();
+        let _ = writeln!(text, "  {} ({}, {criticality} criticality{from})", e.id, e.kind.as_str());
+    }
+    for r in &relations {
+        let _ = writeln!(text, "  {} {} {}", r.from, r.kind.verb(), r.to);
+    }
+    Ok(text)
 }
 
 /// `faultline agent`: sources → engine → journal, until SIGINT/SIGTERM (or one cycle with --once).
