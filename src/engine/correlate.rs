@@ -3,8 +3,11 @@
 //! A signal joins an open problem when all of these hold:
 //! - **time**: the problem saw activity within the correlation window;
 //! - **priority**: the signal is not marked by the smart filter (chronic flapping, low-criticality
-//!   entity: [`crate::model::Mark`]); marked signals never open, join or merge incident problems
-//!   and go to the one background problem instead, so they stay visible without polluting a storm;
+//!   entity: [`crate::model::Mark`]); marked signals never open or merge incident problems and go
+//!   to the one background problem instead, so they stay visible without polluting a storm. One
+//!   exception keeps the filter from hiding a cause: a low-criticality signal *below* an open
+//!   incident (one of its entities depends on the signal's, within `hops`) joins it, since it may
+//!   be what broke the important entities (a legacy queue under checkout);
 //! - **topology**, graded, with **type** deciding the weak grade:
 //!   - *direct*: the signal's entity depends on one of the problem's entities within `hops` edges
 //!     (it is upstream of the trouble: a caller, or what runs on it), or one of them depends on it
@@ -135,6 +138,13 @@ impl ProblemState {
         self.kinds.contains_key(&(kind, name.to_string()))
     }
 
+    /// True when one of this problem's entities depends on `entity` within the hops: it lies
+    /// below the trouble, where a cause would be.
+    pub fn below(&mut self, entity: &EntityId, topology: &mut Topology, hops: u32) -> bool {
+        self.refresh_closure(topology, hops);
+        topology.node(entity).is_some_and(|n| self.closure.contains(&n))
+    }
+
     /// How close `entity` is to this problem's entities (see the module doc).
     pub fn proximity(&mut self, entity: &EntityId, topology: &mut Topology, hops: u32) -> Proximity {
         self.refresh_closure(topology, hops);
@@ -231,6 +241,26 @@ impl Problems {
                 Proximity::Far => false,
             };
             if joins {
+                out.push(p.id);
+            }
+        }
+        out
+    }
+
+    /// Open incident problems active within the window with `entity` below their trouble (see
+    /// [`ProblemState::below`]), oldest first: where a low-criticality signal may still join.
+    pub fn below(
+        &mut self,
+        entity: &EntityId,
+        at: Timestamp,
+        window_ms: i64,
+        topology: &mut Topology,
+        hops: u32,
+    ) -> Vec<ProblemId> {
+        let mut out = Vec::new();
+        for p in self.by_id.values_mut() {
+            if p.is_open() && !p.background && at.since(p.last_activity) <= window_ms && p.below(entity, topology, hops)
+            {
                 out.push(p.id);
             }
         }
@@ -413,6 +443,30 @@ mod tests {
         assert_eq!(incident.signals.len(), 2);
         assert!(incident.signals.values().all(|s| s.mark.is_none()));
         assert_eq!(incident.root_causes[0].entity, EntityId::new("host:a"));
+    }
+
+    #[test]
+    fn a_low_criticality_cause_below_an_incident_joins_it_and_can_be_its_root() {
+        let mut f = shop();
+        f.entity("queue:legacy", EntityKind::Queue, Criticality::Low);
+        f.relate("service:api", RelationKind::Calls, "queue:legacy");
+        f.alert(MIN, "service:api", "HighErrorRate", AlertState::Firing);
+        f.alert(2 * MIN, "queue:legacy", "QueueStuck", AlertState::Firing);
+        let set = ProblemSet::fold(&f.events);
+        let visible = set.visible();
+        assert_eq!(visible.len(), 1, "{:?}", f.groups());
+        let incident = visible[0];
+        let queue = &incident.signals.values().find(|s| s.entity.as_str() == "queue:legacy").unwrap();
+        assert_eq!(queue.mark, Some(Mark::LowCriticality), "still marked");
+        assert_eq!(incident.root_causes[0].entity.as_str(), "queue:legacy");
+        // Alone, the same signal opens no incident: it waits in the background.
+        let mut g = shop();
+        g.entity("queue:legacy", EntityKind::Queue, Criticality::Low);
+        g.relate("service:api", RelationKind::Calls, "queue:legacy");
+        g.alert(MIN, "queue:legacy", "QueueStuck", AlertState::Firing);
+        let set = ProblemSet::fold(&g.events);
+        assert_eq!(set.visible().len(), 1);
+        assert_eq!(set.visible()[0].severity, Severity::Info);
     }
 
     #[test]

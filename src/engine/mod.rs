@@ -535,8 +535,22 @@ impl Engine {
     /// marked signal goes to the background problem instead.
     fn correlate(&mut self, signal: Signal, at: Timestamp, out: &mut Vec<ProblemEvent>) {
         self.topology.ensure(&signal.entity);
-        if signal.mark.is_some() {
-            let target = self.background_problem(at, out);
+        if let Some(mark) = signal.mark {
+            // A low-criticality signal below an incident may be its cause: it joins (marked).
+            let below = match mark {
+                Mark::LowCriticality => self.problems.below(
+                    &signal.entity,
+                    at,
+                    self.config.correlation_window_ms,
+                    &mut self.topology,
+                    self.config.topology_hops,
+                ),
+                Mark::Flapping { .. } => Vec::new(),
+            };
+            let target = match below.first() {
+                Some(p) => *p,
+                None => self.background_problem(at, out),
+            };
             self.attach(target, signal, at, out);
             return;
         }
@@ -673,8 +687,10 @@ impl Engine {
             }
             let signals: Vec<&Signal> =
                 state.signals.iter().filter_map(|k| self.signals.get(k).map(|e| &e.signal)).collect();
-            // Marked signals are ranked down: they are no root-cause evidence while others exist.
-            let unmarked: Vec<&Signal> = signals.iter().copied().filter(|s| s.mark.is_none()).collect();
+            // Flapping signals are ranked down: they are no root-cause evidence while others exist.
+            // A low-criticality signal in an incident joined it from below: it may be the cause.
+            let unmarked: Vec<&Signal> =
+                signals.iter().copied().filter(|s| !matches!(s.mark, Some(Mark::Flapping { .. }))).collect();
             let evidence = if unmarked.is_empty() { &signals } else { &unmarked };
             let ranking =
                 rca::rank(evidence, &self.topology, self.config.rca_max_depth, self.config.max_evidence_paths);

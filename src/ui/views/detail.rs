@@ -155,40 +155,42 @@ fn facts(c: &Candidate, theme: &Theme) -> Vec<Vec<Span<'static>>> {
 /// Signals shown under the top candidate, strongest first.
 const MAX_BROKE: usize = 4;
 
-/// What the top candidate broke: each of its signals with the value seen and the baseline it left
-/// (`cpu_utilisation 0.99, expected 0.35 (band 0.20–0.50) since 10:25`), so the ranking can be
-/// checked against the data.
+/// What the top candidate broke, packed on as few lines as fit: each signal with the value seen
+/// and the baseline it left (`because: HostCpuSaturation (alert) · cpu_utilisation 0.99, expected
+/// 0.35 (band 0.20–0.50)`), so the ranking can be checked against the data.
 fn broke(c: &Candidate, theme: &Theme, indent: usize, width: usize, out: &mut Vec<Line<'static>>) {
     if c.broke.is_empty() {
         return;
     }
-    let lead = " ".repeat(indent);
     let label = match c.broke.len() {
-        n if n <= MAX_BROKE => "because:".to_string(),
-        n => format!("because ({MAX_BROKE} of {n} signals):"),
+        n if n <= MAX_BROKE => "because: ".to_string(),
+        n => format!("because ({MAX_BROKE} of {n}): "),
     };
-    out.push(Line::from(vec![Span::raw(lead), Span::styled(label, theme.ui.muted)]));
-    let item_indent = indent + 2;
-    for b in c.broke.iter().take(MAX_BROKE) {
-        let mut pieces = vec![vec![Span::styled(b.name.clone(), Style::new().add_modifier(Modifier::BOLD))]];
-        match (b.value, b.baseline) {
-            (Some(v), Some(base)) => pieces.push(plain(format!(
-                "{}, expected {} (band {}–{})",
-                number(v),
-                number(base.expected),
-                number(base.lower),
-                number(base.upper)
-            ))),
-            (Some(v), None) => pieces.push(plain(number(v))),
-            _ => pieces.push(vec![Span::styled(format!("({})", b.kind.as_str()), theme.ui.muted)]),
-        }
-        pieces.push(plain(format!("since {}", b.first_seen.clock())));
-        out.extend(pack(vec![Span::raw(" ".repeat(item_indent))], pieces, " ", item_indent + 2, width));
-    }
+    let lead = vec![Span::raw(" ".repeat(indent)), Span::styled(label, theme.ui.muted)];
+    let pieces = c
+        .broke
+        .iter()
+        .take(MAX_BROKE)
+        .map(|b| {
+            let detail = match (b.value, b.baseline) {
+                (Some(v), Some(base)) => format!(
+                    " {}, expected {} (band {}–{})",
+                    number(v),
+                    number(base.expected),
+                    number(base.lower),
+                    number(base.upper)
+                ),
+                (Some(v), None) => format!(" {}", number(v)),
+                _ => format!(" ({})", b.kind.as_str()),
+            };
+            vec![Span::styled(b.name.clone(), Style::new().add_modifier(Modifier::BOLD)), Span::raw(detail)]
+        })
+        .collect();
+    out.extend(pack(lead, pieces, " · ", indent + 2, width));
 }
 
-/// Evidence paths shown for the top candidate.
-const MAX_PATHS: usize = 3;
+/// Evidence paths shown for the top candidate (each often takes two lines at 80 columns).
+const MAX_PATHS: usize = 2;
 
 /// The top candidate's evidence paths, longest first (the longest runs from the entity users
 /// see down to the root), each as `a ─calls→ b ─runs on→ c`.
