@@ -26,6 +26,11 @@ use faultline::sources::fixture::{self, Expectation, ScenarioHeader};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+#[allow(dead_code)] // each generator uses a part of it
+#[path = "support/rng.rs"]
+mod rng;
+use rng::Rng;
+
 /// Where `cargo run --example make_demo_scenario` writes without an argument.
 pub const DEFAULT_OUTPUT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/scenarios/db-cpu-saturation.jsonl");
 
@@ -244,44 +249,6 @@ fn topology() -> Vec<Observation> {
 
 // ---------------------------------------------------------------------------------------------
 // Metrics
-
-/// splitmix64 (Steele, Lea, Flood 2014): tiny, fast and fully determined by its seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    /// Uniform in [lo, hi).
-    fn range(&mut self, lo: f64, hi: f64) -> f64 {
-        lo + (hi - lo) * self.unit()
-    }
-
-    /// Uniform integer in lo..=hi.
-    fn int(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next_u64() % (hi - lo + 1)
-    }
-
-    /// Approximately standard normal (Irwin-Hall: 12 uniforms minus 6); no transcendental
-    /// functions, so every platform computes the same bits.
-    fn normal(&mut self) -> f64 {
-        let mut sum = 0.0;
-        for _ in 0..12 {
-            sum += self.unit();
-        }
-        sum - 6.0
-    }
-}
 
 /// How a series departs from its baseline at one moment.
 enum Shape {

@@ -27,6 +27,11 @@ use faultline::sources::fixture::{self, IncidentTruth, ScenarioHeader, Truth, NO
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::PathBuf;
 
+#[allow(dead_code)] // each generator uses a part of it
+#[path = "support/rng.rs"]
+mod rng;
+use rng::Rng;
+
 /// Where the scenarios go without an argument.
 pub const DEFAULT_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/scenarios/faults");
 
@@ -106,45 +111,6 @@ pub fn scenario_seeded(kind: &str, seed: u64) -> (ScenarioHeader, Vec<Observatio
 
 // ---------------------------------------------------------------------------------------------
 // Randomness
-
-/// splitmix64 (Steele, Lea, Flood 2014): tiny, fast and fully determined by its seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    fn range(&mut self, lo: f64, hi: f64) -> f64 {
-        lo + (hi - lo) * self.unit()
-    }
-
-    /// Uniform integer in lo..=hi.
-    fn int(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next_u64() % (hi - lo + 1)
-    }
-
-    fn chance(&mut self, p: f64) -> bool {
-        self.unit() < p
-    }
-
-    /// Irwin-Hall approximation of a standard normal: no transcendental functions.
-    fn normal(&mut self) -> f64 {
-        (0..12).map(|_| self.unit()).sum::<f64>() - 6.0
-    }
-
-    fn pick<'a, T>(&mut self, v: &'a [T]) -> &'a T {
-        &v[self.next_u64() as usize % v.len()]
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // The story of one scenario

@@ -296,69 +296,11 @@ impl Problems {
 
 #[cfg(test)]
 mod tests {
-    use crate::engine::{Engine, EngineConfig};
-    use crate::model::{
-        AlertState, Criticality, Entity, EntityId, EntityKind, Mark, Observation, ObservationKind, ProblemEvent,
-        ProblemSet, Relation, RelationKind, Severity, Timestamp,
-    };
+    use crate::engine::tests::Feed;
+    use crate::model::{AlertState, Criticality, EntityId, EntityKind, Mark, ProblemSet, RelationKind, Severity};
 
     const MIN: i64 = 60_000;
 
-    struct Feed {
-        engine: Engine,
-        events: Vec<ProblemEvent>,
-    }
-
-    impl Feed {
-        fn new() -> Feed {
-            Feed { engine: Engine::new(EngineConfig::default()), events: Vec::new() }
-        }
-        fn push(&mut self, at: i64, kind: ObservationKind) {
-            self.engine.observe(&Observation { at: Timestamp(at), source: "test".into(), kind }, &mut self.events);
-        }
-        fn relate(&mut self, from: &str, kind: RelationKind, to: &str) {
-            let relation =
-                Relation { from: EntityId::new(from), kind, to: EntityId::new(to), learned_from: "t".into() };
-            self.push(0, ObservationKind::Relation { relation });
-        }
-        fn entity(&mut self, id: &str, kind: EntityKind, criticality: Criticality) {
-            let entity = Entity { criticality, ..Entity::new(EntityId::new(id), kind) };
-            self.push(0, ObservationKind::Entity { entity });
-        }
-        fn alert(&mut self, at: i64, entity: &str, name: &str, state: AlertState) {
-            let kind = ObservationKind::Alert {
-                entity: EntityId::new(entity),
-                name: name.into(),
-                fingerprint: format!("{entity}/{name}"),
-                state,
-                severity: Severity::Major,
-                labels: Default::default(),
-                summary: String::new(),
-            };
-            self.push(at, kind);
-        }
-        fn log(&mut self, at: i64, entity: &str, template: &str) {
-            let kind = ObservationKind::LogPattern {
-                entity: EntityId::new(entity),
-                template_id: template.into(),
-                template: template.into(),
-                level: Severity::Major,
-                count: 20,
-                new_template: false,
-            };
-            self.push(at, kind);
-        }
-        /// Visible problems, each as the sorted keys of its signals.
-        fn groups(&self) -> Vec<Vec<String>> {
-            let set = ProblemSet::fold(&self.events);
-            let mut groups: Vec<Vec<String>> =
-                set.visible().iter().map(|p| p.signals.keys().map(|k| k.0.clone()).collect()).collect();
-            groups.sort();
-            groups
-        }
-    }
-
-    /// web calls api and search; api and search both call db; api runs on host:a.
     fn shop() -> Feed {
         use RelationKind::*;
         let mut f = Feed::new();

@@ -5,28 +5,33 @@ use crate::model::{ChangeKind, Entity, EntityKind, ProblemSet, ProblemStatus, Re
 
 const MIN: i64 = 60_000;
 
-struct Feed {
-    engine: Engine,
-    events: Vec<ProblemEvent>,
+/// An engine fed by hand, with its events (shared by the engine's test modules).
+pub(super) struct Feed {
+    pub(super) engine: Engine,
+    pub(super) events: Vec<ProblemEvent>,
 }
 
 impl Feed {
-    fn new() -> Feed {
+    pub(super) fn new() -> Feed {
         Feed { engine: Engine::new(EngineConfig::default()), events: Vec::new() }
     }
-    fn push(&mut self, at: i64, kind: ObservationKind) {
+    pub(super) fn push(&mut self, at: i64, kind: ObservationKind) {
         let obs = Observation { at: Timestamp(at), source: "test".into(), kind };
         self.engine.observe(&obs, &mut self.events);
     }
-    fn relate(&mut self, from: &str, kind: RelationKind, to: &str) {
+    pub(super) fn relate(&mut self, from: &str, kind: RelationKind, to: &str) {
         let relation = Relation { from: EntityId::new(from), kind, to: EntityId::new(to), learned_from: "test".into() };
         self.push(0, ObservationKind::Relation { relation });
+    }
+    pub(super) fn entity(&mut self, id: &str, kind: EntityKind, criticality: crate::model::Criticality) {
+        let entity = Entity { criticality, ..Entity::new(EntityId::new(id), kind) };
+        self.push(0, ObservationKind::Entity { entity });
     }
     fn metric(&mut self, at: i64, entity: &str, metric: &str, v: f64) {
         let samples = vec![(Timestamp(at), v)];
         self.push(at, ObservationKind::Metric { entity: EntityId::new(entity), metric: metric.into(), samples });
     }
-    fn alert(&mut self, at: i64, entity: &str, name: &str, state: AlertState) {
+    pub(super) fn alert(&mut self, at: i64, entity: &str, name: &str, state: AlertState) {
         self.push(
             at,
             ObservationKind::Alert {
@@ -40,8 +45,28 @@ impl Feed {
             },
         );
     }
+    /// A burst of 20 error lines of `template` on `entity`.
+    pub(super) fn log(&mut self, at: i64, entity: &str, template: &str) {
+        let kind = ObservationKind::LogPattern {
+            entity: EntityId::new(entity),
+            template_id: template.into(),
+            template: template.into(),
+            level: Severity::Major,
+            count: 20,
+            new_template: false,
+        };
+        self.push(at, kind);
+    }
     fn problems(&self) -> ProblemSet {
         ProblemSet::fold(&self.events)
+    }
+    /// Visible problems, each as the sorted keys of its signals.
+    pub(super) fn groups(&self) -> Vec<Vec<String>> {
+        let set = self.problems();
+        let mut groups: Vec<Vec<String>> =
+            set.visible().iter().map(|p| p.signals.keys().map(|k| k.0.clone()).collect()).collect();
+        groups.sort();
+        groups
     }
 }
 
