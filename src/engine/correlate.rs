@@ -230,21 +230,26 @@ impl Problems {
         topology: &mut Topology,
         hops: u32,
     ) -> Vec<ProblemId> {
-        let mut out = Vec::new();
-        for p in self.by_id.values_mut() {
-            if !p.is_open() || p.background || at.since(p.last_activity) > window_ms {
-                continue;
-            }
-            let joins = match p.proximity(entity, topology, hops) {
-                Proximity::Direct => true,
-                Proximity::Sibling => kind == SignalKind::LogBurst && p.alike(kind, name),
-                Proximity::Far => false,
-            };
-            if joins {
-                out.push(p.id);
-            }
-        }
-        out
+        self.active_incidents(at, window_ms, |p| match p.proximity(entity, topology, hops) {
+            Proximity::Direct => true,
+            Proximity::Sibling => kind == SignalKind::LogBurst && p.alike(kind, name),
+            Proximity::Far => false,
+        })
+    }
+
+    /// Open incident (not background) problems active within `window_ms` before `at` for which
+    /// `test` holds, oldest first.
+    fn active_incidents(
+        &mut self,
+        at: Timestamp,
+        window_ms: i64,
+        mut test: impl FnMut(&mut ProblemState) -> bool,
+    ) -> Vec<ProblemId> {
+        self.by_id
+            .values_mut()
+            .filter(|p| p.is_open() && !p.background && at.since(p.last_activity) <= window_ms)
+            .filter_map(|p| test(p).then_some(p.id))
+            .collect()
     }
 
     /// Open incident problems active within the window with `entity` below their trouble (see
@@ -257,14 +262,7 @@ impl Problems {
         topology: &mut Topology,
         hops: u32,
     ) -> Vec<ProblemId> {
-        let mut out = Vec::new();
-        for p in self.by_id.values_mut() {
-            if p.is_open() && !p.background && at.since(p.last_activity) <= window_ms && p.below(entity, topology, hops)
-            {
-                out.push(p.id);
-            }
-        }
-        out
+        self.active_incidents(at, window_ms, |p| p.below(entity, topology, hops))
     }
 
     /// Schedules (or cancels, with `None`) the resolution of `id`.
