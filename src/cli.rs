@@ -248,6 +248,20 @@ pub fn run(args: Args) -> Result<()> {
         Command::Eval { command } => run_eval(command),
         Command::Config { command: ConfigCommand::Check { file } } => {
             let config = Config::load(&file)?;
+            // The topology files it names are checked too: a typo there would otherwise only
+            // show as a stale source once the agent runs.
+            let mut topologies = Vec::new();
+            for t in &config.sources.topology {
+                let text = std::fs::read_to_string(&t.path)
+                    .with_context(|| format!("{}: cannot read topology file", t.path.display()))?;
+                let topology = faultline::sources::topology_file::StaticTopology::parse(&text, &t.path)?;
+                topologies.push(format!(
+                    "{}: ok ({} entities, {} relations)",
+                    t.path.display(),
+                    topology.entities.len(),
+                    topology.relations.len()
+                ));
+            }
             let engine = config.engine();
             println!(
                 "{}: ok (correlation window {}s, {} topology hops, anomaly threshold {})",
@@ -256,6 +270,9 @@ pub fn run(args: Args) -> Result<()> {
                 engine.topology_hops,
                 engine.detect.threshold
             );
+            for line in topologies {
+                println!("{line}");
+            }
             Ok(())
         }
     }

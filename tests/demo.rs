@@ -144,7 +144,13 @@ fn bad_input_on_the_command_line_is_a_clear_error_and_exit_status_1() {
     let bad_config = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/bad/unknown-key.toml");
     let not_a_journal = dir.path().join("notes.txt");
     std::fs::write(&not_a_journal, "not an SQLite file").unwrap();
+    // A config whose topology file has a bad value: the check names that file, line and key.
+    let topology_config = dir.path().join("with-topology.toml");
+    std::fs::write(&topology_config, "[[sources.topology]]\npath = \"topology.toml\"\n").unwrap();
+    let topology = dir.path().join("topology.toml");
+    std::fs::write(&topology, "[[entity]]\nid = \"queue:legacy\"\ncriticality = \"urgent\"\n").unwrap();
     let cases: Vec<(Vec<&str>, String)> = vec![
+        (vec!["config", "check", p(&topology_config)], format!("{}:3:15: entity[0].criticality", topology.display())),
         (vec!["demo", "--headless", "--scenario", p(&bad_scenario)], format!("{}:2:", bad_scenario.display())),
         (vec!["demo", "--headless", "--scenario", "/nonexistent/x.jsonl"], "/nonexistent/x.jsonl".into()),
         (vec!["config", "check", bad_config.to_str().unwrap()], format!("{}:", bad_config.display())),
