@@ -4,10 +4,12 @@
 //! - **time**: the problem saw activity within the correlation window;
 //! - **priority**: the signal is not marked by the smart filter (chronic flapping, low-criticality
 //!   entity: [`crate::model::Mark`]); marked signals never open or merge incident problems and go
-//!   to the one background problem instead, so they stay visible without polluting a storm. One
-//!   exception keeps the filter from hiding a cause: a low-criticality signal *below* an open
+//!   to the one background problem instead, so they stay visible without polluting a storm. Two
+//!   exceptions keep the filter from hiding a cause: a low-criticality signal *below* an open
 //!   incident (one of its entities depends on the signal's, within `hops`) joins it, since it may
-//!   be what broke the important entities (a legacy queue under checkout);
+//!   be what broke the important entities (a legacy queue under checkout); and a flapping signal
+//!   that fires without a break for a whole flap window (the disk that was almost full every
+//!   night is now full) loses its mark and moves out of the background like a fresh signal;
 //! - **topology**, graded, with **type** deciding the weak grade:
 //!   - *direct*: the signal's entity depends on one of the problem's entities within `hops` edges
 //!     (it is upstream of the trouble: a caller, or what runs on it), or one of them depends on it
@@ -109,10 +111,16 @@ impl ProblemState {
             return;
         }
         if let Some((entity, kind, name)) = anchor {
-            *self.entities.entry(entity.clone()).or_insert(0) += 1;
-            *self.kinds.entry((kind, name.to_string())).or_insert(0) += 1;
-            self.closure_generation = None;
+            self.anchor(entity, kind, name);
         }
+    }
+
+    /// A signal of the problem anchors it on its entity and kind: it was added unmarked, or its
+    /// mark was lifted (see [`ProblemState::unanchor`] for the reverse).
+    pub fn anchor(&mut self, entity: &EntityId, kind: SignalKind, name: &str) {
+        *self.entities.entry(entity.clone()).or_insert(0) += 1;
+        *self.kinds.entry((kind, name.to_string())).or_insert(0) += 1;
+        self.closure_generation = None;
     }
 
     /// A signal of the problem was marked: it no longer anchors the problem.
@@ -383,6 +391,138 @@ mod tests {
         assert_eq!(incident.signals.len(), 2);
         assert!(incident.signals.values().all(|s| s.mark.is_none()));
         assert_eq!(incident.root_causes[0].entity, EntityId::new("host:a"));
+    }
+
+    #[test]
+    fn a_flapper_that_stays_firing_for_a_flap_window_leaves_the_background_for_the_incident() {
+        use crate::model::{EventKind, ProblemStatus, SignalKey};
+        let key = SignalKey("alert:host:a/DiskFull".to_string());
+        let mut f = shop();
+        // The disk of host:a fills every night and is cleaned up: it flaps, and at its third
+        // firing (minute 12) it is marked and goes to the background.
+        for i in 0..2 {
+            f.alert(i * 6 * MIN, "host:a", "DiskFull", AlertState::Firing);
+            f.alert(i * 6 * MIN + 2 * MIN, "host:a", "DiskFull", AlertState::Resolved);
+        }
+        // Then it stays full: firing on every poll from minute 12 on. api (on host:a) and web
+        // (calling api) start failing at minutes 20 and 21 and open an incident of their own,
+        // since the marked disk alert anchors none.
+        let disk = |f: &Feed| {
+            let set = ProblemSet::fold(&f.events);
+            let p = set.visible().into_iter().find(|p| p.signals.contains_key(&key)).cloned();
+            p.expect("the disk signal is in a visible problem")
+        };
+        let mut background = None;
+        for m in 12..=80 {
+            f.alert(m * MIN, "host:a", "DiskFull", AlertState::Firing);
+            if m >= 20 {
+                f.alert(m * MIN, "service:api", "HighErrorRate", AlertState::Firing);
+            }
+            if m >= 21 {
+                f.alert(m * MIN, "service:web", "HighErrorRate", AlertState::Firing);
+            }
+            let p = disk(&f);
+            let mark = p.signals[&key].mark;
+            if m < 72 {
+                // Less than a flap window since it last started firing: still flapping.
+                assert_eq!(mark, Some(Mark::Flapping { activations: 3 }), "minute {m}");
+                assert_eq!(p.severity, Severity::Info, "minute {m}: in the background");
+                background = Some(p.id);
+            } else {
+                assert_eq!(mark, None, "minute {m}: a whole flap window without a break");
+                assert_ne!(Some(p.id), background, "minute {m}");
+            }
+        }
+        let background = background.unwrap();
+        let set = ProblemSet::fold(&f.events);
+        let visible = set.visible();
+        assert_eq!(visible.len(), 2, "{:?}", f.groups());
+        let incident = visible.iter().find(|p| p.id != background).unwrap();
+        assert_eq!(
+            incident.signals.keys().map(|k| k.0.as_str()).collect::<Vec<_>>(),
+            ["alert:host:a/DiskFull", "alert:service:api/HighErrorRate", "alert:service:web/HighErrorRate"]
+        );
+        assert_eq!(incident.root_causes[0].entity, EntityId::new("host:a"), "the full disk explains the errors");
+        assert_eq!(incident.severity, Severity::Warning);
+        // The move is in both timelines, at minute 72: detached from the background, attached to
+        // the incident; the background, now empty, resolves as usual.
+        let moved: Vec<_> = f.events.iter().filter(|e| matches!(e.kind, EventKind::SignalDetached { .. })).collect();
+        assert_eq!(moved.len(), 1);
+        assert_eq!((moved[0].problem, moved[0].at.0), (background, 72 * MIN));
+        assert_eq!(moved[0].kind, EventKind::SignalDetached { key: key.clone(), to: incident.id });
+        let bg = &set.problems[&background];
+        assert!(bg.signals.is_empty());
+        assert!(bg.timeline.iter().any(|t| t.text == format!("alert:host:a/DiskFull moved to {}", incident.id)));
+        assert!(incident
+            .timeline
+            .iter()
+            .any(|t| t.at.0 == 72 * MIN && t.text.starts_with("alert DiskFull on host:a attached")));
+        assert_eq!(bg.status, ProblemStatus::Resolved, "resolved 5 minutes after it was left empty");
+        assert_eq!(bg.resolved_at.map(|t| t.0), Some(77 * MIN));
+
+        // It can be marked again, after flap_activations (3) more firings: not at the second.
+        for (i, m) in [84, 88, 92].into_iter().enumerate() {
+            f.alert((m - 2) * MIN, "host:a", "DiskFull", AlertState::Resolved);
+            f.alert(m * MIN, "host:a", "DiskFull", AlertState::Firing);
+            let mark = disk(&f).signals[&key].mark;
+            let expected = (i == 2).then_some(Mark::Flapping { activations: 3 });
+            assert_eq!(mark, expected, "minute {m}");
+        }
+        // Marked again inside the incident, it stays there but is no root-cause evidence...
+        let p = disk(&f);
+        assert_eq!(p.id, incident.id);
+        assert_eq!(p.root_causes[0].entity, EntityId::new("service:api"));
+        // ...until it has fired for a whole window without a break again: it anchors the
+        // incident once more, in place (no second move), and is its root again.
+        for m in 93..=152 {
+            for (e, n) in [("host:a", "DiskFull"), ("service:api", "HighErrorRate"), ("service:web", "HighErrorRate")] {
+                f.alert(m * MIN, e, n, AlertState::Firing);
+            }
+        }
+        let p = disk(&f);
+        assert_eq!((p.id, p.signals[&key].mark), (incident.id, None));
+        assert_eq!(p.root_causes[0].entity, EntityId::new("host:a"));
+        assert_eq!(f.events.iter().filter(|e| matches!(e.kind, EventKind::SignalDetached { .. })).count(), 1);
+    }
+
+    #[test]
+    fn a_flapper_that_keeps_flapping_stays_marked_in_the_background() {
+        use crate::model::{EventKind, SignalKey};
+        let key = SignalKey("alert:host:a/DiskFull".to_string());
+        let mut f = shop();
+        // Marked at its third firing (minute 12)...
+        for i in 0..2 {
+            f.alert(i * 6 * MIN, "host:a", "DiskFull", AlertState::Firing);
+            f.alert(i * 6 * MIN + 2 * MIN, "host:a", "DiskFull", AlertState::Resolved);
+        }
+        // ...then long runs, polled every minute for 59 minutes and cleared half a minute later:
+        // never a whole flap window without a break, for five hours.
+        let mut at = 12 * MIN;
+        for _ in 0..5 {
+            for m in 0..60 {
+                f.alert(at + m * MIN, "host:a", "DiskFull", AlertState::Firing);
+            }
+            f.alert(at + 59 * MIN + MIN / 2, "host:a", "DiskFull", AlertState::Resolved);
+            at += 60 * MIN;
+        }
+        assert!(!f.events.iter().any(|e| matches!(e.kind, EventKind::SignalDetached { .. })));
+        let set = ProblemSet::fold(&f.events);
+        let visible = set.visible();
+        assert_eq!(visible.len(), 1, "{:?}", f.groups());
+        assert_eq!(visible[0].severity, Severity::Info);
+        let signal = &visible[0].signals[&key];
+        assert_eq!(signal.mark, Some(Mark::Flapping { activations: 3 }));
+        // The same with short flaps that last much longer than the window in all.
+        let mut f = shop();
+        for i in 0..30 {
+            f.alert(i * 6 * MIN, "host:a", "DiskFull", AlertState::Firing);
+            f.alert(i * 6 * MIN + MIN, "host:a", "DiskFull", AlertState::Firing);
+            f.alert(i * 6 * MIN + 2 * MIN, "host:a", "DiskFull", AlertState::Resolved);
+        }
+        assert!(!f.events.iter().any(|e| matches!(e.kind, EventKind::SignalDetached { .. })));
+        let set = ProblemSet::fold(&f.events);
+        let signal = &set.visible()[0].signals[&key];
+        assert!(matches!(signal.mark, Some(Mark::Flapping { .. })));
     }
 
     #[test]

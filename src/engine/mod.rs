@@ -400,10 +400,15 @@ impl Engine {
         let key = o.key.clone();
         let at = o.at;
         let change = self.signals.fire(o);
+        let solid_since = self.unmark_if_solid(&key, at);
         self.mark(&key, at, out);
         let Some(entry) = self.signals.get(&key) else { return };
         let signal = entry.signal.clone();
         let current = entry.problem;
+        if let Some(since) = solid_since {
+            self.rehome(signal, since, current, at, out);
+            return;
+        }
         match (change, current) {
             (Change::Repeated, Some(p)) if self.problems.get(p).is_some_and(|s| s.is_open()) => {
                 if let Some(state) = self.problems.get_mut(p) {
@@ -430,14 +435,68 @@ impl Engine {
                 self.on_signal_changed(p, &signal, at);
                 self.emit(out, p, at, EventKind::SignalUpdated { signal });
             }
-            _ => self.correlate(signal, at, out),
+            _ => {
+                let onset = signal.first_seen;
+                self.correlate(signal, onset, None, at, out)
+            }
+        }
+    }
+
+    /// The other half of the flapping filter: a flapping signal that has fired without a break
+    /// for a whole flap window (no clear since its last activation) is no longer flapping but
+    /// failing. Its mark is lifted and its activation history forgotten, so it must fire
+    /// `flap_activations` more times to be marked again. Returns when its current run of firing
+    /// started. A signal on a low-criticality entity keeps its mark: it would stay in the
+    /// background anyway.
+    fn unmark_if_solid(&mut self, key: &SignalKey, at: Timestamp) -> Option<Timestamp> {
+        let entry = self.signals.get(key)?;
+        if !matches!(entry.signal.mark, Some(Mark::Flapping { .. })) || !entry.signal.active {
+            return None;
+        }
+        let since = *entry.activations.back()?;
+        if at.since(since) < self.config.flap_window_ms
+            || self.topology.entity(&entry.signal.entity).is_some_and(|e| e.criticality == Criticality::Low)
+        {
+            return None;
+        }
+        let entry = self.signals.get_mut(key)?;
+        entry.signal.mark = None;
+        entry.activations.clear();
+        Some(since)
+    }
+
+    /// A signal whose flapping mark was just lifted, firing since `since`, is placed as a fresh
+    /// signal: out of the background problem into an incident by the cookbook rule, or a new one
+    /// (onset `since`: the chronic history before is not this incident). Already in an incident
+    /// (it was marked there), it anchors that incident again and stays.
+    fn rehome(
+        &mut self,
+        signal: Signal,
+        since: Timestamp,
+        current: Option<ProblemId>,
+        at: Timestamp,
+        out: &mut Vec<ProblemEvent>,
+    ) {
+        let open = current.and_then(|p| self.problems.get(p)).filter(|s| s.is_open()).map(|s| (s.id, s.background));
+        match open {
+            Some((p, false)) => {
+                if let Some(state) = self.problems.get_mut(p) {
+                    state.anchor(&signal.entity, signal.kind, &signal.name);
+                }
+                self.on_signal_changed(p, &signal, at);
+                self.emit(out, p, at, EventKind::SignalUpdated { signal });
+            }
+            Some((p, true)) => self.correlate(signal, since, Some(p), at, out),
+            None => self.correlate(signal, since, None, at, out),
         }
     }
 
     /// The smart filter: marks the signal `key` when it flaps (activations within the flap
-    /// window, from its own history) or sits on a low-criticality entity. A mark is sticky for
-    /// the signal's life. A newly marked signal stops anchoring the problem it is in; a problem
-    /// left with no unmarked signal was noise all along and joins the background problem.
+    /// window, from its own history) or sits on a low-criticality entity. A low-criticality mark
+    /// is sticky for the signal's life; a flapping mark is lifted when the signal turns into a
+    /// sustained failure (see [`Engine::unmark_if_solid`]). A newly marked signal stops anchoring
+    /// the problem it is in; a problem left with no unmarked signal was noise all along and joins
+    /// the background problem.
     fn mark(&mut self, key: &SignalKey, at: Timestamp, out: &mut Vec<ProblemEvent>) {
         let Some(entry) = self.signals.get(key) else { return };
         if entry.signal.mark.is_some() {
@@ -533,7 +592,18 @@ impl Engine {
     /// A new (or newly re-fired) signal without an open problem: join the problems the cookbook
     /// rule matches (see [`correlate`]), merging them if there are several, or open a new one. A
     /// marked signal goes to the background problem instead.
-    fn correlate(&mut self, signal: Signal, at: Timestamp, out: &mut Vec<ProblemEvent>) {
+    ///
+    /// `onset` is when the signal's trouble started for the problem it joins (its first-seen
+    /// time, or the start of its current run after a lifted mark). `from` is the background
+    /// problem an unmarked signal leaves: it is detached from there first.
+    fn correlate(
+        &mut self,
+        signal: Signal,
+        onset: Timestamp,
+        from: Option<ProblemId>,
+        at: Timestamp,
+        out: &mut Vec<ProblemEvent>,
+    ) {
         self.topology.ensure(&signal.entity);
         if let Some(mark) = signal.mark {
             // A low-criticality signal below an incident may be its cause: it joins (marked).
@@ -567,13 +637,16 @@ impl Engine {
         let target = match matches.first() {
             Some(p) => *p,
             None => {
-                let id = self.problems.open(signal.first_seen, signal.severity);
+                let id = self.problems.open(onset, signal.severity);
                 let title = rca::summary(&signal);
                 self.emit(out, id, at, EventKind::Opened { title, severity: signal.severity });
                 id
             }
         };
-        self.attach(target, signal, at, out);
+        if let Some(from) = from {
+            self.detach(from, &signal.key, target, at, out);
+        }
+        self.attach_since(target, signal, onset, at, out);
         for other in matches.iter().skip(1) {
             self.merge(*other, target, at, out);
         }
@@ -606,16 +679,48 @@ impl Engine {
     }
 
     fn attach(&mut self, p: ProblemId, signal: Signal, at: Timestamp, out: &mut Vec<ProblemEvent>) {
+        let onset = signal.first_seen;
+        self.attach_since(p, signal, onset, at, out);
+    }
+
+    /// [`Engine::attach`] with the signal's trouble counted from `onset` for the problem's onset.
+    fn attach_since(
+        &mut self,
+        p: ProblemId,
+        signal: Signal,
+        onset: Timestamp,
+        at: Timestamp,
+        out: &mut Vec<ProblemEvent>,
+    ) {
         if let Some(entry) = self.signals.get_mut(&signal.key) {
             entry.problem = Some(p);
         }
         if let Some(state) = self.problems.get_mut(p) {
             let anchor = signal.mark.is_none().then_some((&signal.entity, signal.kind, signal.name.as_str()));
             state.add_signal(signal.key.clone(), anchor);
-            state.onset = state.onset.min(signal.first_seen);
+            state.onset = state.onset.min(onset);
         }
         self.on_signal_changed(p, &signal, at);
         self.emit(out, p, at, EventKind::SignalAttached { signal });
+    }
+
+    /// Takes signal `key` out of open problem `p`; it goes on to problem `to`. The signal does not
+    /// anchor `p` (it was marked there). When what is left is all clear, `p` resolves as usual.
+    fn detach(&mut self, p: ProblemId, key: &SignalKey, to: ProblemId, at: Timestamp, out: &mut Vec<ProblemEvent>) {
+        let Some(state) = self.problems.get_mut(p) else { return };
+        if !state.signals.remove(key) {
+            return;
+        }
+        state.last_activity = state.last_activity.max(at);
+        let signals = &self.signals;
+        let newly_clear = state.all_clear_since.is_none()
+            && state.signals.iter().all(|k| signals.get(k).is_none_or(|e| !e.signal.active));
+        if newly_clear {
+            state.all_clear_since = Some(at);
+            self.problems.set_deadline(p, Some(at.plus_ms(self.config.resolve_after_ms)));
+        }
+        self.touched.insert(p);
+        self.emit(out, p, at, EventKind::SignalDetached { key: key.clone(), to });
     }
 
     /// Moves every signal of `from` into `into`.

@@ -5,7 +5,7 @@
 use super::*;
 use crate::model::{
     AlertState, Baseline, Candidate, ChangeKind, ChangeRecord, Criticality, Entity, EntityId, EntityKind, EventKind,
-    Hop, Impact, ObservationKind, ProblemSet, ProblemStatus, Relation, RelationKind, Severity, Signal, SignalKey,
+    Hop, Impact, Mark, ObservationKind, ProblemSet, ProblemStatus, Relation, RelationKind, Severity, Signal, SignalKey,
     SignalKind,
 };
 use std::collections::BTreeMap;
@@ -282,6 +282,36 @@ fn every_event_kind_round_trips_exactly() {
         "reopened",
     ];
     assert_eq!(kinds, expected);
+}
+
+/// A signal moved between problems (`signal_detached`, then `signal_attached` on the other):
+/// stored under its own tag, read back equal, and folded out of the problem it left.
+#[test]
+fn a_detached_signal_round_trips_and_leaves_its_problem() {
+    let (_dir, path) = temp_journal();
+    let key = SignalKey("alert:host:db-1/DiskFull".to_string());
+    let flapping = Signal { key: key.clone(), mark: Some(Mark::Flapping { activations: 3 }), ..signal("x", 0.6) };
+    let events = vec![
+        opened(1, 1),
+        event(2, 1, EventKind::SignalAttached { signal: flapping.clone() }),
+        opened(3, 2),
+        event(4, 1, EventKind::SignalDetached { key: key.clone(), to: ProblemId(2) }),
+        event(5, 2, EventKind::SignalAttached { signal: Signal { mark: None, ..flapping } }),
+    ];
+    Journal::open(&path).unwrap().append(None, &events).unwrap();
+    let v = Journal::open_read_only(&path).unwrap();
+    assert_eq!(v.events_after(0).unwrap(), events);
+    let conn = Connection::open(&path).unwrap();
+    let (kind, body): (String, String) = conn
+        .query_row("SELECT kind, body FROM problem_events WHERE seq = 4", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap();
+    assert_eq!(kind, "signal_detached");
+    assert!(body.contains(r#""key":"alert:host:db-1/DiskFull","to":2"#), "{body}");
+    let set = ProblemSet::fold(&v.events_after(0).unwrap());
+    let left = &set.problems[&ProblemId(1)];
+    assert!(left.signals.is_empty());
+    assert_eq!(left.timeline.last().unwrap().text, "alert:host:db-1/DiskFull moved to P-0002");
+    assert_eq!(set.problems[&ProblemId(2)].signals[&key].mark, None);
 }
 
 /// Scores and samples are arbitrary f64: each must come back bit for bit, since a viewer's fold

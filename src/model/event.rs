@@ -50,6 +50,12 @@ pub enum EventKind {
     SignalUpdated {
         signal: Signal,
     },
+    /// A signal left this problem for problem `to` (where it follows as `SignalAttached`): a
+    /// flapping signal that stopped flapping and stays firing leaves the background problem.
+    SignalDetached {
+        key: SignalKey,
+        to: ProblemId,
+    },
     SeverityChanged {
         severity: Severity,
     },
@@ -104,6 +110,7 @@ impl EventKind {
                 signal.entity,
                 if signal.active { "active" } else { "cleared" }
             ),
+            EventKind::SignalDetached { key, to } => format!("{key} moved to {to}"),
             EventKind::SeverityChanged { severity } => format!("severity now {severity}"),
             EventKind::RootCauseRanked { candidates } => match candidates.first() {
                 Some(c) => format!("root cause ranked: {} (score {:.2})", c.summary, c.score),

@@ -104,6 +104,9 @@ impl Problem {
                     s.last_seen = *last_seen;
                 }
             }
+            EventKind::SignalDetached { key, .. } => {
+                self.signals.remove(key);
+            }
             EventKind::SeverityChanged { severity } => self.severity = *severity,
             EventKind::RootCauseRanked { candidates } => self.root_causes = candidates.clone(),
             EventKind::FoundationalCauseLinked { change } => self.foundational_cause = Some(change.clone()),

@@ -50,6 +50,7 @@ pub struct Baseline {
 /// Why the smart filter ranked a signal down. A marked signal is kept and shown, never dropped,
 /// but it never opens, joins or merges an incident problem: it goes to the background problem
 /// (see `engine::correlate`), and root-cause ranking leaves it out where other signals exist.
+/// A flapping mark is lifted when the signal fires without a break for a whole flap window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "why")]
 pub enum Mark {
