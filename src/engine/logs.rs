@@ -162,8 +162,9 @@ enum Kind {
     Constant,
     /// `<*>`: anything.
     Wildcard,
-    /// Text with a `<*>` in it, such as `user=<*>`: what fits.
-    Pattern,
+    /// Text with a `<*>` in it, such as `user=<*>`: what fits. With exactly one `<*>`, the
+    /// lengths of the text before and after it (what fits starts and ends with those).
+    Pattern { single: Option<(u32, u32)> },
 }
 
 /// A template token with what comparing needs, worked out once.
@@ -176,8 +177,10 @@ impl Token {
     fn new(text: &str) -> Token {
         let kind = if text == WILDCARD {
             Kind::Wildcard
-        } else if has_wildcard(text) {
-            Kind::Pattern
+        } else if let Some(first) = find_wildcard(text.as_bytes(), 0) {
+            let after = first + WILDCARD.len();
+            let single = find_wildcard(text.as_bytes(), after).is_none();
+            Kind::Pattern { single: single.then_some((first as u32, (text.len() - after) as u32)) }
         } else {
             Kind::Constant
         };
@@ -186,16 +189,28 @@ impl Token {
 
     /// Whether the line's token `i` agrees with this one (`Some(true)`: equal or both variable,
     /// `Some(false)`: the template's variable covers a line's word, `None`: they differ).
+    /// (Inlined: it runs for every token of every template a line is compared with.)
+    #[inline(always)]
     fn agrees(&self, line: &Line<'_>, i: usize) -> Option<bool> {
         match self.kind {
-            Kind::Constant => same(self.text.as_bytes(), line.get(i).as_bytes()).then_some(true),
+            Kind::Constant => same(self.text.as_bytes(), line.get_bytes(i)).then_some(true),
             Kind::Wildcard => Some(line.variable(i)),
-            Kind::Pattern => {
-                let token = line.get(i);
-                if same(self.text.as_bytes(), token.as_bytes()) {
+            Kind::Pattern { single } => {
+                let (text, token) = (self.text.as_bytes(), line.get_bytes(i));
+                if same(text, token) {
                     Some(true)
                 } else {
-                    fits(&self.text, token).then_some(line.variable(i))
+                    let fit = match single {
+                        // What `fits` finds for one `<*>`: the text around it at both ends.
+                        Some((before, after)) => {
+                            let (before, after) = (before as usize, after as usize);
+                            token.len() >= before + after
+                                && same(&token[..before], &text[..before])
+                                && same(&token[token.len() - after..], &text[text.len() - after..])
+                        }
+                        None => fits(text, token),
+                    };
+                    fit.then_some(line.variable(i))
                 }
             }
         }
@@ -260,6 +275,14 @@ impl<'a> Line<'a> {
         }
         self.masked.token(i)
     }
+    /// [`Line::get`] as bytes, for comparing.
+    #[inline]
+    fn get_bytes(&self, i: usize) -> &'a [u8] {
+        if self.truncated && i + 1 == self.len {
+            return WILDCARD.as_bytes();
+        }
+        self.masked.token_bytes(i)
+    }
     /// Whether masking found a variable in token `i`.
     fn variable(&self, i: usize) -> bool {
         (self.truncated && i + 1 == self.len) || self.masked.is_variable(i)
@@ -282,8 +305,8 @@ pub struct TemplateMiner {
     live: usize,
     next_seq: u64,
     forgotten: u64,
-    /// Buffers reused for every line.
-    masker: Masker,
+    /// Buffers reused for every line (boxed, so taking them out for a line moves one pointer).
+    masker: Option<Box<Masker>>,
 }
 
 impl TemplateMiner {
@@ -307,7 +330,7 @@ impl TemplateMiner {
             live: 0,
             next_seq: 0,
             forgotten: 0,
-            masker: Masker::default(),
+            masker: Some(Box::default()),
         }
     }
 
@@ -343,7 +366,7 @@ impl TemplateMiner {
 
     /// Mines one line: its template id and what it did to the template.
     pub fn add(&mut self, line: &str) -> Parsed {
-        let mut masker = std::mem::take(&mut self.masker);
+        let mut masker = self.masker.take().unwrap_or_default();
         let masked = masker.mask_line(cut(line, self.config.max_line_bytes));
         let truncated = masked.len() > self.config.max_tokens;
         let line = Line { masked, len: masked.len().min(self.config.max_tokens), truncated };
@@ -351,7 +374,7 @@ impl TemplateMiner {
             Some((slot, covered)) => self.join(slot, &line, covered),
             None => self.create(&line),
         };
-        self.masker = masker;
+        self.masker = Some(masker);
         parsed
     }
 
@@ -602,8 +625,13 @@ fn same(a: &[u8], b: &[u8]) -> bool {
         w.copy_from_slice(&s[at..at + 8]);
         u64::from_le_bytes(w)
     };
+    let half = |s: &[u8], at: usize| u32::from_le_bytes([s[at], s[at + 1], s[at + 2], s[at + 3]]);
     match a.len() {
-        0..=7 => a.iter().zip(b).all(|(x, y)| x == y),
+        0 => true,
+        // First, middle and last byte cover one to three bytes.
+        1..=3 => a[0] == b[0] && a[a.len() / 2] == b[b.len() / 2] && a[a.len() - 1] == b[b.len() - 1],
+        // Two overlapping four-byte words cover 4 to 7 bytes.
+        4..=7 => half(a, 0) == half(b, 0) && half(a, a.len() - 4) == half(b, b.len() - 4),
         // Two overlapping eight-byte words cover 8 to 16 bytes.
         8..=16 => word(a, 0) == word(b, 0) && word(a, a.len() - 8) == word(b, b.len() - 8),
         _ => a == b,
@@ -628,13 +656,15 @@ fn has_wildcard(token: &str) -> bool {
 }
 
 /// Whether `token` fits the pattern `template`, where each `<*>` stands for any text.
-fn fits(template: &str, token: &str) -> bool {
-    let (t, mut rest) = (template.as_bytes(), token.as_bytes());
-    let Some(first) = find(t, b"<*>", 0) else { return t == rest };
-    let Some(after) = rest.strip_prefix(&t[..first]) else { return false };
-    rest = after;
+fn fits<T: AsRef<[u8]> + ?Sized>(template: &T, token: &T) -> bool {
+    let (t, mut rest) = (template.as_ref(), token.as_ref());
+    let Some(first) = find_wildcard(t, 0) else { return same(t, rest) };
+    if rest.len() < first || !same(&rest[..first], &t[..first]) {
+        return false;
+    }
+    rest = &rest[first..];
     let mut pos = first + WILDCARD.len();
-    while let Some(next) = find(t, b"<*>", pos) {
+    while let Some(next) = find_wildcard(t, pos) {
         let part = &t[pos..next];
         if !part.is_empty() {
             let Some(i) = find(rest, part, 0) else { return false };
@@ -642,12 +672,36 @@ fn fits(template: &str, token: &str) -> bool {
         }
         pos = next + WILDCARD.len();
     }
-    rest.ends_with(&t[pos..])
+    let suffix = &t[pos..];
+    rest.len() >= suffix.len() && same(&rest[rest.len() - suffix.len()..], suffix)
 }
 
-/// The first place at or after `from` where `needle` occurs in `hay`.
+/// The first `<*>` in `hay` at or after `from` (a byte loop: no call to `memcmp` per place).
+fn find_wildcard(hay: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
+    while i + 3 <= hay.len() {
+        if hay[i] == b'<' && hay[i + 1] == b'*' && hay[i + 2] == b'>' {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
+}
+
+/// The first place at or after `from` where `needle` (not empty) occurs in `hay`: its first
+/// byte, then the rest compared with [`same`].
 fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
-    hay.get(from..)?.windows(needle.len()).position(|w| w == needle).map(|i| i + from)
+    let (&head, tail) = needle.split_first()?;
+    let mut i = from;
+    while i + needle.len() <= hay.len() {
+        // The next place of the first byte, then the rest there.
+        i += hay[i..hay.len() - tail.len()].iter().position(|c| *c == head)?;
+        if same(&hay[i + 1..i + needle.len()], tail) {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
 }
 
 /// The most specific pattern covering two different tokens: their common prefix up to and

@@ -26,10 +26,12 @@ const SPACE: u8 = 1;
 const DIGIT: u8 = 2;
 const LETTER: u8 = 4;
 const NON_ASCII: u8 = 8;
-/// `/`, `\`, `@`: paths, URLs, e-mail addresses.
-const SLASH_AT: u8 = 16;
+/// `/`, `\`: paths, URLs.
+const SLASH: u8 = 16;
 const COLON: u8 = 32;
 const STAR: u8 = 64;
+/// `@`: e-mail addresses.
+const AT: u8 = 128;
 
 static CLASS: [u8; 256] = {
     let mut table = [0u8; 256];
@@ -44,12 +46,33 @@ static CLASS: [u8; 256] = {
             LETTER
         } else if c >= 0x80 {
             NON_ASCII
-        } else if c == b'/' || c == b'\\' || c == b'@' {
-            SLASH_AT
+        } else if c == b'/' || c == b'\\' {
+            SLASH
+        } else if c == b'@' {
+            AT
         } else if c == b':' {
             COLON
         } else if c == b'*' {
             STAR
+        } else {
+            0
+        };
+        i += 1;
+    }
+    table
+};
+
+/// Hex digit values for [`variable_at`]'s runs: 1 for a decimal digit, 2 for `a-f` and `A-F`,
+/// 0 for other bytes (one lookup instead of the range tests).
+static HEX: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let c = i as u8;
+        table[i] = if c.is_ascii_digit() {
+            1
+        } else if c.is_ascii_hexdigit() {
+            2
         } else {
             0
         };
@@ -65,10 +88,9 @@ pub struct Masker {
     raw: Vec<(usize, usize, u8)>,
     /// The masked tokens, one after the other (tokens masking left alone stay in the line).
     out: String,
-    /// Per token: its byte range, in `out` when the start has [`IN_OUT`], else in the line.
-    spans: Vec<(u32, u32)>,
-    /// Per token: whether a `<*>` is in it.
-    variable: Vec<bool>,
+    /// Per token: its byte range, in `out` when the start has [`IN_OUT`], else in the line, and
+    /// whether a `<*>` is in it.
+    spans: Vec<(u32, u32, bool)>,
 }
 
 /// Marks a span of [`Masker`] as one in its own buffer.
@@ -79,8 +101,7 @@ const IN_OUT: u32 = 1 << 31;
 pub struct MaskedLine<'a> {
     line: &'a str,
     out: &'a str,
-    spans: &'a [(u32, u32)],
-    variable: &'a [bool],
+    spans: &'a [(u32, u32, bool)],
 }
 
 impl<'a> MaskedLine<'a> {
@@ -94,8 +115,9 @@ impl<'a> MaskedLine<'a> {
     }
 
     /// Token `i` (panics when `i >= len()`).
+    #[inline]
     pub fn token(&self, i: usize) -> &'a str {
-        let (start, end) = self.spans[i];
+        let (start, end, _) = self.spans[i];
         if start & IN_OUT != 0 {
             &self.out[(start & !IN_OUT) as usize..end as usize]
         } else {
@@ -103,9 +125,21 @@ impl<'a> MaskedLine<'a> {
         }
     }
 
+    /// The bytes of token `i`, without `str`'s character boundary checks (panics when
+    /// `i >= len()`).
+    #[inline]
+    pub fn token_bytes(&self, i: usize) -> &'a [u8] {
+        let (start, end, _) = self.spans[i];
+        if start & IN_OUT != 0 {
+            &self.out.as_bytes()[(start & !IN_OUT) as usize..end as usize]
+        } else {
+            &self.line.as_bytes()[start as usize..end as usize]
+        }
+    }
+
     /// Whether token `i` holds a `<*>` (panics when `i >= len()`).
     pub fn is_variable(&self, i: usize) -> bool {
-        self.variable[i]
+        self.spans[i].2
     }
 
     /// The tokens separated by single spaces.
@@ -120,7 +154,6 @@ impl Masker {
         self.out.clear();
         self.spans.clear();
         self.raw.clear();
-        self.variable.clear();
         let b = line.as_bytes();
         let n = b.len();
         let mut i = 0;
@@ -147,11 +180,20 @@ impl Masker {
         let raw = |i: usize| -> Option<&str> { raw_tokens.get(i).map(|(s, e, _)| &line[*s..*e]) };
         let out = &mut self.out;
         let spans = &mut self.spans;
-        let variable = &mut self.variable;
         let mut i = 0;
         while let Some(token) = raw(i) {
             let (token_start, token_end, classes) = raw_tokens[i];
             let first = token.as_bytes()[0];
+            // Most tokens are words: no rule below applies to a word that cannot start a date name
+            // (see `may_be_date_name`). (A restated value and a spaced quantity have a digit.)
+            if classes & (DIGIT | COLON | SLASH | AT | STAR) == 0
+                && !first.is_ascii_uppercase()
+                && !matches!(first, b'(' | b'[')
+            {
+                spans.push((token_start as u32, token_end as u32, false));
+                i += 1;
+                continue;
+            }
             // A value restated in other units: dropped, its trailing punctuation kept.
             if let Some((taken, trail)) = if first == b'(' { restatement(token, raw(i + 1)) } else { None } {
                 if let (Some(before), Some(last)) = (raw(i.wrapping_sub(1)), spans.last_mut()) {
@@ -159,7 +201,7 @@ impl Masker {
                         if last.0 & IN_OUT == 0 {
                             // The quantity word was the line's: it moves to `out` to take the trail.
                             let word = &line[last.0 as usize..last.1 as usize];
-                            *last = (out.len() as u32 | IN_OUT, 0);
+                            *last = (out.len() as u32 | IN_OUT, 0, last.2);
                             out.push_str(word);
                         }
                         out.push_str(trail);
@@ -191,15 +233,13 @@ impl Masker {
                 mask_token(token, classes, out)
             };
             if masked {
-                spans.push((start as u32 | IN_OUT, out.len() as u32));
-                variable.push(true);
+                spans.push((start as u32 | IN_OUT, out.len() as u32, true));
             } else {
-                spans.push((token_start as u32, token_end as u32));
                 // A `<*>` may also come with the line itself.
-                variable.push(classes & STAR != 0 && token.contains(WILDCARD));
+                spans.push((token_start as u32, token_end as u32, classes & STAR != 0 && token.contains(WILDCARD)));
             }
         }
-        MaskedLine { line, out: &self.out, spans: &self.spans, variable: &self.variable }
+        MaskedLine { line, out: &self.out, spans: &self.spans }
     }
 }
 
@@ -258,6 +298,11 @@ fn is_plain_number(s: &str) -> bool {
 /// `5 ms`, `<1 sec,`, `(16 KB)`: the number token and the unit token make one variable; returns
 /// what precedes the number (an opening bracket) and what follows the unit (punctuation).
 fn spaced_quantity<'a, 'b>(number: &'a str, unit: &'b str) -> Option<(&'a str, &'b str)> {
+    // Every unit starts with one of these bytes (0xC2: `µ`); most next words do not.
+    if !matches!(unit.as_bytes()[0], b'n' | b'u' | 0xC2 | b'm' | b's' | b'h' | b'B' | b'K' | b'k' | b'M' | b'G' | b'T')
+    {
+        return None;
+    }
     let bare = number.trim_start_matches(['(', '[']);
     if !is_plain_number(bare) {
         return None;
@@ -293,10 +338,47 @@ fn is_trail(s: &str) -> bool {
     s.bytes().all(|c| c.is_ascii_punctuation())
 }
 
-/// A cheap first look: a capital letter, after at most one opening bracket.
+/// A cheap first look: a capital letter, after at most one opening bracket, starting the three
+/// letters a month or weekday name starts with.
 fn may_be_date_name(token: &str) -> bool {
     let b = token.as_bytes();
-    b[0].is_ascii_uppercase() || (b.len() > 1 && matches!(b[0], b'(' | b'[') && b[1].is_ascii_uppercase())
+    let start = if b[0].is_ascii_uppercase() {
+        0
+    } else if b.len() > 1 && matches!(b[0], b'(' | b'[') && b[1].is_ascii_uppercase() {
+        1
+    } else {
+        return false;
+    };
+    // What `strip_wrapping` leaves starts at `start` (a capital is not wrapping), and
+    // `is_date_name` looks at its first three letters, which no trailing punctuation can cut.
+    b.len() >= start + 3
+        && is_date_head([b[start] | 0x20, b[start + 1].to_ascii_lowercase(), b[start + 2].to_ascii_lowercase()])
+}
+
+/// The first three letters of a month or weekday name, in lower case.
+fn is_date_head(head: [u8; 3]) -> bool {
+    matches!(
+        &head,
+        b"jan"
+            | b"feb"
+            | b"mar"
+            | b"apr"
+            | b"may"
+            | b"jun"
+            | b"jul"
+            | b"aug"
+            | b"sep"
+            | b"oct"
+            | b"nov"
+            | b"dec"
+            | b"mon"
+            | b"tue"
+            | b"wed"
+            | b"thu"
+            | b"fri"
+            | b"sat"
+            | b"sun"
+    )
 }
 
 /// Month and weekday names, three letters or in full, capitalised.
@@ -349,7 +431,7 @@ fn in_date<'a>(raw: &impl Fn(usize) -> Option<&'a str>, i: usize) -> bool {
 /// Masks one whitespace-free token, appending the result to `out`.
 /// (Returns whether it masked anything; it writes nothing when it did not.)
 fn mask_token(token: &str, classes: u8, out: &mut String) -> bool {
-    let (digit, colon, other) = (classes & DIGIT != 0, classes & COLON != 0, classes & SLASH_AT != 0);
+    let (digit, colon, other) = (classes & DIGIT != 0, classes & COLON != 0, classes & (SLASH | AT) != 0);
     // Most tokens are words: nothing can apply.
     if !digit && !colon && !other {
         return false;
@@ -357,7 +439,7 @@ fn mask_token(token: &str, classes: u8, out: &mut String) -> bool {
     // Whole values first: the token without its wrapping punctuation, or the value of key=value.
     if other || (digit && token.len() >= 36) {
         let (lead, core, trail) = strip_wrapping(token);
-        if is_whole_value(core) {
+        if is_whole_value(core, classes) {
             out.push_str(lead);
             out.push_str(WILDCARD);
             out.push_str(trail);
@@ -365,7 +447,7 @@ fn mask_token(token: &str, classes: u8, out: &mut String) -> bool {
         }
         if let Some(eq) = core.bytes().position(|c| c == b'=') {
             let (key, value) = (&core[..eq], &core[eq + 1..]);
-            if is_key(key) && is_whole_value(value) {
+            if is_key(key) && is_whole_value(value, classes) {
                 out.push_str(lead);
                 out.push_str(key);
                 out.push('=');
@@ -403,9 +485,10 @@ fn is_key(key: &str) -> bool {
     !key.is_empty() && key.bytes().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.'))
 }
 
-/// Values masked as a whole: URL, e-mail address, UUID, file path.
-fn is_whole_value(s: &str) -> bool {
-    is_url(s) || is_email(s) || is_uuid(s.as_bytes()) || is_path(s)
+/// Values masked as a whole: URL, e-mail address, UUID, file path. (`classes`: those of the token
+/// `s` is part of; a URL needs its colon and an e-mail address its `@`.)
+fn is_whole_value(s: &str, classes: u8) -> bool {
+    (classes & COLON != 0 && is_url(s)) || (classes & AT != 0 && is_email(s)) || is_uuid(s.as_bytes()) || is_path(s)
 }
 
 /// `scheme://rest` with a scheme of letters, digits, `+`, `-`, `.`, starting with a letter.
@@ -454,7 +537,7 @@ fn is_path(s: &str) -> bool {
     };
     // The first segment, then (for `/a/b`) a second one; never an empty segment between.
     let first = rest.iter().position(|c| *c == b'/').unwrap_or(rest.len());
-    let no_empty_inner = !rest.windows(2).any(|w| w == b"//");
+    let no_empty_inner = !rest.iter().zip(rest.iter().skip(1)).any(|(x, y)| *x == b'/' && *y == b'/');
     let second = rest.get(first + 1..).is_some_and(|r| !r.is_empty() && r[0] != b'/');
     first > 0 && no_empty_inner && (!absolute || second)
 }
@@ -507,15 +590,26 @@ fn variable_at(b: &[u8], after_dotted: bool) -> Option<usize> {
         _ => {}
     }
     let ends_word = |len: usize| len == b.len() || !is_word(b[len]);
-    // The run of hex digits from here, and whether it has a decimal digit and a letter.
-    let hex = b.iter().take_while(|c| c.is_ascii_hexdigit()).count();
-    let run = &b[..hex];
-    let digits = run.iter().take_while(|c| c.is_ascii_digit()).count();
-    let mixed = digits < hex && run.iter().any(u8::is_ascii_digit);
+    // The leading decimal digits, then the whole run of hex digits from here.
+    let mut digits = 0;
+    while digits < b.len() && HEX[b[digits] as usize] == 1 {
+        digits += 1;
+    }
+    let mut hex = digits;
+    while hex < b.len() && HEX[b[hex] as usize] != 0 {
+        hex += 1;
+    }
+    // Whether the run has a decimal digit and a letter (looked at only for long runs).
+    let mixed = || digits < hex && (digits > 0 || b[..hex].iter().any(u8::is_ascii_digit));
+    let separator = b.get(hex).copied();
+    // A plain number (the most common case): no hex letter after its digits, and none of the
+    // separators the addresses, the UUID and `0x` need after them. Only the glued unit is left.
+    if digits == hex && digits > 0 && !matches!(separator, Some(b':' | b'-' | b'.' | b'x' | b'X')) {
+        return number_end(b, digits);
+    }
     if b.len() >= 36 && hex == 8 && is_uuid(&b[..36]) && ends_word(36) {
         return Some(36);
     }
-    let separator = b.get(hex).copied();
     if hex <= 4 && separator == Some(b':') {
         if let Some(len) = mac_len(b).or_else(|| ipv6_len(b)) {
             return Some(len);
@@ -528,7 +622,7 @@ fn variable_at(b: &[u8], after_dotted: bool) -> Option<usize> {
     }
     if digits == 0 {
         // A word starting with a hex letter: only a hex id is left.
-        return (hex >= 6 && mixed && ends_word(hex)).then_some(hex);
+        return (hex >= 6 && mixed() && ends_word(hex)).then_some(hex);
     }
     if (1..=3).contains(&digits) && b.get(digits) == Some(&b'.') && !after_dotted {
         if let Some(len) = ipv4_len(b) {
@@ -541,10 +635,11 @@ fn variable_at(b: &[u8], after_dotted: bool) -> Option<usize> {
             return Some(2 + x_digits);
         }
     }
-    if hex >= 6 && mixed && ends_word(hex) {
+    if hex >= 6 && mixed() && ends_word(hex) {
         return Some(hex);
     }
-    number_len(b)
+    // `first` is a decimal digit here: the number has no sign and `digits` digits.
+    number_end(b, digits)
 }
 
 /// A number: optional sign, digits, and optionally a glued unit of one to three letters.
@@ -554,7 +649,12 @@ fn number_len(b: &[u8]) -> Option<usize> {
     if digits == 0 {
         return None;
     }
-    let end = sign + digits;
+    number_end(b, sign + digits)
+}
+
+/// The end of a number whose digits end at `end`: there, or after a glued unit of one to three
+/// letters; `None` when a longer word is glued to it.
+fn number_end(b: &[u8], end: usize) -> Option<usize> {
     if end == b.len() || !is_word(b[end]) {
         return Some(end);
     }
@@ -576,12 +676,12 @@ fn ipv4_len(b: &[u8]) -> Option<usize> {
             }
             i += 1;
         }
-        let digits = b[i..].iter().take(4).take_while(|c| c.is_ascii_digit()).count();
-        if digits == 0 || digits > 3 {
-            return None;
+        let (mut digits, mut value) = (0, 0u32);
+        while digits < 4 && i + digits < b.len() && b[i + digits].is_ascii_digit() {
+            value = value * 10 + u32::from(b[i + digits] - b'0');
+            digits += 1;
         }
-        let value = b[i..i + digits].iter().fold(0u32, |v, c| v * 10 + u32::from(c - b'0'));
-        if value > 255 {
+        if digits == 0 || digits > 3 || value > 255 {
             return None;
         }
         i += digits;
@@ -630,20 +730,31 @@ fn ipv6_len(b: &[u8]) -> Option<usize> {
     if s.ends_with(b":") && !s.ends_with(b"::") {
         s = &s[..s.len() - 1];
     }
-    let colons = s.iter().filter(|c| **c == b':').count();
-    if colons < 2 || !s.iter().any(u8::is_ascii_hexdigit) {
+    // One pass: `s` holds only hex digits and colons. Counts the colons, the `::` (overlapping:
+    // `:::` counts two and is refused anyway), the non-empty groups and the longest group.
+    let (mut colons, mut compressed, mut filled, mut group, mut longest) = (0, 0, 0, 0, 0);
+    let mut previous = 0u8;
+    for &c in s {
+        if c == b':' {
+            colons += 1;
+            if previous == b':' {
+                compressed += 1;
+            }
+            filled += usize::from(group > 0);
+            group = 0;
+        } else {
+            group += 1;
+            longest = longest.max(group);
+        }
+        previous = c;
+    }
+    filled += usize::from(group > 0);
+    let has_hex = colons < s.len();
+    if colons < 2 || !has_hex || compressed > 1 || longest > 4 {
         return None;
     }
-    let compressed = s.windows(2).filter(|w| w == b"::").count();
-    if compressed > 1 || s.windows(3).any(|w| w == b":::") {
-        return None;
-    }
-    let groups = s.split(|c| *c == b':');
-    if groups.clone().any(|g| g.len() > 4) {
-        return None;
-    }
-    let filled = groups.clone().filter(|g| !g.is_empty()).count();
-    let ok = if compressed == 1 { filled <= 7 } else { groups.count() == 8 && filled == 8 };
+    // (With at most one `::`, there is no `:::`.)
+    let ok = if compressed == 1 { filled <= 7 } else { colons + 1 == 8 && filled == 8 };
     ok.then_some(s.len())
 }
 
