@@ -83,19 +83,6 @@ fn tokio() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
 }
 
-/// The history's Prometheus with its alert rules, once `HostCpuSaturated` fires.
-fn topology_prometheus() -> Server {
-    let prom = prometheus(PrometheusOpts {
-        backfill_openmetrics: Some(topology_history(now_secs(), 30)),
-        rules_yaml: Some(TOPOLOGY_RULES.to_string()),
-        ..Default::default()
-    });
-    wait_until("HostCpuSaturated firing", Duration::from_secs(20), || {
-        http_get(&format!("{}/api/v1/alerts", prom.url)).1.contains("HostCpuSaturated")
-    });
-    prom
-}
-
 /// The one source's status.
 fn status(rt: &Runtime) -> SourceStatus {
     let all = rt.statuses();

@@ -47,14 +47,7 @@ query = "traces_service_graph_request_total"
 
 #[test]
 fn agent_once_finds_the_saturated_database_host_with_calls_from_the_service_graph() {
-    let prom = prometheus(PrometheusOpts {
-        backfill_openmetrics: Some(topology_history(now_secs(), 30)),
-        rules_yaml: Some(TOPOLOGY_RULES.to_string()),
-        ..Default::default()
-    });
-    wait_until("HostCpuSaturated firing", Duration::from_secs(20), || {
-        http_get(&format!("{}/api/v1/alerts", prom.url)).1.contains("HostCpuSaturated")
-    });
+    let prom = topology_prometheus();
     let dir = tempfile::tempdir().unwrap();
     let journal = dir.path().join("journal.sqlite");
     let (out, _) = agent_once(dir.path(), &config(dir.path(), &prom.url), Some(&journal));

@@ -17,7 +17,6 @@ use faultline::model::{Criticality, EntityId, EntityKind, Observation, Observati
 use std::fs;
 use std::io::Write;
 use std::path::Path;
-use std::time::Duration;
 use support::*;
 
 fn tokio() -> tokio::runtime::Runtime {
@@ -238,14 +237,7 @@ fn topology_file_and_change_feed_through_the_runtime() {
 
 #[test]
 fn a_topology_file_adds_criticality_to_what_prometheus_discovers() {
-    let prom = prometheus(PrometheusOpts {
-        backfill_openmetrics: Some(topology_history(now_secs(), 30)),
-        rules_yaml: Some(TOPOLOGY_RULES.to_string()),
-        ..Default::default()
-    });
-    wait_until("HostCpuSaturated firing", Duration::from_secs(20), || {
-        http_get(&format!("{}/api/v1/alerts", prom.url)).1.contains("HostCpuSaturated")
-    });
+    let prom = topology_prometheus();
     let dir = tempfile::tempdir().unwrap();
     fs::write(
         dir.path().join("topology.toml"),

@@ -512,6 +512,20 @@ pub fn topology_history(end_secs: i64, minutes: u32) -> String {
     out
 }
 
+/// A Prometheus backfilled with [`topology_history`] and [`TOPOLOGY_RULES`], once
+/// `HostCpuSaturated` fires.
+pub fn topology_prometheus() -> Server {
+    let prom = prometheus(PrometheusOpts {
+        backfill_openmetrics: Some(topology_history(now_secs(), 30)),
+        rules_yaml: Some(TOPOLOGY_RULES.to_string()),
+        ..Default::default()
+    });
+    wait_until("HostCpuSaturated firing", Duration::from_secs(20), || {
+        http_get(&format!("{}/api/v1/alerts", prom.url)).1.contains("HostCpuSaturated")
+    });
+    prom
+}
+
 /// Runs `faultline agent --once --config CONFIG [--journal JOURNAL]` with its log in `dir`, and
 /// returns its JSON output and stderr; fails the test if it fails or prints no JSON.
 pub fn agent_once(dir: &Path, config: &Path, journal: Option<&Path>) -> (serde_json::Value, String) {
