@@ -14,6 +14,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+mod export;
+mod follow;
+mod replay;
+
 /// The shipped demo scenario, built into the binary so `faultline demo` needs no files.
 const DEMO_SCENARIO: &str = include_str!("../fixtures/scenarios/db-cpu-saturation.jsonl");
 const DEMO_SCENARIO_NAME: &str = "<built-in>/fixtures/scenarios/db-cpu-saturation.jsonl";
@@ -75,17 +79,44 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         journal: Option<PathBuf>,
     },
-    /// Fold a journal written by `faultline agent` or `faultline demo --journal` and show it.
+    /// Fold a journal (written by `faultline agent` or `faultline demo --journal`) or an incident
+    /// bundle (written by `faultline export`) and show it with the replay cursor.
     Replay {
-        /// The journal file.
+        /// The journal or bundle file.
         file: PathBuf,
         /// No UI: print the problems as JSON.
         #[arg(long)]
         headless: bool,
+        /// With --headless: the problems as they stood at this data time (RFC 3339, or HH:MM[:SS]
+        /// on the journal's first day, UTC).
+        #[arg(long, value_name = "TIME", requires = "headless")]
+        at: Option<String>,
         /// Print the topology as it was at this data time (RFC 3339, e.g. 2026-03-02T10:30:00Z),
         /// rebuilt from the journal's observations, and exit.
         #[arg(long, value_name = "TIME", value_parser = parse_time)]
         topology_at: Option<Timestamp>,
+        /// Follow a journal an agent is writing: read-only, new events on screen within a second.
+        #[arg(long, conflicts_with_all = ["headless", "topology_at"])]
+        follow: bool,
+    },
+    /// Export one problem from a journal: an incident bundle (one file that `faultline replay`
+    /// plays anywhere) or a post-mortem draft in Markdown.
+    Export {
+        /// The problem, e.g. P-0003 (or 3).
+        problem: String,
+        /// The journal to export from.
+        #[arg(long, value_name = "FILE")]
+        journal: PathBuf,
+        /// Where to write; a Markdown draft goes to stdout when left out.
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// `bundle` (SQLite, default) or `markdown` (post-mortem draft).
+        #[arg(long, value_enum, default_value_t = export::Format::Bundle)]
+        format: export::Format,
+        /// Configuration the journal was written with (its `[engine]` section is recorded in the
+        /// bundle and used to re-derive the events); default: the engine defaults.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
     },
     /// Quality benchmarks on public data (DESIGN section 9).
     Eval {
@@ -225,25 +256,14 @@ pub fn run(args: Args) -> Result<()> {
             let journal = Journal::open_read_only(&file)?;
             print_text(&topology_as_of(&journal.observations()?, at, &file)?)
         }
-        Command::Replay { file, headless, topology_at: None } => {
-            let journal = Journal::open_read_only(&file)?;
-            let events = journal.events_after(0)?;
-            if headless {
-                print_problems(&ProblemSet::fold(&events), None)
-            } else {
-                let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-                let n = events.len();
-                let _ = tx.send(Feed::Events(events));
-                let _ = tx.send(Feed::Finished { summary: format!("replayed {n} events from {}", file.display()) });
-                let opts = UiOptions {
-                    title: format!("replay: {}", file.display()),
-                    readonly: true,
-                    log_path: Some(log_path),
-                    operator: faultline::runbook::operator(),
-                    silence: None,
-                };
-                ui::run(rx, None, opts)
-            }
+        Command::Replay { file, follow: true, .. } => {
+            follow::run(&file, follow::Options { readonly: args.readonly, log_path })
+        }
+        Command::Replay { file, headless, at, topology_at: None, follow: false } => {
+            replay::run(&file, replay::Options { headless, at: at.as_deref(), log_path })
+        }
+        Command::Export { problem, journal, output, format, config } => {
+            export::run(&problem, &journal, output.as_deref(), format, config.as_deref())
         }
         Command::Eval { command } => run_eval(command),
         Command::Config { command: ConfigCommand::Check { file } } => {

@@ -332,6 +332,8 @@ pub fn update(app: &mut App, action: Action) {
         }
         Action::Feed(Feed::Finished { summary }) => app.finished = Some(summary),
         Action::Feed(Feed::Notice(text)) => app.notice = Some(text),
+        // Kept by the replay work (metric context, topology as of the cursor); nothing yet.
+        Action::Feed(Feed::Observations(_)) => {}
         Action::FeedClosed => app.feed_closed = true,
         Action::Command(command) => app.command(command),
         Action::Resize { width, height } => {

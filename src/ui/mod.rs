@@ -45,6 +45,9 @@ pub enum Feed {
     Finished { summary: String },
     /// A one-line answer to something the user asked for, e.g. "P-0003: 2 silences created".
     Notice(String),
+    /// Observations the engine was fed, in feed order: what the metric context and the topology
+    /// as of the replay cursor are drawn from. The UI keeps only what it draws, bounded.
+    Observations(Vec<crate::model::Observation>),
 }
 
 /// What the UI asks the engine side to do. Sent only after the user confirmed a visible plan,
