@@ -23,13 +23,16 @@
 //! open problems shows they are one: they merge into the oldest; two open problems whose top
 //! root-cause candidate is the same entity merge too (see `Engine::reassess`).
 
+use super::snapshot::codec::pairs;
 use super::topology::Topology;
 use crate::model::{Candidate, ChangeRecord, EntityId, Impact, ProblemId, Severity, SignalKey, SignalKind, Timestamp};
 use petgraph::stable_graph::NodeIndex;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 /// Where a problem stands in the engine.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Phase {
     Open,
     Resolved { at: Timestamp },
@@ -37,7 +40,11 @@ pub enum Phase {
 }
 
 /// The engine's working state of one problem. The UI never sees this: it folds the events.
-#[derive(Debug, Clone)]
+///
+/// In a snapshot, the topology caches (closure, siblings, anchors) are left out: they are
+/// recomputed from `entities` on first use, as after any topology change.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ProblemState {
     pub id: ProblemId,
     pub phase: Phase,
@@ -46,6 +53,7 @@ pub struct ProblemState {
     /// of those signals sit on each.
     pub entities: BTreeMap<EntityId, u32>,
     /// Kinds and names of its unmarked signals, with counts: the "type" factor.
+    #[serde(with = "pairs")]
     pub kinds: BTreeMap<(SignalKind, String), u32>,
     /// The background problem of marked signals: never matched by unmarked ones.
     pub background: bool,
@@ -62,9 +70,13 @@ pub struct ProblemState {
     pub impact: Impact,
     /// Union of the dependency closures (`hops` edges) of its entities, the union of their direct
     /// dependencies (one edge), their nodes, and the topology generation these were computed at.
+    #[serde(skip)]
     closure: HashSet<NodeIndex>,
+    #[serde(skip)]
     siblings: HashSet<NodeIndex>,
+    #[serde(skip)]
     anchors: HashSet<NodeIndex>,
+    #[serde(skip)]
     closure_generation: Option<u64>,
 }
 
@@ -186,7 +198,8 @@ impl ProblemState {
 }
 
 /// All problems the engine knows, by id. Ids count up from 1.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Problems {
     by_id: BTreeMap<ProblemId, ProblemState>,
     next: u64,

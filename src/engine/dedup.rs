@@ -2,6 +2,7 @@
 //! [`Signal`] with a counter.
 
 use crate::model::{Baseline, EntityId, ProblemId, Severity, Signal, SignalKey, SignalKind, Timestamp};
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// What an input did to its signal.
@@ -38,7 +39,8 @@ pub struct Occurrence<'a> {
 }
 
 /// A signal and the problem it belongs to.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Entry {
     pub signal: Signal,
     pub problem: Option<ProblemId>,
@@ -65,7 +67,8 @@ impl Entry {
 }
 
 /// All signals by key.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SignalTable {
     entries: BTreeMap<SignalKey, Entry>,
     /// Active log-burst signals, by last time seen, for clearing them after a quiet period.

@@ -40,41 +40,48 @@
 //! limit adds [`TREND_STATE_BYTES`] = 536 (its last 32 samples). Every buffer has a fixed size:
 //! nothing grows with time or with the number of samples.
 
+use super::snapshot::codec::{array, exact_f32_array, exact_f64, exact_f64_array, human_duration, sorted_pairs};
 use crate::config::HumanDuration;
 use crate::model::{Baseline, Timestamp};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 
 /// Detector tunables: `[engine.detect]`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DetectConfig {
     /// Samples a series must see before it may be judged.
     pub warmup_samples: u32,
     /// Distance from the expected value, in robust standard deviations, that is out of band; a
     /// lone sample this far out in a calm series scores 0.63, the least score of an anomaly.
+    #[serde(with = "exact_f64")]
     pub threshold: f64,
     /// Consecutive anomalous samples before an anomaly is raised.
     pub min_consecutive: u32,
     /// Consecutive samples back in band before an anomaly is cleared.
     pub clear_after: u32,
     /// Weight of a new sample in the level and the scale, in (0, 1].
+    #[serde(with = "exact_f64")]
     pub alpha: f64,
     /// Smallest deviation considered, as a fraction of |expected| (flat series are not anomalous
     /// on a rounding error). Not applied while a series has never moved (an availability stuck
     /// at 100 %): there, any move is news, and only the series' resolution is a floor.
+    #[serde(with = "exact_f64")]
     pub min_relative_deviation: f64,
     /// Whole cycles (days, weeks) a series must have been seen before its season is used.
     pub season_min_cycles: u32,
     /// Weight of one cycle's samples in a seasonal offset, in (0, 1]: 0.3 remembers about the
     /// last three cycles.
+    #[serde(with = "exact_f64")]
     pub season_alpha: f64,
     /// A season is used only if its error is at least this fraction lower than without it, in
     /// [0, 1).
+    #[serde(with = "exact_f64")]
     pub season_min_gain: f64,
     /// A level shift is confirmed by out-of-band samples on the same side lasting this long
     /// (data time)...
+    #[serde(serialize_with = "human_duration")]
     pub shift_after: HumanDuration,
     /// ...and at least this many of them in a row (1 to [`MAX_SHIFT_SAMPLES`]).
     pub shift_samples: u32,
@@ -107,14 +114,16 @@ impl Default for DetectConfig {
 }
 
 /// `[[engine.detect.limits]]`: warn when a metric's trend reaches `limit` within `horizon`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LimitConfig {
     /// Metric name, exactly as the sources name it (`filesystem_free_ratio`).
     pub metric: String,
     /// The value the metric must not reach, in the metric's unit (0 for a free ratio).
+    #[serde(with = "exact_f64")]
     pub limit: f64,
     /// How far ahead to look.
+    #[serde(serialize_with = "human_duration")]
     pub horizon: HumanDuration,
 }
 
@@ -147,7 +156,8 @@ impl Verdict {
 }
 
 /// Which baseline a series is judged against.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Season {
     /// A flat (slowly moving) level.
     None,
@@ -199,49 +209,65 @@ pub const SERIES_STATE_BYTES: usize = std::mem::size_of::<SeriesState>();
 pub const TREND_STATE_BYTES: usize = std::mem::size_of::<TrendState>();
 
 /// One candidate baseline: a level and its error statistics.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Model {
+    #[serde(with = "exact_f64")]
     level: f64,
     /// Average clipped absolute one-step error (weight `alpha`): the scale.
+    #[serde(with = "exact_f64")]
     err: f64,
     /// Average clipped absolute error over about two cycles of its season (model choice)...
+    #[serde(with = "exact_f64")]
     fit: f64,
     /// ...and the flat level's over the same samples.
+    #[serde(with = "exact_f64")]
     flat_fit: f64,
     /// Consecutive out-of-band samples (by this model) on one side: + above, − below.
     run: i32,
     /// Sum of their errors.
+    #[serde(with = "exact_f64")]
     run_sum: f64,
     /// When the run began (ms).
     run_since: i64,
     /// The level before the latest shift (NaN: none).
+    #[serde(with = "exact_f64")]
     before_shift: f64,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct SeriesState {
     n: u32,
     first_at: i64,
     last_at: i64,
+    #[serde(with = "exact_f64")]
     last_value: f64,
     /// Typical time between samples, ms (a slow average, gaps capped at one hour).
+    #[serde(with = "exact_f64")]
     step_ms: f64,
     /// The smallest change between consecutive samples seen (0: none yet): a deviation of one
     /// step of a series' own resolution is never far out.
+    #[serde(with = "exact_f64")]
     resolution: f64,
     /// Flat, daily, weekly.
     models: [Model; 3],
+    #[serde(with = "exact_f32_array")]
     daily: [f32; DAILY_BUCKETS],
+    #[serde(with = "exact_f32_array")]
     weekly: [f32; WEEKLY_BUCKETS],
     /// Samples each seasonal bucket has learned from (saturating).
     daily_seen: [u8; DAILY_BUCKETS],
+    #[serde(with = "array")]
     weekly_seen: [u8; WEEKLY_BUCKETS],
     /// Samples in a row (per bucket) the flat level found normal and the season did not.
     daily_disagree: [u8; DAILY_BUCKETS],
+    #[serde(with = "array")]
     weekly_disagree: [u8; WEEKLY_BUCKETS],
     season: Season,
     /// How often the series went out of band at each level (threshold × 2^k): a slow average
     /// over the samples since the last change of season (`rate_n`).
+    #[serde(with = "exact_f32_array")]
     exceed_rate: [f32; LEVELS],
     rate_n: u32,
     /// Which of the latest 16 samples were out of band at each level (bit 0: the latest).
@@ -252,16 +278,21 @@ struct SeriesState {
     normal_run: u32,
     raised: bool,
     /// The highest score of the anomaly under way: its score.
+    #[serde(with = "exact_f64")]
     peak: f64,
     trend: Option<Box<TrendState>>,
 }
 
 /// The last samples of a metric with a limit, and its forecast's state.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct TrendState {
+    #[serde(with = "exact_f64")]
     limit: f64,
     horizon_ms: i64,
+    #[serde(with = "array")]
     at: [i64; TREND_SAMPLES],
+    #[serde(with = "exact_f64_array")]
     value: [f64; TREND_SAMPLES],
     len: u8,
     head: u8,
@@ -730,9 +761,40 @@ pub struct Detector {
     limits: HashMap<u64, usize>,
 }
 
+/// What a [`Detector`] has learned, for an engine snapshot; its configuration is the engine's.
+/// Series are written in id order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DetectorState {
+    #[serde(with = "sorted_pairs")]
+    series: HashMap<u64, Box<SeriesState>>,
+    #[serde(with = "sorted_pairs")]
+    limits: HashMap<u64, usize>,
+}
+
 impl Detector {
     pub fn new(config: DetectConfig) -> Detector {
         Detector { config, series: HashMap::new(), limits: HashMap::new() }
+    }
+
+    /// A copy of the learned state (see [`Detector::from_state`]).
+    pub fn state(&self) -> DetectorState {
+        DetectorState { series: self.series.clone(), limits: self.limits.clone() }
+    }
+
+    /// The detector with `config` that had learned `state`. An error says which series names a
+    /// limit `config` does not have.
+    pub fn from_state(config: DetectConfig, state: DetectorState) -> Result<Detector, String> {
+        let mut bad: Vec<(u64, usize)> =
+            state.limits.iter().filter(|(_, i)| **i >= config.limits.len()).map(|(s, i)| (*s, *i)).collect();
+        bad.sort_unstable();
+        if let Some((series, i)) = bad.first() {
+            return Err(format!(
+                "detector series {series} uses limit {i}, but the configuration has {} limit(s)",
+                config.limits.len()
+            ));
+        }
+        Ok(Detector { config, series: state.series, limits: state.limits })
     }
 
     /// Number of series with state (each [`SERIES_STATE_BYTES`] plus its map slot).

@@ -15,9 +15,11 @@
 //! value or one of its deviations moved by at least `kpi_step` since the last event
 //! ([`worth_an_event`]).
 
+use super::snapshot::codec::{exact_f64, exact_f64_opt, pairs};
 use super::topology::Topology;
 use crate::model::{EntityId, EntityKind, Impact, KpiImpact, Signal, Timestamp, TrafficImpact, TrafficRole};
 use petgraph::Direction;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// How long traffic readings are kept, in ms of data time: long enough to find the readings
@@ -28,9 +30,11 @@ const TRAFFIC_READINGS: usize = 256;
 /// The readings averaged for "before onset": those in this many ms before it.
 pub const TRAFFIC_BASELINE_MS: i64 = 300_000;
 
-/// Recent traffic readings, by entity and role, oldest first.
-#[derive(Debug, Default)]
+/// Recent traffic readings, by entity and role, oldest first (finite values only).
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TrafficTable {
+    #[serde(with = "pairs")]
     series: BTreeMap<(EntityId, TrafficRole), VecDeque<(Timestamp, f64)>>,
 }
 
@@ -74,10 +78,14 @@ impl TrafficTable {
 pub type TrafficBaselines = BTreeMap<(EntityId, TrafficRole), f64>;
 
 /// The latest reading of one KPI, as the engine keeps it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct KpiReading {
+    #[serde(with = "exact_f64")]
     pub value: f64,
+    #[serde(with = "exact_f64_opt")]
     pub yesterday: Option<f64>,
+    #[serde(with = "exact_f64_opt")]
     pub last_week: Option<f64>,
     pub higher_is_better: bool,
     pub unit: String,

@@ -6,6 +6,7 @@ pub mod detect;
 pub mod impact;
 pub mod logs;
 pub mod rca;
+pub mod snapshot;
 pub mod topology;
 
 use crate::model::{
@@ -16,11 +17,17 @@ use correlate::{Phase, Problems};
 use dedup::{alert_score, Change, Occurrence, SignalTable};
 use detect::{DetectConfig, Detection, Detector};
 use rca::{ChangeLog, SeenChange};
+use serde::{Deserialize, Serialize};
+pub use snapshot::{EngineSnapshot, SnapshotError, SNAPSHOT_VERSION};
 use std::collections::{BTreeSet, HashMap};
 use topology::{Topology, TopologyChange, TopologyHistory};
 
 /// Tunables of the engine pipe. All durations are milliseconds of data time.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Serialized (in engine snapshots and incident bundles) with the field names below; a field
+/// left out takes its default, an unknown one is an error.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct EngineConfig {
     pub detect: DetectConfig,
     /// A signal joins an open problem only if the problem saw activity this recently.
@@ -43,6 +50,7 @@ pub struct EngineConfig {
     pub max_evidence_paths: usize,
     /// A KPI's value or deviation must move by at least this fraction (0.05: five percentage
     /// points) for a new impact event; it is also the least deviation that makes a KPI worse.
+    #[serde(with = "snapshot::codec::exact_f64")]
     pub kpi_step: f64,
     /// A signal raised or re-fired this many times within `flap_window_ms` is chronic flapping
     /// and marked (smart filter).

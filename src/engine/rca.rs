@@ -16,12 +16,14 @@
 //! they broke, and the paths that tie the affected entities to it. If dependency cycles leave no
 //! candidate, every entity in trouble competes on the same score.
 
+use super::snapshot::codec::sorted_pairs;
 use super::topology::Topology;
 use crate::model::{
     Candidate, ChangeKind, ChangeRecord, EntityId, Hop, RelationKind, Signal, SignalEvidence, SignalKind, Timestamp,
 };
 use petgraph::stable_graph::NodeIndex;
 use petgraph::Direction;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 /// Each reached node with the edge it was reached by (`None` for the start of the walk).
@@ -380,16 +382,19 @@ fn round4(x: f64) -> f64 {
 }
 
 /// A change seen on an entity.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SeenChange {
     pub at: Timestamp,
     pub change: ChangeKind,
     pub description: String,
 }
 
-/// Recent changes per entity, bounded.
-#[derive(Debug, Default)]
+/// Recent changes per entity, bounded. Written in entity order.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ChangeLog {
+    #[serde(with = "sorted_pairs")]
     by_entity: HashMap<EntityId, VecDeque<SeenChange>>,
 }
 

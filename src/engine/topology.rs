@@ -26,10 +26,12 @@ use crate::model::{Entity, EntityId, EntityKind, Relation, RelationKind, STATIC}
 use petgraph::stable_graph::{NodeIndex, StableDiGraph};
 use petgraph::visit::{EdgeRef, IntoEdgeReferences};
 use petgraph::Direction;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 /// One edge and whose word it stands on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Edge {
     kind: RelationKind,
     /// Stated by a discovery source.
@@ -39,7 +41,8 @@ struct Edge {
 }
 
 /// What a topology file declares about an entity and what discovery says underneath.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Declared {
     declaration: Entity,
     /// Discovery's description (`None`: only the file knows the entity).
@@ -58,6 +61,78 @@ pub struct Topology {
     /// Bumped on every structural change, so cached walks know they are stale.
     generation: u64,
     closures: HashMap<(NodeIndex, u32), Vec<NodeIndex>>,
+}
+
+/// A [`Topology`] as a snapshot writes it: nodes and edges by entity id, sorted, so neither the
+/// graph's indices nor its free slots reach the bytes. Node indices carry no meaning (every walk
+/// visits neighbours by id, caches are keyed by index only within one graph), so a graph rebuilt
+/// from this behaves as the one written.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TopologyState {
+    nodes: Vec<EntityId>,
+    /// `(from, to, edge)`, sorted by `(from, to, kind)`.
+    edges: Vec<(EntityId, EntityId, Edge)>,
+    entities: BTreeMap<EntityId, Entity>,
+    declared: BTreeMap<EntityId, Declared>,
+    generation: u64,
+}
+
+impl Serialize for Topology {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut nodes: Vec<EntityId> = self.index.keys().cloned().collect();
+        nodes.sort();
+        let mut edges: Vec<(EntityId, EntityId, Edge)> = self
+            .graph
+            .edge_references()
+            .map(|e| (self.graph[e.source()].clone(), self.graph[e.target()].clone(), *e.weight()))
+            .collect();
+        edges.sort_by(|a, b| (&a.0, &a.1, a.2.kind).cmp(&(&b.0, &b.1, b.2.kind)));
+        TopologyState {
+            nodes,
+            edges,
+            entities: self.entities.clone(),
+            declared: self.declared.clone(),
+            generation: self.generation,
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Topology {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Topology, D::Error> {
+        use serde::de::Error;
+        let state = TopologyState::deserialize(d)?;
+        let mut t = Topology {
+            entities: state.entities,
+            declared: state.declared,
+            generation: state.generation,
+            ..Topology::default()
+        };
+        for id in state.nodes {
+            if t.index.contains_key(&id) {
+                return Err(D::Error::custom(format!("topology node `{id}` is listed twice")));
+            }
+            let n = t.graph.add_node(id.clone());
+            t.index.insert(id, n);
+        }
+        for (from, to, edge) in state.edges {
+            let (Some(&a), Some(&b)) = (t.index.get(&from), t.index.get(&to)) else {
+                return Err(D::Error::custom(format!(
+                    "topology edge `{from}` {} `{to}` names a node that is not listed",
+                    edge.kind.verb()
+                )));
+            };
+            if t.graph.edges_connecting(a, b).any(|e| e.weight().kind == edge.kind) {
+                return Err(D::Error::custom(format!(
+                    "topology edge `{from}` {} `{to}` is listed twice",
+                    edge.kind.verb()
+                )));
+            }
+            t.graph.add_edge(a, b, edge);
+        }
+        Ok(t)
+    }
 }
 
 /// Guesses an entity's kind from the prefix of its id, for entities that signals name before any

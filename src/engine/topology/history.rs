@@ -14,6 +14,7 @@
 
 use super::Topology;
 use crate::model::{Entity, EntityId, Observation, ObservationKind, Relation, Timestamp};
+use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 
 /// Changes kept one by one when no bound is given: about 20 MB with 60-byte ids.
@@ -23,7 +24,8 @@ pub const DEFAULT_MAX_CHANGES: usize = 100_000;
 pub const CHANGE_INLINE_BYTES: usize = std::mem::size_of::<(Timestamp, TopologyChange)>();
 
 /// One structural change, as the observation that stated it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum TopologyChange {
     /// An entity appeared, or its description changed.
     Entity(Entity),
@@ -61,7 +63,8 @@ impl TopologyChange {
 }
 
 /// Every structural change of the topology with its data time; see the module doc.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TopologyHistory {
     /// The topology with every forgotten change applied.
     base: Topology,

@@ -1,0 +1,255 @@
+//! Versioned engine snapshots: the whole state of an [`Engine`] between two observations, as
+//! JSON, so that an engine stopped at any observation can be restored elsewhere and go on
+//! producing exactly the events it would have produced without the stop.
+//!
+//! Incident bundles store a snapshot taken one correlation window before a problem's onset plus
+//! the observations after it, and re-derive the problem's events from them; agent resume will be
+//! snapshot + tail.
+//!
+//! ```text
+//! let snapshot = engine.snapshot();              // between two observe() calls
+//! let text = snapshot.to_json()?;                // deterministic bytes
+//! let engine = Engine::restore(EngineSnapshot::from_json(&text)?)?;
+//! ```
+//!
+//! What is kept: everything that decides a future event (topology and its history, detector
+//! series, signals, problems, changes, KPI and traffic readings, the event sequence, data time).
+//! What is not: caches derived from those (topology closures, per-problem closure sets), which
+//! are recomputed on first use; graph node indices, which carry no meaning (see
+//! `TopologyState` in [`super::topology`]).
+//!
+//! The bytes are deterministic: maps are written in key order, so the same state gives the same
+//! JSON, and a snapshot taken right after a restore gives back the JSON restored from. Floats
+//! round trip bit for bit, non-finite ones included (see [`codec`]).
+//!
+//! A snapshot carries its format version ([`SNAPSHOT_VERSION`]), the faultline version that
+//! wrote it and the engine configuration. Another format version is refused with both versions
+//! named. The same format written by another faultline version is restored; whether its events
+//! still match is for the caller to check (an engine change between versions may change them).
+
+pub mod codec;
+
+use super::correlate::Problems;
+use super::dedup::SignalTable;
+use super::detect::{Detector, DetectorState};
+use super::impact::{KpiTable, TrafficTable};
+use super::rca::ChangeLog;
+use super::topology::{Topology, TopologyHistory};
+use super::{Engine, EngineConfig};
+use crate::model::{EntityId, ProblemId, Timestamp, TrafficRole};
+use codec::{pairs, ExactF64};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// The snapshot format this build writes and reads. Bump it whenever the state written changes
+/// shape or meaning.
+pub const SNAPSHOT_VERSION: u32 = 1;
+
+/// The faultline version of this build, as written in snapshots.
+pub const FAULTLINE_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The whole state of an engine between two observations (see the module doc). Made by
+/// [`Engine::snapshot`], turned back into an engine by [`Engine::restore`]; written and read as
+/// JSON with [`EngineSnapshot::to_json`] and [`EngineSnapshot::from_json`] (or any serde
+/// format that can hold the same JSON values).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EngineSnapshot {
+    /// Format version: [`SNAPSHOT_VERSION`] of the build that wrote it.
+    pub format: u32,
+    /// The faultline version that wrote it (`CARGO_PKG_VERSION`).
+    pub faultline: String,
+    /// The configuration the engine ran with (and the restored one runs with).
+    pub config: EngineConfig,
+    state: EngineState,
+}
+
+/// Why a snapshot cannot be read or restored.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    #[error(
+        "engine snapshot format {found} (written by faultline {written_by}) cannot be restored by faultline \
+         {FAULTLINE_VERSION}, which reads snapshot format {expected}"
+    )]
+    Version { found: u32, expected: u32, written_by: String },
+    #[error("engine snapshot is not valid JSON of format {SNAPSHOT_VERSION} at `{path}` (line {line}, column {column}): {message}")]
+    Parse { path: String, line: usize, column: usize, message: String },
+    #[error("engine snapshot cannot be written: {0}")]
+    Write(String),
+    #[error("engine snapshot is inconsistent: {0}")]
+    Inconsistent(String),
+}
+
+/// One problem's traffic baselines as written: `[[entity, role], value]`, in key order.
+type WrittenBaselines = Vec<((EntityId, TrafficRole), ExactF64)>;
+
+/// The engine's fields as a snapshot writes them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EngineState {
+    /// Last event seq handed out.
+    seq: u64,
+    /// Latest data time seen (`i64::MIN` ms before the first observation).
+    now: Timestamp,
+    topology: Topology,
+    history: TopologyHistory,
+    detector: DetectorState,
+    /// Detector series ids: `(entity, metric, id)`, sorted.
+    series: Vec<(EntityId, String, u64)>,
+    next_series: u64,
+    signals: SignalTable,
+    problems: Problems,
+    changes: ChangeLog,
+    #[serde(with = "pairs")]
+    kpis: KpiTable,
+    traffic: TrafficTable,
+    /// Each problem's traffic readings before onset, by problem, then entity and role.
+    traffic_before: Vec<(ProblemId, WrittenBaselines)>,
+    background: Option<ProblemId>,
+    touched: BTreeSet<ProblemId>,
+    touched_kpis: bool,
+    impact_due: BTreeSet<ProblemId>,
+}
+
+/// Only the version fields, read first so that another format is refused by its version rather
+/// than by whatever part of it no longer parses.
+#[derive(Deserialize)]
+struct Header {
+    format: u32,
+    #[serde(default)]
+    faultline: String,
+}
+
+impl EngineSnapshot {
+    /// The snapshot as compact JSON; the same state always gives the same bytes.
+    pub fn to_json(&self) -> Result<String, SnapshotError> {
+        serde_json::to_string(self).map_err(|e| SnapshotError::Write(e.to_string()))
+    }
+
+    /// Reads a snapshot written by [`EngineSnapshot::to_json`]. Another format version is a
+    /// [`SnapshotError::Version`]; bad JSON says where (key path, line, column).
+    pub fn from_json(text: &str) -> Result<EngineSnapshot, SnapshotError> {
+        let header: Header = parse(text)?;
+        check_version(header.format, &header.faultline)?;
+        parse(text)
+    }
+}
+
+fn parse<'a, T: Deserialize<'a>>(text: &'a str) -> Result<T, SnapshotError> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| SnapshotError::Parse {
+        path: e.path().to_string(),
+        line: e.inner().line(),
+        column: e.inner().column(),
+        message: e.inner().to_string(),
+    })?;
+    // Nothing but white space may follow.
+    de.end().map_err(|e| SnapshotError::Parse {
+        path: ".".to_string(),
+        line: e.line(),
+        column: e.column(),
+        message: e.to_string(),
+    })?;
+    Ok(value)
+}
+
+fn check_version(found: u32, written_by: &str) -> Result<(), SnapshotError> {
+    if found == SNAPSHOT_VERSION {
+        return Ok(());
+    }
+    let written_by = if written_by.is_empty() { "unknown".to_string() } else { written_by.to_string() };
+    Err(SnapshotError::Version { found, expected: SNAPSHOT_VERSION, written_by })
+}
+
+impl Engine {
+    /// The engine's whole state, to restore with [`Engine::restore`]. Take it between two
+    /// [`Engine::observe`] calls (it copies the state: memory for a moment doubles).
+    pub fn snapshot(&self) -> EngineSnapshot {
+        let mut series: Vec<(EntityId, String, u64)> = self
+            .series
+            .iter()
+            .flat_map(|(entity, metrics)| metrics.iter().map(move |(m, id)| (entity.clone(), m.clone(), *id)))
+            .collect();
+        series.sort();
+        let mut traffic_before: Vec<(ProblemId, WrittenBaselines)> = self
+            .traffic_before
+            .iter()
+            .map(|(p, b)| (*p, b.iter().map(|(k, v)| (k.clone(), ExactF64(*v))).collect()))
+            .collect();
+        traffic_before.sort_by_key(|(p, _)| *p);
+        EngineSnapshot {
+            format: SNAPSHOT_VERSION,
+            faultline: FAULTLINE_VERSION.to_string(),
+            config: self.config.clone(),
+            state: EngineState {
+                seq: self.seq,
+                now: self.now,
+                topology: self.topology.clone(),
+                history: self.history.clone(),
+                detector: self.detector.state(),
+                series,
+                next_series: self.next_series,
+                signals: self.signals.clone(),
+                problems: self.problems.clone(),
+                changes: self.changes.clone(),
+                kpis: self.kpis.clone(),
+                traffic: self.traffic.clone(),
+                traffic_before,
+                background: self.background,
+                touched: self.touched.clone(),
+                touched_kpis: self.touched_kpis,
+                impact_due: self.impact_due.clone(),
+            },
+        }
+    }
+
+    /// The engine a snapshot was taken of, with the snapshot's configuration: fed the
+    /// observations that followed the snapshot, it produces the events the original produced.
+    /// Another format version is a [`SnapshotError::Version`] naming both versions.
+    pub fn restore(snapshot: EngineSnapshot) -> Result<Engine, SnapshotError> {
+        check_version(snapshot.format, &snapshot.faultline)?;
+        let EngineSnapshot { config, state, .. } = snapshot;
+        let detector =
+            Detector::from_state(config.detect.clone(), state.detector).map_err(SnapshotError::Inconsistent)?;
+        let mut series: HashMap<EntityId, HashMap<String, u64>> = HashMap::new();
+        let mut ids = BTreeSet::new();
+        for (entity, metric, id) in state.series {
+            if id >= state.next_series || !ids.insert(id) {
+                return Err(SnapshotError::Inconsistent(format!(
+                    "series `{entity}` `{metric}` has id {id}, which is taken or not below next_series {}",
+                    state.next_series
+                )));
+            }
+            if series.entry(entity.clone()).or_default().insert(metric.clone(), id).is_some() {
+                return Err(SnapshotError::Inconsistent(format!("series `{entity}` `{metric}` is listed twice")));
+            }
+        }
+        let mut traffic_before = HashMap::new();
+        for (p, baselines) in state.traffic_before {
+            let b: BTreeMap<(EntityId, TrafficRole), f64> = baselines.into_iter().map(|(k, v)| (k, v.0)).collect();
+            if traffic_before.insert(p, b).is_some() {
+                return Err(SnapshotError::Inconsistent(format!("traffic baselines of {p} are listed twice")));
+            }
+        }
+        Ok(Engine {
+            config,
+            topology: state.topology,
+            history: state.history,
+            detector,
+            series,
+            next_series: state.next_series,
+            signals: state.signals,
+            problems: state.problems,
+            changes: state.changes,
+            kpis: state.kpis,
+            traffic: state.traffic,
+            traffic_before,
+            seq: state.seq,
+            now: state.now,
+            background: state.background,
+            touched: state.touched,
+            touched_kpis: state.touched_kpis,
+            impact_due: state.impact_due,
+        })
+    }
+}
