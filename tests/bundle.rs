@@ -65,7 +65,7 @@ fn headless(out: &Output) -> Headless {
     serde_json::from_slice(&out.stdout).expect("headless output is JSON")
 }
 
-fn problem<'a>(h: &'a Headless, id: u64) -> &'a serde_json::Value {
+fn problem(h: &Headless, id: u64) -> &serde_json::Value {
     h.problems.iter().find(|p| p["id"] == id).unwrap_or_else(|| panic!("P-{id:04} in the output"))
 }
 
@@ -73,11 +73,8 @@ fn problem<'a>(h: &'a Headless, id: u64) -> &'a serde_json::Value {
 fn storm_id(dir: &Path) -> u64 {
     let out = ok(faultline(&["replay", s(demo_journal()), "--headless"], dir));
     let h = headless(&out);
-    let storm = h
-        .problems
-        .iter()
-        .find(|p| p["root_causes"][0]["entity"] == "host:db-1")
-        .expect("the demo has the db-1 storm");
+    let storm =
+        h.problems.iter().find(|p| p["root_causes"][0]["entity"] == "host:db-1").expect("the demo has the db-1 storm");
     storm["id"].as_u64().unwrap()
 }
 
@@ -198,7 +195,8 @@ fn the_post_mortem_draft_of_the_demo_storm_is_the_reviewed_one() {
     }
     let reviewed = std::fs::read_to_string(POSTMORTEM).expect("the reviewed draft (UPDATE_SNAPSHOTS=1 writes it)");
     assert_eq!(text, reviewed, "the draft changed: review it and rerun with UPDATE_SNAPSHOTS=1");
-    for section in ["## Summary", "## Impact", "## Detection", "## Root cause", "## Foundational cause", "## Response"] {
+    for section in ["## Summary", "## Impact", "## Detection", "## Root cause", "## Foundational cause", "## Response"]
+    {
         assert!(text.contains(section), "{section}");
     }
     assert!(text.contains("## Timeline") && text.contains("## Open questions"));

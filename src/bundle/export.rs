@@ -20,7 +20,11 @@ pub fn export(
 ) -> Result<Bundle, BundleError> {
     let set = ProblemSet::fold(events);
     let Some(p) = set.problems.get(&problem) else {
-        return Err(BundleError::NoSuchProblem { source_file: source.to_string(), problem, known: known_problems(&set) });
+        return Err(BundleError::NoSuchProblem {
+            source_file: source.to_string(),
+            problem,
+            known: known_problems(&set),
+        });
     };
     let last_of_problem = p.last_seq;
     let onset = p.opened_at;
@@ -36,7 +40,8 @@ pub fn export(
     let mut produced: Vec<ProblemEvent> = Vec::with_capacity(events.len());
     let mut start: Option<(usize, usize, crate::engine::EngineSnapshot)> = None;
     let mut stop = observations.len();
-    let diverged = |seq: u64| BundleError::Diverged { source_file: source.to_string(), observations: observations.len(), seq };
+    let diverged =
+        |seq: u64| BundleError::Diverged { source_file: source.to_string(), observations: observations.len(), seq };
     for (i, o) in observations.iter().enumerate() {
         if start.is_none() && o.at >= window_start {
             start = Some((i, produced.len(), engine.snapshot()));

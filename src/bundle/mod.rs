@@ -190,8 +190,11 @@ pub enum FileKind {
 /// Reads the application id at offset 68 of an SQLite header.
 pub fn file_kind(path: &Path) -> Result<FileKind, BundleError> {
     let mut header = [0u8; 100];
-    let mut file = std::fs::File::open(path)
-        .map_err(|source| BundleError::Io { path: path.to_path_buf(), action: "opening".into(), source })?;
+    let mut file = std::fs::File::open(path).map_err(|source| BundleError::Io {
+        path: path.to_path_buf(),
+        action: "opening".into(),
+        source,
+    })?;
     let mut read = 0;
     while read < header.len() {
         match file.read(&mut header[read..]) {
@@ -253,7 +256,12 @@ impl Bundle {
         tx.execute_batch(SCHEMA).map_err(sql("creating the tables"))?;
         let meta = [
             ("meta", serde_json::to_string(&self.meta).map_err(json("encoding the header"))?),
-            ("snapshot", self.snapshot.to_json().map_err(|e| BundleError::Snapshot { path: path.to_path_buf(), detail: e.to_string() })?),
+            (
+                "snapshot",
+                self.snapshot
+                    .to_json()
+                    .map_err(|e| BundleError::Snapshot { path: path.to_path_buf(), detail: e.to_string() })?,
+            ),
             ("topology", serde_json::to_string(&self.topology).map_err(json("encoding the topology"))?),
         ];
         for (key, value) in &meta {
@@ -376,10 +384,8 @@ impl Bundle {
     /// Restores the engine from the snapshot, feeds it the observations again and compares the
     /// events with the recorded ones, exactly.
     pub fn rederive(&self) -> Result<Rederived, BundleError> {
-        let mut engine = Engine::restore(self.snapshot.clone()).map_err(|e| BundleError::Snapshot {
-            path: PathBuf::from(&self.meta.source),
-            detail: e.to_string(),
-        })?;
+        let mut engine = Engine::restore(self.snapshot.clone())
+            .map_err(|e| BundleError::Snapshot { path: PathBuf::from(&self.meta.source), detail: e.to_string() })?;
         let recorded_events = self.window_events();
         let mut out = Vec::with_capacity(recorded_events.len());
         for o in &self.observations {

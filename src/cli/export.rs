@@ -16,7 +16,13 @@ pub enum Format {
     Markdown,
 }
 
-pub fn run(problem: &str, journal_path: &Path, output: Option<&Path>, format: Format, config: Option<&Path>) -> Result<()> {
+pub fn run(
+    problem: &str,
+    journal_path: &Path,
+    output: Option<&Path>,
+    format: Format,
+    config: Option<&Path>,
+) -> Result<()> {
     let id = parse_problem(problem)?;
     if let Some(out) = output {
         if same_file(out, journal_path) {
@@ -32,8 +38,10 @@ pub fn run(problem: &str, journal_path: &Path, output: Option<&Path>, format: Fo
     let source = journal_path.display().to_string();
     match format {
         Format::Markdown => {
-            let provenance =
-                Provenance { source: source.clone(), generator: concat!("faultline ", env!("CARGO_PKG_VERSION")).into() };
+            let provenance = Provenance {
+                source: source.clone(),
+                generator: concat!("faultline ", env!("CARGO_PKG_VERSION")).into(),
+            };
             let Some(text) = postmortem::draft(&events, id, &provenance) else {
                 let set = faultline::model::ProblemSet::fold(&events);
                 bail!("{source}: no problem {id} in it ({})", bundle::known_problems(&set));

@@ -98,12 +98,7 @@ fn summary(md: &mut String, p: &Problem, own: &[&ProblemEvent], as_of: Timestamp
         Some(t) => format!("From {} to {} ({})", date_time(p.opened_at), clock(t), duration(t.since(p.opened_at))),
         None => format!("Since {}", date_time(p.opened_at)),
     };
-    let _ = write!(
-        md,
-        "{how_long}, {} signals on {entities} entities were grouped into {}.",
-        p.signals.len(),
-        p.id
-    );
+    let _ = write!(md, "{how_long}, {} signals on {entities} entities were grouped into {}.", p.signals.len(), p.id);
     if let Some(c) = p.root_causes.first() {
         let _ = write!(
             md,
@@ -115,7 +110,12 @@ fn summary(md: &mut String, p: &Problem, own: &[&ProblemEvent], as_of: Timestamp
         );
         match &p.foundational_cause {
             Some(f) => {
-                let _ = write!(md, " and linked the {} on {} as the foundational cause.", f.change.as_str(), code(f.entity.as_str()));
+                let _ = write!(
+                    md,
+                    " and linked the {} on {} as the foundational cause.",
+                    f.change.as_str(),
+                    code(f.entity.as_str())
+                );
             }
             None => md.push('.'),
         }
@@ -136,7 +136,13 @@ fn impact(md: &mut String, p: &Problem) {
     );
     let _ = writeln!(md, "- Signals at the last update: {} active of {}", i.active_signals, i.signals);
     for t in &i.traffic {
-        let _ = writeln!(md, "- Traffic touched, {}: {} (summed over {})", t.role.as_str(), t.describe(), list(&t.entities));
+        let _ = writeln!(
+            md,
+            "- Traffic touched, {}: {} (summed over {})",
+            t.role.as_str(),
+            t.describe(),
+            list(&t.entities)
+        );
     }
     if i.traffic.is_empty() {
         let _ = writeln!(md, "- Traffic touched: no request, error or user readings for the affected entities");
@@ -232,7 +238,14 @@ fn root_cause(md: &mut String, p: &Problem) {
     if p.root_causes.len() > 1 {
         let _ = writeln!(md, "\nOther candidates, in rank order:\n");
         for c in p.root_causes.iter().skip(1).take(4) {
-            let _ = writeln!(md, "- {} (score {:.2}, accounts for {} of {})", escape(&c.summary), c.score, c.explains, c.affected);
+            let _ = writeln!(
+                md,
+                "- {} (score {:.2}, accounts for {} of {})",
+                escape(&c.summary),
+                c.score,
+                c.explains,
+                c.affected
+            );
         }
     }
 }
@@ -302,9 +315,14 @@ fn response(md: &mut String, own: &[&ProblemEvent]) {
     for e in own {
         let row = match &e.kind {
             EventKind::Silenced { by, via, silences, error: None } => {
-                let until = silences.iter().map(|s| s.ends_at).max().map_or(String::new(), |t| format!(" until {}", clock(t)));
+                let until =
+                    silences.iter().map(|s| s.ends_at).max().map_or(String::new(), |t| format!(" until {}", clock(t)));
                 let ids: Vec<&str> = silences.iter().map(|s| s.id.as_str()).collect();
-                (by.clone(), format!("silence via {via}"), format!("{} created{until}: {}", silences.len(), ids.join(", ")))
+                (
+                    by.clone(),
+                    format!("silence via {via}"),
+                    format!("{} created{until}: {}", silences.len(), ids.join(", ")),
+                )
             }
             EventKind::Silenced { by, via, error: Some(error), .. } => {
                 (by.clone(), format!("silence via {via}"), format!("FAILED: {error}"))
@@ -372,7 +390,7 @@ fn questions(md: &mut String, p: &Problem, own: &[&ProblemEvent]) {
             distinct.len() - 1,
             distinct.iter().map(|e| code(e)).collect::<Vec<_>>().join(" → ")
         ));
-    } else if p.root_causes.first().is_some() {
+    } else if !p.root_causes.is_empty() {
         q.push("Does the root cause match what the responders found?".to_string());
     }
     let reopened = own.iter().filter(|e| matches!(e.kind, EventKind::Reopened)).count();
@@ -484,6 +502,54 @@ fn escape(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn event(json: &str) -> ProblemEvent {
+        serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {json}"))
+    }
+
+    /// A problem with KPIs, a silence that worked, one that failed, and an acknowledgement.
+    fn responded() -> Vec<ProblemEvent> {
+        let t = |m: u32| format!("2026-03-02T10:{m:02}:00Z");
+        vec![
+            event(&format!(
+                r#"{{"seq":1,"problem":1,"at":"{}","event":"opened","title":"HostDown on host:a","severity":"critical"}}"#,
+                t(0)
+            )),
+            event(&format!(
+                r#"{{"seq":2,"problem":1,"at":"{}","event":"impact_updated","impact":{{"affected":["host:a","service:shop"],"services":1,"active_signals":1,"signals":1,
+                "kpis":[{{"entity":"service:shop","name":"orders|min","unit":"orders/min","value":62.0,"yesterday":100.0,"vs_yesterday":-0.38,"higher_is_better":true,"worse":true}}]}}}}"#,
+                t(1)
+            )),
+            event(&format!(
+                r#"{{"seq":3,"problem":1,"at":"{}","event":"silenced","by":"alice@bastion-1","via":"am","silences":[{{"id":"s-1","matchers":["alertname=HostDown"],"starts_at":"{}","ends_at":"2026-03-02T12:02:00Z"}}]}}"#,
+                t(2),
+                t(2)
+            )),
+            event(&format!(
+                r#"{{"seq":4,"problem":1,"at":"{}","event":"silenced","by":"bob@bastion-2","via":"am","error":"HTTP 400: bad matcher"}}"#,
+                t(3)
+            )),
+            event(&format!(r#"{{"seq":5,"problem":1,"at":"{}","event":"acknowledged","by":"carol@bastion-1"}}"#, t(4))),
+            event(&format!(r#"{{"seq":6,"problem":1,"at":"{}","event":"resolved"}}"#, t(9))),
+        ]
+    }
+
+    #[test]
+    fn kpis_and_every_response_are_in_the_draft() {
+        let provenance = Provenance { source: "j.sqlite".into(), generator: "faultline test".into() };
+        let md = draft(&responded(), ProblemId(1), &provenance).expect("P-0001 is in the events");
+        assert!(
+            md.contains("| orders\\|min | `service:shop` | 62 orders/min | 100 | -38% | no data | – | worse |"),
+            "{md}"
+        );
+        assert!(md.contains("| 10:02:00 | alice@bastion-1 | silence via am | 1 created until 12:02:00: s-1 |"), "{md}");
+        assert!(md.contains("| 10:03:00 | bob@bastion-2 | silence via am | FAILED: HTTP 400: bad matcher |"), "{md}");
+        assert!(md.contains("| 10:04:00 | carol@bastion-1 | acknowledged | – |"), "{md}");
+        assert!(md.contains("| Ended | 2026-03-02 10:09:00 UTC (after 9m) |"), "{md}");
+        assert!(md.contains("The engine ranked no root cause"), "{md}");
+        assert!(!md.contains("No action was recorded"), "{md}");
+        assert_eq!(draft(&responded(), ProblemId(2), &provenance), None);
+    }
 
     #[test]
     fn table_text_cannot_break_the_table() {
