@@ -369,8 +369,12 @@ fn detail_at_80x24_wraps_and_scrolls() {
     assert!(first.contains("P-0001") && first.contains("ROOT CAUSE"), "{first}");
     // Every line of the detail fits 80 cells; the evidence chain wraps between hops, not inside one.
     let problem = app.detail_problem().unwrap();
-    let all = detail::lines(problem, app.problems.as_of, &app.theme, 80);
-    assert!(all.len() > 22, "the detail should need scrolling at 80x24");
+    let all = detail::lines(problem, app.problems().as_of, &app.theme, 80);
+    // The timeline pane (5 rows) stays under the scrolling lines.
+    let rows = detail::body_rows(&app);
+    assert_eq!(rows, 22 - 5);
+    assert!(first.contains("TIMELINE") && first.contains("▶"), "{first}");
+    assert!(all.len() > rows, "the detail should need scrolling at 80x24");
     for line in &all {
         assert!(line.width() <= 80, "too wide: {line}");
     }
@@ -379,16 +383,16 @@ fn detail_at_80x24_wraps_and_scrolls() {
     assert!(joined.iter().any(|l| l.trim_start().starts_with("─runs on→ ")), "{joined:#?}");
 
     press(&mut app, KeyCode::Char('G'));
-    assert_eq!(app.detail_scroll, all.len() - 22);
+    assert_eq!(app.detail_scroll, all.len() - rows);
     let last = screen(&app);
-    assert!(last.contains("TIMELINE"), "{last}");
+    assert!(last.contains("SIGNALS") && last.contains("TIMELINE"), "{last}");
     assert!(last.contains("03:20:00") || last.contains("foundational cause"), "{last}");
     assert!(!last.contains("ROOT CAUSE"), "{last}");
     // Scrolling past the end does nothing; PageUp and g come back.
     press(&mut app, KeyCode::Char('j'));
-    assert_eq!(app.detail_scroll, all.len() - 22);
+    assert_eq!(app.detail_scroll, all.len() - rows);
     press(&mut app, KeyCode::PageUp);
-    assert_eq!(app.detail_scroll, (all.len() - 22).saturating_sub(22));
+    assert_eq!(app.detail_scroll, (all.len() - rows).saturating_sub(rows));
     press(&mut app, KeyCode::Char('g'));
     assert_eq!(app.detail_scroll, 0);
     press(&mut app, KeyCode::Char('j'));
@@ -424,7 +428,7 @@ fn detail_after_impact(app: &mut App, impact: Impact) -> Vec<String> {
     press(app, KeyCode::Enter);
     let problem = app.detail_problem().unwrap();
     let lines: Vec<String> =
-        detail::lines(problem, app.problems.as_of, &app.theme, 80).iter().map(|l| l.to_string()).collect();
+        detail::lines(problem, app.problems().as_of, &app.theme, 80).iter().map(|l| l.to_string()).collect();
     for line in &lines {
         assert!(line.chars().count() <= 80, "too wide: {line}");
     }
@@ -713,7 +717,7 @@ fn silence_app(opts: UiOptions, width: u16, height: u16, extra: usize) -> App {
 
 /// The plan the UI should propose for P-0001, built the way the engine side expects it.
 fn expected_plan(app: &App) -> SilencePlan {
-    SilencePlan::for_problem(&app.problems.problems[&ProblemId(1)], &silence_target(), OPERATOR).unwrap()
+    SilencePlan::for_problem(&app.problems().problems[&ProblemId(1)], &silence_target(), OPERATOR).unwrap()
 }
 
 fn status_line(app: &App) -> String {
@@ -904,7 +908,7 @@ fn without_an_alertmanager_or_firing_alerts_s_says_why() {
 #[test]
 fn a_silence_shows_in_the_timeline_and_marks_the_problem_until_it_ends() {
     let mut app = silence_app(silence_options(), 80, 24, 0);
-    let next = app.problems.last_seq + 1;
+    let next = app.problems().last_seq + 1;
     let silenced = ProblemEvent {
         seq: next,
         problem: ProblemId(1),
