@@ -28,7 +28,9 @@ pub fn run(file: &Path, opts: Options<'_>) -> Result<()> {
     open_ui(events, observations, format!("replay: {}", file.display()), opts.log_path)
 }
 
-/// The UI on a finished stream: its observations first (for the metric context), then its events.
+/// The UI on a finished stream: its events, then its observations (the events first so the UI
+/// knows which series an anomaly was raised on and keeps their whole history for the metric
+/// context; of other series it keeps only the last minutes), opened live at the end.
 fn open_ui(
     events: Vec<faultline::model::ProblemEvent>,
     observations: Vec<faultline::model::Observation>,
@@ -37,8 +39,8 @@ fn open_ui(
 ) -> Result<()> {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let n = events.len();
-    let _ = tx.send(Feed::Observations(observations));
     let _ = tx.send(Feed::Events(events));
+    let _ = tx.send(Feed::Observations(observations));
     let _ = tx.send(Feed::Finished { summary: format!("replayed {n} events from {title}") });
     let opts = UiOptions {
         title,

@@ -283,8 +283,8 @@ impl App {
                 };
                 match target {
                     Some(position) => self.seek(position),
-                    None if back => self.notice = Some(format!("no earlier root-cause ranking change of {what}")),
-                    None => self.notice = Some(format!("no later root-cause ranking change of {what}")),
+                    None if back => self.notice = Some(format!("no earlier ranking of {what}")),
+                    None => self.notice = Some(format!("no later ranking of {what}")),
                 }
             }
             Command::Play => {

@@ -29,15 +29,15 @@ pub struct Entry {
     pub place: Place,
 }
 
-/// What a timeline line says about an event; rankings name the old and the new top.
+/// What a timeline line says about an event; a ranking change names the old and the new top.
 fn text(kind: &EventKind, previous_top: Option<&str>) -> String {
     match kind {
         EventKind::RootCauseRanked { candidates } => match (previous_top, candidates.first()) {
-            (None, Some(c)) => format!("ranked: {} ({:.2})", c.entity, c.score),
-            (Some(old), Some(c)) if old == c.entity.as_str() => {
-                format!("ranking changed, top stays {} ({:.2})", c.entity, c.score)
+            (None, Some(c)) => format!("ranked: {} ({:.2})", c.summary, c.score),
+            (Some(old), Some(c)) if old == c.summary => {
+                format!("ranking: {} now explains {}/{}", c.summary, c.explains, c.affected)
             }
-            (Some(old), Some(c)) => format!("ranking changed: {old} → {} ({:.2})", c.entity, c.score),
+            (Some(old), Some(c)) => format!("ranking: {old} → {} ({:.2})", c.summary, c.score),
             (_, None) => "ranking cleared".to_string(),
         },
         // Everything else, including kinds added later (runbook runs), by its own description.
@@ -59,7 +59,7 @@ pub fn entries(app: &App, id: ProblemId) -> (Vec<Entry>, Option<usize>) {
         let place = if p < position { Place::Past } else { Place::Future };
         out.push(Entry { position: p, event: e.clone(), text: text(&e.kind, top.as_deref()), place });
         if let EventKind::RootCauseRanked { candidates } = &e.kind {
-            top = candidates.first().map(|c| c.entity.as_str().to_string());
+            top = candidates.first().map(|c| c.summary.clone());
         }
     }
     let cursor = out.iter().rposition(|e| e.place == Place::Past);
