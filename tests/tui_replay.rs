@@ -52,19 +52,13 @@ fn replay_the_storm_back_to_its_first_ranking_forward_to_the_last_and_back_to_li
     assert!(final_top.starts_with("#1") && final_top.contains("host:db-1"), "{final_top}\n{live}");
 
     // `{` until there is no earlier ranking change: the cursor is on the first ranking.
-    let first = {
-        let mut screen = String::new();
-        for _ in 0..40 {
-            t.keys(&["{"]);
-            screen = t.screen();
-            if screen.contains("no earlier ranking of P-0003") {
-                break;
-            }
+    for _ in 0..40 {
+        t.keys(&["{"]);
+        if t.screen().contains("no earlier ranking of P-0003") {
+            break;
         }
-        t.wait_for("the first ranking", |s| s.contains("no earlier ranking of P-0003"));
-        screen = t.screen();
-        screen
-    };
+    }
+    let first = t.wait_for("the first ranking", |s| s.contains("no earlier ranking of P-0003"));
     let status = status_line(&first);
     assert!(status.contains("REPLAY 10:25:30"), "the cursor's data time: {status}");
     let first_top = top_candidate(&first);
