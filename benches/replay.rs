@@ -103,13 +103,8 @@ fn steps(c: &mut Criterion) {
     let mut app = App::new(UiOptions { title: "replay: bench".into(), ..UiOptions::default() });
     update(&mut app, Action::Resize { width: 80, height: 24 });
     update(&mut app, Action::Feed(Feed::Events(events.clone())));
-    let storm = app
-        .problems()
-        .problems
-        .values()
-        .max_by_key(|p| (p.timeline.len(), p.id))
-        .map(|p| p.id)
-        .expect("problems");
+    let storm =
+        app.problems().problems.values().max_by_key(|p| (p.timeline.len(), p.id)).map(|p| p.id).expect("problems");
     app.view = faultline::ui::View::Detail(storm);
     for _ in 0..50 {
         update(&mut app, Action::Command(Command::StepBack));
@@ -125,10 +120,8 @@ fn steps(c: &mut Criterion) {
 }
 
 fn first_frame(c: &mut Criterion) {
-    let n: usize = std::env::var("FAULTLINE_BENCH_FIRST_FRAME_EVENTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000_000);
+    let n: usize =
+        std::env::var("FAULTLINE_BENCH_FIRST_FRAME_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
     let dir = tempfile::tempdir().expect("a temporary directory");
     let path = dir.path().join("journal.db");
     let events = events(n);
