@@ -410,6 +410,105 @@ mod tests {
         }
     }
 
+    fn signal(key: &str, count: u64, active: bool) -> Signal {
+        Signal {
+            key: crate::model::SignalKey(key.to_string()),
+            kind: crate::model::SignalKind::Alert,
+            entity: crate::model::EntityId::new("host:a"),
+            name: key.to_string(),
+            severity: Severity::Major,
+            first_seen: Timestamp(1_000),
+            last_seen: Timestamp(1_000 * count as i64),
+            count,
+            active,
+            score: 0.5,
+            value: None,
+            baseline: None,
+            labels: Default::default(),
+            mark: None,
+        }
+    }
+
+    /// Every kind of event, including those the demo never makes (silences, acknowledgements,
+    /// merges, detaches, reopening, an event for a problem that does not exist, a re-opened id).
+    fn every_kind() -> Vec<ProblemEvent> {
+        use crate::model::{ChangeKind, SignalKey, SilenceRecord};
+        let (p1, p2, p9) = (ProblemId(1), ProblemId(2), ProblemId(9));
+        let silence = |end: i64| SilenceRecord {
+            id: format!("s-{end}"),
+            matchers: vec!["alertname=\"x\"".to_string()],
+            starts_at: Timestamp(0),
+            ends_at: Timestamp(end),
+        };
+        let kinds = vec![
+            (p1, EventKind::Opened { title: "one".into(), severity: Severity::Warning }),
+            (p1, EventKind::SignalAttached { signal: signal("a", 1, true) }),
+            (p1, EventKind::SignalRepeated { key: SignalKey("a".into()), count: 5, last_seen: Timestamp(9_000) }),
+            (p1, EventKind::SignalRepeated { key: SignalKey("missing".into()), count: 2, last_seen: Timestamp(9) }),
+            (p1, EventKind::SignalUpdated { signal: signal("a", 6, false) }),
+            (p2, EventKind::Opened { title: "two".into(), severity: Severity::Info }),
+            (p2, EventKind::SignalAttached { signal: signal("b", 1, true) }),
+            (p1, EventKind::SeverityChanged { severity: Severity::Critical }),
+            (p1, EventKind::RootCauseRanked { candidates: vec![] }),
+            (
+                p1,
+                EventKind::FoundationalCauseLinked {
+                    change: ChangeRecord {
+                        at: Timestamp(1),
+                        entity: crate::model::EntityId::new("host:a"),
+                        change: ChangeKind::Deployment,
+                        description: "v2".into(),
+                        reason: "before onset".into(),
+                    },
+                },
+            ),
+            (p1, EventKind::ImpactUpdated { impact: Impact { signals: 1, active_signals: 1, ..Impact::default() } }),
+            (p1, EventKind::Acknowledged { by: "alice@bastion".into() }),
+            (
+                p1,
+                EventKind::Silenced { by: "alice".into(), via: "am".into(), silences: vec![silence(50)], error: None },
+            ),
+            (
+                p1,
+                EventKind::Silenced { by: "bob".into(), via: "am".into(), silences: vec![], error: Some("503".into()) },
+            ),
+            (p1, EventKind::Silenced { by: "bob".into(), via: "am".into(), silences: vec![silence(90)], error: None }),
+            (p2, EventKind::SignalDetached { key: SignalKey("b".into()), to: p1 }),
+            (p1, EventKind::SignalAttached { signal: signal("b", 1, true) }),
+            (p2, EventKind::MergedInto { into: p1 }),
+            (p1, EventKind::Absorbed { from: p2 }),
+            (p9, EventKind::SeverityChanged { severity: Severity::Critical }),
+            (p1, EventKind::Resolved),
+            (p1, EventKind::Reopened),
+            (p1, EventKind::Resolved),
+            (p2, EventKind::Opened { title: "two again".into(), severity: Severity::Major }),
+        ];
+        kinds
+            .into_iter()
+            .enumerate()
+            .map(|(i, (problem, kind))| ProblemEvent {
+                seq: 10 + 3 * i as u64,
+                problem,
+                at: Timestamp(i as i64 * 1_000),
+                kind,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_kind_of_event_steps_back_to_the_fold_before_it() {
+        let events = every_kind();
+        let mut replay = Replay::from_events(events.clone());
+        for position in (0..events.len()).rev() {
+            replay.step_back();
+            assert_eq!(replay.set(), &expected(&events, position), "back to position {position}");
+        }
+        for position in 1..=events.len() {
+            replay.step_forward();
+            assert_eq!(replay.set(), &expected(&events, position), "forward to position {position}");
+        }
+    }
+
     #[test]
     fn live_follows_new_events_and_a_paused_cursor_stays() {
         let events = demo_events();
