@@ -4,8 +4,8 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use faultline::model::{
     Baseline, Candidate, ChangeKind, ChangeRecord, EntityId, EntityKind, EventKind, Hop, Impact, KpiImpact,
-    Observation, ObservationKind, ProblemEvent, ProblemId, RelationKind, Severity, Signal, SignalEvidence, SignalKey,
-    SignalKind, SilenceRecord, Timestamp,
+    Observation, ObservationKind, ProblemEvent, ProblemId, Relation, RelationKind, Severity, Signal, SignalEvidence,
+    SignalKey, SignalKind, SilenceRecord, Timestamp,
 };
 use faultline::sources::alertmanager::{matcher_strings, SilencePlan, SilenceTarget};
 use faultline::ui::app::{NO_ALERTMANAGER_NOTICE, READONLY_NOTICE};
@@ -1229,4 +1229,57 @@ fn chart_draws_the_broken_series_and_band_up_to_the_cursor_only() {
     let text = screen(&app);
     assert!(text.contains("ROOT CAUSE") && text.contains("#1") && text.contains("METRIC"), "{text}");
     assert_eq!(chart_rows(&text).len(), 6);
+}
+
+/// The topology section of the detail follows the cursor: a relation learned at 03:12 is not
+/// there at 03:10 and is at 03:15; an entity is marked by whether it had an active signal then.
+#[test]
+fn topology_in_the_detail_is_as_of_the_cursor() {
+    let p = ProblemId(1);
+    let mut api = signal("alert:api", SignalKind::Alert, "service:api", "ApiErrors", 1, true, 1.0);
+    api.first_seen = at(10);
+    let mut cleared = api.clone();
+    cleared.active = false;
+    let impact = Impact { affected: vec![id("host:db-1"), id("service:api")], ..Impact::default() };
+    let kinds = vec![
+        (10, EventKind::Opened { title: "api errors".to_string(), severity: Severity::Major }),
+        (10, EventKind::SignalAttached { signal: api }),
+        (10, EventKind::ImpactUpdated { impact }),
+        (15, EventKind::SignalUpdated { signal: cleared }),
+    ];
+    let events: Vec<ProblemEvent> = kinds
+        .into_iter()
+        .enumerate()
+        .map(|(i, (minute, kind))| ProblemEvent { seq: i as u64 + 1, problem: p, at: at(minute), kind })
+        .collect();
+    let relation = |minute: i64| Observation {
+        at: at(minute),
+        source: "fixture".to_string(),
+        kind: ObservationKind::Relation {
+            relation: Relation {
+                from: id("service:api"),
+                kind: RelationKind::RunsOn,
+                to: id("host:db-1"),
+                learned_from: String::new(),
+            },
+        },
+    };
+    let mut app = App::new(options());
+    update(&mut app, Action::Resize { width: 100, height: 50 });
+    update(&mut app, Feed::Events(events).into());
+    update(&mut app, Feed::Observations(vec![relation(12)]).into());
+    press(&mut app, KeyCode::Enter);
+
+    let live = screen(&app);
+    assert!(live.contains("TOPOLOGY  as of 03:15:00 · 2 entities, 1 relations"), "{live}");
+    assert!(live.contains("service:api ─runs on→ host:db-1"), "{live}");
+    assert!(live.contains("○ service:api (service)  no active signal"), "cleared at 03:15: {live}");
+
+    press(&mut app, KeyCode::Char('['));
+    assert_eq!(app.replay.at(), Some(at(10)));
+    let before = screen(&app);
+    assert!(before.contains("TOPOLOGY  as of 03:10:00 · 2 entities, 0 relations"), "{before}");
+    assert!(!before.contains("─runs on→"), "{before}");
+    assert!(before.contains("● service:api (service)  active signal"), "{before}");
+    assert!(before.contains("○ host:db-1 (host)  no active signal"), "{before}");
 }

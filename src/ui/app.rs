@@ -6,6 +6,7 @@ use super::metrics::MetricHistory;
 use super::theme::{ColorMode, Theme};
 use super::views;
 use super::{Feed, Request, SourceHealth, UiOptions};
+use crate::engine::topology::history::TopologyHistory;
 use crate::model::replay::Replay;
 use crate::model::{EventKind, Problem, ProblemEvent, ProblemId, ProblemSet, ProblemStatus, Timestamp};
 use crate::sources::alertmanager::SilencePlan;
@@ -43,6 +44,9 @@ pub struct App {
     pub replay: Replay,
     /// Metric samples for the detail's chart, bounded.
     pub metrics: MetricHistory,
+    /// Topology facts with their data times, for the topology as of the cursor (bounded by its
+    /// own change limit).
+    pub topology: TopologyHistory,
     /// The replay cursor is playing: each tick moves it on by the elapsed time times the speed.
     pub playing: bool,
     /// Index into [`PLAY_SPEEDS`].
@@ -94,6 +98,7 @@ impl App {
             opts,
             replay: Replay::new(),
             metrics: MetricHistory::default(),
+            topology: TopologyHistory::default(),
             playing: false,
             speed: 0,
             playhead: None,
@@ -146,7 +151,7 @@ impl App {
     /// How far the detail can scroll before its last line leaves the bottom of its pane.
     pub fn max_detail_scroll(&self) -> usize {
         let Some(problem) = self.detail_problem() else { return 0 };
-        let lines = views::detail::lines(problem, self.problems().as_of, &self.theme, self.size.0).len();
+        let lines = views::detail::all_lines(self, problem, self.size.0).len();
         lines.saturating_sub(views::detail::body_rows(self))
     }
 
@@ -478,7 +483,12 @@ pub fn update(app: &mut App, action: Action) {
         }
         Action::Feed(Feed::Finished { summary }) => app.finished = Some(summary),
         Action::Feed(Feed::Notice(text)) => app.notice = Some(text),
-        Action::Feed(Feed::Observations(observations)) => app.metrics.observe(&observations),
+        Action::Feed(Feed::Observations(observations)) => {
+            app.metrics.observe(&observations);
+            for o in &observations {
+                app.topology.observe(o);
+            }
+        }
         Action::FeedClosed => app.feed_closed = true,
         Action::Tick { elapsed_ms } => app.tick(elapsed_ms),
         Action::Command(command) => app.command(command),

@@ -4,8 +4,8 @@
 //! pane with the cursor, which stay in place while the lines scroll.
 
 use super::{
-    chart, fit, pack, pad, severity_label, silenced_label, status_label, text_width, thousands, timeline, wrap_words,
-    App,
+    chart, fit, pack, pad, severity_label, silenced_label, status_label, text_width, thousands, timeline, topology,
+    wrap_words, App,
 };
 use crate::model::{
     Candidate, EntityId, Hop, KpiImpact, Problem, ProblemStatus, Severity, Signal, Timestamp, TrafficImpact,
@@ -66,7 +66,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     };
     let as_of = app.problems().as_of;
     let (body, chart_area, timeline_area) = panes(app, area);
-    let lines = lines(problem, as_of, &app.theme, body.width);
+    let lines = all_lines(app, problem, body.width);
     let rows = usize::from(body.height);
     let top = first_line(app.detail_scroll, lines.len(), rows);
     let shown: Vec<Line> = lines.into_iter().skip(top).take(rows).collect();
@@ -77,6 +77,19 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     if let Some(area) = timeline_area {
         timeline::render(app, problem.id, frame, area);
     }
+}
+
+/// The scrolling lines as drawn: [`lines`], then the topology as of the cursor when the UI has
+/// topology facts.
+pub fn all_lines(app: &App, problem: &Problem, width: u16) -> Vec<Line<'static>> {
+    let as_of = app.problems().as_of;
+    let mut out = lines(problem, as_of, &app.theme, width);
+    let topology = topology::lines(app, problem, as_of, usize::from(width).max(20));
+    if !topology.is_empty() {
+        out.push(Line::default());
+        out.extend(topology);
+    }
+    out
 }
 
 /// The detail as lines of at most `width` cells, as of data time `as_of` (which decides whether a

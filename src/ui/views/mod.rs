@@ -8,6 +8,7 @@ pub mod list;
 pub mod plan;
 pub mod status;
 pub mod timeline;
+pub mod topology;
 
 use super::app::{App, View};
 use crate::model::{Problem, ProblemStatus, Severity, Timestamp};
@@ -53,9 +54,7 @@ fn render_title(app: &App, frame: &mut Frame, area: Rect) {
         View::List => format!("problems ({})", app.visible().len()),
         View::Detail(id) => {
             let screen = frame.area();
-            let total = app
-                .detail_problem()
-                .map_or(0, |p| detail::lines(p, app.problems().as_of, &app.theme, screen.width).len());
+            let total = app.detail_problem().map_or(0, |p| detail::all_lines(app, p, screen.width).len());
             let rows = detail::body_rows(app);
             let top = detail::first_line(app.detail_scroll, total, rows);
             let bottom = (top + rows).min(total);
