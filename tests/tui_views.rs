@@ -8,7 +8,7 @@ use faultline::model::{
     SignalKey, SignalKind, SilenceRecord, Timestamp,
 };
 use faultline::sources::alertmanager::{matcher_strings, SilencePlan, SilenceTarget};
-use faultline::ui::app::{NO_ALERTMANAGER_NOTICE, READONLY_NOTICE};
+use faultline::ui::app::{NO_ALERTMANAGER_NOTICE, READONLY_NOTICE, REPLAY_SILENCE_NOTICE};
 use faultline::ui::theme::xterm256;
 use faultline::ui::views::detail;
 use faultline::ui::{
@@ -875,6 +875,16 @@ fn without_an_alertmanager_or_firing_alerts_s_says_why() {
     assert_eq!(app.notice, None);
     let status = status_line(&app);
     assert!(status.contains("data 03:21:00") && status.trim_end().ends_with("? help"), "{status:?}");
+
+    // Off live, nothing is proposed: the alerts to silence are those firing now.
+    let mut app = silence_app(silence_options(), 80, 24, 0);
+    press(&mut app, KeyCode::Char('['));
+    press(&mut app, KeyCode::Char('s'));
+    assert_eq!(app.proposal, None);
+    assert_eq!(app.notice.as_deref(), Some(REPLAY_SILENCE_NOTICE));
+    press(&mut app, KeyCode::Char('L'));
+    press(&mut app, KeyCode::Char('s'));
+    assert!(app.proposal.is_some(), "live again: {:?}", app.notice);
 
     // P-0002 is resolved: its alert no longer fires.
     let mut app = silence_app(silence_options(), 80, 24, 0);

@@ -17,6 +17,9 @@ pub const READONLY_NOTICE: &str = "read-only (--readonly): silencing is disabled
 /// The notice when `silence` is pressed and there is no Alertmanager to send silences to.
 pub const NO_ALERTMANAGER_NOTICE: &str = "no Alertmanager configured: add a [[sources.alertmanager]] to silence";
 
+/// The notice when `silence` is pressed with the replay cursor off live.
+pub const REPLAY_SILENCE_NOTICE: &str = "replaying: press L (live) first, silences act on what fires now";
+
 /// Which screen is showing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum View {
@@ -182,6 +185,11 @@ impl App {
         if self.opts.operator.trim().is_empty() {
             // Alertmanager refuses a silence without an author, and an anonymous one helps nobody.
             self.notice = Some("who you are is unknown (no user@host): cannot author a silence".to_string());
+            return;
+        }
+        if !self.replay.is_live() {
+            // The alerts to silence are those firing now, not at the replay cursor.
+            self.notice = Some(REPLAY_SILENCE_NOTICE.to_string());
             return;
         }
         let Some(problem) = self.target_problem() else {
