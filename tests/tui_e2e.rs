@@ -61,17 +61,23 @@ fn demo_open_the_storm_problem_see_the_root_cause_quit_and_the_terminal_is_resto
     }
     t.wait_for("the storm row to be selected", |s| s.lines().any(|l| l.contains('›') && l.contains("host:db-1")));
     t.keys(&["Enter"]);
-    let detail = t.wait_for("the detail view", |s| s.contains("ROOT CAUSE") && s.contains("FOUNDATIONAL CAUSE"));
+    let detail = t.wait_for("the detail view", |s| s.contains("ROOT CAUSE") && s.contains("TIMELINE"));
     let root = detail.lines().skip_while(|l| !l.contains("ROOT CAUSE")).nth(1).unwrap_or_default();
     assert!(root.contains("#1") && root.contains("host:db-1"), "top root cause line: {root}\n{detail}");
-    assert!(detail.contains("deployment on database:orders"), "{detail}");
     assert!(detail.contains("─runs on→ host:db-1"), "the evidence chain reaches the host:\n{detail}");
+    // The timeline pane takes the bottom rows: the foundational cause is a few lines down.
+    for _ in 0..4 {
+        t.keys(&["j"]);
+    }
+    let detail = t.wait_for("the foundational cause", |s| s.contains("lines 5-21 of"));
+    let foundational = detail.lines().skip_while(|l| !l.contains("FOUNDATIONAL CAUSE")).nth(1).unwrap_or_default();
+    assert!(foundational.contains("deployment on database:orders"), "{detail}");
 
     // Help is generated from the keymap and closes again.
     t.keys(&["?"]);
     t.wait_for("the help overlay", |s| s.contains("quit") && s.contains("Enter"));
     t.keys(&["Escape"]);
-    t.wait_for("the help to close", |s| s.contains("ROOT CAUSE"));
+    t.wait_for("the help to close", |s| s.contains("FOUNDATIONAL CAUSE"));
 
     // The demo has no Alertmanager: `s` says so in the status line and proposes nothing.
     t.keys(&["s"]);

@@ -3,11 +3,12 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use faultline::model::{
-    Candidate, ChangeKind, ChangeRecord, EntityId, EntityKind, EventKind, Hop, Impact, KpiImpact, ProblemEvent,
-    ProblemId, RelationKind, Severity, Signal, SignalKey, SignalKind, SilenceRecord, Timestamp,
+    Baseline, Candidate, ChangeKind, ChangeRecord, EntityId, EntityKind, EventKind, Hop, Impact, KpiImpact,
+    Observation, ObservationKind, ProblemEvent, ProblemId, Relation, RelationKind, Severity, Signal, SignalEvidence,
+    SignalKey, SignalKind, SilenceRecord, Timestamp,
 };
 use faultline::sources::alertmanager::{matcher_strings, SilencePlan, SilenceTarget};
-use faultline::ui::app::{NO_ALERTMANAGER_NOTICE, READONLY_NOTICE};
+use faultline::ui::app::{NO_ALERTMANAGER_NOTICE, READONLY_NOTICE, REPLAY_SILENCE_NOTICE};
 use faultline::ui::theme::xterm256;
 use faultline::ui::views::detail;
 use faultline::ui::{
@@ -369,8 +370,12 @@ fn detail_at_80x24_wraps_and_scrolls() {
     assert!(first.contains("P-0001") && first.contains("ROOT CAUSE"), "{first}");
     // Every line of the detail fits 80 cells; the evidence chain wraps between hops, not inside one.
     let problem = app.detail_problem().unwrap();
-    let all = detail::lines(problem, app.problems.as_of, &app.theme, 80);
-    assert!(all.len() > 22, "the detail should need scrolling at 80x24");
+    let all = detail::lines(problem, app.problems().as_of, &app.theme, 80);
+    // The timeline pane (5 rows) stays under the scrolling lines.
+    let rows = detail::body_rows(&app);
+    assert_eq!(rows, 22 - 5);
+    assert!(first.contains("TIMELINE") && first.contains("▶"), "{first}");
+    assert!(all.len() > rows, "the detail should need scrolling at 80x24");
     for line in &all {
         assert!(line.width() <= 80, "too wide: {line}");
     }
@@ -379,16 +384,16 @@ fn detail_at_80x24_wraps_and_scrolls() {
     assert!(joined.iter().any(|l| l.trim_start().starts_with("─runs on→ ")), "{joined:#?}");
 
     press(&mut app, KeyCode::Char('G'));
-    assert_eq!(app.detail_scroll, all.len() - 22);
+    assert_eq!(app.detail_scroll, all.len() - rows);
     let last = screen(&app);
-    assert!(last.contains("TIMELINE"), "{last}");
+    assert!(last.contains("SIGNALS") && last.contains("TIMELINE"), "{last}");
     assert!(last.contains("03:20:00") || last.contains("foundational cause"), "{last}");
     assert!(!last.contains("ROOT CAUSE"), "{last}");
     // Scrolling past the end does nothing; PageUp and g come back.
     press(&mut app, KeyCode::Char('j'));
-    assert_eq!(app.detail_scroll, all.len() - 22);
+    assert_eq!(app.detail_scroll, all.len() - rows);
     press(&mut app, KeyCode::PageUp);
-    assert_eq!(app.detail_scroll, (all.len() - 22).saturating_sub(22));
+    assert_eq!(app.detail_scroll, (all.len() - rows).saturating_sub(rows));
     press(&mut app, KeyCode::Char('g'));
     assert_eq!(app.detail_scroll, 0);
     press(&mut app, KeyCode::Char('j'));
@@ -424,7 +429,7 @@ fn detail_after_impact(app: &mut App, impact: Impact) -> Vec<String> {
     press(app, KeyCode::Enter);
     let problem = app.detail_problem().unwrap();
     let lines: Vec<String> =
-        detail::lines(problem, app.problems.as_of, &app.theme, 80).iter().map(|l| l.to_string()).collect();
+        detail::lines(problem, app.problems().as_of, &app.theme, 80).iter().map(|l| l.to_string()).collect();
     for line in &lines {
         assert!(line.chars().count() <= 80, "too wide: {line}");
     }
@@ -713,7 +718,7 @@ fn silence_app(opts: UiOptions, width: u16, height: u16, extra: usize) -> App {
 
 /// The plan the UI should propose for P-0001, built the way the engine side expects it.
 fn expected_plan(app: &App) -> SilencePlan {
-    SilencePlan::for_problem(&app.problems.problems[&ProblemId(1)], &silence_target(), OPERATOR).unwrap()
+    SilencePlan::for_problem(&app.problems().problems[&ProblemId(1)], &silence_target(), OPERATOR).unwrap()
 }
 
 fn status_line(app: &App) -> String {
@@ -871,6 +876,16 @@ fn without_an_alertmanager_or_firing_alerts_s_says_why() {
     let status = status_line(&app);
     assert!(status.contains("data 03:21:00") && status.trim_end().ends_with("? help"), "{status:?}");
 
+    // Off live, nothing is proposed: the alerts to silence are those firing now.
+    let mut app = silence_app(silence_options(), 80, 24, 0);
+    press(&mut app, KeyCode::Char('['));
+    press(&mut app, KeyCode::Char('s'));
+    assert_eq!(app.proposal, None);
+    assert_eq!(app.notice.as_deref(), Some(REPLAY_SILENCE_NOTICE));
+    press(&mut app, KeyCode::Char('L'));
+    press(&mut app, KeyCode::Char('s'));
+    assert!(app.proposal.is_some(), "live again: {:?}", app.notice);
+
     // P-0002 is resolved: its alert no longer fires.
     let mut app = silence_app(silence_options(), 80, 24, 0);
     press(&mut app, KeyCode::Char('j'));
@@ -904,7 +919,7 @@ fn without_an_alertmanager_or_firing_alerts_s_says_why() {
 #[test]
 fn a_silence_shows_in_the_timeline_and_marks_the_problem_until_it_ends() {
     let mut app = silence_app(silence_options(), 80, 24, 0);
-    let next = app.problems.last_seq + 1;
+    let next = app.problems().last_seq + 1;
     let silenced = ProblemEvent {
         seq: next,
         problem: ProblemId(1),
@@ -1015,4 +1030,266 @@ fn the_demo_root_cause_is_explained_on_screen_by_its_signals_baselines_and_edges
     let hops: Vec<String> = longest.iter().map(|h| format!("─{}→ {}", h.relation.verb(), h.to)).collect();
     shown(&format!("{} {}", longest[0].from, hops.join(" ")));
     assert_eq!(longest.last().unwrap().to, top.entity, "the path ends at the root cause");
+}
+
+/// The timeline pane's line with the cursor marker.
+fn cursor_line(text: &str) -> String {
+    text.lines().find(|l| l.starts_with('▶')).unwrap_or_default().to_string()
+}
+
+/// `[` / `]` / `{` / `}` / `L` in the detail: the timeline pane's cursor moves over the problem's
+/// events, the detail shows the problem as of the cursor, the status line says REPLAY and the
+/// cursor's time until `L` brings it back to live.
+#[test]
+fn timeline_pane_and_the_detail_follow_the_replay_cursor() {
+    let mut app = app_with_problems(80, 24);
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(app.view, View::Detail(ProblemId(1)));
+    let live = screen(&app);
+    assert!(live.contains("TIMELINE  ▶ 7 of 7"), "{live}");
+    assert!(cursor_line(&live).contains("03:04:00  impact: 5 affected entities"), "{live}");
+    assert!(!status_line(&app).contains("REPLAY"), "{}", status_line(&app));
+
+    // One event back: on the foundational cause; the impact is after the cursor (dimmed, `·`).
+    press(&mut app, KeyCode::Char('['));
+    let text = screen(&app);
+    assert!(cursor_line(&text).starts_with("▶ 03:03:00  foundational cause: deployment on process:postgres"), "{text}");
+    assert!(text.lines().any(|l| l.starts_with("· 03:04:00  impact:")), "{text}");
+    let problem = app.detail_problem().unwrap();
+    assert!(problem.impact.affected.is_empty(), "the impact is not folded in at the cursor");
+    let all: Vec<String> =
+        detail::lines(problem, app.problems().as_of, &app.theme, 80).iter().map(|l| l.to_string()).collect();
+    assert!(all.iter().any(|l| l.contains("not assessed yet")), "{all:#?}");
+    let status = status_line(&app);
+    assert!(status.contains(" REPLAY 03:03:00 ⏸ 1x "), "{status}");
+    assert!(!status.contains("data 03:20:00"), "{status}");
+    let cursor_row = rows(&draw(&app)).iter().position(|l| l.starts_with('▶')).unwrap() as u16;
+    let cell = &draw(&app)[(2, cursor_row)];
+    assert!(cell.modifier.contains(Modifier::BOLD), "the cursor's entry is highlighted too: {cell:?}");
+
+    // The only ranking is in effect: there is none earlier.
+    press(&mut app, KeyCode::Char('{'));
+    assert_eq!(app.notice.as_deref(), Some("no earlier ranking of P-0001"));
+    // Back before the ranking: not ranked yet; `}` goes to the ranking.
+    for _ in 0..3 {
+        press(&mut app, KeyCode::Char('['));
+    }
+    let text = screen(&app);
+    assert!(cursor_line(&text).contains("03:01:00  anomaly cpu_utilisation on host:db-1 attached (x340)"), "{text}");
+    assert!(text.contains("not ranked yet"), "{text}");
+    press(&mut app, KeyCode::Char('}'));
+    let text = screen(&app);
+    assert!(cursor_line(&text).contains("ranked: cpu_utilisation anomaly on host:db-1"), "{text}");
+    assert!(text.contains("#1  0.92  cpu_utilisation anomaly on host:db-1"), "{text}");
+    assert!(status_line(&app).contains("REPLAY 03:03:00"), "{}", status_line(&app));
+
+    // To the end of P-0001's events, then live.
+    for _ in 0..3 {
+        press(&mut app, KeyCode::Char(']'));
+    }
+    assert_eq!(app.notice.as_deref(), Some("last event of P-0001"));
+    assert!(status_line(&app).contains("REPLAY 03:04:00"), "P-0002's later events are not folded in");
+    press(&mut app, KeyCode::Char('L'));
+    let status = status_line(&app);
+    assert!(!status.contains("REPLAY") && status.contains("data 03:20:00"), "{status}");
+    assert!(app.replay.is_live());
+}
+
+/// In the list `[` / `]` step over all events, and the list follows; Space plays in data time at
+/// 1x, 10x or 60x with ticks from the event loop; it stops at the end.
+#[test]
+fn list_steps_all_events_and_play_moves_the_cursor_in_data_time() {
+    let mut app = app_with_problems(80, 24);
+    for _ in 0..7 {
+        press(&mut app, KeyCode::Char('['));
+    }
+    // Three events folded in: P-0002 has not opened yet.
+    assert_eq!(app.replay.position(), 3);
+    let text = screen(&app);
+    assert!(text.contains("P-0001") && !text.contains("P-0002"), "{text}");
+    assert!(status_line(&app).contains("REPLAY 03:01:00 ⏸ 1x"), "{}", status_line(&app));
+
+    press(&mut app, KeyCode::Char(' '));
+    assert!(app.playing);
+    for (key, speed) in [('+', 10), ('+', 60), ('+', 60), ('-', 10)] {
+        press(&mut app, KeyCode::Char(key));
+        assert_eq!(app.play_speed(), speed);
+    }
+    assert!(status_line(&app).contains("REPLAY 03:01:00 ▶ 10x"), "{}", status_line(&app));
+    // 18 s of wall time at 10x is 3 minutes of data: from 03:01 to 03:04, the impact's time;
+    // 6 s more reach 03:05, when P-0002 opens.
+    update(&mut app, Action::Tick { elapsed_ms: 18_000 });
+    assert_eq!(app.replay.current().map(|e| e.seq), Some(7), "the impact at 03:04:00 is the last event by 03:04:00");
+    assert!(!screen(&app).contains("P-0002"));
+    update(&mut app, Action::Tick { elapsed_ms: 6_000 });
+    assert!(screen(&app).contains("P-0002"), "03:05:00 reached P-0002's opening");
+    // Far past the end: it stops there, paused, and says so.
+    update(&mut app, Action::Tick { elapsed_ms: 600_000 });
+    assert!(!app.playing);
+    assert_eq!(app.replay.position(), app.replay.len());
+    assert!(app.notice.as_deref().unwrap_or_default().contains("end of the data"), "{:?}", app.notice);
+    // Ticks while paused change nothing.
+    update(&mut app, Action::Tick { elapsed_ms: 600_000 });
+    assert!(status_line(&app).contains("REPLAY 03:20:00 ⏸ 10x"), "{}", status_line(&app));
+}
+
+/// A problem whose top root cause broke `cpu_utilisation` on host:db-1 (expected 0.3, band
+/// 0.2–0.4) from 03:10, with events at 03:10 (opened, attached, ranked), 03:15 and 03:25.
+fn chart_events() -> Vec<ProblemEvent> {
+    let p = ProblemId(1);
+    let mut cpu =
+        signal("anomaly:host:db-1:cpu_utilisation", SignalKind::Anomaly, "host:db-1", "cpu_utilisation", 1, true, 0.9);
+    cpu.first_seen = at(10);
+    cpu.value = Some(0.9);
+    cpu.baseline = Some(Baseline { expected: 0.3, lower: 0.2, upper: 0.4 });
+    let top = Candidate {
+        entity: id("host:db-1"),
+        entity_kind: EntityKind::Host,
+        score: 0.9,
+        summary: "cpu_utilisation anomaly on host:db-1 (0.90, expected 0.30)".to_string(),
+        signals: vec![cpu.key.clone()],
+        strength: 0.9,
+        first_breach: at(10),
+        explains: 1,
+        affected: 1,
+        evidence: vec![],
+        broke: vec![SignalEvidence::of(&cpu)],
+    };
+    let kinds = vec![
+        (10, EventKind::Opened { title: "cpu on host:db-1".to_string(), severity: Severity::Major }),
+        (10, EventKind::SignalAttached { signal: cpu }),
+        (10, EventKind::RootCauseRanked { candidates: vec![top] }),
+        (15, EventKind::SeverityChanged { severity: Severity::Critical }),
+        (25, EventKind::Resolved),
+    ];
+    kinds
+        .into_iter()
+        .enumerate()
+        .map(|(i, (minute, kind))| ProblemEvent { seq: i as u64 + 1, problem: p, at: at(minute), kind })
+        .collect()
+}
+
+/// Every 30 s from 02:40 to 03:30: 0.3 before 03:10, 0.9 from then, and 5.0 after 03:20.
+fn chart_observations() -> Vec<Observation> {
+    let samples: Vec<(Timestamp, f64)> = (0..=100)
+        .map(|i| {
+            let t = Timestamp(at(-20).millis() + i * 30_000);
+            let v = if t < at(10) {
+                0.3
+            } else if t <= at(20) {
+                0.9
+            } else {
+                5.0
+            };
+            (t, v)
+        })
+        .collect();
+    vec![Observation {
+        at: at(30),
+        source: "prometheus".to_string(),
+        kind: ObservationKind::Metric { entity: id("host:db-1"), metric: "cpu_utilisation".to_string(), samples },
+    }]
+}
+
+/// The rows of the chart pane: from its `METRIC` title to the timeline.
+fn chart_rows(text: &str) -> Vec<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let start = lines.iter().position(|l| l.starts_with("METRIC")).expect("a METRIC pane");
+    let end = lines.iter().position(|l| l.starts_with("TIMELINE")).expect("a TIMELINE pane");
+    lines[start..end].iter().map(|l| l.to_string()).collect()
+}
+
+/// The metric context: the broken series and its band, from 15 minutes before the first breach
+/// to the cursor, never a sample after the cursor; no observations, no chart.
+#[test]
+fn chart_draws_the_broken_series_and_band_up_to_the_cursor_only() {
+    let mut app = App::new(options());
+    update(&mut app, Action::Resize { width: 120, height: 40 });
+    update(&mut app, Feed::Events(chart_events()).into());
+    press(&mut app, KeyCode::Enter);
+    assert!(!screen(&app).contains("METRIC"), "no samples, no chart");
+
+    update(&mut app, Feed::Observations(chart_observations()).into());
+    // Back to the severity change at 03:15.
+    press(&mut app, KeyCode::Char('['));
+    assert_eq!(app.replay.at(), Some(at(15)));
+    let text = screen(&app);
+    let chart = chart_rows(&text);
+    let joined = chart.join("\n");
+    assert!(chart[0].contains("cpu_utilisation on host:db-1") && chart[0].contains("band 0.20–0.40"), "{joined}");
+    let braille = joined.chars().filter(|c| ('\u{2801}'..='\u{28ff}').contains(c)).count();
+    assert!(braille > 20, "the series is drawn in braille:\n{joined}");
+    assert!(joined.contains('•'), "the band is drawn in dots:\n{joined}");
+    // The time axis runs from 15 minutes before the breach (02:55) to the cursor (03:15).
+    let axis = chart.last().unwrap();
+    assert!(axis.trim_start().starts_with("02:55:00") && axis.trim_end().ends_with("03:15:00"), "{axis:?}");
+    // The value axis tops out at the highest value up to the cursor (0.9): the 5.0 after 03:20 is not there.
+    assert!(chart.iter().any(|l| l.starts_with("0.90 ")), "{joined}");
+    assert!(!chart.iter().any(|l| l.starts_with('5')), "{joined}");
+
+    // At 03:25 the samples after 03:20 are in view.
+    press(&mut app, KeyCode::Char(']'));
+    assert_eq!(app.replay.at(), Some(at(25)));
+    let chart = chart_rows(&screen(&app));
+    assert!(chart.iter().any(|l| l.starts_with("5 ")), "{}", chart.join("\n"));
+    assert!(chart.last().unwrap().trim_end().ends_with("03:25:00"));
+
+    // At 80x24 the chart keeps a few rows and the root cause stays in view.
+    update(&mut app, Action::Resize { width: 80, height: 24 });
+    let text = screen(&app);
+    assert!(text.contains("ROOT CAUSE") && text.contains("#1") && text.contains("METRIC"), "{text}");
+    assert_eq!(chart_rows(&text).len(), 6);
+}
+
+/// The topology section of the detail follows the cursor: a relation learned at 03:12 is not
+/// there at 03:10 and is at 03:15; an entity is marked by whether it had an active signal then.
+#[test]
+fn topology_in_the_detail_is_as_of_the_cursor() {
+    let p = ProblemId(1);
+    let mut api = signal("alert:api", SignalKind::Alert, "service:api", "ApiErrors", 1, true, 1.0);
+    api.first_seen = at(10);
+    let mut cleared = api.clone();
+    cleared.active = false;
+    let impact = Impact { affected: vec![id("host:db-1"), id("service:api")], ..Impact::default() };
+    let kinds = vec![
+        (10, EventKind::Opened { title: "api errors".to_string(), severity: Severity::Major }),
+        (10, EventKind::SignalAttached { signal: api }),
+        (10, EventKind::ImpactUpdated { impact }),
+        (15, EventKind::SignalUpdated { signal: cleared }),
+    ];
+    let events: Vec<ProblemEvent> = kinds
+        .into_iter()
+        .enumerate()
+        .map(|(i, (minute, kind))| ProblemEvent { seq: i as u64 + 1, problem: p, at: at(minute), kind })
+        .collect();
+    let relation = |minute: i64| Observation {
+        at: at(minute),
+        source: "fixture".to_string(),
+        kind: ObservationKind::Relation {
+            relation: Relation {
+                from: id("service:api"),
+                kind: RelationKind::RunsOn,
+                to: id("host:db-1"),
+                learned_from: String::new(),
+            },
+        },
+    };
+    let mut app = App::new(options());
+    update(&mut app, Action::Resize { width: 100, height: 50 });
+    update(&mut app, Feed::Events(events).into());
+    update(&mut app, Feed::Observations(vec![relation(12)]).into());
+    press(&mut app, KeyCode::Enter);
+
+    let live = screen(&app);
+    assert!(live.contains("TOPOLOGY  as of 03:15:00 · 2 entities, 1 relations"), "{live}");
+    assert!(live.contains("service:api ─runs on→ host:db-1"), "{live}");
+    assert!(live.contains("○ service:api (service)  no active signal"), "cleared at 03:15: {live}");
+
+    press(&mut app, KeyCode::Char('['));
+    assert_eq!(app.replay.at(), Some(at(10)));
+    let before = screen(&app);
+    assert!(before.contains("TOPOLOGY  as of 03:10:00 · 2 entities, 0 relations"), "{before}");
+    assert!(!before.contains("─runs on→"), "{before}");
+    assert!(before.contains("● service:api (service)  active signal"), "{before}");
+    assert!(before.contains("○ host:db-1 (host)  no active signal"), "{before}");
 }

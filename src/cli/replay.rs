@@ -137,7 +137,9 @@ fn print_set(set: &ProblemSet, bundle: Option<(&Bundle, &Rederived)>) -> Result<
     print_json(&out)
 }
 
-/// The UI on a finished stream: its observations first (for the metric context), then its events.
+/// The UI on a finished stream: its events, then its observations (the events first so the UI
+/// knows which series an anomaly was raised on and keeps their whole history for the metric
+/// context; of other series it keeps only the last minutes), opened live at the end.
 fn open_ui(
     events: Vec<ProblemEvent>,
     observations: Vec<Observation>,
@@ -147,8 +149,8 @@ fn open_ui(
 ) -> Result<()> {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let n = events.len();
-    let _ = tx.send(Feed::Observations(observations));
     let _ = tx.send(Feed::Events(events));
+    let _ = tx.send(Feed::Observations(observations));
     let _ = tx.send(Feed::Finished { summary: format!("replayed {n} events from {title}") });
     if let Some(text) = notice {
         let _ = tx.send(Feed::Notice(text));

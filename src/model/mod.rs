@@ -5,6 +5,7 @@ pub mod entity;
 pub mod event;
 pub mod observation;
 pub mod problem;
+pub mod replay;
 pub mod signal;
 pub mod time;
 

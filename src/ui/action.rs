@@ -15,6 +15,10 @@ pub enum Action {
     Command(Command),
     /// The terminal's size, in cells.
     Resize { width: u16, height: u16 },
+    /// Wall-clock time passed since the last tick, in milliseconds: moves a playing replay
+    /// cursor by that much data time times the play speed. The event loop sends it only while
+    /// playing, so `update` itself never reads a clock.
+    Tick { elapsed_ms: u64 },
 }
 
 impl From<Feed> for Action {

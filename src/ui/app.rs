@@ -2,10 +2,13 @@
 
 use super::action::Action;
 use super::keymap::{Command, Keymap};
+use super::metrics::MetricHistory;
 use super::theme::{ColorMode, Theme};
 use super::views;
 use super::{Feed, Request, SourceHealth, UiOptions};
-use crate::model::{Problem, ProblemEvent, ProblemId, ProblemSet, ProblemStatus};
+use crate::engine::topology::history::TopologyHistory;
+use crate::model::replay::Replay;
+use crate::model::{EventKind, Problem, ProblemEvent, ProblemId, ProblemSet, ProblemStatus, Timestamp};
 use crate::sources::alertmanager::SilencePlan;
 use std::collections::BTreeMap;
 
@@ -13,6 +16,9 @@ use std::collections::BTreeMap;
 pub const READONLY_NOTICE: &str = "read-only (--readonly): silencing is disabled";
 /// The notice when `silence` is pressed and there is no Alertmanager to send silences to.
 pub const NO_ALERTMANAGER_NOTICE: &str = "no Alertmanager configured: add a [[sources.alertmanager]] to silence";
+
+/// The notice when `silence` is pressed with the replay cursor off live.
+pub const REPLAY_SILENCE_NOTICE: &str = "replaying: press L (live) first, silences act on what fires now";
 
 /// Which screen is showing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,8 +43,19 @@ pub struct Proposal {
 pub struct App {
     /// How the UI was started (title, read-only, log file).
     pub opts: UiOptions,
-    /// All problems, folded from the events received so far.
-    pub problems: ProblemSet,
+    /// Every event received, and the problems as of the replay cursor (live: all of them).
+    pub replay: Replay,
+    /// Metric samples for the detail's chart, bounded.
+    pub metrics: MetricHistory,
+    /// Topology facts with their data times, for the topology as of the cursor (bounded by its
+    /// own change limit).
+    pub topology: TopologyHistory,
+    /// The replay cursor is playing: each tick moves it on by the elapsed time times the speed.
+    pub playing: bool,
+    /// Index into [`PLAY_SPEEDS`].
+    pub speed: usize,
+    /// While playing, the data time the play has reached (it lies between events).
+    pub playhead: Option<Timestamp>,
     /// The selected problem in the list, kept by id so it stays put as problems arrive.
     pub selected: Option<ProblemId>,
     /// Health of each data source, by source name (sorted, for a stable status line).
@@ -82,7 +99,12 @@ impl App {
     pub fn with_style(opts: UiOptions, keymap: Keymap, theme: Theme) -> App {
         App {
             opts,
-            problems: ProblemSet::default(),
+            replay: Replay::new(),
+            metrics: MetricHistory::default(),
+            topology: TopologyHistory::default(),
+            playing: false,
+            speed: 0,
+            playhead: None,
             selected: None,
             sources: BTreeMap::new(),
             finished: None,
@@ -100,9 +122,19 @@ impl App {
         }
     }
 
+    /// The problems as of the replay cursor (live: as of the last event received).
+    pub fn problems(&self) -> &ProblemSet {
+        self.replay.set()
+    }
+
+    /// The play speed: data milliseconds per wall-clock millisecond.
+    pub fn play_speed(&self) -> u64 {
+        PLAY_SPEEDS[self.speed.min(PLAY_SPEEDS.len() - 1)]
+    }
+
     /// The problems of the list, in list order.
     pub fn visible(&self) -> Vec<&Problem> {
-        self.problems.visible()
+        self.problems().visible()
     }
 
     /// Position of the selected problem in the list.
@@ -114,16 +146,16 @@ impl App {
     /// The problem the detail view shows, if it is showing one.
     pub fn detail_problem(&self) -> Option<&Problem> {
         match self.view {
-            View::Detail(id) => self.problems.problems.get(&id),
+            View::Detail(id) => self.problems().problems.get(&id),
             View::List => None,
         }
     }
 
-    /// How far the detail can scroll before its last line leaves the bottom of the screen.
+    /// How far the detail can scroll before its last line leaves the bottom of its pane.
     pub fn max_detail_scroll(&self) -> usize {
         let Some(problem) = self.detail_problem() else { return 0 };
-        let lines = views::detail::lines(problem, self.problems.as_of, &self.theme, self.size.0).len();
-        lines.saturating_sub(views::detail_rows(self.size.1))
+        let lines = views::detail::all_lines(self, problem, self.size.0).len();
+        lines.saturating_sub(views::detail::body_rows(self))
     }
 
     /// How far the plan overlay can scroll before its last line leaves the box.
@@ -136,7 +168,7 @@ impl App {
     fn target_problem(&self) -> Option<&Problem> {
         match self.view {
             View::Detail(_) => self.detail_problem(),
-            View::List => self.selected.and_then(|id| self.problems.problems.get(&id)),
+            View::List => self.selected.and_then(|id| self.problems().problems.get(&id)),
         }
     }
 
@@ -153,6 +185,11 @@ impl App {
         if self.opts.operator.trim().is_empty() {
             // Alertmanager refuses a silence without an author, and an anonymous one helps nobody.
             self.notice = Some("who you are is unknown (no user@host): cannot author a silence".to_string());
+            return;
+        }
+        if !self.replay.is_live() {
+            // The alerts to silence are those firing now, not at the replay cursor.
+            self.notice = Some(REPLAY_SILENCE_NOTICE.to_string());
             return;
         }
         let Some(problem) = self.target_problem() else {
@@ -204,13 +241,113 @@ impl App {
         self.outbox.push(proposal.request);
     }
 
-    fn fold(&mut self, events: &[ProblemEvent]) {
+    fn fold(&mut self, events: Vec<ProblemEvent>) {
         let old_index = self.selected_index();
-        for e in events {
-            self.problems.apply(e);
-        }
+        self.metrics.pin(&events);
+        self.replay.extend(events);
         self.reselect(old_index);
         self.detail_scroll = self.detail_scroll.min(self.max_detail_scroll());
+    }
+
+    /// Moves the replay cursor to `position` (it leaves live mode), keeping the selection.
+    fn seek(&mut self, position: usize) {
+        let old_index = self.selected_index();
+        self.replay.seek(position);
+        self.reselect(old_index);
+        self.detail_scroll = self.detail_scroll.min(self.max_detail_scroll());
+    }
+
+    /// The replay keys; false for any other command.
+    fn replay_command(&mut self, command: Command) -> bool {
+        let shown = match self.view {
+            View::Detail(id) => Some(id),
+            View::List => None,
+        };
+        let what = shown.map_or_else(|| "the data".to_string(), |id| id.to_string());
+        match command {
+            Command::StepBack | Command::StepForward => {
+                let back = command == Command::StepBack;
+                self.playing = false;
+                let target = match shown {
+                    // The problem's timeline entries: its events but repeats (only counted).
+                    Some(id) => {
+                        let positions = self.replay.positions_of(id);
+                        let events = self.replay.events();
+                        let entry = |p: &usize| !matches!(events[*p].kind, EventKind::SignalRepeated { .. });
+                        step_among(positions, self.replay.position(), back, entry)
+                    }
+                    None if back => self.replay.position().checked_sub(1).filter(|p| *p > 0),
+                    None => Some(self.replay.position() + 1).filter(|p| *p <= self.replay.len()),
+                };
+                match target {
+                    Some(position) => self.seek(position),
+                    None if back => self.notice = Some(format!("first event of {what}")),
+                    None => self.notice = Some(format!("last event of {what}")),
+                }
+            }
+            Command::PreviousRanking | Command::NextRanking => {
+                let back = command == Command::PreviousRanking;
+                self.playing = false;
+                let events = self.replay.events();
+                let ranked = |p: &usize| matches!(events[*p].kind, EventKind::RootCauseRanked { .. });
+                let target = match shown {
+                    Some(id) => step_among(self.replay.positions_of(id), self.replay.position(), back, ranked),
+                    None => step_among(self.replay.ranking_positions(), self.replay.position(), back, ranked),
+                };
+                match target {
+                    Some(position) => self.seek(position),
+                    None if back => self.notice = Some(format!("no earlier ranking of {what}")),
+                    None => self.notice = Some(format!("no later ranking of {what}")),
+                }
+            }
+            Command::Play => {
+                if self.playing {
+                    self.playing = false;
+                } else if self.replay.position() >= self.replay.len() {
+                    self.notice = Some("at the end of the data: step back ([, {) to play from there".to_string());
+                } else {
+                    self.replay.pause();
+                    self.playing = true;
+                    self.playhead = self.replay.at().or_else(|| self.replay.events().first().map(|e| e.at));
+                }
+            }
+            Command::Faster => self.speed = (self.speed + 1).min(PLAY_SPEEDS.len() - 1),
+            Command::Slower => self.speed = self.speed.saturating_sub(1),
+            Command::Live => {
+                self.playing = false;
+                let old_index = self.selected_index();
+                self.replay.go_live();
+                self.reselect(old_index);
+                self.detail_scroll = self.detail_scroll.min(self.max_detail_scroll());
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    /// Moves a playing cursor on by `elapsed_ms` of wall-clock time at the play speed.
+    fn tick(&mut self, elapsed_ms: u64) {
+        if !self.playing {
+            return;
+        }
+        let advance = i64::try_from(elapsed_ms.saturating_mul(self.play_speed())).unwrap_or(i64::MAX);
+        let Some(head) = self.playhead.map(|h| h.plus_ms(advance)) else {
+            self.playing = false;
+            return;
+        };
+        self.playhead = Some(head);
+        let mut to = self.replay.position();
+        while self.replay.events().get(to).is_some_and(|e| e.at <= head) {
+            to += 1;
+        }
+        if to != self.replay.position() {
+            self.seek(to);
+        }
+        if self.replay.position() >= self.replay.len() {
+            self.playing = false;
+            self.playhead = None;
+            self.notice = Some("played to the end of the data (L: live)".to_string());
+        }
     }
 
     /// Keeps the selection on the same problem; if it was merged away, follows it into the
@@ -224,7 +361,7 @@ impl App {
         match self.selected {
             Some(id) if ids.contains(&id) => {}
             Some(id) => {
-                let into = match self.problems.problems.get(&id).map(|p| p.status) {
+                let into = match self.problems().problems.get(&id).map(|p| p.status) {
                     Some(ProblemStatus::Merged(into)) if ids.contains(&into) => Some(into),
                     _ => None,
                 };
@@ -263,6 +400,9 @@ impl App {
         // A notice has been read once the user moves on (as vim's message line); it must not
         // keep the status line from showing a source going stale.
         self.notice = None;
+        if self.replay_command(command) {
+            return;
+        }
         match self.view {
             View::List => self.list_command(command),
             View::Detail(_) => self.detail_command(command),
@@ -286,13 +426,12 @@ impl App {
                 }
             }
             Command::Help => self.help = true,
-            Command::Back => {}
-            Command::Silence | Command::Confirm | Command::Cancel | Command::Quit => {}
+            _ => {}
         }
     }
 
     fn detail_command(&mut self, command: Command) {
-        let page = views::detail_rows(self.size.1).max(1);
+        let page = views::detail::body_rows(self).max(1);
         let max = self.max_detail_scroll();
         if let Some(to) = scrolled(command, self.detail_scroll, page, max) {
             self.detail_scroll = to;
@@ -306,6 +445,26 @@ impl App {
             Command::Help => self.help = true,
             _ => {}
         }
+    }
+}
+
+/// Play speeds: data milliseconds per wall-clock millisecond (1x, 10x, 60x data time).
+pub const PLAY_SPEEDS: [u64; 3] = [1, 10, 60];
+
+/// Where a step among `positions` (sorted indexes of events, filtered by `keep`) takes a cursor
+/// standing at `position` (events before it folded in): to stand on the kept event before the
+/// one in effect (back), or on the next kept one after the cursor (forward). `None` when there
+/// is none that way; going back never leaves the first kept event.
+fn step_among(positions: &[usize], position: usize, back: bool, keep: impl Fn(&usize) -> bool) -> Option<usize> {
+    // Kept events at or before the cursor's event, and after it.
+    let split = positions.partition_point(|&p| p < position);
+    let (before, after) = positions.split_at(split);
+    if back {
+        let mut kept = before.iter().rev().filter(|p| keep(p));
+        kept.next()?;
+        kept.next().map(|p| p + 1)
+    } else {
+        after.iter().find(|p| keep(p)).map(|p| p + 1)
     }
 }
 
@@ -326,15 +485,20 @@ fn scrolled(command: Command, scroll: usize, page: usize, max: usize) -> Option<
 /// Applies one action to the state. The only place the UI's state changes.
 pub fn update(app: &mut App, action: Action) {
     match action {
-        Action::Feed(Feed::Events(events)) => app.fold(&events),
+        Action::Feed(Feed::Events(events)) => app.fold(events),
         Action::Feed(Feed::Source { name, health }) => {
             app.sources.insert(name, health);
         }
         Action::Feed(Feed::Finished { summary }) => app.finished = Some(summary),
         Action::Feed(Feed::Notice(text)) => app.notice = Some(text),
-        // Kept by the replay work (metric context, topology as of the cursor); nothing yet.
-        Action::Feed(Feed::Observations(_)) => {}
+        Action::Feed(Feed::Observations(observations)) => {
+            app.metrics.observe(&observations);
+            for o in &observations {
+                app.topology.observe(o);
+            }
+        }
         Action::FeedClosed => app.feed_closed = true,
+        Action::Tick { elapsed_ms } => app.tick(elapsed_ms),
         Action::Command(command) => app.command(command),
         Action::Resize { width, height } => {
             app.size = (width, height);

@@ -29,13 +29,29 @@ pub enum Command {
     Confirm,
     /// Close the plan on screen without running it.
     Cancel,
+    /// Replay: one event back (of the problem in the detail; of all events in the list).
+    StepBack,
+    /// Replay: one event forward.
+    StepForward,
+    /// Replay: to the previous root-cause ranking change.
+    PreviousRanking,
+    /// Replay: to the next root-cause ranking change.
+    NextRanking,
+    /// Replay: play or pause (data time runs at the play speed).
+    Play,
+    /// Replay: the next faster play speed.
+    Faster,
+    /// Replay: the next slower play speed.
+    Slower,
+    /// Replay: back to live, the cursor following new data.
+    Live,
     Help,
     Quit,
 }
 
 impl Command {
     /// Every command, in the order the help lists them.
-    pub const ALL: [Command; 13] = [
+    pub const ALL: [Command; 21] = [
         Command::Down,
         Command::Up,
         Command::Top,
@@ -47,6 +63,14 @@ impl Command {
         Command::Silence,
         Command::Confirm,
         Command::Cancel,
+        Command::StepBack,
+        Command::StepForward,
+        Command::PreviousRanking,
+        Command::NextRanking,
+        Command::Play,
+        Command::Faster,
+        Command::Slower,
+        Command::Live,
         Command::Help,
         Command::Quit,
     ];
@@ -65,6 +89,14 @@ impl Command {
             Command::Silence => "silence",
             Command::Confirm => "confirm",
             Command::Cancel => "cancel",
+            Command::StepBack => "step_back",
+            Command::StepForward => "step_forward",
+            Command::PreviousRanking => "previous_ranking",
+            Command::NextRanking => "next_ranking",
+            Command::Play => "play",
+            Command::Faster => "faster",
+            Command::Slower => "slower",
+            Command::Live => "live",
             Command::Help => "help",
             Command::Quit => "quit",
         }
@@ -320,6 +352,14 @@ mod tests {
         assert_eq!(keymap.command_for(&press(KeyCode::Char('n'), none)), Some(Command::Cancel));
         assert_eq!(keymap.command_for(&press(KeyCode::Char('c'), KeyModifiers::CONTROL)), Some(Command::Quit));
         assert_eq!(keymap.command_for(&press(KeyCode::Char('c'), none)), None);
+        assert_eq!(keymap.command_for(&press(KeyCode::Char('['), none)), Some(Command::StepBack));
+        assert_eq!(keymap.command_for(&press(KeyCode::Char(']'), none)), Some(Command::StepForward));
+        assert_eq!(keymap.command_for(&press(KeyCode::Char('{'), KeyModifiers::SHIFT)), Some(Command::PreviousRanking));
+        assert_eq!(keymap.command_for(&press(KeyCode::Char('}'), KeyModifiers::SHIFT)), Some(Command::NextRanking));
+        assert_eq!(keymap.command_for(&press(KeyCode::Char(' '), none)), Some(Command::Play));
+        assert_eq!(keymap.command_for(&press(KeyCode::Char('+'), KeyModifiers::SHIFT)), Some(Command::Faster));
+        assert_eq!(keymap.command_for(&press(KeyCode::Char('-'), none)), Some(Command::Slower));
+        assert_eq!(keymap.command_for(&press(KeyCode::Char('L'), KeyModifiers::SHIFT)), Some(Command::Live));
         assert_eq!(keymap.command_for(&press(KeyCode::Char('j'), KeyModifiers::ALT)), None);
     }
 

@@ -8,6 +8,7 @@
 pub mod action;
 pub mod app;
 pub mod keymap;
+pub mod metrics;
 pub mod settings;
 mod terminal;
 pub mod theme;
@@ -117,6 +118,8 @@ pub fn run(
     step(&mut app, Action::Resize { width: size.width, height: size.height }, requests);
     let mut dirty = true;
     let mut feed_open = true;
+    // Wall-clock time of the last play tick; only the event loop reads the clock.
+    let mut last_tick = std::time::Instant::now();
     loop {
         if session.signalled.load(Ordering::SeqCst) {
             tracing::info!("UI stopped by a signal");
@@ -147,6 +150,13 @@ pub fn run(
                 }
             }
         }
+        let now = std::time::Instant::now();
+        if app.playing {
+            let elapsed_ms = u64::try_from(now.duration_since(last_tick).as_millis()).unwrap_or(u64::MAX);
+            step(&mut app, Action::Tick { elapsed_ms }, requests);
+            dirty = true;
+        }
+        last_tick = now;
         if dirty {
             session.terminal.draw(|frame| render(&app, frame))?;
             dirty = false;

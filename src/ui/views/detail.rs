@@ -1,12 +1,17 @@
-//! One problem in full: root cause with its evidence chain, foundational cause, impact, signals and
-//! timeline. Built as lines wrapped to the screen's width, so scrolling is by whole lines.
+//! One problem in full, as of the replay cursor: root cause with its evidence chain, foundational
+//! cause, impact and signals, built as lines wrapped to the screen's width so scrolling is by
+//! whole lines; below them the metric context (when there are samples to draw) and the timeline
+//! pane with the cursor, which stay in place while the lines scroll.
 
-use super::{fit, pack, pad, severity_label, silenced_label, status_label, text_width, thousands, wrap_words, App};
+use super::{
+    chart, fit, pack, pad, severity_label, silenced_label, status_label, text_width, thousands, timeline, topology,
+    wrap_words, App,
+};
 use crate::model::{
     Candidate, EntityId, Hop, KpiImpact, Problem, ProblemStatus, Severity, Signal, Timestamp, TrafficImpact,
 };
 use crate::ui::theme::Theme;
-use ratatui::layout::Rect;
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
@@ -22,18 +27,69 @@ pub(crate) fn first_line(scroll: usize, total: usize, rows: usize) -> usize {
     scroll.min(total.saturating_sub(rows))
 }
 
+/// Rows of the timeline pane for a detail area of `height` rows (a header and the entries).
+fn timeline_rows(height: u16) -> u16 {
+    match height {
+        0..10 => 0,
+        10..30 => 5,
+        _ => (height / 4).min(12),
+    }
+}
+
+/// The detail's panes in `area`: the scrolling lines, the chart (if there is one to draw) and
+/// the timeline.
+pub fn panes(app: &App, area: Rect) -> (Rect, Option<Rect>, Option<Rect>) {
+    let chart_rows = match app.detail_problem() {
+        Some(p) if chart::data(app, p, app.problems().as_of).is_some() => chart::rows(area.height),
+        _ => 0,
+    };
+    let timeline_rows = timeline_rows(area.height);
+    let [body, chart, timeline] =
+        Layout::vertical([Constraint::Fill(1), Constraint::Length(chart_rows), Constraint::Length(timeline_rows)])
+            .areas(area);
+    (body, (chart_rows > 0).then_some(chart), (timeline_rows > 0).then_some(timeline))
+}
+
+/// Rows of the scrolling part of the detail at the app's terminal size.
+pub fn body_rows(app: &App) -> usize {
+    let (w, h) = app.size;
+    let area = Rect::new(0, 0, w, super::detail_rows(h) as u16);
+    usize::from(panes(app, area).0.height)
+}
+
 /// Draws the detail of the problem the view names into `area`.
 pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     let Some(problem) = app.detail_problem() else {
-        let text = Span::styled("  this problem is not in the data (any more)", app.theme.ui.muted);
+        let text = Span::styled("  this problem is not in the data at the cursor (any more)", app.theme.ui.muted);
         frame.render_widget(Paragraph::new(text), area);
         return;
     };
-    let lines = lines(problem, app.problems.as_of, &app.theme, area.width);
-    let rows = usize::from(area.height);
+    let as_of = app.problems().as_of;
+    let (body, chart_area, timeline_area) = panes(app, area);
+    let lines = all_lines(app, problem, body.width);
+    let rows = usize::from(body.height);
     let top = first_line(app.detail_scroll, lines.len(), rows);
     let shown: Vec<Line> = lines.into_iter().skip(top).take(rows).collect();
-    frame.render_widget(Paragraph::new(shown), area);
+    frame.render_widget(Paragraph::new(shown), body);
+    if let (Some(area), Some(data)) = (chart_area, chart::data(app, problem, as_of)) {
+        chart::render(app, &data, frame, area);
+    }
+    if let Some(area) = timeline_area {
+        timeline::render(app, problem.id, frame, area);
+    }
+}
+
+/// The scrolling lines as drawn: [`lines`], then the topology as of the cursor when the UI has
+/// topology facts.
+pub fn all_lines(app: &App, problem: &Problem, width: u16) -> Vec<Line<'static>> {
+    let as_of = app.problems().as_of;
+    let mut out = lines(problem, as_of, &app.theme, width);
+    let topology = topology::lines(app, problem, as_of, usize::from(width).max(20));
+    if !topology.is_empty() {
+        out.push(Line::default());
+        out.extend(topology);
+    }
+    out
 }
 
 /// The detail as lines of at most `width` cells, as of data time `as_of` (which decides whether a
@@ -51,8 +107,6 @@ pub fn lines(problem: &Problem, as_of: Timestamp, theme: &Theme, width: u16) -> 
     impact(problem, theme, width, &mut out);
     out.push(Line::default());
     signals(problem, theme, width, &mut out);
-    out.push(Line::default());
-    timeline(problem, theme, width, &mut out);
     out
 }
 
@@ -438,19 +492,6 @@ fn signals(problem: &Problem, theme: &Theme, width: usize, out: &mut Vec<Line<'s
             spans.push(Span::styled(format!(" ~{}", mark.label()), theme.ui.muted));
         }
         out.push(Line::from(spans));
-    }
-}
-
-fn timeline(problem: &Problem, theme: &Theme, width: usize, out: &mut Vec<Line<'static>>) {
-    out.push(section("TIMELINE", Some(format!("{} entries", problem.timeline.len())), theme));
-    for entry in &problem.timeline {
-        let prefix = format!("  {}  ", entry.at.clock());
-        let indent = text_width(&prefix);
-        for (i, line) in wrap_words(&entry.text, width.saturating_sub(indent)).into_iter().enumerate() {
-            let lead =
-                if i == 0 { Span::styled(prefix.clone(), theme.ui.muted) } else { Span::raw(" ".repeat(indent)) };
-            out.push(Line::from(vec![lead, Span::raw(line)]));
-        }
     }
 }
 

@@ -57,7 +57,16 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     if width < 12 || area.height < 4 {
         return;
     }
-    let lines = lines(app, usize::from(width - 2));
+    let mut lines = lines(app, usize::from(width - 2));
+    // In a short terminal the closing hint and the blank line above the files go first, so every
+    // binding stays in view (at 80x24 they all fit exactly).
+    let room = usize::from(area.height.saturating_sub(2));
+    if lines.len() > room {
+        lines.pop();
+        if let Some(blank) = lines.iter().rposition(|l| l.width() == 0) {
+            lines.remove(blank);
+        }
+    }
     let height = (lines.len() as u16).saturating_add(2).min(area.height);
     let rect = Rect { x: area.x + (area.width - width) / 2, y: area.y + (area.height - height) / 2, width, height };
     let block = Block::bordered().title(" keys ").border_style(app.theme.ui.help_border);

@@ -109,7 +109,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
                 let text = cell_text(p, c);
                 match c {
                     // A silenced problem says so before its headline, where narrow screens keep it.
-                    Column::Headline => match silenced_label(p, app.problems.as_of) {
+                    Column::Headline => match silenced_label(p, app.problems().as_of) {
                         Some(label) => {
                             let rest = headline_width.saturating_sub(text_width(&label) + 1);
                             Cell::from(Line::from(vec![

@@ -1,11 +1,14 @@
 //! Drawing: the screen's layout and the words and symbols every view shares. Views read the state
 //! and draw; none of them changes anything.
 
+pub mod chart;
 pub mod detail;
 pub mod help;
 pub mod list;
 pub mod plan;
 pub mod status;
+pub mod timeline;
+pub mod topology;
 
 use super::app::{App, View};
 use crate::model::{Problem, ProblemStatus, Severity, Timestamp};
@@ -22,7 +25,7 @@ pub(crate) fn list_rows(height: u16) -> usize {
     usize::from(height.saturating_sub(CHROME_ROWS + 1))
 }
 
-/// Detail lines shown at a terminal height.
+/// Rows of the detail view (its lines and panes) at a terminal height.
 pub(crate) fn detail_rows(height: u16) -> usize {
     usize::from(height.saturating_sub(CHROME_ROWS))
 }
@@ -51,10 +54,8 @@ fn render_title(app: &App, frame: &mut Frame, area: Rect) {
         View::List => format!("problems ({})", app.visible().len()),
         View::Detail(id) => {
             let screen = frame.area();
-            let total = app
-                .detail_problem()
-                .map_or(0, |p| detail::lines(p, app.problems.as_of, &app.theme, screen.width).len());
-            let rows = detail_rows(screen.height);
+            let total = app.detail_problem().map_or(0, |p| detail::all_lines(app, p, screen.width).len());
+            let rows = detail::body_rows(app);
             let top = detail::first_line(app.detail_scroll, total, rows);
             let bottom = (top + rows).min(total);
             format!("{id} · lines {}-{bottom} of {total}", (top + 1).min(total))

@@ -1,5 +1,6 @@
-//! The bottom line: mode, data time, the last notice, problem counts, source health, end of data,
-//! and the help key. When it does not fit, a notice wins over everything but the mode markers.
+//! The bottom line: mode, data time (or, off live, `REPLAY`, the cursor's data time, ▶/⏸ and the
+//! play speed), the last notice, problem counts, source health, end of data, and the help key.
+//! When it does not fit, a notice wins over everything but the mode markers.
 
 use super::{text_width, App};
 use crate::ui::keymap::Command;
@@ -14,7 +15,8 @@ pub fn mode_label(title: &str) -> &'static str {
     let first = title.split([':', ' ']).next().unwrap_or("").to_ascii_lowercase();
     match first.as_str() {
         "demo" => "DEMO",
-        "replay" => "REPLAY",
+        // A recorded journal or bundle; `REPLAY` is for the cursor being off live.
+        "replay" => "RECORDED",
         _ => "LIVE",
     }
 }
@@ -41,8 +43,16 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         marks.push(Span::raw(" "));
         marks.push(Span::styled(" READONLY ", theme.ui.mode));
     }
-    let as_of = if app.problems.last_seq == 0 { "--:--:--".to_string() } else { app.problems.as_of.clock() };
-    let data_time = Span::raw(format!(" data {as_of}"));
+    let replaying = !app.replay.is_live();
+    if replaying {
+        let at = app.replay.at().map_or_else(|| "--:--:--".to_string(), |t| t.clock());
+        let play = if app.playing { "▶" } else { "⏸" };
+        marks.push(Span::raw(" "));
+        marks.push(Span::styled(format!(" REPLAY {at} {play} {}x ", app.play_speed()), theme.ui.mode));
+    }
+    let as_of = if app.problems().last_seq == 0 { "--:--:--".to_string() } else { app.problems().as_of.clock() };
+    // Off live the cursor's time is in the REPLAY mark.
+    let data_time = Span::raw(if replaying { String::new() } else { format!(" data {as_of}") });
     let notice = app.notice.as_ref().map(|text| [sep(), Span::styled(text.clone(), theme.ui.notice)]);
 
     let visible = app.visible();
@@ -129,7 +139,7 @@ mod tests {
     #[test]
     fn mode_comes_from_the_title() {
         assert_eq!(mode_label("demo: db-cpu-saturation"), "DEMO");
-        assert_eq!(mode_label("replay: incident.bundle"), "REPLAY");
+        assert_eq!(mode_label("replay: incident.bundle"), "RECORDED");
         assert_eq!(mode_label("prod-eu-1"), "LIVE");
     }
 
