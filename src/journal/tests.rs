@@ -402,18 +402,35 @@ fn seq_must_strictly_increase_and_a_refused_batch_writes_nothing() {
     assert_eq!(observation_count(&path), 2);
 }
 
-/// A second writer in the same file: the seq check is made inside the write transaction, so
-/// the one that comes second is refused instead of interleaving.
+/// One writer per journal, in one process too: a second `open` is refused while the first
+/// journal is alive, naming the holder; once it is dropped the next writer continues from the
+/// file's seq, checked inside its write transaction.
 #[test]
-fn seq_is_checked_against_the_file_not_a_cached_value() {
+fn a_second_writer_is_refused_until_the_first_is_dropped() {
     let (_dir, path) = temp_journal();
-    let mut a = Journal::open(&path).unwrap();
-    let mut b = Journal::open(&path).unwrap();
+    let mut a = Journal::open_as(&path, "faultline agent").unwrap();
     a.append(None, &[opened(1, 1), opened(2, 2)]).unwrap();
+    let e = Journal::open(&path).unwrap_err();
+    let JournalError::Held { holder: Some(h), .. } = &e else { panic!("{e:?}") };
+    assert_eq!((h.pid, h.command.as_str()), (std::process::id(), "faultline agent"));
+    assert_eq!(Some(h), a.holder());
+    let text = e.to_string();
+    assert!(
+        text.contains(&format!("is being written by faultline agent pid {} on {} since ", h.pid, h.host)),
+        "{text}"
+    );
+    assert!(text.contains(&h.since.to_string()), "{text}");
+    assert_eq!(Journal::writer_of(&path).unwrap().as_ref(), Some(h));
+    // Viewers are not writers: they open while the writer holds the journal.
+    assert_eq!(Journal::open_read_only(&path).unwrap().last_seq().unwrap(), 2);
+
+    drop(a);
+    assert_eq!(Journal::writer_of(&path).unwrap(), None);
+    let mut b = Journal::open(&path).unwrap();
     let e = b.append(None, &[opened(2, 3)]).unwrap_err();
     assert!(matches!(e, JournalError::SeqNotIncreasing { seq: 2, previous: 2, .. }), "{e:?}");
     b.append(None, &[opened(3, 3)]).unwrap();
-    assert_eq!(a.last_seq().unwrap(), 3);
+    assert_eq!(b.last_seq().unwrap(), 3);
 }
 
 #[test]
@@ -565,7 +582,8 @@ fn a_version_1_journal_is_migrated_and_keeps_its_events() {
         j.append(Some(&metric(T0, &[0.5])), &events).unwrap();
     }
     let raw = Connection::open(&path).unwrap();
-    raw.execute_batch("DROP TRIGGER problem_events_no_replace; PRAGMA user_version = 1;").unwrap();
+    // What a version 1 file looks like: without the steps that came after it.
+    raw.execute_batch("DROP TRIGGER problem_events_no_replace; DROP TABLE requests; PRAGMA user_version = 1;").unwrap();
     drop(raw);
 
     let e = Journal::open_read_only(&path).unwrap_err();
