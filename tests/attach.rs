@@ -436,3 +436,85 @@ fn the_systemd_unit_verifies_and_matches_its_config() {
     assert!(out.status.success(), "systemd-analyze verify: {text}");
     assert!(!text.contains("faultline-agent.service:"), "verify found something in the unit: {text}");
 }
+
+/// Followers polling every 200 ms (as `--follow` does) and followers polling without pause (far
+/// harder) never make an append fail, and each ends with exactly the writer's events and
+/// observations, folded to the same problems. The writer's time alone and with them is printed
+/// (informative: debug build, 2 shared cores, so busy followers also take CPU from the writer).
+#[test]
+fn followers_polling_without_pause_never_block_the_writer() {
+    use faultline::agent::Agent;
+    use faultline::model::ProblemSet;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    const OBSERVATIONS: usize = 1500;
+    const FOLLOWERS: usize = 4;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let scenario = faultline::sources::fixture::load(&root.join("fixtures/scenarios/db-cpu-saturation.jsonl")).unwrap();
+    let observations = &scenario.observations[..OBSERVATIONS.min(scenario.observations.len())];
+
+    let run = |followers: usize, pause: Duration| {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.sqlite");
+        let mut agent = Agent::new(faultline::engine::EngineConfig::default(), Some(Journal::open(&path).unwrap()));
+        let stop = Arc::new(AtomicBool::new(false));
+        // The followers are open before the clock starts: this measures following, not starting.
+        let ready = Arc::new(std::sync::Barrier::new(followers + 1));
+        let threads: Vec<_> = (0..followers)
+            .map(|_| {
+                let (path, stop, ready) = (path.clone(), Arc::clone(&stop), Arc::clone(&ready));
+                std::thread::spawn(move || {
+                    let j = Journal::open_read_only(&path).unwrap();
+                    ready.wait();
+                    let (mut obs, mut events, mut polls) = (Vec::new(), Vec::new(), 0u64);
+                    let (mut last_obs, mut last_seq) = (0, 0);
+                    loop {
+                        // Read the flag first: the poll after it has seen everything.
+                        let done = stop.load(Ordering::Acquire);
+                        let tail = j.tail(last_obs, last_seq).unwrap();
+                        polls += 1;
+                        if let Some((id, _)) = tail.observations.last() {
+                            last_obs = *id;
+                        }
+                        if let Some(e) = tail.events.last() {
+                            last_seq = e.seq;
+                        }
+                        obs.extend(tail.observations.into_iter().map(|(_, o)| o));
+                        events.extend(tail.events);
+                        if done {
+                            return (obs, events, polls);
+                        }
+                        std::thread::sleep(pause);
+                    }
+                })
+            })
+            .collect();
+        ready.wait();
+        let started = Instant::now();
+        let mut events = Vec::new();
+        for o in observations {
+            agent.feed(o, &mut events).unwrap();
+        }
+        let elapsed = started.elapsed();
+        stop.store(true, Ordering::Release);
+        for t in threads {
+            let (obs, seen, polls) = t.join().unwrap();
+            assert_eq!(obs, observations, "a follower missed or reordered observations");
+            assert_eq!(seen, events, "a follower missed or reordered events");
+            assert_eq!(ProblemSet::fold(&seen), ProblemSet::fold(&events));
+            assert!(polls > 1);
+        }
+        (elapsed, events.len())
+    };
+    let (alone, n) = run(0, Duration::ZERO);
+    let (polled, _) = run(FOLLOWERS, Duration::from_millis(200));
+    let (busy, _) = run(FOLLOWERS, Duration::ZERO);
+    assert!(n > 0, "the scenario's first observations made no event");
+    println!(
+        "writer: {OBSERVATIONS} appends ({n} events) in {} ms alone, {} ms with {FOLLOWERS} followers polling every \
+         200 ms, {} ms with {FOLLOWERS} polling without pause",
+        alone.as_millis(),
+        polled.as_millis(),
+        busy.as_millis()
+    );
+}
