@@ -6,13 +6,18 @@
 //! behind, but nobody holds it. The file's content says who holds it (pid, host, since, command),
 //! for the message a second writer gets and for viewers' status bar; it is written after the lock
 //! is taken and only read while someone holds it, so a stale content is never taken for a holder.
+//!
+//! A writer that ends normally removes the lock file (while still holding it), so a demo journal
+//! or a bundle leaves nothing beside it. A writer that wins the lock checks that the path still
+//! names the file it locked; if the previous holder removed it meanwhile, it starts over on the
+//! new file, so two writers can never hold locks on two different files of the same path.
 
 use super::error::JournalError;
 use crate::model::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -56,8 +61,26 @@ impl std::fmt::Display for Holder {
 #[derive(Debug)]
 pub struct WriterHold {
     /// Kept open: the kernel lock lives as long as this open file description.
-    _file: File,
+    file: File,
+    path: PathBuf,
     holder: Holder,
+}
+
+impl Drop for WriterHold {
+    /// Removes the lock file while still holding it (only if the path still names it).
+    fn drop(&mut self) {
+        if same_file(&self.file, &self.path) {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// True when `path` names the open `file` (same device and inode).
+fn same_file(file: &File, path: &Path) -> bool {
+    match (file.metadata(), std::fs::metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
 }
 
 impl WriterHold {
@@ -82,18 +105,20 @@ pub(super) fn take(journal: &Path, command: &str) -> Result<WriterHold, JournalE
         let action = action.to_string();
         move |source| JournalError::LockFile { path, action, source }
     };
-    let mut file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(SHARED_FILE_MODE)
-        .open(&path)
-        .map_err(io("opening"))?;
     let deadline = std::time::Instant::now() + TAKE_RETRY;
-    loop {
+    let mut file = loop {
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(SHARED_FILE_MODE)
+            .open(&path)
+            .map_err(io("opening"))?;
         match file.try_lock() {
-            Ok(()) => break,
+            // The previous holder may have removed the file between our open and our lock.
+            Ok(()) if same_file(&file, &path) => break file,
+            Ok(()) => continue,
             Err(TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
                 std::thread::sleep(Duration::from_millis(25));
             }
@@ -106,13 +131,13 @@ pub(super) fn take(journal: &Path, command: &str) -> Result<WriterHold, JournalE
             }
             Err(TryLockError::Error(e)) => return Err(io("locking")(e)),
         }
-    }
+    };
     let holder = Holder::this_process(command);
     let text = serde_json::to_string(&holder).map_err(|e| io("encoding the holder")(std::io::Error::other(e)))?;
     file.set_len(0).map_err(io("truncating"))?;
     file.seek(SeekFrom::Start(0)).map_err(io("rewinding"))?;
     file.write_all(format!("{text}\n").as_bytes()).map_err(io("writing who holds it to"))?;
-    Ok(WriterHold { _file: file, holder })
+    Ok(WriterHold { file, path, holder })
 }
 
 /// Who holds the writer hold on `journal` now, or `None` when nobody does (no agent is writing

@@ -881,6 +881,7 @@ fn a_hold_left_in_the_lock_file_by_a_dead_process_does_not_block() {
     assert_eq!(h.pid, std::process::id());
     drop(j);
     assert_eq!(Journal::writer_of(&path).unwrap(), None, "dropping the journal releases the hold");
+    assert!(!lock::lock_path(&path).exists(), "a writer that ends normally leaves no lock file");
 }
 
 #[test]
@@ -949,4 +950,37 @@ fn a_request_queue_needs_an_existing_journal_of_this_version() {
     drop(Journal::open(&path).unwrap());
     set_user_version(&path, SCHEMA_VERSION + 1);
     assert!(matches!(RequestQueue::open(&path), Err(JournalError::NewerSchema { .. })));
+}
+
+/// Writers that come and go (each removing the lock file as it ends) never overlap: a writer
+/// that locked a file the previous one had just removed notices and starts over.
+#[test]
+fn writers_coming_and_going_never_hold_at_the_same_time() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let (_dir, path) = temp_journal();
+    let active = std::sync::Arc::new(AtomicUsize::new(0));
+    let threads: Vec<_> = (0..6)
+        .map(|_| {
+            let (path, active) = (path.clone(), std::sync::Arc::clone(&active));
+            std::thread::spawn(move || {
+                let mut held = 0;
+                for _ in 0..150 {
+                    match lock::take(&path, "test") {
+                        Ok(hold) => {
+                            assert_eq!(active.fetch_add(1, Ordering::SeqCst), 0, "two writers at once");
+                            std::thread::sleep(std::time::Duration::from_micros(50));
+                            active.fetch_sub(1, Ordering::SeqCst);
+                            drop(hold);
+                            held += 1;
+                        }
+                        Err(JournalError::Held { .. }) => {}
+                        Err(e) => panic!("{e}"),
+                    }
+                }
+                held
+            })
+        })
+        .collect();
+    let held: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
+    assert!(held > 150, "{held} holds taken");
 }
