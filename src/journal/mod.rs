@@ -6,6 +6,13 @@
 //! mode: readers see the last committed state and never block the writer, and a busy timeout of
 //! [`BUSY_TIMEOUT`] covers the short moments (checkpoints, migrations) when one must wait.
 //!
+//! One writer per journal: `open` first takes the writer hold, a kernel lock on the sidecar file
+//! `<journal>.lock` that says who holds it ([`lock`]); a second writer is refused naming the
+//! first (pid, host, since), and a killed writer's hold vanishes with its process. Viewers follow
+//! with [`Journal::tail`] and ask [`Journal::writer_of`] whether an agent still writes; actions
+//! they confirm are queued in the `requests` table through a [`RequestQueue`], which takes no
+//! hold, and carried out by the agent ([`requests`]).
+//!
 //! # What is stored
 //! - `problem_events`: every [`ProblemEvent`], append-only (triggers abort `UPDATE`, `DELETE`
 //!   and a `REPLACE` of an existing seq), keyed by its global, strictly increasing `seq`, with
@@ -15,6 +22,10 @@
 //! - `observations`: the [`Observation`]s that fed the engine, as JSON, bounded by a retention
 //!   setting ([`Journal::prune_observations_before`]). Each event row remembers which
 //!   observation caused it, so one problem's observations can be exported with it.
+//! - `requests`: viewers' requests to the agent (who, when, what, and what came of it), an
+//!   audit trail that triggers keep from being deleted or rewritten once handled.
+//! - `meta`: who created and migrated the file, and what the agent publishes for viewers (where
+//!   its silences go).
 //! - The schema version in the file; migrations are code (see [`SCHEMA_VERSION`]). A file newer
 //!   than this code is refused, never downgraded.
 //!
@@ -36,7 +47,7 @@
 
 mod error;
 pub mod lock;
-mod requests;
+pub mod requests;
 mod schema;
 #[cfg(test)]
 mod tests;

@@ -5,7 +5,7 @@
 //! through a [`RequestQueue`], a small write connection that does not take the writer hold.
 //! The agent (the one writer) polls [`Journal::pending_requests`], marks a request `running`
 //! before it acts, carries it out through the same code as its own UI's requests and marks it
-//! `done`, `failed` or `refused` with a one-line outcome ([`Journal::finish_request`]). The
+//! `done`, `failed` or `refused` with a one-line outcome ([`Journal::set_request_state`]). The
 //! outcome reaches the viewers as the usual journaled events, and as the row they poll.
 //!
 //! Rows are an audit trail: who asked what, when, and what came of it. Triggers refuse deleting
@@ -70,7 +70,8 @@ pub struct QueuedRequest {
     pub id: i64,
     /// Wall time the viewer queued it.
     pub asked_at: Timestamp,
-    /// `user@host` of who asked (as the viewer says; see the module doc of `follow`).
+    /// `user@host` of who asked, as the viewer says: whoever may write the journal file (its
+    /// group) is trusted to say who they are.
     pub who: String,
     /// What is asked, e.g. `silence`.
     pub kind: String,
