@@ -174,7 +174,7 @@ impl Runtime {
             let source = crate::sources::change_feed::ChangeFeedSource::new(c.clone());
             sources.push((Source::ChangeFeed(Box::new(source)), c.interval.millis()));
         }
-        let (agent, events, observations) = match journal {
+        let (mut agent, events, observations) = match journal {
             // Observations without events (a topology, quiet metrics) are resumed too, so the
             // engine and the sources go on from them.
             Some(j) if j.last_seq()? > 0 || j.has_observations()? => {
@@ -186,7 +186,6 @@ impl Runtime {
         for (source, _) in &mut sources {
             source.restore(&observations);
         }
-        let mut agent = agent;
         if let Some(j) = agent.journal_mut() {
             if !j.is_read_only() {
                 // Viewers have no configuration: they learn here where their silences would go.
@@ -477,9 +476,7 @@ impl Runtime {
         }
         Ok(())
     }
-}
 
-impl Runtime {
     /// Carries out the requests viewers queued in the journal, oldest first: each is marked
     /// `running` before anything is done (so a crash cannot run it twice), refused when older
     /// than [`REQUEST_MAX_AGE_MS`] or unreadable, else served like the UI's own requests; its
