@@ -343,7 +343,8 @@ fn run_agent(config_path: &Path, once: bool, journal: Option<PathBuf>) -> Result
         (None, true) => None,
         (None, false) => Some(config.journal_path().context("finding the state directory for the journal")?),
     };
-    let journal = journal_path.as_deref().map(Journal::open).transpose()?;
+    // One writer per journal: a second agent is refused here, naming the one that writes it.
+    let journal = journal_path.as_deref().map(|p| Journal::open_as(p, "faultline agent")).transpose()?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting tokio")?;
     runtime.block_on(async move {
         let (mut rt, _) = Runtime::new(&config, journal).with_context(|| config_path.display().to_string())?;
@@ -365,11 +366,19 @@ fn run_agent(config_path: &Path, once: bool, journal: Option<PathBuf>) -> Result
 }
 
 /// `faultline` with no command: the agent and the UI in one process. The agent runs on its
-/// own thread; the UI on this one, and when the UI ends the agent stops.
+/// own thread; the UI on this one, and when the UI ends the agent stops. When an agent already
+/// writes the configured journal (a service), attach to it as a viewer instead of starting a
+/// second one (see `follow`).
 fn run_live(config_path: &Path, readonly: bool, log_path: PathBuf) -> Result<()> {
     let config = load_live_config(config_path)?;
     let journal_path = config.journal_path().context("finding the state directory for the journal")?;
-    let journal = Journal::open(&journal_path)?;
+    let journal = match Journal::open_as(&journal_path, "faultline (live UI)") {
+        Ok(j) => j,
+        Err(faultline::journal::JournalError::Held { holder, .. }) => {
+            return follow::attach(&journal_path, follow::Options { readonly, log_path }, holder.as_ref());
+        }
+        Err(e) => return Err(e.into()),
+    };
     let tokio =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("starting tokio")?;
     let (mut rt, events) = Runtime::new(&config, Some(journal)).with_context(|| config_path.display().to_string())?;

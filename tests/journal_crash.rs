@@ -4,10 +4,14 @@
 //! flight, and takes the next seq. A read-only viewer polls the file the whole time and never
 //! sees an error or part of a batch.
 //!
+//! One writer per journal across processes: while a writer lives, a second `Journal::open` in
+//! the parent is refused naming the writer's pid; once it is killed, the kernel has dropped its
+//! hold and the next writer opens at once (a kill -9 leaves no stale hold).
+//!
 //! The writer is this test binary run again with only [`crash_writer_child`] selected and
 //! [`WRITER_ENV`] set; without the variable that test returns at once.
 
-use faultline::journal::Journal;
+use faultline::journal::{Journal, JournalError};
 use faultline::model::{
     Candidate, ChangeKind, ChangeRecord, EntityId, EntityKind, EventKind, Hop, Observation, ObservationKind,
     ProblemEvent, ProblemId, ProblemSet, ProblemStatus, RelationKind, Severity, Signal, SignalKey, SignalKind,
@@ -346,6 +350,11 @@ fn kill_9_loses_at_most_the_append_in_flight() {
         } else {
             wait_until(|| path.with_extension("journal-wal").exists(), &mut writer, &stderr);
         }
+        // One writer per journal: the parent is refused while the writer lives.
+        match Journal::open(&path) {
+            Err(JournalError::Held { holder: Some(h), .. }) => assert_eq!(h.pid, writer.0.id(), "round {round}"),
+            other => panic!("round {round}: a second writer was not refused: {other:?}"),
+        }
         writer.0.kill().unwrap(); // SIGKILL
         let status = writer.0.wait().unwrap();
         assert!(!status.success(), "round {round}: the writer exited by itself ({status})");
@@ -353,6 +362,8 @@ fn kill_9_loses_at_most_the_append_in_flight() {
         let (file_bytes, wal_bytes) = (size(&path), size(&path.with_extension("journal-wal")));
         let (reported, in_flight) = read_progress(&progress).unwrap_or((before, before));
 
+        // The kernel dropped the killed writer's hold: nothing stale blocks the next writer.
+        assert_eq!(Journal::writer_of(&path).unwrap(), None, "round {round}");
         // Recovery: the next writer opens the file.
         let mut journal = Journal::open(&path).unwrap();
         let events = check_recovered(&journal);

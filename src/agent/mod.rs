@@ -3,6 +3,7 @@
 //! `faultline demo`, `faultline agent` and the tests all drive this one type; [`runtime`] adds
 //! the live sources around it.
 
+pub mod requests;
 pub mod runtime;
 
 use crate::engine::{Engine, EngineConfig};
@@ -76,6 +77,16 @@ impl Agent {
             events: recorded.len() as u64,
         };
         Ok(Resumed { agent, events: recorded, observations })
+    }
+
+    /// The journal, when this agent writes one.
+    pub fn journal(&self) -> Option<&Journal> {
+        self.journal.as_ref()
+    }
+
+    /// The journal, to handle requests queued in it.
+    pub fn journal_mut(&mut self) -> Option<&mut Journal> {
+        self.journal.as_mut()
     }
 
     pub fn engine(&self) -> &Engine {

@@ -3,13 +3,18 @@
 //! each source's health kept for the status bar, and the UI's confirmed requests (silences)
 //! carried out and journaled. `faultline agent`, the live UI and the tests all run this.
 //!
+//! Requests also come from viewers in other processes, queued in the journal's `requests`
+//! table ([`crate::journal::RequestQueue`]): polled every [`REQUEST_POLL`], carried out by the
+//! same code, their outcome written back to the row and journaled as events like any other.
+//!
 //! A source that fails keeps what it already contributed: the engine's state is never rolled
 //! back, the source is reported stale with the reason, and the next cycle asks again.
 
+use super::requests;
 use super::{Agent, ResumeError};
 use crate::config::Config;
-use crate::journal::{Journal, JournalError};
-use crate::model::{Observation, ObservationKind, ProblemEvent, ProblemSet, SilenceRecord, Timestamp};
+use crate::journal::{Journal, JournalError, QueuedRequest, RequestState, REQUEST_MAX_AGE_MS};
+use crate::model::{EventKind, Observation, ObservationKind, ProblemEvent, ProblemSet, SilenceRecord, Timestamp};
 use crate::sources::alertmanager::{matcher_strings, AlertmanagerSource, SilencePlan, SilenceTarget, Silencer};
 use crate::sources::http::FetchError;
 use crate::sources::prometheus::{Health, PrometheusSource, Pull};
@@ -116,6 +121,9 @@ pub enum RuntimeError {
     Journal(#[from] JournalError),
 }
 
+/// How often the agent looks for requests queued by viewers in the journal.
+pub const REQUEST_POLL: Duration = Duration::from_millis(250);
+
 /// Each pulled source's outcome and how long it took, by slot index.
 type Fetched = BTreeMap<usize, (Pull, Duration)>;
 
@@ -166,7 +174,7 @@ impl Runtime {
             let source = crate::sources::change_feed::ChangeFeedSource::new(c.clone());
             sources.push((Source::ChangeFeed(Box::new(source)), c.interval.millis()));
         }
-        let (agent, events, observations) = match journal {
+        let (mut agent, events, observations) = match journal {
             // Observations without events (a topology, quiet metrics) are resumed too, so the
             // engine and the sources go on from them.
             Some(j) if j.last_seq()? > 0 || j.has_observations()? => {
@@ -177,6 +185,18 @@ impl Runtime {
         };
         for (source, _) in &mut sources {
             source.restore(&observations);
+        }
+        if let Some(j) = agent.journal_mut() {
+            if !j.is_read_only() {
+                // Viewers have no configuration: they learn here where their silences would go.
+                let target = silence_target.as_ref().map(requests::encode_target);
+                j.set_meta(requests::SILENCE_TARGET_KEY, target.as_deref())?;
+                let outcome = "failed: the agent stopped while carrying it out; it may or may not have \
+                               happened (check Alertmanager)";
+                for r in j.abandon_running_requests(outcome)? {
+                    tracing::warn!(id = r.id, who = %r.who, kind = %r.kind, "request left running by a stopped agent");
+                }
+            }
         }
         let now = Instant::now();
         let slots = sources
@@ -382,6 +402,9 @@ impl Runtime {
         stop: impl Future<Output = ()>,
     ) -> Result<(), JournalError> {
         tokio::pin!(stop);
+        let mut queue_tick = tokio::time::interval(REQUEST_POLL);
+        queue_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let has_queue = self.agent.journal().is_some_and(|j| !j.is_read_only());
         let send = |message: Feed| {
             if let Some(f) = &feed {
                 let _ = f.send(message);
@@ -416,6 +439,7 @@ impl Runtime {
                         }
                         Some(request) => self.serve(request, &send).await?,
                     },
+                    _ = queue_tick.tick(), if has_queue => self.serve_queued(&send).await?,
                     _ = &mut stop => {
                         tracing::info!("stopping");
                         return Ok(());
@@ -451,6 +475,72 @@ impl Runtime {
             }
         }
         Ok(())
+    }
+
+    /// Carries out the requests viewers queued in the journal, oldest first: each is marked
+    /// `running` before anything is done (so a crash cannot run it twice), refused when older
+    /// than [`REQUEST_MAX_AGE_MS`] or unreadable, else served like the UI's own requests; its
+    /// row then gets the outcome, which is also the notice.
+    pub async fn serve_queued(&mut self, send: &impl Fn(Feed)) -> Result<(), JournalError> {
+        let pending = match self.agent.journal() {
+            Some(j) => j.pending_requests()?,
+            None => return Ok(()),
+        };
+        for r in pending {
+            let Some(j) = self.agent.journal_mut() else { break };
+            if !j.set_request_state(r.id, RequestState::Running, None)? {
+                continue;
+            }
+            let (state, outcome) = self.carry_out_queued(&r, send).await?;
+            tracing::info!(id = r.id, who = %r.who, kind = %r.kind, state = state.as_str(), %outcome, "request");
+            if let Some(j) = self.agent.journal_mut() {
+                j.set_request_state(r.id, state, Some(&outcome))?;
+            }
+            send(Feed::Notice(outcome));
+        }
+        Ok(())
+    }
+
+    async fn carry_out_queued(
+        &mut self,
+        r: &QueuedRequest,
+        send: &impl Fn(Feed),
+    ) -> Result<(RequestState, String), JournalError> {
+        let age_ms = Timestamp::wall_clock().since(r.asked_at);
+        if age_ms > REQUEST_MAX_AGE_MS {
+            return Ok((
+                RequestState::Refused,
+                format!(
+                    "{} request {} by {} refused as stale: asked {} s ago, more than {} min: not carried out",
+                    r.kind,
+                    r.id,
+                    r.who,
+                    age_ms / 1000,
+                    REQUEST_MAX_AGE_MS / 60_000
+                ),
+            ));
+        }
+        let request = match requests::decode(&r.kind, &r.body, &r.who) {
+            Ok(request) => request,
+            Err(e) => return Ok((RequestState::Refused, format!("request {} by {} refused: {e}", r.id, r.who))),
+        };
+        match request {
+            Request::Silence(plan) => {
+                let (events, notice) = self.silence(plan).await?;
+                // No event: refused before anything was sent (read-only agent, unknown target).
+                let state = if events.is_empty() {
+                    RequestState::Refused
+                } else if events.iter().any(|e| matches!(&e.kind, EventKind::Silenced { error: Some(_), .. })) {
+                    RequestState::Failed
+                } else {
+                    RequestState::Done
+                };
+                if !events.is_empty() {
+                    send(Feed::Events(events));
+                }
+                Ok((state, format!("{notice} (asked by {})", r.who)))
+            }
+        }
     }
 }
 

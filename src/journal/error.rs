@@ -1,6 +1,7 @@
 //! What can go wrong with a journal. Every error names the journal file, and the seq (or
 //! observation id) where one is involved, so a message read in a log is enough to find the row.
 
+use super::lock::Holder;
 use crate::model::Timestamp;
 use std::path::PathBuf;
 
@@ -121,4 +122,27 @@ pub enum JournalError {
         #[source]
         source: serde_json::Error,
     },
+
+    /// Another process holds the journal's writer hold: one writer per journal.
+    #[error(
+        "journal {} is being written by {}; only one writer per journal: stop it first, or watch \
+         it with `faultline replay {} --follow`",
+        .path.display(),
+        .holder.as_ref().map_or_else(|| format!("another process (its lock file {} does not say who)", .lock.display()), |h| h.to_string()),
+        .path.display()
+    )]
+    Held { path: PathBuf, lock: PathBuf, holder: Option<Holder> },
+
+    /// The writer's lock file could not be opened, locked or written.
+    #[error("journal lock file {}: {action}: {source}", .path.display())]
+    LockFile {
+        path: PathBuf,
+        action: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A request row in the journal does not parse (see [`super::requests`]).
+    #[error("journal {}: request id {id}: {detail}", .path.display())]
+    RequestUnreadable { path: PathBuf, id: i64, detail: String },
 }

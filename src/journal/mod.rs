@@ -6,6 +6,13 @@
 //! mode: readers see the last committed state and never block the writer, and a busy timeout of
 //! [`BUSY_TIMEOUT`] covers the short moments (checkpoints, migrations) when one must wait.
 //!
+//! One writer per journal: `open` first takes the writer hold, a kernel lock on the sidecar file
+//! `<journal>.lock` that says who holds it ([`lock`]); a second writer is refused naming the
+//! first (pid, host, since), and a killed writer's hold vanishes with its process. Viewers follow
+//! with [`Journal::tail`] and ask [`Journal::writer_of`] whether an agent still writes; actions
+//! they confirm are queued in the `requests` table through a [`RequestQueue`], which takes no
+//! hold, and carried out by the agent ([`requests`]).
+//!
 //! # What is stored
 //! - `problem_events`: every [`ProblemEvent`], append-only (triggers abort `UPDATE`, `DELETE`
 //!   and a `REPLACE` of an existing seq), keyed by its global, strictly increasing `seq`, with
@@ -15,6 +22,10 @@
 //! - `observations`: the [`Observation`]s that fed the engine, as JSON, bounded by a retention
 //!   setting ([`Journal::prune_observations_before`]). Each event row remembers which
 //!   observation caused it, so one problem's observations can be exported with it.
+//! - `requests`: viewers' requests to the agent (who, when, what, and what came of it), an
+//!   audit trail that triggers keep from being deleted or rewritten once handled.
+//! - `meta`: who created and migrated the file, and what the agent publishes for viewers (where
+//!   its silences go).
 //! - The schema version in the file; migrations are code (see [`SCHEMA_VERSION`]). A file newer
 //!   than this code is refused, never downgraded.
 //!
@@ -35,17 +46,22 @@
 //! anyway (an edited file) is an error naming the seq and the file.
 
 mod error;
+pub mod lock;
+pub mod requests;
 mod schema;
 #[cfg(test)]
 mod tests;
 
 pub use error::JournalError;
+pub use lock::{Holder, WriterHold};
+pub use requests::{QueuedRequest, RequestQueue, RequestState, REQUEST_MAX_AGE_MS};
 pub use schema::SCHEMA_VERSION;
 
 use crate::model::{Observation, ProblemEvent, ProblemId, Timestamp};
 use rusqlite::{params, Connection, OpenFlags, TransactionBehavior};
 use serde::Deserialize;
 use std::borrow::Cow;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -60,6 +76,17 @@ pub struct Journal {
     conn: Connection,
     path: PathBuf,
     read_only: bool,
+    /// The writer's hold (`None` for viewers); released when the journal is dropped.
+    hold: Option<WriterHold>,
+}
+
+/// What a viewer reads on each poll: the observations and events committed since its last one.
+#[derive(Debug, Clone, Default)]
+pub struct Tail {
+    /// New observations with their ids, in the order they were appended.
+    pub observations: Vec<(i64, Observation)>,
+    /// New events, in seq order.
+    pub events: Vec<ProblemEvent>,
 }
 
 /// One event, encoded and checked, ready to insert.
@@ -82,7 +109,32 @@ impl Journal {
     /// Opens the journal at `path` for writing, creating the file if it is missing and migrating
     /// it to [`SCHEMA_VERSION`]. Refuses a file written by a newer faultline and an SQLite file
     /// that is not a faultline journal (before writing anything to it).
+    ///
+    /// Takes the journal's writer hold first (see [`lock`]): while another process writes the
+    /// journal, this fails with [`JournalError::Held`] naming it. The hold is described by this
+    /// process's command line; [`Journal::open_as`] names it.
     pub fn open(path: &Path) -> Result<Journal, JournalError> {
+        let command = std::env::args()
+            .enumerate()
+            .map(|(i, a)| {
+                if i == 0 {
+                    Path::new(&a).file_name().map_or(a.clone(), |f| f.to_string_lossy().into_owned())
+                } else {
+                    a
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+        Journal::open_as(path, &command)
+    }
+
+    /// [`Journal::open`], with the hold described as `command` (e.g. `faultline agent`), which
+    /// is what a refused second writer and the viewers are told.
+    pub fn open_as(path: &Path, command: &str) -> Result<Journal, JournalError> {
+        let hold = lock::take(path, command)?;
+        // Created here rather than by SQLite so the group may read it and queue requests
+        // (SQLite creates 0644; its -wal and -shm files copy the journal's mode).
+        let _ = std::fs::OpenOptions::new().write(true).create_new(true).mode(lock::SHARED_FILE_MODE).open(path);
         let mut conn = Connection::open(path).map_err(sqlite_err(path, "opening the file"))?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(sqlite_err(path, "setting the busy timeout"))?;
         // Look before touching: a foreign or newer file must not even be switched to WAL.
@@ -96,7 +148,7 @@ impl Journal {
         // NORMAL in WAL mode: a process crash loses nothing committed; see the module doc.
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(sqlite_err(path, "setting synchronous=NORMAL"))?;
         schema::migrate(&mut conn, path)?;
-        Ok(Journal { conn, path: path.to_path_buf(), read_only: false })
+        Ok(Journal { conn, path: path.to_path_buf(), read_only: false, hold: Some(hold) })
     }
 
     /// Opens an existing journal for reading only (viewers). Never creates, migrates or writes
@@ -128,7 +180,7 @@ impl Journal {
                 })
             }
         }
-        Ok(Journal { conn, path: path.to_path_buf(), read_only: true })
+        Ok(Journal { conn, path: path.to_path_buf(), read_only: true, hold: None })
     }
 
     /// The journal file's path, as given to `open`.
@@ -139,6 +191,16 @@ impl Journal {
     /// True when opened with [`Journal::open_read_only`].
     pub fn is_read_only(&self) -> bool {
         self.read_only
+    }
+
+    /// Who this writer is, as its lock file says (`None` for a viewer).
+    pub fn holder(&self) -> Option<&Holder> {
+        self.hold.as_ref().map(WriterHold::holder)
+    }
+
+    /// Who holds the writer hold of the journal at `path` now; `None` when no agent writes it.
+    pub fn writer_of(path: &Path) -> Result<Option<Holder>, JournalError> {
+        lock::holder(path)
     }
 
     /// The schema version recorded in the file.
@@ -263,6 +325,67 @@ impl Journal {
     /// All retained observations, in the order they were appended.
     pub fn observations(&self) -> Result<Vec<Observation>, JournalError> {
         self.read_observations("SELECT id, body FROM observations ORDER BY id", None, "reading observations")
+    }
+
+    /// The observations with an id above `id` and the events with a seq above `seq`, read in
+    /// one short read transaction so both come from the same commit (what viewers poll with).
+    /// `tail(0, 0)` is everything.
+    pub fn tail(&self, after_observation: i64, after_seq: u64) -> Result<Tail, JournalError> {
+        // A read transaction only for the two selects: viewers must never hold a snapshot open
+        // between polls, or the agent's checkpoints could not finish.
+        let tx = self.conn.unchecked_transaction().map_err(sqlite_err(&self.path, "starting a read"))?;
+        let observations = self.observations_after(after_observation)?;
+        let events = self.events_after(after_seq)?;
+        tx.finish().map_err(sqlite_err(&self.path, "ending a read"))?;
+        Ok(Tail { observations, events })
+    }
+
+    /// The retained observations with an id above `id`, with their ids, in the order they were
+    /// appended (ids only grow, also across pruning).
+    pub fn observations_after(&self, id: i64) -> Result<Vec<(i64, Observation)>, JournalError> {
+        let path = &self.path;
+        let action = format!("reading observations after id {id}");
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id, body FROM observations WHERE id > ?1 ORDER BY id")
+            .map_err(sqlite_err(path, &action))?;
+        let rows = stmt
+            .query_map([id], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
+            .map_err(sqlite_err(path, &action))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, body) = row.map_err(sqlite_err(path, &action))?;
+            let o = serde_json::from_str(&body).map_err(|source| JournalError::ObservationUnreadable {
+                path: path.clone(),
+                id,
+                source,
+            })?;
+            out.push((id, o));
+        }
+        Ok(out)
+    }
+
+    /// A value the agent publishes for viewers (`meta` table), e.g. where silences go.
+    pub fn meta(&self, key: &str) -> Result<Option<String>, JournalError> {
+        use rusqlite::OptionalExtension;
+        self.conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()
+            .map_err(sqlite_err(&self.path, &format!("reading meta key `{key}`")))
+    }
+
+    /// Sets (`Some`) or removes (`None`) a value for viewers in the `meta` table.
+    pub fn set_meta(&mut self, key: &str, value: Option<&str>) -> Result<(), JournalError> {
+        if self.read_only {
+            return Err(JournalError::ReadOnly { path: self.path.clone(), action: "setting meta" });
+        }
+        let action = format!("setting meta key `{key}`");
+        match value {
+            Some(v) => self.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)", params![key, v]),
+            None => self.conn.execute("DELETE FROM meta WHERE key = ?1", [key]),
+        }
+        .map(drop)
+        .map_err(sqlite_err(&self.path, &action))
     }
 
     /// The retained observations that caused events of `problem`, in the order they were

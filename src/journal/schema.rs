@@ -67,6 +67,34 @@ const MIGRATIONS: &[&str] = &[
         SELECT RAISE(ABORT, 'problem_events is append-only: replacing an event refused');
     END;
     ",
+    // Version 3. Requests from viewers to the agent (see `requests.rs`): `asked_at` and
+    // `handled_at` are wall time in ms, `who` is user@host, `body` the request as JSON. An audit
+    // trail: a row is never deleted, what was asked never changes, and a handled row is final.
+    "
+    CREATE TABLE requests (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        asked_at   INTEGER NOT NULL,
+        who        TEXT NOT NULL,
+        kind       TEXT NOT NULL,
+        body       TEXT NOT NULL,
+        state      TEXT NOT NULL DEFAULT 'pending'
+                   CHECK (state IN ('pending', 'running', 'done', 'failed', 'refused')),
+        outcome    TEXT,
+        handled_at INTEGER
+    );
+    CREATE INDEX requests_by_state ON requests (state, id);
+    CREATE TRIGGER requests_no_delete BEFORE DELETE ON requests
+    BEGIN
+        SELECT RAISE(ABORT, 'requests is an audit trail: DELETE refused');
+    END;
+    CREATE TRIGGER requests_final BEFORE UPDATE ON requests
+    WHEN OLD.state NOT IN ('pending', 'running')
+      OR NEW.id IS NOT OLD.id OR NEW.asked_at IS NOT OLD.asked_at OR NEW.who IS NOT OLD.who
+      OR NEW.kind IS NOT OLD.kind OR NEW.body IS NOT OLD.body
+    BEGIN
+        SELECT RAISE(ABORT, 'requests is an audit trail: a handled request or what was asked cannot change');
+    END;
+    ",
 ];
 
 /// What an SQLite file holds, read from its header before anything is written to it.

@@ -402,18 +402,35 @@ fn seq_must_strictly_increase_and_a_refused_batch_writes_nothing() {
     assert_eq!(observation_count(&path), 2);
 }
 
-/// A second writer in the same file: the seq check is made inside the write transaction, so
-/// the one that comes second is refused instead of interleaving.
+/// One writer per journal, in one process too: a second `open` is refused while the first
+/// journal is alive, naming the holder; once it is dropped the next writer continues from the
+/// file's seq, checked inside its write transaction.
 #[test]
-fn seq_is_checked_against_the_file_not_a_cached_value() {
+fn a_second_writer_is_refused_until_the_first_is_dropped() {
     let (_dir, path) = temp_journal();
-    let mut a = Journal::open(&path).unwrap();
-    let mut b = Journal::open(&path).unwrap();
+    let mut a = Journal::open_as(&path, "faultline agent").unwrap();
     a.append(None, &[opened(1, 1), opened(2, 2)]).unwrap();
+    let e = Journal::open(&path).unwrap_err();
+    let JournalError::Held { holder: Some(h), .. } = &e else { panic!("{e:?}") };
+    assert_eq!((h.pid, h.command.as_str()), (std::process::id(), "faultline agent"));
+    assert_eq!(Some(h), a.holder());
+    let text = e.to_string();
+    assert!(
+        text.contains(&format!("is being written by faultline agent pid {} on {} since ", h.pid, h.host)),
+        "{text}"
+    );
+    assert!(text.contains(&h.since.to_string()), "{text}");
+    assert_eq!(Journal::writer_of(&path).unwrap().as_ref(), Some(h));
+    // Viewers are not writers: they open while the writer holds the journal.
+    assert_eq!(Journal::open_read_only(&path).unwrap().last_seq().unwrap(), 2);
+
+    drop(a);
+    assert_eq!(Journal::writer_of(&path).unwrap(), None);
+    let mut b = Journal::open(&path).unwrap();
     let e = b.append(None, &[opened(2, 3)]).unwrap_err();
     assert!(matches!(e, JournalError::SeqNotIncreasing { seq: 2, previous: 2, .. }), "{e:?}");
     b.append(None, &[opened(3, 3)]).unwrap();
-    assert_eq!(a.last_seq().unwrap(), 3);
+    assert_eq!(b.last_seq().unwrap(), 3);
 }
 
 #[test]
@@ -565,7 +582,8 @@ fn a_version_1_journal_is_migrated_and_keeps_its_events() {
         j.append(Some(&metric(T0, &[0.5])), &events).unwrap();
     }
     let raw = Connection::open(&path).unwrap();
-    raw.execute_batch("DROP TRIGGER problem_events_no_replace; PRAGMA user_version = 1;").unwrap();
+    // What a version 1 file looks like: without the steps that came after it.
+    raw.execute_batch("DROP TRIGGER problem_events_no_replace; DROP TABLE requests; PRAGMA user_version = 1;").unwrap();
     drop(raw);
 
     let e = Journal::open_read_only(&path).unwrap_err();
@@ -824,4 +842,145 @@ fn reopening_keeps_everything_and_continues_the_seq() {
     let raw = Connection::open(&path).unwrap();
     let by: String = raw.query_row("SELECT value FROM meta WHERE key = 'created_by'", [], |r| r.get(0)).unwrap();
     assert!(by.starts_with("faultline "), "{by}");
+}
+
+// ---- Followers, the writer hold and the request queue. ----
+
+#[test]
+fn a_follower_reads_only_what_was_committed_since_its_last_poll() {
+    let (_dir, path) = temp_journal();
+    let mut w = Journal::open(&path).unwrap();
+    w.append(Some(&metric(T0, &[0.5])), &[opened(1, 1)]).unwrap();
+    let v = Journal::open_read_only(&path).unwrap();
+    let first = v.tail(0, 0).unwrap();
+    assert_eq!(first.observations, vec![(1, metric(T0, &[0.5]))]);
+    assert_eq!(first.events, vec![opened(1, 1)]);
+    assert!(v.tail(1, 1).unwrap().observations.is_empty() && v.tail(1, 1).unwrap().events.is_empty());
+
+    w.append(Some(&metric(T0 + 1000, &[0.6])), &[]).unwrap();
+    w.append(Some(&metric(T0 + 2000, &[0.7])), &[opened(2, 2), opened(3, 3)]).unwrap();
+    let next = v.tail(1, 1).unwrap();
+    assert_eq!(next.observations.iter().map(|(id, _)| *id).collect::<Vec<_>>(), [2, 3]);
+    assert_eq!(next.events, vec![opened(2, 2), opened(3, 3)]);
+    // Ids keep growing across pruning, so a follower's cursor never skips a new observation.
+    w.prune_observations_before(Timestamp(T0 + 10_000)).unwrap();
+    w.append(Some(&metric(T0 + 20_000, &[0.8])), &[]).unwrap();
+    assert_eq!(v.observations_after(3).unwrap().iter().map(|(id, _)| *id).collect::<Vec<_>>(), [4]);
+}
+
+#[test]
+fn a_hold_left_in_the_lock_file_by_a_dead_process_does_not_block() {
+    let (_dir, path) = temp_journal();
+    // What a kill -9 leaves: the lock file with its content, and no lock on it.
+    let stale = r#"{"pid":999999,"host":"bastion-1","since":"2026-12-06T01:02:03Z","command":"faultline agent"}"#;
+    std::fs::write(lock::lock_path(&path), stale).unwrap();
+    assert_eq!(Journal::writer_of(&path).unwrap(), None);
+    let j = Journal::open_as(&path, "faultline agent").unwrap();
+    let h = Journal::writer_of(&path).unwrap().unwrap();
+    assert_eq!(Some(&h), j.holder());
+    assert_eq!(h.pid, std::process::id());
+    drop(j);
+    assert_eq!(Journal::writer_of(&path).unwrap(), None, "dropping the journal releases the hold");
+    assert!(!lock::lock_path(&path).exists(), "a writer that ends normally leaves no lock file");
+}
+
+#[test]
+fn meta_values_are_published_by_the_writer_for_viewers() {
+    let (_dir, path) = temp_journal();
+    let mut w = Journal::open(&path).unwrap();
+    w.set_meta("agent.silence_target", Some("{}")).unwrap();
+    let v = Journal::open_read_only(&path).unwrap();
+    assert_eq!(v.meta("agent.silence_target").unwrap().as_deref(), Some("{}"));
+    w.set_meta("agent.silence_target", None).unwrap();
+    assert_eq!(v.meta("agent.silence_target").unwrap(), None);
+    assert!(matches!(
+        Journal::open_read_only(&path).unwrap().set_meta("x", Some("y")),
+        Err(JournalError::ReadOnly { .. })
+    ));
+}
+
+#[test]
+fn queued_requests_go_pending_running_final_and_stay_there() {
+    let (_dir, path) = temp_journal();
+    let mut w = Journal::open(&path).unwrap();
+    // A viewer queues while the writer holds the journal: the queue takes no hold.
+    let q = RequestQueue::open(&path).unwrap();
+    let a = q.submit("alice@bastion-1", "silence", "{\"a\":1}").unwrap();
+    let b = q.submit("bob@bastion-1", "silence", "{\"b\":2}").unwrap();
+    assert_eq!(Journal::writer_of(&path).unwrap().map(|h| h.pid), Some(std::process::id()));
+    let pending = w.pending_requests().unwrap();
+    assert_eq!(
+        pending.iter().map(|r| (r.id, r.who.as_str())).collect::<Vec<_>>(),
+        [(a, "alice@bastion-1"), (b, "bob@bastion-1")]
+    );
+    assert_eq!(pending[0].state, RequestState::Pending);
+    assert!((Timestamp::wall_clock().since(pending[0].asked_at)).abs() < 60_000);
+
+    // Final only from running; running only from pending.
+    assert!(!w.set_request_state(a, RequestState::Done, Some("x")).unwrap());
+    assert!(w.set_request_state(a, RequestState::Running, None).unwrap());
+    assert!(!w.set_request_state(a, RequestState::Running, None).unwrap());
+    assert_eq!(w.pending_requests().unwrap().len(), 1);
+    assert!(w.set_request_state(a, RequestState::Done, Some("1 silence created")).unwrap());
+    let r = q.get(a).unwrap().unwrap();
+    assert_eq!((r.state, r.outcome.as_deref()), (RequestState::Done, Some("1 silence created")));
+    assert!(!w.set_request_state(a, RequestState::Failed, Some("y")).unwrap());
+    assert_eq!(w.request(a).unwrap().unwrap().state, RequestState::Done);
+    assert_eq!(q.get(99).unwrap(), None);
+
+    // A viewer's own connection cannot rewrite the trail either.
+    let raw = Connection::open(&path).unwrap();
+    let e = raw.execute("UPDATE requests SET outcome = 'nothing happened' WHERE id = ?1", [a]).unwrap_err();
+    assert!(e.to_string().contains("audit trail"), "{e}");
+    let e = raw.execute("UPDATE requests SET who = 'mallory' WHERE id = ?1", [b]).unwrap_err();
+    assert!(e.to_string().contains("audit trail"), "{e}");
+    let e = raw.execute("DELETE FROM requests WHERE id = ?1", [b]).unwrap_err();
+    assert!(e.to_string().contains("audit trail"), "{e}");
+
+    // Read-only journals handle nothing.
+    let mut v = Journal::open_read_only(&path).unwrap();
+    assert!(matches!(v.set_request_state(b, RequestState::Running, None), Err(JournalError::ReadOnly { .. })));
+}
+
+#[test]
+fn a_request_queue_needs_an_existing_journal_of_this_version() {
+    let (_dir, path) = temp_journal();
+    assert!(matches!(RequestQueue::open(&path), Err(JournalError::NotFound { .. })));
+    assert!(!path.exists(), "a queue never creates a journal");
+    drop(Journal::open(&path).unwrap());
+    set_user_version(&path, SCHEMA_VERSION + 1);
+    assert!(matches!(RequestQueue::open(&path), Err(JournalError::NewerSchema { .. })));
+}
+
+/// Writers that come and go (each removing the lock file as it ends) never overlap: a writer
+/// that locked a file the previous one had just removed notices and starts over.
+#[test]
+fn writers_coming_and_going_never_hold_at_the_same_time() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let (_dir, path) = temp_journal();
+    let active = std::sync::Arc::new(AtomicUsize::new(0));
+    let threads: Vec<_> = (0..6)
+        .map(|_| {
+            let (path, active) = (path.clone(), std::sync::Arc::clone(&active));
+            std::thread::spawn(move || {
+                let mut held = 0;
+                for _ in 0..150 {
+                    match lock::take(&path, "test") {
+                        Ok(hold) => {
+                            assert_eq!(active.fetch_add(1, Ordering::SeqCst), 0, "two writers at once");
+                            std::thread::sleep(std::time::Duration::from_micros(50));
+                            active.fetch_sub(1, Ordering::SeqCst);
+                            drop(hold);
+                            held += 1;
+                        }
+                        Err(JournalError::Held { .. }) => {}
+                        Err(e) => panic!("{e}"),
+                    }
+                }
+                held
+            })
+        })
+        .collect();
+    let held: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
+    assert!(held > 150, "{held} holds taken");
 }
