@@ -14,6 +14,20 @@ fn data(sub: &str) -> Option<PathBuf> {
     }
 }
 
+/// CSV files under `dir`, in its category folders.
+fn csv_files(dir: &Path) -> usize {
+    let mut n = 0;
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            n += csv_files(&path);
+        } else if path.extension().is_some_and(|e| e == "csv") {
+            n += 1;
+        }
+    }
+    n
+}
+
 fn faultline(args: &[&str]) -> (bool, String, String) {
     let log = tempfile::NamedTempFile::new().unwrap();
     let out =
@@ -44,7 +58,11 @@ fn eval_anomalies_scores_the_nab_files_and_writes_results() {
     for profile in ["standard", "reward_low_FP_rate", "reward_low_FN_rate"] {
         assert!(stdout.lines().any(|l| l.starts_with(profile)), "{profile} row:\n{stdout}");
     }
-    assert!(stdout.contains("wrote 17 results files"), "{stdout}");
+    // One results file per data file, however many shared/data holds (17 once, 41 now).
+    let files = csv_files(&nab.join("data"));
+    assert!(files > 0);
+    assert!(stdout.contains(&format!("wrote {files} results files")), "{files} data files:\n{stdout}");
+    assert!(stdout.contains(&format!("NAB v1.1 scoring: {files} files")), "{stdout}");
 }
 
 #[test]
