@@ -7,8 +7,9 @@
 //! `Feed::Events`. The status bar's `journal` source says whether an agent holds the journal
 //! (stale once the writer's hold is gone: the agent stopped).
 //!
-//! A silence confirmed in the viewer is queued in the journal's `requests` table with who asked
-//! (`user@host`) through a small write connection that takes no writer hold; the agent carries
+//! A silence confirmed in the viewer is queued at once (by a forwarder thread) in the journal's
+//! `requests` table with who asked (`user@host`), through a small write connection that takes
+//! no writer hold and is opened only when the first request is sent; the agent carries
 //! it out and its outcome comes back as journaled events and as the request's row, which the
 //! follower watches to show the outcome as a notice. `--readonly` viewers queue nothing. Who
 //! asked is what the viewer says: anyone who may write the journal file (its group) is trusted.
@@ -17,9 +18,9 @@ use anyhow::{Context, Result};
 use faultline::agent::requests::{self, SILENCE_TARGET_KEY};
 use faultline::journal::{Holder, Journal, RequestQueue, REQUEST_MAX_AGE_MS};
 use faultline::ui::{self, Feed, Request, SourceHealth, UiOptions};
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
@@ -69,13 +70,28 @@ fn follow(file: &Path, opts: Options, title: String) -> Result<()> {
         (Some(tx), Some(rx))
     };
     let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+    // Requests are queued the moment they are confirmed, on their own thread, and the follower
+    // is told their ids so it can report the agent's answers.
+    let (queued_tx, queued_rx) = std::sync::mpsc::channel::<i64>();
+    let forwarder = match req_rx {
+        Some(rx) => {
+            let (path, feed) = (file.to_path_buf(), feed_tx.clone());
+            let forward = move || forward_requests(rx, &path, &feed, &queued_tx);
+            Some(
+                std::thread::Builder::new()
+                    .name("request-forwarder".into())
+                    .spawn(forward)
+                    .context("starting the request forwarder thread")?,
+            )
+        }
+        None => None,
+    };
     let mut follower = Follower {
         journal,
         path: file.to_path_buf(),
         feed: feed_tx,
-        requests: req_rx,
-        queue: None,
-        waiting: BTreeMap::new(),
+        queued: queued_rx,
+        waiting: BTreeSet::new(),
         cursor: Cursor::default(),
         holder: None,
         holder_checked: None,
@@ -95,12 +111,50 @@ fn follow(file: &Path, opts: Options, title: String) -> Result<()> {
         silence,
     };
     let ui_result = ui::run(feed_rx, req_tx, opts);
+    // The UI dropped its request sender: the forwarder ends after the request in hand, if any.
     drop(stop_tx);
-    match thread.join() {
-        Ok(()) => {}
-        Err(_) => tracing::error!("the journal follower panicked"),
+    if thread.join().is_err() {
+        tracing::error!("the journal follower panicked");
+    }
+    if forwarder.map(std::thread::JoinHandle::join).is_some_and(|r| r.is_err()) {
+        tracing::error!("the request forwarder panicked");
     }
     ui_result
+}
+
+/// Queues each request the user confirms, with who asked, until the UI is gone; says in a
+/// notice where it went and hands its id to the follower (which reports the agent's answer).
+fn forward_requests(
+    mut requests: UnboundedReceiver<Request>,
+    path: &Path,
+    feed: &UnboundedSender<Feed>,
+    queued: &Sender<i64>,
+) {
+    // Opened on the first request: a viewer that asks nothing never opens the file for writing.
+    let mut queue: Option<RequestQueue> = None;
+    while let Some(request) = requests.blocking_recv() {
+        let (kind, body, who) = requests::encode(&request);
+        let submitted = match &queue {
+            Some(q) => q.submit(&who, kind, &body),
+            None => RequestQueue::open(path).and_then(|q| q.submit(&who, kind, &body).inspect(|_| queue = Some(q))),
+        };
+        let notice = match submitted {
+            Ok(id) => {
+                let _ = queued.send(id);
+                match Journal::writer_of(path).ok().flatten() {
+                    Some(h) => format!("{kind} request {id} sent to the agent (pid {} on {}) as {who}", h.pid, h.host),
+                    None => format!(
+                        "{kind} request {id} queued as {who}, but no agent writes this journal: it is refused \
+                         if none picks it up within {} min",
+                        REQUEST_MAX_AGE_MS / 60_000
+                    ),
+                }
+            }
+            Err(e) => format!("{kind} request NOT sent: {e}"),
+        };
+        tracing::info!(%notice, "request");
+        let _ = feed.send(Feed::Notice(notice));
+    }
 }
 
 /// Where the agent sends silences, as it published in the journal; `None` (with a log line)
@@ -122,11 +176,10 @@ struct Follower {
     journal: Journal,
     path: PathBuf,
     feed: UnboundedSender<Feed>,
-    requests: Option<UnboundedReceiver<Request>>,
-    /// Opened on the first request: a viewer that asks nothing never opens the file for writing.
-    queue: Option<RequestQueue>,
-    /// Requests this viewer queued whose outcome has not come back yet, by id.
-    waiting: BTreeMap<i64, String>,
+    /// Ids of the requests the forwarder queued.
+    queued: Receiver<i64>,
+    /// Requests this viewer queued whose outcome has not come back yet.
+    waiting: BTreeSet<i64>,
     cursor: Cursor,
     /// Whether an agent held the journal at the last check, and who.
     holder: Option<Option<Holder>>,
@@ -141,7 +194,6 @@ impl Follower {
                 Err(RecvTimeoutError::Timeout) => {}
                 Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
             }
-            self.queue_requests();
             if let Err(e) = self.poll() {
                 // A busy or briefly unreadable file: say so and try again next time.
                 tracing::warn!("following {}: {e:#}", self.path.display());
@@ -209,47 +261,10 @@ impl Follower {
         self.holder = Some(now);
     }
 
-    /// Queues what the user confirmed for the agent, with who asked.
-    fn queue_requests(&mut self) {
-        let Some(rx) = self.requests.as_mut() else { return };
-        let mut confirmed = Vec::new();
-        while let Ok(r) = rx.try_recv() {
-            confirmed.push(r);
-        }
-        for request in confirmed {
-            let (kind, body, who) = requests::encode(&request);
-            let queued = match &self.queue {
-                Some(q) => q.submit(&who, kind, &body),
-                None => RequestQueue::open(&self.path).and_then(|q| {
-                    let id = q.submit(&who, kind, &body);
-                    self.queue = Some(q);
-                    id
-                }),
-            };
-            let notice = match queued {
-                Ok(id) => {
-                    self.waiting.insert(id, kind.to_string());
-                    match self.holder.as_ref().and_then(Option::as_ref) {
-                        Some(h) => {
-                            format!("{kind} request {id} sent to the agent (pid {} on {}) as {who}", h.pid, h.host)
-                        }
-                        None => format!(
-                            "{kind} request {id} queued as {who}, but no agent writes this journal: it is refused \
-                             if none picks it up within {} min",
-                            REQUEST_MAX_AGE_MS / 60_000
-                        ),
-                    }
-                }
-                Err(e) => format!("{kind} request NOT sent: {e}"),
-            };
-            tracing::info!(%notice, "request");
-            self.send(Feed::Notice(notice));
-        }
-    }
-
     /// Shows the agent's answer to each request this viewer queued, once it is in.
     fn report_outcomes(&mut self) {
-        let ids: Vec<i64> = self.waiting.keys().copied().collect();
+        self.waiting.extend(self.queued.try_iter());
+        let ids: Vec<i64> = self.waiting.iter().copied().collect();
         for id in ids {
             match self.journal.request(id) {
                 Ok(Some(r)) if r.state.is_final() => {
