@@ -251,7 +251,7 @@ pub fn run(args: Args) -> Result<()> {
                 demo_ui(agent, scenario, speed, events_out, opts)
             }
         }
-        Command::Agent { config, once, journal } => run_agent(&config, once, journal),
+        Command::Agent { config, once, journal } => run_agent(&config, once, journal, args.readonly),
         Command::Replay { file, topology_at: Some(at), .. } => {
             let journal = Journal::open_read_only(&file)?;
             print_text(&topology_as_of(&journal.observations()?, at, &file)?)
@@ -336,7 +336,7 @@ fn topology_as_of(observations: &[Observation], at: Timestamp, file: &Path) -> R
 
 /// `faultline agent`: sources → engine → journal, until SIGINT/SIGTERM (or one cycle with --once).
 /// A journal that already holds events is resumed (see `Agent::resume`).
-fn run_agent(config_path: &Path, once: bool, journal: Option<PathBuf>) -> Result<()> {
+fn run_agent(config_path: &Path, once: bool, journal: Option<PathBuf>, readonly: bool) -> Result<()> {
     let config = load_live_config(config_path)?;
     let journal_path = match (journal, once) {
         (Some(p), _) => Some(p),
@@ -348,6 +348,8 @@ fn run_agent(config_path: &Path, once: bool, journal: Option<PathBuf>) -> Result
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting tokio")?;
     runtime.block_on(async move {
         let (mut rt, _) = Runtime::new(&config, journal).with_context(|| config_path.display().to_string())?;
+        // A read-only agent refuses the viewers' queued actions (recorded as refused), never runs them.
+        rt.set_readonly(readonly);
         if once {
             rt.cycle(Timestamp::wall_clock()).await?;
             return print_agent_once(rt.problems(), &rt.statuses());
@@ -619,10 +621,10 @@ fn print_text(text: &str) -> Result<()> {
 
 /// Prints one pretty JSON document on stdout.
 fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
-    let stdout = std::io::stdout();
-    let mut lock = stdout.lock();
-    serde_json::to_writer_pretty(&mut lock, value).context("writing the problems to stdout")?;
-    writeln!(lock).context("writing to stdout")
+    // Built first, so a reader that went away (`| head`) ends the output quietly, as in print_text.
+    let mut text = serde_json::to_string_pretty(value).context("encoding the problems as JSON")?;
+    text.push('\n');
+    print_text(&text)
 }
 
 /// Sends tracing to a log file (never the screen) and returns its path.

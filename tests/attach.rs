@@ -80,7 +80,12 @@ struct AgentProcess {
 
 impl AgentProcess {
     fn start(config: &Path, log: &Path) -> AgentProcess {
+        AgentProcess::start_with(config, log, &[])
+    }
+
+    fn start_with(config: &Path, log: &Path, extra: &[&str]) -> AgentProcess {
         let child = Command::new(BIN)
+            .args(extra)
             .args(["agent", "--config"])
             .arg(config)
             .arg("--log-file")
@@ -378,6 +383,30 @@ fn stale_unreadable_and_refused_requests_are_recorded_and_not_carried_out() {
     assert!(e.to_string().contains("audit trail"), "{e}");
     let e = raw.execute("DELETE FROM requests", []).unwrap_err();
     assert!(e.to_string().contains("audit trail"), "{e}");
+}
+
+#[test]
+fn an_agent_started_read_only_refuses_what_viewers_queue() {
+    let am = alertmanager();
+    let prom = prometheus(PrometheusOpts::default());
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), &prom, &am);
+    let journal = dir.path().join("journal.sqlite");
+    let agent = AgentProcess::start_with(&config, &dir.path().join("agent.log"), &["--readonly"]);
+    wait_for_writer(&journal, agent.pid());
+    let queue = RequestQueue::open(&journal).unwrap();
+    let target = format!("{}/api/v2/silences", am.url);
+    let body = format!(
+        r#"{{"problem":1,"target":{{"via":"am","url":"{target}","duration_ms":60000}},"label_sets":[{{"alertname":"X"}}],"comment":"P-0001"}}"#
+    );
+    let id = queue.submit("dave@bastion", "silence", &body).unwrap();
+    wait_until("the request handled", Duration::from_secs(10), || {
+        queue.get(id).unwrap().is_some_and(|r| r.state != RequestState::Pending)
+    });
+    let r = queue.get(id).unwrap().unwrap();
+    assert_eq!(r.state, RequestState::Refused, "{r:?}");
+    assert!(r.outcome.as_deref().unwrap_or_default().contains("read-only"), "{r:?}");
+    assert!(silences(&am).is_empty(), "a read-only agent created a silence");
 }
 
 #[test]
