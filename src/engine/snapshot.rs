@@ -28,6 +28,7 @@
 //! still match is for the caller to check (an engine change between versions may change them).
 
 pub mod codec;
+pub mod model;
 
 use super::correlate::Problems;
 use super::dedup::SignalTable;
