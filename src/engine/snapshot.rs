@@ -130,6 +130,12 @@ impl EngineSnapshot {
     /// Reads a snapshot written by [`EngineSnapshot::to_json`]. Another format version is a
     /// [`SnapshotError::Version`]; bad JSON says where (key path, line, column).
     pub fn from_json(text: &str) -> Result<EngineSnapshot, SnapshotError> {
+        // One plain parse when all is well; on failure, the version first (another format fails
+        // for its version, not for whatever part of it no longer parses), then the key path.
+        if let Ok(snapshot) = serde_json::from_str::<EngineSnapshot>(text) {
+            check_version(snapshot.format, &snapshot.faultline)?;
+            return Ok(snapshot);
+        }
         let header: Header = parse(text)?;
         check_version(header.format, &header.faultline)?;
         parse(text)
