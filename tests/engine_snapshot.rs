@@ -179,6 +179,9 @@ fn a_snapshot_says_what_wrote_it_and_keeps_non_finite_floats() {
     assert!(text.contains("\"before_shift\":\"NaN\""), "NaN is written as text");
     let back = EngineSnapshot::from_json(&text).unwrap();
     assert_eq!(back.config, EngineConfig::default());
+    assert_eq!(back.last_seq(), e.stats().last_seq);
+    assert_eq!(back.data_time(), obs.iter().map(|o| o.at).max());
+    assert_eq!(EngineSnapshot::from_json(&fresh).unwrap().data_time(), None);
     assert!(back.to_json().unwrap() == text, "a read snapshot writes the same bytes");
     let restored = Engine::restore(back).unwrap();
     assert_eq!(restored.stats(), e.stats());
