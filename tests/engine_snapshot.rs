@@ -179,6 +179,9 @@ fn a_snapshot_says_what_wrote_it_and_keeps_non_finite_floats() {
     assert!(text.contains("\"before_shift\":\"NaN\""), "NaN is written as text");
     let back = EngineSnapshot::from_json(&text).unwrap();
     assert_eq!(back.config, EngineConfig::default());
+    assert_eq!(back.last_seq(), e.stats().last_seq);
+    assert_eq!(back.data_time(), obs.iter().map(|o| o.at).max());
+    assert_eq!(EngineSnapshot::from_json(&fresh).unwrap().data_time(), None);
     assert!(back.to_json().unwrap() == text, "a read snapshot writes the same bytes");
     let restored = Engine::restore(back).unwrap();
     assert_eq!(restored.stats(), e.stats());
@@ -262,4 +265,185 @@ fn a_broken_snapshot_says_where() {
     }
     // Trailing garbage.
     assert!(matches!(EngineSnapshot::from_json(&format!("{text} x")), Err(SnapshotError::Parse { .. })));
+}
+
+/// A story that uses every kind of observation: topology from discovery and from a file (and
+/// both withdrawing), history, metrics with a saturation and a disk filling up (forecast), a
+/// flapping alert on a low-criticality service (background problem), alerts that resolve and
+/// fire again (reopen), log bursts and a new error template, deployments, silences (one for an
+/// unknown problem), traffic, KPIs (one NaN reading and one infinite comparison), and ticks.
+fn every_kind() -> Vec<Observation> {
+    use faultline::model::{
+        AlertState, ChangeKind, Criticality, Entity, EntityId, EntityKind, ObservationKind as K, ProblemId, Relation,
+        RelationKind::*, Severity, SilenceRecord, Timestamp, TrafficRole, STATIC,
+    };
+    const MIN: i64 = 60_000;
+    const T0: i64 = 1_793_577_600_000; // 2026-11-02T00:00:00Z
+    let id = |s: &str| EntityId::new(s);
+    let mut obs: Vec<Observation> = Vec::new();
+    let mut push = |m: i64, kind: K| obs.push(Observation { at: Timestamp(T0 + m * MIN), source: "test".into(), kind });
+    let rel = |a: &str, kind, b: &str, from: &str| Relation { from: id(a), kind, to: id(b), learned_from: from.into() };
+    for (a, k, b) in [
+        ("service:edge", Calls, "service:frontend"),
+        ("service:frontend", Calls, "service:checkout"),
+        ("service:checkout", Calls, "database:orders"),
+        ("database:orders", RunsOn, "host:db-1"),
+        ("service:checkout", RunsOn, "container:c1"),
+        ("container:c1", RunsOn, "host:app-1"),
+        ("service:batch", RunsOn, "host:app-1"),
+    ] {
+        push(0, K::Relation { relation: rel(a, k, b, "") });
+    }
+    let low = Entity { criticality: Criticality::Low, ..Entity::new(id("service:batch"), EntityKind::Service) };
+    push(0, K::Entity { entity: low });
+    let pay = Entity {
+        criticality: Criticality::High,
+        learned_from: STATIC.into(),
+        ..Entity::new(id("external:pay"), EntityKind::External)
+    };
+    push(0, K::Entity { entity: pay });
+    push(0, K::Relation { relation: rel("service:checkout", Calls, "external:pay", STATIC) });
+    let wobble = |i: i64| ((i.wrapping_mul(2_654_435_761) >> 16) % 2001) as f64 / 1000.0 - 1.0;
+    let history = (0..300).map(|h| (Timestamp(T0 - (300 - h) * 10 * MIN), 0.3 + 0.02 * wobble(h))).collect();
+    push(0, K::History { entity: id("host:db-1"), metric: "cpu".into(), samples: history });
+    let alert = |entity: &str, name: &str, state| K::Alert {
+        entity: id(entity),
+        name: name.into(),
+        fingerprint: format!("{entity}/{name}"),
+        state,
+        severity: Severity::Major,
+        labels: [("alertname".to_string(), name.to_string())].into(),
+        summary: String::new(),
+    };
+    for m in 1..=260 {
+        let cpu = if (60..100).contains(&m) || (110..118).contains(&m) { 0.97 } else { 0.3 };
+        let samples = vec![(Timestamp(T0 + m * MIN), cpu + 0.02 * wobble(m))];
+        push(m, K::Metric { entity: id("host:db-1"), metric: "cpu".into(), samples });
+        let latency = if (68..104).contains(&m) { 900.0 } else { 120.0 } + 5.0 * wobble(m + 7);
+        let samples = vec![(Timestamp(T0 + m * MIN), latency)];
+        push(m, K::Metric { entity: id("service:checkout"), metric: "latency_p99_ms".into(), samples });
+        let free = match m {
+            ..=100 => 0.5 + 0.001 * wobble(m),
+            101..=160 => 0.5 - (m - 100) as f64 * 0.008,
+            _ => 0.8,
+        };
+        let samples = vec![(Timestamp(T0 + m * MIN), free)];
+        push(m, K::Metric { entity: id("host:app-1"), metric: "filesystem_free_ratio".into(), samples });
+        if m % 10 == 0 && m <= 150 {
+            push(m, alert("service:batch", "BatchLate", AlertState::Firing));
+        }
+        if m % 10 == 3 && m <= 150 {
+            push(m, alert("service:batch", "BatchLate", AlertState::Resolved));
+        }
+        if m % 5 == 0 {
+            let samples: Vec<(Timestamp, f64)> = (0..5)
+                .map(|i| (Timestamp(T0 + (m - 4 + i) * MIN), if (65..105).contains(&m) { 80.0 } else { 120.0 }))
+                .collect();
+            push(m, K::Traffic { entity: id("service:edge"), role: TrafficRole::Requests, samples });
+            let errors = if (65..105).contains(&m) { 9.0 } else { 0.2 };
+            let samples = vec![(Timestamp(T0 + m * MIN), errors)];
+            push(m, K::Traffic { entity: id("service:checkout"), role: TrafficRole::Errors, samples });
+            let value = if m == 95 {
+                f64::NAN
+            } else if (65..105).contains(&m) {
+                40.0
+            } else {
+                100.0
+            };
+            push(
+                m,
+                K::Kpi {
+                    entity: id("service:frontend"),
+                    name: "orders_per_min".into(),
+                    value,
+                    yesterday: Some(100.0),
+                    last_week: if m >= 200 { Some(f64::INFINITY) } else { Some(98.0) },
+                    higher_is_better: true,
+                    unit: "orders/min".into(),
+                },
+            );
+        }
+    }
+    push(55, K::Change { entity: id("database:orders"), change: ChangeKind::Deployment, description: "v2".into() });
+    push(62, alert("host:db-1", "HostCpuSaturated", AlertState::Firing));
+    push(72, alert("service:frontend", "HighLatency", AlertState::Firing));
+    for m in [75, 80, 85] {
+        let kind = K::LogPattern {
+            entity: id("service:checkout"),
+            template_id: "t1".into(),
+            template: "timeout talking to <*>".into(),
+            level: Severity::Major,
+            count: 25,
+            new_template: false,
+        };
+        push(m, kind);
+    }
+    let kind = K::LogPattern {
+        entity: id("service:edge"),
+        template_id: "t9".into(),
+        template: "panic in <*>".into(),
+        level: Severity::Critical,
+        count: 1,
+        new_template: true,
+    };
+    push(90, kind);
+    let silence = SilenceRecord {
+        id: "abc".into(),
+        matchers: vec!["alertname=\"HostCpuSaturated\"".into()],
+        starts_at: Timestamp(T0 + 86 * MIN),
+        ends_at: Timestamp(T0 + 146 * MIN),
+    };
+    let silenced = |p| K::Silence {
+        problem: ProblemId(p),
+        by: "alice@bastion".into(),
+        via: "am".into(),
+        silences: vec![silence.clone()],
+        error: None,
+    };
+    push(86, silenced(1));
+    push(87, silenced(99));
+    push(102, alert("host:db-1", "HostCpuSaturated", AlertState::Resolved));
+    push(104, alert("service:frontend", "HighLatency", AlertState::Resolved));
+    push(112, alert("host:db-1", "HostCpuSaturated", AlertState::Firing));
+    push(118, alert("host:db-1", "HostCpuSaturated", AlertState::Resolved));
+    push(120, K::Change { entity: id("container:c1"), change: ChangeKind::Restart, description: "OOM".into() });
+    push(130, K::RelationGone { relation: rel("service:batch", RunsOn, "host:app-1", "") });
+    push(140, K::EntityGone { entity: id("service:batch"), learned_from: String::new() });
+    push(150, K::EntityGone { entity: id("external:pay"), learned_from: STATIC.into() });
+    push(300, K::Tick);
+    push(400, K::Tick);
+    obs.sort_by_key(|o| o.at);
+    obs
+}
+
+#[test]
+fn a_story_with_every_kind_of_observation_stopped_at_every_observation_gives_the_same_events_and_state() {
+    let obs = every_kind();
+    let n = obs.len();
+    let splits: Vec<usize> = (0..=n).collect();
+    let events = check_stops("every kind", &obs, &splits);
+    // The story reaches what it is meant to exercise.
+    let mut e = Engine::new(EngineConfig::default());
+    let mut out = Vec::new();
+    feed(&mut e, &obs, &mut out);
+    let all = json(&out).join("\n");
+    let mut kinds: Vec<&str> = all.split("\"event\":\"").skip(1).map(|s| &s[..s.find('"').unwrap()]).collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    eprintln!("{events} events of kinds {kinds:?}");
+    for kind in
+        ["opened", "signal_attached", "impact_updated", "foundational_cause_linked", "silenced", "resolved", "reopened"]
+    {
+        assert!(kinds.contains(&kind), "no {kind} event in {kinds:?}");
+    }
+    assert!(all.contains("background"), "a background problem");
+    assert!(all.contains("reaches 0 in"), "a forecast");
+    // Mid-incident, the state holds KPIs (one NaN), traffic and traffic baselines.
+    let mut e = Engine::new(EngineConfig::default());
+    let mid = obs.iter().position(|o| o.at.0 >= obs[0].at.0 + 97 * 60_000).unwrap();
+    feed(&mut e, &obs[..mid], &mut Vec::new());
+    let text = e.snapshot().to_json().unwrap();
+    for part in ["\"value\":\"NaN\"", "orders_per_min", "\"traffic_before\":[[", "\"errors\""] {
+        assert!(text.contains(part), "no {part} in the snapshot");
+    }
 }

@@ -24,6 +24,7 @@
 //! root-cause candidate is the same entity merge too (see `Engine::reassess`).
 
 use super::snapshot::codec::pairs;
+use super::snapshot::model::{vec_candidate, ImpactDef};
 use super::topology::Topology;
 use crate::model::{Candidate, ChangeRecord, EntityId, Impact, ProblemId, Severity, SignalKey, SignalKind, Timestamp};
 use petgraph::stable_graph::NodeIndex;
@@ -65,8 +66,10 @@ pub struct ProblemState {
     pub all_clear_since: Option<Timestamp>,
     pub severity: Severity,
     /// What was last emitted, so only changes become events.
+    #[serde(with = "vec_candidate")]
     pub ranking: Vec<Candidate>,
     pub foundational: Option<ChangeRecord>,
+    #[serde(with = "ImpactDef")]
     pub impact: Impact,
     /// Union of the dependency closures (`hops` edges) of its entities, the union of their direct
     /// dependencies (one edge), their nodes, and the topology generation these were computed at.

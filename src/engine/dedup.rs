@@ -1,6 +1,7 @@
 //! Deduplication: repeated alerts, anomalous samples and log bursts on one key become one
 //! [`Signal`] with a counter.
 
+use super::snapshot::model::SignalDef;
 use crate::model::{Baseline, EntityId, ProblemId, Severity, Signal, SignalKey, SignalKind, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -42,6 +43,7 @@ pub struct Occurrence<'a> {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Entry {
+    #[serde(with = "SignalDef")]
     pub signal: Signal,
     pub problem: Option<ProblemId>,
     /// When it was raised or re-fired after clearing, oldest first, at most

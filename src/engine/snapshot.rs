@@ -18,6 +18,10 @@
 //! are recomputed on first use; graph node indices, which carry no meaning (see
 //! `TopologyState` in [`super::topology`]).
 //!
+//! Read a snapshot from its text (`from_json`, or serde_json's `from_str` / `from_slice` /
+//! `from_reader`), not through a `serde_json::Value`: the detector's `f32`s are exact only on
+//! serde_json's direct single-precision path.
+//!
 //! The bytes are deterministic: maps are written in key order, so the same state gives the same
 //! JSON, and a snapshot taken right after a restore gives back the JSON restored from. Floats
 //! round trip bit for bit, non-finite ones included (see [`codec`]).
@@ -28,6 +32,7 @@
 //! still match is for the caller to check (an engine change between versions may change them).
 
 pub mod codec;
+pub mod model;
 
 use super::correlate::Problems;
 use super::dedup::SignalTable;
@@ -121,6 +126,17 @@ struct Header {
 }
 
 impl EngineSnapshot {
+    /// The seq of the last event the engine had emitted (0: none): the events a restored engine
+    /// emits next are numbered from one more than this.
+    pub fn last_seq(&self) -> u64 {
+        self.state.seq
+    }
+
+    /// The latest data time the engine had seen (`None` before its first observation).
+    pub fn data_time(&self) -> Option<Timestamp> {
+        (self.state.now != Timestamp(i64::MIN)).then_some(self.state.now)
+    }
+
     /// The snapshot as compact JSON; the same state always gives the same bytes.
     pub fn to_json(&self) -> Result<String, SnapshotError> {
         serde_json::to_string(self).map_err(|e| SnapshotError::Write(e.to_string()))
@@ -129,6 +145,12 @@ impl EngineSnapshot {
     /// Reads a snapshot written by [`EngineSnapshot::to_json`]. Another format version is a
     /// [`SnapshotError::Version`]; bad JSON says where (key path, line, column).
     pub fn from_json(text: &str) -> Result<EngineSnapshot, SnapshotError> {
+        // One plain parse when all is well; on failure, the version first (another format fails
+        // for its version, not for whatever part of it no longer parses), then the key path.
+        if let Ok(snapshot) = serde_json::from_str::<EngineSnapshot>(text) {
+            check_version(snapshot.format, &snapshot.faultline)?;
+            return Ok(snapshot);
+        }
         let header: Header = parse(text)?;
         check_version(header.format, &header.faultline)?;
         parse(text)

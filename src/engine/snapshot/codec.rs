@@ -407,6 +407,19 @@ mod tests {
     }
 
     #[test]
+    fn durations_are_written_as_text_that_reads_back_to_the_same_milliseconds() {
+        #[derive(Serialize, Deserialize)]
+        struct D(#[serde(serialize_with = "human_duration")] HumanDuration);
+        for ms in [0, 1, 999, 60_000, 5_400_500, 7 * 86_400_000, 400 * 86_400_000 + 3_723_004] {
+            let json = serde_json::to_string(&D(HumanDuration::from_millis(ms))).unwrap();
+            assert_eq!(serde_json::from_str::<D>(&json).unwrap().0.millis(), ms, "{json}");
+        }
+        assert_eq!(serde_json::to_string(&D(HumanDuration::from_millis(5_400_000))).unwrap(), "\"1h 30m\"");
+        let e = serde_json::to_string(&D(HumanDuration::from_millis(-5))).unwrap_err().to_string();
+        assert!(e.contains("negative duration (-5 ms)"), "{e}");
+    }
+
+    #[test]
     fn hash_maps_are_written_sorted_and_tuple_keys_as_pairs() {
         #[derive(Debug, PartialEq, Serialize, Deserialize)]
         struct Maps {
