@@ -147,6 +147,26 @@ fn first_frame(c: &mut Criterion) {
     );
     drop(replay);
 
+    // One run's parts, for where the time goes (criterion below measures the whole).
+    let t = Instant::now();
+    let journal = Journal::open_read_only(&path).expect("the journal opens");
+    let read = journal.events_after(0).expect("events read");
+    let t_read = t.elapsed();
+    let t = Instant::now();
+    let mut app = App::new(UiOptions { title: "replay: bench".into(), ..UiOptions::default() });
+    update(&mut app, Action::Resize { width: 80, height: 24 });
+    update(&mut app, Action::Feed(Feed::Events(read)));
+    let t_fold = t.elapsed();
+    let t = Instant::now();
+    render_once(&app);
+    eprintln!(
+        "first frame parts: read {:.2} s, fold {:.2} s, render {:.1} ms",
+        t_read.as_secs_f64(),
+        t_fold.as_secs_f64(),
+        t.elapsed().as_secs_f64() * 1000.0
+    );
+    drop(app);
+
     let mut group = c.benchmark_group("first frame");
     group.sample_size(10).warm_up_time(Duration::from_millis(100)).measurement_time(Duration::from_secs(1));
     group.bench_function(format!("open a {n}-event journal to its first frame (80x24)"), |b| {

@@ -16,7 +16,7 @@ use super::time::Timestamp;
 use std::collections::BTreeMap;
 
 /// The events received and the problems as of a cursor position among them.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Replay {
     /// Every event received, strictly increasing `seq`.
     events: Vec<ProblemEvent>,
@@ -30,6 +30,13 @@ pub struct Replay {
     undo: Vec<Undo>,
     /// The cursor follows new events.
     live: bool,
+}
+
+impl Default for Replay {
+    /// An empty replay, live.
+    fn default() -> Replay {
+        Replay::new()
+    }
 }
 
 /// What undoes one event: the set's position before it and its problem's previous fields.
@@ -78,7 +85,14 @@ enum Field {
 impl Replay {
     /// An empty replay, live.
     pub fn new() -> Replay {
-        Replay { live: true, ..Replay::default() }
+        Replay {
+            events: Vec::new(),
+            by_problem: BTreeMap::new(),
+            rankings: Vec::new(),
+            set: ProblemSet::default(),
+            undo: Vec::new(),
+            live: true,
+        }
     }
 
     /// A replay of these events with the cursor at the end, live.

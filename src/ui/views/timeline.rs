@@ -2,7 +2,7 @@
 //! replay cursor on one of them, marked `▶` and highlighted; events after the cursor dimmed.
 
 use super::{fit, App};
-use crate::model::{EventKind, ProblemEvent, ProblemId};
+use crate::model::{EventKind, ProblemId, Timestamp};
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
@@ -24,7 +24,8 @@ pub enum Place {
 pub struct Entry {
     /// Index of the event in the replay's events.
     pub position: usize,
-    pub event: ProblemEvent,
+    /// Data time of the event.
+    pub at: Timestamp,
     pub text: String,
     pub place: Place,
 }
@@ -47,35 +48,58 @@ fn text(kind: &EventKind, previous_top: Option<&str>) -> String {
 
 /// The problem's timeline entries and the index of the one the cursor is on, if any.
 pub fn entries(app: &App, id: ProblemId) -> (Vec<Entry>, Option<usize>) {
+    let (shown, cursor) = listed(app, id);
+    (texts(app, &shown, cursor, 0..shown.len()), cursor)
+}
+
+/// Positions of the problem's listed events (all but repeats) and the index of the cursor's:
+/// the last of them folded in.
+fn listed(app: &App, id: ProblemId) -> (Vec<usize>, Option<usize>) {
     let events = app.replay.events();
-    let position = app.replay.position();
-    let mut out = Vec::new();
-    let mut top: Option<String> = None;
-    for &p in app.replay.positions_of(id) {
-        let e = &events[p];
-        if matches!(e.kind, EventKind::SignalRepeated { .. }) {
-            continue;
-        }
-        let place = if p < position { Place::Past } else { Place::Future };
-        out.push(Entry { position: p, event: e.clone(), text: text(&e.kind, top.as_deref()), place });
-        if let EventKind::RootCauseRanked { candidates } = &e.kind {
-            top = candidates.first().map(|c| c.summary.clone());
+    let shown: Vec<usize> = app
+        .replay
+        .positions_of(id)
+        .iter()
+        .copied()
+        .filter(|&p| !matches!(events[p].kind, EventKind::SignalRepeated { .. }))
+        .collect();
+    let folded = shown.partition_point(|&p| p < app.replay.position());
+    (shown, folded.checked_sub(1))
+}
+
+/// The entries `range` of `shown`, their texts written only for those (a ranking change
+/// looks back for the top it replaced).
+fn texts(app: &App, shown: &[usize], cursor: Option<usize>, range: std::ops::Range<usize>) -> Vec<Entry> {
+    let events = app.replay.events();
+    let top_of = |p: usize| match &events[p].kind {
+        EventKind::RootCauseRanked { candidates } => Some(candidates.first().map(|c| c.summary.as_str())),
+        _ => None,
+    };
+    // The top of the last ranking before the range (`None` also when that ranking was empty).
+    let mut top: Option<&str> = shown[..range.start].iter().rev().find_map(|&p| top_of(p)).flatten();
+    let mut out = Vec::with_capacity(range.len());
+    for i in range {
+        let p = shown[i];
+        let place = match cursor {
+            Some(c) if i == c => Place::Cursor,
+            Some(c) if i < c => Place::Past,
+            _ => Place::Future,
+        };
+        out.push(Entry { position: p, at: events[p].at, text: text(&events[p].kind, top), place });
+        if let Some(new_top) = top_of(p) {
+            top = new_top;
         }
     }
-    let cursor = out.iter().rposition(|e| e.place == Place::Past);
-    if let Some(i) = cursor {
-        out[i].place = Place::Cursor;
-    }
-    (out, cursor)
+    out
 }
 
 /// Draws the pane (a header line, then the entries around the cursor) into `area`.
 pub fn render(app: &App, id: ProblemId, frame: &mut Frame, area: Rect) {
     let theme = &app.theme;
-    let (entries, cursor) = entries(app, id);
+    let (shown, cursor) = listed(app, id);
     let width = usize::from(area.width);
     let rows = usize::from(area.height).saturating_sub(1);
-    let at = cursor.map_or_else(|| "before its first event".to_string(), |i| format!("{} of {}", i + 1, entries.len()));
+    let at = cursor.map_or_else(|| "before its first event".to_string(), |i| format!("{} of {}", i + 1, shown.len()));
     let keys = "[ ] event · { } ranking · L live";
     let mut lines = vec![Line::from(vec![
         Span::styled("TIMELINE", theme.ui.section),
@@ -83,14 +107,15 @@ pub fn render(app: &App, id: ProblemId, frame: &mut Frame, area: Rect) {
     ])];
     // The cursor's entry sits in the upper part so what comes next is in view too.
     let anchor = cursor.unwrap_or(0);
-    let start = anchor.saturating_sub(rows.saturating_sub(1) / 2).min(entries.len().saturating_sub(rows));
-    for e in entries.iter().skip(start).take(rows) {
+    let start = anchor.saturating_sub(rows.saturating_sub(1) / 2).min(shown.len().saturating_sub(rows));
+    let end = (start + rows).min(shown.len());
+    for e in texts(app, &shown, cursor, start..end) {
         let (marker, style) = match e.place {
             Place::Cursor => ("▶ ", theme.ui.selection.add_modifier(Modifier::BOLD)),
             Place::Past => ("  ", Style::new()),
             Place::Future => ("· ", theme.ui.muted),
         };
-        let text = format!("{marker}{}  {}", e.event.at.clock(), e.text);
+        let text = format!("{marker}{}  {}", e.at.clock(), e.text);
         lines.push(Line::from(Span::styled(fit(&text, width), style)));
     }
     frame.render_widget(Paragraph::new(lines), area);
