@@ -162,6 +162,7 @@ fn two_followers_show_a_new_problem_and_a_silence_from_one_reaches_alertmanager_
             s.contains("journal ✓ ok") && s.contains("0 open")
         });
         assert!(s.contains("follow:"), "the title says it follows: {s}");
+        assert!(s.contains(" FOLLOW ") && !s.contains(" LIVE "), "the mode says this process runs no agent: {s}");
     }
 
     // The problem opens in the agent; each viewer shows it. Latency: from the moment the test
@@ -290,7 +291,7 @@ fn one_writer_per_journal_a_second_agent_is_refused_and_a_killed_one_does_not_bl
     let line = format!("{BIN} --config {} --log-file {}", config.display(), t.path("faultline.log").display());
     t.keys(&[&line, "Enter"]);
     let s = t.wait_for("the attached viewer with the problem", |s| s.contains("P-0001") && s.contains("journal ✓ ok"));
-    assert!(s.contains("attached:"), "{s}");
+    assert!(s.contains("attached:") && s.contains(" FOLLOW "), "{s}");
     assert_eq!(Journal::writer_of(&journal).unwrap().map(|h| h.pid), Some(first.pid()));
     let seq_before = Journal::open_read_only(&journal).unwrap().last_seq().unwrap();
 

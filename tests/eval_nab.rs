@@ -191,7 +191,8 @@ fn check_well_formed(report: &NabReport, corpus: &NabCorpus) {
     let names: Vec<&str> = report.profiles.iter().map(|p| p.profile.name.as_str()).collect();
     assert_eq!(names, ["standard", "reward_low_FN_rate", "reward_low_FP_rate"]);
     // Probation: the first floor(0.15 * rows) rows of every file (at most 750) are left out.
-    let scored_rows: usize = corpus.files().iter().map(|f| f.rows().len() - corpus.probation_rows(f.rows().len())).sum();
+    let scored_rows: usize =
+        corpus.files().iter().map(|f| f.rows().len() - corpus.probation_rows(f.rows().len())).sum();
     for p in &report.profiles {
         let score = p.normalized.expect("the corpus has windows");
         assert!((-100.0..=100.0).contains(&score), "{}: {score}", p.profile.name);

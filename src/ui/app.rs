@@ -7,6 +7,7 @@ use super::theme::{ColorMode, Theme};
 use super::views;
 use super::{Feed, Request, SourceHealth, UiOptions};
 use crate::engine::topology::history::TopologyHistory;
+use crate::engine::topology::{Topology, TopologyChange};
 use crate::model::replay::Replay;
 use crate::model::{EventKind, Problem, ProblemEvent, ProblemId, ProblemSet, ProblemStatus, Timestamp};
 use crate::sources::alertmanager::SilencePlan;
@@ -50,6 +51,11 @@ pub struct App {
     /// Topology facts with their data times, for the topology as of the cursor (bounded by its
     /// own change limit).
     pub topology: TopologyHistory,
+    /// Topology facts received so far: with the cursor's data time, the key of `topology_now`.
+    pub topology_facts: u64,
+    /// The topology as of the cursor, rebuilt in [`update`] only when the cursor's time or the
+    /// facts changed, so drawing a frame never rebuilds it (`as_of` replays the history).
+    pub topology_now: Option<TopologyNow>,
     /// The replay cursor is playing: each tick moves it on by the elapsed time times the speed.
     pub playing: bool,
     /// Index into [`PLAY_SPEEDS`].
@@ -102,6 +108,8 @@ impl App {
             replay: Replay::new(),
             metrics: MetricHistory::default(),
             topology: TopologyHistory::default(),
+            topology_facts: 0,
+            topology_now: None,
             playing: false,
             speed: 0,
             playhead: None,
@@ -482,8 +490,45 @@ fn scrolled(command: Command, scroll: usize, page: usize, max: usize) -> Option<
     })
 }
 
+/// The topology as the replay cursor's data time saw it, with what it was built from.
+#[derive(Debug, Clone)]
+pub struct TopologyNow {
+    pub at: Timestamp,
+    pub facts: u64,
+    pub topology: Topology,
+}
+
 /// Applies one action to the state. The only place the UI's state changes.
 pub fn update(app: &mut App, action: Action) {
+    apply(app, action);
+    app.refresh_topology();
+}
+
+impl App {
+    /// The topology as of the cursor: the cached one when it is current, else rebuilt.
+    pub fn topology_at(&self, at: Timestamp) -> Option<std::borrow::Cow<'_, Topology>> {
+        match &self.topology_now {
+            Some(now) if now.at == at && now.facts == self.topology_facts => {
+                Some(std::borrow::Cow::Borrowed(&now.topology))
+            }
+            _ => self.topology.as_of(at).map(std::borrow::Cow::Owned),
+        }
+    }
+
+    /// Rebuilds `topology_now` when the detail shows and the cursor's time or the facts moved.
+    fn refresh_topology(&mut self) {
+        if !matches!(self.view, View::Detail(_)) || self.topology.is_empty() {
+            return;
+        }
+        let (at, facts) = (self.problems().as_of, self.topology_facts);
+        if self.topology_now.as_ref().is_some_and(|now| now.at == at && now.facts == facts) {
+            return;
+        }
+        self.topology_now = self.topology.as_of(at).map(|topology| TopologyNow { at, facts, topology });
+    }
+}
+
+fn apply(app: &mut App, action: Action) {
     match action {
         Action::Feed(Feed::Events(events)) => app.fold(events),
         Action::Feed(Feed::Source { name, health }) => {
@@ -494,6 +539,9 @@ pub fn update(app: &mut App, action: Action) {
         Action::Feed(Feed::Observations(observations)) => {
             app.metrics.observe(&observations);
             for o in &observations {
+                if TopologyChange::of(&o.kind).is_some() {
+                    app.topology_facts += 1;
+                }
                 app.topology.observe(o);
             }
         }

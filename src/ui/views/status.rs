@@ -16,7 +16,9 @@ pub fn mode_label(title: &str) -> &'static str {
     match first.as_str() {
         "demo" => "DEMO",
         // A recorded journal or bundle; `REPLAY` is for the cursor being off live.
-        "replay" => "RECORDED",
+        "replay" | "bundle" => "RECORDED",
+        // A viewer on a journal an agent writes: live data, but this process runs no agent.
+        "follow" | "attached" => "FOLLOW",
         _ => "LIVE",
     }
 }

@@ -20,7 +20,7 @@ pub fn lines(app: &App, problem: &Problem, at: Timestamp, width: usize) -> Vec<L
     if app.topology.is_empty() {
         return Vec::new();
     }
-    let Some(topology) = app.topology.as_of(at) else { return Vec::new() };
+    let Some(topology) = app.topology_at(at) else { return Vec::new() };
     let active: BTreeSet<&EntityId> = problem.signals.values().filter(|s| s.active).map(|s| &s.entity).collect();
     let mut entities: BTreeSet<&EntityId> = problem.impact.affected.iter().collect();
     entities.extend(problem.signals.values().map(|s| &s.entity));
