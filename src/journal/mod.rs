@@ -151,9 +151,11 @@ impl Journal {
         Ok(Journal { conn, path: path.to_path_buf(), read_only: false, hold: Some(hold) })
     }
 
-    /// Opens an existing journal for reading only (viewers). Never creates, migrates or writes
-    /// the file; refuses a missing file, a foreign SQLite file, and a schema version other than
-    /// [`SCHEMA_VERSION`] (an older one must first be migrated by a writer).
+    /// Opens an existing journal for reading only (viewers, replay, export). Never creates,
+    /// migrates or writes the file; refuses a missing file, a foreign SQLite file and a newer
+    /// schema. An older schema is read as it is: every version has the events and observations
+    /// tables (later steps added triggers and the `requests` table), so a journal from an older
+    /// faultline replays and exports without first being migrated by an agent.
     pub fn open_read_only(path: &Path) -> Result<Journal, JournalError> {
         if let Err(e) = std::fs::metadata(path) {
             if e.kind() == std::io::ErrorKind::NotFound {
@@ -166,10 +168,8 @@ impl Journal {
         conn.busy_timeout(BUSY_TIMEOUT).map_err(sqlite_err(path, "setting the busy timeout"))?;
         let identity = schema::identity(&conn, path)?;
         match schema::classify(identity, path)? {
-            schema::SchemaState::Journal(v) if v == SCHEMA_VERSION => {}
-            schema::SchemaState::Journal(found) => {
-                return Err(JournalError::OlderSchema { path: path.to_path_buf(), found, supported: SCHEMA_VERSION })
-            }
+            // `classify` refused newer versions.
+            schema::SchemaState::Journal(_) => {}
             // An empty database has no journal in it yet; a viewer cannot create one.
             schema::SchemaState::Fresh => {
                 return Err(JournalError::NotAJournal {

@@ -572,7 +572,7 @@ fn a_newer_journal_is_refused_and_left_untouched() {
 }
 
 /// A journal written before the `problem_events_no_replace` trigger (schema version 1): a viewer
-/// refuses it until a writer has migrated it; the writer migrates it in place, keeping its rows.
+/// reads it as it is (without migrating it); a writer migrates it in place, keeping its rows.
 #[test]
 fn a_version_1_journal_is_migrated_and_keeps_its_events() {
     let (_dir, path) = temp_journal();
@@ -586,8 +586,11 @@ fn a_version_1_journal_is_migrated_and_keeps_its_events() {
     raw.execute_batch("DROP TRIGGER problem_events_no_replace; DROP TABLE requests; PRAGMA user_version = 1;").unwrap();
     drop(raw);
 
-    let e = Journal::open_read_only(&path).unwrap_err();
-    assert!(matches!(e, JournalError::OlderSchema { found: 1, supported, .. } if supported == SCHEMA_VERSION), "{e:?}");
+    let viewer = Journal::open_read_only(&path).unwrap();
+    assert_eq!(viewer.schema_version().unwrap(), 1, "a viewer never migrates");
+    assert_eq!(viewer.events_after(0).unwrap(), events);
+    assert_eq!(viewer.observations().unwrap(), vec![metric(T0, &[0.5])]);
+    drop(viewer);
     let mut j = Journal::open(&path).unwrap();
     assert_eq!(j.schema_version().unwrap(), SCHEMA_VERSION);
     assert_eq!(j.events_after(0).unwrap(), events);
