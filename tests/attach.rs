@@ -19,7 +19,7 @@ mod support;
 use faultline::journal::{Journal, RequestQueue, RequestState};
 use faultline::model::EventKind;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use support::tmux::Tmux;
@@ -42,35 +42,6 @@ fn silences(am: &Server) -> Vec<Value> {
     let (status, body) = http_get(&format!("{}/api/v2/silences", am.url));
     assert_eq!(status, 200, "{body}");
     serde_json::from_str::<Value>(&body).unwrap().as_array().unwrap().clone()
-}
-
-/// A config with the test's Prometheus and Alertmanager, journal at `dir/journal.sqlite`.
-fn config(dir: &Path, prom: &Server, am: &Server) -> PathBuf {
-    let path = dir.join("faultline.toml");
-    let text = format!(
-        r#"
-[journal]
-path = "{journal}"
-
-[[sources.prometheus]]
-name = "prom"
-url = "{prom}"
-interval = "1s"
-timeout = "1s"
-retries = 0
-
-[[sources.alertmanager]]
-name = "am"
-url = "{am}"
-interval = "1s"
-silence_duration = "2h"
-"#,
-        journal = dir.join("journal.sqlite").display(),
-        prom = prom.url,
-        am = am.url,
-    );
-    std::fs::write(&path, text).unwrap();
-    path
 }
 
 /// A `faultline agent` process, killed (`kill -9`) on drop.
@@ -149,7 +120,7 @@ fn two_followers_show_a_new_problem_and_a_silence_from_one_reaches_alertmanager_
     let am = alertmanager();
     let prom = prometheus(PrometheusOpts::default());
     let dir = tempfile::tempdir().unwrap();
-    let config = config(dir.path(), &prom, &am);
+    let config = live_config(dir.path(), &prom, &am);
     let journal = dir.path().join("journal.sqlite");
     let agent = AgentProcess::start(&config, &dir.path().join("agent.log"));
     wait_for_writer(&journal, agent.pid());
@@ -256,7 +227,7 @@ fn one_writer_per_journal_a_second_agent_is_refused_and_a_killed_one_does_not_bl
     let prom = prometheus(PrometheusOpts::default());
     fire_alert(&am);
     let dir = tempfile::tempdir().unwrap();
-    let config = config(dir.path(), &prom, &am);
+    let config = live_config(dir.path(), &prom, &am);
     let journal = dir.path().join("journal.sqlite");
     let mut first = AgentProcess::start(&config, &dir.path().join("agent-1.log"));
     wait_for_writer(&journal, first.pid());
@@ -391,7 +362,7 @@ fn an_agent_started_read_only_refuses_what_viewers_queue() {
     let am = alertmanager();
     let prom = prometheus(PrometheusOpts::default());
     let dir = tempfile::tempdir().unwrap();
-    let config = config(dir.path(), &prom, &am);
+    let config = live_config(dir.path(), &prom, &am);
     let journal = dir.path().join("journal.sqlite");
     let agent = AgentProcess::start_with(&config, &dir.path().join("agent.log"), &["--readonly"]);
     wait_for_writer(&journal, agent.pid());

@@ -12,7 +12,7 @@ mod support;
 use faultline::journal::Journal;
 use faultline::model::EventKind;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 use support::tmux::Tmux;
 use support::*;
@@ -26,34 +26,6 @@ fn fire_alert(am: &Server) {
     wait_until("the alert in Alertmanager", Duration::from_secs(10), || {
         http_get(&format!("{}/api/v2/alerts", am.url)).1.contains("HostCpuSaturated")
     });
-}
-
-fn config(dir: &Path, prom: &Server, am: &Server) -> PathBuf {
-    let path = dir.join("faultline.toml");
-    let text = format!(
-        r#"
-[journal]
-path = "{journal}"
-
-[[sources.prometheus]]
-name = "prom"
-url = "{prom}"
-interval = "1s"
-timeout = "1s"
-retries = 0
-
-[[sources.alertmanager]]
-name = "am"
-url = "{am}"
-interval = "1s"
-silence_duration = "2h"
-"#,
-        journal = dir.join("journal.sqlite").display(),
-        prom = prom.url,
-        am = am.url,
-    );
-    std::fs::write(&path, text).unwrap();
-    path
 }
 
 fn start_live(t: &Tmux, config: &Path, extra: &str) {
@@ -78,7 +50,7 @@ fn a_silence_confirmed_in_the_ui_exists_in_alertmanager_and_in_the_timeline() {
     let mut prom = prometheus(PrometheusOpts::default());
     fire_alert(&am);
     let t = Tmux::start("live");
-    let config = config(t.path("").as_path(), &prom, &am);
+    let config = live_config(t.path("").as_path(), &prom, &am);
     start_live(&t, &config, "");
 
     let list = t.wait_for("the alert's problem and healthy sources", |s| {
@@ -154,7 +126,7 @@ fn readonly_refuses_to_silence() {
     let prom = prometheus(PrometheusOpts::default());
     fire_alert(&am);
     let t = Tmux::start("live-ro");
-    let config = config(t.path("").as_path(), &prom, &am);
+    let config = live_config(t.path("").as_path(), &prom, &am);
     start_live(&t, &config, "--readonly");
     t.wait_for("the alert's problem", |s| s.contains("P-0001") && s.contains("READONLY"));
     t.keys(&["s"]);

@@ -526,6 +526,35 @@ pub fn topology_prometheus() -> Server {
     prom
 }
 
+/// A config with the test's Prometheus and Alertmanager, journal at `dir/journal.sqlite`.
+pub fn live_config(dir: &Path, prom: &Server, am: &Server) -> PathBuf {
+    let path = dir.join("faultline.toml");
+    let text = format!(
+        r#"
+[journal]
+path = "{journal}"
+
+[[sources.prometheus]]
+name = "prom"
+url = "{prom}"
+interval = "1s"
+timeout = "1s"
+retries = 0
+
+[[sources.alertmanager]]
+name = "am"
+url = "{am}"
+interval = "1s"
+silence_duration = "2h"
+"#,
+        journal = dir.join("journal.sqlite").display(),
+        prom = prom.url,
+        am = am.url,
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
 /// Runs `faultline agent --once --config CONFIG [--journal JOURNAL]` with its log in `dir`, and
 /// returns its JSON output and stderr; fails the test if it fails or prints no JSON.
 pub fn agent_once(dir: &Path, config: &Path, journal: Option<&Path>) -> (serde_json::Value, String) {
