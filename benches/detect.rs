@@ -58,7 +58,7 @@ fn noise(series: u64, round: i64) -> f64 {
 fn value(s: u64, round: i64) -> f64 {
     let hours = (round * STEP_MS) as f64 / 3_600_000.0;
     let measured = round >= WARM_DAYS * ROUNDS_PER_DAY;
-    if s % 100 == 0 {
+    if s.is_multiple_of(100) {
         // A disk filling from 60% free to full 90 minutes into the measured hour.
         let full = (WARM_DAYS * ROUNDS_PER_DAY + 18) as f64;
         return (0.6 * (1.0 - round as f64 / full) + 0.002 * noise(s, round)).max(0.0);

@@ -121,7 +121,9 @@ fn batch(first: u64, round: u64) -> (Observation, Vec<ProblemEvent>) {
                 },
                 // Every third batch ranks many candidates: a transaction of several pages.
                 2 => EventKind::RootCauseRanked {
-                    candidates: (0..if first % 3 == 0 { 40 } else { 3 }).map(|i| candidate(first, i)).collect(),
+                    candidates: (0..if first.is_multiple_of(3) { 40 } else { 3 })
+                        .map(|i| candidate(first, i))
+                        .collect(),
                 },
                 3 => EventKind::FoundationalCauseLinked {
                     change: ChangeRecord {

@@ -6,6 +6,7 @@
 //! Deterministic: the same events give the same text (no wall clock, no map iteration order),
 //! so a draft can be kept as a reviewed snapshot.
 
+use super::thousands;
 use crate::model::{
     Candidate, EventKind, Hop, Problem, ProblemEvent, ProblemId, ProblemSet, ProblemStatus, Signal, Timestamp,
 };
@@ -467,18 +468,6 @@ fn number(v: f64) -> String {
 
 fn percent(d: f64) -> String {
     format!("{:+.0}%", d * 100.0)
-}
-
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    out
 }
 
 fn capitalised(s: &str) -> String {

@@ -137,18 +137,8 @@ pub(crate) fn pad(text: &str, width: usize) -> String {
     format!("{cut}{}", " ".repeat(width.saturating_sub(w)))
 }
 
-/// A count with thousands separators: `13,482`.
-pub fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
+/// A count with thousands separators: `13,482` (one helper for the UI and the reports).
+pub use crate::report::thousands;
 
 /// Words wrapped to `width` cells; a word longer than a line is cut with `…`.
 pub(crate) fn wrap_words(text: &str, width: usize) -> Vec<String> {
