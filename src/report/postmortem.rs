@@ -6,7 +6,7 @@
 //! Deterministic: the same events give the same text (no wall clock, no map iteration order),
 //! so a draft can be kept as a reviewed snapshot.
 
-use super::thousands;
+use super::{number, percent, thousands};
 use crate::model::{
     Candidate, EventKind, Hop, Problem, ProblemEvent, ProblemId, ProblemSet, ProblemStatus, Signal, Timestamp,
 };
@@ -454,20 +454,6 @@ fn clock(t: Timestamp) -> String {
 fn duration(ms: i64) -> String {
     let secs = u64::try_from(ms.max(0) / 1000).unwrap_or(0);
     humantime::format_duration(std::time::Duration::from_secs(secs)).to_string()
-}
-
-fn number(v: f64) -> String {
-    if v.abs() >= 100.0 || v.fract() == 0.0 {
-        format!("{v:.0}")
-    } else if v.abs() >= 1.0 {
-        format!("{v:.2}")
-    } else {
-        format!("{v:.3}")
-    }
-}
-
-fn percent(d: f64) -> String {
-    format!("{:+.0}%", d * 100.0)
 }
 
 fn capitalised(s: &str) -> String {

@@ -10,6 +10,7 @@ use super::{
 use crate::model::{
     Candidate, EntityId, Hop, KpiImpact, Problem, ProblemStatus, Severity, Signal, Timestamp, TrafficImpact,
 };
+use crate::report::{number, percent};
 use crate::ui::theme::Theme;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
@@ -391,35 +392,6 @@ fn kpi(k: &KpiImpact, theme: &Theme, width: usize, out: &mut Vec<Line<'static>>)
         vec![Span::raw("on "), entity(&k.entity, theme)],
     ];
     out.extend(pack(lead, pieces, " ", 4 + VERDICT_WIDTH, width));
-}
-
-/// A KPI value, short: whole numbers as they are, otherwise about three significant digits.
-fn number(v: f64) -> String {
-    let a = v.abs();
-    if v.fract() == 0.0 && a < 1e15 {
-        return format!("{v:.0}");
-    }
-    let decimals = match a {
-        _ if a >= 100.0 => 0,
-        _ if a >= 1.0 => 2,
-        _ => (2 - a.log10().floor() as i64).clamp(0, 12) as usize,
-    };
-    let text = format!("{v:.decimals$}");
-    if text.contains('.') {
-        text.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        text
-    }
-}
-
-/// A signed fraction as a percentage: `-38%`, `+4.2%`.
-fn percent(d: f64) -> String {
-    let p = d * 100.0;
-    if p.abs() >= 9.95 {
-        format!("{p:+.0}%")
-    } else {
-        format!("{p:+.1}%")
-    }
 }
 
 /// Signals strongest and most active first: active before cleared, then by score, then by count.
