@@ -269,26 +269,20 @@ impl Executor {
                             to.runbook,
                             human(wait)
                         ));
-                        match self.check(plan, wait, cancel, &mut rec).await {
-                            Some(false) => {
-                                let nested = self.run(to, out, cancel).await;
-                                rec.finished_at = Timestamp::wall_clock();
-                                match nested {
-                                    Ok(r) => {
-                                        rec.status = StepStatus::Escalated;
-                                        rec.detail = format!("escalated to {}: {:?}", to.runbook, r.outcome);
-                                        record.escalation = Some(Box::new(r));
-                                        record.steps.push(rec);
-                                        record.outcome = Outcome::Escalated;
-                                        break;
-                                    }
-                                    Err(e) => {
-                                        rec.status = StepStatus::Failed;
-                                        rec.detail = plan.redact(&format!("escalation to {} refused: {e}", to.runbook));
-                                    }
+                        if self.check(plan, wait, cancel, &mut rec).await == Some(false) {
+                            let nested = self.run(to, out, cancel).await;
+                            rec.finished_at = Timestamp::wall_clock();
+                            match nested {
+                                Ok(r) => {
+                                    rec.status = StepStatus::Escalated;
+                                    rec.detail = format!("escalated to {}: {:?}", to.runbook, r.outcome);
+                                    record.escalation = Some(Box::new(r));
+                                }
+                                Err(e) => {
+                                    rec.status = StepStatus::Failed;
+                                    rec.detail = plan.redact(&format!("escalation to {} refused: {e}", to.runbook));
                                 }
                             }
-                            _ => {}
                         }
                     }
                 }
@@ -297,7 +291,11 @@ impl Executor {
                 let status = rec.status;
                 record.steps.push(rec);
                 match status {
-                    StepStatus::Succeeded | StepStatus::Skipped | StepStatus::NotMitigated | StepStatus::Escalated => {}
+                    StepStatus::Succeeded | StepStatus::Skipped | StepStatus::NotMitigated => {}
+                    StepStatus::Escalated => {
+                        record.outcome = Outcome::Escalated;
+                        break;
+                    }
                     StepStatus::Mitigated => {
                         record.outcome = Outcome::Mitigated;
                         break;

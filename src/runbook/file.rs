@@ -105,7 +105,7 @@ pub struct MatchRule {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Step {
     Run(RunStep),
-    Http(HttpStep),
+    Http(Box<HttpStep>),
     Silence(SilenceStep),
     Check(CheckStep),
     Escalate(EscalateStep),
