@@ -222,6 +222,23 @@ async fn cancel_kills_the_whole_process_group() {
 }
 
 #[tokio::test]
+async fn dropping_a_running_plan_kills_its_process_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let set = set(dir.path(), &[("stuck.toml", &group_step(dir.path(), "60s"))]);
+    let plan = Plan::build(&set, "stuck", &context(&[]), "t@h").unwrap();
+    let e = executor(dir.path(), ScriptedProbe::new(&[true]));
+    let grandchild_file = dir.path().join("grandchild");
+    let cancel = CancelToken::new();
+    let grandchild = tokio::select! {
+        _ = run(&e, &plan, &cancel) => panic!("the stuck step ended by itself"),
+        pid = pid_file(&grandchild_file) => pid,
+    };
+    // The run future is dropped here, as when the UI goes away mid-step.
+    let child = pid_file(&dir.path().join("child")).await;
+    assert!(wait_gone(child).await && wait_gone(grandchild).await, "a process outlived its dropped run");
+}
+
+#[tokio::test]
 async fn failing_step_stops_the_run_output_is_lossy_and_capped() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().display();
@@ -697,6 +714,41 @@ fn readonly_destructive_and_dry_run_run_nothing_from_the_command_line() {
     let out = runbook_cmd(dir.path(), "clean", &[]).arg("--yes").output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(ran.exists());
+}
+
+#[test]
+fn the_free_disk_example_shows_its_exact_argv_and_checks_the_journal() {
+    // The plan of the shipped example, exactly as it would run (labels from the demo's alert).
+    let out = runbook_cmd(Path::new("fixtures/runbooks"), "free-disk", &[]).arg("--dry-run").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let plan = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = plan.lines().skip(1).collect();
+    assert_eq!(
+        lines,
+        [
+            "1. run: df -h -- /var/lib/batch  (timeout 10s)",
+            "2. run [DESTRUCTIVE]: find /var/lib/batch/tmp -xdev -type f -mmin +1440 -print -delete  (timeout 2m)",
+            "3. run: df -h -- /var/lib/batch  (timeout 10s)",
+            "4. check after 2m: is P-0001 mitigated? (yes ends the run)",
+            "dry run: nothing was run",
+        ]
+    );
+
+    // A check step asks the journal: the demo's P-0001 is open but none of its signals is
+    // active any more, which counts as mitigated.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("c.toml"),
+        format!("name = \"c\"\n{DISK_MATCH}[[steps]]\nkind = \"check\"\nafter = \"1ms\"\n"),
+    )
+    .unwrap();
+    let out = runbook_cmd(dir.path(), "c", &[]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let record: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(record["outcome"], "mitigated");
+    assert_eq!(record["steps"][0]["status"], "mitigated");
+    let detail = record["steps"][0]["detail"].as_str().unwrap();
+    assert!(detail.starts_with("P-0001 mitigated: open, 0 active signals, 1 entities affected"), "{detail}");
 }
 
 #[test]

@@ -385,6 +385,8 @@ impl Executor {
             }
         };
         let pgid = child.id().and_then(|p| i32::try_from(p).ok());
+        // If this future is dropped mid-step (the UI closes), the whole group goes with it.
+        let mut guard = GroupGuard(pgid);
         let captured = Arc::new(Mutex::new(Captured::default()));
         let mut readers = tokio::task::JoinSet::new();
         let streams: [(Option<Box<dyn tokio::io::AsyncRead + Send + Unpin>>, Stream); 2] = [
@@ -420,12 +422,17 @@ impl Executor {
             _ = cancel.cancelled() => Err(StepStatus::Cancelled),
         };
         let status = match ended {
-            Ok(s) => s,
+            Ok(s) => {
+                // Exited by itself: what it started on purpose (a daemon) may stay.
+                guard.0 = None;
+                s
+            }
             Err(why) => {
                 // The whole group: a grandchild must not outlive its step.
                 signal_group(pgid, libc::SIGTERM);
                 let waited = tokio::time::timeout(self.kill_grace, child.wait()).await;
                 signal_group(pgid, libc::SIGKILL);
+                guard.0 = None;
                 let s = match waited {
                     Ok(s) => s,
                     Err(_) => child.wait().await,
@@ -546,6 +553,15 @@ impl Captured {
         }
         self.text.push_str(line);
         self.text.push('\n');
+    }
+}
+
+/// Kills the process group when dropped while armed.
+struct GroupGuard(Option<i32>);
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        signal_group(self.0, libc::SIGKILL);
     }
 }
 
