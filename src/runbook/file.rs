@@ -669,6 +669,35 @@ mod tests {
         assert!(e.contains("steps[0].token") && e.contains("needs `token`"), "{e}");
     }
 
+    #[test]
+    fn match_rules_need_every_condition() {
+        let ctx = crate::runbook::ProblemContext {
+            entity_kind: "process".into(),
+            entity_labels: [("job".to_string(), "api".to_string())].into(),
+            root_cause: Some(crate::runbook::CauseSignal {
+                kind: "log burst".into(),
+                name: "TargetDown".into(),
+                ..Default::default()
+            }),
+            signals: vec![("alert".into(), "HighLatency".into()), ("log burst".into(), "TargetDown".into())],
+            ..Default::default()
+        };
+        let m = |rule: &str| {
+            parse(&format!("name = \"a\"\n[match]\n{rule}\n[[steps]]\nkind = \"check\"\nafter = \"1s\"\n"))
+                .unwrap()
+                .matches(&ctx)
+        };
+        assert!(m(""));
+        assert!(m("signal_kind = \"log_burst\"\nsignal_name = \"Target*\"\nentity_kind = \"process\""));
+        assert!(m("labels = { job = \"api\" }\nsignals = [\"High*\", \"TargetDown\"]"));
+        assert!(!m("signal_kind = \"alert\""));
+        assert!(!m("signal_name = \"Disk*\""));
+        assert!(!m("entity_kind = \"host\""));
+        assert!(!m("labels = { job = \"web\" }"));
+        assert!(!m("labels = { team = \"api\" }"));
+        assert!(!m("signals = [\"High*\", \"Disk*\"]"));
+    }
+
     fn rb(name: &str, to: &[&str]) -> Runbook {
         let mut text = format!("name = \"{name}\"\n[[steps]]\nkind = \"run\"\nargv = [\"true\"]\n");
         for t in to {
