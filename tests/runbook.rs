@@ -625,7 +625,11 @@ fn demo_journal() -> &'static Path {
         .1
 }
 
+/// `faultline runbook run NAME` on the demo's P-0001 with the runbooks of `dir`; locks and the
+/// log go to a temporary directory that lives as long as the test binary.
 fn runbook_cmd(dir: &Path, name: &str, extra: &[&str]) -> Command {
+    static STATE: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    let state = STATE.get_or_init(|| tempfile::tempdir().unwrap()).path();
     let mut c = Command::new(BIN);
     c.args(extra)
         .args(["runbook", "run", name, "--problem", "P-0001", "--journal"])
@@ -633,9 +637,9 @@ fn runbook_cmd(dir: &Path, name: &str, extra: &[&str]) -> Command {
         .arg("--dir")
         .arg(dir)
         .arg("--lock-dir")
-        .arg(dir.join("locks"))
+        .arg(state.join("locks"))
         .arg("--log-file")
-        .arg(dir.join("log"))
+        .arg(state.join("log"))
         .stdin(Stdio::null());
     c
 }
