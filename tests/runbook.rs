@@ -599,7 +599,12 @@ text = "x"
     assert_eq!(r.outcome, Outcome::Failed, "the webhook answered 500");
     assert!(r.steps[1].detail.contains("HTTP 500"), "{}", r.steps[1].detail);
     assert_eq!(got.lock().unwrap()[0].path, format!("/services/{secret}"), "the real value was sent");
-    let shown = format!("{}\n{}\n{lines:?}\n{plan:?}", plan.lines().join("\n"), serde_json::to_string(&r).unwrap());
+    let shown = format!(
+        "{}\n{}\n{lines:?}\n{plan:?}\n{:?}",
+        plan.lines().join("\n"),
+        serde_json::to_string(&r).unwrap(),
+        plan.steps
+    );
     assert!(!shown.contains(secret), "leaked: {shown}");
     assert!(shown.contains("****"));
 }

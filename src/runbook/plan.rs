@@ -34,7 +34,7 @@ pub struct Plan {
     redactor: Redactor,
 }
 
-/// One step, filled in.
+/// One step, filled in. `{:?}` shows no values (they may hold secrets): use [`Plan::lines`].
 #[derive(Debug, Clone)]
 pub struct PlannedStep {
     /// 0-based position in the runbook.
@@ -44,7 +44,7 @@ pub struct PlannedStep {
 }
 
 /// What a step does, every value final.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub enum Action {
     /// Run `argv[0]` (resolved to a path at plan time) with the rest as its arguments.
     Run {
@@ -73,6 +73,19 @@ pub enum Action {
         after: Duration,
         to: Box<Plan>,
     },
+}
+
+impl std::fmt::Debug for Action {
+    /// The kind only: values may hold secrets, and only [`Plan::lines`] knows how to mask them.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Action::Run { .. } => "Run { .. }",
+            Action::Http { .. } => "Http { .. }",
+            Action::Silence { .. } => "Silence { .. }",
+            Action::Check { .. } => "Check { .. }",
+            Action::Escalate { .. } => "Escalate { .. }",
+        })
+    }
 }
 
 impl std::fmt::Debug for Plan {

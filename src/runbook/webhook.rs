@@ -12,8 +12,9 @@ use super::file::{HttpShape, HttpStep};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
-/// A filled-in HTTP request, exactly as it will be sent.
-#[derive(Debug, Clone, PartialEq)]
+/// A filled-in HTTP request, exactly as it will be sent. `{:?}` shows the shape and method only
+/// (headers and body may hold secrets).
+#[derive(Clone, PartialEq)]
 pub struct HttpRequest {
     pub shape: HttpShape,
     pub method: String,
@@ -21,6 +22,12 @@ pub struct HttpRequest {
     /// Sorted by name.
     pub headers: Vec<(String, String)>,
     pub body: Value,
+}
+
+impl std::fmt::Debug for HttpRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "HttpRequest {{ shape: {}, method: {}, .. }}", self.shape.as_str(), self.method)
+    }
 }
 
 /// Fills a field: `(dotted key, template)` to the value, or the error `(key, message)`.
