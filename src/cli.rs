@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 mod export;
 mod follow;
 mod replay;
+mod runbook;
 
 /// The shipped demo scenario, built into the binary so `faultline demo` needs no files.
 const DEMO_SCENARIO: &str = include_str!("../fixtures/scenarios/db-cpu-saturation.jsonl");
@@ -122,6 +123,11 @@ enum Command {
     Eval {
         #[command(subcommand)]
         command: EvalCommand,
+    },
+    /// Runbooks: list, check, run (plans shown before anything runs).
+    Runbook {
+        #[command(subcommand)]
+        command: runbook::RunbookCommand,
     },
     /// Configuration commands.
     Config {
@@ -266,6 +272,7 @@ pub fn run(args: Args) -> Result<()> {
             export::run(&problem, &journal, output.as_deref(), format, config.as_deref())
         }
         Command::Eval { command } => run_eval(command),
+        Command::Runbook { command } => runbook::run(command, args.readonly),
         Command::Config { command: ConfigCommand::Check { file } } => {
             let config = Config::load(&file)?;
             // The topology files it names are checked too: a typo there would otherwise only
