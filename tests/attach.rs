@@ -27,17 +27,6 @@ use support::*;
 
 const BIN: &str = env!("CARGO_BIN_EXE_faultline");
 
-/// Posts one firing alert straight into Alertmanager (as Prometheus would) and waits for it.
-fn fire_alert(am: &Server) {
-    let body = r#"[{"labels":{"alertname":"HostCpuSaturated","instance":"db-1:9100","severity":"critical"},
-        "annotations":{"summary":"CPU on db-1 above 95%"}}]"#;
-    let (status, answer) = http_post(&format!("{}/api/v2/alerts", am.url), "application/json", body);
-    assert_eq!(status, 200, "{answer}");
-    wait_until("the alert in Alertmanager", Duration::from_secs(10), || {
-        http_get(&format!("{}/api/v2/alerts", am.url)).1.contains("HostCpuSaturated")
-    });
-}
-
 fn silences(am: &Server) -> Vec<Value> {
     let (status, body) = http_get(&format!("{}/api/v2/silences", am.url));
     assert_eq!(status, 200, "{body}");

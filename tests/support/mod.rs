@@ -526,6 +526,17 @@ pub fn topology_prometheus() -> Server {
     prom
 }
 
+/// Posts one firing alert straight into Alertmanager (as Prometheus would) and waits for it.
+pub fn fire_alert(am: &Server) {
+    let body = r#"[{"labels":{"alertname":"HostCpuSaturated","instance":"db-1:9100","severity":"critical"},
+        "annotations":{"summary":"CPU on db-1 above 95%"}}]"#;
+    let (status, answer) = http_post(&format!("{}/api/v2/alerts", am.url), "application/json", body);
+    assert_eq!(status, 200, "{answer}");
+    wait_until("the alert in Alertmanager", Duration::from_secs(10), || {
+        http_get(&format!("{}/api/v2/alerts", am.url)).1.contains("HostCpuSaturated")
+    });
+}
+
 /// A config with the test's Prometheus and Alertmanager, journal at `dir/journal.sqlite`.
 pub fn live_config(dir: &Path, prom: &Server, am: &Server) -> PathBuf {
     let path = dir.join("faultline.toml");
