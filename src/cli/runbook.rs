@@ -101,7 +101,8 @@ fn check(files: &[PathBuf]) -> Result<()> {
     for f in files {
         match Runbook::load(f) {
             Ok(rb) => {
-                println!("{}: ok ({}, {} steps)", f.display(), rb.name, rb.steps.len());
+                let n = rb.steps.len();
+                println!("{}: ok ({}, {n} step{})", f.display(), rb.name, if n == 1 { "" } else { "s" });
                 good.push(rb);
             }
             Err(e) => {
