@@ -259,8 +259,14 @@ pub fn run(args: Args) -> Result<()> {
         }
         Command::Agent { config, once, journal } => run_agent(&config, once, journal, args.readonly),
         Command::Replay { file, topology_at: Some(at), .. } => {
-            let journal = Journal::open_read_only(&file)?;
-            print_text(&topology_as_of(&journal.observations()?, at, &file)?)
+            // A bundle's topology: the facts at its window's start, then what its observations add.
+            let observations = if faultline::bundle::file_kind(&file)? == faultline::bundle::FileKind::Bundle {
+                let bundle = faultline::bundle::Bundle::read(&file)?;
+                bundle.topology.into_iter().chain(bundle.observations).collect()
+            } else {
+                Journal::open_read_only(&file)?.observations()?
+            };
+            print_text(&topology_as_of(&observations, at, &file)?)
         }
         Command::Replay { file, follow: true, .. } => {
             follow::run(&file, follow::Options { readonly: args.readonly, log_path })

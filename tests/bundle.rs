@@ -105,6 +105,14 @@ fn a_bundle_replays_to_the_same_problem_and_re_derives_its_events_exactly() {
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(said.contains("all") && said.contains("events match exactly"), "{said}");
 
+    // The topology it needs: as of a moment of the incident, the same as the journal's.
+    let at = ["--topology-at", "2026-03-02T10:30:00Z"];
+    let from_bundle = ok(faultline(&[&["replay", s(&bundle)][..], &at[..]].concat(), dir.path()));
+    let from_journal = ok(faultline(&[&["replay", s(demo_journal())][..], &at[..]].concat(), dir.path()));
+    let strip = |o: &Output| String::from_utf8_lossy(&o.stdout).lines().skip(1).collect::<Vec<_>>().join("\n");
+    assert_eq!(strip(&from_bundle), strip(&from_journal));
+    assert!(strip(&from_bundle).contains("host:db-1 (host"), "{}", strip(&from_bundle));
+
     // The bundle is smaller than the journal: the window, not the whole history.
     let (b, j) = (std::fs::metadata(&bundle).unwrap().len(), std::fs::metadata(demo_journal()).unwrap().len());
     assert!(b < j, "bundle {b} bytes, journal {j} bytes");
