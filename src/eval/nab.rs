@@ -28,10 +28,15 @@ mod results;
 mod scoring;
 mod windowed_gaussian;
 
-pub use corpus::{CostMatrix, NabCorpus, NabFile, NabWindow, Profile, ProfilesSource, PROBATION_PERCENT};
-pub use report::{FileScore, NabReport, ProfileScore, RowCounts};
+pub use corpus::{
+    CostMatrix, NabCorpus, NabFile, NabWindow, Profile, ProfilesSource, RepairCount, RepairKind, Repairs,
+    CLOCK_STEP_INTERVALS, GAP_INTERVALS, PROBATION_PERCENT, REPAIR_EXAMPLES,
+};
+pub use report::{
+    held_out_overall, CategoryProfileScore, CategoryScore, FileScore, NabReport, ProfileScore, RowCounts,
+};
 pub use results::write_results;
-pub use scoring::{scaled_sigmoid, score_at_threshold, NEVER_FIRES};
+pub use scoring::{category_of, scaled_sigmoid, score_at_threshold, NEVER_FIRES};
 pub use windowed_gaussian::windowed_gaussian;
 
 use crate::model::Timestamp;
