@@ -629,6 +629,53 @@ mod tests {
         assert!(check_scores(&corpus, &[]).unwrap_err().to_string().contains("0 score series for 1 files"));
     }
 
+    #[test]
+    fn leave_one_category_out_chooses_the_threshold_on_the_others() {
+        // Two categories, one file each, 40 rows, a window at rows 30..=34 (so NAB's null
+        // detector never fires: null = -1 per file, perfect = 1). a/x finds its window at 0.9;
+        // b/y has a false positive far before its window at 0.8 (-0.11) and finds it at 0.6.
+        // All files: 0.6 is best (1 + 1 - 0.11 = 1.89): a 100, b 100 * (0.89 + 1) / 2 = 94.5.
+        // a held out: on b alone 0.6 is best (0.89 > -1 never, -1.11 at 0.8): a scores 1, 100.
+        // b held out: on a alone 0.9 is best (1): b finds nothing at 0.9, -1, 0.
+        let corpus =
+            NabCorpus::new(vec![file("a/x.csv", 40, &[(30, 34)]), file("b/y.csv", 40, &[(30, 34)])], vec![standard()])
+                .with_probation_percent(0.0);
+        let report = evaluate_scores(&corpus, vec![scores(40, &[(30, 0.9)]), scores(40, &[(3, 0.8), (30, 0.6)])]);
+        assert_eq!(report.profiles[0].threshold, 0.6);
+        let names: Vec<&str> = report.categories.iter().map(|c| c.category.as_str()).collect();
+        assert_eq!(names, ["a", "b"]);
+        let (a, b) = (&report.categories[0].profiles[0], &report.categories[1].profiles[0]);
+        assert_close(a.null, -1.0);
+        assert_close(a.perfect, 1.0);
+        assert_close(a.global_normalized.unwrap(), 100.0);
+        assert_close(b.global_raw, 0.89);
+        assert_close(b.global_normalized.unwrap(), 94.5);
+        assert_eq!((a.held_out_threshold, b.held_out_threshold), (0.6, 0.9));
+        assert_close(a.held_out_normalized.unwrap(), 100.0);
+        assert_close(b.held_out_raw, -1.0);
+        assert_close(b.held_out_normalized.unwrap(), 0.0);
+        // Over both: raw 1 - 1 = 0 between null -2 and perfect 2.
+        assert_close(crate::eval::nab::held_out_overall(&report.categories, 0).unwrap(), 50.0);
+        let text = report.to_string();
+        assert!(text.contains("all held out"), "{text}");
+        assert!(text.lines().any(|l| l.starts_with("b ") && l.contains("94.50     0.00    0.9000")), "{text}");
+    }
+
+    #[test]
+    fn a_lone_category_has_no_other_to_tune_on() {
+        let corpus = NabCorpus::new(vec![file("a/x.csv", 40, &[(30, 34)]), file("top.csv", 40, &[])], vec![standard()])
+            .with_probation_percent(0.0);
+        let report = evaluate_scores(&corpus, vec![scores(40, &[(30, 0.9)]), vec![0.0; 40]]);
+        assert_eq!(category_of("top.csv"), ".");
+        let a = &report.categories[1].profiles[0];
+        assert_eq!(report.categories[1].category, "a");
+        // Tuned on `.` (no window): never firing is best there, so `a` finds nothing.
+        assert_eq!(a.held_out_threshold, NEVER_FIRES);
+        assert_close(a.held_out_normalized.unwrap(), 0.0);
+        assert_close(a.global_normalized.unwrap(), 100.0);
+        assert_eq!(report.categories[0].profiles[0].global_normalized, None);
+    }
+
     fn evaluate_scores(corpus: &NabCorpus, scores: Vec<Vec<f64>>) -> NabReport {
         check_scores(corpus, &scores).unwrap();
         report(corpus, scores)
