@@ -226,14 +226,10 @@ impl NabReport {
         for (name, repairs) in &self.repairs {
             writeln!(f, "{name}")?;
             for k in repairs.kinds() {
-                let mut first = true;
-                for (line, detail) in &k.examples {
-                    if first {
-                        writeln!(f, "  {:<20} {:>6}  {name}:{line}: {detail}", k.kind.label(), k.count)?;
-                        first = false;
-                    } else {
-                        writeln!(f, "  {:<20} {:>6}  {name}:{line}: {detail}", "", "")?;
-                    }
+                // Each example line names its kind, so one grep finds them all.
+                for (n, (line, detail)) in k.examples.iter().enumerate() {
+                    let count = if n == 0 { k.count.to_string() } else { String::new() };
+                    writeln!(f, "  {:<20} {count:>6}  {name}:{line}: {detail}", k.kind.label())?;
                 }
             }
         }
