@@ -369,10 +369,9 @@ impl NabFile {
                 let line = lines.get(from).copied().unwrap_or(1);
                 repairs.note(RepairKind::WindowEmpty, line, || {
                     format!(
-                        "window {n} ({} to {}) holds no row after line {}; not scored",
+                        "window {n} ({} to {}) holds no row of the file; not scored",
                         format_nab_time(start),
-                        format_nab_time(end),
-                        line.saturating_sub(1)
+                        format_nab_time(end)
                     )
                 });
                 continue;
