@@ -192,6 +192,34 @@ fn results_are_written_in_nabs_layout() {
     assert!(matches!(e, NabError::Invalid(_)), "{e}");
 }
 
+#[test]
+fn results_keep_the_files_own_times_and_every_row() {
+    // Rows 8 and 9 swapped and row 10 blank: the detector sees 00:07 at 00:08 and row 10 as
+    // 4.0, but the results file gives NAB the file's times, in file order, one line per row.
+    let dir = tempfile::tempdir().unwrap();
+    let mut r = rows(12);
+    r.swap(7, 8);
+    r[9] = "2014-04-01 00:09:00,".to_string();
+    let r: Vec<&str> = r.iter().map(String::as_str).collect();
+    let (data, windows) = small_corpus(dir.path(), &r, ONE_WINDOW);
+    let corpus = NabCorpus::load(&data, &windows, None).unwrap();
+    let seen: Vec<String> = corpus.files()[0].rows().iter().map(|&(t, v)| format!("{} {v}", t.to_rfc3339())).collect();
+    assert_eq!(seen[8], "2014-04-01T00:08:00.000Z 3.5");
+    assert_eq!(seen[9], "2014-04-01T00:09:00.000Z 3.5");
+    let report = nab::evaluate(&corpus, |s| vec![0.5; s.len()]).unwrap();
+    let out = dir.path().join("results");
+    let written = nab::write_results(&corpus, &report.scores, &out, "faultline").unwrap();
+    let text = std::fs::read_to_string(&written[0]).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 13);
+    assert_eq!(lines[8], "2014-04-01 00:08:00,4,0.5,0");
+    assert_eq!(lines[9], "2014-04-01 00:07:00,3.5,0.5,0");
+    assert_eq!(lines[10], "2014-04-01 00:09:00,3.5,0.5,0");
+    assert_eq!(report.repairs.len(), 1);
+    let kinds: Vec<_> = report.repairs[0].1.kinds().iter().map(|k| (k.kind, k.count)).collect();
+    assert_eq!(kinds, [(nab::RepairKind::OutOfOrder, 1), (nab::RepairKind::BadValue, 1)]);
+}
+
 // ---- The real NAB data ----
 
 fn nab_dir() -> Option<PathBuf> {
