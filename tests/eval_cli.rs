@@ -63,6 +63,26 @@ fn eval_anomalies_scores_the_nab_files_and_writes_results() {
     assert!(files > 0);
     assert!(stdout.contains(&format!("wrote {files} results files")), "{files} data files:\n{stdout}");
     assert!(stdout.contains(&format!("NAB v1.1 scoring: {files} files")), "{stdout}");
+    // The clean data needs no repair (its repeated times and gaps are notes, not repairs).
+    assert!(stdout.contains("\nrepaired: nothing; noted: "), "{stdout}");
+    assert!(!stdout.contains("clock stepped back") && !stdout.contains("bad value"), "{stdout}");
+    // Leave-one-category-out: one row per category folder, and the whole corpus held out.
+    let mut categories: Vec<String> = std::fs::read_dir(nab.join("data"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    categories.sort();
+    let table: Vec<&str> = stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("per category"))
+        .skip(3)
+        .take_while(|l| !l.starts_with("all held out"))
+        .map(|l| l.split_whitespace().next().unwrap_or(""))
+        .collect();
+    assert_eq!(table, categories, "{stdout}");
+    assert!(stdout.lines().any(|l| l.starts_with("all held out")), "{stdout}");
 }
 
 #[test]

@@ -70,41 +70,69 @@ fn a_small_corpus_loads() {
     assert_eq!((corpus.profiles()[0].name.as_str(), corpus.profiles()[0].costs.fn_weight), ("mine", 3.0));
 }
 
+fn load_ok(csv_rows: &[String], windows: &str) -> NabCorpus {
+    let dir = tempfile::tempdir().unwrap();
+    let r: Vec<&str> = csv_rows.iter().map(String::as_str).collect();
+    let (data, windows) = small_corpus(dir.path(), &r, windows);
+    NabCorpus::load(&data, &windows, None).expect("odd rows are repaired, not refused")
+}
+
+/// The first example of `kind` in the only file, as (line, detail), and its count.
+fn first_repair(corpus: &NabCorpus, kind: nab::RepairKind) -> (usize, usize, String) {
+    let f = &corpus.files()[0];
+    assert_eq!(f.rows().len(), 12, "every row is kept");
+    let k =
+        f.repairs().kinds().iter().find(|k| k.kind == kind).unwrap_or_else(|| panic!("{kind:?}: {:?}", f.repairs()));
+    (k.count, k.examples[0].0, k.examples[0].1.clone())
+}
+
 #[test]
-fn bad_csv_names_file_and_line() {
+fn odd_csv_rows_are_kept_repaired_and_named_by_line() {
+    use nab::RepairKind::*;
     let mut r = rows(12);
     r[2] = "2014-04-01 00:02:00,abc".to_string();
-    let (_d, e) = load_err(&r, ONE_WINDOW);
-    assert_has(&e, "cat/a.csv:4: value: `abc` is not a number");
+    r[3] = "2014-04-01 00:03:00,".to_string();
+    let c = load_ok(&r, ONE_WINDOW);
+    assert_eq!(first_repair(&c, BadValue), (2, 4, "`abc` is not a number; fed the last good value 0.5".to_string()));
+    assert_eq!(c.files()[0].rows()[3].1, 0.5);
 
     let mut r = rows(12);
     r[5] = "2014/04/01 00:05:00,1".to_string();
-    let (_d, e) = load_err(&r, ONE_WINDOW);
-    assert_has(&e, "cat/a.csv:7: timestamp: `2014/04/01 00:05:00` is not a time like `2014-04-10 07:15:00`");
+    let c = load_ok(&r, ONE_WINDOW);
+    let (n, line, detail) = first_repair(&c, BadTime);
+    assert_eq!((n, line), (1, 7));
+    assert!(detail.contains("`2014/04/01 00:05:00` is not a time; scored at 2014-04-01 00:04:00"), "{detail}");
 
     let mut r = rows(12);
     r.swap(7, 8);
-    let (_d, e) = load_err(&r, ONE_WINDOW);
-    assert_has(&e, "cat/a.csv:10: timestamp 2014-04-01 00:07:00 is earlier than the row before (2014-04-01 00:08:00)");
+    let c = load_ok(&r, ONE_WINDOW);
+    let (n, line, detail) = first_repair(&c, OutOfOrder);
+    assert_eq!((n, line), (1, 10));
+    assert!(detail.contains("2014-04-01 00:07:00 is 1m before the row before"), "{detail}");
 
     let mut r = rows(12);
     r[9] = "2014-04-01 00:09:00".to_string();
-    let (_d, e) = load_err(&r, ONE_WINDOW);
-    assert_has(&e, "cat/a.csv:11: no `value` field");
+    let c = load_ok(&r, ONE_WINDOW);
+    assert_eq!(first_repair(&c, BadValue).1, 11);
 
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "data/cat/a.csv", "time,v\n2014-04-01 00:00:00,1\n");
     let windows = write(dir.path(), "w.json", ONE_WINDOW);
     let e = NabCorpus::load(&dir.path().join("data"), &windows, None).unwrap_err().to_string();
     assert_has(&e, "cat/a.csv:1: the header must name `timestamp` and `value` columns, found `time,v`");
+
+    // No readable time at all: nothing to place the rows on.
+    let r: Vec<String> = (0..3).map(|i| format!("soon,{i}")).collect();
+    let (_d, e) = load_err(&r, r#"{"cat/a.csv": []}"#);
+    assert_has(&e, "no row has a readable timestamp");
 }
 
 #[test]
 fn bad_windows_name_file_key_and_window() {
     let r = rows(12);
-    let (_d, e) = load_err(&r, r#"{"cat/a.csv": [["2014-04-01 00:04:30", "2014-04-01 00:06:00"]]}"#);
+    let (_d, e) = load_err(&r, r#"{"cat/a.csv": [["2014-04-01 00:06:00", "2014-04-01 00:04:00"]]}"#);
     assert_has(&e, "windows.json: `cat/a.csv` (data ");
-    assert_has(&e, "window 1 starts at 2014-04-01 00:04:30, which is not the time of any row");
+    assert_has(&e, "window 1 ends before it starts");
 
     let (_d, e) = load_err(&r, r#"{"cat/a.csv": [["2014-04-01 00:04:00", "soon"]]}"#);
     assert_has(&e, "windows.json: `cat/a.csv` window 1: end: `soon` is not a time");
@@ -162,6 +190,34 @@ fn results_are_written_in_nabs_layout() {
     assert_eq!(lines[8], "2014-04-01 00:07:00,3.5,0.25,0");
     let e = nab::write_results(&corpus, &report.scores, &out, "my_detector").unwrap_err();
     assert!(matches!(e, NabError::Invalid(_)), "{e}");
+}
+
+#[test]
+fn results_keep_the_files_own_times_and_every_row() {
+    // Rows 8 and 9 swapped and row 10 blank: the detector sees 00:07 at 00:08 and row 10 as
+    // 4.0, but the results file gives NAB the file's times, in file order, one line per row.
+    let dir = tempfile::tempdir().unwrap();
+    let mut r = rows(12);
+    r.swap(7, 8);
+    r[9] = "2014-04-01 00:09:00,".to_string();
+    let r: Vec<&str> = r.iter().map(String::as_str).collect();
+    let (data, windows) = small_corpus(dir.path(), &r, ONE_WINDOW);
+    let corpus = NabCorpus::load(&data, &windows, None).unwrap();
+    let seen: Vec<String> = corpus.files()[0].rows().iter().map(|&(t, v)| format!("{} {v}", t.to_rfc3339())).collect();
+    assert_eq!(seen[8], "2014-04-01T00:08:00.000Z 3.5");
+    assert_eq!(seen[9], "2014-04-01T00:09:00.000Z 3.5");
+    let report = nab::evaluate(&corpus, |s| vec![0.5; s.len()]).unwrap();
+    let out = dir.path().join("results");
+    let written = nab::write_results(&corpus, &report.scores, &out, "faultline").unwrap();
+    let text = std::fs::read_to_string(&written[0]).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 13);
+    assert_eq!(lines[8], "2014-04-01 00:08:00,4,0.5,0");
+    assert_eq!(lines[9], "2014-04-01 00:07:00,3.5,0.5,0");
+    assert_eq!(lines[10], "2014-04-01 00:09:00,3.5,0.5,0");
+    assert_eq!(report.repairs.len(), 1);
+    let kinds: Vec<_> = report.repairs[0].1.kinds().iter().map(|k| (k.kind, k.count)).collect();
+    assert_eq!(kinds, [(nab::RepairKind::OutOfOrder, 1), (nab::RepairKind::BadValue, 1)]);
 }
 
 // ---- The real NAB data ----

@@ -1,7 +1,9 @@
 //! Anomaly detection scored with the rules of the Numenta Anomaly Benchmark (NAB) v1.1.
 //!
 //! The data flow: [`NabCorpus::load`] reads `timestamp,value` CSVs, the windows JSON and the cost
-//! profiles; [`detect`] runs a detector (one anomaly score in [0, 1] per row, causal) over every
+//! profiles, repairing what real data gets wrong rather than refusing it ([`RepairKind`]: a clock
+//! stepping back, rows out of order, unreadable times or values, windows between rows or outside
+//! the file; every row is kept, so every row is scored); [`detect`] runs a detector (one anomaly score in [0, 1] per row, causal) over every
 //! file; [`score`] applies NAB's rules and sweeps one threshold over all files per profile;
 //! [`write_results`] writes the scores in NAB's own results layout.
 //!
@@ -21,6 +23,11 @@
 //! - normalised score = `100 * (raw - null) / (perfect - null)`, where `null` is the raw score of
 //!   NAB's null detector (a constant score, through the same sweep: on real data, never firing,
 //!   `-fnWeight` per window) and `perfect = tpWeight * windows`.
+//!
+//! Beside the all-files figures, each category (sub-folder of the data folder) is scored at the
+//! all-files threshold and, leave-one-category-out, at the threshold chosen on every other
+//! category; both normalised by the category's own null and perfect scores
+//! ([`CategoryScore`]). The gap between the two is how much the threshold is fitted to the data.
 
 mod corpus;
 mod report;
@@ -28,10 +35,15 @@ mod results;
 mod scoring;
 mod windowed_gaussian;
 
-pub use corpus::{CostMatrix, NabCorpus, NabFile, NabWindow, Profile, ProfilesSource, PROBATION_PERCENT};
-pub use report::{FileScore, NabReport, ProfileScore, RowCounts};
+pub use corpus::{
+    CostMatrix, NabCorpus, NabFile, NabWindow, Profile, ProfilesSource, RepairCount, RepairKind, Repairs,
+    CLOCK_STEP_INTERVALS, GAP_INTERVALS, PROBATION_PERCENT, REPAIR_EXAMPLES,
+};
+pub use report::{
+    held_out_overall, CategoryProfileScore, CategoryScore, FileScore, NabReport, ProfileScore, RowCounts,
+};
 pub use results::write_results;
-pub use scoring::{scaled_sigmoid, score_at_threshold, NEVER_FIRES};
+pub use scoring::{category_of, scaled_sigmoid, score_at_threshold, NEVER_FIRES};
 pub use windowed_gaussian::windowed_gaussian;
 
 use crate::model::Timestamp;

@@ -85,62 +85,315 @@ impl NabWindow {
     }
 }
 
-/// One data file: its rows in time order and its windows in time order.
+/// One data file: the rows the detector sees (one per data line, in file order, on a clock that
+/// never goes back, every value finite), where each came from, its windows and what was repaired.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NabFile {
     name: String,
     rows: Vec<(Timestamp, f64)>,
+    /// Per row: its 1-based line in the file (the header is line 1).
+    lines: Vec<usize>,
+    /// Per row: the time the file gives it (the repaired time where the file's is unreadable).
+    file_times: Vec<Timestamp>,
     windows: Vec<NabWindow>,
+    repairs: Repairs,
+}
+
+/// A data row as read, before repair.
+#[derive(Debug, Clone)]
+pub(super) struct RawRow {
+    /// 1-based line in the file.
+    pub line: usize,
+    /// `Err` holds the unreadable text.
+    pub time: Result<Timestamp, String>,
+    /// `Err` holds why the value is unusable (empty, not a number).
+    pub value: Result<f64, String>,
+}
+
+/// What was odd in a data file. Repairs change what the detector sees; notes change nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RepairKind {
+    /// A time more than [`CLOCK_STEP_INTERVALS`] usual intervals earlier than the row before
+    /// (a DST change, an NTP jump): this row is put one usual interval after the previous one
+    /// and every later row is shifted by the same amount.
+    ClockStep,
+    /// A time earlier than the row before by a few intervals at most (rows out of order): the
+    /// detector sees it at the previous row's time; later rows are not moved.
+    OutOfOrder,
+    /// An unreadable or missing timestamp: the detector sees the row at the previous row's time.
+    BadTime,
+    /// An empty, non-numeric, NaN or infinite value: the detector is fed the last good value.
+    BadValue,
+    /// A blank line: not a row (as pandas reads it), skipped.
+    BlankLine,
+    /// A window limit that is not the time of exactly one row: the window covers the rows whose
+    /// times fall inside it, as NAB's labels do.
+    WindowSnapped,
+    /// A window with no row inside it (outside the file or between two rows): not scored.
+    WindowEmpty,
+    /// Note: the same time as the row before; kept and scored.
+    RepeatedTime,
+    /// Note: more than [`GAP_INTERVALS`] usual intervals after the row before; kept as is.
+    Gap,
+}
+
+/// A backwards step larger than this many usual intervals re-bases the clock ([`RepairKind::ClockStep`]).
+pub const CLOCK_STEP_INTERVALS: i64 = 3;
+/// A forward step larger than this many usual intervals is noted as a [`RepairKind::Gap`].
+pub const GAP_INTERVALS: i64 = 10;
+/// Examples kept per kind of repair.
+pub const REPAIR_EXAMPLES: usize = 3;
+
+impl RepairKind {
+    /// True for kinds that change what the detector sees or what is scored.
+    pub fn is_repair(self) -> bool {
+        !matches!(self, RepairKind::RepeatedTime | RepairKind::Gap)
+    }
+
+    /// A few words for the report.
+    pub fn label(self) -> &'static str {
+        match self {
+            RepairKind::ClockStep => "clock stepped back",
+            RepairKind::OutOfOrder => "row out of order",
+            RepairKind::BadTime => "bad timestamp",
+            RepairKind::BadValue => "bad value",
+            RepairKind::BlankLine => "blank line",
+            RepairKind::WindowSnapped => "window snapped",
+            RepairKind::WindowEmpty => "window empty",
+            RepairKind::RepeatedTime => "repeated time (note)",
+            RepairKind::Gap => "gap (note)",
+        }
+    }
+}
+
+/// How often one kind of oddity occurred in a file, with its first few examples.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepairCount {
+    pub kind: RepairKind,
+    pub count: usize,
+    /// (1-based line, what was seen and done), the first [`REPAIR_EXAMPLES`] in file order.
+    pub examples: Vec<(usize, String)>,
+}
+
+/// Everything odd in one data file, by kind (in [`RepairKind`] order).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Repairs {
+    kinds: Vec<RepairCount>,
+}
+
+impl Repairs {
+    pub(super) fn note(&mut self, kind: RepairKind, line: usize, detail: impl FnOnce() -> String) {
+        let at = self.kinds.partition_point(|k| k.kind < kind);
+        if self.kinds.get(at).is_none_or(|k| k.kind != kind) {
+            self.kinds.insert(at, RepairCount { kind, count: 0, examples: Vec::new() });
+        }
+        let entry = &mut self.kinds[at];
+        entry.count += 1;
+        if entry.examples.len() < REPAIR_EXAMPLES {
+            entry.examples.push((line, detail()));
+        }
+    }
+
+    /// Per kind, in [`RepairKind`] order.
+    pub fn kinds(&self) -> &[RepairCount] {
+        &self.kinds
+    }
+
+    /// How many of `kind`.
+    pub fn count(&self, kind: RepairKind) -> usize {
+        self.kinds.iter().find(|k| k.kind == kind).map_or(0, |k| k.count)
+    }
+
+    /// Number of repairs (notes left out).
+    pub fn repaired(&self) -> usize {
+        self.kinds.iter().filter(|k| k.kind.is_repair()).map(|k| k.count).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.kinds.is_empty()
+    }
+}
+
+/// `1h 5m`, `30s`, `250ms`: a duration in milliseconds for the repair notes.
+fn duration_text(ms: i64) -> String {
+    let ms = ms.unsigned_abs();
+    if !ms.is_multiple_of(1000) || ms == 0 {
+        return format!("{ms}ms");
+    }
+    let s = ms / 1000;
+    let parts = [(s / 86_400, "d"), (s / 3600 % 24, "h"), (s / 60 % 60, "m"), (s % 60, "s")];
+    let text: Vec<String> = parts.iter().filter(|(n, _)| *n > 0).map(|(n, u)| format!("{n}{u}")).collect();
+    text.join(" ")
+}
+
+/// The median of the positive steps between consecutive readable times, in milliseconds (0 when
+/// there is none): the file's usual sampling interval.
+fn usual_interval(rows: &[RawRow]) -> i64 {
+    let times: Vec<i64> = rows.iter().filter_map(|r| r.time.as_ref().ok().map(|t| t.millis())).collect();
+    let mut steps: Vec<i64> = times.windows(2).map(|p| p[1] - p[0]).filter(|&d| d > 0).collect();
+    if steps.is_empty() {
+        return 0;
+    }
+    steps.sort_unstable();
+    steps[steps.len() / 2]
+}
+
+/// The detector's rows and each row's file time.
+type Repaired = (Vec<(Timestamp, f64)>, Vec<Timestamp>);
+
+/// The detector's view of `raw` (see [`RepairKind`] for each rule), with each row's file time.
+fn repair_rows(raw: &[RawRow], repairs: &mut Repairs) -> Result<Repaired, String> {
+    let Some(first_time) = raw.iter().find_map(|r| r.time.as_ref().ok().copied()) else {
+        return Err("no row has a readable timestamp".to_string());
+    };
+    // Rows before the first good value get the first good value: no invented level change.
+    let mut last_value =
+        raw.iter().find_map(|r| r.value.as_ref().ok().copied().filter(|v| v.is_finite())).unwrap_or(0.0);
+    let usual = usual_interval(raw);
+    let mut offset = 0i64;
+    let mut previous: Option<(Timestamp, Timestamp)> = None; // (file time, detector time)
+    let mut rows = Vec::with_capacity(raw.len());
+    let mut file_times = Vec::with_capacity(raw.len());
+    for r in raw {
+        let (file_time, at) = match (&r.time, previous) {
+            (Err(text), prev) => {
+                let at = prev.map_or(first_time, |p| p.1);
+                repairs.note(RepairKind::BadTime, r.line, || {
+                    format!("`{text}` is not a time; scored at {}", format_nab_time(at))
+                });
+                (at, at)
+            }
+            (&Ok(t), None) => (t, t.plus_ms(offset)),
+            (&Ok(t), Some((prev_file, prev_at))) => {
+                let wanted = t.plus_ms(offset);
+                let back = prev_at.millis() - wanted.millis();
+                if back > CLOCK_STEP_INTERVALS * usual.max(0) && back > 0 {
+                    let at = prev_at.plus_ms(usual);
+                    offset += at.millis() - wanted.millis();
+                    repairs.note(RepairKind::ClockStep, r.line, || {
+                        format!(
+                            "{} is {} before the row before; clock re-based: this and later rows +{}",
+                            format_nab_time(t),
+                            duration_text(back),
+                            duration_text(at.millis() - wanted.millis())
+                        )
+                    });
+                    (t, at)
+                } else if back > 0 {
+                    repairs.note(RepairKind::OutOfOrder, r.line, || {
+                        format!(
+                            "{} is {} before the row before; seen at {}",
+                            format_nab_time(t),
+                            duration_text(back),
+                            format_nab_time(prev_at)
+                        )
+                    });
+                    (t, prev_at)
+                } else {
+                    if t == prev_file {
+                        repairs.note(RepairKind::RepeatedTime, r.line, || format!("{} again", format_nab_time(t)));
+                    } else if usual > 0 && -back > GAP_INTERVALS * usual {
+                        repairs.note(RepairKind::Gap, r.line, || {
+                            format!(
+                                "{} after the row before (usual step {})",
+                                duration_text(-back),
+                                duration_text(usual)
+                            )
+                        });
+                    }
+                    (t, wanted)
+                }
+            }
+        };
+        let value = match &r.value {
+            Ok(v) if v.is_finite() => {
+                last_value = *v;
+                *v
+            }
+            bad => {
+                let why = match bad {
+                    Ok(v) => format!("`{v}` is not finite"),
+                    Err(e) => e.clone(),
+                };
+                repairs.note(RepairKind::BadValue, r.line, || format!("{why}; fed the last good value {last_value}"));
+                last_value
+            }
+        };
+        previous = Some((file_time, at));
+        rows.push((at, value));
+        file_times.push(file_time);
+    }
+    Ok((rows, file_times))
 }
 
 impl NabFile {
-    /// A file named `name` (its key in the windows JSON, `category/file.csv`) with `rows`
-    /// (times never going back, finite values; NAB's own data repeats a time now and then) and
-    /// `windows` given as (start, end) times, each of which must be the time of exactly one row
-    /// (as NAB's labeller requires), in order and not overlapping. The error says what is wrong,
-    /// without the file's name.
+    /// A file named `name` (its key in the windows JSON, `category/file.csv`) with `rows` (row
+    /// `i` is line `i + 2` of the file) and `windows` given as (start, end) times, in order and not
+    /// overlapping. Rows are repaired as [`RepairKind`] says (never dropped); a window covers the
+    /// rows whose times fall inside it. The error (no rows, windows out of order) says what is
+    /// wrong, without the file's name.
     pub fn new(name: &str, rows: Vec<(Timestamp, f64)>, windows: &[(Timestamp, Timestamp)]) -> Result<NabFile, String> {
-        if rows.is_empty() {
+        let raw = rows.into_iter().enumerate().map(|(i, (t, v))| RawRow { line: i + 2, time: Ok(t), value: Ok(v) });
+        NabFile::from_raw(name, raw.collect(), windows, Repairs::default())
+    }
+
+    pub(super) fn from_raw(
+        name: &str,
+        raw: Vec<RawRow>,
+        windows: &[(Timestamp, Timestamp)],
+        mut repairs: Repairs,
+    ) -> Result<NabFile, String> {
+        if raw.is_empty() {
             return Err("no data rows".to_string());
         }
-        for (i, pair) in rows.windows(2).enumerate() {
-            if pair[1].0 < pair[0].0 {
-                return Err(format!("row {} is earlier than row {} (NAB data is in time order)", i + 2, i + 1));
-            }
-        }
-        if let Some(i) = rows.iter().position(|r| !r.1.is_finite()) {
-            return Err(format!("row {} has a value that is not a finite number", i + 1));
-        }
-        let index_of = |n: usize, which: &str, t: Timestamp| {
-            let first = rows.partition_point(|r| r.0 < t);
-            match rows[first..].partition_point(|r| r.0 <= t) {
-                1 => Ok(first),
-                0 => Err(format!("window {n} {which} at {}, which is not the time of any row", format_nab_time(t))),
-                k => Err(format!(
-                    "window {n} {which} at {}, the time of {k} rows; a window limit must be the time of exactly one",
-                    format_nab_time(t)
-                )),
-            }
-        };
+        let (rows, file_times) = repair_rows(&raw, &mut repairs)?;
+        let lines: Vec<usize> = raw.iter().map(|r| r.line).collect();
         let mut out: Vec<NabWindow> = Vec::with_capacity(windows.len());
         for (n, &(start, end)) in windows.iter().enumerate() {
             let n = n + 1;
-            let first_row = index_of(n, "starts", start)?;
-            let last_row = index_of(n, "ends", end)?;
-            if last_row < first_row {
+            if end < start {
                 return Err(format!("window {n} ends before it starts"));
             }
-            if let Some(prev) = out.last() {
-                if first_row <= prev.last_row {
-                    return Err(format!(
-                        "window {n} starts before window {} ends (windows must be in order, apart)",
-                        n - 1
-                    ));
-                }
+            if n > 1 && start <= windows[n - 2].1 {
+                return Err(format!(
+                    "window {n} starts before window {} ends (windows must be in order, apart)",
+                    n - 1
+                ));
+            }
+            // The first row (in file order, after the previous window) at or after `start`, up
+            // to the row before the next one later than `end`: contiguous, even when the file's
+            // own clock goes back.
+            let from = out.last().map_or(0, |w| w.last_row + 1);
+            let first = (from..file_times.len()).find(|&i| file_times[i] >= start).filter(|&i| file_times[i] <= end);
+            let Some(first_row) = first else {
+                let line = lines.get(from).copied().unwrap_or(1);
+                repairs.note(RepairKind::WindowEmpty, line, || {
+                    format!(
+                        "window {n} ({} to {}) holds no row of the file; not scored",
+                        format_nab_time(start),
+                        format_nab_time(end)
+                    )
+                });
+                continue;
+            };
+            let last_row =
+                (first_row..file_times.len()).find(|&i| file_times[i] > end).map_or(file_times.len() - 1, |i| i - 1);
+            let exact =
+                |i: usize, t: Timestamp| file_times[i] == t && file_times.iter().filter(|&&x| x == t).count() == 1;
+            if !exact(first_row, start) || !exact(last_row, end) {
+                repairs.note(RepairKind::WindowSnapped, lines[first_row], || {
+                    format!(
+                        "window {n} ({} to {}) is not on single rows: lines {} to {}",
+                        format_nab_time(start),
+                        format_nab_time(end),
+                        lines[first_row],
+                        lines[last_row]
+                    )
+                });
             }
             out.push(NabWindow { start, end, first_row, last_row });
         }
-        Ok(NabFile { name: name.to_string(), rows, windows: out })
+        Ok(NabFile { name: name.to_string(), rows, lines, file_times, windows: out, repairs })
     }
 
     /// The file's key in the windows JSON, e.g. `realAdExchange/exchange-2_cpc_results.csv`.
@@ -148,13 +401,29 @@ impl NabFile {
         &self.name
     }
 
-    /// (time, value) per row, in time order.
+    /// (time, value) per row as the detector sees them: file order, time never going back,
+    /// values finite (see [`RepairKind`]).
     pub fn rows(&self) -> &[(Timestamp, f64)] {
         &self.rows
     }
 
+    /// Per row, the 1-based line of the file it came from.
+    pub fn lines(&self) -> &[usize] {
+        &self.lines
+    }
+
+    /// Per row, the time written in the file (where readable; else the time the detector saw).
+    pub fn file_times(&self) -> &[Timestamp] {
+        &self.file_times
+    }
+
     pub fn windows(&self) -> &[NabWindow] {
         &self.windows
+    }
+
+    /// What was odd in the file and how it was handled.
+    pub fn repairs(&self) -> &Repairs {
+        &self.repairs
     }
 
     /// True when row `row` lies inside a window (the `label` column of NAB's results files).
@@ -215,8 +484,9 @@ impl NabCorpus {
                 times.push((parse(start, "start")?, parse(end, "end")?));
             }
             let data_path = data_dir.join(key);
-            let rows = read_data_csv(&data_path)?;
-            let file = NabFile::new(key, rows, &times)
+            let mut repairs = Repairs::default();
+            let rows = read_data_csv(&data_path, &mut repairs)?;
+            let file = NabFile::from_raw(key, rows, &times, repairs)
                 .map_err(|e| json_err(format!("`{key}` (data {}): {e}", data_path.display())))?;
             files.push(file);
         }
@@ -328,8 +598,9 @@ fn is_plain_relative(key: &str) -> bool {
     !key.is_empty() && path.components().all(|c| matches!(c, Component::Normal(_)))
 }
 
-/// Reads a `timestamp,value` CSV (more columns are allowed and ignored).
-fn read_data_csv(path: &Path) -> Result<Vec<(Timestamp, f64)>, NabError> {
+/// Reads a `timestamp,value` CSV (more columns are allowed and ignored). Only an unreadable
+/// file or header is an error; odd rows are kept for [`repair_rows`], blank lines noted.
+fn read_data_csv(path: &Path, repairs: &mut Repairs) -> Result<Vec<RawRow>, NabError> {
     let text = read(path, "cannot read data file")?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let err = |line: usize, message: String| NabError::Csv { path: path.to_path_buf(), line, message };
@@ -340,35 +611,23 @@ fn read_data_csv(path: &Path) -> Result<Vec<(Timestamp, f64)>, NabError> {
     let (Some(t_col), Some(v_col)) = (column("timestamp"), column("value")) else {
         return Err(err(1, format!("the header must name `timestamp` and `value` columns, found `{header}`")));
     };
-    let mut rows: Vec<(Timestamp, f64)> = Vec::new();
+    let mut rows = Vec::new();
     for (i, line) in lines {
         let line_no = i + 1;
         if line.trim().is_empty() {
+            repairs.note(RepairKind::BlankLine, line_no, || "skipped".to_string());
             continue;
         }
         let fields: Vec<&str> = line.split(',').collect();
-        let field = |col: usize, name: &str| {
-            fields.get(col).map(|f| f.trim()).ok_or_else(|| err(line_no, format!("no `{name}` field")))
-        };
-        let t = parse_nab_time(field(t_col, "timestamp")?).map_err(|e| err(line_no, format!("timestamp: {e}")))?;
-        let raw = field(v_col, "value")?;
-        let v: f64 = raw.parse().map_err(|_| err(line_no, format!("value: `{raw}` is not a number")))?;
-        if !v.is_finite() {
-            return Err(err(line_no, format!("value: `{raw}` is not a finite number")));
-        }
-        if let Some(&(prev, _)) = rows.last() {
-            if t < prev {
-                return Err(err(
-                    line_no,
-                    format!(
-                        "timestamp {} is earlier than the row before ({}); NAB data is in time order",
-                        format_nab_time(t),
-                        format_nab_time(prev)
-                    ),
-                ));
-            }
-        }
-        rows.push((t, v));
+        let field =
+            |col: usize, name: &str| fields.get(col).map(|f| f.trim()).ok_or_else(|| format!("no `{name}` field"));
+        let time = field(t_col, "timestamp").and_then(|t| parse_nab_time(t).map_err(|_| t.to_string()));
+        let value = field(v_col, "value").and_then(|raw| match raw.parse::<f64>() {
+            Ok(v) => Ok(v),
+            Err(_) if raw.is_empty() => Err("empty value".to_string()),
+            Err(_) => Err(format!("`{raw}` is not a number")),
+        });
+        rows.push(RawRow { line: line_no, time, value });
     }
     if rows.is_empty() {
         return Err(err(1, "no data rows".to_string()));
@@ -463,26 +722,109 @@ mod tests {
         assert_eq!(c.with_probation_percent(0.0).probation_rows(100), 0);
     }
 
+    fn t(s: i64) -> Timestamp {
+        Timestamp(s * 1000)
+    }
+
+    /// Ten rows, one a second, values 0..10.
+    fn rows() -> Vec<(Timestamp, f64)> {
+        (0..10).map(|i| (t(i), i as f64)).collect()
+    }
+
+    fn times(f: &NabFile) -> Vec<i64> {
+        f.rows().iter().map(|r| r.0.millis() / 1000).collect()
+    }
+
     #[test]
-    fn file_checks_say_what() {
-        let t = |s: i64| Timestamp(s * 1000);
-        let rows: Vec<_> = (0..10).map(|i| (t(i), 0.0)).collect();
-        assert!(NabFile::new("a.csv", rows.clone(), &[(t(2), t(4)), (t(6), t(6))]).is_ok());
-        let e = NabFile::new("a.csv", rows.clone(), &[(t(2), t(4)), (t(4), t(6))]).unwrap_err();
+    fn windows_out_of_order_are_refused() {
+        assert!(NabFile::new("a.csv", rows(), &[(t(2), t(4)), (t(6), t(6))]).is_ok());
+        let e = NabFile::new("a.csv", rows(), &[(t(2), t(4)), (t(4), t(6))]).unwrap_err();
         assert!(e.contains("window 2 starts before window 1 ends"), "{e}");
-        let e = NabFile::new("a.csv", rows.clone(), &[(t(5), t(4))]).unwrap_err();
+        let e = NabFile::new("a.csv", rows(), &[(t(5), t(4))]).unwrap_err();
         assert!(e.contains("window 1 ends before it starts"), "{e}");
-        let e = NabFile::new("a.csv", rows.clone(), &[(Timestamp(2500), t(4))]).unwrap_err();
-        assert!(e.contains("window 1 starts at 1970-01-01 00:00:02.500"), "{e}");
-        let mut bad = rows.clone();
-        bad[3].0 = t(1);
-        assert!(NabFile::new("a.csv", bad, &[]).unwrap_err().contains("row 4 is earlier than row 3"));
-        // A repeated time is NAB data (exchange-2_cpc_results.csv has one), but not as a window limit.
-        let mut repeat = rows.clone();
-        repeat[3].0 = t(2);
-        assert!(NabFile::new("a.csv", repeat.clone(), &[(t(4), t(6))]).is_ok());
-        let e = NabFile::new("a.csv", repeat, &[(t(2), t(6))]).unwrap_err();
-        assert!(e.contains("window 1 starts at 1970-01-01 00:00:02, the time of 2 rows"), "{e}");
+        assert!(NabFile::new("a.csv", Vec::new(), &[]).unwrap_err().contains("no data rows"));
         assert!(!is_plain_relative("../x.csv") && !is_plain_relative("/x.csv") && is_plain_relative("a/b.csv"));
+    }
+
+    #[test]
+    fn windows_between_rows_or_outside_are_snapped_or_dropped() {
+        let f = NabFile::new("a.csv", rows(), &[(t(2), t(4))]).unwrap();
+        assert!(f.repairs().is_empty());
+        // 2.5 s to 4 s covers rows 3 and 4 (lines 5 and 6), as NAB's labels would.
+        let f = NabFile::new("a.csv", rows(), &[(Timestamp(2500), t(4))]).unwrap();
+        assert_eq!((f.windows()[0].first_row, f.windows()[0].last_row), (3, 4));
+        assert_eq!(f.repairs().count(RepairKind::WindowSnapped), 1);
+        assert!(f.repairs().kinds()[0].examples[0].1.contains("lines 5 to 6"), "{:?}", f.repairs());
+        // Between two rows, and after the last row: no row, not scored.
+        let f = NabFile::new("a.csv", rows(), &[(Timestamp(2200), Timestamp(2800)), (t(20), t(30))]).unwrap();
+        assert!(f.windows().is_empty());
+        assert_eq!(f.repairs().count(RepairKind::WindowEmpty), 2);
+        // Starting before the file: from its first row.
+        let f = NabFile::new("a.csv", rows(), &[(t(-5), t(1))]).unwrap();
+        assert_eq!((f.windows()[0].first_row, f.windows()[0].last_row), (0, 1));
+        // A limit on a repeated time covers every row at it.
+        let mut repeat = rows();
+        repeat[3].0 = t(2);
+        let f = NabFile::new("a.csv", repeat, &[(t(2), t(6))]).unwrap();
+        assert_eq!((f.windows()[0].first_row, f.windows()[0].last_row), (2, 6));
+        assert_eq!(f.repairs().count(RepairKind::WindowSnapped), 1);
+        assert_eq!(f.repairs().count(RepairKind::RepeatedTime), 1);
+    }
+
+    #[test]
+    fn a_clock_step_back_rebases_the_rest() {
+        // Row 5 (line 7) is an hour early, and so is every later row: the detector sees row 5
+        // one usual interval after row 4 and the rest follow it; the file's times are kept.
+        let mut r = rows();
+        for row in r.iter_mut().skip(5) {
+            row.0 = row.0.plus_ms(-3_600_000);
+        }
+        let f = NabFile::new("a.csv", r.clone(), &[]).unwrap();
+        assert_eq!(times(&f), vec![0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+        assert_eq!(f.file_times()[5], r[5].0);
+        assert_eq!(f.rows().len(), 10);
+        assert_eq!((f.repairs().count(RepairKind::ClockStep), f.repairs().repaired()), (1, 1));
+        let (line, detail) = &f.repairs().kinds()[0].examples[0];
+        assert_eq!(*line, 7);
+        assert!(detail.contains("59m 59s before the row before") && detail.contains("later rows +1h"), "{detail}");
+        assert!(detail.contains("re-based"), "{detail}");
+    }
+
+    #[test]
+    fn rows_out_of_order_are_held_at_the_previous_time() {
+        let mut r = rows();
+        r.swap(4, 5);
+        let f = NabFile::new("a.csv", r, &[]).unwrap();
+        // Row 5 (time 4) is seen at time 5; later rows are not moved.
+        assert_eq!(times(&f), vec![0, 1, 2, 3, 5, 5, 6, 7, 8, 9]);
+        assert_eq!(f.rows()[5].1, 4.0);
+        assert_eq!(f.repairs().count(RepairKind::OutOfOrder), 1);
+        assert_eq!(f.repairs().count(RepairKind::ClockStep), 0);
+        assert_eq!(f.repairs().kinds()[0].examples[0].0, 7);
+    }
+
+    #[test]
+    fn bad_values_get_the_last_good_value_and_are_counted() {
+        let mut r = rows();
+        r[3].1 = f64::NAN;
+        r[4].1 = f64::INFINITY;
+        let f = NabFile::new("a.csv", r, &[]).unwrap();
+        let values: Vec<f64> = f.rows().iter().map(|r| r.1).collect();
+        assert_eq!(values, vec![0.0, 1.0, 2.0, 2.0, 2.0, 5.0, 6.0, 7.0, 8.0, 9.0]);
+        assert_eq!(f.repairs().count(RepairKind::BadValue), 2);
+        let examples = &f.repairs().kinds()[0].examples;
+        assert_eq!((examples[0].0, examples[1].0), (5, 6));
+        assert!(examples[0].1.contains("`NaN` is not finite; fed the last good value 2"), "{examples:?}");
+    }
+
+    #[test]
+    fn examples_are_capped_counts_are_not() {
+        let r: Vec<_> = (0..10).map(|i| (t(0), i as f64)).collect();
+        let f = NabFile::new("a.csv", r, &[]).unwrap();
+        let k = &f.repairs().kinds()[0];
+        assert_eq!((k.kind, k.count, k.examples.len()), (RepairKind::RepeatedTime, 9, REPAIR_EXAMPLES));
+        assert_eq!(f.repairs().repaired(), 0);
+        assert_eq!(duration_text(3_660_000), "1h 1m");
+        assert_eq!(duration_text(250), "250ms");
     }
 }

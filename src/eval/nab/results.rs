@@ -37,7 +37,9 @@ pub fn write_results(
         })?;
         path.push(format!("{detector}_{file_name}"));
         let mut text = String::from("timestamp,value,anomaly_score,label\n");
-        for (i, (&(t, value), score)) in file.rows().iter().zip(scores).enumerate() {
+        // The file's own times (NAB matches windows on them), the values the detector was fed.
+        let rows = file.file_times().iter().zip(file.rows()).zip(scores).enumerate();
+        for (i, ((&t, &(_, value)), score)) in rows {
             let label = u8::from(file.in_window(i));
             // `{}` writes the shortest text that reads back to the same f64.
             let _ = writeln!(text, "{},{value},{score},{label}", format_nab_time(t));

@@ -3,8 +3,9 @@
 //! the rules in words.
 
 use super::corpus::{CostMatrix, NabCorpus, NabFile, Profile};
-use super::report::{FileScore, NabReport, ProfileScore, RowCounts};
+use super::report::{CategoryProfileScore, CategoryScore, FileScore, NabReport, ProfileScore, RowCounts};
 use super::NabError;
+use std::collections::BTreeMap;
 
 /// The threshold NAB's sweep starts from: above every score, so nothing is detected.
 pub const NEVER_FIRES: f64 = 1.1;
@@ -88,6 +89,18 @@ fn weighted(role: Role, costs: &CostMatrix) -> f64 {
 /// distinct score is a candidate, plus [`NEVER_FIRES`]; ties go to the higher threshold).
 /// Returns (threshold, raw score).
 fn best_threshold(corpus: &NabCorpus, roles: &[Vec<Role>], scores: &[Vec<f64>], costs: &CostMatrix) -> (f64, f64) {
+    let all: Vec<usize> = (0..corpus.files().len()).collect();
+    best_threshold_of(&all, corpus, roles, scores, costs)
+}
+
+/// [`best_threshold`] over the files at indices `subset` only (none: never firing, 0).
+fn best_threshold_of(
+    subset: &[usize],
+    corpus: &NabCorpus,
+    roles: &[Vec<Role>],
+    scores: &[Vec<f64>],
+    costs: &CostMatrix,
+) -> (f64, f64) {
     struct Point {
         score: f64,
         worth: f64,
@@ -95,7 +108,8 @@ fn best_threshold(corpus: &NabCorpus, roles: &[Vec<Role>], scores: &[Vec<f64>], 
     }
     let mut points = Vec::new();
     let mut window_offset = 0;
-    for ((file, roles), scores) in corpus.files().iter().zip(roles).zip(scores) {
+    for &i in subset {
+        let (file, roles, scores) = (&corpus.files()[i], &roles[i], &scores[i]);
         for (&role, &score) in roles.iter().zip(scores) {
             let window = match role {
                 Role::Probation => continue,
@@ -197,8 +211,7 @@ fn profile_at(
         .collect();
     let raw = files.iter().map(|f| f.raw).sum::<f64>();
     let perfect = profile.costs.tp_weight * corpus.window_count() as f64;
-    let span = perfect - null;
-    let normalized = (span > 0.0).then(|| 100.0 * (raw - null) / span);
+    let normalized = normalize(raw, null, perfect);
     let mut counts = RowCounts::default();
     for f in &files {
         counts.add(&f.counts);
@@ -220,9 +233,79 @@ fn profile_at(
 
 /// Raw score of NAB's null detector (a constant 0.5 everywhere) at its own best threshold.
 fn null_score(corpus: &NabCorpus, roles: &[Vec<Role>], costs: &CostMatrix) -> f64 {
+    let all: Vec<usize> = (0..corpus.files().len()).collect();
+    null_score_of(&all, corpus, roles, costs)
+}
+
+/// [`null_score`] of the files at indices `subset`, swept over them alone.
+fn null_score_of(subset: &[usize], corpus: &NabCorpus, roles: &[Vec<Role>], costs: &CostMatrix) -> f64 {
     let constant: Vec<Vec<f64>> = corpus.files().iter().map(|f| vec![0.5; f.rows().len()]).collect();
-    let (threshold, _) = best_threshold(corpus, roles, &constant, costs);
-    corpus.files().iter().zip(roles).zip(&constant).map(|((f, r), s)| file_score(f, r, s, costs, threshold).raw).sum()
+    let (threshold, _) = best_threshold_of(subset, corpus, roles, &constant, costs);
+    raw_of(subset, corpus, roles, &constant, costs, threshold)
+}
+
+/// Summed raw score of the files at indices `subset` at `threshold`.
+fn raw_of(
+    subset: &[usize],
+    corpus: &NabCorpus,
+    roles: &[Vec<Role>],
+    scores: &[Vec<f64>],
+    costs: &CostMatrix,
+    threshold: f64,
+) -> f64 {
+    subset.iter().map(|&i| file_score(&corpus.files()[i], &roles[i], &scores[i], costs, threshold).raw).sum()
+}
+
+/// NAB's normalisation, `None` when there is no window to find.
+fn normalize(raw: f64, null: f64, perfect: f64) -> Option<f64> {
+    let span = perfect - null;
+    (span > 0.0).then(|| 100.0 * (raw - null) / span)
+}
+
+/// A file's category: its key up to the last `/` (the data folder's sub-folder), `.` at the top.
+pub fn category_of(name: &str) -> &str {
+    name.rsplit_once('/').map_or(".", |(c, _)| c)
+}
+
+/// Per category (sorted by name): its score at the global thresholds and its score when each
+/// profile's threshold is chosen on all the other categories, both normalised by the category's
+/// own null and perfect scores.
+fn categories(corpus: &NabCorpus, roles: &[Vec<Role>], scores: &[Vec<f64>], global: &[f64]) -> Vec<CategoryScore> {
+    let mut groups: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, f) in corpus.files().iter().enumerate() {
+        groups.entry(category_of(f.name())).or_default().push(i);
+    }
+    groups
+        .iter()
+        .map(|(&category, members)| {
+            let others: Vec<usize> = (0..corpus.files().len()).filter(|i| !members.contains(i)).collect();
+            let windows: usize = members.iter().map(|&i| corpus.files()[i].windows().len()).sum();
+            let profiles = corpus
+                .profiles()
+                .iter()
+                .zip(global)
+                .map(|(profile, &global_threshold)| {
+                    let costs = &profile.costs;
+                    let null = null_score_of(members, corpus, roles, costs);
+                    let perfect = costs.tp_weight * windows as f64;
+                    let global_raw = raw_of(members, corpus, roles, scores, costs, global_threshold);
+                    let (held_out_threshold, _) = best_threshold_of(&others, corpus, roles, scores, costs);
+                    let held_out_raw = raw_of(members, corpus, roles, scores, costs, held_out_threshold);
+                    CategoryProfileScore {
+                        profile: profile.name.clone(),
+                        null,
+                        perfect,
+                        global_raw,
+                        global_normalized: normalize(global_raw, null, perfect),
+                        held_out_threshold,
+                        held_out_raw,
+                        held_out_normalized: normalize(held_out_raw, null, perfect),
+                    }
+                })
+                .collect();
+            CategoryScore { category: category.to_string(), files: members.len(), windows, profiles }
+        })
+        .collect()
 }
 
 fn all_roles(corpus: &NabCorpus) -> Vec<Vec<Role>> {
@@ -232,7 +315,7 @@ fn all_roles(corpus: &NabCorpus) -> Vec<Vec<Role>> {
 /// The full report: per profile, the best joint threshold and the scores at it.
 pub(super) fn report(corpus: &NabCorpus, scores: Vec<Vec<f64>>) -> NabReport {
     let roles = all_roles(corpus);
-    let profiles = corpus
+    let profiles: Vec<ProfileScore> = corpus
         .profiles()
         .iter()
         .map(|profile| {
@@ -241,7 +324,15 @@ pub(super) fn report(corpus: &NabCorpus, scores: Vec<Vec<f64>>) -> NabReport {
             profile_at(corpus, &roles, &scores, profile, threshold, null)
         })
         .collect();
+    let global: Vec<f64> = profiles.iter().map(|p| p.threshold).collect();
     NabReport {
+        categories: categories(corpus, &roles, &scores, &global),
+        repairs: corpus
+            .files()
+            .iter()
+            .filter(|f| !f.repairs().is_empty())
+            .map(|f| (f.name().to_string(), f.repairs().clone()))
+            .collect(),
         files: corpus.files().iter().map(|f| f.name().to_string()).collect(),
         windows: corpus.window_count(),
         rows: corpus.row_count(),
@@ -284,8 +375,8 @@ pub(super) fn check_scores(corpus: &NabCorpus, scores: &[Vec<f64>]) -> Result<()
             return Err(err(format!(
                 "row {} (line {}, {}): score {} is not in [0, 1]",
                 i + 1,
-                i + 2,
-                super::corpus::format_nab_time(file.rows()[i].0),
+                file.lines()[i],
+                super::corpus::format_nab_time(file.file_times()[i]),
                 s[i]
             )));
         }
@@ -536,6 +627,53 @@ mod tests {
         assert!(e.contains("row 5 (line 6, 2014-05-13 16:57:20): score NaN is not in [0, 1]"), "{e}");
         assert!(check_scores(&corpus, &[scores(10, &[(4, 1.5)])]).is_err());
         assert!(check_scores(&corpus, &[]).unwrap_err().to_string().contains("0 score series for 1 files"));
+    }
+
+    #[test]
+    fn leave_one_category_out_chooses_the_threshold_on_the_others() {
+        // Two categories, one file each, 40 rows, a window at rows 30..=34 (so NAB's null
+        // detector never fires: null = -1 per file, perfect = 1). a/x finds its window at 0.9;
+        // b/y has a false positive far before its window at 0.8 (-0.11) and finds it at 0.6.
+        // All files: 0.6 is best (1 + 1 - 0.11 = 1.89): a 100, b 100 * (0.89 + 1) / 2 = 94.5.
+        // a held out: on b alone 0.6 is best (0.89 > -1 never, -1.11 at 0.8): a scores 1, 100.
+        // b held out: on a alone 0.9 is best (1): b finds nothing at 0.9, -1, 0.
+        let corpus =
+            NabCorpus::new(vec![file("a/x.csv", 40, &[(30, 34)]), file("b/y.csv", 40, &[(30, 34)])], vec![standard()])
+                .with_probation_percent(0.0);
+        let report = evaluate_scores(&corpus, vec![scores(40, &[(30, 0.9)]), scores(40, &[(3, 0.8), (30, 0.6)])]);
+        assert_eq!(report.profiles[0].threshold, 0.6);
+        let names: Vec<&str> = report.categories.iter().map(|c| c.category.as_str()).collect();
+        assert_eq!(names, ["a", "b"]);
+        let (a, b) = (&report.categories[0].profiles[0], &report.categories[1].profiles[0]);
+        assert_close(a.null, -1.0);
+        assert_close(a.perfect, 1.0);
+        assert_close(a.global_normalized.unwrap(), 100.0);
+        assert_close(b.global_raw, 0.89);
+        assert_close(b.global_normalized.unwrap(), 94.5);
+        assert_eq!((a.held_out_threshold, b.held_out_threshold), (0.6, 0.9));
+        assert_close(a.held_out_normalized.unwrap(), 100.0);
+        assert_close(b.held_out_raw, -1.0);
+        assert_close(b.held_out_normalized.unwrap(), 0.0);
+        // Over both: raw 1 - 1 = 0 between null -2 and perfect 2.
+        assert_close(crate::eval::nab::held_out_overall(&report.categories, 0).unwrap(), 50.0);
+        let text = report.to_string();
+        assert!(text.contains("all held out"), "{text}");
+        assert!(text.lines().any(|l| l.starts_with("b ") && l.contains("94.50     0.00    0.9000")), "{text}");
+    }
+
+    #[test]
+    fn a_lone_category_has_no_other_to_tune_on() {
+        let corpus = NabCorpus::new(vec![file("a/x.csv", 40, &[(30, 34)]), file("top.csv", 40, &[])], vec![standard()])
+            .with_probation_percent(0.0);
+        let report = evaluate_scores(&corpus, vec![scores(40, &[(30, 0.9)]), vec![0.0; 40]]);
+        assert_eq!(category_of("top.csv"), ".");
+        let a = &report.categories[1].profiles[0];
+        assert_eq!(report.categories[1].category, "a");
+        // Tuned on `.` (no window): never firing is best there, so `a` finds nothing.
+        assert_eq!(a.held_out_threshold, NEVER_FIRES);
+        assert_close(a.held_out_normalized.unwrap(), 0.0);
+        assert_close(a.global_normalized.unwrap(), 100.0);
+        assert_eq!(report.categories[0].profiles[0].global_normalized, None);
     }
 
     fn evaluate_scores(corpus: &NabCorpus, scores: Vec<Vec<f64>>) -> NabReport {
