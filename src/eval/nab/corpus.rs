@@ -305,6 +305,10 @@ fn repair_rows(raw: &[RawRow], repairs: &mut Repairs) -> Result<Repaired, String
                 }
             }
         };
+        // A bad value feeds the last good one rather than being left out: the detector's
+        // contract is one observation per row (NAB scores every row), the detector is out of
+        // this module's reach, and a repeated value is what a dashboard shows for a missed
+        // scrape: no invented spike or level change, so the row scores as "nothing new".
         let value = match &r.value {
             Ok(v) if v.is_finite() => {
                 last_value = *v;
