@@ -537,6 +537,8 @@ fn demo_ui(
             let started = Instant::now();
             let mut all = Vec::new();
             let mut batch = Vec::new();
+            // The observations fed since the last hand-over: the metric context and topology.
+            let mut seen: Vec<Observation> = Vec::new();
             for obs in &observations {
                 let due = data_offset(t0, obs.at, speed);
                 let elapsed = started.elapsed();
@@ -550,14 +552,19 @@ fn demo_ui(
                             return Ok(()); // The UI has quit.
                         }
                     }
+                    if !seen.is_empty() && tx.send(Feed::Observations(std::mem::take(&mut seen))).is_err() {
+                        return Ok(());
+                    }
                     std::thread::sleep(due - elapsed);
                 }
                 agent.feed(obs, &mut batch)?;
+                seen.push(obs.clone());
             }
             if events_out.is_some() {
                 all.extend_from_slice(&batch);
             }
             let _ = tx.send(Feed::Events(batch));
+            let _ = tx.send(Feed::Observations(seen));
             let summary =
                 format!("scenario finished: {} observations, {} events", agent.observations(), agent.events());
             let _ = tx.send(Feed::Finished { summary });

@@ -1239,6 +1239,15 @@ fn chart_draws_the_broken_series_and_band_up_to_the_cursor_only() {
     let text = screen(&app);
     assert!(text.contains("ROOT CAUSE") && text.contains("#1") && text.contains("METRIC"), "{text}");
     assert_eq!(chart_rows(&text).len(), 6);
+
+    // Live at 80x24 the first screen stays with the root cause and what follows it; the chart
+    // comes back on a taller terminal.
+    press(&mut app, KeyCode::Char('L'));
+    assert!(app.replay.is_live());
+    let text = screen(&app);
+    assert!(text.contains("ROOT CAUSE") && !text.contains("METRIC"), "{text}");
+    update(&mut app, Action::Resize { width: 80, height: 34 });
+    assert!(screen(&app).contains("METRIC"));
 }
 
 /// The topology section of the detail follows the cursor: a relation learned at 03:12 is not

@@ -405,6 +405,7 @@ impl Runtime {
         let mut queue_tick = tokio::time::interval(REQUEST_POLL);
         queue_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let has_queue = self.agent.journal().is_some_and(|j| !j.is_read_only());
+        let has_feed = feed.is_some();
         let send = |message: Feed| {
             if let Some(f) = &feed {
                 let _ = f.send(message);
@@ -447,6 +448,12 @@ impl Runtime {
                 }
             };
             let Some(results) = results else { continue };
+            // What the views draw the metric context and the topology from (a UI is attached).
+            let observations: Vec<Observation> = if has_feed {
+                results.values().flat_map(|(pull, _)| pull.observations.iter().cloned()).collect()
+            } else {
+                Vec::new()
+            };
             let events = self.apply(results, at)?;
             let after = Instant::now();
             for (&i, old) in due.iter().zip(before) {
@@ -459,6 +466,10 @@ impl Runtime {
             }
             if !events.is_empty() {
                 send(Feed::Events(events));
+            }
+            // After the events, so the series of a new anomaly are already kept in full.
+            if !observations.is_empty() {
+                send(Feed::Observations(observations));
             }
         }
     }

@@ -40,8 +40,11 @@ fn timeline_rows(height: u16) -> u16 {
 /// The detail's panes in `area`: the scrolling lines, the chart (if there is one to draw) and
 /// the timeline.
 pub fn panes(app: &App, area: Rect) -> (Rect, Option<Rect>, Option<Rect>) {
+    // Live at 80x24 the first screen is for the root cause, its evidence and the foundational
+    // cause; the chart joins them on a taller terminal, and whenever the replay cursor is off live.
+    let room = area.height >= 30 || !app.replay.is_live();
     let chart_rows = match app.detail_problem() {
-        Some(p) if chart::data(app, p, app.problems().as_of).is_some() => chart::rows(area.height),
+        Some(p) if room && chart::data(app, p, app.problems().as_of).is_some() => chart::rows(area.height),
         _ => 0,
     };
     let timeline_rows = timeline_rows(area.height);
