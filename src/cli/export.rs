@@ -23,7 +23,7 @@ pub fn run(
     format: Format,
     config: Option<&Path>,
 ) -> Result<()> {
-    let id = parse_problem(problem)?;
+    let id: ProblemId = problem.parse().map_err(anyhow::Error::msg)?;
     if let Some(out) = output {
         if same_file(out, journal_path) {
             bail!("{}: the output would overwrite the journal; give another -o FILE", out.display());
@@ -71,16 +71,6 @@ pub fn run(
             );
             Ok(())
         }
-    }
-}
-
-/// `P-0003`, `p-3` or `3`.
-pub fn parse_problem(s: &str) -> Result<ProblemId> {
-    let t = s.trim();
-    let digits = t.strip_prefix("P-").or_else(|| t.strip_prefix("p-")).unwrap_or(t);
-    match digits.parse::<u64>() {
-        Ok(n) if n > 0 => Ok(ProblemId(n)),
-        _ => bail!("`{s}` is not a problem id (e.g. P-0003)"),
     }
 }
 

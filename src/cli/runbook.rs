@@ -9,7 +9,6 @@ use clap::Subcommand;
 use faultline::journal::Journal;
 use faultline::model::{Entity, EntityId, ObservationKind, ProblemSet};
 use faultline::runbook::file::{default_dir, toml_files};
-use faultline::runbook::probe::parse_problem_id;
 use faultline::runbook::{
     default_lock_dir, CancelToken, Executor, JournalProbe, Outcome, Plan, ProblemContext, RunRecord, Runbook,
     RunbookSet, Stream,
@@ -244,7 +243,7 @@ fn problem_context(journal_path: &Path, id: &str) -> Result<ProblemContext> {
     let journal = Journal::open_read_only(journal_path)?;
     let events = journal.events_after(0)?;
     let set = ProblemSet::fold(&events);
-    let pid = parse_problem_id(id).with_context(|| format!("`{id}` is not a problem id (write e.g. P-0003)"))?;
+    let pid: faultline::model::ProblemId = id.parse().map_err(anyhow::Error::msg)?;
     let problem = set.problems.get(&pid).with_context(|| format!("{pid} is not in {}", journal_path.display()))?;
     let mut entities: BTreeMap<EntityId, Entity> = BTreeMap::new();
     for o in journal.observations()? {

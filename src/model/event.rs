@@ -18,6 +18,20 @@ impl fmt::Display for ProblemId {
     }
 }
 
+impl std::str::FromStr for ProblemId {
+    type Err = String;
+
+    /// `P-0003`, `p-3` or `3`; ids start at 1.
+    fn from_str(s: &str) -> Result<ProblemId, String> {
+        let t = s.trim();
+        let digits = t.strip_prefix("P-").or_else(|| t.strip_prefix("p-")).unwrap_or(t);
+        match digits.parse::<u64>() {
+            Ok(n) if n > 0 => Ok(ProblemId(n)),
+            _ => Err(format!("`{s}` is not a problem id (e.g. P-0003)")),
+        }
+    }
+}
+
 /// One step of what happened to one problem. `seq` is global and strictly increasing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProblemEvent {

@@ -30,12 +30,6 @@ pub trait ProblemProbe: Send + Sync {
     fn probe<'a>(&'a self, problem: &'a str) -> Pin<Box<dyn Future<Output = Result<Probe, String>> + Send + 'a>>;
 }
 
-/// `P-0007`, `7` → the id.
-pub fn parse_problem_id(s: &str) -> Option<ProblemId> {
-    let digits = s.trim().trim_start_matches("P-").trim_start_matches("p-");
-    digits.parse().ok().map(ProblemId)
-}
-
 /// Reads the journal afresh on every question (an agent keeps writing it).
 #[derive(Debug, Clone)]
 pub struct JournalProbe {
@@ -46,7 +40,7 @@ impl ProblemProbe for JournalProbe {
     fn probe<'a>(&'a self, problem: &'a str) -> Pin<Box<dyn Future<Output = Result<Probe, String>> + Send + 'a>> {
         Box::pin(async move {
             let path = self.path.clone();
-            let id = parse_problem_id(problem).ok_or_else(|| format!("`{problem}` is not a problem id"))?;
+            let id: ProblemId = problem.parse()?;
             tokio::task::spawn_blocking(move || {
                 let journal = crate::journal::Journal::open_read_only(&path).map_err(|e| e.to_string())?;
                 let events = journal.events_after(0).map_err(|e| e.to_string())?;
