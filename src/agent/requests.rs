@@ -4,8 +4,7 @@
 //! agent for viewers that have no configuration of their own.
 
 use crate::model::ProblemId;
-use crate::sources::alertmanager::{SilencePlan, SilenceTarget};
-use crate::ui::Request;
+use crate::runbook::{CancelRequest, Request, RunRequest, SilencePlan, SilenceTarget};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -15,6 +14,27 @@ pub const SILENCE_TARGET_KEY: &str = "agent.silence_target";
 
 /// The request kind of a silence.
 pub const SILENCE: &str = "silence";
+/// The request kind of a runbook run.
+pub const RUNBOOK: &str = "runbook";
+/// The request kind of cancelling a run.
+pub const CANCEL: &str = "cancel";
+
+/// A [`RunRequest`] without its author.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RunBody {
+    runbook: String,
+    problem: ProblemId,
+    shown: Vec<String>,
+}
+
+/// A [`CancelRequest`] without its author.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CancelBody {
+    runbook: String,
+    problem: ProblemId,
+}
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -62,6 +82,14 @@ pub fn encode(request: &Request) -> (&'static str, String, String) {
             };
             (SILENCE, serde_json::to_string(&body).unwrap_or_default(), plan.created_by.clone())
         }
+        Request::Run(r) => {
+            let body = RunBody { runbook: r.runbook.clone(), problem: r.problem, shown: r.shown.clone() };
+            (RUNBOOK, serde_json::to_string(&body).unwrap_or_default(), r.operator.clone())
+        }
+        Request::Cancel(c) => {
+            let body = CancelBody { runbook: c.runbook.clone(), problem: c.problem };
+            (CANCEL, serde_json::to_string(&body).unwrap_or_default(), c.by.clone())
+        }
     }
 }
 
@@ -78,6 +106,19 @@ pub fn decode(kind: &str, body: &str, who: &str) -> Result<Request, String> {
                 created_by: who.to_string(),
                 comment: b.comment,
             }))
+        }
+        RUNBOOK => {
+            let b: RunBody = serde_json::from_str(body).map_err(|e| format!("runbook request body: {e}"))?;
+            Ok(Request::Run(RunRequest {
+                runbook: b.runbook,
+                problem: b.problem,
+                operator: who.to_string(),
+                shown: b.shown,
+            }))
+        }
+        CANCEL => {
+            let b: CancelBody = serde_json::from_str(body).map_err(|e| format!("cancel request body: {e}"))?;
+            Ok(Request::Cancel(CancelRequest { runbook: b.runbook, problem: b.problem, by: who.to_string() }))
         }
         other => Err(format!("unknown request kind `{other}` (written by a newer faultline?)")),
     }
@@ -109,8 +150,29 @@ mod tests {
 
     #[test]
     fn unknown_kinds_and_bad_bodies_are_errors_naming_them() {
-        assert!(decode("runbook", "{}", "a@b").unwrap_err().contains("unknown request kind `runbook`"));
+        assert!(decode("reboot", "{}", "a@b").unwrap_err().contains("unknown request kind `reboot`"));
+        assert!(decode(RUNBOOK, "{}", "a@b").unwrap_err().starts_with("runbook request body: "));
         assert!(decode(SILENCE, "{\"problem\": 1}", "a@b").unwrap_err().starts_with("silence request body: "));
+    }
+
+    #[test]
+    fn runs_and_cancels_round_trip_with_who_asked() {
+        let run = Request::Run(RunRequest {
+            runbook: "restart-unit".into(),
+            problem: ProblemId(9),
+            operator: "alice@b1 (from 10.0.0.5)".into(),
+            shown: vec!["runbook restart-unit (x.toml) for P-0009 on host:a, by alice@b1".into()],
+        });
+        let (kind, body, who) = encode(&run);
+        assert_eq!((kind, who.as_str()), (RUNBOOK, "alice@b1 (from 10.0.0.5)"));
+        assert_eq!(decode(kind, &body, &who), Ok(run));
+        let cancel = Request::Cancel(CancelRequest {
+            runbook: "restart-unit".into(),
+            problem: ProblemId(9),
+            by: "bob@b2".into(),
+        });
+        let (kind, body, who) = encode(&cancel);
+        assert_eq!(decode(kind, &body, &who), Ok(cancel));
     }
 
     #[test]

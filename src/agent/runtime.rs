@@ -484,6 +484,9 @@ impl Runtime {
                 }
                 send(Feed::Notice(notice));
             }
+            other @ (Request::Run(_) | Request::Cancel(_)) => {
+                send(Feed::Notice(format!("{}: not carried out (runbooks are not served yet)", other.describe())))
+            }
         }
         Ok(())
     }
@@ -551,6 +554,10 @@ impl Runtime {
                 }
                 Ok((state, format!("{notice} (asked by {})", r.who)))
             }
+            other @ (Request::Run(_) | Request::Cancel(_)) => Ok((
+                RequestState::Refused,
+                format!("{}: not carried out (runbooks are not served yet) (asked by {})", other.describe(), r.who),
+            )),
         }
     }
 }

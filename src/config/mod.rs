@@ -35,6 +35,55 @@ pub struct Config {
     pub sources: SourcesSection,
     /// `[mapping]`: which labels name which entity; see [`crate::sources::mapping`].
     pub mapping: crate::sources::mapping::Mapping,
+    /// `[runbooks]`: where runbook files and run locks are, and the agent's auto-remediation.
+    pub runbooks: RunbooksSection,
+}
+
+/// `[runbooks]` and `[[runbooks.auto]]`.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(default, deny_unknown_fields, expecting = "a [runbooks] table")]
+pub struct RunbooksSection {
+    /// Directory of runbook TOML files; unset means `runbooks/` in the user's config directory
+    /// ([`crate::runbook::file::default_dir`]). Relative to the config file's directory.
+    pub dir: Option<PathBuf>,
+    /// Directory of the cross-process run locks; unset means [`crate::runbook::default_lock_dir`].
+    pub lock_dir: Option<PathBuf>,
+    /// Auto-remediation policies of the agent: none (off) by default.
+    pub auto: Vec<AutoRemediation>,
+}
+
+/// One `[[runbooks.auto]]`: the agent runs `runbook` by itself on a problem it matches, once the
+/// problem's best root-cause candidate scores at least `min_score`, at most `max_per_hour` times
+/// per hour (across all problems), never in `--readonly`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AutoRemediation {
+    pub runbook: String,
+    /// Minimum score of the top root-cause candidate (0 to 1).
+    #[serde(default = "default_min_score")]
+    pub min_score: f64,
+    #[serde(default = "default_max_per_hour")]
+    pub max_per_hour: u32,
+}
+
+fn default_min_score() -> f64 {
+    0.8
+}
+
+fn default_max_per_hour() -> u32 {
+    1
+}
+
+impl RunbooksSection {
+    /// The runbook directory: `dir`, else the user's (`~/.config/faultline/runbooks`).
+    pub fn dir(&self) -> Option<PathBuf> {
+        self.dir.clone().or_else(crate::runbook::file::default_dir)
+    }
+
+    /// The lock directory: `lock_dir`, else [`crate::runbook::default_lock_dir`].
+    pub fn lock_dir(&self) -> PathBuf {
+        self.lock_dir.clone().unwrap_or_else(crate::runbook::default_lock_dir)
+    }
 }
 
 /// `[sources]`: one array of tables per kind of backend.
@@ -187,6 +236,12 @@ impl Config {
             for c in &mut config.sources.change_feed {
                 relative(&mut c.path);
             }
+            if let Some(d) = config.runbooks.dir.as_mut() {
+                relative(d);
+            }
+            if let Some(d) = config.runbooks.lock_dir.as_mut() {
+                relative(d);
+            }
         }
         Ok(config)
     }
@@ -225,6 +280,18 @@ impl Config {
 
     /// Checks what the types cannot; on failure, the dotted key and what is wrong with it.
     fn validate(&self) -> Result<(), (String, String)> {
+        for (i, a) in self.runbooks.auto.iter().enumerate() {
+            if a.runbook.trim().is_empty() {
+                return Err((format!("runbooks.auto[{i}].runbook"), "must name a runbook".into()));
+            }
+            if !(0.0..=1.0).contains(&a.min_score) {
+                return Err((
+                    format!("runbooks.auto[{i}].min_score"),
+                    format!("{} is out of range: must be 0 to 1", a.min_score),
+                ));
+            }
+            in_range(&format!("runbooks.auto[{i}].max_per_hour"), a.max_per_hour.into(), 1, 60)?;
+        }
         let e = &self.engine;
         positive("engine.correlation_window", e.correlation_window)?;
         in_range("engine.topology_hops", e.topology_hops.into(), 1, 10)?;

@@ -342,6 +342,26 @@ impl Engine {
                     None => tracing::warn!(%problem, "silence for a problem the engine does not know; not recorded"),
                 }
             }
+            ObservationKind::RunbookStarted { problem, runbook, by, plan, auto } => match self.surviving(*problem) {
+                Some(id) => {
+                    let kind = EventKind::RunbookStarted {
+                        runbook: runbook.clone(),
+                        by: by.clone(),
+                        plan: plan.clone(),
+                        auto: *auto,
+                    };
+                    self.emit(out, id, obs.at, kind);
+                }
+                None => {
+                    tracing::warn!(%problem, %runbook, "runbook run of a problem the engine does not know; not recorded")
+                }
+            },
+            ObservationKind::RunbookFinished { problem, record } => match self.surviving(*problem) {
+                Some(id) => self.emit(out, id, obs.at, EventKind::RunbookFinished { record: record.clone() }),
+                None => {
+                    tracing::warn!(%problem, runbook = %record.runbook, "runbook record of a problem the engine does not know; not recorded")
+                }
+            },
             ObservationKind::Kpi { entity, name, value, yesterday, last_week, higher_is_better, unit } => {
                 self.topology.ensure(entity);
                 let reading = impact::KpiReading {

@@ -104,6 +104,18 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<String>,
     },
+    /// A runbook run started: who, the exact plan.
+    RunbookStarted {
+        runbook: String,
+        by: String,
+        plan: Vec<String>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        auto: bool,
+    },
+    /// A runbook run ended, with its audit.
+    RunbookFinished {
+        record: Box<super::run::RunRecord>,
+    },
     Resolved,
     Reopened,
 }
@@ -160,6 +172,12 @@ impl EventKind {
             EventKind::Silenced { by, via, error: Some(error), .. } => {
                 format!("silence by {by} via {via} FAILED: {error}")
             }
+            EventKind::RunbookStarted { runbook, by, plan, auto } => format!(
+                "runbook {runbook} started by {by}{}: {} step(s)",
+                if *auto { " (auto-remediation)" } else { "" },
+                plan.iter().filter(|l| l.starts_with(char::is_numeric)).count().max(1)
+            ),
+            EventKind::RunbookFinished { record } => record.summary(),
             EventKind::Resolved => "resolved".to_string(),
             EventKind::Reopened => "reopened".to_string(),
         }

@@ -6,6 +6,7 @@ pub mod event;
 pub mod observation;
 pub mod problem;
 pub mod replay;
+pub mod run;
 pub mod signal;
 pub mod time;
 
@@ -16,5 +17,6 @@ pub use event::{
 };
 pub use observation::{AlertState, ChangeKind, Observation, ObservationKind, Severity, TrafficRole};
 pub use problem::{Problem, ProblemSet, ProblemStatus, TimelineEntry};
+pub use run::{Outcome, RunRecord, StepRecord, StepStatus};
 pub use signal::{Baseline, Mark, Signal, SignalKey, SignalKind};
 pub use time::Timestamp;

@@ -177,6 +177,20 @@ pub enum ObservationKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<String>,
     },
+    /// A runbook run started on a problem (after its plan was shown and confirmed, or by the
+    /// agent's auto-remediation). Fed through the engine so it is journaled and replays.
+    RunbookStarted {
+        problem: ProblemId,
+        runbook: String,
+        /// `user@host (from ADDR)`, or the agent for auto-remediation.
+        by: String,
+        /// The plan exactly as shown and run (secrets masked).
+        plan: Vec<String>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        auto: bool,
+    },
+    /// A runbook run ended: the full audit (steps, capped output, exit statuses, outcome).
+    RunbookFinished { problem: ProblemId, record: Box<super::run::RunRecord> },
     /// Past samples of one series, for its baseline to learn from before the series is judged
     /// live (history fetched at start-up). Learned, never judged: no anomaly comes of it.
     History { entity: EntityId, metric: String, samples: Vec<(Timestamp, f64)> },
@@ -224,7 +238,10 @@ impl ObservationKind {
             | ObservationKind::EntityGone { entity, .. } => Some(entity),
             ObservationKind::Entity { entity } => Some(&entity.id),
             ObservationKind::Relation { relation } | ObservationKind::RelationGone { relation } => Some(&relation.from),
-            ObservationKind::Tick | ObservationKind::Silence { .. } => None,
+            ObservationKind::Tick
+            | ObservationKind::Silence { .. }
+            | ObservationKind::RunbookStarted { .. }
+            | ObservationKind::RunbookFinished { .. } => None,
             ObservationKind::Kpi { entity, .. }
             | ObservationKind::History { entity, .. }
             | ObservationKind::Traffic { entity, .. } => Some(entity),

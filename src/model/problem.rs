@@ -119,6 +119,8 @@ impl Problem {
                 self.silenced_until = self.silenced_until.max(until);
             }
             EventKind::Silenced { .. } => {}
+            // Timeline only: the audit is in the event.
+            EventKind::RunbookStarted { .. } | EventKind::RunbookFinished { .. } => {}
             EventKind::Resolved => {
                 self.status = ProblemStatus::Resolved;
                 self.resolved_at = Some(e.at);

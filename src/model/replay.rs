@@ -263,6 +263,7 @@ fn field(kind: &EventKind, p: &Problem) -> Field {
         EventKind::Acknowledged { .. } => Field::Acknowledged(p.acknowledged_by.clone()),
         EventKind::Silenced { .. } => Field::Silenced(p.silenced_until),
         EventKind::Resolved | EventKind::Reopened => Field::Resolution(p.status, p.resolved_at),
+        EventKind::RunbookStarted { .. } | EventKind::RunbookFinished { .. } => Field::Unchanged,
         // A kind added after this file: keep the whole problem rather than guess.
         _ => Field::Whole(Box::new(p.clone())),
     }

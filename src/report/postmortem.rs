@@ -8,7 +8,8 @@
 
 use super::{number, percent, thousands};
 use crate::model::{
-    Candidate, EventKind, Hop, Problem, ProblemEvent, ProblemId, ProblemSet, ProblemStatus, Signal, Timestamp,
+    Candidate, EventKind, Hop, Problem, ProblemEvent, ProblemId, ProblemSet, ProblemStatus, RunRecord, Signal,
+    Timestamp,
 };
 use std::fmt::Write as _;
 
@@ -313,6 +314,7 @@ fn foundational_cause(md: &mut String, p: &Problem) {
 fn response(md: &mut String, own: &[&ProblemEvent]) {
     section(md, "Response");
     let mut rows = Vec::new();
+    let mut runs = Vec::new();
     for e in own {
         let row = match &e.kind {
             EventKind::Silenced { by, via, silences, error: None } => {
@@ -329,6 +331,24 @@ fn response(md: &mut String, own: &[&ProblemEvent]) {
                 (by.clone(), format!("silence via {via}"), format!("FAILED: {error}"))
             }
             EventKind::Acknowledged { by } => (by.clone(), "acknowledged".to_string(), "–".to_string()),
+            EventKind::RunbookStarted { runbook, by, plan, auto } => (
+                by.clone(),
+                format!("runbook {runbook}{}", if *auto { " (auto-remediation)" } else { "" }),
+                format!("started: {} plan line(s), below", plan.len()),
+            ),
+            EventKind::RunbookFinished { record } => {
+                runs.push((e.at, record.as_ref()));
+                let mut outcome = record.final_outcome().as_str().to_string();
+                let chain = escalation_chain(record);
+                if !chain.is_empty() {
+                    outcome.push_str(&format!(" (escalated: {chain})"));
+                }
+                match resolved_after(own, e.at) {
+                    Some(ms) => outcome.push_str(&format!("; the problem resolved {} later", minutes(ms))),
+                    None => outcome.push_str("; the problem did not resolve afterwards"),
+                }
+                (record.operator.clone(), format!("runbook {} finished", record.runbook), outcome)
+            }
             _ => continue,
         };
         rows.push((e.at, row));
@@ -341,6 +361,87 @@ fn response(md: &mut String, own: &[&ProblemEvent]) {
     let _ = writeln!(md, "|---|---|---|---|");
     for (at, (who, action, outcome)) in rows {
         let _ = writeln!(md, "| {} | {} | {} | {} |", clock(at), escape(&who), escape(&action), escape(&outcome));
+    }
+    for (at, record) in runs {
+        run_audit(md, at, record);
+    }
+}
+
+/// Lines of output kept per step in the post-mortem (the journal keeps up to 64 KiB).
+const OUTPUT_LINES: usize = 8;
+
+/// One run's audit: the plan exactly as it ran, then each step's status and the end of its output.
+fn run_audit(md: &mut String, at: Timestamp, r: &RunRecord) {
+    let _ = writeln!(
+        md,
+        "\n**Runbook {} at {}** by {}{}: {}",
+        escape(&r.runbook),
+        clock(at),
+        escape(&r.operator),
+        if r.auto { " (auto-remediation)" } else { "" },
+        r.outcome.as_str()
+    );
+    let _ = writeln!(md, "\n```text");
+    for line in &r.plan {
+        let _ = writeln!(md, "{}", fence_safe(line));
+    }
+    let _ = writeln!(md, "```\n");
+    for s in &r.steps {
+        let mut status = s.status.as_str().to_string();
+        if let Some(code) = s.exit_code {
+            status.push_str(&format!(", exit {code}"));
+        }
+        if let Some(sig) = s.signal {
+            status.push_str(&format!(", signal {sig}"));
+        }
+        if let Some(h) = s.http_status {
+            status.push_str(&format!(", HTTP {h}"));
+        }
+        let _ = writeln!(md, "- step {} {}: {status}. {}", s.index + 1, s.kind, escape(&s.detail));
+        let lines: Vec<&str> = s.output.lines().collect();
+        if !lines.is_empty() {
+            let from = lines.len().saturating_sub(OUTPUT_LINES);
+            let _ = writeln!(md, "\n  ```text");
+            if from > 0 {
+                let _ = writeln!(md, "  ({from} earlier line(s) in the journal)");
+            }
+            for l in &lines[from..] {
+                let _ = writeln!(md, "  {}", fence_safe(l));
+            }
+            let _ = writeln!(md, "  ```");
+        }
+    }
+    if let Some(next) = &r.escalation {
+        run_audit(md, next.started_at, next);
+    }
+}
+
+/// Output and plan text inside a code fence cannot close it.
+fn fence_safe(text: &str) -> String {
+    text.replace("```", "`\u{200b}``")
+}
+
+/// `restart-unit NOT mitigated → page-oncall succeeded`, empty without an escalation.
+fn escalation_chain(r: &RunRecord) -> String {
+    let mut parts = Vec::new();
+    let mut next = r.escalation.as_deref();
+    while let Some(n) = next {
+        parts.push(format!("{} {}", n.runbook, n.outcome.as_str()));
+        next = n.escalation.as_deref();
+    }
+    parts.join(" → ")
+}
+
+/// How long after `at` the problem resolved (its first `Resolved` at or after `at`).
+fn resolved_after(own: &[&ProblemEvent], at: Timestamp) -> Option<i64> {
+    own.iter().find(|e| e.at >= at && matches!(e.kind, EventKind::Resolved)).map(|e| e.at.since(at))
+}
+
+fn minutes(ms: i64) -> String {
+    if ms < 60_000 {
+        format!("{} s", ms / 1000)
+    } else {
+        format!("{} min", ms / 60_000)
     }
 }
 
@@ -398,7 +499,9 @@ fn questions(md: &mut String, p: &Problem, own: &[&ProblemEvent]) {
     if reopened > 0 {
         q.push(format!("It resolved and reopened {reopened} times: was it mitigated, or did it come back?"));
     }
-    let acted = own.iter().any(|e| matches!(e.kind, EventKind::Silenced { .. } | EventKind::Acknowledged { .. }));
+    let acted = own.iter().any(|e| {
+        matches!(e.kind, EventKind::Silenced { .. } | EventKind::Acknowledged { .. } | EventKind::RunbookStarted { .. })
+    });
     if !acted {
         q.push("How was it mitigated? No action was recorded in faultline.".to_string());
     }

@@ -8,8 +8,8 @@ use super::plan::{human, Action, Plan};
 use super::probe::ProblemProbe;
 use super::webhook::HttpRequest;
 use super::RunbookError;
+pub use crate::model::run::{Outcome, RunRecord, StepRecord, StepStatus, Stream, OUTPUT_CAP_BYTES};
 use crate::model::Timestamp;
-use serde::{Deserialize, Serialize};
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
@@ -18,9 +18,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::{mpsc, watch};
-
-/// Output kept per step in the record (bytes); the stream itself is not capped.
-pub const OUTPUT_CAP_BYTES: usize = 64 * 1024;
 
 /// Cancels a run: the running step's process group is ended and the run stops.
 #[derive(Debug, Clone)]
@@ -49,16 +46,6 @@ impl CancelToken {
     }
 }
 
-/// Which stream a line came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Stream {
-    Stdout,
-    Stderr,
-    /// The executor's own notes (step started, killed, verdicts).
-    Note,
-}
-
 /// One line of live output (redacted).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutputLine {
@@ -67,88 +54,6 @@ pub struct OutputLine {
     pub step: usize,
     pub stream: Stream,
     pub text: String,
-}
-
-/// How a step ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StepStatus {
-    Succeeded,
-    Failed,
-    TimedOut,
-    Cancelled,
-    /// Not executed in this version (silence).
-    Skipped,
-    /// A check or escalation found the problem mitigated.
-    Mitigated,
-    /// A check found it still there.
-    NotMitigated,
-    /// An escalation ran its target.
-    Escalated,
-}
-
-/// The audit of one step.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StepRecord {
-    pub index: usize,
-    /// `run`, `http`, `silence`, `check`, `escalate`.
-    pub kind: String,
-    pub status: StepStatus,
-    pub started_at: Timestamp,
-    pub finished_at: Timestamp,
-    /// A process's exit code.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub exit_code: Option<i32>,
-    /// The signal that ended a process.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub signal: Option<i32>,
-    /// An HTTP step's response status.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub http_status: Option<u16>,
-    /// Output (stdout and stderr interleaved as read, redacted), at most [`OUTPUT_CAP_BYTES`].
-    pub output: String,
-    /// True when output past the cap was dropped from the record.
-    #[serde(default)]
-    pub truncated: bool,
-    /// What happened, one line (error, verdict).
-    pub detail: String,
-}
-
-/// How a run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    /// Every step ran and succeeded (no check said otherwise).
-    Succeeded,
-    /// A step failed or timed out; the run stopped there.
-    Failed,
-    Cancelled,
-    /// A check found the problem mitigated.
-    Mitigated,
-    /// The last check found it still there, and nothing was left to escalate to.
-    NotMitigated,
-    /// It escalated; see the escalation's own record.
-    Escalated,
-}
-
-/// The audit of one run: who, when, the exact plan, each step's output and status.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RunRecord {
-    pub runbook: String,
-    pub file: PathBuf,
-    pub problem: String,
-    pub entity: String,
-    /// `user@host (from ADDR)`.
-    pub operator: String,
-    pub started_at: Timestamp,
-    pub finished_at: Timestamp,
-    /// The plan as shown (redacted).
-    pub plan: Vec<String>,
-    pub steps: Vec<StepRecord>,
-    pub outcome: Outcome,
-    /// The run of the runbook this one escalated to.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub escalation: Option<Box<RunRecord>>,
 }
 
 /// Runs plans.
@@ -195,6 +100,7 @@ impl Executor {
                 plan: plan.lines(),
                 steps: Vec::new(),
                 outcome: Outcome::Succeeded,
+                auto: false,
                 escalation: None,
             };
             let mut last_check: Option<bool> = None;

@@ -14,7 +14,9 @@ pub mod file;
 pub mod lock;
 pub mod plan;
 pub mod probe;
+pub mod request;
 pub mod secrets;
+pub mod silence;
 pub mod template;
 pub mod webhook;
 
@@ -24,6 +26,8 @@ pub use file::{HttpShape, MatchRule, Runbook, RunbookSet, Step};
 pub use lock::{default_lock_dir, RunLock};
 pub use plan::{Action, Plan, PlannedStep};
 pub use probe::{JournalProbe, Probe, ProblemProbe};
+pub use request::{CancelRequest, Request, RunRequest};
+pub use silence::{SilencePlan, SilenceTarget};
 
 /// What can stop a runbook from being planned or run.
 #[derive(Debug, thiserror::Error)]

@@ -244,8 +244,10 @@ impl App {
             self.notice = Some("the terminal is too small to show the plan: not sent".to_string());
             return;
         }
-        let Request::Silence(plan) = &proposal.request;
-        self.notice = Some(format!("silencing {} via {}…", plan.problem, plan.target.via));
+        self.notice = Some(match &proposal.request {
+            Request::Silence(plan) => format!("silencing {} via {}…", plan.problem, plan.target.via),
+            other => format!("{}…", other.describe()),
+        });
         self.outbox.push(proposal.request);
     }
 
@@ -536,6 +538,8 @@ fn apply(app: &mut App, action: Action) {
         }
         Action::Feed(Feed::Finished { summary }) => app.finished = Some(summary),
         Action::Feed(Feed::Notice(text)) => app.notice = Some(text),
+        // The output pane comes with the runbook keys.
+        Action::Feed(Feed::RunOutput { .. }) => {}
         Action::Feed(Feed::Observations(observations)) => {
             app.metrics.observe(&observations);
             for o in &observations {

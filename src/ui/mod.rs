@@ -49,15 +49,12 @@ pub enum Feed {
     /// Observations the engine was fed, in feed order: what the metric context and the topology
     /// as of the replay cursor are drawn from. The UI keeps only what it draws, bounded.
     Observations(Vec<crate::model::Observation>),
+    /// Live output of a runbook run on a problem (redacted), in the order it was produced.
+    RunOutput { problem: crate::model::ProblemId, lines: Vec<crate::runbook::OutputLine> },
 }
 
-/// What the UI asks the engine side to do. Sent only after the user confirmed a visible plan,
-/// and never in read-only mode.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Request {
-    /// Create these silences in Alertmanager and record the outcome in the problem's timeline.
-    Silence(crate::sources::alertmanager::SilencePlan),
-}
+/// What the UI asks the engine side to do: the action layer's request type.
+pub use crate::runbook::Request;
 
 /// How a data source is doing.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -236,8 +233,7 @@ fn discard_typeahead(app: &mut App, requests: Option<&UnboundedSender<Request>>)
 fn step(app: &mut App, action: Action, requests: Option<&UnboundedSender<Request>>) {
     update(app, action);
     for request in std::mem::take(&mut app.outbox) {
-        let Request::Silence(plan) = &request;
-        let what = format!("silence of {} via {}", plan.problem, plan.target.via);
+        let what = request.describe();
         let failure = match requests {
             None => Some(format!("{what} not sent: this session has no engine side to send it to")),
             Some(tx) => tx.send(request).err().map(|_| format!("{what} not sent: the engine side has stopped")),

@@ -48,6 +48,8 @@ pub fn lines(request: &Request, theme: &Theme, width: usize) -> Vec<Line<'static
     let width = width.saturating_sub(1).max(20);
     match request {
         Request::Silence(plan) => silence_lines(plan, theme, width),
+        Request::Run(r) => r.shown.iter().map(|l| Line::from(l.clone())).collect(),
+        Request::Cancel(c) => vec![Line::from(format!("Cancel runbook {} on {}.", c.runbook, c.problem))],
     }
 }
 
@@ -189,6 +191,8 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     let rect = Rect { x: area.x + (area.width - width) / 2, y: area.y + (area.height - height) / 2, width, height };
     let title = match &proposal.request {
         Request::Silence(plan) => format!(" silence {}? ", plan.problem),
+        Request::Run(r) => format!(" run {} on {}? ", r.runbook, r.problem),
+        Request::Cancel(c) => format!(" cancel {} on {}? ", c.runbook, c.problem),
     };
     let block = Block::bordered().title(title).border_style(theme.ui.help_border);
     frame.render_widget(Clear, rect);
