@@ -253,6 +253,7 @@ pub fn run(args: Args) -> Result<()> {
                     log_path: Some(log_path),
                     operator: faultline::runbook::operator(),
                     silence: None,
+                    runbooks: Default::default(),
                 };
                 demo_ui(agent, scenario, speed, events_out, opts)
             }
@@ -404,6 +405,7 @@ fn run_live(config_path: &Path, readonly: bool, log_path: PathBuf) -> Result<()>
         log_path: Some(log_path),
         operator: faultline::runbook::operator(),
         silence: rt.silence_target().cloned(),
+        runbooks: Default::default(),
     };
     let (feed_tx, feed_rx) = tokio::sync::mpsc::unbounded_channel();
     let (req_tx, req_rx) = tokio::sync::mpsc::unbounded_channel();

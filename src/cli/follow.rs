@@ -109,6 +109,7 @@ fn follow(file: &Path, opts: Options, title: String) -> Result<()> {
         log_path: Some(opts.log_path),
         operator: faultline::runbook::operator(),
         silence,
+        runbooks: Default::default(),
     };
     let ui_result = ui::run(feed_rx, req_tx, opts);
     // The UI dropped its request sender: the forwarder ends after the request in hand, if any.

@@ -161,6 +161,7 @@ fn open_ui(
         log_path: Some(log_path),
         operator: faultline::runbook::operator(),
         silence: None,
+        runbooks: Default::default(),
     };
     ui::run(rx, None, opts)
 }

@@ -87,7 +87,21 @@ pub struct UiOptions {
     pub operator: String,
     /// Where `s` sends silences; `None` when no Alertmanager is configured (or in a replay).
     pub silence: Option<crate::sources::alertmanager::SilenceTarget>,
+    /// The runbooks the detail offers for a problem (empty when none are configured).
+    pub runbooks: Runbooks,
 }
+
+/// The loaded runbooks, shared; equal when they are the same load.
+#[derive(Debug, Clone, Default)]
+pub struct Runbooks(pub std::sync::Arc<crate::runbook::RunbookSet>);
+
+impl PartialEq for Runbooks {
+    fn eq(&self, other: &Runbooks) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for Runbooks {}
 
 /// The user's faultline config directory (Linux: `~/.config/faultline`), if there is a home.
 pub fn config_dir() -> Option<PathBuf> {
