@@ -38,6 +38,20 @@ pub enum ResumeError {
     Diverged { path: PathBuf, observations: usize, seq: u64 },
 }
 
+/// The entities `problem` names (its root-cause candidates' and its signals'), sorted, once
+/// each: what a runbook context needs to know of the topology.
+pub fn named_entities(problem: &Problem) -> Vec<EntityId> {
+    let mut ids: Vec<EntityId> = problem
+        .root_causes
+        .iter()
+        .map(|c| c.entity.clone())
+        .chain(problem.signals.values().map(|s| s.entity.clone()))
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
 /// The engine plus its journal.
 pub struct Agent {
     engine: Engine,
@@ -112,14 +126,15 @@ impl Agent {
     /// the context the agent fills plans from (`None` when the problem names no entity).
     pub fn context(&self, problem: &Problem) -> Option<ProblemContext> {
         let topology = self.engine.topology();
-        let named = problem.root_causes.iter().map(|c| &c.entity).chain(problem.signals.values().map(|s| &s.entity));
-        let entities: BTreeMap<EntityId, Entity> =
-            named.filter_map(|id| topology.entity(id).map(|e| (id.clone(), e.clone()))).collect();
+        let entities: BTreeMap<EntityId, Entity> = named_entities(problem)
+            .into_iter()
+            .filter_map(|id| topology.entity(&id).map(|e| (id, e.clone())))
+            .collect();
         ProblemContext::from_problem(problem, &entities)
     }
 
     /// Journals the start of a run of `plan` on `problem` (by `plan.operator`, with the plan's
-    /// lines as shown) at wall time `at`, and appends its events to `out`.
+    /// lines as shown) at `at` (see [`Agent::run_finished`]), and appends its events to `out`.
     pub fn run_started(
         &mut self,
         problem: ProblemId,
@@ -138,14 +153,16 @@ impl Agent {
         self.feed(&Observation { at, source: "runbook".into(), kind }, out)
     }
 
-    /// Journals the end of a run on `problem` with its audit, and appends its events to `out`.
+    /// Journals the end of a run on `problem` with its audit at `at`, and appends its events to
+    /// `out`. (`at` is the observation's time, which moves the engine's clock: the live agent
+    /// gives the wall time, `runbook run` on a journal nobody writes its last data time.)
     pub fn run_finished(
         &mut self,
         problem: ProblemId,
         record: RunRecord,
+        at: Timestamp,
         out: &mut Vec<ProblemEvent>,
     ) -> Result<(), JournalError> {
-        let at = record.finished_at;
         let kind = ObservationKind::RunbookFinished { problem, record: Box::new(record) };
         self.feed(&Observation { at, source: "runbook".into(), kind }, out)
     }

@@ -847,7 +847,7 @@ impl Runtime {
         let succeeded = matches!(record.final_outcome(), Outcome::Succeeded | Outcome::Mitigated);
         tracing::info!(%summary, "runbook finished");
         let mut events = Vec::new();
-        self.agent.run_finished(problem, record, &mut events)?;
+        self.agent.run_finished(problem, record, Timestamp::wall_clock(), &mut events)?;
         self.note_events(&events);
         if !events.is_empty() {
             send(Feed::Events(events));
@@ -942,7 +942,7 @@ impl Runtime {
 }
 
 /// Says which line of the plan differs from what was shown.
-fn plan_changed(shown: &[String], now: &[String]) -> String {
+pub fn plan_changed(shown: &[String], now: &[String]) -> String {
     let i = (0..shown.len().max(now.len())).find(|&i| shown.get(i) != now.get(i)).unwrap_or(0);
     let n = i + 1;
     match (shown.get(i), now.get(i)) {
