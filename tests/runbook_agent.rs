@@ -1,7 +1,10 @@
 //! The agent runs runbooks: a `Runtime` with runbooks written into a temporary directory, a
 //! problem opened by a plain alert, and requests sent the way the UI (its channel) and viewers
 //! (the journal's request queue) send them. Real processes and a real local webhook server; the
-//! executor is never mocked.
+//! executor is never mocked. The `silence` step and `faultline runbook run` queued to a running
+//! `faultline agent` use a real Alertmanager (tests/support).
+
+mod support;
 
 use faultline::agent::requests;
 use faultline::agent::runtime::Runtime;
@@ -510,4 +513,131 @@ fn a_queued_viewer_run_is_carried_out_and_its_row_gets_the_outcome() {
     assert!(n.contains(&format!("by {OPERATOR} succeeded")), "{n}");
     let r = &records(&s.events())[0];
     assert_eq!(r.steps[0].output, "released\n");
+}
+
+#[test]
+fn a_silence_step_creates_an_exact_match_silence_in_the_agents_alertmanager() {
+    let am = support::alertmanager();
+    let extra = format!("[[sources.alertmanager]]\nname = \"am\"\nurl = \"{}\"\ninterval = \"1h\"\n", am.url);
+    let quiet = "name = \"quiet\"\n[[steps]]\nkind = \"silence\"\nduration = \"30m\"\n";
+    let s = Setup::new(&[("quiet", quiet)], &extra);
+    let rt = s.runtime();
+    let req = request(&rt, "quiet", 1);
+    assert!(
+        req.shown[1].starts_with("1. silence: alertname=HostDown instance=web-1 for 30m"),
+        "the plan names the exact matchers: {:?}",
+        req.shown
+    );
+    // The same plan outside an agent (no Alertmanager known): skipped, saying why.
+    let p = &rt.problems().problems[&ProblemId(1)];
+    let plan = Plan::build(&rt.runbooks(), "quiet", &rt.agent().context(p).unwrap(), OPERATOR).unwrap();
+    let probe = std::sync::Arc::new(faultline::runbook::JournalProbe { path: s.journal() });
+    let alone = faultline::runbook::Executor::new(s.path("other-locks"), probe);
+    let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let r = tokio.block_on(alone.run(&plan, &tx, &faultline::runbook::CancelToken::new())).unwrap();
+    assert_eq!(r.steps[0].status, StepStatus::Skipped);
+    assert!(r.steps[0].detail.starts_with("no Alertmanager known here"), "{}", r.steps[0].detail);
+
+    let mut run = Running::start(rt);
+    run.send(Request::Run(req));
+    let done = run.notice("of the end", |n| n.starts_with("P-0001: runbook quiet"));
+    run.stop();
+    let r = &records(&s.events())[0];
+    assert_eq!(r.steps[0].status, StepStatus::Succeeded, "{done}");
+    let (status, body) = support::http_get(&format!("{}/api/v2/silences", am.url));
+    assert_eq!(status, 200, "{body}");
+    let listed: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let listed = listed.as_array().unwrap();
+    assert_eq!(listed.len(), 1, "{listed:#?}");
+    let id = listed[0]["id"].as_str().unwrap();
+    assert!(r.steps[0].detail.starts_with(&format!("silence {id} created in am until ")), "{}", r.steps[0].detail);
+    assert_eq!(listed[0]["createdBy"], OPERATOR);
+    let matchers: Vec<(String, String, bool, bool)> = listed[0]["matchers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["name"].as_str().unwrap().into(),
+                m["value"].as_str().unwrap().into(),
+                m["isRegex"] == true,
+                m["isEqual"] == true,
+            )
+        })
+        .collect();
+    assert_eq!(
+        matchers,
+        [("alertname".into(), "HostDown".into(), false, true), ("instance".into(), "web-1".into(), false, true)]
+    );
+}
+
+#[test]
+fn runbook_run_queues_for_the_running_agent_and_prints_the_record_it_journaled() {
+    let am = support::alertmanager();
+    support::fire_alert(&am);
+    let s = Setup::new(&[], "");
+    let marker = s.dir.path().join("ran");
+    std::fs::write(
+        s.path("runbooks/mark.toml"),
+        format!(
+            "name = \"mark\"\n[[steps]]\nkind = \"run\"\nargv = [\"/bin/sh\", \"-c\", \"echo $1 > {}\", \"sh\", \"{{entity.id}}\"]\ndestructive = true\n",
+            marker.display()
+        ),
+    )
+    .unwrap();
+    let config = s.path("agent.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[journal]\npath = \"{}\"\n[runbooks]\nlock_dir = \"{}\"\n[[sources.alertmanager]]\nname = \"am\"\nurl = \"{}\"\ninterval = \"1s\"\n",
+            s.journal().display(),
+            s.path("locks").display(),
+            am.url
+        ),
+    )
+    .unwrap();
+    let bin = env!("CARGO_BIN_EXE_faultline");
+    let mut agent = std::process::Command::new(bin)
+        .args(["agent", "--config"])
+        .arg(&config)
+        .arg("--runbooks")
+        .arg(s.path("runbooks"))
+        .arg("--log-file")
+        .arg(s.path("agent.log"))
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    support::wait_until("the alert's problem in the journal", PATIENCE, || {
+        Journal::open_read_only(&s.journal()).is_ok_and(|j| j.events_of(ProblemId(1)).is_ok_and(|e| !e.is_empty()))
+    });
+    let out = std::process::Command::new(bin)
+        .args(["runbook", "run", "mark", "--problem", "P-0001", "--yes", "--journal"])
+        .arg(s.journal())
+        .arg("--dir")
+        .arg(s.path("runbooks"))
+        .arg("--log-file")
+        .arg(s.path("cli.log"))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    // SIGTERM: the agent stops as it does for systemd.
+    unsafe {
+        libc::kill(agent.id() as i32, libc::SIGTERM);
+    }
+    let stopped = agent.wait().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("faultline agent pid ") && err.contains("runbook request 1 queued as "), "{err}");
+    assert!(err.contains("request 1 done: P-0001: runbook mark by "), "{err}");
+    let record: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(record["outcome"], "succeeded");
+    assert_eq!(record["entity"], "host:db-1");
+    assert_eq!(std::fs::read_to_string(&marker).unwrap(), "host:db-1\n", "the agent ran it");
+    assert!(stopped.success(), "{stopped:?}");
+    let events = s.events();
+    assert_eq!(started(&events).len(), 1);
+    assert_eq!(serde_json::to_value(&records(&events)[0]).unwrap(), record);
+    let row = Journal::open_read_only(&s.journal()).unwrap().request(1).unwrap().unwrap();
+    assert_eq!(row.state, RequestState::Done);
 }
