@@ -347,8 +347,11 @@ fn cancel_ends_a_long_step_and_its_whole_process_group() {
     assert!(r.steps[0].detail.contains("process group killed"), "{}", r.steps[0].detail);
 }
 
+/// Each request's path and body, as a local server received them.
+type Received = Arc<Mutex<Vec<(String, String)>>>;
+
 /// A local HTTP server recording each request's path and body, answering 200.
-fn webhook() -> (String, Arc<Mutex<Vec<(String, String)>>>) {
+fn webhook() -> (String, Received) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let got = Arc::new(Mutex::new(Vec::new()));

@@ -156,8 +156,9 @@ const OUTPUT_BATCH_LINES: usize = 200;
 /// How long a run's output is gathered before it goes to the UI.
 const OUTPUT_BATCH_EVERY: Duration = Duration::from_millis(100);
 
-/// How long a stopping agent waits for its cancelled runs to end and be journaled.
-const STOP_GRACE: Duration = Duration::from_secs(5);
+/// How long past the kill grace a stopping agent waits for its cancelled runs to end and be
+/// journaled (the live UI gives the agent 5 s in all to stop).
+const STOP_GRACE: Duration = Duration::from_secs(2);
 
 /// The runbooks of `[runbooks] dir`; a directory that is not there means none.
 pub fn load_runbooks(section: &RunbooksSection) -> Result<RunbookSet, RunbookError> {

@@ -111,3 +111,30 @@ impl ProblemProbe for LiveProbe {
         Box::pin(async move { self.now(problem.parse()?) })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{EventKind, ProblemEvent, Severity, Timestamp};
+
+    #[test]
+    fn the_live_probe_answers_for_the_problem_a_merged_one_lives_on_in() {
+        let e = |seq, problem, kind| ProblemEvent { seq, problem: ProblemId(problem), at: Timestamp(seq as i64), kind };
+        let opened = || EventKind::Opened { title: "t".into(), severity: Severity::Major };
+        let events = [
+            e(1, 1, opened()),
+            e(2, 2, opened()),
+            e(3, 2, EventKind::MergedInto { into: ProblemId(1) }),
+            e(4, 1, EventKind::Resolved),
+        ];
+        let set = ProblemSet::fold(&events);
+        let probe = LiveProbe::new();
+        for p in set.problems.values() {
+            probe.update(p);
+        }
+        let survivor = probe.now(ProblemId(1)).unwrap();
+        assert!(!survivor.open && survivor.mitigated());
+        assert_eq!(probe.now(ProblemId(2)), Ok(survivor), "asked about the merged one, answered for P-0001");
+        assert_eq!(probe.now(ProblemId(7)), Err("P-0007 is not a problem this agent knows".into()));
+    }
+}
