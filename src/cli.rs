@@ -2,6 +2,7 @@
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
+use faultline::agent::requests::{AGENT_HOLDER, LIVE_UI_HOLDER};
 use faultline::agent::runtime::{Runtime, SourceStatus};
 use faultline::agent::Agent;
 use faultline::config::Config;
@@ -36,6 +37,10 @@ pub struct Args {
     /// Log file (default: faultline.log in the state directory). Logs never go to the screen.
     #[arg(long, global = true, value_name = "FILE")]
     log_file: Option<PathBuf>,
+    /// Runbook directory for the live UI, the agent and viewers (overrides `[runbooks] dir`;
+    /// default: `runbooks/` in the config directory).
+    #[arg(long, global = true, value_name = "DIR")]
+    runbooks: Option<PathBuf>,
     /// With no command: the configuration to run live with (default: faultline.toml in the
     /// config directory, e.g. ~/.config/faultline/faultline.toml).
     #[arg(long, value_name = "FILE")]
@@ -230,7 +235,7 @@ pub fn run(args: Args) -> Result<()> {
                 config.display()
             );
         }
-        return run_live(&config, args.readonly, log_path);
+        return run_live(&config, args.readonly, args.runbooks, log_path);
     };
     match command {
         Command::Demo { scenario, speed, headless, journal, events_out, config } => {
@@ -258,7 +263,7 @@ pub fn run(args: Args) -> Result<()> {
                 demo_ui(agent, scenario, speed, events_out, opts)
             }
         }
-        Command::Agent { config, once, journal } => run_agent(&config, once, journal, args.readonly),
+        Command::Agent { config, once, journal } => run_agent(&config, once, journal, args.readonly, args.runbooks),
         Command::Replay { file, topology_at: Some(at), .. } => {
             // A bundle's topology: the facts at its window's start, then what its observations add.
             let observations = if faultline::bundle::file_kind(&file)? == faultline::bundle::FileKind::Bundle {
@@ -270,7 +275,7 @@ pub fn run(args: Args) -> Result<()> {
             print_text(&topology_as_of(&observations, at, &file)?)
         }
         Command::Replay { file, follow: true, .. } => {
-            follow::run(&file, follow::Options { readonly: args.readonly, log_path })
+            follow::run(&file, follow::Options { readonly: args.readonly, log_path, runbooks: args.runbooks })
         }
         Command::Replay { file, headless, at, topology_at: None, follow: false } => {
             replay::run(&file, replay::Options { headless, at: at.as_deref(), log_path })
@@ -279,7 +284,7 @@ pub fn run(args: Args) -> Result<()> {
             export::run(&problem, &journal, output.as_deref(), format, config.as_deref())
         }
         Command::Eval { command } => run_eval(command),
-        Command::Runbook { command } => runbook::run(command, args.readonly),
+        Command::Runbook { command } => runbook::run(command, args.readonly, args.runbooks),
         Command::Config { command: ConfigCommand::Check { file } } => {
             let config = Config::load(&file)?;
             // The topology files it names are checked too: a typo there would otherwise only
@@ -350,20 +355,28 @@ fn topology_as_of(observations: &[Observation], at: Timestamp, file: &Path) -> R
 
 /// `faultline agent`: sources → engine → journal, until SIGINT/SIGTERM (or one cycle with --once).
 /// A journal that already holds events is resumed (see `Agent::resume`).
-fn run_agent(config_path: &Path, once: bool, journal: Option<PathBuf>, readonly: bool) -> Result<()> {
-    let config = load_live_config(config_path)?;
+fn run_agent(
+    config_path: &Path,
+    once: bool,
+    journal: Option<PathBuf>,
+    readonly: bool,
+    runbooks: Option<PathBuf>,
+) -> Result<()> {
+    let config = with_runbooks(load_live_config(config_path)?, runbooks)?;
     let journal_path = match (journal, once) {
         (Some(p), _) => Some(p),
         (None, true) => None,
         (None, false) => Some(config.journal_path().context("finding the state directory for the journal")?),
     };
     // One writer per journal: a second agent is refused here, naming the one that writes it.
-    let journal = journal_path.as_deref().map(|p| Journal::open_as(p, "faultline agent")).transpose()?;
+    let journal = journal_path.as_deref().map(|p| Journal::open_as(p, AGENT_HOLDER)).transpose()?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting tokio")?;
     runtime.block_on(async move {
         let (mut rt, _) = Runtime::new(&config, journal).with_context(|| config_path.display().to_string())?;
-        // A read-only agent refuses the viewers' queued actions (recorded as refused), never runs them.
+        // A read-only agent refuses the viewers' queued actions (recorded as refused), never runs
+        // them, and never remediates by itself.
         rt.set_readonly(readonly);
+        tracing::info!(runbooks = rt.runbooks().iter().count(), readonly, "runbooks loaded");
         if once {
             rt.cycle(Timestamp::wall_clock()).await?;
             return print_agent_once(rt.problems(), &rt.statuses());
@@ -385,13 +398,15 @@ fn run_agent(config_path: &Path, once: bool, journal: Option<PathBuf>, readonly:
 /// own thread; the UI on this one, and when the UI ends the agent stops. When an agent already
 /// writes the configured journal (a service), attach to it as a viewer instead of starting a
 /// second one (see `follow`).
-fn run_live(config_path: &Path, readonly: bool, log_path: PathBuf) -> Result<()> {
-    let config = load_live_config(config_path)?;
+fn run_live(config_path: &Path, readonly: bool, runbooks: Option<PathBuf>, log_path: PathBuf) -> Result<()> {
+    let config = with_runbooks(load_live_config(config_path)?, runbooks)?;
     let journal_path = config.journal_path().context("finding the state directory for the journal")?;
-    let journal = match Journal::open_as(&journal_path, "faultline (live UI)") {
+    let journal = match Journal::open_as(&journal_path, LIVE_UI_HOLDER) {
         Ok(j) => j,
         Err(faultline::journal::JournalError::Held { holder, .. }) => {
-            return follow::attach(&journal_path, follow::Options { readonly, log_path }, holder.as_ref());
+            // A viewer shows the plans of the same runbooks the agent would check them against.
+            let opts = follow::Options { readonly, log_path, runbooks: config.runbooks.dir() };
+            return follow::attach(&journal_path, opts, holder.as_ref());
         }
         Err(e) => return Err(e.into()),
     };
@@ -405,7 +420,7 @@ fn run_live(config_path: &Path, readonly: bool, log_path: PathBuf) -> Result<()>
         log_path: Some(log_path),
         operator: faultline::runbook::operator(),
         silence: rt.silence_target().cloned(),
-        runbooks: Default::default(),
+        runbooks: ui::Runbooks(rt.runbooks()),
     };
     let (feed_tx, feed_rx) = tokio::sync::mpsc::unbounded_channel();
     let (req_tx, req_rx) = tokio::sync::mpsc::unbounded_channel();
@@ -461,6 +476,17 @@ fn run_eval(command: EvalCommand) -> Result<()> {
             print_text(&timed(&report, started))
         }
     }
+}
+
+/// `config` with `--runbooks DIR` laid over its `[runbooks] dir` (a directory that must exist).
+fn with_runbooks(mut config: Config, runbooks: Option<PathBuf>) -> Result<Config> {
+    if let Some(dir) = runbooks {
+        if !dir.is_dir() {
+            bail!("--runbooks {}: no such directory", dir.display());
+        }
+        config.runbooks.dir = Some(dir);
+    }
+    Ok(config)
 }
 
 fn load_live_config(config_path: &Path) -> Result<Config> {

@@ -612,6 +612,8 @@ text = "x"
 // ---------------------------------------------------------------------------------------------
 // Through the command line.
 
+use faultline::journal::Journal;
+use faultline::model::EventKind;
 use std::process::{Command, Stdio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_faultline");
@@ -630,15 +632,26 @@ fn demo_journal() -> &'static Path {
         .1
 }
 
-/// `faultline runbook run NAME` on the demo's P-0001 with the runbooks of `dir`; locks and the
-/// log go to a temporary directory that lives as long as the test binary.
+/// A copy of the demo's journal in `dir`, for a test whose runs journal into it (runs that only
+/// read share the demo's journal).
+fn copy_demo_journal(dir: &Path) -> PathBuf {
+    let copy = dir.join("journal.sqlite");
+    std::fs::copy(demo_journal(), &copy).unwrap();
+    copy
+}
+
+/// `faultline runbook run NAME` on the demo's P-0001 with the runbooks of `dir`, on the copy of
+/// the demo's journal in `dir` if there is one; locks and the log go to a temporary directory
+/// that lives as long as the test binary.
 fn runbook_cmd(dir: &Path, name: &str, extra: &[&str]) -> Command {
     static STATE: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
     let state = STATE.get_or_init(|| tempfile::tempdir().unwrap()).path();
+    let copy = dir.join("journal.sqlite");
+    let journal = if copy.exists() { copy } else { demo_journal().to_path_buf() };
     let mut c = Command::new(BIN);
     c.args(extra)
         .args(["runbook", "run", name, "--problem", "P-0001", "--journal"])
-        .arg(demo_journal())
+        .arg(journal)
         .arg("--dir")
         .arg(dir)
         .arg("--lock-dir")
@@ -662,6 +675,7 @@ fn a_second_process_is_refused_naming_the_holder() {
         ),
     )
     .unwrap();
+    let journal = copy_demo_journal(dir.path());
     let first = runbook_cmd(dir.path(), "hold", &[]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let started = dir.path().join("started");
     for _ in 0..500 {
@@ -684,10 +698,21 @@ fn a_second_process_is_refused_naming_the_holder() {
 
     assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
     let record: Value = serde_json::from_slice(&first.stdout).unwrap();
+    let record_json = record.clone();
     assert_eq!(record["outcome"], "succeeded");
     assert_eq!(record["entity"], "host:batch-1");
     assert_eq!(record["steps"][0]["output"], "released\n");
     assert!(String::from_utf8_lossy(&first.stderr).contains("[hold 1] out released"));
+    // The run that ran is journaled, the refused one is not.
+    let events = Journal::open_read_only(&journal).unwrap().events_after(0).unwrap();
+    let runs: Vec<&EventKind> = events
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::RunbookStarted { .. } | EventKind::RunbookFinished { .. }))
+        .map(|e| &e.kind)
+        .collect();
+    assert_eq!(runs.len(), 2, "{runs:#?}");
+    let EventKind::RunbookFinished { record } = runs[1] else { panic!("{runs:#?}") };
+    assert_eq!(serde_json::to_value(record).unwrap(), record_json);
 }
 
 #[test]
@@ -720,6 +745,7 @@ fn readonly_destructive_and_dry_run_run_nothing_from_the_command_line() {
     assert!(plan.contains("dry run: nothing was run"));
     assert!(!ran.exists());
 
+    copy_demo_journal(dir.path());
     let out = runbook_cmd(dir.path(), "clean", &[]).arg("--yes").output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(ran.exists());
@@ -751,10 +777,29 @@ fn the_free_disk_example_shows_its_exact_argv_and_checks_the_journal() {
         format!("name = \"c\"\n{DISK_MATCH}[[steps]]\nkind = \"check\"\nafter = \"1ms\"\n"),
     )
     .unwrap();
+    let journal = copy_demo_journal(dir.path());
     let out = runbook_cmd(dir.path(), "c", &[]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let record: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(record["outcome"], "mitigated");
+    // Journaled at the journal's own data time (the problem stays as the data left it), with
+    // who ran it and the plan, and shown in the problem's timeline.
+    let events = Journal::open_read_only(&journal).unwrap().events_after(0).unwrap();
+    let set = faultline::model::ProblemSet::fold(&events);
+    let p = &set.problems[&faultline::model::ProblemId(1)];
+    assert!(p.is_open());
+    let by = record["operator"].as_str().unwrap();
+    let timeline: Vec<&str> = p.timeline.iter().map(|t| t.text.as_str()).collect();
+    assert!(timeline.iter().any(|t| t.starts_with(&format!("runbook c started by {by}"))), "{timeline:?}");
+    assert!(timeline.iter().any(|t| t.starts_with(&format!("runbook c by {by} mitigated"))), "{timeline:?}");
+    let started = events.iter().find_map(|e| match &e.kind {
+        EventKind::RunbookStarted { plan, .. } => Some(plan.clone()),
+        _ => None,
+    });
+    assert_eq!(
+        started.as_ref(),
+        Some(&record["plan"].as_array().unwrap().iter().map(|l| l.as_str().unwrap().to_string()).collect())
+    );
     assert_eq!(record["steps"][0]["status"], "mitigated");
     let detail = record["steps"][0]["detail"].as_str().unwrap();
     assert!(detail.starts_with("P-0001 mitigated: open, 0 active signals, 1 entities affected"), "{detail}");

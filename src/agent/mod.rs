@@ -3,12 +3,17 @@
 //! `faultline demo`, `faultline agent` and the tests all drive this one type; [`runtime`] adds
 //! the live sources around it.
 
+pub mod remediate;
 pub mod requests;
 pub mod runtime;
 
 use crate::engine::{Engine, EngineConfig};
 use crate::journal::{Journal, JournalError};
-use crate::model::{Observation, ProblemEvent};
+use crate::model::{
+    Entity, EntityId, Observation, ObservationKind, Problem, ProblemEvent, ProblemId, RunRecord, Timestamp,
+};
+use crate::runbook::{Plan, ProblemContext};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// An agent picked up from its journal, see [`Agent::resume`].
@@ -31,6 +36,20 @@ pub enum ResumeError {
         path.display()
     )]
     Diverged { path: PathBuf, observations: usize, seq: u64 },
+}
+
+/// The entities `problem` names (its root-cause candidates' and its signals'), sorted, once
+/// each: what a runbook context needs to know of the topology.
+pub fn named_entities(problem: &Problem) -> Vec<EntityId> {
+    let mut ids: Vec<EntityId> = problem
+        .root_causes
+        .iter()
+        .map(|c| c.entity.clone())
+        .chain(problem.signals.values().map(|s| s.entity.clone()))
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
 }
 
 /// The engine plus its journal.
@@ -101,6 +120,51 @@ impl Agent {
     /// Events produced so far.
     pub fn events(&self) -> u64 {
         self.events
+    }
+
+    /// `problem` as a runbook sees it, with what this agent's topology knows of its entities:
+    /// the context the agent fills plans from (`None` when the problem names no entity).
+    pub fn context(&self, problem: &Problem) -> Option<ProblemContext> {
+        let topology = self.engine.topology();
+        let entities: BTreeMap<EntityId, Entity> = named_entities(problem)
+            .into_iter()
+            .filter_map(|id| topology.entity(&id).map(|e| (id, e.clone())))
+            .collect();
+        ProblemContext::from_problem(problem, &entities)
+    }
+
+    /// Journals the start of a run of `plan` on `problem` (by `plan.operator`, with the plan's
+    /// lines as shown) at `at` (see [`Agent::run_finished`]), and appends its events to `out`.
+    pub fn run_started(
+        &mut self,
+        problem: ProblemId,
+        plan: &Plan,
+        auto: bool,
+        at: Timestamp,
+        out: &mut Vec<ProblemEvent>,
+    ) -> Result<(), JournalError> {
+        let kind = ObservationKind::RunbookStarted {
+            problem,
+            runbook: plan.runbook.clone(),
+            by: plan.operator.clone(),
+            plan: plan.lines(),
+            auto,
+        };
+        self.feed(&Observation { at, source: "runbook".into(), kind }, out)
+    }
+
+    /// Journals the end of a run on `problem` with its audit at `at`, and appends its events to
+    /// `out`. (`at` is the observation's time, which moves the engine's clock: the live agent
+    /// gives the wall time, `runbook run` on a journal nobody writes its last data time.)
+    pub fn run_finished(
+        &mut self,
+        problem: ProblemId,
+        record: RunRecord,
+        at: Timestamp,
+        out: &mut Vec<ProblemEvent>,
+    ) -> Result<(), JournalError> {
+        let kind = ObservationKind::RunbookFinished { problem, record: Box::new(record) };
+        self.feed(&Observation { at, source: "runbook".into(), kind }, out)
     }
 
     /// Feeds one observation, journals it with its events in one transaction, and appends the

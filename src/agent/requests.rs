@@ -12,6 +12,17 @@ use std::collections::BTreeMap;
 /// no Alertmanager.
 pub const SILENCE_TARGET_KEY: &str = "agent.silence_target";
 
+/// The writer hold's command of `faultline agent`: a writer that serves queued requests.
+pub const AGENT_HOLDER: &str = "faultline agent";
+/// The writer hold's command of `faultline` (agent and UI in one process): it serves them too.
+pub const LIVE_UI_HOLDER: &str = "faultline (live UI)";
+
+/// Whether the journal's writer, by its hold's command, carries out queued requests (a demo
+/// or a `runbook run` holding the journal does not).
+pub fn serves_requests(holder_command: &str) -> bool {
+    holder_command == AGENT_HOLDER || holder_command == LIVE_UI_HOLDER
+}
+
 /// The request kind of a silence.
 pub const SILENCE: &str = "silence";
 /// The request kind of a runbook run.

@@ -7,7 +7,7 @@
 //! `Feed::Events`. The status bar's `journal` source says whether an agent holds the journal
 //! (stale once the writer's hold is gone: the agent stopped).
 //!
-//! A silence confirmed in the viewer is queued at once (by a forwarder thread) in the journal's
+//! A silence or runbook run confirmed in the viewer is queued at once (by a forwarder thread) in the journal's
 //! `requests` table with who asked (`user@host`), through a small write connection that takes
 //! no writer hold and is opened only when the first request is sent; the agent carries
 //! it out and its outcome comes back as journaled events and as the request's row, which the
@@ -37,6 +37,9 @@ const SOURCE_NAME: &str = "journal";
 pub struct Options {
     pub readonly: bool,
     pub log_path: PathBuf,
+    /// Runbook directory (`--runbooks`, or the config's); default: `runbooks/` in the config
+    /// directory. The viewer shows their plans; the agent checks each line before it runs one.
+    pub runbooks: Option<PathBuf>,
 }
 
 /// `faultline replay FILE --follow`.
@@ -61,6 +64,8 @@ struct Cursor {
 
 fn follow(file: &Path, opts: Options, title: String) -> Result<()> {
     let journal = Journal::open_read_only(file)?;
+    let section = faultline::config::RunbooksSection { dir: opts.runbooks.clone(), ..Default::default() };
+    let runbooks = faultline::agent::runtime::load_runbooks(&section)?;
     let silence = if opts.readonly { None } else { published_silence_target(&journal) };
     let (feed_tx, feed_rx) = tokio::sync::mpsc::unbounded_channel();
     let (req_tx, req_rx) = if opts.readonly {
@@ -109,7 +114,7 @@ fn follow(file: &Path, opts: Options, title: String) -> Result<()> {
         log_path: Some(opts.log_path),
         operator: faultline::runbook::operator(),
         silence,
-        runbooks: Default::default(),
+        runbooks: ui::Runbooks(std::sync::Arc::new(runbooks)),
     };
     let ui_result = ui::run(feed_rx, req_tx, opts);
     // The UI dropped its request sender: the forwarder ends after the request in hand, if any.

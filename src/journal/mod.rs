@@ -403,6 +403,36 @@ impl Journal {
         )
     }
 
+    /// The retained `entity` observations (descriptions) of the entities `ids`, in the order
+    /// they were appended. Filtered by SQLite, so a big journal is not decoded whole (what
+    /// `runbook run` needs to fill a plan in).
+    pub fn entity_observations(&self, ids: &[crate::model::EntityId]) -> Result<Vec<Observation>, JournalError> {
+        let path = &self.path;
+        let action = "reading the descriptions of a problem's entities";
+        let wanted = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT id, body FROM observations WHERE json_extract(body, '$.type') = 'entity' \
+                 AND json_extract(body, '$.entity.id') IN (SELECT value FROM json_each(?1)) ORDER BY id",
+            )
+            .map_err(sqlite_err(path, action))?;
+        let rows = stmt
+            .query_map([wanted], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
+            .map_err(sqlite_err(path, action))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, body) = row.map_err(sqlite_err(path, action))?;
+            let o = serde_json::from_str(&body).map_err(|source| JournalError::ObservationUnreadable {
+                path: path.clone(),
+                id,
+                source,
+            })?;
+            out.push(o);
+        }
+        Ok(out)
+    }
+
     /// Deletes the observations whose data time is before `t` (retention) and returns how many
     /// were deleted. Events are never deleted; their link to a pruned observation just finds
     /// nothing.

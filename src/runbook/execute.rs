@@ -1,15 +1,17 @@
 //! Running a confirmed [`Plan`]: steps in order, each `run` step in its own process group with
 //! its output streamed line by line; a timeout or a cancel ends the whole group (SIGTERM, then
 //! SIGKILL after a grace). A failing step stops the run. The run ends with a [`RunRecord`], the
-//! audit of what ran (later a journaled event).
+//! audit of what ran, which the agent and `runbook run` journal.
 
 use super::lock::RunLock;
 use super::plan::{human, Action, Plan};
 use super::probe::ProblemProbe;
+use super::silence::{silences_for, SilenceSink};
 use super::webhook::HttpRequest;
 use super::RunbookError;
 pub use crate::model::run::{Outcome, RunRecord, StepRecord, StepStatus, Stream, OUTPUT_CAP_BYTES};
 use crate::model::Timestamp;
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
@@ -67,12 +69,20 @@ pub struct Executor {
     pub probe: Arc<dyn ProblemProbe>,
     /// Between SIGTERM and SIGKILL of a process group.
     pub kill_grace: Duration,
+    /// Where `silence` steps create their silence; `None` skips them (no Alertmanager here).
+    pub silences: Option<Arc<dyn SilenceSink>>,
 }
 
 impl Executor {
     /// An executor with locks under `lock_dir`, a 2 s kill grace, not read-only.
     pub fn new(lock_dir: impl Into<PathBuf>, probe: Arc<dyn ProblemProbe>) -> Executor {
-        Executor { lock_dir: lock_dir.into(), readonly: false, probe, kill_grace: Duration::from_secs(2) }
+        Executor {
+            lock_dir: lock_dir.into(),
+            readonly: false,
+            probe,
+            kill_grace: Duration::from_secs(2),
+            silences: None,
+        }
     }
 
     /// Runs `plan` (holding its (runbook, entity) lock), streaming lines into `out`. Refused in
@@ -84,10 +94,31 @@ impl Executor {
         cancel: &'a CancelToken,
     ) -> Pin<Box<dyn Future<Output = Result<RunRecord, RunbookError>> + Send + 'a>> {
         Box::pin(async move {
-            if self.readonly {
-                return Err(RunbookError::Readonly(plan.runbook.clone()));
-            }
-            let _lock = RunLock::acquire(&self.lock_dir, &plan.runbook, &plan.entity, &plan.operator)?;
+            let lock = self.acquire(plan)?;
+            Ok(self.run_holding(plan, lock, out, cancel).await)
+        })
+    }
+
+    /// What must hold before `plan` may run: not read-only, and its (runbook, entity) lock,
+    /// which is returned. A caller that records the start of a run before it runs (the agent)
+    /// takes this first, so a refused run leaves no trace but the refusal.
+    pub fn acquire(&self, plan: &Plan) -> Result<RunLock, RunbookError> {
+        if self.readonly {
+            return Err(RunbookError::Readonly(plan.runbook.clone()));
+        }
+        RunLock::acquire(&self.lock_dir, &plan.runbook, &plan.entity, &plan.operator)
+    }
+
+    /// Runs `plan` holding `lock` (from [`Executor::acquire`]; released when the run ends).
+    pub fn run_holding<'a>(
+        &'a self,
+        plan: &'a Plan,
+        lock: RunLock,
+        out: &'a mpsc::UnboundedSender<OutputLine>,
+        cancel: &'a CancelToken,
+    ) -> Pin<Box<dyn Future<Output = RunRecord> + Send + 'a>> {
+        Box::pin(async move {
+            let _lock = lock;
             let started = tokio::time::Instant::now();
             let mut record = RunRecord {
                 runbook: plan.runbook.clone(),
@@ -153,10 +184,10 @@ impl Executor {
                         note(format!("step {}: {} {}", step.index + 1, request.method, plan.redact(&request.url)));
                         self.http(plan, request, *timeout, cancel, &mut rec).await;
                     }
-                    Action::Silence { .. } => {
+                    Action::Silence { matchers, duration, comment } => {
                         rec.kind = "silence".into();
-                        rec.status = StepStatus::Skipped;
-                        rec.detail = "silences are created from the UI in this version; not run".into();
+                        note(format!("step {}: silence {} for {}", step.index + 1, plan.problem, human(*duration)));
+                        self.silence(plan, matchers, *duration, comment, cancel, &mut rec).await;
                     }
                     Action::Check { after } => {
                         rec.kind = "check".into();
@@ -220,8 +251,52 @@ impl Executor {
                 record.outcome = Outcome::NotMitigated;
             }
             record.finished_at = Timestamp::wall_clock();
-            Ok(record)
+            record
         })
+    }
+
+    /// Creates one silence of exact-match matchers (the plan's, from the root-cause alert's
+    /// labels) through [`Executor::silences`]; skipped where there is none or nothing to match.
+    async fn silence(
+        &self,
+        plan: &Plan,
+        matchers: &[(String, String)],
+        duration: Duration,
+        comment: &str,
+        cancel: &CancelToken,
+        rec: &mut StepRecord,
+    ) {
+        let Some(sink) = &self.silences else {
+            rec.status = StepStatus::Skipped;
+            rec.detail = "no Alertmanager known here (silences are created by the agent): not silenced".into();
+            return;
+        };
+        if matchers.is_empty() {
+            rec.status = StepStatus::Skipped;
+            rec.detail = format!("{} has no alert labels to silence", plan.problem);
+            return;
+        }
+        let labels: BTreeMap<String, String> = matchers.iter().cloned().collect();
+        let length_ms = i64::try_from(duration.as_millis()).unwrap_or(i64::MAX);
+        let silences = silences_for([&labels], Timestamp::wall_clock(), length_ms, &plan.operator, comment);
+        let Some(silence) = silences.first() else { return };
+        let created = tokio::select! {
+            r = sink.create(silence) => r,
+            _ = cancel.cancelled() => {
+                rec.status = StepStatus::Cancelled;
+                rec.detail = "cancelled while creating the silence".into();
+                return;
+            }
+        };
+        match created {
+            Ok(id) => {
+                rec.detail = format!("silence {id} created in {} until {}", sink.via(), silence.ends_at.clock());
+            }
+            Err(e) => {
+                rec.status = StepStatus::Failed;
+                rec.detail = plan.redact(&format!("silence refused by {}: {e}", sink.via()));
+            }
+        }
     }
 
     /// Waits `after` (cancellable), then asks the probe. `Some(true)` mitigated, `Some(false)` not,

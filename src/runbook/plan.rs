@@ -58,7 +58,7 @@ pub enum Action {
         request: HttpRequest,
         timeout: Duration,
     },
-    /// Described only in this round (see `file::SilenceStep`).
+    /// One silence of exact-match matchers, created through the agent's Alertmanager.
     Silence {
         matchers: Vec<(String, String)>,
         duration: Duration,
@@ -254,7 +254,7 @@ impl Plan {
                 Action::Silence { matchers, duration, comment } => {
                     let m: Vec<String> = matchers.iter().map(|(k, v)| format!("{k}={}", shell_quote(v))).collect();
                     out.push(format!(
-                        "{n} silence: {} for {}, comment {} (shown only: silences run from the UI in this version)",
+                        "{n} silence: {} for {}, comment {} (through the agent's Alertmanager)",
                         if m.is_empty() { "(no alert labels)".to_string() } else { m.join(" ") },
                         human(*duration),
                         shell_quote(comment)

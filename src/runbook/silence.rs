@@ -116,3 +116,15 @@ impl SilencePlan {
 pub fn matcher_strings(labels: &BTreeMap<String, String>) -> Vec<String> {
     labels.iter().map(|(k, v)| format!("{k}={v:?}")).collect()
 }
+
+/// Where a runbook's `silence` step creates its silence: the agent's first Alertmanager. The
+/// executor has none outside the agent (`runbook run` on its own), and the step is then skipped.
+pub trait SilenceSink: Send + Sync {
+    /// The Alertmanager source's name, e.g. `alertmanager`.
+    fn via(&self) -> &str;
+    /// Creates `silence`; its id, or what the server said.
+    fn create<'a>(
+        &'a self,
+        silence: &'a Silence,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<String, String>> + Send + 'a>>;
+}
