@@ -582,6 +582,15 @@ impl RunbookSet {
         self.runbooks.values()
     }
 
+    /// Whether runbook `name` has a destructive step, itself or in a runbook it escalates to: what
+    /// its plan's [`super::Plan::is_destructive`] will say, known without filling the plan in.
+    pub fn is_destructive(&self, name: &str) -> bool {
+        // Escalation chains end (checked when the set is built), so this recursion does too.
+        self.get(name).is_some_and(|rb| {
+            rb.steps.iter().any(Step::destructive) || rb.escalates_to().any(|(_, to)| self.is_destructive(to))
+        })
+    }
+
     /// The runbooks for the problem `ctx` describes, by name.
     pub fn matching<'a>(&'a self, ctx: &'a super::ProblemContext) -> impl Iterator<Item = &'a Runbook> {
         self.runbooks.values().filter(|rb| rb.matches(ctx))

@@ -29,6 +29,12 @@ pub enum Command {
     Confirm,
     /// Close the plan on screen without running it.
     Cancel,
+    /// Choose among the selected problem's matching runbooks (a picked one shows its plan).
+    Runbooks,
+    /// The selected problem's runbook output, full screen.
+    Output,
+    /// Propose cancelling the selected problem's running runbook (a one-line plan to confirm).
+    CancelRun,
     /// Replay: one event back (of the problem in the detail; of all events in the list).
     StepBack,
     /// Replay: one event forward.
@@ -51,7 +57,7 @@ pub enum Command {
 
 impl Command {
     /// Every command, in the order the help lists them.
-    pub const ALL: [Command; 21] = [
+    pub const ALL: [Command; 24] = [
         Command::Down,
         Command::Up,
         Command::Top,
@@ -63,6 +69,9 @@ impl Command {
         Command::Silence,
         Command::Confirm,
         Command::Cancel,
+        Command::Runbooks,
+        Command::Output,
+        Command::CancelRun,
         Command::StepBack,
         Command::StepForward,
         Command::PreviousRanking,
@@ -89,6 +98,9 @@ impl Command {
             Command::Silence => "silence",
             Command::Confirm => "confirm",
             Command::Cancel => "cancel",
+            Command::Runbooks => "runbooks",
+            Command::Output => "output",
+            Command::CancelRun => "cancel_run",
             Command::StepBack => "step_back",
             Command::StepForward => "step_forward",
             Command::PreviousRanking => "previous_ranking",
@@ -116,6 +128,21 @@ pub struct Key {
 
 /// Ctrl-c quits whatever the keymap says: in raw mode it is the user's way out.
 const CTRL_C: Key = Key { code: KeyCode::Char('c'), ctrl: true };
+
+/// Whether a key press is Ctrl-c: the one key that still quits while text is typed into a plan.
+pub fn is_ctrl_c(event: &KeyEvent) -> bool {
+    CTRL_C.matches(event)
+}
+
+/// The character a key press types into a text input: a plain or shifted character, never one
+/// held with Ctrl or Alt, never a release.
+pub fn typed_char(event: &KeyEvent) -> Option<char> {
+    let held = event.modifiers.intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
+    match event.code {
+        KeyCode::Char(c) if !held && event.kind != KeyEventKind::Release && !c.is_control() => Some(c),
+        _ => None,
+    }
+}
 
 const NAMED_KEYS: [(&str, KeyCode); 14] = [
     ("Enter", KeyCode::Enter),
@@ -306,6 +333,12 @@ impl Keymap {
     /// The user's keymap file, when one was read.
     pub fn user_file(&self) -> Option<&Path> {
         self.user_file.as_deref()
+    }
+
+    /// The built-in command a plain character key runs, if any: a runbook's own key works only
+    /// when this is `None` (the built-in wins).
+    pub fn command_for_char(&self, c: char) -> Option<Command> {
+        self.command_for(&KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
     }
 
     /// The command a key press runs, if any.
