@@ -383,6 +383,11 @@ mod tests {
         assert_eq!(keymap.command_for(&press(KeyCode::Char('s'), none)), Some(Command::Silence));
         assert_eq!(keymap.command_for(&press(KeyCode::Char('y'), none)), Some(Command::Confirm));
         assert_eq!(keymap.command_for(&press(KeyCode::Char('n'), none)), Some(Command::Cancel));
+        assert_eq!(keymap.command_for(&press(KeyCode::Char('x'), none)), Some(Command::Runbooks));
+        assert_eq!(keymap.command_for(&press(KeyCode::Char('o'), none)), Some(Command::Output));
+        assert_eq!(keymap.command_for(&press(KeyCode::Char('X'), KeyModifiers::SHIFT)), Some(Command::CancelRun));
+        assert_eq!(keymap.command_for_char('r'), None, "free for a runbook's own key");
+        assert_eq!(keymap.command_for_char('j'), Some(Command::Down));
         assert_eq!(keymap.command_for(&press(KeyCode::Char('c'), KeyModifiers::CONTROL)), Some(Command::Quit));
         assert_eq!(keymap.command_for(&press(KeyCode::Char('c'), none)), None);
         assert_eq!(keymap.command_for(&press(KeyCode::Char('['), none)), Some(Command::StepBack));
@@ -408,9 +413,9 @@ mod tests {
 
     #[test]
     fn user_override_keeps_other_defaults_and_ctrl_c() {
-        let keymap = Keymap::from_toml(Some(("[quit]\nkeys = [\"x\"]\n", "mine.toml"))).unwrap();
+        let keymap = Keymap::from_toml(Some(("[quit]\nkeys = [\"Q\"]\n", "mine.toml"))).unwrap();
         let quit = keymap.binding(Command::Quit).unwrap();
-        assert_eq!(quit.keys_text(), "x, Ctrl-c");
+        assert_eq!(quit.keys_text(), "Q, Ctrl-c");
         assert_eq!(quit.description, "quit faultline");
         assert_eq!(keymap.binding(Command::Down).unwrap().keys_text(), "j, Down");
     }

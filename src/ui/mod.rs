@@ -289,6 +289,50 @@ mod tests {
         })
     }
 
+    /// The terminal events of `keys`, as `discard_typeahead` reads them.
+    fn waiting(events: Vec<Event>) -> impl FnMut() -> anyhow::Result<Option<Event>> {
+        let mut events = events.into_iter();
+        move || Ok(events.next())
+    }
+
+    fn char_key(c: char) -> Event {
+        Event::Key(event::KeyEvent::new(event::KeyCode::Char(c), event::KeyModifiers::NONE))
+    }
+
+    #[test]
+    fn keys_typed_before_a_destructive_plan_was_drawn_never_count() {
+        let mut app = App::new(UiOptions::default());
+        let run = Request::Run(crate::runbook::RunRequest {
+            runbook: "wipe".into(),
+            problem: ProblemId(7),
+            operator: "alice@bastion-1".into(),
+            shown: vec!["runbook wipe".into()],
+        });
+        let typed = TypedName { expected: "db-1".into(), text: String::new() };
+        app.proposal = Some(Proposal { destructive: true, typed: Some(typed), ..Proposal::new(run) });
+        // The name and Enter typed ahead, and a `q` that is text while a name is typed.
+        let mut ahead: Vec<Event> = "db-1".chars().map(char_key).collect();
+        ahead.push(Event::Key(event::KeyEvent::new(event::KeyCode::Enter, event::KeyModifiers::NONE)));
+        ahead.push(char_key('q'));
+        ahead.push(Event::Resize(100, 30));
+        let dirty = discard_typeahead(&mut app, None, waiting(ahead)).unwrap();
+        assert!(dirty, "a resize is kept");
+        assert_eq!(app.size, (100, 30));
+        assert!(!app.should_quit);
+        assert!(app.outbox.is_empty());
+        assert_eq!(app.proposal.as_ref().and_then(|p| p.typed.as_ref()).map(|t| t.text.as_str()), Some(""));
+        // Ctrl-c still quits.
+        let ctrl_c = Event::Key(event::KeyEvent::new(event::KeyCode::Char('c'), event::KeyModifiers::CONTROL));
+        discard_typeahead(&mut app, None, waiting(vec![char_key('x'), ctrl_c])).unwrap();
+        assert!(app.should_quit);
+
+        // Without an input line, a `q` typed ahead quits as before.
+        let mut app = App::new(UiOptions::default());
+        app.proposal = Some(Proposal::new(request()));
+        discard_typeahead(&mut app, None, waiting(vec![char_key('y'), char_key('q')])).unwrap();
+        assert!(app.should_quit && app.outbox.is_empty());
+    }
+
     #[test]
     fn confirmed_requests_go_to_the_engine_side_or_come_back_as_a_notice() {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();

@@ -71,8 +71,8 @@ fn render_title(app: &App, frame: &mut Frame, area: Rect) {
             let rows = detail_rows(frame.area().height);
             let top = output::first_line(app, total, rows);
             let bottom = (top + rows).min(total);
-            let follow = if app.output_scroll.is_none() { " · following" } else { "" };
-            format!("{id} · runbook output · lines {}-{bottom} of {total}{follow}", (top + 1).min(total))
+            let follow = if app.output_scroll.is_none() { " · follows" } else { "" };
+            format!("{id} · output · lines {}-{bottom} of {total}{follow}", (top + 1).min(total))
         }
     };
     let mut text = format!(" faultline · {} · {what}", app.opts.title);

@@ -105,22 +105,30 @@ fn run_lines(proposal: &Proposal, shown: &[String], readonly: bool, theme: &Them
     out
 }
 
-/// `text` in pieces of at most `first` cells, then `rest` cells, broken by characters: nothing
-/// is left out or changed (the plan is shown verbatim).
+/// `text` in pieces of at most `first` cells, then `rest` cells, broken after a space where one
+/// is (else inside a word): nothing is left out or changed, the plan is shown verbatim.
 pub(crate) fn break_exact(text: &str, first: usize, rest: usize) -> Vec<String> {
-    let mut out = Vec::new();
+    let mut out: Vec<String> = Vec::new();
     let mut line = String::new();
-    let mut used = 0;
     let mut buf = [0u8; 4];
     for c in text.chars() {
         let w = text_width(c.encode_utf8(&mut buf));
-        let room = if out.is_empty() { first } else { rest }.max(4);
-        if used + w > room && !line.is_empty() {
-            out.push(std::mem::take(&mut line));
-            used = 0;
+        loop {
+            let room = if out.is_empty() { first } else { rest }.max(4);
+            if line.is_empty() || text_width(&line) + w <= room {
+                break;
+            }
+            // After the last space that follows some text: an indentation is no place to break.
+            let indent = line.len() - line.trim_start().len();
+            match line[indent..].rfind(' ').map(|i| indent + i + 1) {
+                Some(at) if at < line.len() => {
+                    let tail = line.split_off(at);
+                    out.push(std::mem::replace(&mut line, tail));
+                }
+                _ => out.push(std::mem::take(&mut line)),
+            }
         }
         line.push(c);
-        used += w;
     }
     if !line.is_empty() || out.is_empty() {
         out.push(line);
@@ -329,6 +337,8 @@ mod tests {
         assert_eq!(break_exact("abcdefghij", 6, 4), vec!["abcdef", "ghij"]);
         assert_eq!(break_exact("abc", 6, 4), vec!["abc"]);
         assert_eq!(break_exact("", 6, 4), vec![""]);
+        assert_eq!(break_exact("ab cd efgh", 6, 6), vec!["ab cd ", "efgh"]);
+        assert_eq!(break_exact("   abcdefgh", 6, 6), vec!["   abc", "defgh"]);
         let text = "/bin/echo 'a b' \\$(x)";
         assert_eq!(break_exact(text, 5, 4).concat(), text);
     }
