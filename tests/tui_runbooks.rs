@@ -11,14 +11,16 @@ use faultline::model::{
 use faultline::runbook::{CancelRequest, OutputLine, Plan, RunRequest, Runbook, RunbookSet, Stream};
 use faultline::ui::app::{DRY_RUN_NOTICE, REPLAY_RUN_NOTICE, RUN_READONLY_NOTICE};
 use faultline::ui::runs::MAX_LINES;
-use faultline::ui::{render, update, Action, App, Feed, Request, Runbooks, UiOptions, View};
-use ratatui::backend::TestBackend;
+use faultline::ui::{update, Action, App, Feed, Request, Runbooks, UiOptions, View};
 use ratatui::buffer::Buffer;
 use ratatui::style::Color;
 use ratatui::text::Line;
-use ratatui::Terminal;
 use std::path::Path;
 use std::sync::Arc;
+
+#[path = "tui/screen.rs"]
+mod screen;
+use screen::{draw, rows, screen};
 
 /// 2026-11-02T03:00:00Z in milliseconds.
 const T0: i64 = 1_793_588_400_000;
@@ -144,21 +146,6 @@ fn type_text(app: &mut App, text: &str) {
     for c in text.chars() {
         key(app, KeyCode::Char(c));
     }
-}
-
-fn draw(app: &App) -> Buffer {
-    let mut terminal = Terminal::new(TestBackend::new(app.size.0, app.size.1)).unwrap();
-    terminal.draw(|frame| render(app, frame)).unwrap();
-    terminal.backend().buffer().clone()
-}
-
-fn rows(buffer: &Buffer) -> Vec<String> {
-    let area = buffer.area;
-    (0..area.height).map(|y| (0..area.width).map(|x| buffer[(x, y)].symbol()).collect::<String>()).collect()
-}
-
-fn screen(app: &App) -> String {
-    rows(&draw(app)).join("\n")
 }
 
 /// The text inside the overlay's borders, row by row.

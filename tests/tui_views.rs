@@ -13,16 +13,16 @@ use faultline::ui::app::{NO_ALERTMANAGER_NOTICE, READONLY_NOTICE, REPLAY_SILENCE
 use faultline::ui::theme::xterm256;
 use faultline::ui::views::detail;
 use faultline::ui::{
-    render, update, Action, App, ColorMode, Command, Feed, Keymap, Proposal, Request, SourceHealth, Theme, UiOptions,
-    View,
+    update, Action, App, ColorMode, Command, Feed, Keymap, Proposal, Request, SourceHealth, Theme, UiOptions, View,
 };
-use ratatui::backend::TestBackend;
-use ratatui::buffer::Buffer;
 use ratatui::style::{Color, Modifier};
 use ratatui::text::Line;
-use ratatui::Terminal;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+
+#[path = "tui/screen.rs"]
+mod screen;
+use screen::{draw, rows, screen};
 
 /// 2026-11-02T03:00:00Z in milliseconds.
 const T0: i64 = 1_793_588_400_000;
@@ -222,21 +222,6 @@ fn press(app: &mut App, code: KeyCode) {
     let command = app.keymap.command_for(&KeyEvent::new(code, modifiers));
     let command = command.unwrap_or_else(|| panic!("{code:?} is not bound"));
     update(app, Action::Command(command));
-}
-
-fn draw(app: &App) -> Buffer {
-    let mut terminal = Terminal::new(TestBackend::new(app.size.0, app.size.1)).unwrap();
-    terminal.draw(|frame| render(app, frame)).unwrap();
-    terminal.backend().buffer().clone()
-}
-
-fn rows(buffer: &Buffer) -> Vec<String> {
-    let area = buffer.area;
-    (0..area.height).map(|y| (0..area.width).map(|x| buffer[(x, y)].symbol()).collect::<String>()).collect()
-}
-
-fn screen(app: &App) -> String {
-    rows(&draw(app)).join("\n")
 }
 
 /// Text with every run of whitespace made one space, to find phrases across wrapped lines.

@@ -91,34 +91,31 @@ impl App {
         }
     }
 
-    /// Why a runbook cannot be proposed now (off live, no author, too small a screen), if so.
-    fn run_refusal(&self) -> Option<String> {
-        if !self.replay.is_live() {
+    /// The problem a runbook action targets, or `None` having said why there is none now (off
+    /// live, no author, too small a screen, no problem selected).
+    fn run_target(&mut self) -> Option<ProblemId> {
+        let why = if !self.replay.is_live() {
             // A plan is filled from the problem as it is now, not as it was at the cursor.
-            return Some(REPLAY_RUN_NOTICE.to_string());
-        }
-        if self.opts.operator.trim().is_empty() {
-            return Some("who you are is unknown (no user@host): cannot run a runbook".to_string());
-        }
-        if !views::plan::fits(self.size) {
-            return Some("the terminal is too small to show the plan".to_string());
-        }
+            REPLAY_RUN_NOTICE
+        } else if self.opts.operator.trim().is_empty() {
+            "who you are is unknown (no user@host): cannot run a runbook"
+        } else if !views::plan::fits(self.size) {
+            "the terminal is too small to show the plan"
+        } else if let Some(problem) = self.target_problem() {
+            return Some(problem.id);
+        } else {
+            "no problem selected"
+        };
+        self.notice = Some(why.to_string());
         None
     }
 
     /// Opens the plan of runbook `name` for the target problem, filled in exactly as it would run,
     /// or says why it cannot be (the plan's error names the runbook's file, line and key).
     pub(crate) fn propose_run(&mut self, name: &str) {
-        if let Some(why) = self.run_refusal() {
-            self.notice = Some(why);
-            return;
-        }
-        let Some(problem) = self.target_problem() else {
-            self.notice = Some("no problem selected".to_string());
-            return;
-        };
-        let id = problem.id;
-        let Some(ctx) = self.runbook_context(problem) else {
+        let Some(id) = self.run_target() else { return };
+        let ctx = self.problems().problems.get(&id).and_then(|p| self.runbook_context(p));
+        let Some(ctx) = ctx else {
             self.notice = Some(format!("{id} names no entity a runbook could act on"));
             return;
         };
@@ -149,15 +146,7 @@ impl App {
             self.notice = Some(RUN_READONLY_NOTICE.to_string());
             return;
         }
-        if let Some(why) = self.run_refusal() {
-            self.notice = Some(why);
-            return;
-        }
-        let Some(problem) = self.target_problem() else {
-            self.notice = Some("no problem selected".to_string());
-            return;
-        };
-        let id = problem.id;
+        let Some(id) = self.run_target() else { return };
         let running = runs::runs(&self.replay, id).into_iter().rev().find(|r| r.is_running()).map(|r| r.runbook);
         let Some(runbook) = running.map(str::to_string) else {
             self.notice = Some(format!("no runbook is running on {id}"));
@@ -212,16 +201,11 @@ impl App {
 
     /// Opens the chooser of the target problem's matching runbooks.
     pub(crate) fn open_chooser(&mut self) {
-        if let Some(why) = self.run_refusal() {
-            self.notice = Some(why);
-            return;
-        }
-        let Some(problem) = self.target_problem() else {
-            self.notice = Some("no problem selected".to_string());
-            return;
+        let Some(id) = self.run_target() else { return };
+        let names: Vec<String> = match self.problems().problems.get(&id) {
+            Some(problem) => self.matching_runbooks(problem).into_iter().map(|rb| rb.name.clone()).collect(),
+            None => Vec::new(),
         };
-        let id = problem.id;
-        let names: Vec<String> = self.matching_runbooks(problem).into_iter().map(|rb| rb.name.clone()).collect();
         if names.is_empty() {
             let loaded = self.opts.runbooks.0.iter().count();
             self.notice = Some(match loaded {

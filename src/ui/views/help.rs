@@ -19,15 +19,7 @@ pub fn lines(app: &App, width: usize) -> Vec<Line<'static>> {
     let desc_w = width.saturating_sub(key_w + 3).max(10);
     let mut out = Vec::new();
     for b in bindings {
-        for (i, text) in wrap_words(&b.description, desc_w).into_iter().enumerate() {
-            let keys = if i == 0 { b.keys_text() } else { String::new() };
-            out.push(Line::from(vec![
-                Span::raw(" "),
-                Span::styled(pad(&keys, key_w), theme.ui.help_key),
-                Span::raw("  "),
-                Span::raw(text),
-            ]));
-        }
+        key_lines(app, &b.keys_text(), &b.description, key_w, desc_w, &mut out);
     }
     out.push(Line::default());
     runbook_keys(app, key_w, desc_w, &mut out);
@@ -42,6 +34,19 @@ pub fn lines(app: &App, width: usize) -> Vec<Line<'static>> {
     }
     out.push(Line::styled(" any other key closes this help", theme.ui.muted));
     out
+}
+
+/// Keys in their column, then what they do wrapped beside them.
+fn key_lines(app: &App, keys: &str, text: &str, key_w: usize, desc_w: usize, out: &mut Vec<Line<'static>>) {
+    for (i, line) in wrap_words(text, desc_w).into_iter().enumerate() {
+        let keys = if i == 0 { keys } else { "" };
+        out.push(Line::from(vec![
+            Span::raw(" "),
+            Span::styled(pad(keys, key_w), app.theme.ui.help_key),
+            Span::raw("  "),
+            Span::raw(line),
+        ]));
+    }
 }
 
 /// The loaded runbooks' keys, one line each (a key a command takes is said to be taken, the
@@ -69,15 +74,7 @@ fn runbook_keys(app: &App, key_w: usize, desc_w: usize, out: &mut Vec<Line<'stat
         if let Some(command) = app.key_taken_by(rb) {
             text.push_str(&format!(" (key taken by `{}`: use {chooser})", command.name()));
         }
-        for (i, line) in wrap_words(&text, desc_w).into_iter().enumerate() {
-            let keys = if i == 0 { key.to_string() } else { String::new() };
-            out.push(Line::from(vec![
-                Span::raw(" "),
-                Span::styled(pad(&keys, key_w), theme.ui.help_key),
-                Span::raw("  "),
-                Span::raw(line),
-            ]));
-        }
+        key_lines(app, &key.to_string(), &text, key_w, desc_w, out);
     }
     if keyless > 0 {
         let text = format!(" {keyless} runbook{} without a key: use {chooser}", if keyless == 1 { "" } else { "s" });

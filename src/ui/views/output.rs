@@ -130,7 +130,7 @@ pub fn render_pane(app: &App, problem: &Problem, run: &Run, frame: &mut Frame, a
         hint.push_str(&format!(" · {} cancel", key(app, Command::CancelRun)));
     }
     header.push(Span::styled(hint, app.theme.ui.muted));
-    let mut lines = vec![fit_spans(header, width)];
+    let mut lines = vec![Line::from(super::status::cut(header, width))];
     let (output, _) = output(app, problem.id, run);
     let rows = usize::from(area.height).saturating_sub(1);
     if output.is_empty() {
@@ -146,26 +146,6 @@ pub fn render_pane(app: &App, problem: &Problem, run: &Run, frame: &mut Frame, a
         lines.push(Line::from(styled(app, stream, text)));
     }
     frame.render_widget(Paragraph::new(lines), area);
-}
-
-/// Spans cut to `width` cells (the last one that does not fit is cut with `…`).
-fn fit_spans(spans: Vec<Span<'static>>, width: usize) -> Line<'static> {
-    let mut out = Vec::new();
-    let mut used = 0;
-    for span in spans {
-        let w = span.width();
-        if used + w <= width {
-            used += w;
-            out.push(span);
-            continue;
-        }
-        let room = width.saturating_sub(used);
-        if room > 0 {
-            out.push(Span::styled(fit(&span.content, room), span.style));
-        }
-        break;
-    }
-    Line::from(out)
 }
 
 /// The full-screen output of problem `id`'s latest run at `width` cells: a header with the
