@@ -724,6 +724,13 @@ mod tests {
             RunbookSet::from_runbooks(vec![rb("a", &["b"]), rb("b", &["c"]), rb("c", &["a"])]).unwrap_err().to_string();
         assert!(e.contains("escalation cycle: a → b → c → a"), "{e}");
         assert!(e.contains("steps[1].to"), "{e}");
+        let mut wipe = rb("wipe", &[]);
+        if let Step::Run(r) = &mut wipe.steps[0] {
+            r.destructive = true;
+        }
+        let set = RunbookSet::from_runbooks(vec![rb("restart", &["wipe"]), wipe, rb("page", &[])]).unwrap();
+        assert!(set.is_destructive("restart"), "through its escalation");
+        assert!(set.is_destructive("wipe") && !set.is_destructive("page") && !set.is_destructive("none"));
         let e = RunbookSet::from_runbooks(vec![rb("a", &["zz"])]).unwrap_err().to_string();
         assert!(e.contains("escalates to `zz`, which is not loaded"), "{e}");
         let e = Runbook::parse("name = \"s\"\n[[steps]]\nkind = \"escalate\"\nto = \"s\"\n", Path::new("s.toml"))

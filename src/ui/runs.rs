@@ -187,6 +187,62 @@ mod tests {
         assert_eq!(outputs.get(p, "a").unwrap().lines[0].text.chars().count(), MAX_LINE_CHARS + 1);
     }
 
+    fn record(runbook: &str, escalation: Option<RunRecord>) -> RunRecord {
+        RunRecord {
+            runbook: runbook.to_string(),
+            file: format!("{runbook}.toml").into(),
+            problem: "P-0001".to_string(),
+            entity: "host:db-1".to_string(),
+            operator: "alice@b1".to_string(),
+            started_at: Timestamp(0),
+            finished_at: Timestamp(60_000),
+            plan: vec![],
+            steps: vec![],
+            outcome: if escalation.is_some() {
+                crate::model::Outcome::Escalated
+            } else {
+                crate::model::Outcome::Failed
+            },
+            auto: false,
+            escalation: escalation.map(Box::new),
+        }
+    }
+
+    #[test]
+    fn a_finished_record_ends_the_runs_of_its_escalation_chain() {
+        let p = ProblemId(1);
+        let started = |runbook: &str| EventKind::RunbookStarted {
+            runbook: runbook.to_string(),
+            by: "alice@b1".to_string(),
+            plan: vec![],
+            auto: false,
+        };
+        let kinds = vec![
+            EventKind::Opened { title: "t".to_string(), severity: crate::model::Severity::Major },
+            started("restart"),
+            started("rollback"),
+            started("other"),
+            EventKind::RunbookFinished { record: Box::new(record("restart", Some(record("rollback", None)))) },
+            // An end with no start seen (a journal cut short): a run of its own.
+            EventKind::RunbookFinished { record: Box::new(record("page", None)) },
+        ];
+        let events = kinds
+            .into_iter()
+            .enumerate()
+            .map(|(i, kind)| crate::model::ProblemEvent {
+                seq: i as u64 + 1,
+                problem: p,
+                at: Timestamp(i as i64),
+                kind,
+            })
+            .collect();
+        let replay = Replay::from_events(events);
+        let runs = runs(&replay, p);
+        let state: Vec<(&str, bool)> = runs.iter().map(|r| (r.runbook, r.is_running())).collect();
+        assert_eq!(state, vec![("restart", false), ("rollback", false), ("other", true), ("page", false)]);
+        assert_eq!(runs[1].record.map(|r| r.final_outcome()), Some(crate::model::Outcome::Failed));
+    }
+
     #[test]
     fn a_new_run_after_the_end_starts_a_fresh_output() {
         let mut outputs = RunOutputs::default();
