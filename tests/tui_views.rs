@@ -7,21 +7,22 @@ use faultline::model::{
     Observation, ObservationKind, ProblemEvent, ProblemId, Relation, RelationKind, Severity, Signal, SignalEvidence,
     SignalKey, SignalKind, SilenceRecord, Timestamp,
 };
-use faultline::sources::alertmanager::{matcher_strings, SilencePlan, SilenceTarget};
+use faultline::runbook::silence::matcher_strings;
+use faultline::runbook::{SilencePlan, SilenceTarget};
 use faultline::ui::app::{NO_ALERTMANAGER_NOTICE, READONLY_NOTICE, REPLAY_SILENCE_NOTICE};
 use faultline::ui::theme::xterm256;
 use faultline::ui::views::detail;
 use faultline::ui::{
-    render, update, Action, App, ColorMode, Command, Feed, Keymap, Proposal, Request, SourceHealth, Theme, UiOptions,
-    View,
+    update, Action, App, ColorMode, Command, Feed, Keymap, Proposal, Request, SourceHealth, Theme, UiOptions, View,
 };
-use ratatui::backend::TestBackend;
-use ratatui::buffer::Buffer;
 use ratatui::style::{Color, Modifier};
 use ratatui::text::Line;
-use ratatui::Terminal;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+
+#[path = "tui/screen.rs"]
+mod screen;
+use screen::{draw, rows, screen};
 
 /// 2026-11-02T03:00:00Z in milliseconds.
 const T0: i64 = 1_793_588_400_000;
@@ -221,21 +222,6 @@ fn press(app: &mut App, code: KeyCode) {
     let command = app.keymap.command_for(&KeyEvent::new(code, modifiers));
     let command = command.unwrap_or_else(|| panic!("{code:?} is not bound"));
     update(app, Action::Command(command));
-}
-
-fn draw(app: &App) -> Buffer {
-    let mut terminal = Terminal::new(TestBackend::new(app.size.0, app.size.1)).unwrap();
-    terminal.draw(|frame| render(app, frame)).unwrap();
-    terminal.backend().buffer().clone()
-}
-
-fn rows(buffer: &Buffer) -> Vec<String> {
-    let area = buffer.area;
-    (0..area.height).map(|y| (0..area.width).map(|x| buffer[(x, y)].symbol()).collect::<String>()).collect()
-}
-
-fn screen(app: &App) -> String {
-    rows(&draw(app)).join("\n")
 }
 
 /// Text with every run of whitespace made one space, to find phrases across wrapped lines.
@@ -510,17 +496,33 @@ fn help_overlay_lists_every_binding_and_the_log_file() {
         let mut app = app_with_problems(w, h);
         press(&mut app, KeyCode::Char('?'));
         assert!(app.help);
-        let text = screen(&app);
+        // At 80x24 the help is longer than the screen: the scrolling keys scroll it to its end,
+        // and its last row says how, and how to get out.
+        let mut text = screen(&app);
+        let scrolls = app.max_help_scroll() > 0;
+        assert_eq!(scrolls, h == 24, "{text}");
+        if scrolls {
+            assert!(text.contains("j/k scroll · lines 1-21 of") && text.contains("q quits, any other key closes"));
+            for _ in 0..app.max_help_scroll() {
+                press(&mut app, KeyCode::Char('j'));
+                text.push_str(&screen(&app));
+            }
+            assert!(app.help, "scrolling keys scroll a long help");
+            assert_eq!(app.help_scroll, app.max_help_scroll());
+        }
         for binding in app.keymap.bindings() {
             assert!(text.contains(&binding.keys_text()), "keys {:?} missing:\n{text}", binding.keys_text());
             assert!(squeezed(&text).contains(&binding.description), "{:?} missing:\n{text}", binding.description);
         }
         assert!(text.contains("Ctrl-c"), "{text}");
         assert!(text.contains("/var/log/faultline/ui.log"), "{text}");
-        // Any key but quit closes it.
-        press(&mut app, KeyCode::Char('j'));
+        assert!(text.contains("runbook keys come from the runbook files"), "{text}");
+        // Any other key closes it (when it fits, the scrolling keys too).
+        let closing = if scrolls { KeyCode::Esc } else { KeyCode::Char('j') };
+        press(&mut app, closing);
         assert!(!app.help);
         assert_eq!(app.selected, Some(ProblemId(1)), "the closing key does not also move");
+        assert_eq!(app.view, View::List, "nor go back");
     }
 }
 
@@ -730,7 +732,7 @@ fn s_shows_the_silence_plan_in_full_at_80x24() {
     let mut app = silence_app(silence_options(), 80, 24, 0);
     press(&mut app, KeyCode::Char('s'));
     let plan = expected_plan(&app);
-    assert_eq!(app.proposal, Some(Proposal { request: Request::Silence(plan.clone()), scroll: 0 }));
+    assert_eq!(app.proposal, Some(Proposal::new(Request::Silence(plan.clone()))));
     assert!(app.outbox.is_empty(), "nothing is sent before confirmation");
 
     let lines = rows(&draw(&app));
@@ -854,7 +856,7 @@ fn readonly_never_opens_a_plan_and_never_sends() {
     assert!(app.outbox.is_empty());
 
     // Even a plan that got on screen some other way is not sent in read-only mode.
-    app.proposal = Some(Proposal { request: Request::Silence(expected_plan(&app)), scroll: 0 });
+    app.proposal = Some(Proposal::new(Request::Silence(expected_plan(&app))));
     press(&mut app, KeyCode::Char('y'));
     assert!(app.outbox.is_empty());
     assert_eq!(app.proposal, None);

@@ -582,6 +582,15 @@ impl RunbookSet {
         self.runbooks.values()
     }
 
+    /// Whether runbook `name` has a destructive step, itself or in a runbook it escalates to: what
+    /// its plan's [`super::Plan::is_destructive`] will say, known without filling the plan in.
+    pub fn is_destructive(&self, name: &str) -> bool {
+        // Escalation chains end (checked when the set is built), so this recursion does too.
+        self.get(name).is_some_and(|rb| {
+            rb.steps.iter().any(Step::destructive) || rb.escalates_to().any(|(_, to)| self.is_destructive(to))
+        })
+    }
+
     /// The runbooks for the problem `ctx` describes, by name.
     pub fn matching<'a>(&'a self, ctx: &'a super::ProblemContext) -> impl Iterator<Item = &'a Runbook> {
         self.runbooks.values().filter(|rb| rb.matches(ctx))
@@ -715,6 +724,13 @@ mod tests {
             RunbookSet::from_runbooks(vec![rb("a", &["b"]), rb("b", &["c"]), rb("c", &["a"])]).unwrap_err().to_string();
         assert!(e.contains("escalation cycle: a → b → c → a"), "{e}");
         assert!(e.contains("steps[1].to"), "{e}");
+        let mut wipe = rb("wipe", &[]);
+        if let Step::Run(r) = &mut wipe.steps[0] {
+            r.destructive = true;
+        }
+        let set = RunbookSet::from_runbooks(vec![rb("restart", &["wipe"]), wipe, rb("page", &[])]).unwrap();
+        assert!(set.is_destructive("restart"), "through its escalation");
+        assert!(set.is_destructive("wipe") && !set.is_destructive("page") && !set.is_destructive("none"));
         let e = RunbookSet::from_runbooks(vec![rb("a", &["zz"])]).unwrap_err().to_string();
         assert!(e.contains("escalates to `zz`, which is not loaded"), "{e}");
         let e = Runbook::parse("name = \"s\"\n[[steps]]\nkind = \"escalate\"\nto = \"s\"\n", Path::new("s.toml"))

@@ -13,6 +13,9 @@ pub enum Action {
     FeedClosed,
     /// A key press, already resolved through the keymap.
     Command(Command),
+    /// A key press as the terminal gave it: typed into a plan's input line when one shows,
+    /// else resolved through the keymap, else a runbook's own key (the built-in wins).
+    Key(crossterm::event::KeyEvent),
     /// The terminal's size, in cells.
     Resize { width: u16, height: u16 },
     /// Wall-clock time passed since the last tick, in milliseconds: moves a playing replay

@@ -1,8 +1,9 @@
 //! The UI's state and the only function that changes it.
 
 use super::action::Action;
-use super::keymap::{Command, Keymap};
+use super::keymap::{self, Command, Keymap};
 use super::metrics::MetricHistory;
+use super::runs::RunOutputs;
 use super::theme::{ColorMode, Theme};
 use super::views;
 use super::{Feed, Request, SourceHealth, UiOptions};
@@ -10,8 +11,11 @@ use crate::engine::topology::history::TopologyHistory;
 use crate::engine::topology::{Topology, TopologyChange};
 use crate::model::replay::Replay;
 use crate::model::{EventKind, Problem, ProblemEvent, ProblemId, ProblemSet, ProblemStatus, Timestamp};
-use crate::sources::alertmanager::SilencePlan;
+use crate::runbook::{ProblemContext, Runbook};
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
 use std::collections::BTreeMap;
+
+pub use super::proposal::{Chooser, Proposal, TypedName};
 
 /// The notice when an action is asked for in read-only mode.
 pub const READONLY_NOTICE: &str = "read-only (--readonly): silencing is disabled";
@@ -21,6 +25,15 @@ pub const NO_ALERTMANAGER_NOTICE: &str = "no Alertmanager configured: add a [[so
 /// The notice when `silence` is pressed with the replay cursor off live.
 pub const REPLAY_SILENCE_NOTICE: &str = "replaying: press L (live) first, silences act on what fires now";
 
+/// The notice when a runbook (or cancelling one) is asked for with the replay cursor off live.
+pub const REPLAY_RUN_NOTICE: &str = "replaying: press L (live) first, runbooks act on the problem as it is now";
+
+/// The notice when a runbook plan is confirmed in read-only mode (the plan itself may be read).
+pub const RUN_READONLY_NOTICE: &str = "read-only (--readonly): this plan cannot run; nothing ran";
+
+/// What Esc on a runbook plan says: showing a plan is a dry run.
+pub const DRY_RUN_NOTICE: &str = "dry run: nothing ran";
+
 /// Which screen is showing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum View {
@@ -28,15 +41,8 @@ pub enum View {
     List,
     /// One problem's detail.
     Detail(ProblemId),
-}
-
-/// A request shown in full in the plan overlay, waiting for the user to confirm or cancel it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Proposal {
-    /// Exactly what is sent on confirmation: the overlay draws it from this very value.
-    pub request: Request,
-    /// First line of the plan's body shown at the top, in lines.
-    pub scroll: usize,
+    /// The output of a problem's latest runbook run, full screen (back: its detail).
+    Output(ProblemId),
 }
 
 /// Everything the UI shows, and nothing else: rendering reads it, [`update`] writes it.
@@ -75,6 +81,12 @@ pub struct App {
     pub notice: Option<String>,
     /// The plan on screen, waiting for confirm or cancel; while it shows, other keys only scroll it.
     pub proposal: Option<Proposal>,
+    /// The runbook chooser on screen (`runbooks`): picking one opens its plan.
+    pub chooser: Option<Chooser>,
+    /// Live output of recent runbook runs, bounded.
+    pub outputs: RunOutputs,
+    /// First line of the full-screen output shown at the top; `None` follows the newest line.
+    pub output_scroll: Option<usize>,
     /// Confirmed requests not yet handed to the engine side; the event loop empties it after
     /// every update (so `update` stays free of I/O).
     pub outbox: Vec<Request>,
@@ -82,6 +94,8 @@ pub struct App {
     pub view: View,
     /// The `?` overlay is showing.
     pub help: bool,
+    /// First line of the help shown, when it is longer than the screen.
+    pub help_scroll: usize,
     /// First line of the detail shown at the top, in lines.
     pub detail_scroll: usize,
     /// Terminal size in cells (width, height); sizes pages and the detail's wrapping.
@@ -119,9 +133,13 @@ impl App {
             feed_closed: false,
             notice: None,
             proposal: None,
+            chooser: None,
+            outputs: RunOutputs::default(),
+            output_scroll: None,
             outbox: Vec::new(),
             view: View::List,
             help: false,
+            help_scroll: 0,
             detail_scroll: 0,
             size: (80, 24),
             should_quit: false,
@@ -151,11 +169,59 @@ impl App {
         self.visible().iter().position(|p| p.id == id)
     }
 
-    /// The problem the detail view shows, if it is showing one.
+    /// The problem the detail view (or its full-screen output) shows, if it is showing one.
     pub fn detail_problem(&self) -> Option<&Problem> {
         match self.view {
-            View::Detail(id) => self.problems().problems.get(&id),
+            View::Detail(id) | View::Output(id) => self.problems().problems.get(&id),
             View::List => None,
+        }
+    }
+
+    /// The problem as a runbook sees it, with what the topology as of the cursor knows of its
+    /// entities (names, labels); `None` when it names no entity.
+    pub fn runbook_context(&self, problem: &Problem) -> Option<ProblemContext> {
+        let mut entities = BTreeMap::new();
+        if !self.topology.is_empty() {
+            if let Some(topology) = self.topology_at(self.problems().as_of) {
+                let ids =
+                    problem.root_causes.iter().map(|c| &c.entity).chain(problem.signals.values().map(|s| &s.entity));
+                for id in ids {
+                    if let Some(entity) = topology.entity(id) {
+                        entities.insert(id.clone(), entity.clone());
+                    }
+                }
+            }
+        }
+        ProblemContext::from_problem(problem, &entities)
+    }
+
+    /// The loaded runbooks whose match rule fits `problem`, by name.
+    pub fn matching_runbooks(&self, problem: &Problem) -> Vec<&Runbook> {
+        match self.runbook_context(problem) {
+            Some(ctx) => self.opts.runbooks.0.iter().filter(|rb| rb.matches(&ctx)).collect(),
+            None => Vec::new(),
+        }
+    }
+
+    /// The built-in command that takes a runbook's key from it, if one does.
+    pub fn key_taken_by(&self, runbook: &Runbook) -> Option<Command> {
+        runbook.key.and_then(|c| self.keymap.command_for_char(c))
+    }
+
+    /// Whether a plan with a text input is on screen: then character keys type into it.
+    pub fn typing(&self) -> bool {
+        self.proposal.as_ref().is_some_and(|p| p.typed.is_some())
+    }
+
+    /// How high the overlays on screen stack: 0 none, 1 the chooser, 2 a plan. The event loop
+    /// drops typed-ahead keys whenever this rises.
+    pub fn overlay_depth(&self) -> u8 {
+        if self.proposal.is_some() {
+            2
+        } else if self.chooser.is_some() {
+            1
+        } else {
+            0
         }
     }
 
@@ -169,91 +235,78 @@ impl App {
     /// How far the plan overlay can scroll before its last line leaves the box.
     pub fn max_plan_scroll(&self) -> usize {
         let Some(proposal) = &self.proposal else { return 0 };
-        views::plan::max_scroll(&proposal.request, &self.theme, self.size)
+        views::plan::max_scroll(proposal, self.opts.readonly, &self.theme, self.size)
     }
 
-    /// The problem `silence` acts on: the one in the detail, or the one selected in the list.
-    fn target_problem(&self) -> Option<&Problem> {
+    /// How far the help can scroll before its last line is in view.
+    pub fn max_help_scroll(&self) -> usize {
+        views::help::max_scroll(self, self.size)
+    }
+
+    /// How far the full-screen output can scroll.
+    pub fn max_output_scroll(&self) -> usize {
+        let View::Output(id) = self.view else { return 0 };
+        let total = views::output::lines(self, id, self.size.0).len();
+        total.saturating_sub(views::detail_rows(self.size.1))
+    }
+
+    /// The problem actions act on: the one in the detail, or the one selected in the list.
+    pub(crate) fn target_problem(&self) -> Option<&Problem> {
         match self.view {
-            View::Detail(_) => self.detail_problem(),
+            View::Detail(_) | View::Output(_) => self.detail_problem(),
             View::List => self.selected.and_then(|id| self.problems().problems.get(&id)),
         }
     }
 
-    /// Opens the plan for silencing the target problem's firing alerts, or says why not.
-    fn propose_silence(&mut self) {
-        if self.opts.readonly {
-            self.notice = Some(READONLY_NOTICE.to_string());
+    /// A key press: text typed into a plan's input line, a command through the keymap, or else a
+    /// runbook's own key.
+    fn key(&mut self, event: KeyEvent) {
+        if event.kind == KeyEventKind::Release {
             return;
         }
-        let Some(target) = &self.opts.silence else {
-            self.notice = Some(NO_ALERTMANAGER_NOTICE.to_string());
-            return;
-        };
-        if self.opts.operator.trim().is_empty() {
-            // Alertmanager refuses a silence without an author, and an anonymous one helps nobody.
-            self.notice = Some("who you are is unknown (no user@host): cannot author a silence".to_string());
+        if keymap::is_ctrl_c(&event) {
+            self.should_quit = true;
             return;
         }
-        if !self.replay.is_live() {
-            // The alerts to silence are those firing now, not at the replay cursor.
-            self.notice = Some(REPLAY_SILENCE_NOTICE.to_string());
+        if self.typing() && self.type_key(&event) {
             return;
         }
-        let Some(problem) = self.target_problem() else {
-            self.notice = Some("no problem selected".to_string());
-            return;
-        };
-        if !views::plan::fits(self.size) {
-            self.notice = Some("the terminal is too small to show the plan".to_string());
-            return;
-        }
-        match SilencePlan::for_problem(problem, target, &self.opts.operator) {
-            Ok(plan) => self.proposal = Some(Proposal { request: Request::Silence(plan), scroll: 0 }),
-            Err(reason) => self.notice = Some(reason),
-        }
-    }
-
-    /// Keys while a plan shows: scroll it, confirm it, or cancel it; nothing else.
-    fn proposal_command(&mut self, command: Command) {
-        match command {
-            Command::Confirm => return self.confirm(),
-            Command::Cancel | Command::Back => {
-                self.proposal = None;
-                self.notice = Some("silence cancelled".to_string());
-                return;
+        match self.keymap.command_for(&event) {
+            Some(command) => self.command(command),
+            None => {
+                if let Some(c) = keymap::typed_char(&event) {
+                    self.runbook_key(c);
+                } else if self.help {
+                    self.help = false;
+                }
             }
-            _ => {}
         }
-        let page = views::plan::body_rows(self.size.1).max(1);
-        let max = self.max_plan_scroll();
-        let Some(proposal) = &mut self.proposal else { return };
-        proposal.scroll = scrolled(command, proposal.scroll, page, max).unwrap_or(proposal.scroll);
     }
 
-    /// Queues the plan on screen for the engine side, exactly as shown.
-    fn confirm(&mut self) {
-        let Some(proposal) = self.proposal.take() else { return };
-        // Checked again here, not only when the plan opened: no path may send in read-only mode.
-        if self.opts.readonly {
-            self.notice = Some(READONLY_NOTICE.to_string());
-            return;
+    /// Text keys while a plan's input line shows: characters and Backspace edit it. False for a
+    /// key that is not text (Enter, Esc, arrows go on to the keymap).
+    fn type_key(&mut self, event: &KeyEvent) -> bool {
+        let Some(typed) = self.proposal.as_mut().and_then(|p| {
+            p.refused = None;
+            p.typed.as_mut()
+        }) else {
+            return false;
+        };
+        if let Some(c) = keymap::typed_char(event) {
+            typed.text.push(c);
+            return true;
         }
-        if !views::plan::fits(self.size) {
-            // Shrunk since it opened: what cannot be seen is not sent.
-            self.notice = Some("the terminal is too small to show the plan: not sent".to_string());
-            return;
+        if event.code == KeyCode::Backspace {
+            typed.text.pop();
+            return true;
         }
-        self.notice = Some(match &proposal.request {
-            Request::Silence(plan) => format!("silencing {} via {}…", plan.problem, plan.target.via),
-            other => format!("{}…", other.describe()),
-        });
-        self.outbox.push(proposal.request);
+        false
     }
 
     fn fold(&mut self, events: Vec<ProblemEvent>) {
         let old_index = self.selected_index();
         self.metrics.pin(&events);
+        self.outputs.note_events(&events);
         self.replay.extend(events);
         self.reselect(old_index);
         self.detail_scroll = self.detail_scroll.min(self.max_detail_scroll());
@@ -270,7 +323,7 @@ impl App {
     /// The replay keys; false for any other command.
     fn replay_command(&mut self, command: Command) -> bool {
         let shown = match self.view {
-            View::Detail(id) => Some(id),
+            View::Detail(id) | View::Output(id) => Some(id),
             View::List => None,
         };
         let what = shown.map_or_else(|| "the data".to_string(), |id| id.to_string());
@@ -396,11 +449,21 @@ impl App {
         }
         if self.help {
             // Any other key closes the help: at 3 a.m. nobody should have to find the right one.
-            self.help = false;
+            // Only when it is longer than the screen do the scrolling keys scroll it.
+            let max = self.max_help_scroll();
+            let page = views::help::body_rows(self.size.1).max(1);
+            match scrolled(command, self.help_scroll, page, max) {
+                Some(to) if max > 0 => self.help_scroll = to,
+                _ => self.help = false,
+            }
             return;
         }
         if self.proposal.is_some() {
             self.proposal_command(command);
+            return;
+        }
+        if self.chooser.is_some() {
+            self.chooser_command(command);
             return;
         }
         if command == Command::Silence {
@@ -410,12 +473,58 @@ impl App {
         // A notice has been read once the user moves on (as vim's message line); it must not
         // keep the status line from showing a source going stale.
         self.notice = None;
+        match command {
+            Command::Runbooks => return self.open_chooser(),
+            Command::CancelRun => return self.propose_cancel(),
+            Command::Output => return self.open_output(),
+            _ => {}
+        }
         if self.replay_command(command) {
             return;
         }
         match self.view {
             View::List => self.list_command(command),
             View::Detail(_) => self.detail_command(command),
+            View::Output(id) => self.output_command(id, command),
+        }
+    }
+
+    fn open_help(&mut self) {
+        self.help = true;
+        self.help_scroll = 0;
+    }
+
+    /// Opens the full-screen output of the target problem's latest run, following its end.
+    fn open_output(&mut self) {
+        let Some(problem) = self.target_problem() else {
+            self.notice = Some("no problem selected".to_string());
+            return;
+        };
+        let id = problem.id;
+        if super::runs::runs(&self.replay, id).is_empty() {
+            self.notice = Some(format!("no runbook has run on {id} (as of the cursor)"));
+            return;
+        }
+        self.view = View::Output(id);
+        self.output_scroll = None;
+    }
+
+    fn output_command(&mut self, id: ProblemId, command: Command) {
+        let page = views::detail_rows(self.size.1).max(1);
+        let max = self.max_output_scroll();
+        let at = self.output_scroll.unwrap_or(max).min(max);
+        if let Some(to) = scrolled(command, at, page, max) {
+            // At the end it follows new lines again.
+            self.output_scroll = (to < max).then_some(to);
+            return;
+        }
+        match command {
+            Command::Back => {
+                self.view = View::Detail(id);
+                self.output_scroll = None;
+            }
+            Command::Help => self.open_help(),
+            _ => {}
         }
     }
 
@@ -435,7 +544,7 @@ impl App {
                     self.detail_scroll = 0;
                 }
             }
-            Command::Help => self.help = true,
+            Command::Help => self.open_help(),
             _ => {}
         }
     }
@@ -452,7 +561,7 @@ impl App {
                 self.view = View::List;
                 self.detail_scroll = 0;
             }
-            Command::Help => self.help = true,
+            Command::Help => self.open_help(),
             _ => {}
         }
     }
@@ -480,7 +589,7 @@ fn step_among(positions: &[usize], position: usize, back: bool, keep: impl Fn(&u
 
 /// Where a scrolling command moves `scroll` (a page is `page` lines, the end is `max`), or
 /// `None` for a command that does not scroll.
-fn scrolled(command: Command, scroll: usize, page: usize, max: usize) -> Option<usize> {
+pub(crate) fn scrolled(command: Command, scroll: usize, page: usize, max: usize) -> Option<usize> {
     Some(match command {
         Command::Down => scroll.saturating_add(1).min(max),
         Command::Up => scroll.saturating_sub(1),
@@ -538,8 +647,7 @@ fn apply(app: &mut App, action: Action) {
         }
         Action::Feed(Feed::Finished { summary }) => app.finished = Some(summary),
         Action::Feed(Feed::Notice(text)) => app.notice = Some(text),
-        // The output pane comes with the runbook keys.
-        Action::Feed(Feed::RunOutput { .. }) => {}
+        Action::Feed(Feed::RunOutput { problem, lines }) => app.outputs.push(problem, lines),
         Action::Feed(Feed::Observations(observations)) => {
             app.metrics.observe(&observations);
             for o in &observations {
@@ -552,9 +660,11 @@ fn apply(app: &mut App, action: Action) {
         Action::FeedClosed => app.feed_closed = true,
         Action::Tick { elapsed_ms } => app.tick(elapsed_ms),
         Action::Command(command) => app.command(command),
+        Action::Key(event) => app.key(event),
         Action::Resize { width, height } => {
             app.size = (width, height);
             app.detail_scroll = app.detail_scroll.min(app.max_detail_scroll());
+            app.help_scroll = app.help_scroll.min(app.max_help_scroll());
             let max = app.max_plan_scroll();
             if let Some(proposal) = &mut app.proposal {
                 proposal.scroll = proposal.scroll.min(max);

@@ -29,6 +29,12 @@ pub enum Command {
     Confirm,
     /// Close the plan on screen without running it.
     Cancel,
+    /// Choose among the selected problem's matching runbooks (a picked one shows its plan).
+    Runbooks,
+    /// The selected problem's runbook output, full screen.
+    Output,
+    /// Propose cancelling the selected problem's running runbook (a one-line plan to confirm).
+    CancelRun,
     /// Replay: one event back (of the problem in the detail; of all events in the list).
     StepBack,
     /// Replay: one event forward.
@@ -51,7 +57,7 @@ pub enum Command {
 
 impl Command {
     /// Every command, in the order the help lists them.
-    pub const ALL: [Command; 21] = [
+    pub const ALL: [Command; 24] = [
         Command::Down,
         Command::Up,
         Command::Top,
@@ -63,6 +69,9 @@ impl Command {
         Command::Silence,
         Command::Confirm,
         Command::Cancel,
+        Command::Runbooks,
+        Command::Output,
+        Command::CancelRun,
         Command::StepBack,
         Command::StepForward,
         Command::PreviousRanking,
@@ -89,6 +98,9 @@ impl Command {
             Command::Silence => "silence",
             Command::Confirm => "confirm",
             Command::Cancel => "cancel",
+            Command::Runbooks => "runbooks",
+            Command::Output => "output",
+            Command::CancelRun => "cancel_run",
             Command::StepBack => "step_back",
             Command::StepForward => "step_forward",
             Command::PreviousRanking => "previous_ranking",
@@ -116,6 +128,21 @@ pub struct Key {
 
 /// Ctrl-c quits whatever the keymap says: in raw mode it is the user's way out.
 const CTRL_C: Key = Key { code: KeyCode::Char('c'), ctrl: true };
+
+/// Whether a key press is Ctrl-c: the one key that still quits while text is typed into a plan.
+pub fn is_ctrl_c(event: &KeyEvent) -> bool {
+    CTRL_C.matches(event)
+}
+
+/// The character a key press types into a text input: a plain or shifted character, never one
+/// held with Ctrl or Alt, never a release.
+pub fn typed_char(event: &KeyEvent) -> Option<char> {
+    let held = event.modifiers.intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
+    match event.code {
+        KeyCode::Char(c) if !held && event.kind != KeyEventKind::Release && !c.is_control() => Some(c),
+        _ => None,
+    }
+}
 
 const NAMED_KEYS: [(&str, KeyCode); 14] = [
     ("Enter", KeyCode::Enter),
@@ -308,6 +335,12 @@ impl Keymap {
         self.user_file.as_deref()
     }
 
+    /// The built-in command a plain character key runs, if any: a runbook's own key works only
+    /// when this is `None` (the built-in wins).
+    pub fn command_for_char(&self, c: char) -> Option<Command> {
+        self.command_for(&KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
+    }
+
     /// The command a key press runs, if any.
     pub fn command_for(&self, event: &KeyEvent) -> Option<Command> {
         if CTRL_C.matches(event) {
@@ -350,6 +383,11 @@ mod tests {
         assert_eq!(keymap.command_for(&press(KeyCode::Char('s'), none)), Some(Command::Silence));
         assert_eq!(keymap.command_for(&press(KeyCode::Char('y'), none)), Some(Command::Confirm));
         assert_eq!(keymap.command_for(&press(KeyCode::Char('n'), none)), Some(Command::Cancel));
+        assert_eq!(keymap.command_for(&press(KeyCode::Char('x'), none)), Some(Command::Runbooks));
+        assert_eq!(keymap.command_for(&press(KeyCode::Char('o'), none)), Some(Command::Output));
+        assert_eq!(keymap.command_for(&press(KeyCode::Char('X'), KeyModifiers::SHIFT)), Some(Command::CancelRun));
+        assert_eq!(keymap.command_for_char('r'), None, "free for a runbook's own key");
+        assert_eq!(keymap.command_for_char('j'), Some(Command::Down));
         assert_eq!(keymap.command_for(&press(KeyCode::Char('c'), KeyModifiers::CONTROL)), Some(Command::Quit));
         assert_eq!(keymap.command_for(&press(KeyCode::Char('c'), none)), None);
         assert_eq!(keymap.command_for(&press(KeyCode::Char('['), none)), Some(Command::StepBack));
@@ -375,9 +413,9 @@ mod tests {
 
     #[test]
     fn user_override_keeps_other_defaults_and_ctrl_c() {
-        let keymap = Keymap::from_toml(Some(("[quit]\nkeys = [\"x\"]\n", "mine.toml"))).unwrap();
+        let keymap = Keymap::from_toml(Some(("[quit]\nkeys = [\"Q\"]\n", "mine.toml"))).unwrap();
         let quit = keymap.binding(Command::Quit).unwrap();
-        assert_eq!(quit.keys_text(), "x, Ctrl-c");
+        assert_eq!(quit.keys_text(), "Q, Ctrl-c");
         assert_eq!(quit.description, "quit faultline");
         assert_eq!(keymap.binding(Command::Down).unwrap().keys_text(), "j, Down");
     }

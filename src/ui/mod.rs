@@ -1,5 +1,7 @@
-//! The terminal UI: problem list, problem detail, status line, generated help, and the plan overlay
-//! that shows a request (a silence) in full before it is sent.
+//! The terminal UI: problem list, problem detail (with the runbooks that match it and the live
+//! output of a run), status line, generated help, and the plan overlay that shows a request (a
+//! silence, a runbook run, cancelling one) in full before it is sent. Actions go through the
+//! runbook layer's types ([`crate::runbook`]); the UI never talks to a data source.
 //!
 //! Elm-style: one [`App`] state, an [`Action`] enum, [`update`] and [`render`] kept apart. Data
 //! from the engine side ([`Feed`]) and key presses both become actions; the screen is drawn only
@@ -9,13 +11,15 @@ pub mod action;
 pub mod app;
 pub mod keymap;
 pub mod metrics;
+pub mod proposal;
+pub mod runs;
 pub mod settings;
 mod terminal;
 pub mod theme;
 pub mod views;
 
 pub use action::Action;
-pub use app::{update, App, Proposal, View};
+pub use app::{update, App, Chooser, Proposal, TypedName, View};
 pub use keymap::{Command, Keymap};
 pub use settings::SettingsError;
 pub use theme::{ColorMode, Theme};
@@ -86,7 +90,7 @@ pub struct UiOptions {
     /// Who is at the keyboard, `user@host`: the author of silences and runbook runs.
     pub operator: String,
     /// Where `s` sends silences; `None` when no Alertmanager is configured (or in a replay).
-    pub silence: Option<crate::sources::alertmanager::SilenceTarget>,
+    pub silence: Option<crate::runbook::SilenceTarget>,
     /// The runbooks the detail offers for a problem (empty when none are configured).
     pub runbooks: Runbooks,
 }
@@ -109,7 +113,8 @@ pub fn config_dir() -> Option<PathBuf> {
 }
 
 /// Runs the UI on the calling thread until the user quits (q / Ctrl-C) or a signal arrives.
-/// Confirmed requests (silences) go to `requests`; without it nothing can be asked for.
+/// Confirmed requests (silences, runbook runs and cancels) go to `requests`; without it nothing
+/// can be asked for.
 ///
 /// The keymap and theme are read from the config directory first; a bad file is returned as an
 /// error before the terminal is touched. Nothing is printed while the UI is up.
@@ -183,21 +188,19 @@ pub fn run(
             timeout = Duration::ZERO;
             match event::read()? {
                 Event::Key(key) => {
-                    if let Some(command) = app.keymap.command_for(&key) {
-                        let had_plan = app.proposal.is_some();
-                        step(&mut app, Action::Command(command), requests);
-                        dirty = true;
-                        if !had_plan && app.proposal.is_some() {
-                            // A plan just opened: show it before anything else is read, and drop
-                            // keys typed ahead (or pasted), so none of them confirms a plan that
-                            // was never on screen.
-                            session.terminal.draw(|frame| render(&app, frame))?;
-                            dirty = discard_typeahead(&mut app, requests)?;
-                            if app.should_quit {
-                                return Ok(());
-                            }
-                            break;
+                    let depth = app.overlay_depth();
+                    step(&mut app, Action::Key(key), requests);
+                    dirty = true;
+                    if app.overlay_depth() > depth {
+                        // A plan (or the chooser) just opened: show it before anything else is
+                        // read, and drop keys typed ahead (or pasted), so none of them picks,
+                        // types the confirmation of, or confirms a plan that was never on screen.
+                        session.terminal.draw(|frame| render(&app, frame))?;
+                        dirty = discard_typeahead(&mut app, requests, waiting_event)?;
+                        if app.should_quit {
+                            return Ok(());
                         }
+                        break;
                     }
                 }
                 Event::Resize(width, height) => {
@@ -214,17 +217,28 @@ pub fn run(
     Ok(())
 }
 
-/// Reads and drops the key presses already waiting, keeping only quitting and resizes. Returns
-/// whether a resize means the screen must be drawn again.
-fn discard_typeahead(app: &mut App, requests: Option<&UnboundedSender<Request>>) -> anyhow::Result<bool> {
+/// The terminal event already waiting, if any (never waits).
+fn waiting_event() -> anyhow::Result<Option<Event>> {
+    Ok(if event::poll(Duration::ZERO)? { Some(event::read()?) } else { None })
+}
+
+/// Reads (with `next`) and drops the key presses already waiting, keeping only quitting and
+/// resizes. While a plan's input line shows only Ctrl-c quits: a `q` typed ahead was meant as
+/// text. Returns whether a resize means the screen must be drawn again.
+fn discard_typeahead(
+    app: &mut App,
+    requests: Option<&UnboundedSender<Request>>,
+    mut next: impl FnMut() -> anyhow::Result<Option<Event>>,
+) -> anyhow::Result<bool> {
     let mut dirty = false;
     let mut dropped = 0;
     for _ in 0..INPUT_BATCH {
-        if !event::poll(Duration::ZERO)? {
-            break;
-        }
-        match event::read()? {
-            Event::Key(key) if app.keymap.command_for(&key) == Some(Command::Quit) => {
+        let Some(event) = next()? else { break };
+        let quits = |key: &event::KeyEvent| {
+            keymap::is_ctrl_c(key) || (!app.typing() && app.keymap.command_for(key) == Some(Command::Quit))
+        };
+        match event {
+            Event::Key(key) if quits(&key) => {
                 step(app, Action::Command(Command::Quit), requests);
                 break;
             }
@@ -263,7 +277,7 @@ fn step(app: &mut App, action: Action, requests: Option<&UnboundedSender<Request
 mod tests {
     use super::*;
     use crate::model::ProblemId;
-    use crate::sources::alertmanager::{SilencePlan, SilenceTarget};
+    use crate::runbook::{SilencePlan, SilenceTarget};
 
     fn request() -> Request {
         Request::Silence(SilencePlan {
@@ -273,6 +287,50 @@ mod tests {
             created_by: "alice@bastion-1".into(),
             comment: "P-0007".into(),
         })
+    }
+
+    /// The terminal events of `keys`, as `discard_typeahead` reads them.
+    fn waiting(events: Vec<Event>) -> impl FnMut() -> anyhow::Result<Option<Event>> {
+        let mut events = events.into_iter();
+        move || Ok(events.next())
+    }
+
+    fn char_key(c: char) -> Event {
+        Event::Key(event::KeyEvent::new(event::KeyCode::Char(c), event::KeyModifiers::NONE))
+    }
+
+    #[test]
+    fn keys_typed_before_a_destructive_plan_was_drawn_never_count() {
+        let mut app = App::new(UiOptions::default());
+        let run = Request::Run(crate::runbook::RunRequest {
+            runbook: "wipe".into(),
+            problem: ProblemId(7),
+            operator: "alice@bastion-1".into(),
+            shown: vec!["runbook wipe".into()],
+        });
+        let typed = TypedName { expected: "db-1".into(), text: String::new() };
+        app.proposal = Some(Proposal { destructive: true, typed: Some(typed), ..Proposal::new(run) });
+        // The name and Enter typed ahead, and a `q` that is text while a name is typed.
+        let mut ahead: Vec<Event> = "db-1".chars().map(char_key).collect();
+        ahead.push(Event::Key(event::KeyEvent::new(event::KeyCode::Enter, event::KeyModifiers::NONE)));
+        ahead.push(char_key('q'));
+        ahead.push(Event::Resize(100, 30));
+        let dirty = discard_typeahead(&mut app, None, waiting(ahead)).unwrap();
+        assert!(dirty, "a resize is kept");
+        assert_eq!(app.size, (100, 30));
+        assert!(!app.should_quit);
+        assert!(app.outbox.is_empty());
+        assert_eq!(app.proposal.as_ref().and_then(|p| p.typed.as_ref()).map(|t| t.text.as_str()), Some(""));
+        // Ctrl-c still quits.
+        let ctrl_c = Event::Key(event::KeyEvent::new(event::KeyCode::Char('c'), event::KeyModifiers::CONTROL));
+        discard_typeahead(&mut app, None, waiting(vec![char_key('x'), ctrl_c])).unwrap();
+        assert!(app.should_quit);
+
+        // Without an input line, a `q` typed ahead quits as before.
+        let mut app = App::new(UiOptions::default());
+        app.proposal = Some(Proposal::new(request()));
+        discard_typeahead(&mut app, None, waiting(vec![char_key('y'), char_key('q')])).unwrap();
+        assert!(app.should_quit && app.outbox.is_empty());
     }
 
     #[test]

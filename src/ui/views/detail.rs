@@ -1,11 +1,12 @@
-//! One problem in full, as of the replay cursor: root cause with its evidence chain, foundational
-//! cause, impact and signals, built as lines wrapped to the screen's width so scrolling is by
-//! whole lines; below them the metric context (when there are samples to draw) and the timeline
-//! pane with the cursor, which stay in place while the lines scroll.
+//! One problem in full, as of the replay cursor: the runbooks that match it, root cause with its
+//! evidence chain, foundational cause, impact and signals, built as lines wrapped to the screen's
+//! width so scrolling is by whole lines; below them a runbook run's output (while one goes), the
+//! metric context (when there are samples to draw) and the timeline pane with the cursor, which
+//! stay in place while the lines scroll.
 
 use super::{
-    chart, fit, pack, pad, severity_label, silenced_label, status_label, text_width, thousands, timeline, topology,
-    wrap_words, App,
+    chart, fit, output, pack, pad, runbooks, severity_label, silenced_label, status_label, text_width, thousands,
+    timeline, topology, wrap_words, App,
 };
 use crate::model::{
     Candidate, EntityId, Hop, KpiImpact, Problem, ProblemStatus, Severity, Signal, Timestamp, TrafficImpact,
@@ -37,28 +38,53 @@ fn timeline_rows(height: u16) -> u16 {
     }
 }
 
-/// The detail's panes in `area`: the scrolling lines, the chart (if there is one to draw) and
-/// the timeline.
-pub fn panes(app: &App, area: Rect) -> (Rect, Option<Rect>, Option<Rect>) {
+/// Where the detail's parts go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Panes {
+    /// The scrolling lines.
+    pub body: Rect,
+    /// A runbook run's output, while one goes on the problem or shortly after it ended.
+    pub run: Option<Rect>,
+    /// The metric context, if there is one to draw.
+    pub chart: Option<Rect>,
+    pub timeline: Option<Rect>,
+}
+
+/// The detail's panes in `area`.
+pub fn panes(app: &App, area: Rect) -> Panes {
     // Live at 80x24 the first screen is for the root cause, its evidence and the foundational
     // cause; the chart joins them on a taller terminal, and whenever the replay cursor is off live.
     let room = area.height >= 30 || !app.replay.is_live();
-    let chart_rows = match app.detail_problem() {
+    let problem = app.detail_problem();
+    let chart_rows = match problem {
         Some(p) if room && chart::data(app, p, app.problems().as_of).is_some() => chart::rows(area.height),
         _ => 0,
     };
+    let run_rows = match problem {
+        Some(p) if output::pane_run(app, p.id).is_some() => output::pane_rows(area.height),
+        _ => 0,
+    };
     let timeline_rows = timeline_rows(area.height);
-    let [body, chart, timeline] =
-        Layout::vertical([Constraint::Fill(1), Constraint::Length(chart_rows), Constraint::Length(timeline_rows)])
-            .areas(area);
-    (body, (chart_rows > 0).then_some(chart), (timeline_rows > 0).then_some(timeline))
+    let [body, run, chart, timeline] = Layout::vertical([
+        Constraint::Fill(1),
+        Constraint::Length(run_rows),
+        Constraint::Length(chart_rows),
+        Constraint::Length(timeline_rows),
+    ])
+    .areas(area);
+    Panes {
+        body,
+        run: (run_rows > 0).then_some(run),
+        chart: (chart_rows > 0).then_some(chart),
+        timeline: (timeline_rows > 0).then_some(timeline),
+    }
 }
 
 /// Rows of the scrolling part of the detail at the app's terminal size.
 pub fn body_rows(app: &App) -> usize {
     let (w, h) = app.size;
     let area = Rect::new(0, 0, w, super::detail_rows(h) as u16);
-    usize::from(panes(app, area).0.height)
+    usize::from(panes(app, area).body.height)
 }
 
 /// Draws the detail of the problem the view names into `area`.
@@ -69,25 +95,29 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         return;
     };
     let as_of = app.problems().as_of;
-    let (body, chart_area, timeline_area) = panes(app, area);
-    let lines = all_lines(app, problem, body.width);
-    let rows = usize::from(body.height);
+    let panes = panes(app, area);
+    let lines = all_lines(app, problem, panes.body.width);
+    let rows = usize::from(panes.body.height);
     let top = first_line(app.detail_scroll, lines.len(), rows);
     let shown: Vec<Line> = lines.into_iter().skip(top).take(rows).collect();
-    frame.render_widget(Paragraph::new(shown), body);
-    if let (Some(area), Some(data)) = (chart_area, chart::data(app, problem, as_of)) {
+    frame.render_widget(Paragraph::new(shown), panes.body);
+    if let (Some(area), Some(run)) = (panes.run, output::pane_run(app, problem.id)) {
+        output::render_pane(app, problem, &run, frame, area);
+    }
+    if let (Some(area), Some(data)) = (panes.chart, chart::data(app, problem, as_of)) {
         chart::render(app, &data, frame, area);
     }
-    if let Some(area) = timeline_area {
+    if let Some(area) = panes.timeline {
         timeline::render(app, problem.id, frame, area);
     }
 }
 
-/// The scrolling lines as drawn: [`lines`], then the topology as of the cursor when the UI has
-/// topology facts.
+/// The scrolling lines as drawn: [`lines`] with the matching runbooks after the summary, then
+/// the topology as of the cursor when the UI has topology facts.
 pub fn all_lines(app: &App, problem: &Problem, width: u16) -> Vec<Line<'static>> {
     let as_of = app.problems().as_of;
-    let mut out = lines(problem, as_of, &app.theme, width);
+    let runbooks = runbooks::lines(app, problem, usize::from(width).max(20));
+    let mut out = lines_with(problem, as_of, &app.theme, width, runbooks);
     let topology = topology::lines(app, problem, as_of, usize::from(width).max(20));
     if !topology.is_empty() {
         out.push(Line::default());
@@ -99,11 +129,27 @@ pub fn all_lines(app: &App, problem: &Problem, width: u16) -> Vec<Line<'static>>
 /// The detail as lines of at most `width` cells, as of data time `as_of` (which decides whether a
 /// silence is still running).
 pub fn lines(problem: &Problem, as_of: Timestamp, theme: &Theme, width: u16) -> Vec<Line<'static>> {
+    lines_with(problem, as_of, theme, width, Vec::new())
+}
+
+/// [`lines`] with `after_summary` (the runbooks block) between the summary and the root cause:
+/// what can be done is seen before scrolling.
+fn lines_with(
+    problem: &Problem,
+    as_of: Timestamp,
+    theme: &Theme,
+    width: u16,
+    after_summary: Vec<Line<'static>>,
+) -> Vec<Line<'static>> {
     // Below 20 cells nothing reads well; draw as for 20 and let the terminal clip.
     let width = usize::from(width).max(20);
     let mut out = Vec::new();
     summary(problem, as_of, theme, width, &mut out);
     out.push(Line::default());
+    if !after_summary.is_empty() {
+        out.extend(after_summary);
+        out.push(Line::default());
+    }
     root_cause(problem, theme, width, &mut out);
     out.push(Line::default());
     foundational_cause(problem, theme, width, &mut out);

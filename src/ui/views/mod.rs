@@ -5,7 +5,9 @@ pub mod chart;
 pub mod detail;
 pub mod help;
 pub mod list;
+pub mod output;
 pub mod plan;
+pub mod runbooks;
 pub mod status;
 pub mod timeline;
 pub mod topology;
@@ -38,8 +40,12 @@ pub fn render(app: &App, frame: &mut Frame) {
     match app.view {
         View::List => list::render(app, frame, body),
         View::Detail(_) => detail::render(app, frame, body),
+        View::Output(id) => output::render(app, id, frame, body),
     }
     status::render(app, frame, status_line);
+    if app.chooser.is_some() {
+        runbooks::render_chooser(app, frame, frame.area());
+    }
     if app.proposal.is_some() {
         plan::render(app, frame, frame.area());
     }
@@ -59,6 +65,14 @@ fn render_title(app: &App, frame: &mut Frame, area: Rect) {
             let top = detail::first_line(app.detail_scroll, total, rows);
             let bottom = (top + rows).min(total);
             format!("{id} · lines {}-{bottom} of {total}", (top + 1).min(total))
+        }
+        View::Output(id) => {
+            let total = output::lines(app, id, frame.area().width).len();
+            let rows = detail_rows(frame.area().height);
+            let top = output::first_line(app, total, rows);
+            let bottom = (top + rows).min(total);
+            let follow = if app.output_scroll.is_none() { " · follows" } else { "" };
+            format!("{id} · output · lines {}-{bottom} of {total}{follow}", (top + 1).min(total))
         }
     };
     let mut text = format!(" faultline · {} · {what}", app.opts.title);

@@ -1,13 +1,14 @@
 //! The plan overlay: what a confirmed request will do, drawn from the very value that is sent, so
 //! what the user confirms is what runs. Long plans scroll; the keys to confirm or cancel stay in
-//! the box's last row.
+//! the box's last row, and a destructive runbook's input line (type the entity's name) above them.
 
 use super::{text_width, wrap_words, App};
 use crate::config::HumanDuration;
-use crate::sources::alertmanager::{matcher_strings, SilencePlan};
+use crate::model::Severity;
+use crate::runbook::silence::{matcher_strings, SilencePlan};
 use crate::ui::keymap::Command;
 use crate::ui::theme::Theme;
-use crate::ui::Request;
+use crate::ui::{Proposal, Request};
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
@@ -31,26 +32,108 @@ pub(crate) fn fits(size: (u16, u16)) -> bool {
     box_width(size.0) >= 12 && size.1 > FRAME_ROWS
 }
 
+/// Rows of the box that are not the plan's body: [`FRAME_ROWS`], and for a plan that asks for
+/// the entity's name, its input line and the line saying why a confirmation was refused.
+fn frame_rows(proposal: &Proposal) -> u16 {
+    FRAME_ROWS + if proposal.typed.is_some() { 2 } else { 0 }
+}
+
 /// Body lines the box shows at a terminal height.
-pub(crate) fn body_rows(height: u16) -> usize {
-    usize::from(height.saturating_sub(FRAME_ROWS))
+pub(crate) fn body_rows(proposal: &Proposal, height: u16) -> usize {
+    usize::from(height.saturating_sub(frame_rows(proposal)))
 }
 
 /// How far the body scrolls at a terminal size (width, height) before its last line is at the
 /// bottom of the box.
-pub(crate) fn max_scroll(request: &Request, theme: &Theme, size: (u16, u16)) -> usize {
+pub(crate) fn max_scroll(proposal: &Proposal, readonly: bool, theme: &Theme, size: (u16, u16)) -> usize {
     let width = usize::from(box_width(size.0).saturating_sub(2));
-    lines(request, theme, width).len().saturating_sub(body_rows(size.1))
+    lines(proposal, readonly, theme, width).len().saturating_sub(body_rows(proposal, size.1))
 }
 
 /// The plan's body for an inner width of `width` cells (a cell is kept free on each side).
-pub fn lines(request: &Request, theme: &Theme, width: usize) -> Vec<Line<'static>> {
+pub fn lines(proposal: &Proposal, readonly: bool, theme: &Theme, width: usize) -> Vec<Line<'static>> {
     let width = width.saturating_sub(1).max(20);
-    match request {
+    match &proposal.request {
         Request::Silence(plan) => silence_lines(plan, theme, width),
-        Request::Run(r) => r.shown.iter().map(|l| Line::from(l.clone())).collect(),
-        Request::Cancel(c) => vec![Line::from(format!("Cancel runbook {} on {}.", c.runbook, c.problem))],
+        Request::Run(r) => run_lines(proposal, &r.shown, readonly, theme, width),
+        Request::Cancel(c) => {
+            let text = format!(
+                "Cancel runbook {} on {}: its running step's process group is ended and the run stops.",
+                c.runbook, c.problem
+            );
+            wrap_words(&text, width - 1).into_iter().map(|l| Line::raw(format!(" {l}"))).collect()
+        }
     }
+}
+
+/// A run's body: read-only and destructive warnings, the runbook's description, then the plan's
+/// lines verbatim, broken (never cut) where they are wider than the box.
+fn run_lines(proposal: &Proposal, shown: &[String], readonly: bool, theme: &Theme, width: usize) -> Vec<Line<'static>> {
+    let mut out = Vec::new();
+    let warning = theme.severity(Severity::Major);
+    if readonly {
+        out.push(Line::styled(" read-only: this plan cannot run", theme.ui.notice));
+    }
+    if proposal.destructive {
+        let text = match &proposal.typed {
+            Some(t) => format!("⚠ DESTRUCTIVE: type the entity's name, {}, below to run it.", t.expected),
+            None => "⚠ DESTRUCTIVE".to_string(),
+        };
+        for line in wrap_words(&text, width - 1) {
+            out.push(Line::styled(format!(" {line}"), warning));
+        }
+    }
+    for line in wrap_words(&proposal.description, width - 1).into_iter().filter(|l| !l.is_empty()) {
+        out.push(Line::raw(format!(" {line}")));
+    }
+    out.push(Line::styled(" Nothing runs until you confirm; Esc is a dry run.", theme.ui.muted));
+    out.push(Line::default());
+    let bold = Style::new().add_modifier(Modifier::BOLD);
+    for (i, line) in shown.iter().enumerate() {
+        let style = if i == 0 {
+            bold
+        } else if line.contains("[DESTRUCTIVE]") {
+            warning
+        } else {
+            Style::new()
+        };
+        for (j, chunk) in break_exact(line, width - 1, width - 3).into_iter().enumerate() {
+            let lead = if j == 0 { " " } else { "   " };
+            out.push(Line::from(vec![Span::raw(lead), Span::styled(chunk, style)]));
+        }
+    }
+    out
+}
+
+/// `text` in pieces of at most `first` cells, then `rest` cells, broken after a space where one
+/// is (else inside a word): nothing is left out or changed, the plan is shown verbatim.
+pub(crate) fn break_exact(text: &str, first: usize, rest: usize) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut line = String::new();
+    let mut buf = [0u8; 4];
+    for c in text.chars() {
+        let w = text_width(c.encode_utf8(&mut buf));
+        loop {
+            let room = if out.is_empty() { first } else { rest }.max(4);
+            if line.is_empty() || text_width(&line) + w <= room {
+                break;
+            }
+            // After the last space that follows some text: an indentation is no place to break.
+            let indent = line.len() - line.trim_start().len();
+            match line[indent..].rfind(' ').map(|i| indent + i + 1) {
+                Some(at) if at < line.len() => {
+                    let tail = line.split_off(at);
+                    out.push(std::mem::replace(&mut line, tail));
+                }
+                _ => out.push(std::mem::take(&mut line)),
+            }
+        }
+        line.push(c);
+    }
+    if !line.is_empty() || out.is_empty() {
+        out.push(line);
+    }
+    out
 }
 
 fn silence_lines(plan: &SilencePlan, theme: &Theme, width: usize) -> Vec<Line<'static>> {
@@ -157,22 +240,42 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     if !fits((area.width, area.height)) {
         return;
     }
+    let readonly = app.opts.readonly;
     let width = box_width(area.width);
     let theme = &app.theme;
-    let lines = lines(&proposal.request, theme, usize::from(width - 2));
-    let rows = body_rows(area.height);
+    let lines = lines(proposal, readonly, theme, usize::from(width - 2));
+    let rows = body_rows(proposal, area.height);
     let top = proposal.scroll.min(lines.len().saturating_sub(rows));
     let total = lines.len();
     let mut body: Vec<Line> = lines.into_iter().skip(top).take(rows).collect();
     let shown = body.len();
 
-    let mut footer = vec![
-        Span::raw(" "),
-        Span::styled(keys(app, &[Command::Confirm]), theme.ui.help_key),
-        Span::raw(" confirm · "),
-        Span::styled(keys(app, &[Command::Cancel, Command::Back]), theme.ui.help_key),
-        Span::raw(" cancel"),
-    ];
+    let key = |commands: &[Command]| Span::styled(keys(app, commands), theme.ui.help_key);
+    let mut footer = vec![Span::raw(" ")];
+    match (&proposal.request, &proposal.typed) {
+        (Request::Silence(_), _) => {
+            footer.extend([key(&[Command::Confirm]), Span::raw(" confirm · "), key(&[Command::Cancel, Command::Back])]);
+            footer.push(Span::raw(" cancel"));
+        }
+        (_, _) if readonly => {
+            footer.push(Span::styled("read-only: this plan cannot run", theme.ui.notice));
+            footer.extend([Span::raw(" · "), key(&[Command::Cancel, Command::Back]), Span::raw(" close")]);
+        }
+        // Characters go into the input line: only Enter and Esc act.
+        (_, Some(_)) => {
+            footer.extend([
+                key(&[Command::Open]),
+                Span::raw(" confirm · "),
+                key(&[Command::Back]),
+                Span::raw(" cancel"),
+            ]);
+        }
+        (request, None) => {
+            let close = if matches!(request, Request::Cancel(_)) { " keep it running" } else { " dry run, close" };
+            footer.extend([key(&[Command::Confirm, Command::Open]), Span::raw(" confirm · ")]);
+            footer.extend([key(&[Command::Cancel, Command::Back]), Span::raw(close)]);
+        }
+    }
     if shown < total {
         footer.push(Span::styled(
             format!(
@@ -185,12 +288,28 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         ));
     }
     body.push(Line::default());
+    if let Some(typed) = &proposal.typed {
+        let inner = usize::from(width - 2);
+        let prompt = format!(" type {} to confirm: ", typed.expected);
+        // The end of what was typed stays in view.
+        let room = inner.saturating_sub(text_width(&prompt) + 2).max(1);
+        let chars: Vec<char> = typed.text.chars().collect();
+        let tail: String = chars[chars.len().saturating_sub(room)..].iter().collect();
+        body.push(Line::from(vec![
+            Span::styled(prompt, Style::new().add_modifier(Modifier::BOLD)),
+            Span::styled(tail, theme.ui.entity),
+            Span::styled("▏", theme.ui.help_key),
+        ]));
+        let refused = proposal.refused.as_deref().map_or_else(String::new, |r| format!(" ✗ {r}"));
+        body.push(Line::styled(refused, theme.ui.notice));
+    }
     body.push(Line::from(footer));
 
-    let height = (shown as u16).saturating_add(FRAME_ROWS).min(area.height);
+    let height = (shown as u16).saturating_add(frame_rows(proposal)).min(area.height);
     let rect = Rect { x: area.x + (area.width - width) / 2, y: area.y + (area.height - height) / 2, width, height };
     let title = match &proposal.request {
         Request::Silence(plan) => format!(" silence {}? ", plan.problem),
+        Request::Run(r) if proposal.destructive => format!(" run {} on {}? DESTRUCTIVE ", r.runbook, r.problem),
         Request::Run(r) => format!(" run {} on {}? ", r.runbook, r.problem),
         Request::Cancel(c) => format!(" cancel {} on {}? ", c.runbook, c.problem),
     };
@@ -211,5 +330,16 @@ mod tests {
         let long = vec!["x".repeat(10)];
         assert_eq!(exact_lines(&long, "", 4), vec!["xxxx", "xxxx", "xx"]);
         assert_eq!(exact_lines(&[], ", ", 4), vec![""]);
+    }
+
+    #[test]
+    fn break_exact_keeps_every_character() {
+        assert_eq!(break_exact("abcdefghij", 6, 4), vec!["abcdef", "ghij"]);
+        assert_eq!(break_exact("abc", 6, 4), vec!["abc"]);
+        assert_eq!(break_exact("", 6, 4), vec![""]);
+        assert_eq!(break_exact("ab cd efgh", 6, 6), vec!["ab cd ", "efgh"]);
+        assert_eq!(break_exact("   abcdefgh", 6, 6), vec!["   abc", "defgh"]);
+        let text = "/bin/echo 'a b' \\$(x)";
+        assert_eq!(break_exact(text, 5, 4).concat(), text);
     }
 }

@@ -115,7 +115,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
 }
 
 /// The spans cut to `width` cells, the last one ending in `…` when something was left out.
-fn cut(spans: Vec<Span<'static>>, width: usize) -> Vec<Span<'static>> {
+pub(crate) fn cut(spans: Vec<Span<'static>>, width: usize) -> Vec<Span<'static>> {
     let mut out = Vec::new();
     let mut used = 0;
     for span in spans {

@@ -2,7 +2,8 @@
 //! replay cursor on one of them, marked `▶` and highlighted; events after the cursor dimmed.
 
 use super::{fit, App};
-use crate::model::{EventKind, ProblemId, Timestamp};
+use crate::model::{EventKind, Outcome, ProblemId, ProblemStatus, Severity, Timestamp};
+use crate::ui::theme::Theme;
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
@@ -41,8 +42,40 @@ fn text(kind: &EventKind, previous_top: Option<&str>) -> String {
             (Some(old), Some(c)) => format!("ranking: {old} → {} ({:.2})", c.summary, c.score),
             (_, None) => "ranking cleared".to_string(),
         },
-        // Everything else, including kinds added later (runbook runs), by its own description.
+        // A run: who started it, and how it ended, with a symbol so it reads without colour.
+        EventKind::RunbookStarted { .. } => format!("⚙ {}", kind.describe()),
+        EventKind::RunbookFinished { record } => {
+            format!("{} {}", outcome_symbol(record.final_outcome()), kind.describe())
+        }
+        // Everything else, including kinds added later, by its own description.
         other => other.describe(),
+    }
+}
+
+/// How a run ended, as a symbol: `✓` it worked, `✗` it did not, `⊘` cancelled, `↪` escalated.
+pub fn outcome_symbol(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Succeeded | Outcome::Mitigated => "✓",
+        Outcome::Failed | Outcome::NotMitigated => "✗",
+        Outcome::Cancelled => "⊘",
+        Outcome::Escalated => "↪",
+    }
+}
+
+/// The colour of how a run ended: what worked as a resolution, what failed as critical.
+pub fn outcome_style(outcome: Outcome, theme: &Theme) -> Style {
+    match outcome {
+        Outcome::Succeeded | Outcome::Mitigated => theme.status(&ProblemStatus::Resolved),
+        Outcome::Failed | Outcome::NotMitigated => theme.severity(Severity::Critical),
+        Outcome::Cancelled | Outcome::Escalated => Style::new(),
+    }
+}
+
+/// A past entry's style: a run's end in its outcome's colour, anything else plain.
+fn run_style(kind: &EventKind, theme: &Theme) -> Style {
+    match kind {
+        EventKind::RunbookFinished { record } => outcome_style(record.final_outcome(), theme),
+        _ => Style::new(),
     }
 }
 
@@ -109,10 +142,11 @@ pub fn render(app: &App, id: ProblemId, frame: &mut Frame, area: Rect) {
     let anchor = cursor.unwrap_or(0);
     let start = anchor.saturating_sub(rows.saturating_sub(1) / 2).min(shown.len().saturating_sub(rows));
     let end = (start + rows).min(shown.len());
+    let events = app.replay.events();
     for e in texts(app, &shown, cursor, start..end) {
         let (marker, style) = match e.place {
             Place::Cursor => ("▶ ", theme.ui.selection.add_modifier(Modifier::BOLD)),
-            Place::Past => ("  ", Style::new()),
+            Place::Past => ("  ", run_style(&events[e.position].kind, theme)),
             Place::Future => ("· ", theme.ui.muted),
         };
         let text = format!("{marker}{}  {}", e.at.clock(), e.text);
