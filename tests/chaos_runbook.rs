@@ -265,6 +265,34 @@ fn postmortem(journal: &Path, problem: &str, dir: &Path) -> String {
     std::fs::read_to_string(out_path).unwrap()
 }
 
+/// `faultline replay J --headless [--at T]`: the problems' timelines as of `at`.
+fn replay_timeline(journal: &Path, at: Option<faultline::model::Timestamp>) -> String {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_faultline"));
+    cmd.arg("replay").arg(journal).arg("--headless");
+    if let Some(at) = at {
+        cmd.args(["--at", &at.to_rfc3339()]);
+    }
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "replay: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The run is in the replay from its start, and not before it.
+fn assert_replayed(journal: &Path, r: &RunRecord) {
+    let start = format!("runbook {} started by", r.runbook);
+    let all = replay_timeline(journal, None);
+    assert!(all.contains(&start), "{all}");
+    assert!(all.contains(&format!("runbook {} by", r.runbook)), "the finish line: {all}");
+    // As of just before the journaled start (data time, as every event's time is).
+    let start_at = events(journal)
+        .iter()
+        .find(|e| matches!(&e.kind, EventKind::RunbookStarted { runbook, .. } if *runbook == r.runbook))
+        .map(|e| e.at)
+        .expect("the start is journaled");
+    let before = replay_timeline(journal, Some(start_at.plus_ms(-1)));
+    assert!(!before.contains(&start), "{before}");
+}
+
 /// Checks the audit fields every run must carry.
 fn assert_audited(r: &RunRecord, runbook: &str) {
     assert_eq!(r.runbook, runbook);
@@ -322,15 +350,40 @@ after = "30s"
         ),
     );
     start_live(&t, &config);
-    t.wait_for("the live console", |s| s.contains("LIVE"));
+    t.wait_for("the live console pulling", |s| s.contains("LIVE") && s.contains("prom ✓"));
+    std::thread::sleep(Duration::from_secs(3));
 
-    // A runaway job writes 1 MiB every 400 ms until 13 of the 16 MiB are used, then keeps the
+    // A runaway job writes 1 MiB every 700 ms until 13 of the 16 MiB are used, then keeps the
     // disk there (well under a quarter free).
     for i in 0..13 {
         std::fs::write(scratch.join(format!("fill-{i:02}")), vec![0u8; 1 << 20]).unwrap();
-        std::thread::sleep(Duration::from_millis(400));
+        std::thread::sleep(Duration::from_millis(700));
     }
-    let list = t.wait_for("the disk-full forecast's problem", |s| s.contains("P-0001"));
+    let journal = t.path("journal.sqlite");
+    let opened = std::time::Instant::now();
+    while !t.screen().contains("P-0001") {
+        if opened.elapsed() > CYCLE {
+            let samples: Vec<String> = Journal::open_read_only(&journal)
+                .and_then(|j| j.observations())
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|o| match &o.kind {
+                    faultline::model::ObservationKind::Metric { entity, metric, samples } => {
+                        Some(format!("{entity} {metric} {samples:?}"))
+                    }
+                    _ => None,
+                })
+                .collect();
+            let log = std::fs::read_to_string(t.path("faultline.log")).unwrap_or_default();
+            panic!(
+                "no problem from the filling disk; samples: {samples:#?}\nlog tail: {}\nscreen:\n{}",
+                &log[log.len().saturating_sub(3000)..],
+                t.screen()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let list = t.screen();
     t.keys(&["Enter"]);
     let detail = t.wait_for("the runbook offered in the detail", |s| s.contains("free-scratch"));
     assert!(detail.contains("filesystem_free_ratio") || list.contains("filesystem_free_ratio"), "{detail}");
@@ -343,11 +396,28 @@ after = "30s"
     t.keys(&["Enter"]);
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(std::fs::read_dir(&scratch).unwrap().count(), 13, "Enter without the name runs nothing");
-    t.keys(&["127.0.0.1"]);
+    // The name to type is the one the overlay asks for (the host entity's name).
+    let ask = t.screen();
+    let name = ask
+        .lines()
+        .find_map(|l| l.split_once(" type ").and_then(|(_, rest)| rest.split_once(" to confirm:")).map(|(n, _)| n))
+        .unwrap_or_else(|| panic!("the overlay asks for the entity's name:\n{ask}"))
+        .to_string();
+    assert!(name.contains("127.0.0.1"), "{name}");
+    t.keys(&["-l", &name]);
     t.keys(&["Enter"]);
 
-    let journal = t.path("journal.sqlite");
-    wait_until("the clean-up run to finish", CYCLE, || finished(&journal, "free-scratch").is_some());
+    let waiting = std::time::Instant::now();
+    while finished(&journal, "free-scratch").is_none() {
+        let log = std::fs::read_to_string(t.path("faultline.log")).unwrap_or_default();
+        assert!(
+            waiting.elapsed() < CYCLE,
+            "the clean-up run did not finish; screen:\n{}\nlog tail:\n{}",
+            t.screen(),
+            &log[log.len().saturating_sub(4000)..]
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     assert_eq!(std::fs::read_dir(&scratch).unwrap().count(), 0, "the fill files are gone");
     let (event, record) = finished(&journal, "free-scratch").unwrap();
     assert_audited(&record, "free-scratch");
@@ -364,6 +434,7 @@ after = "30s"
     assert_eq!(plan, &record.plan, "the journaled plan is the plan that ran");
     assert_eq!(by, &record.operator);
 
+    assert_replayed(&journal, &record);
     let md = postmortem(&journal, &event.problem.to_string(), dir.path());
     assert!(md.contains("**Runbook free-scratch at"), "{md}");
     assert!(md.contains("fill-*"), "the plan is in the post-mortem: {md}");
@@ -377,7 +448,8 @@ fn a_killed_exporter_is_restarted_by_the_restart_runbook() {
     let worker = Worker::new(t.path("").as_path());
     worker.start();
     let am = alertmanager();
-    let prom = prometheus(PrometheusOpts { scrape_configs_yaml: scrape_job("worker", &worker.url()), ..Default::default() });
+    let prom =
+        prometheus(PrometheusOpts { scrape_configs_yaml: scrape_job("worker", &worker.url()), ..Default::default() });
     let config = config(t.path("").as_path(), &prom, &am, "", "");
     runbook(
         t.path("").as_path(),
@@ -423,6 +495,7 @@ after = "15s"
     assert!(record.steps[0].output.contains("worker started"), "{record:#?}");
     assert_eq!(record.outcome, Outcome::Mitigated, "{record:#?}");
     wait_until("the problem to resolve", CYCLE, || resolved_after(&journal, event.problem, record.started_at));
+    assert_replayed(&journal, &record);
     let md = postmortem(&journal, &event.problem.to_string(), t.path("").as_path());
     assert!(md.contains("**Runbook restart-worker at"), "{md}");
     assert!(md.contains("mitigated"), "{md}");
@@ -436,7 +509,8 @@ fn a_fix_that_does_not_help_escalates_to_a_notification() {
     worker.start();
     let hook = Webhook::start();
     let am = alertmanager();
-    let prom = prometheus(PrometheusOpts { scrape_configs_yaml: scrape_job("worker", &worker.url()), ..Default::default() });
+    let prom =
+        prometheus(PrometheusOpts { scrape_configs_yaml: scrape_job("worker", &worker.url()), ..Default::default() });
     let config = config(t.path("").as_path(), &prom, &am, "", "");
     // The "fix" restarts nothing: the problem stays, the check says so, the escalation notifies.
     runbook(
@@ -507,8 +581,10 @@ text = "{{problem.id}} on {{entity.name}} is still not mitigated after reload-wo
     assert_eq!(path, "/hooks/team");
     let json: serde_json::Value = serde_json::from_str(body).unwrap();
     let text = json["text"].as_str().unwrap();
-    assert!(text.starts_with(&format!("{} on 127.0.0.1 is still not mitigated", event.problem)), "{text}");
+    assert!(text.starts_with(&format!("{} on ", event.problem)), "{text}");
+    assert!(text.contains("127.0.0.1 is still not mitigated after reload-worker ("), "{text}");
 
+    assert_replayed(&journal, &record);
     let md = postmortem(&journal, &event.problem.to_string(), t.path("").as_path());
     assert!(md.contains("**Runbook reload-worker at"), "{md}");
     assert!(md.contains("**Runbook notify-team at"), "the escalation's audit follows: {md}");

@@ -31,8 +31,8 @@ use crate::model::{
     EventKind, Observation, ObservationKind, Outcome, ProblemEvent, ProblemId, ProblemSet, ProblemStatus, RunRecord,
     SilenceRecord, Timestamp,
 };
-use crate::runbook::probe::LiveProbe;
 use crate::runbook::silence::{Silence, SilenceSink};
+use crate::runbook::LiveProbe;
 use crate::runbook::{
     CancelRequest, CancelToken, Executor, OutputLine, Plan, RunLock, RunRequest, RunbookError, RunbookSet, Stream,
 };

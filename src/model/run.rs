@@ -27,7 +27,7 @@ pub enum StepStatus {
     Failed,
     TimedOut,
     Cancelled,
-    /// Not executed in this version (silence).
+    /// Not executed, with the reason in the detail (a silence step without an Alertmanager).
     Skipped,
     /// A check or escalation found the problem mitigated.
     Mitigated,

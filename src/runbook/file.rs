@@ -246,8 +246,8 @@ pub struct HttpStep {
     pub destructive: bool,
 }
 
-/// An Alertmanager silence for the problem's alerts. Described in plans only in this round; the
-/// UI creates silences through `sources::alertmanager` until they are routed here.
+/// An Alertmanager silence for the problem's firing alerts (exact-match matchers), created by
+/// the agent through its first Alertmanager; skipped, with the reason, where none is known.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SilenceStep {

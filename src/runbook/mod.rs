@@ -25,7 +25,7 @@ pub use execute::{CancelToken, Executor, Outcome, OutputLine, RunRecord, StepRec
 pub use file::{HttpShape, MatchRule, Runbook, RunbookSet, Step};
 pub use lock::{default_lock_dir, RunLock};
 pub use plan::{Action, Plan, PlannedStep};
-pub use probe::{JournalProbe, Probe, ProblemProbe};
+pub use probe::{JournalProbe, LiveProbe, Probe, ProblemProbe};
 pub use request::{CancelRequest, Request, RunRequest};
 pub use silence::{SilencePlan, SilenceTarget};
 
