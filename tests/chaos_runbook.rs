@@ -377,8 +377,7 @@ fn a_killed_exporter_is_restarted_by_the_restart_runbook() {
     let worker = Worker::new(t.path("").as_path());
     worker.start();
     let am = alertmanager();
-    let prom =
-        prometheus(PrometheusOpts { scrape_configs_yaml: scrape_job("worker", &worker.url()), ..Default::default() });
+    let prom = prometheus(PrometheusOpts { scrape_configs_yaml: scrape_job("worker", &worker.url()), ..Default::default() });
     let config = config(t.path("").as_path(), &prom, &am, "", "");
     runbook(
         t.path("").as_path(),
@@ -437,8 +436,7 @@ fn a_fix_that_does_not_help_escalates_to_a_notification() {
     worker.start();
     let hook = Webhook::start();
     let am = alertmanager();
-    let prom =
-        prometheus(PrometheusOpts { scrape_configs_yaml: scrape_job("worker", &worker.url()), ..Default::default() });
+    let prom = prometheus(PrometheusOpts { scrape_configs_yaml: scrape_job("worker", &worker.url()), ..Default::default() });
     let config = config(t.path("").as_path(), &prom, &am, "", "");
     // The "fix" restarts nothing: the problem stays, the check says so, the escalation notifies.
     runbook(
