@@ -462,7 +462,7 @@ fn a_story_with_every_kind_of_observation_stopped_at_every_observation_gives_the
     }
     assert!(all.contains("background"), "a background problem");
     assert!(all.contains("reaches 0 in"), "a forecast");
-    assert!(all.contains("cpu_utilisation at 99% for 1m (saturated at ≥ 95%)"), "a saturation");
+    assert!(all.contains("cpu_utilisation at 99% for 1m (saturated at ≥ 95%, expected 4"), "a saturation");
     // Mid-incident, the state holds KPIs (one NaN), traffic and traffic baselines.
     let mut e = Engine::new(EngineConfig::default());
     let mid = obs.iter().position(|o| o.at.0 >= obs[0].at.0 + 97 * 60_000).unwrap();

@@ -869,9 +869,11 @@ impl SaturationState {
     }
 }
 
-/// A saturation signal's name, e.g. `cpu_utilisation at 100% for 4m (saturated at ≥ 95%)`:
-/// ratios (a ceiling of at most 1) as percentages, other units as numbers.
-pub fn saturation_text(metric: &str, value: f64, threshold: f64, lasted_ms: i64) -> String {
+/// A saturation signal's name, e.g. `cpu_utilisation at 100% for 4m (saturated at ≥ 95%,
+/// expected 1% ± 2%)`: the value, how long it has been at or above the ceiling, the ceiling,
+/// and where the series' baseline is known, what it expected and its band. Ratios (a ceiling of
+/// at most 1) as percentages, other units as numbers.
+pub fn saturation_text(metric: &str, value: f64, threshold: f64, lasted_ms: i64, baseline: Option<Baseline>) -> String {
     let number = |x: f64| {
         if threshold.abs() <= 1.0 {
             let p = 100.0 * x;
@@ -886,7 +888,12 @@ pub fn saturation_text(metric: &str, value: f64, threshold: f64, lasted_ms: i64)
             format!("{x:.3}").trim_end_matches('0').trim_end_matches('.').to_string()
         }
     };
-    format!("{metric} at {} for {} (saturated at ≥ {})", number(value), span_text(lasted_ms), number(threshold))
+    let expected = match baseline {
+        Some(b) => format!(", expected {} ± {}", number(b.expected), number((b.upper - b.expected).abs())),
+        None => String::new(),
+    };
+    let (value, threshold) = (number(value), number(threshold));
+    format!("{metric} at {value} for {} (saturated at ≥ {threshold}{expected})", span_text(lasted_ms))
 }
 
 /// A span of data time for a name: seconds below a minute (`45s`), whole minutes below two
@@ -1434,12 +1441,14 @@ mod tests {
             assert_eq!(saturated(&next(&mut d, 0.99)), None);
         }
         assert_eq!(saturated(&next(&mut d, 0.99)), Some(60_000));
-        assert_eq!(
-            saturation_text("cpu_utilisation", 1.0, 0.95, 240_000),
-            "cpu_utilisation at 100% for 4m (saturated at ≥ 95%)"
-        );
-        assert_eq!(saturation_text("pool_used", 48.0, 45.5, 30_000), "pool_used at 48 for 30s (saturated at ≥ 45.5)");
-        assert_eq!(saturation_text("x", 0.925, 0.9, 3 * HOUR_MS), "x at 92.5% for 3h (saturated at ≥ 90%)");
+        let b = Baseline { expected: 0.012, lower: -0.008, upper: 0.032 };
+        let text = saturation_text("cpu_utilisation", 1.0, 0.95, 240_000, Some(b));
+        assert_eq!(text, "cpu_utilisation at 100% for 4m (saturated at ≥ 95%, expected 1.2% ± 2%)");
+        let b = Baseline { expected: 30.0, lower: 27.5, upper: 32.5 };
+        let text = saturation_text("pool_used", 48.0, 45.5, 30_000, Some(b));
+        assert_eq!(text, "pool_used at 48 for 30s (saturated at ≥ 45.5, expected 30 ± 2.5)");
+        let text = saturation_text("x", 0.925, 0.9, 3 * HOUR_MS, None);
+        assert_eq!(text, "x at 92.5% for 3h (saturated at ≥ 90%)");
     }
 
     #[test]

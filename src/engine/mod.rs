@@ -261,10 +261,10 @@ impl Engine {
                         // Its own key, so that it is raised and cleared apart from the baseline's
                         // anomaly on the same series (which a past excursion or a level shift
                         // can silence); named by what it saw when raised ("at 100% for 1m
-                        // (saturated at ≥ 95%)"), repeats update the value. Score 1: a fact,
-                        // not a probability.
+                        // (saturated at ≥ 95%, expected 1% ± 2%)"), repeats update the value.
+                        // Score 1: a fact, not a probability.
                         Detection::Saturated { value, threshold, lasted_ms, baseline } => {
-                            let name = detect::saturation_text(metric, value, threshold, lasted_ms);
+                            let name = detect::saturation_text(metric, value, threshold, lasted_ms, baseline);
                             let occurrence = Occurrence {
                                 key: rca::saturation_key(entity, metric),
                                 kind: SignalKind::Anomaly,

@@ -381,7 +381,8 @@ fn path_to(walk: &Parents, target: NodeIndex, topology: &Topology) -> Vec<Hop> {
 /// One line saying what is wrong where.
 pub fn summary(s: &Signal) -> String {
     match s.kind {
-        // Its name says it all: "cpu_utilisation at 100% for 1m (saturated at ≥ 95%)".
+        // Its name says it all: "cpu_utilisation at 100% for 1m (saturated at ≥ 95%, expected
+        // 1% ± 2%)".
         SignalKind::Anomaly if is_saturation(s) => format!("{} on {}", s.name, s.entity),
         SignalKind::Anomaly => match (s.value, s.baseline) {
             (Some(v), Some(b)) => {

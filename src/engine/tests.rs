@@ -591,7 +591,7 @@ fn the_demo_root_cause_names_its_signals_their_baselines_and_the_edges_from_the_
         top.broke.iter().filter(|b| b.kind == SignalKind::Anomaly).partition(|b| b.key.0.starts_with("saturation:"));
     assert!(!anomalies.is_empty(), "{:?}", top.broke);
     for b in &saturations {
-        assert!(b.name.contains("(saturated at ≥ 95%)") && b.key.0.contains(top.entity.as_str()), "{b:?}");
+        assert!(b.name.contains("(saturated at ≥ 95%, expected ") && b.key.0.contains(top.entity.as_str()), "{b:?}");
         assert!(b.value.is_some_and(|v| v >= 0.95), "{b:?}");
     }
     for b in &anomalies {
@@ -709,13 +709,15 @@ fn a_saturated_host_cpu_opens_a_problem_rooted_at_the_host_whatever_its_baseline
     let problem =
         set.problems.values().find(|p| p.signals.contains_key(&sat)).expect("the saturation opened a problem");
     assert_eq!(problem.opened_at, Timestamp((pinned + 4) * step), "one minute into the saturation");
-    assert_eq!(problem.title, "cpu_utilisation at 100% for 1m (saturated at ≥ 95%) on host:web-1");
+    let name = &problem.signals[&sat].name;
+    assert!(name.starts_with("cpu_utilisation at 100% for 1m (saturated at ≥ 95%, expected 1"), "{name}");
+    assert_eq!(problem.title, format!("{name} on host:web-1"));
     let s = &problem.signals[&sat];
     assert_eq!((s.severity, s.score, s.value), (Severity::Major, 1.0, Some(1.0)));
     assert!(s.baseline.is_some_and(|b| b.expected < 0.1), "with the band it was judged against: {s:?}");
     let top = &problem.root_causes[0];
     assert_eq!(top.entity, EntityId::new("host:web-1"));
-    assert_eq!(top.summary, "cpu_utilisation at 100% for 1m (saturated at ≥ 95%) on host:web-1");
+    assert_eq!(top.summary, problem.title, "the ranking says what the title says");
     assert_eq!(top.signals, vec![sat.clone()]);
     assert_eq!(top.broke[0].key, sat);
     assert!(
