@@ -174,8 +174,8 @@ pub enum Direction {
 }
 
 impl LimitConfig {
-    /// The configured direction, else the one the metric's name says, else `None` (the series
-    /// decides: see [`LimitConfig::direction`]).
+    /// The configured direction, else the one the metric's name says, else `None`: the series
+    /// then approaches the limit from the side its first sample is on.
     pub fn direction(&self) -> Option<Direction> {
         self.direction.or(match worse_direction(&self.metric) {
             Worse::Down => Some(Direction::Falling),
