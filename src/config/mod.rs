@@ -338,32 +338,12 @@ impl Config {
             ));
         }
         in_range("engine.detect.shift_samples", d.shift_samples.into(), 1, MAX_SHIFT_SAMPLES.into())?;
-        for (i, l) in d.limits.iter().enumerate() {
-            let key = |k: &str| format!("engine.detect.limits[{i}].{k}");
-            if l.metric.trim().is_empty() {
-                return Err((key("metric"), "must name a metric".into()));
-            }
-            if d.limits[..i].iter().any(|other| other.metric == l.metric) {
-                return Err((key("metric"), format!("`{}` has a limit already", l.metric)));
-            }
-            if !l.limit.is_finite() {
-                return Err((key("limit"), format!("{} must be a finite number", l.limit)));
-            }
-            positive(&key("horizon"), l.horizon)?;
-        }
-        for (i, l) in d.saturation.iter().enumerate() {
-            let key = |k: &str| format!("engine.detect.saturation[{i}].{k}");
-            if l.metric.trim().is_empty() {
-                return Err((key("metric"), "must name a metric".into()));
-            }
-            if d.saturation[..i].iter().any(|other| other.metric == l.metric) {
-                return Err((key("metric"), format!("`{}` has a ceiling already", l.metric)));
-            }
-            if !l.at.is_finite() {
-                return Err((key("at"), format!("{} must be a finite number", l.at)));
-            }
-            positive(&key("for"), l.sustained)?;
-        }
+        // Per-metric lists: (metric, its number, its duration) with their keys and what a
+        // metric may have only one of.
+        let limits = d.limits.iter().map(|l| (l.metric.as_str(), l.limit, l.horizon));
+        per_metric("engine.detect.limits", "a limit", ("limit", "horizon"), limits)?;
+        let ceilings = d.saturation.iter().map(|l| (l.metric.as_str(), l.at, l.sustained));
+        per_metric("engine.detect.saturation", "a ceiling", ("at", "for"), ceilings)?;
         positive("journal.retention", self.journal.retention)?;
         if self.journal.path.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
             return Err(("journal.path".into(), "must not be empty (leave it out for the default)".into()));
@@ -516,6 +496,32 @@ fn positive(key: &str, d: HumanDuration) -> Result<(), (String, String)> {
     } else {
         Err((key.into(), format!("duration \"{d}\" must be longer than zero")))
     }
+}
+
+/// Checks the entries of a per-metric list at `list` (`engine.detect.limits`): each names a
+/// metric no earlier entry names (one may have only `one`), its number (key `keys.0`) is finite
+/// and its duration (key `keys.1`) longer than zero.
+fn per_metric<'a>(
+    list: &str,
+    one: &str,
+    keys: (&str, &str),
+    entries: impl Iterator<Item = (&'a str, f64, HumanDuration)>,
+) -> Result<(), (String, String)> {
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, (metric, number, duration)) in entries.enumerate() {
+        let key = |k: &str| format!("{list}[{i}].{k}");
+        if metric.trim().is_empty() {
+            return Err((key("metric"), "must name a metric".into()));
+        }
+        if !seen.insert(metric) {
+            return Err((key("metric"), format!("`{metric}` has {one} already")));
+        }
+        if !number.is_finite() {
+            return Err((key(keys.0), format!("{number} must be a finite number")));
+        }
+        positive(&key(keys.1), duration)?;
+    }
+    Ok(())
 }
 
 fn in_range(key: &str, value: u64, min: u64, max: u64) -> Result<(), (String, String)> {
