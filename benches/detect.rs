@@ -3,7 +3,8 @@
 //!
 //! 5,000 series scraped every 5 minutes: a third with a daily swing, a third flat and noisy, a
 //! third mostly idle with spikes, 1% of them filling a disk (a limit forecast), and a saturation
-//! on 1% of the series in the measured hour. The detector is first warmed with three days of
+//! on 1% of the series in the measured hour. A second detector watches the flat third and the
+//! saturating 1% as `cpu_utilisation` (a ceiling at 95% for 1 minute: a saturation signal). The detector is first warmed with three days of
 //! history, so that seasons are in use; criterion then measures the next hour (12 rounds, 60,000
 //! samples, in time order as the engine feeds them) on a fresh copy of the warmed detector each
 //! time. A second measure plays one NAB-sized series (14 days at 5 minutes, 4,032 samples) through
@@ -11,7 +12,7 @@
 //! it prints the heap per series, then criterion's samples/s.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use faultline::engine::detect::{anomaly_scores, DetectConfig, Detector, SERIES_STATE_BYTES};
+use faultline::engine::detect::{anomaly_scores, DetectConfig, Detection, Detector, SERIES_STATE_BYTES};
 use faultline::model::Timestamp;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -84,10 +85,13 @@ fn round_samples(round: i64) -> impl Iterator<Item = (u64, Timestamp, f64)> {
     (0..SERIES).map(move |s| (s, at, value(s, round)))
 }
 
-fn warmed() -> Detector {
+fn warmed(ceilings: bool) -> Detector {
     let mut d = Detector::new(DetectConfig::default());
     for s in (0..SERIES).filter(|s| s % 100 == 0) {
         d.register(s, "filesystem_free_ratio");
+    }
+    for s in (0..SERIES).filter(|s| ceilings && s % 100 != 0 && (s % 3 == 1 || s % 100 == 1)) {
+        d.register(s, "cpu_utilisation");
     }
     for round in 0..WARM_DAYS * ROUNDS_PER_DAY {
         for (s, at, v) in round_samples(round) {
@@ -103,22 +107,23 @@ fn hour() -> Vec<(u64, Timestamp, f64)> {
     (first..first + MEASURED_ROUNDS).flat_map(round_samples).collect()
 }
 
-fn play(mut d: Detector, samples: &[(u64, Timestamp, f64)]) -> (usize, usize) {
-    let (mut anomalies, mut forecasts) = (0, 0);
+fn play(mut d: Detector, samples: &[(u64, Timestamp, f64)]) -> (usize, usize, usize) {
+    let (mut anomalies, mut forecasts, mut saturations) = (0, 0, 0);
     for &(s, at, v) in samples {
         let verdict = d.sample(s, at, v);
-        anomalies += usize::from(matches!(verdict.anomaly, faultline::engine::detect::Detection::Anomalous { .. }));
-        forecasts += usize::from(matches!(verdict.forecast, faultline::engine::detect::Detection::Forecast { .. }));
+        anomalies += usize::from(matches!(verdict.anomaly, Detection::Anomalous { .. }));
+        forecasts += usize::from(matches!(verdict.forecast, Detection::Forecast { .. }));
+        saturations += usize::from(matches!(verdict.saturation, Detection::Saturated { .. }));
     }
-    (anomalies, forecasts)
+    (anomalies, forecasts, saturations)
 }
 
 fn bench(c: &mut Criterion) {
     let before = LIVE.load(Ordering::Relaxed);
-    let detector = warmed();
+    let detector = warmed(false);
     let heap = LIVE.load(Ordering::Relaxed) - before;
     let samples = hour();
-    let (anomalies, forecasts) = play(detector.clone(), &samples);
+    let (anomalies, forecasts, _) = play(detector.clone(), &samples);
     eprintln!(
         "detect: {} series warmed with {} samples each; heap {:.2} MiB ({} bytes a series, {} of them state); \
          the measured hour: {} samples, {} anomalous, {} forecasts",
@@ -137,6 +142,13 @@ fn bench(c: &mut Criterion) {
     group.sample_size(20);
     group.bench_function("5k_series_one_hour_at_5m_warmed", |b| {
         b.iter_batched(|| detector.clone(), |d| play(d, &samples), BatchSize::LargeInput)
+    });
+    let watched = warmed(true);
+    let (anomalies, _, saturations) = play(watched.clone(), &samples);
+    eprintln!("detect, a third of the series with a ceiling: {anomalies} anomalous, {saturations} saturated");
+    assert!(saturations > 0, "the saturating series are saturated");
+    group.bench_function("5k_series_one_hour_at_5m_warmed_a_third_with_ceilings", |b| {
+        b.iter_batched(|| watched.clone(), |d| play(d, &samples), BatchSize::LargeInput)
     });
     group.finish();
 

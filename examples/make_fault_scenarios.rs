@@ -19,6 +19,7 @@
 //! values, so the output is byte-identical everywhere. `tests/eval_scenarios.rs` includes this file
 //! and checks that [`render`] reproduces the shipped fixtures.
 
+use faultline::engine::detect::default_saturation;
 use faultline::model::{
     AlertState, ChangeKind, Criticality, Entity, EntityId, EntityKind, Observation, ObservationKind, Relation,
     RelationKind, Severity, Timestamp,
@@ -436,6 +437,10 @@ impl Story {
         // A series that goes silent belongs to the incident too: whatever the detector makes of
         // the gap and the cold values after it is the incident's doing.
         self.label(format!("anomaly:{entity}:{metric}"), incident);
+        // A utilisation the detector watches for saturation may raise that signal too.
+        if default_saturation().iter().any(|s| s.metric == metric) {
+            self.label(format!("saturation:{entity}:{metric}"), incident);
+        }
     }
 
     /// An alert re-sent every minute from `from` to `to`, resolved a minute later.

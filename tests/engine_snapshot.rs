@@ -3,7 +3,7 @@
 //! is then byte-identical too.
 
 use faultline::config::HumanDuration;
-use faultline::engine::detect::LimitConfig;
+use faultline::engine::detect::{Direction, LimitConfig, SaturationConfig};
 use faultline::engine::{Engine, EngineConfig, EngineSnapshot, SnapshotError, SNAPSHOT_VERSION};
 use faultline::model::{Observation, ProblemEvent};
 use faultline::sources::fixture;
@@ -200,6 +200,13 @@ fn the_configuration_round_trips_bit_for_bit() {
         metric: "disk_free_bytes".into(),
         limit: 1e9,
         horizon: HumanDuration::from_millis(45 * 86_400_000 + 1),
+        direction: Some(Direction::Rising),
+    });
+    c.detect.saturation[1].at = 0.1 + 0.7;
+    c.detect.saturation.push(SaturationConfig {
+        metric: "db_pool_utilisation".into(),
+        at: f64::MIN_POSITIVE,
+        sustained: HumanDuration::from_millis(90_001),
     });
     let text = serde_json::to_string(&c).unwrap();
     let back: EngineConfig = serde_json::from_str(&text).unwrap();
@@ -211,6 +218,10 @@ fn the_configuration_round_trips_bit_for_bit() {
     assert_eq!(back.detect.limits[0].limit, f64::NEG_INFINITY);
     assert_eq!(back.detect.shift_after.millis(), 5_400_500);
     assert_eq!(back.detect.limits[1], c.detect.limits[1]);
+    assert_eq!(back.detect.limits[0].direction, None, "left out: from the name");
+    assert_eq!(back.detect.saturation, c.detect.saturation);
+    assert_eq!(back.detect.saturation[1].at.to_bits(), (0.1f64 + 0.7).to_bits());
+    assert!(text.contains("\"for\":\"1m 30s 1ms\""), "written as the configuration spells it: {text}");
     // Everything else is equal (NaN aside, which equals nothing).
     let finite = |c: &EngineConfig| EngineConfig { kpi_step: 0.05, ..c.clone() };
     assert_eq!(finite(&back), finite(&c));
@@ -238,10 +249,18 @@ fn another_format_version_is_refused_naming_both_versions() {
     let msg = e.to_string();
     assert!(msg.contains("format 99") && msg.contains(&format!("format {SNAPSHOT_VERSION}")), "{msg}");
     assert!(msg.contains(env!("CARGO_PKG_VERSION")), "{msg}");
+    // A format-1 snapshot (before saturation watches and fixed limit directions) is refused
+    // by its version, though its shape no longer parses.
+    let old = text.replacen(&ours, "\"format\":1,", 1).replace(",\"saturations\":[]", "");
+    assert!(!old.contains("saturations"));
+    match EngineSnapshot::from_json(&old) {
+        Err(SnapshotError::Version { found: 1, expected: SNAPSHOT_VERSION, .. }) => {}
+        other => panic!("expected a version error, got {other:?}"),
+    }
     // A newer format of another shape is refused by its version, not by a parse error.
-    let other = r#"{"format":2,"faultline":"9.1.0","engine":{"shards":[]}}"#;
+    let other = r#"{"format":1000,"faultline":"9.1.0","engine":{"shards":[]}}"#;
     match EngineSnapshot::from_json(other) {
-        Err(SnapshotError::Version { found: 2, written_by, .. }) => assert_eq!(written_by, "9.1.0"),
+        Err(SnapshotError::Version { found: 1000, written_by, .. }) => assert_eq!(written_by, "9.1.0"),
         other => panic!("expected a version error, got {other:?}"),
     }
 }
@@ -268,10 +287,11 @@ fn a_broken_snapshot_says_where() {
 }
 
 /// A story that uses every kind of observation: topology from discovery and from a file (and
-/// both withdrawing), history, metrics with a saturation and a disk filling up (forecast), a
-/// flapping alert on a low-criticality service (background problem), alerts that resolve and
-/// fire again (reopen), log bursts and a new error template, deployments, silences (one for an
-/// unknown problem), traffic, KPIs (one NaN reading and one infinite comparison), and ticks.
+/// both withdrawing), history, metrics with a saturation (a baseline anomaly, and a CPU pinned
+/// at its ceiling twice: a saturation signal) and a disk filling up (forecast), a flapping alert
+/// on a low-criticality service (background problem), alerts that resolve and fire again
+/// (reopen), log bursts and a new error template, deployments, silences (one for an unknown
+/// problem), traffic, KPIs (one NaN reading and one infinite comparison), and ticks.
 fn every_kind() -> Vec<Observation> {
     use faultline::model::{
         AlertState, ChangeKind, Criticality, Entity, EntityId, EntityKind, ObservationKind as K, ProblemId, Relation,
@@ -329,6 +349,10 @@ fn every_kind() -> Vec<Observation> {
         };
         let samples = vec![(Timestamp(T0 + m * MIN), free)];
         push(m, K::Metric { entity: id("host:app-1"), metric: "filesystem_free_ratio".into(), samples });
+        // Pinned at its ceiling twice: a saturation raised, cleared, raised again.
+        let cpu = if (90..100).contains(&m) || (104..110).contains(&m) { 0.99 } else { 0.4 + 0.02 * wobble(m + 3) };
+        let samples = vec![(Timestamp(T0 + m * MIN), cpu)];
+        push(m, K::Metric { entity: id("host:app-1"), metric: "cpu_utilisation".into(), samples });
         if m % 10 == 0 && m <= 150 {
             push(m, alert("service:batch", "BatchLate", AlertState::Firing));
         }
@@ -438,12 +462,21 @@ fn a_story_with_every_kind_of_observation_stopped_at_every_observation_gives_the
     }
     assert!(all.contains("background"), "a background problem");
     assert!(all.contains("reaches 0 in"), "a forecast");
+    assert!(all.contains("cpu_utilisation at 99% for 1m (saturated at ≥ 95%, expected 4"), "a saturation");
     // Mid-incident, the state holds KPIs (one NaN), traffic and traffic baselines.
     let mut e = Engine::new(EngineConfig::default());
     let mid = obs.iter().position(|o| o.at.0 >= obs[0].at.0 + 97 * 60_000).unwrap();
     feed(&mut e, &obs[..mid], &mut Vec::new());
     let text = e.snapshot().to_json().unwrap();
-    for part in ["\"value\":\"NaN\"", "orders_per_min", "\"traffic_before\":[[", "\"errors\""] {
+    for part in [
+        "\"value\":\"NaN\"",
+        "orders_per_min",
+        "\"traffic_before\":[[",
+        "\"errors\"",
+        "\"saturations\":[[",
+        "\"falling\":true",
+        "\"since\":",
+    ] {
         assert!(text.contains(part), "no {part} in the snapshot");
     }
 }

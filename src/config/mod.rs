@@ -338,19 +338,12 @@ impl Config {
             ));
         }
         in_range("engine.detect.shift_samples", d.shift_samples.into(), 1, MAX_SHIFT_SAMPLES.into())?;
-        for (i, l) in d.limits.iter().enumerate() {
-            let key = |k: &str| format!("engine.detect.limits[{i}].{k}");
-            if l.metric.trim().is_empty() {
-                return Err((key("metric"), "must name a metric".into()));
-            }
-            if d.limits[..i].iter().any(|other| other.metric == l.metric) {
-                return Err((key("metric"), format!("`{}` has a limit already", l.metric)));
-            }
-            if !l.limit.is_finite() {
-                return Err((key("limit"), format!("{} must be a finite number", l.limit)));
-            }
-            positive(&key("horizon"), l.horizon)?;
-        }
+        // Per-metric lists: (metric, its number, its duration) with their keys and what a
+        // metric may have only one of.
+        let limits = d.limits.iter().map(|l| (l.metric.as_str(), l.limit, l.horizon));
+        per_metric("engine.detect.limits", "a limit", ("limit", "horizon"), limits)?;
+        let ceilings = d.saturation.iter().map(|l| (l.metric.as_str(), l.at, l.sustained));
+        per_metric("engine.detect.saturation", "a ceiling", ("at", "for"), ceilings)?;
         positive("journal.retention", self.journal.retention)?;
         if self.journal.path.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
             return Err(("journal.path".into(), "must not be empty (leave it out for the default)".into()));
@@ -505,6 +498,32 @@ fn positive(key: &str, d: HumanDuration) -> Result<(), (String, String)> {
     }
 }
 
+/// Checks the entries of a per-metric list at `list` (`engine.detect.limits`): each names a
+/// metric no earlier entry names (one may have only `one`), its number (key `keys.0`) is finite
+/// and its duration (key `keys.1`) longer than zero.
+fn per_metric<'a>(
+    list: &str,
+    one: &str,
+    keys: (&str, &str),
+    entries: impl Iterator<Item = (&'a str, f64, HumanDuration)>,
+) -> Result<(), (String, String)> {
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, (metric, number, duration)) in entries.enumerate() {
+        let key = |k: &str| format!("{list}[{i}].{k}");
+        if metric.trim().is_empty() {
+            return Err((key("metric"), "must name a metric".into()));
+        }
+        if !seen.insert(metric) {
+            return Err((key("metric"), format!("`{metric}` has {one} already")));
+        }
+        if !number.is_finite() {
+            return Err((key(keys.0), format!("{number} must be a finite number")));
+        }
+        positive(&key(keys.1), duration)?;
+    }
+    Ok(())
+}
+
 fn in_range(key: &str, value: u64, min: u64, max: u64) -> Result<(), (String, String)> {
     if (min..=max).contains(&value) {
         Ok(())
@@ -603,6 +622,54 @@ mod tests {
         assert!(e.starts_with("faultline.toml:4:11: engine.detect.limits[0].horizon: duration"), "{e}");
         let e = parse("[[engine.detect.limits]]\nmetric = \"free\"\nlimit = 0\n").unwrap_err().to_string();
         assert!(e.contains("missing field `horizon`"), "{e}");
+    }
+
+    #[test]
+    fn saturation_ceilings_and_limit_directions() {
+        use crate::engine::detect::{default_saturation, Direction};
+        // The defaults: the utilisations the sources name.
+        let d = DetectConfig::default();
+        let names: Vec<&str> = d.saturation.iter().map(|s| s.metric.as_str()).collect();
+        assert_eq!(names, ["cpu_utilisation", "memory_utilisation", "disk_utilisation"]);
+        assert_eq!((d.saturation[0].at, d.saturation[0].sustained.millis()), (0.95, 60_000));
+        assert_eq!(parse("[engine.detect]\nthreshold = 4\n").unwrap().engine().detect.saturation, default_saturation());
+        // Configured entries replace the default list.
+        let c = parse(
+            "[[engine.detect.saturation]]\nmetric = \"db_pool_utilisation\"\nat = 0.9\nfor = \"30s\"\n\
+             [[engine.detect.saturation]]\nmetric = \"cpu_utilisation\"\nat = 1\nfor = \"5m\"\n\
+             [[engine.detect.limits]]\nmetric = \"connections\"\nlimit = 100\nhorizon = \"1h\"\ndirection = \"rising\"\n",
+        )
+        .unwrap();
+        let d = c.engine().detect;
+        assert_eq!(d.saturation.len(), 2);
+        assert_eq!((d.saturation[0].metric.as_str(), d.saturation[0].at), ("db_pool_utilisation", 0.9));
+        assert_eq!((d.saturation[0].sustained.millis(), d.saturation[1].sustained.millis()), (30_000, 300_000));
+        assert_eq!(d.limits[0].direction, Some(Direction::Rising));
+        // None at all is allowed: no saturation signals.
+        assert!(parse("[engine.detect]\nsaturation = []\n").unwrap().engine().detect.saturation.is_empty());
+
+        let sat = |metric: &str, at: &str, dur: &str| {
+            format!("[[engine.detect.saturation]]\nmetric = \"{metric}\"\nat = {at}\nfor = \"{dur}\"\n")
+        };
+        let e = parse(&format!("{}{}", sat("cpu", "0.9", "1m"), sat("cpu", "0.8", "1m"))).unwrap_err().to_string();
+        assert_eq!(e, "faultline.toml:6:10: engine.detect.saturation[1].metric: `cpu` has a ceiling already");
+        let e = parse(&format!("{}{}", sat("cpu", "0.9", "1m"), sat("mem", "nan", "1m"))).unwrap_err().to_string();
+        assert_eq!(e, "faultline.toml:7:6: engine.detect.saturation[1].at: NaN must be a finite number");
+        let e = parse(&sat("cpu", "0.9", "0s")).unwrap_err().to_string();
+        assert_eq!(e, "faultline.toml:4:7: engine.detect.saturation[0].for: duration \"0s\" must be longer than zero");
+        let e = parse(&sat(" ", "0.9", "1m")).unwrap_err().to_string();
+        assert_eq!(e, "faultline.toml:2:10: engine.detect.saturation[0].metric: must name a metric");
+        let e = parse("[[engine.detect.saturation]]\nmetric = \"cpu\"\nat = 0.9\n").unwrap_err().to_string();
+        assert!(e.contains("missing field `for`"), "{e}");
+        let e = parse("[[engine.detect.saturation]]\nmetric = \"cpu\"\nat = 0.9\nfor = \"1m\"\nfr = 1\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unknown field `fr`"), "{e}");
+        let e =
+            parse("[[engine.detect.limits]]\nmetric = \"free\"\nlimit = 0\nhorizon = \"2h\"\ndirection = \"down\"\n")
+                .unwrap_err()
+                .to_string();
+        assert!(e.contains("engine.detect.limits[0].direction") && e.contains("unknown variant `down`"), "{e}");
     }
 
     #[test]

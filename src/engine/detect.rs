@@ -1,5 +1,5 @@
-//! Anomaly detection: a streaming, causal baseline per series, with seasons, level shifts and
-//! trend-to-limit forecasts.
+//! Anomaly detection: a streaming, causal baseline per series, with seasons, level shifts,
+//! trend-to-limit forecasts and sustained saturation.
 //!
 //! Every sample is judged against what the series' past (never its future) predicts:
 //! - **Three candidate baselines** learn side by side: a flat level, a level plus 24 hour-of-day
@@ -19,6 +19,14 @@
 //! - **Trend to a limit** for the metrics named in `limits`: a resistant line (Tukey's, through
 //!   the medians of the outer thirds) over the last [`TREND_SAMPLES`] samples, extrapolated to
 //!   the limit: within the horizon, a [`Detection::Forecast`] with the time left ("full in 47m").
+//!   Which way the series approaches its limit is fixed when its trend starts (configured, else
+//!   from the metric's name, else the side of its first sample): a series back from past its
+//!   limit has recovered, it has not "reached" it.
+//! - **Sustained saturation** (the USE method) for the metrics named in `saturation`: every
+//!   sample at or above the ceiling `at` for `for` (data time) is a [`Detection::Saturated`]
+//!   whatever the baseline says (a CPU that often ran at 0.8 has a baseline that finds 1.0
+//!   unremarkable; a pinned CPU is news anyway). A sample below starts the wait over; it clears
+//!   after `clear_after` samples below.
 //!
 //! Scores: a sample is as surprising as it is improbable, `S = -log10(p)`, for the least probable
 //! of (a) an error this large: under a normal distribution (`2·Q(z)` for `z` robust deviations),
@@ -33,13 +41,15 @@
 //! (the first surprising, the rest at least out of band), lasts while samples stay out of band,
 //! and clears after `clear_after` samples back in band. Its score is the highest of its samples'.
 //!
-//! Memory per series, on 64-bit targets (asserted in the tests): [`SERIES_STATE_BYTES`] = 1,456
+//! Memory per series, on 64-bit targets (asserted in the tests): [`SERIES_STATE_BYTES`] = 1,464
 //! bytes of state (24 + 168 seasonal offsets as `f32` with a seen and a disagree counter each:
-//! 1,152; three candidate levels with their error statistics: 192; the rest: 112), boxed, plus
+//! 1,152; three candidate levels with their error statistics: 192; the rest: 120), boxed, plus
 //! its slot in the detector's map (about 17 bytes at full load); a series whose metric has a
-//! limit adds [`TREND_STATE_BYTES`] = 536 (its last 32 samples). Every buffer has a fixed size:
-//! nothing grows with time or with the number of samples.
+//! limit adds [`TREND_STATE_BYTES`] = 536 (its last 32 samples), one with a ceiling
+//! [`SATURATION_STATE_BYTES`] = 40. Every buffer has a fixed size: nothing grows with time or
+//! with the number of samples.
 
+use super::rca::{worse_direction, Worse};
 use super::snapshot::codec::{array, exact_f32_array, exact_f64, exact_f64_array, human_duration, sorted_pairs};
 use crate::config::HumanDuration;
 use crate::model::{Baseline, Timestamp};
@@ -88,6 +98,10 @@ pub struct DetectConfig {
     /// Trend-to-limit forecasts, by metric name (default: `filesystem_free_ratio` reaching 0
     /// within 2 h). Configured limits replace the default list.
     pub limits: Vec<LimitConfig>,
+    /// Sustained saturation, by metric name: a utilisation at or above its ceiling for a while is
+    /// news whatever its baseline says (default: see [`default_saturation`]). Configured entries
+    /// replace the default list.
+    pub saturation: Vec<SaturationConfig>,
 }
 
 impl Default for DetectConfig {
@@ -108,9 +122,25 @@ impl Default for DetectConfig {
                 metric: "filesystem_free_ratio".to_string(),
                 limit: 0.0,
                 horizon: HumanDuration::from_millis(2 * HOUR_MS),
+                direction: None,
             }],
+            saturation: default_saturation(),
         }
     }
+}
+
+/// The default `[[engine.detect.saturation]]` list, for the utilisations the sources and the
+/// scenarios name (ratios from 0 to 1): `cpu_utilisation` at 95 % for 1 minute (a host or
+/// container pinned at its ceiling: requests queue at once), `memory_utilisation` and
+/// `disk_utilisation` at 95 % for 2 minutes (memory and disks fill and drain more slowly, and a
+/// short peak of page cache or a flush is not yet a fault).
+pub fn default_saturation() -> Vec<SaturationConfig> {
+    let entry = |metric: &str, minutes: i64| SaturationConfig {
+        metric: metric.to_string(),
+        at: 0.95,
+        sustained: HumanDuration::from_millis(minutes * 60_000),
+    };
+    vec![entry("cpu_utilisation", 1), entry("memory_utilisation", 2), entry("disk_utilisation", 2)]
 }
 
 /// `[[engine.detect.limits]]`: warn when a metric's trend reaches `limit` within `horizon`.
@@ -125,6 +155,49 @@ pub struct LimitConfig {
     /// How far ahead to look.
     #[serde(serialize_with = "human_duration")]
     pub horizon: HumanDuration,
+    /// Which way the metric moves toward its limit. Left out: from the metric's name (free,
+    /// available, idle fall; utilisation, usage, errors rise: [`worse_direction`]), else from
+    /// the side of the limit the series' first sample is on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub direction: Option<Direction>,
+}
+
+/// The way a metric moves toward its limit: the limit is reached at or below it (`falling`)
+/// or at or above it (`rising`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// Free space draining to 0: reached at or below the limit.
+    Falling,
+    /// A utilisation climbing to 1: reached at or above the limit.
+    Rising,
+}
+
+impl LimitConfig {
+    /// The configured direction, else the one the metric's name says, else `None`: the series
+    /// then approaches the limit from the side its first sample is on.
+    pub fn direction(&self) -> Option<Direction> {
+        self.direction.or(match worse_direction(&self.metric) {
+            Worse::Down => Some(Direction::Falling),
+            Worse::Up => Some(Direction::Rising),
+            Worse::Either => None,
+        })
+    }
+}
+
+/// `[[engine.detect.saturation]]`: a series of `metric` that stays at or above `at` for `for`
+/// (data time, every sample in that span) is saturated, whatever its baseline says.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SaturationConfig {
+    /// Metric name, exactly as the sources name it (`cpu_utilisation`).
+    pub metric: String,
+    /// The ceiling, in the metric's unit (0.95 for a utilisation given as a ratio).
+    #[serde(with = "exact_f64")]
+    pub at: f64,
+    /// How long every sample must stay at or above `at`: `for` in the configuration.
+    #[serde(rename = "for", serialize_with = "human_duration")]
+    pub sustained: HumanDuration,
 }
 
 /// What one sample meant for one judgement of its series.
@@ -139,20 +212,28 @@ pub enum Detection {
     /// (0: already there), within its horizon: raise or repeat the forecast. `score` is 0.5 at
     /// the horizon and 1 at the limit.
     Forecast { score: f64, value: f64, limit: f64, eta_ms: i64 },
-    /// Back in band (or the forecast is beyond the horizon again): clear.
+    /// The series has stayed at or above its configured ceiling `threshold` for `lasted_ms`
+    /// milliseconds of data time, at least the configured `for`: raise or repeat the saturation.
+    /// `baseline` is what the series' baseline expected, once it is warm (`None` before).
+    Saturated { value: f64, threshold: f64, lasted_ms: i64, baseline: Option<Baseline> },
+    /// Back in band (or the forecast is beyond the horizon again, or the series is back below
+    /// its ceiling): clear.
     Cleared { value: f64 },
 }
 
-/// Both judgements of one sample: its deviation from the baseline, and (for a metric with a
-/// limit) its trend. `forecast` is [`Detection::Normal`] for series without a limit.
+/// The judgements of one sample: its deviation from the baseline, (for a metric with a limit)
+/// its trend, and (for a metric with a ceiling) whether it is saturated. `forecast` and
+/// `saturation` are [`Detection::Normal`] for series without a limit or a ceiling.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Verdict {
     pub anomaly: Detection,
     pub forecast: Detection,
+    pub saturation: Detection,
 }
 
 impl Verdict {
-    const NORMAL: Verdict = Verdict { anomaly: Detection::Normal, forecast: Detection::Normal };
+    const NORMAL: Verdict =
+        Verdict { anomaly: Detection::Normal, forecast: Detection::Normal, saturation: Detection::Normal };
 }
 
 /// Which baseline a series is judged against.
@@ -207,6 +288,8 @@ const MAX_SURPRISE: f64 = 300.0;
 pub const SERIES_STATE_BYTES: usize = std::mem::size_of::<SeriesState>();
 /// Extra bytes for a series whose metric has a configured limit.
 pub const TREND_STATE_BYTES: usize = std::mem::size_of::<TrendState>();
+/// Extra bytes for a series whose metric has a configured ceiling.
+pub const SATURATION_STATE_BYTES: usize = std::mem::size_of::<SaturationState>();
 
 /// One candidate baseline: a level and its error statistics.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
@@ -281,6 +364,7 @@ struct SeriesState {
     #[serde(with = "exact_f64")]
     peak: f64,
     trend: Option<Box<TrendState>>,
+    saturation: Option<Box<SaturationState>>,
 }
 
 /// The last samples of a metric with a limit, and its forecast's state.
@@ -290,6 +374,9 @@ struct TrendState {
     #[serde(with = "exact_f64")]
     limit: f64,
     horizon_ms: i64,
+    /// The limit is reached at or below it (free space draining), else at or above it: fixed
+    /// when the trend starts (see [`LimitConfig::direction`]), never re-read from the window.
+    falling: bool,
     #[serde(with = "array")]
     at: [i64; TREND_SAMPLES],
     #[serde(with = "exact_f64_array")]
@@ -297,6 +384,22 @@ struct TrendState {
     len: u8,
     head: u8,
     raised: bool,
+    normal_run: u32,
+}
+
+/// A metric with a ceiling: how long the series has been at or above it, and its signal's state.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SaturationState {
+    /// The ceiling (the configuration's `at`).
+    #[serde(with = "exact_f64")]
+    threshold: f64,
+    /// How long every sample must stay at or above it (the configuration's `for`), ms.
+    for_ms: i64,
+    /// When the current run of samples at or above the ceiling began (ms; `None`: below it).
+    since: Option<i64>,
+    raised: bool,
+    /// Consecutive samples below the ceiling since it was raised.
     normal_run: u32,
 }
 
@@ -308,6 +411,8 @@ struct Judgement {
     surprising: bool,
     /// At least `threshold` robust deviations out: may continue one.
     out_of_band: bool,
+    /// The series had seen `warmup_samples` samples: `baseline` means something.
+    warm: bool,
     baseline: Baseline,
 }
 
@@ -346,6 +451,7 @@ impl SeriesState {
             raised: false,
             peak: 0.0,
             trend: None,
+            saturation: None,
         }
     }
 
@@ -408,7 +514,7 @@ impl SeriesState {
         let (score, surprising) = if warm { self.surprise(c, z.abs()) } else { (0.0, false) };
         let band = c.threshold * sigma[a];
         let baseline = Baseline { expected: predicted[a], lower: predicted[a] - band, upper: predicted[a] + band };
-        let judgement = Judgement { score, surprising, out_of_band: warm && z.abs() >= c.threshold, baseline };
+        let judgement = Judgement { score, surprising, out_of_band: warm && z.abs() >= c.threshold, warm, baseline };
         // The resolution (the series' quantisation step) is learned from steps into samples in
         // band only: a jump out of a flat series is not its quantisation, and would otherwise
         // hide the rest of the anomaly under a floor of its own size.
@@ -658,10 +764,17 @@ fn log10_binomial_tail(n: u32, k: u32, lp: f64) -> f64 {
 }
 
 impl TrendState {
-    fn new(limit: &LimitConfig) -> TrendState {
+    /// The trend of a series whose first sample is `first`: the limit's direction is the
+    /// configured or named one, else the series approaches from the side it starts on.
+    fn new(limit: &LimitConfig, first: f64) -> TrendState {
+        let falling = match limit.direction() {
+            Some(d) => d == Direction::Falling,
+            None => first > limit.limit,
+        };
         TrendState {
             limit: limit.limit,
             horizon_ms: limit.horizon.millis(),
+            falling,
             at: [0; TREND_SAMPLES],
             value: [0.0; TREND_SAMPLES],
             len: 0,
@@ -694,15 +807,19 @@ impl TrendState {
         let third = len / 3;
         let (tl, vl) = medians(&points[..third]);
         let (tr, vr) = medians(&points[len - third..]);
-        // Which side the series approaches the limit from.
-        let below = vl < self.limit;
-        if (below && value >= self.limit) || (!below && value <= self.limit) {
+        // Reached: at or past the limit on the side the series approaches it from (fixed for the
+        // trend's life: a series that was past the limit and recovered is not "reached").
+        if (self.falling && value <= self.limit) || (!self.falling && value >= self.limit) {
             return Some(0);
         }
         if tr <= tl {
             return None;
         }
         let slope = (vr - vl) / (tr - tl);
+        // Moving away from the limit (a recovery, a cleanup): no forecast.
+        if (self.falling && slope >= 0.0) || (!self.falling && slope <= 0.0) {
+            return None;
+        }
         let line = |t: i64| vr + slope * (t as f64 - tr);
         // The move over the window must stand out of the noise around the line.
         let mut spread = [0f64; TREND_SAMPLES];
@@ -717,6 +834,77 @@ impl TrendState {
             return None;
         }
         (eta <= self.horizon_ms as f64).then_some(eta.ceil() as i64)
+    }
+}
+
+impl SaturationState {
+    fn new(c: &SaturationConfig) -> SaturationState {
+        SaturationState { threshold: c.at, for_ms: c.sustained.millis(), since: None, raised: false, normal_run: 0 }
+    }
+
+    /// Follows one sample at `at` (ms): raised once every sample for `for_ms` was at or above
+    /// the ceiling, repeated while it stays there, cleared after `clear_after` samples in a row
+    /// below it. A sample below resets the run.
+    fn push(&mut self, at: i64, value: f64, baseline: Option<Baseline>, clear_after: u32) -> Detection {
+        if value >= self.threshold {
+            let lasted_ms = at - *self.since.get_or_insert(at);
+            self.normal_run = 0;
+            if self.raised || lasted_ms >= self.for_ms {
+                self.raised = true;
+                return Detection::Saturated { value, threshold: self.threshold, lasted_ms, baseline };
+            }
+            return Detection::Normal;
+        }
+        self.since = None;
+        if !self.raised {
+            return Detection::Normal;
+        }
+        self.normal_run += 1;
+        if self.normal_run >= clear_after {
+            self.raised = false;
+            self.normal_run = 0;
+            return Detection::Cleared { value };
+        }
+        Detection::Normal
+    }
+}
+
+/// A saturation signal's name, e.g. `cpu_utilisation at 100% for 4m (saturated at ≥ 95%,
+/// expected 1% ± 2%)`: the value, how long it has been at or above the ceiling, the ceiling,
+/// and where the series' baseline is known, what it expected and its band. Ratios (a ceiling of
+/// at most 1) as percentages, other units as numbers.
+pub fn saturation_text(metric: &str, value: f64, threshold: f64, lasted_ms: i64, baseline: Option<Baseline>) -> String {
+    let number = |x: f64| {
+        if threshold.abs() <= 1.0 {
+            let p = 100.0 * x;
+            if (p - p.round()).abs() < 0.05 {
+                format!("{p:.0}%")
+            } else {
+                format!("{p:.1}%")
+            }
+        } else if x.fract() == 0.0 && x.abs() < 1e15 {
+            format!("{x:.0}")
+        } else {
+            format!("{x:.3}").trim_end_matches('0').trim_end_matches('.').to_string()
+        }
+    };
+    let expected = match baseline {
+        Some(b) => format!(", expected {} ± {}", number(b.expected), number((b.upper - b.expected).abs())),
+        None => String::new(),
+    };
+    let (value, threshold) = (number(value), number(threshold));
+    format!("{metric} at {value} for {} (saturated at ≥ {threshold}{expected})", span_text(lasted_ms))
+}
+
+/// A span of data time for a name: seconds below a minute (`45s`), whole minutes below two
+/// hours (`4m`), then hours (`5h`), then days (`3d`).
+pub fn span_text(ms: i64) -> String {
+    let s = ms.max(0) / 1000;
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=7199 => format!("{}m", s / 60),
+        7200..=172_799 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86_400),
     }
 }
 
@@ -759,6 +947,8 @@ pub struct Detector {
     series: HashMap<u64, Box<SeriesState>>,
     /// Index into `config.limits` of each series registered with a metric that has one.
     limits: HashMap<u64, usize>,
+    /// Index into `config.saturation` of each series registered with a metric that has a ceiling.
+    saturations: HashMap<u64, usize>,
 }
 
 /// What a [`Detector`] has learned, for an engine snapshot; its configuration is the engine's.
@@ -770,31 +960,39 @@ pub struct DetectorState {
     series: HashMap<u64, Box<SeriesState>>,
     #[serde(with = "sorted_pairs")]
     limits: HashMap<u64, usize>,
+    #[serde(with = "sorted_pairs")]
+    saturations: HashMap<u64, usize>,
 }
 
 impl Detector {
     pub fn new(config: DetectConfig) -> Detector {
-        Detector { config, series: HashMap::new(), limits: HashMap::new() }
+        Detector { config, series: HashMap::new(), limits: HashMap::new(), saturations: HashMap::new() }
     }
 
     /// A copy of the learned state (see [`Detector::from_state`]).
     pub fn state(&self) -> DetectorState {
-        DetectorState { series: self.series.clone(), limits: self.limits.clone() }
+        DetectorState {
+            series: self.series.clone(),
+            limits: self.limits.clone(),
+            saturations: self.saturations.clone(),
+        }
     }
 
     /// The detector with `config` that had learned `state`. An error says which series names a
-    /// limit `config` does not have.
+    /// limit or a ceiling `config` does not have.
     pub fn from_state(config: DetectConfig, state: DetectorState) -> Result<Detector, String> {
-        let mut bad: Vec<(u64, usize)> =
-            state.limits.iter().filter(|(_, i)| **i >= config.limits.len()).map(|(s, i)| (*s, *i)).collect();
-        bad.sort_unstable();
-        if let Some((series, i)) = bad.first() {
-            return Err(format!(
-                "detector series {series} uses limit {i}, but the configuration has {} limit(s)",
-                config.limits.len()
-            ));
+        for (what, map, len) in
+            [("limit", &state.limits, config.limits.len()), ("ceiling", &state.saturations, config.saturation.len())]
+        {
+            let mut bad: Vec<(u64, usize)> = map.iter().filter(|(_, i)| **i >= len).map(|(s, i)| (*s, *i)).collect();
+            bad.sort_unstable();
+            if let Some((series, i)) = bad.first() {
+                return Err(format!(
+                    "detector series {series} uses {what} {i}, but the configuration has {len} {what}(s)"
+                ));
+            }
         }
-        Ok(Detector { config, series: state.series, limits: state.limits })
+        Ok(Detector { config, series: state.series, limits: state.limits, saturations: state.saturations })
     }
 
     /// Number of series with state (each [`SERIES_STATE_BYTES`] plus its map slot).
@@ -803,10 +1001,14 @@ impl Detector {
     }
 
     /// Tells the detector which metric series `series` is, so that its trend is forecast if
-    /// `limits` names the metric. Call before the series' first sample.
+    /// `limits` names the metric, and its saturation watched if `saturation` does. Call before
+    /// the series' first sample.
     pub fn register(&mut self, series: u64, metric: &str) {
         if let Some(i) = self.config.limits.iter().position(|l| l.metric == metric) {
             self.limits.insert(series, i);
+        }
+        if let Some(i) = self.config.saturation.iter().position(|l| l.metric == metric) {
+            self.saturations.insert(series, i);
         }
     }
 
@@ -819,9 +1021,14 @@ impl Detector {
     /// history fetched at start-up, so that levels and seasons need not be learned live.
     pub fn warm(&mut self, series: u64, samples: &[(Timestamp, f64)]) {
         for &(at, value) in samples {
-            if let Some((_, s)) = judge(&mut self.series, &self.limits, &self.config, series, at, value) {
+            let watched = (&self.limits, &self.saturations);
+            if let Some((_, s)) = judge(&mut self.series, watched, &self.config, series, at, value) {
                 if let Some(t) = s.trend.as_deref_mut() {
                     t.push(at.millis(), value);
+                }
+                // A saturation under way when watching starts counts from where history shows it.
+                if let Some(t) = s.saturation.as_deref_mut() {
+                    t.push(at.millis(), value, None, self.config.clear_after);
                 }
             }
         }
@@ -833,6 +1040,10 @@ impl Detector {
                 t.raised = false;
                 t.normal_run = 0;
             }
+            if let Some(t) = s.saturation.as_deref_mut() {
+                t.raised = false;
+                t.normal_run = 0;
+            }
         }
     }
 
@@ -840,7 +1051,7 @@ impl Detector {
     /// newer than the series' last one, are ignored (reported as normal).
     pub fn sample(&mut self, series: u64, at: Timestamp, value: f64) -> Verdict {
         let c = &self.config;
-        let Some((j, s)) = judge(&mut self.series, &self.limits, c, series, at, value) else {
+        let Some((j, s)) = judge(&mut self.series, (&self.limits, &self.saturations), c, series, at, value) else {
             return Verdict::NORMAL;
         };
         let continuing = (s.raised || s.anomalous_run > 0) && j.out_of_band;
@@ -886,15 +1097,20 @@ impl Detector {
                 }
             },
         };
-        Verdict { anomaly, forecast }
+        let saturation = match s.saturation.as_deref_mut() {
+            None => Detection::Normal,
+            Some(t) => t.push(at.millis(), value, j.warm.then_some(j.baseline), c.clear_after),
+        };
+        Verdict { anomaly, forecast, saturation }
     }
 }
 
-/// Judges a sample of series `series` in `all`, creating its state on its first sample; the
+/// Judges a sample of series `series` in `all`, creating its state on its first sample (with a
+/// trend and a saturation watch where `watched` maps the series to a limit and a ceiling); the
 /// judgement and the series' state, or `None` for an ignored sample.
 fn judge<'a>(
     all: &'a mut HashMap<u64, Box<SeriesState>>,
-    limits: &HashMap<u64, usize>,
+    (limits, saturations): (&HashMap<u64, usize>, &HashMap<u64, usize>),
     c: &DetectConfig,
     series: u64,
     at: Timestamp,
@@ -911,10 +1127,13 @@ fn judge<'a>(
         Entry::Vacant(e) => {
             let mut s = SeriesState::new(at.millis(), value);
             if let Some(&i) = limits.get(&series) {
-                s.trend = Some(Box::new(TrendState::new(&c.limits[i])));
+                s.trend = Some(Box::new(TrendState::new(&c.limits[i], value)));
+            }
+            if let Some(&i) = saturations.get(&series) {
+                s.saturation = Some(Box::new(SaturationState::new(&c.saturation[i])));
             }
             let baseline = Baseline { expected: value, lower: value, upper: value };
-            let j = Judgement { score: 0.0, surprising: false, out_of_band: false, baseline };
+            let j = Judgement { score: 0.0, surprising: false, out_of_band: false, warm: false, baseline };
             Some((j, &mut **e.insert(Box::new(s))))
         }
     }
@@ -926,10 +1145,10 @@ fn judge<'a>(
 /// highest score of its samples); 0 while warming up and for ignored samples. What `faultline
 /// eval anomalies` scores.
 pub fn anomaly_scores(samples: &[(Timestamp, f64)], config: &DetectConfig) -> Vec<f64> {
-    let (mut all, limits) = (HashMap::new(), HashMap::new());
+    let (mut all, none) = (HashMap::new(), HashMap::new());
     samples
         .iter()
-        .map(|&(at, value)| judge(&mut all, &limits, config, 0, at, value).map_or(0.0, |(j, _)| j.score))
+        .map(|&(at, value)| judge(&mut all, (&none, &none), config, 0, at, value).map_or(0.0, |(j, _)| j.score))
         .collect()
 }
 
@@ -959,19 +1178,24 @@ mod tests {
         // The figures the module documentation states.
         assert_eq!(SERIES_STATE_BYTES, std::mem::size_of::<SeriesState>());
         if cfg!(target_pointer_width = "64") {
-            assert_eq!(SERIES_STATE_BYTES, 1456);
+            assert_eq!(SERIES_STATE_BYTES, 1464);
             assert_eq!(TREND_STATE_BYTES, 536);
+            assert_eq!(SATURATION_STATE_BYTES, 40);
         }
         // Fixed-size buffers only: a long life changes nothing but numbers.
         let mut d = Detector::new(DetectConfig::default());
         d.register(1, "filesystem_free_ratio");
+        d.register(2, "cpu_utilisation");
         for i in 0..50_000 {
             d.sample(1, at(i * MIN), 0.5 + 0.01 * wobble(i));
+            d.sample(2, at(i * MIN), if i % 100 < 10 { 0.99 } else { 0.5 });
         }
         let s = &d.series[&1];
         assert_eq!((s.daily.len(), s.weekly.len(), s.exceed_bits.len()), (24, 168, LEVELS));
         assert_eq!(s.trend.as_ref().map(|t| t.at.len()), Some(TREND_SAMPLES));
-        assert_eq!(d.series_count(), 1);
+        assert!(s.saturation.is_none() && d.series[&2].trend.is_none());
+        assert_eq!(d.series[&2].saturation.as_ref().map(|t| t.since), Some(None));
+        assert_eq!(d.series_count(), 2);
     }
 
     #[test]
@@ -1161,6 +1385,180 @@ mod tests {
         assert_eq!(eta_text(3 * DAY_MS), "3d");
     }
 
+    fn saturated(v: &Verdict) -> Option<i64> {
+        match v.saturation {
+            Detection::Saturated { lasted_ms, .. } => Some(lasted_ms),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn a_sustained_saturation_is_raised_after_its_for_a_dip_resets_it_and_it_clears() {
+        // cpu_utilisation: at or above 0.95 for 1 minute (the default), every 15 s.
+        let mut d = Detector::new(DetectConfig::default());
+        d.register(1, "cpu_utilisation");
+        d.register(2, "latency_ms");
+        let step = 15_000;
+        let mut i = 0;
+        let mut next = |d: &mut Detector, v: f64| {
+            i += 1;
+            assert_eq!(d.sample(2, at(i * step), v).saturation, Detection::Normal, "no ceiling, no watch");
+            d.sample(1, at(i * step), v)
+        };
+        for k in 0..40 {
+            assert_eq!(next(&mut d, 0.3 + 0.02 * wobble(k)).saturation, Detection::Normal);
+        }
+        // 45 s at the ceiling, a dip to 0.94, then at the ceiling again: the minute starts over.
+        for _ in 0..4 {
+            assert_eq!(saturated(&next(&mut d, 0.97)), None);
+        }
+        assert_eq!(next(&mut d, 0.94).saturation, Detection::Normal, "a dip is no clear: nothing was raised");
+        for k in 0..4 {
+            assert_eq!(saturated(&next(&mut d, 0.95)), None, "{k}: {}s of a minute", 15 * k);
+        }
+        // The fifth sample of the run: one minute at or above 0.95.
+        let v = next(&mut d, 1.0);
+        match v.saturation {
+            Detection::Saturated { value, threshold, lasted_ms, baseline } => {
+                assert_eq!((value, threshold, lasted_ms), (1.0, 0.95, 60_000));
+                let b = baseline.expect("a warm series says what its baseline expected");
+                assert!((b.expected - 0.3).abs() < 0.05 && b.upper < 0.95, "{b:?}");
+            }
+            other => panic!("expected a saturation, got {other:?}"),
+        }
+        // Repeated while it lasts, with the time so far; one sample below does not clear it,
+        // and the next one above repeats it.
+        assert_eq!(saturated(&next(&mut d, 0.99)), Some(75_000));
+        assert_eq!(next(&mut d, 0.5).saturation, Detection::Normal);
+        assert_eq!(saturated(&next(&mut d, 0.99)), Some(0), "still raised; the run starts over");
+        // Cleared after `clear_after` (3) samples in a row below.
+        assert_eq!(next(&mut d, 0.5).saturation, Detection::Normal);
+        assert_eq!(next(&mut d, 0.4).saturation, Detection::Normal);
+        assert_eq!(next(&mut d, 0.3).saturation, Detection::Cleared { value: 0.3 });
+        assert_eq!(next(&mut d, 0.3).saturation, Detection::Normal);
+        // A new saturation waits its minute again.
+        for _ in 0..4 {
+            assert_eq!(saturated(&next(&mut d, 0.99)), None);
+        }
+        assert_eq!(saturated(&next(&mut d, 0.99)), Some(60_000));
+        let b = Baseline { expected: 0.012, lower: -0.008, upper: 0.032 };
+        let text = saturation_text("cpu_utilisation", 1.0, 0.95, 240_000, Some(b));
+        assert_eq!(text, "cpu_utilisation at 100% for 4m (saturated at ≥ 95%, expected 1.2% ± 2%)");
+        let b = Baseline { expected: 30.0, lower: 27.5, upper: 32.5 };
+        let text = saturation_text("pool_used", 48.0, 45.5, 30_000, Some(b));
+        assert_eq!(text, "pool_used at 48 for 30s (saturated at ≥ 45.5, expected 30 ± 2.5)");
+        let text = saturation_text("x", 0.925, 0.9, 3 * HOUR_MS, None);
+        assert_eq!(text, "x at 92.5% for 3h (saturated at ≥ 90%)");
+    }
+
+    #[test]
+    fn a_saturation_is_news_even_where_past_excursions_made_the_baseline_blind_to_it() {
+        // The live case: CPU idles at 0.01 with a build every 10 minutes that holds it at 0.7 to
+        // 0.9 for 2 minutes (every 15 s for six hours, the last build ending 4 minutes before),
+        // then it is pinned at 1.0.
+        let mut d = Detector::new(DetectConfig::default());
+        d.register(1, "cpu_utilisation");
+        let step = 15_000;
+        let value = |i: i64| {
+            if i % 40 < 8 {
+                0.8 + 0.1 * wobble(i)
+            } else {
+                0.01 + 0.005 * wobble(i)
+            }
+        };
+        let mut i = 0;
+        while i < 6 * 240 + 8 {
+            let v = d.sample(1, at(i * step), value(i));
+            assert_eq!(saturated(&v), None, "{i}: below the ceiling");
+            i += 1;
+        }
+        for _ in 0..16 {
+            assert_eq!(d.sample(1, at(i * step), value(i)).saturation, Detection::Normal);
+            i += 1;
+        }
+        let pinned = i;
+        let mut raised = None;
+        while i < pinned + 12 {
+            let v = d.sample(1, at(i * step), 1.0);
+            assert!(!anomalous(&v), "{}: the baseline has seen this before: {v:?}", i - pinned);
+            if let Detection::Saturated { lasted_ms, baseline, .. } = v.saturation {
+                raised.get_or_insert((i - pinned, lasted_ms, baseline));
+            }
+            i += 1;
+        }
+        let (k, lasted, baseline) = raised.expect("the saturation is raised");
+        assert_eq!((k, lasted), (4, 60_000), "after one minute at 1.0");
+        // The band the baseline would judge it by, for the explanation.
+        let b = baseline.expect("a baseline");
+        assert!(b.expected < 0.1, "{b:?}");
+    }
+
+    #[test]
+    fn a_limit_reached_then_recovered_clears_at_once_without_a_new_forecast() {
+        // Disk space freed: the free ratio went past its limit (0.25) down to 0.1, then a cleanup
+        // brings it to 0.9. A limit direction fixed by the metric (free: falling), not re-read
+        // from the window, sees the recovery for what it is.
+        let limit = LimitConfig {
+            metric: "filesystem_free_ratio".into(),
+            limit: 0.25,
+            horizon: HumanDuration::from_millis(2 * HOUR_MS),
+            direction: None,
+        };
+        assert_eq!(limit.direction(), Some(Direction::Falling));
+        let mut d = Detector::new(DetectConfig { limits: vec![limit], ..DetectConfig::default() });
+        d.register(7, "filesystem_free_ratio");
+        let mut i = 0;
+        let mut next = |d: &mut Detector, v: f64| {
+            i += 1;
+            d.sample(7, at(i * MIN), v).forecast
+        };
+        for k in 0..40 {
+            assert_eq!(next(&mut d, 0.5 + 0.002 * wobble(k)), Detection::Normal);
+        }
+        let mut forecast = false;
+        for k in 1..=40 {
+            forecast |= matches!(next(&mut d, 0.5 - 0.01 * k as f64), Detection::Forecast { .. });
+        }
+        assert!(forecast, "the fill is forecast");
+        for _ in 0..10 {
+            assert!(matches!(next(&mut d, 0.1), Detection::Forecast { eta_ms: 0, .. }), "past the limit: now");
+        }
+        // Freed: never "reached" again, cleared on the third sample (clear_after).
+        assert_eq!(next(&mut d, 0.9), Detection::Normal);
+        assert_eq!(next(&mut d, 0.9), Detection::Normal);
+        assert_eq!(next(&mut d, 0.9), Detection::Cleared { value: 0.9 });
+        for k in 0..2 * TREND_SAMPLES {
+            assert_eq!(next(&mut d, 0.9 - 0.001 * wobble(k as i64).abs()), Detection::Normal, "{k}");
+        }
+    }
+
+    #[test]
+    fn a_limit_direction_is_configured_named_or_taken_from_the_first_sample() {
+        let limit = |metric: &str, direction| LimitConfig {
+            metric: metric.into(),
+            limit: 100.0,
+            horizon: HumanDuration::from_millis(2 * HOUR_MS),
+            direction,
+        };
+        assert_eq!(limit("memory_available_bytes", None).direction(), Some(Direction::Falling));
+        assert_eq!(limit("db_pool_utilisation", None).direction(), Some(Direction::Rising));
+        assert_eq!(limit("active_connections", None).direction(), None);
+        assert_eq!(limit("cpu_idle", Some(Direction::Rising)).direction(), Some(Direction::Rising));
+        // Unnamed: the side the series starts on. Connections climbing from 20 toward 100 are
+        // forecast; a climb from 120 (above the limit: it falls toward it) moves away from it.
+        for (start, expect) in [(20.0, true), (120.0, false)] {
+            let c = DetectConfig { limits: vec![limit("active_connections", None)], ..DetectConfig::default() };
+            let mut d = Detector::new(c);
+            d.register(1, "active_connections");
+            let mut seen = false;
+            for i in 0..60 {
+                let v = start + (i as f64 * 1.3).min(79.0) + wobble(i);
+                seen |= matches!(d.sample(1, at(i * MIN), v).forecast, Detection::Forecast { .. });
+            }
+            assert_eq!(seen, expect, "starting at {start}");
+        }
+    }
+
     #[test]
     fn noise_near_a_limit_is_no_trend() {
         let mut d = Detector::new(DetectConfig::default());
@@ -1237,39 +1635,5 @@ mod tests {
         // P(X >= 2) for Binomial(16, 0.01).
         let p = 1.0 - 0.99f64.powi(16) - 16.0 * 0.01 * 0.99f64.powi(15);
         assert!((10f64.powf(log10_binomial_tail(16, 2, -2.0)) / p - 1.0).abs() < 1e-9);
-    }
-}
-#[cfg(test)]
-mod scratch {
-    use super::*;
-    #[test]
-    fn weekly_debug() {
-        let wobble = |i: i64| ((i.wrapping_mul(2_654_435_761) >> 16) % 2001) as f64 / 1000.0 - 1.0;
-        let value = |h: i64| {
-            let weekend = (h / 24) % 7 >= 5;
-            let level = if weekend { 40.0 } else { 100.0 };
-            level + 2.0 * wobble(h)
-        };
-        let mut d = Detector::new(DetectConfig::default());
-        for h in 0..35 * 24 {
-            let v = d.sample(1, Timestamp(1_772_409_600_000 + h * HOUR_MS), value(h));
-            let s = &d.series[&1];
-            if h > 13 * 24 && s.exceed_bits[0] & 1 == 1 {
-                eprintln!("out {h} day {} hour {} {:?} {:?} val {:.1}", h / 24, h % 24, s.season, v.anomaly, value(h));
-            }
-        }
-        for h in 35 * 24..35 * 24 + 6 {
-            let t = Timestamp(1_772_409_600_000 + h * HOUR_MS);
-            let v = d.sample(1, t, 40.0);
-            let s = &d.series[&1];
-            eprintln!(
-                "{h} {:?} {:?} lv {:?} rates {:?} bits {:?}",
-                s.season,
-                v.anomaly,
-                s.models.iter().map(|m| (m.level, m.err, m.before_shift)).collect::<Vec<_>>(),
-                s.exceed_rate,
-                s.exceed_bits
-            );
-        }
     }
 }

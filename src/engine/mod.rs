@@ -228,7 +228,7 @@ impl Engine {
                             self.fire(occurrence, out);
                         }
                         Detection::Cleared { .. } => self.clear(&key, *at, out),
-                        Detection::Normal | Detection::Forecast { .. } => {}
+                        _ => {}
                     }
                     match verdict.forecast {
                         Detection::Forecast { score, value, limit, eta_ms } => {
@@ -254,7 +254,34 @@ impl Engine {
                         Detection::Cleared { .. } => {
                             self.clear(&SignalKey(format!("forecast:{entity}:{metric}")), *at, out)
                         }
-                        Detection::Normal | Detection::Anomalous { .. } => {}
+                        _ => {}
+                    }
+                    match verdict.saturation {
+                        // A utilisation pinned at its ceiling: news whatever the baseline says.
+                        // Its own key, so that it is raised and cleared apart from the baseline's
+                        // anomaly on the same series (which a past excursion or a level shift
+                        // can silence); named by what it saw when raised ("at 100% for 1m
+                        // (saturated at ≥ 95%, expected 1% ± 2%)"), repeats update the value.
+                        // Score 1: a fact, not a probability.
+                        Detection::Saturated { value, threshold, lasted_ms, baseline } => {
+                            let name = detect::saturation_text(metric, value, threshold, lasted_ms, baseline);
+                            let occurrence = Occurrence {
+                                key: rca::saturation_key(entity, metric),
+                                kind: SignalKind::Anomaly,
+                                entity,
+                                name: &name,
+                                severity: Severity::Major,
+                                at: *at,
+                                count: 1,
+                                score: 1.0,
+                                value: Some(value),
+                                baseline,
+                                labels: None,
+                            };
+                            self.fire(occurrence, out);
+                        }
+                        Detection::Cleared { .. } => self.clear(&rca::saturation_key(entity, metric), *at, out),
+                        _ => {}
                     }
                 }
             }

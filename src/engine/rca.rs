@@ -2,24 +2,26 @@
 //!
 //! Only *trouble* counts: a signal whose metric moved the bad way for its kind (see
 //! [`worse_direction`]: a latency going down or an availability going up is no trouble), an
-//! alert, a log burst or a forecast. From each entity in trouble the walk looks down its
-//! dependencies (what it runs on, what it calls) up to `max_depth` hops, along which trouble can
-//! have travelled (see [`trouble_walk`]: not on through a healthy service). An entity is a root
-//! candidate when some of its trouble is *accounted for* by nothing below it (see
-//! [`accounts_for`]): anything in trouble down the vertical stack accounts for everything; along
-//! *calls* trouble propagates up in kind (slow makes slow, failing makes failing or slow), and on
-//! the same quantity only a deviation at least half as large accounts for it (a database 2 ms
-//! slower does not explain a service 500 ms slower). Traffic comes from the callers, so a traffic
-//! change alone makes no candidate. Each candidate is scored by how much of the problem it
-//! explains (entities in trouble above it whose trouble it accounts for), then how early it broke
-//! and how strong its evidence is, and keeps its evidence chain: its signals with the baselines
-//! they broke, and the paths that tie the affected entities to it. If dependency cycles leave no
-//! candidate, every entity in trouble competes on the same score.
+//! alert, a log burst, a forecast or a saturation (see [`is_saturation`]). From each entity in
+//! trouble the walk looks down its dependencies (what it runs on, what it calls) up to
+//! `max_depth` hops, along which trouble can have travelled (see [`trouble_walk`]: not on
+//! through a healthy service). An entity is a root candidate when some of its trouble is
+//! *accounted for* by nothing below it (see [`accounts_for`]): anything in trouble down the
+//! vertical stack accounts for everything; along *calls* trouble propagates up in kind (slow
+//! makes slow, failing makes failing or slow), and on the same quantity only a deviation at least
+//! half as large accounts for it (a database 2 ms slower does not explain a service 500 ms
+//! slower). Traffic comes from the callers, so a traffic change alone makes no candidate. Each
+//! candidate is scored by how much of the problem it explains (entities in trouble above it whose
+//! trouble it accounts for), then how early it broke and how strong its evidence is, and keeps its
+//! evidence chain: its signals with the baselines they broke, and the paths that tie the affected
+//! entities to it. If dependency cycles leave no candidate, every entity in trouble competes on
+//! the same score.
 
 use super::snapshot::codec::sorted_pairs;
 use super::topology::Topology;
 use crate::model::{
-    Candidate, ChangeKind, ChangeRecord, EntityId, Hop, RelationKind, Signal, SignalEvidence, SignalKind, Timestamp,
+    Candidate, ChangeKind, ChangeRecord, EntityId, Hop, RelationKind, Signal, SignalEvidence, SignalKey, SignalKind,
+    Timestamp,
 };
 use petgraph::stable_graph::NodeIndex;
 use petgraph::Direction;
@@ -92,8 +94,29 @@ pub fn worse_direction(metric: &str) -> Worse {
     }
 }
 
-/// A signal is trouble unless it is an anomaly that moved the harmless way for its metric.
+/// The key of the saturation signal of `metric` on `entity` (see [`is_saturation`]).
+pub fn saturation_key(entity: &EntityId, metric: &str) -> SignalKey {
+    SignalKey(format!("{SATURATION}{entity}:{metric}"))
+}
+
+/// Key prefix of saturation signals: anomalies of their own key, beside the baseline's
+/// (`anomaly:`) and the trend's (`forecast:`).
+const SATURATION: &str = "saturation:";
+
+/// True for a sustained-saturation signal: a utilisation that stayed at or above its configured
+/// ceiling (`[[engine.detect.saturation]]`). It is trouble whatever its baseline says, a
+/// resource's trouble (it accounts for anything its dependents show, as the fault tree's "CPU
+/// saturation on one host"), and with score 1 it is its entity's strongest evidence.
+pub fn is_saturation(s: &Signal) -> bool {
+    s.kind == SignalKind::Anomaly && s.key.0.starts_with(SATURATION)
+}
+
+/// A signal is trouble unless it is an anomaly that moved the harmless way for its metric. A
+/// saturation always is: a series that shifted up to its ceiling expects to be there.
 pub fn is_trouble(s: &Signal) -> bool {
+    if is_saturation(s) {
+        return true;
+    }
     match (s.value, s.baseline) {
         (Some(v), Some(b)) => match worse_direction(&s.name) {
             Worse::Up => v > b.expected,
@@ -289,8 +312,12 @@ const FAMILIES: &[(Family, &[&str])] = &[
     (Family::Traffic, &["requests", "request", "throughput", "rps", "qps", "tps", "transactions", "sessions"]),
 ];
 
-/// The family of a metric signal (`None` for alerts, log bursts and forecasts).
+/// The family of a metric signal (`None` for alerts, log bursts and forecasts; a saturation is
+/// a resource's).
 fn family(s: &Signal) -> Option<Family> {
+    if is_saturation(s) {
+        return Some(Family::Other);
+    }
     deviation(s)?;
     let parts = name_parts(&s.name);
     let found = FAMILIES.iter().find(|(_, names)| parts.iter().any(|p| names.contains(&p.as_str())));
@@ -354,6 +381,9 @@ fn path_to(walk: &Parents, target: NodeIndex, topology: &Topology) -> Vec<Hop> {
 /// One line saying what is wrong where.
 pub fn summary(s: &Signal) -> String {
     match s.kind {
+        // Its name says it all: "cpu_utilisation at 100% for 1m (saturated at ≥ 95%, expected
+        // 1% ± 2%)".
+        SignalKind::Anomaly if is_saturation(s) => format!("{} on {}", s.name, s.entity),
         SignalKind::Anomaly => match (s.value, s.baseline) {
             (Some(v), Some(b)) => {
                 format!("{} anomaly on {} ({}, expected {})", s.name, s.entity, short(v), short(b.expected))
@@ -486,7 +516,7 @@ fn stack_chain(parents: &Parents, member: NodeIndex, dir: Direction, topology: &
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Baseline, Relation, Severity, SignalKey};
+    use crate::model::{Baseline, Relation, Severity};
 
     fn topo(edges: &[(&str, RelationKind, &str)]) -> Topology {
         let mut t = Topology::new();

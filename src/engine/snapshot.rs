@@ -48,7 +48,12 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// The snapshot format this build writes and reads. Bump it whenever the state written changes
 /// shape or meaning.
-pub const SNAPSHOT_VERSION: u32 = 1;
+///
+/// 2: detector series carry their saturation watch (`[[engine.detect.saturation]]`) and a
+/// trend its limit's direction (fixed when the trend starts; format 1 re-read it from the
+/// window); the detector lists which series watch which ceiling. A format-1 snapshot is refused
+/// with both versions named: its trends cannot say which way they approach their limit.
+pub const SNAPSHOT_VERSION: u32 = 2;
 
 /// The faultline version of this build, as written in snapshots.
 pub const FAULTLINE_VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -586,8 +586,14 @@ fn the_demo_root_cause_names_its_signals_their_baselines_and_the_edges_from_the_
     assert!(!top.broke.is_empty());
     let keys: Vec<&SignalKey> = top.broke.iter().map(|b| &b.key).collect();
     assert_eq!(keys, top.signals.iter().collect::<Vec<_>>(), "the evidence names the candidate's signals");
-    let anomalies: Vec<_> = top.broke.iter().filter(|b| b.kind == SignalKind::Anomaly).collect();
+    // Baseline anomalies broke their band; a saturation (its own key) says its ceiling.
+    let (saturations, anomalies): (Vec<_>, Vec<_>) =
+        top.broke.iter().filter(|b| b.kind == SignalKind::Anomaly).partition(|b| b.key.0.starts_with("saturation:"));
     assert!(!anomalies.is_empty(), "{:?}", top.broke);
+    for b in &saturations {
+        assert!(b.name.contains("(saturated at ≥ 95%, expected ") && b.key.0.contains(top.entity.as_str()), "{b:?}");
+        assert!(b.value.is_some_and(|v| v >= 0.95), "{b:?}");
+    }
     for b in &anomalies {
         assert!(b.key.0.contains(top.entity.as_str()) && b.key.0.ends_with(&b.name), "{b:?}");
         let (value, baseline) = (b.value.expect("a value"), b.baseline.expect("a baseline"));
@@ -671,4 +677,54 @@ fn a_dependency_breaking_later_takes_the_ranking_over_and_the_change_is_an_event
     assert!((14 * MIN..15 * MIN).contains(&last.0), "{ranked:?}");
     assert_eq!(p.root_causes[0].entity.as_str(), "database:orders");
     assert_eq!((p.root_causes[0].explains, p.root_causes[0].affected), (3, 3));
+}
+
+/// The live case of issue 13: a host's CPU that often ran at 0.7 to 0.9 (builds) is pinned at
+/// 1.0. Its baseline finds that unremarkable, the saturation does not: a problem opens with the
+/// host as top root cause and the saturation as its evidence; the service on the host that
+/// slows down is explained by it.
+#[test]
+fn a_saturated_host_cpu_opens_a_problem_rooted_at_the_host_whatever_its_baseline_says() {
+    let mut f = Feed::new();
+    f.relate("service:shop", RelationKind::RunsOn, "host:web-1");
+    let step = 15_000;
+    let cpu = |i: i64| if i % 40 < 8 { 0.8 + 0.1 * wobble(i) } else { 0.01 + 0.005 * wobble(i) };
+    let pinned = 6 * 240 + 24;
+    for i in 0..pinned + 20 {
+        let v = if i >= pinned { 1.0 } else { cpu(i) };
+        f.metric(i * step, "host:web-1", "cpu_utilisation", v);
+        // The shop slows down a minute into the saturation.
+        let latency = if i >= pinned + 4 { 900.0 } else { 120.0 + 5.0 * wobble(i + 3) };
+        f.metric(i * step, "service:shop", "latency_p99_ms", latency);
+    }
+    let set = f.problems();
+    let sat = SignalKey("saturation:host:web-1:cpu_utilisation".into());
+    // The first builds were news to the baseline; the pinned CPU is not.
+    let baseline_anomaly = SignalKey("anomaly:host:web-1:cpu_utilisation".into());
+    for p in set.problems.values() {
+        if let Some(s) = p.signals.get(&baseline_anomaly) {
+            assert!(s.last_seen < Timestamp(pinned * step), "the baseline saw nothing new: {s:?}");
+        }
+    }
+    let problem =
+        set.problems.values().find(|p| p.signals.contains_key(&sat)).expect("the saturation opened a problem");
+    assert_eq!(problem.opened_at, Timestamp((pinned + 4) * step), "one minute into the saturation");
+    let name = &problem.signals[&sat].name;
+    assert!(name.starts_with("cpu_utilisation at 100% for 1m (saturated at ≥ 95%, expected 1"), "{name}");
+    assert_eq!(problem.title, format!("{name} on host:web-1"));
+    let s = &problem.signals[&sat];
+    assert_eq!((s.severity, s.score, s.value), (Severity::Major, 1.0, Some(1.0)));
+    assert!(s.baseline.is_some_and(|b| b.expected < 0.1), "with the band it was judged against: {s:?}");
+    let top = &problem.root_causes[0];
+    assert_eq!(top.entity, EntityId::new("host:web-1"));
+    assert_eq!(top.summary, problem.title, "the ranking says what the title says");
+    assert_eq!(top.signals, vec![sat.clone()]);
+    assert_eq!(top.broke[0].key, sat);
+    assert!(
+        problem.signals.contains_key(&SignalKey("anomaly:service:shop:latency_p99_ms".into())),
+        "the slow shop joined: {:?}",
+        problem.signals.keys()
+    );
+    assert_eq!((top.explains, top.affected), (2, 2), "the host explains the shop on it");
+    assert_eq!(problem.root_causes.len(), 1, "{:?}", problem.root_causes);
 }
