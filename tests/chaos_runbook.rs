@@ -439,6 +439,7 @@ after = "30s"
     assert!(md.contains("**Runbook free-scratch at"), "{md}");
     assert!(md.contains("fill-*"), "the plan is in the post-mortem: {md}");
     assert!(md.contains("the problem resolved"), "{md}");
+    assert!(!md.contains("did not resolve"), "{md}");
     t.keys(&["q"]);
 }
 

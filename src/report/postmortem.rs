@@ -315,6 +315,7 @@ fn response(md: &mut String, own: &[&ProblemEvent]) {
     section(md, "Response");
     let mut rows = Vec::new();
     let mut runs = Vec::new();
+    let mut started = std::collections::BTreeMap::new();
     for e in own {
         let row = match &e.kind {
             EventKind::Silenced { by, via, silences, error: None } => {
@@ -331,20 +332,25 @@ fn response(md: &mut String, own: &[&ProblemEvent]) {
                 (by.clone(), format!("silence via {via}"), format!("FAILED: {error}"))
             }
             EventKind::Acknowledged { by } => (by.clone(), "acknowledged".to_string(), "–".to_string()),
-            EventKind::RunbookStarted { runbook, by, plan, auto } => (
-                by.clone(),
-                format!("runbook {runbook}{}", if *auto { " (auto-remediation)" } else { "" }),
-                format!("started: {} plan line(s), below", plan.len()),
-            ),
+            EventKind::RunbookStarted { runbook, by, plan, auto } => {
+                started.insert(runbook.clone(), e.at);
+                (
+                    by.clone(),
+                    format!("runbook {runbook}{}", if *auto { " (auto-remediation)" } else { "" }),
+                    format!("started: {} plan line(s), below", plan.len()),
+                )
+            }
             EventKind::RunbookFinished { record } => {
-                runs.push((e.at, record.as_ref()));
+                // From the start: the fix may work before the run's last check ends it.
+                let from = started.get(&record.runbook).copied().unwrap_or(e.at);
+                runs.push((from, record.as_ref()));
                 let mut outcome = record.final_outcome().as_str().to_string();
                 let chain = escalation_chain(record);
                 if !chain.is_empty() {
                     outcome.push_str(&format!(" (escalated: {chain})"));
                 }
-                match resolved_after(own, e.at) {
-                    Some(ms) => outcome.push_str(&format!("; the problem resolved {} later", minutes(ms))),
+                match resolved_after(own, from) {
+                    Some(ms) => outcome.push_str(&format!("; the problem resolved {} after it started", minutes(ms))),
                     None => outcome.push_str("; the problem did not resolve afterwards"),
                 }
                 (record.operator.clone(), format!("runbook {} finished", record.runbook), outcome)
