@@ -160,6 +160,8 @@ impl Worker {
         let pid = self.pid().expect("the worker's pid file");
         let status = Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap();
         assert!(status.success());
+        // The pid may be reused once it is gone: never signal it again.
+        let _ = std::fs::remove_file(&self.pidfile);
         wait_until("the worker to be gone", Duration::from_secs(10), || {
             http_request("GET", &format!("{}/metrics", self.url()), None).is_err()
         });
