@@ -3,6 +3,7 @@
 //! When it does not fit, a notice wins over everything but the mode markers.
 
 use super::{text_width, App};
+use crate::ui::freshness;
 use crate::ui::keymap::Command;
 use crate::ui::SourceHealth;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -33,6 +34,35 @@ pub fn health_label(health: &SourceHealth) -> String {
     }
 }
 
+/// ` data 03:45:12 · prom 2s · am 1s`: the newest data time (problem events or observations,
+/// whichever is newer) and each data source's lag behind now; a stale one (its health says so,
+/// or live, over a minute behind the wall clock) is marked `!` and drawn as stale.
+fn data_time(app: &App) -> Vec<Span<'static>> {
+    let set = app.problems();
+    let events = (set.last_seq > 0).then_some(set.as_of);
+    let newest = match (events, app.freshness.newest) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    };
+    let clock = newest.map_or_else(|| "--:--:--".to_string(), |t| t.clock());
+    let mut spans = vec![Span::raw(format!(" data {clock}"))];
+    for name in app.freshness.sources.keys() {
+        let Some(lag) = app.freshness.lag_ms(name) else { continue };
+        let unhealthy = matches!(app.sources.get(name), Some(SourceHealth::Stale { .. } | SourceHealth::Down { .. }));
+        let short = freshness::short_name(name);
+        spans.push(Span::raw(" · "));
+        // Lag alone marks a source only against the wall clock: in a demo or a recording "now"
+        // is the newest data of any source, and a source that sends on change (alerts) lags it.
+        let behind = app.freshness.clock.is_some() && lag > freshness::STALE_LAG_MS;
+        if behind || unhealthy {
+            spans.push(Span::styled(format!("!{short} {}", freshness::lag_text(lag)), app.theme.health.stale));
+        } else {
+            spans.push(Span::raw(format!("{short} {}", freshness::lag_text(lag))));
+        }
+    }
+    spans
+}
+
 /// Cells the counts need after a notice to be worth showing at all.
 const MIN_REST: usize = 12;
 
@@ -52,14 +82,12 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         marks.push(Span::raw(" "));
         marks.push(Span::styled(format!(" REPLAY {at} {play} {}x ", app.play_speed()), theme.ui.mode));
     }
-    let as_of = if app.problems().last_seq == 0 { "--:--:--".to_string() } else { app.problems().as_of.clock() };
     // Off live the cursor's time is in the REPLAY mark.
-    let data_time = Span::raw(if replaying { String::new() } else { format!(" data {as_of}") });
+    let data_time = if replaying { Vec::new() } else { data_time(app) };
     let notice = app.notice.as_ref().map(|text| [sep(), Span::styled(text.clone(), theme.ui.notice)]);
 
-    let visible = app.visible();
-    let open = visible.iter().filter(|p| p.is_open()).count();
-    let mut rest = vec![sep(), Span::raw(format!("{open} open · {} resolved", visible.len() - open))];
+    let (listed, open) = app.list.counts(app.problems());
+    let mut rest = vec![sep(), Span::raw(format!("{open} open · {} resolved", listed - open))];
     // Before the sources: when the line is cut, the end of the data matters more.
     if app.finished.is_some() {
         rest.push(sep());
@@ -83,16 +111,17 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         let width = |spans: &[Span]| spans.iter().map(Span::width).sum::<usize>();
         let need = width(&marks) + width(notice);
         let room = usize::from(area.width);
-        if need + data_time.width() + text_width(&right) > room {
+        let time_width = width(&data_time);
+        if need + time_width + text_width(&right) > room {
             right.clear();
         }
-        if need + data_time.width() > room {
+        if need + time_width > room {
             show_time = false;
         }
     }
     let mut left = marks;
     if show_time {
-        left.push(data_time);
+        left.extend(data_time);
     }
     let room_after = usize::from(area.width).saturating_sub(text_width(&right));
     if let Some(notice) = notice {
