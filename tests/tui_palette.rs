@@ -306,25 +306,27 @@ fn status_line_data_time_follows_the_freshest_data_and_shows_each_sources_lag() 
     let prom = metric("prometheus", Timestamp(at(25).0 + 30_000));
     update(&mut app, Feed::Observations(vec![prom, alert("alertmanager", at(25)), alert("loki", at(20))]).into());
     let status = status_line(&app);
-    assert!(status.contains("data 03:25:30 · am 30s · loki 5m · prom 0s"), "{status}");
+    assert!(status.contains("data 03:25:30 │ 3 open · 0 resolved │ am 30s · loki 5m · prom 0s"), "{status}");
     // A demo measures lags against its newest data, never the wall clock.
     update(&mut app, Action::Clock { unix_ms: at(60).0 });
     assert!(status_line(&app).contains("prom 0s"), "{}", status_line(&app));
     // Behind other sources is not stale by itself in a demo (alerts come on change); a source
-    // whose health says stale is marked `!`.
+    // whose health says stale says so, with its lag; one whose health is ok shows a tick.
     update(
         &mut app,
         Feed::Source { name: "loki".into(), health: SourceHealth::Stale { reason: "timeout".into() } }.into(),
     );
-    assert!(status_line(&app).contains("!loki 5m"), "{}", status_line(&app));
+    update(&mut app, Feed::Source { name: "prometheus".into(), health: SourceHealth::Ok }.into());
+    let status = status_line(&app);
+    assert!(status.contains("loki ! stale: timeout (5m) · prom ✓ 0s"), "{status}");
     // A live session measures against the clock: a feed gone quiet shows its lag, marked.
     let mut live = sized("prod-eu-1", 120, 24);
     update(&mut live, Feed::Observations(vec![alert("alertmanager", at(25))]).into());
     update(&mut live, Action::Clock { unix_ms: at(25).0 + 3_000 });
-    assert!(status_line(&live).contains("data 03:25:00 · am 3s"), "{}", status_line(&live));
+    assert!(status_line(&live).contains("data 03:25:00 │ 0 open · 0 resolved │ am 3s"), "{}", status_line(&live));
     update(&mut live, Action::Clock { unix_ms: at(30).0 });
     let status = status_line(&live);
-    assert!(status.contains("data 03:25:00 · !am 5m"), "{status}");
+    assert!(status.contains("am ! 5m"), "{status}");
 }
 
 /// `n` problems, opened a second apart (seq = id).

@@ -34,9 +34,8 @@ pub fn health_label(health: &SourceHealth) -> String {
     }
 }
 
-/// ` data 03:45:12 · prom 2s · am 1s`: the newest data time (problem events or observations,
-/// whichever is newer) and each data source's lag behind now; a stale one (its health says so,
-/// or live, over a minute behind the wall clock) is marked `!` and drawn as stale.
+/// ` data 03:45:12`: the newest data time, of problem events or observations, whichever is newer
+/// (a quiet estate keeps sending samples: its data time keeps moving).
 fn data_time(app: &App) -> Vec<Span<'static>> {
     let set = app.problems();
     let events = (set.last_seq > 0).then_some(set.as_of);
@@ -45,22 +44,44 @@ fn data_time(app: &App) -> Vec<Span<'static>> {
         (a, b) => a.or(b),
     };
     let clock = newest.map_or_else(|| "--:--:--".to_string(), |t| t.clock());
-    let mut spans = vec![Span::raw(format!(" data {clock}"))];
-    for name in app.freshness.sources.keys() {
-        let Some(lag) = app.freshness.lag_ms(name) else { continue };
-        let unhealthy = matches!(app.sources.get(name), Some(SourceHealth::Stale { .. } | SourceHealth::Down { .. }));
+    vec![Span::raw(format!(" data {clock}"))]
+}
+
+/// Each source by name, its health and its lag behind now (`prom ✓ 2s`, `am 1m`, `loki ! stale:
+/// timeout (5m)`): a source that sent data shows its lag, shortened; one that only reported its
+/// health shows that, as before. Lag alone marks a source (`!`, stale style) only against the
+/// wall clock: in a demo or a recording "now" is the newest data of any source, and a source
+/// that sends on change (alerts) lags it without being stale.
+fn sources(app: &App) -> Vec<Vec<Span<'static>>> {
+    let theme = &app.theme;
+    let names: std::collections::BTreeSet<&String> = app.sources.keys().chain(app.freshness.sources.keys()).collect();
+    let mut out = Vec::new();
+    for name in names {
+        let health = app.sources.get(name);
+        let Some(lag) = app.freshness.lag_ms(name) else {
+            if let Some(health) = health {
+                out.push(vec![Span::raw(format!("{name} ")), Span::styled(health_label(health), theme.health(health))]);
+            }
+            continue;
+        };
+        let lag_text = freshness::lag_text(lag);
         let short = freshness::short_name(name);
-        spans.push(Span::raw(" · "));
-        // Lag alone marks a source only against the wall clock: in a demo or a recording "now"
-        // is the newest data of any source, and a source that sends on change (alerts) lags it.
         let behind = app.freshness.clock.is_some() && lag > freshness::STALE_LAG_MS;
-        if behind || unhealthy {
-            spans.push(Span::styled(format!("!{short} {}", freshness::lag_text(lag)), app.theme.health.stale));
-        } else {
-            spans.push(Span::raw(format!("{short} {}", freshness::lag_text(lag))));
-        }
+        out.push(match health {
+            Some(h @ (SourceHealth::Stale { .. } | SourceHealth::Down { .. })) => {
+                vec![
+                    Span::raw(format!("{short} ")),
+                    Span::styled(format!("{} ({lag_text})", health_label(h)), theme.health(h)),
+                ]
+            }
+            _ if behind => vec![Span::styled(format!("{short} ! {lag_text}"), theme.health.stale)],
+            Some(h @ (SourceHealth::Ok | SourceHealth::Noted { .. })) => {
+                vec![Span::raw(format!("{short} ")), Span::styled(format!("✓ {lag_text}"), theme.health(h))]
+            }
+            None => vec![Span::raw(format!("{short} {lag_text}"))],
+        });
     }
-    spans
+    out
 }
 
 /// Cells the counts need after a notice to be worth showing at all.
@@ -96,10 +117,9 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         rest.push(sep());
         rest.push(Span::styled("✗ feed closed", theme.health.down));
     }
-    for (i, (name, health)) in app.sources.iter().enumerate() {
+    for (i, spans) in sources(app).into_iter().enumerate() {
         rest.push(if i == 0 { sep() } else { Span::raw(" · ") });
-        rest.push(Span::raw(format!("{name} ")));
-        rest.push(Span::styled(health_label(health), theme.health(health)));
+        rest.extend(spans);
     }
 
     let help_key = app.keymap.binding(Command::Help).and_then(|b| b.keys.first()).map(|k| k.to_string());
