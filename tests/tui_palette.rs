@@ -2,7 +2,7 @@
 //! driven through `update` and drawn on ratatui's TestBackend: on the demo scenario played
 //! through the engine, and on small hand-made problem sets.
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::KeyCode;
 use faultline::engine::{Engine, EngineConfig};
 use faultline::model::{
     AlertState, EntityId, EventKind, Mark, Observation, ObservationKind, ProblemEvent, ProblemId, Severity, Signal,
@@ -15,7 +15,7 @@ use std::path::Path;
 
 #[path = "tui/screen.rs"]
 mod screen;
-use screen::{draw, rows, screen};
+use screen::{draw, key, rows, screen, type_text};
 
 const SCENARIO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/scenarios/db-cpu-saturation.jsonl");
 /// 2026-11-02T03:00:00Z in milliseconds.
@@ -43,21 +43,6 @@ fn demo(width: u16, height: u16) -> App {
     update(&mut app, Feed::Events(events).into());
     update(&mut app, Feed::Observations(scenario.observations).into());
     app
-}
-
-/// Presses one key as the terminal gives it.
-fn key(app: &mut App, code: KeyCode) {
-    let modifiers = match code {
-        KeyCode::Char(c) if c.is_ascii_uppercase() => KeyModifiers::SHIFT,
-        _ => KeyModifiers::NONE,
-    };
-    update(app, Action::Key(KeyEvent::new(code, modifiers)));
-}
-
-fn type_text(app: &mut App, text: &str) {
-    for c in text.chars() {
-        key(app, KeyCode::Char(c));
-    }
 }
 
 fn signal(key: &str, entity: &str, mark: Option<Mark>) -> Signal {
