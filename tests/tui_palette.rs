@@ -303,7 +303,7 @@ fn status_line_data_time_follows_the_freshest_data_and_shows_each_sources_lag() 
     );
     update(&mut app, Feed::Source { name: "prometheus".into(), health: SourceHealth::Ok }.into());
     let status = status_line(&app);
-    assert!(status.contains("loki ! stale: timeout (5m) · prom ✓ 0s"), "{status}");
+    assert!(status.contains("loki ! stale: timeout (5m) · prom ✓ 0s · am 30s"), "{status}");
     // A live session measures against the clock: a feed gone quiet shows its lag, marked.
     let mut live = sized("prod-eu-1", 120, 24);
     update(&mut live, Feed::Observations(vec![alert("alertmanager", at(25))]).into());

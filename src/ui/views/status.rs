@@ -47,16 +47,22 @@ fn data_time(app: &App) -> Vec<Span<'static>> {
     vec![Span::raw(format!(" data {clock}"))]
 }
 
-/// Each source by name, its health and its lag behind now (`prom ✓ 2s`, `am 1m`, `loki ! stale:
+/// Each source, its health and its lag behind now (`prom ✓ 2s`, `am 1m`, `loki ! stale:
 /// timeout (5m)`): a source that sent data shows its lag, shortened; one that only reported its
 /// health shows that, as before. Lag alone marks a source (`!`, stale style) only against the
 /// wall clock: in a demo or a recording "now" is the newest data of any source, and a source
 /// that sends on change (alerts) lags it without being stale.
 fn sources(app: &App) -> Vec<Vec<Span<'static>>> {
     let theme = &app.theme;
-    let names: std::collections::BTreeSet<&String> = app.sources.keys().chain(app.freshness.sources.keys()).collect();
+    // Sources that report their health first (as before lags were shown), then data-only ones.
+    let names: std::collections::BTreeSet<(bool, &String)> = app
+        .sources
+        .keys()
+        .map(|n| (false, n))
+        .chain(app.freshness.sources.keys().filter(|n| !app.sources.contains_key(*n)).map(|n| (true, n)))
+        .collect();
     let mut out = Vec::new();
-    for name in names {
+    for (_, name) in names {
         let health = app.sources.get(name);
         let Some(lag) = app.freshness.lag_ms(name) else {
             if let Some(health) = health {
