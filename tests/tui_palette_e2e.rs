@@ -31,7 +31,7 @@ fn demo_palette_jumps_to_db_1_signals_and_the_filter_narrows_the_list() {
 
     // Back to the list, then narrow it to the problem on the message queue host.
     t.keys(&["Escape"]);
-    t.wait_for("the list", |s| s.contains("problems (3) · by severity"));
+    t.wait_for("the list", |s| s.contains("problems (3)") && s.contains("HEADLINE · by severity"));
     t.keys(&["/"]);
     t.keys(&["mq"]);
     let narrowed = t.wait_for("the narrowed list", |s| s.contains("problems (1 of 3)") && s.contains("/ mq"));
@@ -39,6 +39,8 @@ fn demo_palette_jumps_to_db_1_signals_and_the_filter_narrows_the_list() {
     assert_eq!(listed.len(), 1, "{narrowed}");
     assert!(listed[0].contains("host:mq"), "{narrowed}");
     t.keys(&["Escape"]);
-    t.wait_for("the whole list again", |s| s.contains("problems (3) · by severity") && !s.contains("/ mq"));
+    t.wait_for("the whole list again", |s| {
+        s.contains("problems (3)") && s.contains("HEADLINE · by severity") && !s.contains("/ mq")
+    });
     t.keys(&["q"]);
 }

@@ -101,12 +101,12 @@ fn id_width(set: &ProblemSet) -> u16 {
     (last.to_string().chars().count() as u16).max(6)
 }
 
-/// The list's title: how many are listed (of how many, when filtered) and the order.
+/// The list's part of the title line: how many are listed (of how many, when filtered).
 pub fn title(app: &App) -> String {
     let shown = app.list_ids().len();
     let count =
         if app.list.active() { format!("{shown} of {}", app.list.counts(app.problems()).0) } else { shown.to_string() };
-    format!("problems ({count}) · by {}", app.list.sort.label())
+    format!("problems ({count})")
 }
 
 /// The filter line above the table: the query (with a cursor while it is typed) and the count.
@@ -143,8 +143,12 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     let mark = SELECTION_MARK.chars().count() as u16;
     let headline_width = usize::from(area.width.saturating_sub(fixed + gaps + mark));
 
-    let header =
-        Row::new(columns.iter().map(|c| Cell::from(aligned(c.title().to_string(), *c)))).style(theme.ui.header);
+    // The header says the order after HEADLINE, the column with room to spare.
+    let title = |c: Column| match c {
+        Column::Headline => format!("HEADLINE · by {}", app.list.sort.label()),
+        _ => c.title().to_string(),
+    };
+    let header = Row::new(columns.iter().map(|c| Cell::from(aligned(title(*c), *c)))).style(theme.ui.header);
     // Only the rows on screen are looked up and built. The window is rebuilt from the App each
     // frame (render never writes the App): it keeps the selected row on screen, as the table's
     // own offset would.
