@@ -5,8 +5,8 @@
 use crossterm::event::KeyCode;
 use faultline::engine::{Engine, EngineConfig};
 use faultline::model::{
-    AlertState, EntityId, EventKind, Mark, Observation, ObservationKind, ProblemEvent, ProblemId, Severity, Signal,
-    SignalKey, SignalKind, Timestamp,
+    AlertState, EntityId, EventKind, Impact, Mark, Observation, ObservationKind, ProblemEvent, ProblemId, Severity,
+    Signal, SignalKey, SignalKind, Timestamp,
 };
 use faultline::sources::fixture;
 use faultline::ui::palette::Target;
@@ -234,8 +234,15 @@ fn sort_cycles_severity_newest_impact_and_the_title_says_which() {
     key(&mut app, KeyCode::Char('S'));
     assert_eq!(listed(&app), vec![3, 2, 1]);
     assert!(screen(&app).contains("HEADLINE · by newest"));
+    // Impact: open first, then users, errors, services, entities touched. P-0002 touches two
+    // services from now on; P-0001 and P-0003 none, so severity decides between them.
+    let affected = vec![EntityId::new("service:checkout"), EntityId::new("service:frontend")];
+    let impact = Impact { affected, services: 2, ..Impact::default() };
+    let e = ProblemEvent { problem: ProblemId(2), seq: 100, at: at(10), kind: EventKind::ImpactUpdated { impact } };
+    update(&mut app, Feed::Events(vec![e]).into());
     key(&mut app, KeyCode::Char('S'));
     assert!(screen(&app).contains("HEADLINE · by impact"));
+    assert_eq!(listed(&app), vec![2, 1, 3]);
     key(&mut app, KeyCode::Char('S'));
     assert_eq!(listed(&app), vec![1, 2, 3]);
     assert!(screen(&app).contains("HEADLINE · by severity"));
