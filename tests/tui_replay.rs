@@ -80,9 +80,10 @@ fn replay_the_storm_back_to_its_first_ranking_forward_to_the_last_and_back_to_li
     assert_eq!(top_candidate(&last), final_top, "{last}");
     assert!(status_line(&last).contains("REPLAY"), "{last}");
 
-    // `L`: live again.
+    // `L`: live again. The data time is the freshest data: the journal's last observation
+    // (11:20:00), after the last problem event (11:18:10).
     t.keys(&["L"]);
-    let back = t.wait_for("live", |s| !status_line(s).contains("REPLAY") && s.contains("data 11:18:10"));
+    let back = t.wait_for("live", |s| !status_line(s).contains("REPLAY") && s.contains("data 11:20:00"));
     assert_eq!(top_candidate(&back), final_top, "{back}");
     t.keys(&["q"]);
 }

@@ -3,7 +3,7 @@
 //! taken), the chooser, the plan overlay (destructive plans need the entity's name typed;
 //! read-only and off-live never run), cancelling, and the live output pane.
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::KeyCode;
 use faultline::model::{
     Candidate, EntityId, EntityKind, EventKind, Outcome, ProblemEvent, ProblemId, RunRecord, Severity, Signal,
     SignalKey, SignalKind, StepRecord, StepStatus, Timestamp,
@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 #[path = "tui/screen.rs"]
 mod screen;
-use screen::{draw, rows, screen};
+use screen::{draw, key, rows, screen, type_text};
 
 /// 2026-11-02T03:00:00Z in milliseconds.
 const T0: i64 = 1_793_588_400_000;
@@ -131,21 +131,6 @@ fn app(readonly: bool) -> App {
     key(&mut app, KeyCode::Enter);
     assert_eq!(app.view, View::Detail(ProblemId(1)));
     app
-}
-
-/// A key press as the terminal gives it to the event loop.
-fn key(app: &mut App, code: KeyCode) {
-    let modifiers = match code {
-        KeyCode::Char(c) if c.is_ascii_uppercase() => KeyModifiers::SHIFT,
-        _ => KeyModifiers::NONE,
-    };
-    update(app, Action::Key(KeyEvent::new(code, modifiers)));
-}
-
-fn type_text(app: &mut App, text: &str) {
-    for c in text.chars() {
-        key(app, KeyCode::Char(c));
-    }
 }
 
 /// The text inside the overlay's borders, row by row.

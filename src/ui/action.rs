@@ -22,6 +22,9 @@ pub enum Action {
     /// cursor by that much data time times the play speed. The event loop sends it only while
     /// playing, so `update` itself never reads a clock.
     Tick { elapsed_ms: u64 },
+    /// The wall clock, in Unix milliseconds, sent by the event loop about once a second: what a
+    /// live session measures each source's lag against (`update` itself never reads a clock).
+    Clock { unix_ms: i64 },
 }
 
 impl From<Feed> for Action {

@@ -106,6 +106,13 @@ pub struct App {
     pub keymap: Keymap,
     /// Styles resolved for the terminal's colour mode.
     pub theme: Theme,
+    // Palette, filter, sort and freshness (issue 14): see `palette.rs`, `filter.rs`, `freshness.rs`.
+    /// The `:` palette on screen.
+    pub palette: Option<super::palette::Palette>,
+    /// The list's filter and sort order, with the list order they give (cached).
+    pub list: super::filter::ListFilter,
+    /// When each source's data was last seen, for the status line's data time and lags.
+    pub freshness: super::freshness::Freshness,
 }
 
 impl App {
@@ -145,6 +152,9 @@ impl App {
             should_quit: false,
             keymap,
             theme,
+            palette: None,
+            list: Default::default(),
+            freshness: Default::default(),
         }
     }
 
@@ -160,13 +170,14 @@ impl App {
 
     /// The problems of the list, in list order.
     pub fn visible(&self) -> Vec<&Problem> {
-        self.problems().visible()
+        let set = self.problems();
+        self.list_ids().iter().filter_map(|id| set.problems.get(id)).collect()
     }
 
     /// Position of the selected problem in the list.
     pub fn selected_index(&self) -> Option<usize> {
         let id = self.selected?;
-        self.visible().iter().position(|p| p.id == id)
+        self.list_ids().iter().position(|p| *p == id)
     }
 
     /// The problem the detail view (or its full-screen output) shows, if it is showing one.
@@ -266,6 +277,13 @@ impl App {
         }
         if keymap::is_ctrl_c(&event) {
             self.should_quit = true;
+            return;
+        }
+        if self.palette.is_some() {
+            self.palette_key(&event);
+            return;
+        }
+        if self.list.editing && self.filter_key(&event) {
             return;
         }
         if self.typing() && self.type_key(&event) {
@@ -416,7 +434,8 @@ impl App {
     /// Keeps the selection on the same problem; if it was merged away, follows it into the
     /// problem that absorbed it; otherwise stays at the same place in the list.
     fn reselect(&mut self, old_index: Option<usize>) {
-        let ids: Vec<ProblemId> = self.visible().iter().map(|p| p.id).collect();
+        self.refresh_list();
+        let ids = self.list_ids().into_owned();
         let Some(&first) = ids.first() else {
             self.selected = None;
             return;
@@ -436,13 +455,14 @@ impl App {
     }
 
     fn select_index(&mut self, index: usize) {
-        let ids: Vec<ProblemId> = self.visible().iter().map(|p| p.id).collect();
-        if let Some(last) = ids.len().checked_sub(1) {
-            self.selected = Some(ids[index.min(last)]);
+        let ids = self.list_ids();
+        let picked = ids.len().checked_sub(1).map(|last| ids[index.min(last)]);
+        if picked.is_some() {
+            self.selected = picked;
         }
     }
 
-    fn command(&mut self, command: Command) {
+    pub(crate) fn command(&mut self, command: Command) {
         if command == Command::Quit {
             self.should_quit = true;
             return;
@@ -477,6 +497,7 @@ impl App {
             Command::Runbooks => return self.open_chooser(),
             Command::CancelRun => return self.propose_cancel(),
             Command::Output => return self.open_output(),
+            Command::Palette => return self.open_palette(),
             _ => {}
         }
         if self.replay_command(command) {
@@ -545,6 +566,11 @@ impl App {
                 }
             }
             Command::Help => self.open_help(),
+            Command::Filter => self.start_filter(),
+            Command::Sort => self.cycle_sort(),
+            Command::Back => {
+                self.clear_filter();
+            }
             _ => {}
         }
     }
@@ -613,6 +639,7 @@ pub struct TopologyNow {
 pub fn update(app: &mut App, action: Action) {
     apply(app, action);
     app.refresh_topology();
+    app.refresh_list();
 }
 
 impl App {
@@ -627,7 +654,7 @@ impl App {
     }
 
     /// Rebuilds `topology_now` when the detail shows and the cursor's time or the facts moved.
-    fn refresh_topology(&mut self) {
+    pub(crate) fn refresh_topology(&mut self) {
         if !matches!(self.view, View::Detail(_)) || self.topology.is_empty() {
             return;
         }
@@ -649,6 +676,7 @@ fn apply(app: &mut App, action: Action) {
         Action::Feed(Feed::Notice(text)) => app.notice = Some(text),
         Action::Feed(Feed::RunOutput { problem, lines }) => app.outputs.push(problem, lines),
         Action::Feed(Feed::Observations(observations)) => {
+            app.freshness.observe(&observations);
             app.metrics.observe(&observations);
             for o in &observations {
                 if TopologyChange::of(&o.kind).is_some() {
@@ -659,6 +687,7 @@ fn apply(app: &mut App, action: Action) {
         }
         Action::FeedClosed => app.feed_closed = true,
         Action::Tick { elapsed_ms } => app.tick(elapsed_ms),
+        Action::Clock { unix_ms } => app.freshness.clock(unix_ms, &app.opts.title),
         Action::Command(command) => app.command(command),
         Action::Key(event) => app.key(event),
         Action::Resize { width, height } => {

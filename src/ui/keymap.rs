@@ -51,13 +51,19 @@ pub enum Command {
     Slower,
     /// Replay: back to live, the cursor following new data.
     Live,
+    /// The `:` command palette: fuzzy search over commands, problems, entities and runbooks.
+    Palette,
+    /// The `/` filter on the problem list.
+    Filter,
+    /// Cycle the problem list's order: severity, newest, impact.
+    Sort,
     Help,
     Quit,
 }
 
 impl Command {
     /// Every command, in the order the help lists them.
-    pub const ALL: [Command; 24] = [
+    pub const ALL: [Command; 27] = [
         Command::Down,
         Command::Up,
         Command::Top,
@@ -80,6 +86,9 @@ impl Command {
         Command::Faster,
         Command::Slower,
         Command::Live,
+        Command::Palette,
+        Command::Filter,
+        Command::Sort,
         Command::Help,
         Command::Quit,
     ];
@@ -109,6 +118,9 @@ impl Command {
             Command::Faster => "faster",
             Command::Slower => "slower",
             Command::Live => "live",
+            Command::Palette => "palette",
+            Command::Filter => "filter",
+            Command::Sort => "sort",
             Command::Help => "help",
             Command::Quit => "quit",
         }
@@ -434,7 +446,7 @@ mod tests {
         let err = Keymap::from_toml(Some(("[down]\nkeys = [\"j\", \"s\"]\n", "mine.toml"))).unwrap_err();
         assert_eq!(err.key, "silence.keys[0]");
         assert!(err.message.contains("`s` is already bound to `down`"), "{err}");
-        let keymap = Keymap::from_toml(Some(("[silence]\nkeys = [\"S\"]\n[down]\nkeys = [\"s\"]\n", "m"))).unwrap();
+        let keymap = Keymap::from_toml(Some(("[silence]\nkeys = [\"Z\"]\n[down]\nkeys = [\"s\"]\n", "m"))).unwrap();
         assert_eq!(keymap.binding(Command::Down).unwrap().keys_text(), "s");
     }
 }

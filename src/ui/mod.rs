@@ -9,8 +9,11 @@
 
 pub mod action;
 pub mod app;
+pub mod filter;
+pub mod freshness;
 pub mod keymap;
 pub mod metrics;
+pub mod palette;
 pub mod proposal;
 pub mod runs;
 pub mod settings;
@@ -36,6 +39,8 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 const POLL: Duration = Duration::from_millis(50);
 /// Feed messages taken per loop turn, so a flood of events cannot starve the keyboard.
 const FEED_BATCH: usize = 256;
+/// How often a live session's lags are brought up to the wall clock.
+const CLOCK_EVERY: Duration = Duration::from_secs(1);
 /// Terminal events taken per loop turn.
 const INPUT_BATCH: usize = 64;
 
@@ -136,6 +141,7 @@ pub fn run(
     let mut feed_open = true;
     // Wall-clock time of the last play tick; only the event loop reads the clock.
     let mut last_tick = std::time::Instant::now();
+    let mut last_clock = last_tick - CLOCK_EVERY;
     loop {
         if session.signalled.load(Ordering::SeqCst) {
             tracing::info!("UI stopped by a signal");
@@ -173,6 +179,12 @@ pub fn run(
             dirty = true;
         }
         last_tick = now;
+        // Live sessions measure each source's lag against the wall clock (see `freshness`).
+        if now.duration_since(last_clock) >= CLOCK_EVERY && freshness::follows_clock(&app.opts.title) {
+            step(&mut app, Action::Clock { unix_ms: freshness::unix_ms() }, requests);
+            last_clock = now;
+            dirty = true;
+        }
         if dirty {
             session.terminal.draw(|frame| render(&app, frame))?;
             dirty = false;

@@ -1,7 +1,9 @@
-//! Drawing the whole UI on ratatui's TestBackend and reading it back as text, for the `tui_*`
-//! tests (included with `#[path]`, so it is not a test crate of its own).
+//! Drawing the whole UI on ratatui's TestBackend and reading it back as text, and pressing keys
+//! as the terminal gives them, for the `tui_*` tests (included with `#[path]`, so it is not a
+//! test crate of its own).
 
-use faultline::ui::{render, App};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use faultline::ui::{render, update, Action, App};
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use ratatui::Terminal;
@@ -22,4 +24,22 @@ pub fn rows(buffer: &Buffer) -> Vec<String> {
 /// The screen as one text.
 pub fn screen(app: &App) -> String {
     rows(&draw(app)).join("\n")
+}
+
+/// A key press as the terminal gives it to the event loop (Shift with capitals).
+#[allow(dead_code)] // Not every test that draws also types.
+pub fn key(app: &mut App, code: KeyCode) {
+    let modifiers = match code {
+        KeyCode::Char(c) if c.is_ascii_uppercase() => KeyModifiers::SHIFT,
+        _ => KeyModifiers::NONE,
+    };
+    update(app, Action::Key(KeyEvent::new(code, modifiers)));
+}
+
+/// Each character of `text` as a key press.
+#[allow(dead_code)]
+pub fn type_text(app: &mut App, text: &str) {
+    for c in text.chars() {
+        key(app, KeyCode::Char(c));
+    }
 }

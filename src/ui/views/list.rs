@@ -1,7 +1,10 @@
-//! The problem list: one row per visible problem, newest and worst first.
+//! The problem list: one row per listed problem, in the chosen order (worst first by default),
+//! narrowed by the `/` filter. Only the rows on screen are built: the order is kept as ids in
+//! the App (see `ui::filter`), so a frame costs the same with 3 problems or 10,000.
 
 use super::{fit, severity_label, silenced_label, status_label, text_width, thousands, App};
-use crate::model::Problem;
+use crate::model::{Problem, ProblemId, ProblemSet};
+use crate::ui::filter::{is_background, list_headline};
 use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, HighlightSpacing, Paragraph, Row, Table, TableState};
@@ -35,10 +38,11 @@ impl Column {
         }
     }
 
-    /// Fixed width in cells; `None` for the headline, which takes what is left.
-    fn width(self) -> Option<u16> {
+    /// Fixed width in cells (`id` wide enough for the largest id); `None` for the headline,
+    /// which takes what is left.
+    fn width(self, id: u16) -> Option<u16> {
         match self {
-            Column::Id => Some(6),
+            Column::Id => Some(id),
             Column::Status => Some(10),
             Column::Severity => Some(10),
             Column::Headline => None,
@@ -74,7 +78,7 @@ fn cell_text(problem: &Problem, column: Column) -> String {
         Column::Id => problem.id.to_string(),
         Column::Status => status_label(&problem.status),
         Column::Severity => severity_label(problem.severity).to_string(),
-        Column::Headline => problem.headline().to_string(),
+        Column::Headline => list_headline(problem).into_owned(),
         Column::Signals => problem.signals.len().to_string(),
         Column::Raw => thousands(problem.raw_count()),
         Column::Opened => problem.opened_at.clock(),
@@ -90,26 +94,83 @@ fn aligned(text: String, column: Column) -> Line<'static> {
     }
 }
 
+/// Cells the id column needs: `P-0001` up to the largest id in the set, never cut (P-10000
+/// must not read as P-1000).
+fn id_width(set: &ProblemSet) -> u16 {
+    let last = set.problems.keys().next_back().copied().unwrap_or(ProblemId(0));
+    (last.to_string().chars().count() as u16).max(6)
+}
+
+/// The list's part of the title line: how many are listed (of how many, when filtered).
+pub fn title(app: &App) -> String {
+    let shown = app.list_ids().len();
+    let count =
+        if app.list.active() { format!("{shown} of {}", app.list.counts(app.problems()).0) } else { shown.to_string() };
+    format!("problems ({count})")
+}
+
+/// The filter line above the table: the query (with a cursor while it is typed) and the count.
+fn filter_line(app: &App, width: usize) -> Line<'static> {
+    let theme = &app.theme;
+    let shown = app.list_ids().len();
+    let all = app.list.counts(app.problems()).0;
+    let cursor = if app.list.editing { "▏" } else { "" };
+    let hint = if app.list.editing { "  Enter keep · Esc clear" } else { "  Esc clears" };
+    let lead = format!(" / {}{cursor}", app.list.query);
+    let count = format!("  {shown} of {all}");
+    let room = width.saturating_sub(text_width(&count));
+    let mut spans = vec![Span::styled(fit(&lead, room), theme.ui.header), Span::raw(count)];
+    if text_width(&lead) + text_width(hint) + text_width(&format!("  {shown} of {all}")) <= width {
+        spans.push(Span::styled(hint, theme.ui.muted));
+    }
+    Line::from(spans)
+}
+
 /// Draws the list into `area`.
 pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     let theme = &app.theme;
+    let mut area = area;
+    if (app.list.editing || app.list.active()) && area.height > 1 {
+        let bar = Rect { height: 1, ..area };
+        frame.render_widget(Paragraph::new(filter_line(app, usize::from(area.width))), bar);
+        area = Rect { y: area.y + 1, height: area.height - 1, ..area };
+    }
+    let set = app.problems();
+    let id_w = id_width(set);
     let columns = columns(area.width);
-    let fixed: u16 = columns.iter().filter_map(|c| c.width()).sum();
+    let fixed: u16 = columns.iter().filter_map(|c| c.width(id_w)).sum();
     let gaps = columns.len().saturating_sub(1) as u16;
     let mark = SELECTION_MARK.chars().count() as u16;
     let headline_width = usize::from(area.width.saturating_sub(fixed + gaps + mark));
 
-    let header =
-        Row::new(columns.iter().map(|c| Cell::from(aligned(c.title().to_string(), *c)))).style(theme.ui.header);
-    let problems = app.visible();
+    // The header says the order after HEADLINE, the column with room to spare.
+    let title = |c: Column| match c {
+        Column::Headline => format!("HEADLINE · by {}", app.list.sort.label()),
+        _ => c.title().to_string(),
+    };
+    let header = Row::new(columns.iter().map(|c| Cell::from(aligned(title(*c), *c)))).style(theme.ui.header);
+    // Only the rows on screen are looked up and built. The window is rebuilt from the App each
+    // frame (render never writes the App): it keeps the selected row on screen, as the table's
+    // own offset would.
+    let ids = app.list_ids();
+    let selected = app.selected_index();
+    let rows_on_screen = usize::from(area.height.saturating_sub(1)).max(1);
+    let offset = selected.map_or(0, |i| (i + 1).saturating_sub(rows_on_screen));
+    let window = &ids[offset.min(ids.len())..(offset + rows_on_screen).min(ids.len())];
+    let problems: Vec<&Problem> = window.iter().filter_map(|id| set.problems.get(id)).collect();
     let rows: Vec<Row> = problems
         .iter()
         .map(|p| {
             Row::new(columns.iter().map(|&c| {
                 let text = cell_text(p, c);
                 match c {
+                    // The smart filter's background problem is marked as such, and muted.
+                    Column::Headline if is_background(p) => Cell::from(Line::from(vec![Span::styled(
+                        fit(&format!("◌ {text}"), headline_width),
+                        theme.ui.muted,
+                    )])),
                     // A silenced problem says so before its headline, where narrow screens keep it.
-                    Column::Headline => match silenced_label(p, app.problems().as_of) {
+                    Column::Headline => match silenced_label(p, set.as_of) {
                         Some(label) => {
                             let rest = headline_width.saturating_sub(text_width(&label) + 1);
                             Cell::from(Line::from(vec![
@@ -128,24 +189,20 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         })
         .collect();
     let widths: Vec<Constraint> =
-        columns.iter().map(|c| c.width().map_or(Constraint::Fill(1), Constraint::Length)).collect();
+        columns.iter().map(|c| c.width(id_w).map_or(Constraint::Fill(1), Constraint::Length)).collect();
     let table = Table::new(rows, widths)
         .header(header)
         .column_spacing(1)
         .row_highlight_style(theme.ui.selection)
         .highlight_symbol(SELECTION_MARK)
         .highlight_spacing(HighlightSpacing::Always);
-
-    // The table state is rebuilt from the App each frame (render never writes the App): the
-    // offset keeps the selected row on screen, as the table itself would.
-    let selected = app.selected_index();
-    let rows_on_screen = usize::from(area.height.saturating_sub(1)).max(1);
-    let offset = selected.map_or(0, |i| (i + 1).saturating_sub(rows_on_screen));
-    let mut state = TableState::new().with_selected(selected).with_offset(offset);
+    let mut state = TableState::new().with_selected(selected.map(|i| i - offset)).with_offset(0);
     frame.render_stateful_widget(table, area, &mut state);
 
-    if problems.is_empty() && area.height > 2 {
-        let text = if app.finished.is_some() || app.feed_closed {
+    if ids.is_empty() && area.height > 2 {
+        let text = if app.list.active() {
+            "no problem matches the filter (Esc clears it)"
+        } else if app.finished.is_some() || app.feed_closed {
             "no problems: nothing broke in this data"
         } else {
             "no problems yet: waiting for data"

@@ -6,6 +6,7 @@ pub mod detail;
 pub mod help;
 pub mod list;
 pub mod output;
+pub mod palette;
 pub mod plan;
 pub mod runbooks;
 pub mod status;
@@ -49,6 +50,9 @@ pub fn render(app: &App, frame: &mut Frame) {
     if app.proposal.is_some() {
         plan::render(app, frame, frame.area());
     }
+    if app.palette.is_some() {
+        palette::render(app, frame, frame.area());
+    }
     if app.help {
         help::render(app, frame, frame.area());
     }
@@ -57,7 +61,7 @@ pub fn render(app: &App, frame: &mut Frame) {
 /// The first line: what this is and what it shows.
 fn render_title(app: &App, frame: &mut Frame, area: Rect) {
     let what = match app.view {
-        View::List => format!("problems ({})", app.visible().len()),
+        View::List => list::title(app),
         View::Detail(id) => {
             let screen = frame.area();
             let total = app.detail_problem().map_or(0, |p| detail::all_lines(app, p, screen.width).len());

@@ -3,6 +3,7 @@
 //! When it does not fit, a notice wins over everything but the mode markers.
 
 use super::{text_width, App};
+use crate::ui::freshness;
 use crate::ui::keymap::Command;
 use crate::ui::SourceHealth;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -33,6 +34,62 @@ pub fn health_label(health: &SourceHealth) -> String {
     }
 }
 
+/// ` data 03:45:12`: the newest data time, of problem events or observations, whichever is newer
+/// (a quiet estate keeps sending samples: its data time keeps moving).
+fn data_time(app: &App) -> Vec<Span<'static>> {
+    let set = app.problems();
+    let events = (set.last_seq > 0).then_some(set.as_of);
+    let newest = match (events, app.freshness.newest) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    };
+    let clock = newest.map_or_else(|| "--:--:--".to_string(), |t| t.clock());
+    vec![Span::raw(format!(" data {clock}"))]
+}
+
+/// Each source, its health and its lag behind now (`prom ✓ 2s`, `am 1m`, `loki ! stale:
+/// timeout (5m)`): a source that sent data shows its lag, shortened; one that only reported its
+/// health shows that, as before. Lag alone marks a source (`!`, stale style) only against the
+/// wall clock: in a demo or a recording "now" is the newest data of any source, and a source
+/// that sends on change (alerts) lags it without being stale.
+fn sources(app: &App) -> Vec<Vec<Span<'static>>> {
+    let theme = &app.theme;
+    // Sources that report their health first (as before lags were shown), then data-only ones.
+    let names: std::collections::BTreeSet<(bool, &String)> = app
+        .sources
+        .keys()
+        .map(|n| (false, n))
+        .chain(app.freshness.sources.keys().filter(|n| !app.sources.contains_key(*n)).map(|n| (true, n)))
+        .collect();
+    let mut out = Vec::new();
+    for (_, name) in names {
+        let health = app.sources.get(name);
+        let Some(lag) = app.freshness.lag_ms(name) else {
+            if let Some(health) = health {
+                out.push(vec![Span::raw(format!("{name} ")), Span::styled(health_label(health), theme.health(health))]);
+            }
+            continue;
+        };
+        let lag_text = freshness::lag_text(lag);
+        let short = freshness::short_name(name);
+        let behind = app.freshness.clock.is_some() && lag > freshness::STALE_LAG_MS;
+        out.push(match health {
+            Some(h @ (SourceHealth::Stale { .. } | SourceHealth::Down { .. })) => {
+                vec![
+                    Span::raw(format!("{short} ")),
+                    Span::styled(format!("{} ({lag_text})", health_label(h)), theme.health(h)),
+                ]
+            }
+            _ if behind => vec![Span::styled(format!("{short} ! {lag_text}"), theme.health.stale)],
+            Some(h @ (SourceHealth::Ok | SourceHealth::Noted { .. })) => {
+                vec![Span::raw(format!("{short} ")), Span::styled(format!("✓ {lag_text}"), theme.health(h))]
+            }
+            None => vec![Span::raw(format!("{short} {lag_text}"))],
+        });
+    }
+    out
+}
+
 /// Cells the counts need after a notice to be worth showing at all.
 const MIN_REST: usize = 12;
 
@@ -52,14 +109,12 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         marks.push(Span::raw(" "));
         marks.push(Span::styled(format!(" REPLAY {at} {play} {}x ", app.play_speed()), theme.ui.mode));
     }
-    let as_of = if app.problems().last_seq == 0 { "--:--:--".to_string() } else { app.problems().as_of.clock() };
     // Off live the cursor's time is in the REPLAY mark.
-    let data_time = Span::raw(if replaying { String::new() } else { format!(" data {as_of}") });
+    let data_time = if replaying { Vec::new() } else { data_time(app) };
     let notice = app.notice.as_ref().map(|text| [sep(), Span::styled(text.clone(), theme.ui.notice)]);
 
-    let visible = app.visible();
-    let open = visible.iter().filter(|p| p.is_open()).count();
-    let mut rest = vec![sep(), Span::raw(format!("{open} open · {} resolved", visible.len() - open))];
+    let (listed, open) = app.list.counts(app.problems());
+    let mut rest = vec![sep(), Span::raw(format!("{open} open · {} resolved", listed - open))];
     // Before the sources: when the line is cut, the end of the data matters more.
     if app.finished.is_some() {
         rest.push(sep());
@@ -68,10 +123,9 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         rest.push(sep());
         rest.push(Span::styled("✗ feed closed", theme.health.down));
     }
-    for (i, (name, health)) in app.sources.iter().enumerate() {
+    for (i, spans) in sources(app).into_iter().enumerate() {
         rest.push(if i == 0 { sep() } else { Span::raw(" · ") });
-        rest.push(Span::raw(format!("{name} ")));
-        rest.push(Span::styled(health_label(health), theme.health(health)));
+        rest.extend(spans);
     }
 
     let help_key = app.keymap.binding(Command::Help).and_then(|b| b.keys.first()).map(|k| k.to_string());
@@ -83,16 +137,17 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         let width = |spans: &[Span]| spans.iter().map(Span::width).sum::<usize>();
         let need = width(&marks) + width(notice);
         let room = usize::from(area.width);
-        if need + data_time.width() + text_width(&right) > room {
+        let time_width = width(&data_time);
+        if need + time_width + text_width(&right) > room {
             right.clear();
         }
-        if need + data_time.width() > room {
+        if need + time_width > room {
             show_time = false;
         }
     }
     let mut left = marks;
     if show_time {
-        left.push(data_time);
+        left.extend(data_time);
     }
     let room_after = usize::from(area.width).saturating_sub(text_width(&right));
     if let Some(notice) = notice {
