@@ -106,6 +106,8 @@ pub struct App {
     pub keymap: Keymap,
     /// Styles resolved for the terminal's colour mode.
     pub theme: Theme,
+    /// The topology view, over whichever view was showing (Esc goes back to it).
+    pub topo: Option<super::topo::TopoView>,
 }
 
 impl App {
@@ -145,6 +147,7 @@ impl App {
             should_quit: false,
             keymap,
             theme,
+            topo: None,
         }
     }
 
@@ -251,7 +254,7 @@ impl App {
     }
 
     /// The problem actions act on: the one in the detail, or the one selected in the list.
-    pub(crate) fn target_problem(&self) -> Option<&Problem> {
+    pub fn target_problem(&self) -> Option<&Problem> {
         match self.view {
             View::Detail(_) | View::Output(_) => self.detail_problem(),
             View::List => self.selected.and_then(|id| self.problems().problems.get(&id)),
@@ -271,7 +274,7 @@ impl App {
         if self.typing() && self.type_key(&event) {
             return;
         }
-        match self.keymap.command_for(&event) {
+        match self.keymap.command_in(self.key_scope(), &event) {
             Some(command) => self.command(command),
             None => {
                 if let Some(c) = keymap::typed_char(&event) {
@@ -466,6 +469,12 @@ impl App {
             self.chooser_command(command);
             return;
         }
+        if self.topo.is_some() {
+            self.notice = None;
+            if self.topology_command(command) {
+                return;
+            }
+        }
         if command == Command::Silence {
             self.propose_silence();
             return;
@@ -477,6 +486,7 @@ impl App {
             Command::Runbooks => return self.open_chooser(),
             Command::CancelRun => return self.propose_cancel(),
             Command::Output => return self.open_output(),
+            Command::Topology => return self.open_topology(),
             _ => {}
         }
         if self.replay_command(command) {
@@ -613,6 +623,7 @@ pub struct TopologyNow {
 pub fn update(app: &mut App, action: Action) {
     apply(app, action);
     app.refresh_topology();
+    app.refresh_topology_view();
 }
 
 impl App {
@@ -627,8 +638,8 @@ impl App {
     }
 
     /// Rebuilds `topology_now` when the detail shows and the cursor's time or the facts moved.
-    fn refresh_topology(&mut self) {
-        if !matches!(self.view, View::Detail(_)) || self.topology.is_empty() {
+    pub(crate) fn refresh_topology(&mut self) {
+        if !(matches!(self.view, View::Detail(_)) || self.topo.is_some()) || self.topology.is_empty() {
             return;
         }
         let (at, facts) = (self.problems().as_of, self.topology_facts);
