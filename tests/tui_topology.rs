@@ -12,6 +12,9 @@ use faultline::ui::topo::layout::{Health, NodeKey};
 use faultline::ui::topo::{sample, Subject};
 use faultline::ui::{update, Action, App, Command, Feed, UiOptions};
 use std::path::PathBuf;
+use support::tmux::Tmux;
+
+mod support;
 
 #[path = "tui/screen.rs"]
 mod screen;
@@ -318,4 +321,36 @@ fn a_200_node_estate_collapses_siblings_and_scrolls() {
     assert!(t.diagram.find(&key_of).is_none(), "the group opened");
     assert!(t.diagram.nodes.len() > before + 10);
     assert!(matches!(t.selected, Some(NodeKey::Entity(_))));
+}
+
+/// End to end in tmux at 80x24: the demo, the storm problem selected, `T`: its topology with the
+/// root cause in its double box, `+` widens, Esc goes back to the list. Needs `tmux`.
+#[test]
+fn tmux_t_on_the_demo_shows_the_topology_with_the_root_cause_marked() {
+    let t = Tmux::start("topology");
+    let line = format!(
+        "{} demo --speed 1500 --log-file {}",
+        env!("CARGO_BIN_EXE_faultline"),
+        t.path("faultline.log").display()
+    );
+    t.keys(&[&line, "Enter"]);
+    let list = t.wait_for("the scenario to finish", |s| s.contains("finished") && s.contains("host:db-1"));
+    let rows: Vec<&str> = list.lines().filter(|l| l.contains("P-0")).collect();
+    let target = rows.iter().position(|l| l.contains("host:db-1")).expect("the storm problem is listed");
+    let selected = rows.iter().position(|l| l.trim_start().starts_with('›')).expect("a row is selected");
+    for _ in 0..target.abs_diff(selected) {
+        t.keys(&[if target >= selected { "j" } else { "k" }]);
+    }
+    t.wait_for("the storm row to be selected", |s| s.lines().any(|l| l.contains('›') && l.contains("host:db-1")));
+    t.keys(&["T"]);
+    let topo = t.wait_for("the topology view", |s| s.contains("topology") && s.contains("◆ root cause"));
+    let lines: Vec<&str> = topo.lines().collect();
+    let title = lines.iter().position(|l| l.contains("◆ root cause") && l.contains('╔')).expect("the root's box");
+    assert!(lines[title + 1].contains("host:db-1") && lines[title + 1].contains('║'), "{topo}");
+    assert!(topo.contains("1 hop") && topo.contains("✓ healthy"), "{topo}");
+    t.keys(&["+"]);
+    t.wait_for("two hops", |s| s.contains("2 hops"));
+    t.keys(&["Escape"]);
+    t.wait_for("the list again", |s| s.contains("problems (") && !s.contains("◆ root cause"));
+    t.keys(&["q"]);
 }
