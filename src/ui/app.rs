@@ -113,6 +113,8 @@ pub struct App {
     pub list: super::filter::ListFilter,
     /// When each source's data was last seen, for the status line's data time and lags.
     pub freshness: super::freshness::Freshness,
+    /// The topology view, over whichever view was showing (Esc goes back to it).
+    pub topo: Option<super::topo::TopoView>,
 }
 
 impl App {
@@ -155,6 +157,7 @@ impl App {
             palette: None,
             list: Default::default(),
             freshness: Default::default(),
+            topo: None,
         }
     }
 
@@ -262,7 +265,7 @@ impl App {
     }
 
     /// The problem actions act on: the one in the detail, or the one selected in the list.
-    pub(crate) fn target_problem(&self) -> Option<&Problem> {
+    pub fn target_problem(&self) -> Option<&Problem> {
         match self.view {
             View::Detail(_) | View::Output(_) => self.detail_problem(),
             View::List => self.selected.and_then(|id| self.problems().problems.get(&id)),
@@ -289,7 +292,7 @@ impl App {
         if self.typing() && self.type_key(&event) {
             return;
         }
-        match self.keymap.command_for(&event) {
+        match self.keymap.command_in(self.key_scope(), &event) {
             Some(command) => self.command(command),
             None => {
                 if let Some(c) = keymap::typed_char(&event) {
@@ -486,6 +489,12 @@ impl App {
             self.chooser_command(command);
             return;
         }
+        if self.topo.is_some() {
+            self.notice = None;
+            if self.topology_command(command) {
+                return;
+            }
+        }
         if command == Command::Silence {
             self.propose_silence();
             return;
@@ -498,6 +507,7 @@ impl App {
             Command::CancelRun => return self.propose_cancel(),
             Command::Output => return self.open_output(),
             Command::Palette => return self.open_palette(),
+            Command::Topology => return self.open_topology(),
             _ => {}
         }
         if self.replay_command(command) {
@@ -640,6 +650,7 @@ pub fn update(app: &mut App, action: Action) {
     apply(app, action);
     app.refresh_topology();
     app.refresh_list();
+    app.refresh_topology_view();
 }
 
 impl App {
@@ -655,7 +666,7 @@ impl App {
 
     /// Rebuilds `topology_now` when the detail shows and the cursor's time or the facts moved.
     pub(crate) fn refresh_topology(&mut self) {
-        if !matches!(self.view, View::Detail(_)) || self.topology.is_empty() {
+        if !(matches!(self.view, View::Detail(_)) || self.topo.is_some()) || self.topology.is_empty() {
             return;
         }
         let (at, facts) = (self.problems().as_of, self.topology_facts);

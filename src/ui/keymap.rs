@@ -57,13 +57,23 @@ pub enum Command {
     Filter,
     /// Cycle the problem list's order: severity, newest, impact.
     Sort,
+    /// The selected problem's topology (a layered diagram; `:topology all` shows the estate).
+    Topology,
+    /// Topology view: the node to the left (scoped: shadows a global key in that view only).
+    NodeLeft,
+    /// Topology view: the node to the right.
+    NodeRight,
+    /// Topology view: one hop more around the problem's entities.
+    WidenHops,
+    /// Topology view: one hop less.
+    NarrowHops,
     Help,
     Quit,
 }
 
 impl Command {
     /// Every command, in the order the help lists them.
-    pub const ALL: [Command; 27] = [
+    pub const ALL: [Command; 32] = [
         Command::Down,
         Command::Up,
         Command::Top,
@@ -89,6 +99,11 @@ impl Command {
         Command::Palette,
         Command::Filter,
         Command::Sort,
+        Command::Topology,
+        Command::NodeLeft,
+        Command::NodeRight,
+        Command::WidenHops,
+        Command::NarrowHops,
         Command::Help,
         Command::Quit,
     ];
@@ -121,6 +136,11 @@ impl Command {
             Command::Palette => "palette",
             Command::Filter => "filter",
             Command::Sort => "sort",
+            Command::Topology => "topology",
+            Command::NodeLeft => "node_left",
+            Command::NodeRight => "node_right",
+            Command::WidenHops => "widen_hops",
+            Command::NarrowHops => "narrow_hops",
             Command::Help => "help",
             Command::Quit => "quit",
         }
@@ -129,6 +149,24 @@ impl Command {
     fn from_name(name: &str) -> Option<Command> {
         Command::ALL.into_iter().find(|c| c.name() == name)
     }
+
+    /// Where the command's keys work: a scoped command may share a key with a global one, and
+    /// wins in its scope (`+` widens the hops in the topology view, plays faster elsewhere).
+    pub fn scope(self) -> Scope {
+        match self {
+            Command::NodeLeft | Command::NodeRight | Command::WidenHops | Command::NarrowHops => Scope::Topology,
+            _ => Scope::Global,
+        }
+    }
+}
+
+/// Where a command's keys work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Scope {
+    /// Everywhere, unless a scoped command takes the key.
+    Global,
+    /// Only while the topology view shows.
+    Topology,
 }
 
 /// One key as written in keymap.toml: a key code, with or without Ctrl.
@@ -305,7 +343,8 @@ impl Keymap {
         }
         let specs: BTreeMap<String, BindingSpec> = settings::deserialize(&layered)?;
         let mut bindings = Vec::new();
-        let mut owner: BTreeMap<String, Command> = BTreeMap::new();
+        // Keys clash only within one scope: a scoped command shadows a global one in its view.
+        let mut owner: BTreeMap<(Scope, String), Command> = BTreeMap::new();
         for command in Command::ALL {
             let Some(spec) = specs.get(command.name()) else {
                 return Err(error(command.name().to_string(), "missing from the keymap".to_string()));
@@ -317,7 +356,8 @@ impl Keymap {
                 if key == CTRL_C && command != Command::Quit {
                     return Err(error(path, "Ctrl-c always quits; bind another key".to_string()));
                 }
-                if let Some(other) = owner.insert(key.to_string(), command).filter(|o| *o != command) {
+                if let Some(other) = owner.insert((command.scope(), key.to_string()), command).filter(|o| *o != command)
+                {
                     return Err(error(path, format!("`{key}` is already bound to `{}`", other.name())));
                 }
                 if !keys.contains(&key) {
@@ -353,12 +393,28 @@ impl Keymap {
         self.command_for(&KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
     }
 
-    /// The command a key press runs, if any.
+    /// The global command a key press runs, if any (scoped commands are left out).
     pub fn command_for(&self, event: &KeyEvent) -> Option<Command> {
+        self.command_in(Scope::Global, event)
+    }
+
+    /// The command a key press runs in `scope`: that scope's own binding first, then a global one.
+    pub fn command_in(&self, scope: Scope, event: &KeyEvent) -> Option<Command> {
         if CTRL_C.matches(event) {
             return Some(Command::Quit);
         }
-        self.bindings.iter().find(|b| b.keys.iter().any(|k| k.matches(event))).map(|b| b.command)
+        let find = |s: Scope| {
+            self.bindings
+                .iter()
+                .find(|b| b.command.scope() == s && b.keys.iter().any(|k| k.matches(event)))
+                .map(|b| b.command)
+        };
+        if scope != Scope::Global {
+            if let Some(command) = find(scope) {
+                return Some(command);
+            }
+        }
+        find(Scope::Global)
     }
 }
 
@@ -411,6 +467,28 @@ mod tests {
         assert_eq!(keymap.command_for(&press(KeyCode::Char('-'), none)), Some(Command::Slower));
         assert_eq!(keymap.command_for(&press(KeyCode::Char('L'), KeyModifiers::SHIFT)), Some(Command::Live));
         assert_eq!(keymap.command_for(&press(KeyCode::Char('j'), KeyModifiers::ALT)), None);
+    }
+
+    #[test]
+    fn topology_keys_shadow_global_ones_only_in_the_topology_view() {
+        let keymap = Keymap::builtin();
+        let none = KeyModifiers::NONE;
+        let plus = press(KeyCode::Char('+'), KeyModifiers::SHIFT);
+        assert_eq!(keymap.command_in(Scope::Topology, &plus), Some(Command::WidenHops));
+        assert_eq!(keymap.command_in(Scope::Global, &plus), Some(Command::Faster));
+        let minus = press(KeyCode::Char('-'), none);
+        assert_eq!(keymap.command_in(Scope::Topology, &minus), Some(Command::NarrowHops));
+        assert_eq!(keymap.command_for(&minus), Some(Command::Slower));
+        let h = press(KeyCode::Char('h'), none);
+        assert_eq!(keymap.command_in(Scope::Topology, &h), Some(Command::NodeLeft));
+        assert_eq!(keymap.command_for(&h), Some(Command::Back));
+        assert_eq!(keymap.command_in(Scope::Topology, &press(KeyCode::Right, none)), Some(Command::NodeRight));
+        // Global keys still work in the view unless shadowed.
+        assert_eq!(keymap.command_in(Scope::Topology, &press(KeyCode::Esc, none)), Some(Command::Back));
+        assert_eq!(keymap.command_for(&press(KeyCode::Char('T'), KeyModifiers::SHIFT)), Some(Command::Topology));
+        // Within one scope a key bound twice is still an error.
+        let err = Keymap::from_toml(Some(("[narrow_hops]\nkeys = [\"+\"]\n", "mine.toml"))).unwrap_err();
+        assert!(err.message.contains("already bound to `widen_hops`"), "{err}");
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod runs;
 pub mod settings;
 mod terminal;
 pub mod theme;
+pub mod topo;
 pub mod views;
 
 pub use action::Action;

@@ -12,6 +12,7 @@ pub mod runbooks;
 pub mod status;
 pub mod timeline;
 pub mod topology;
+pub mod topology_view;
 
 use super::app::{App, View};
 use crate::model::{Problem, ProblemStatus, Severity, Timestamp};
@@ -38,10 +39,14 @@ pub fn render(app: &App, frame: &mut Frame) {
     let [title, body, status_line] =
         Layout::vertical([Constraint::Length(1), Constraint::Fill(1), Constraint::Length(1)]).areas(frame.area());
     render_title(app, frame, title);
-    match app.view {
-        View::List => list::render(app, frame, body),
-        View::Detail(_) => detail::render(app, frame, body),
-        View::Output(id) => output::render(app, id, frame, body),
+    if let Some(topo) = &app.topo {
+        topology_view::render(app, topo, frame, body);
+    } else {
+        match app.view {
+            View::List => list::render(app, frame, body),
+            View::Detail(_) => detail::render(app, frame, body),
+            View::Output(id) => output::render(app, id, frame, body),
+        }
     }
     status::render(app, frame, status_line);
     if app.chooser.is_some() {
@@ -61,6 +66,7 @@ pub fn render(app: &App, frame: &mut Frame) {
 /// The first line: what this is and what it shows.
 fn render_title(app: &App, frame: &mut Frame, area: Rect) {
     let what = match app.view {
+        _ if app.topo.is_some() => app.topo.as_ref().map(|t| topology_view::title(app, t)).unwrap_or_default(),
         View::List => list::title(app),
         View::Detail(id) => {
             let screen = frame.area();

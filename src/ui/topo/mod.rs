@@ -1,0 +1,354 @@
+//! The topology view's state and keys: a layered diagram of a problem's entities and the hops
+//! around them (or of the whole estate), as of the replay cursor. The layout is computed in
+//! [`crate::ui::update`] only when the cursor's topology, the problems or the hops change, and
+//! every frame copies a window of it (see `views::topology_view`).
+
+pub mod canvas;
+pub mod layout;
+pub mod sample;
+
+use super::app::App;
+use super::keymap::{Command, Scope};
+use crate::model::{EntityId, ProblemId, ProblemSet, Timestamp};
+use layout::{Diagram, GroupKey, Health, Mark, NodeKey, Scene, LAYER_ROWS};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Hops shown when the view opens.
+pub const DEFAULT_HOPS: u32 = 1;
+/// The widest neighbourhood `+` reaches.
+pub const MAX_HOPS: u32 = 8;
+
+/// What the diagram is of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subject {
+    /// A problem's entities (its signals', its impact's and its root cause's) and their hops.
+    Problem(ProblemId),
+    /// Every entity the topology knows.
+    Estate,
+}
+
+/// One signal on an entity, for the node's panel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeSignal {
+    pub problem: ProblemId,
+    pub name: String,
+    pub kind: &'static str,
+    pub count: u64,
+    pub active: bool,
+}
+
+/// What the layout was computed from; a new one means a new layout.
+#[derive(Debug, Clone, PartialEq)]
+struct LayoutKey {
+    at: Timestamp,
+    facts: u64,
+    position: usize,
+    events: usize,
+    hops: u32,
+}
+
+/// The topology view on screen.
+#[derive(Debug, Clone)]
+pub struct TopoView {
+    pub subject: Subject,
+    pub hops: u32,
+    /// The selected node, kept by key so it stays put when the layout is recomputed.
+    pub selected: Option<NodeKey>,
+    /// Top-left cell of the canvas shown, `(x, y)`.
+    pub scroll: (usize, usize),
+    /// The selected node's signals and relations show below the diagram.
+    pub panel: bool,
+    /// Collapsed sibling groups the user opened.
+    pub expanded: BTreeSet<GroupKey>,
+    pub diagram: Diagram,
+    /// Signals of the entities in the diagram, as of the cursor.
+    pub signals: BTreeMap<EntityId, Vec<NodeSignal>>,
+    /// The subject's entities (empty for the estate): what the hops are counted from.
+    pub focus: Vec<EntityId>,
+    key: Option<LayoutKey>,
+}
+
+impl TopoView {
+    fn new(subject: Subject) -> TopoView {
+        TopoView {
+            subject,
+            hops: DEFAULT_HOPS,
+            selected: None,
+            scroll: (0, 0),
+            panel: false,
+            expanded: BTreeSet::new(),
+            diagram: layout::layout(&Scene {
+                topology: &Default::default(),
+                focus: Some(&[]),
+                hops: 0,
+                marks: &BTreeMap::new(),
+                expanded: &BTreeSet::new(),
+            }),
+            signals: BTreeMap::new(),
+            focus: Vec::new(),
+            key: None,
+        }
+    }
+
+    /// The selected node's index in the diagram.
+    pub fn selected_index(&self) -> Option<usize> {
+        self.selected.as_ref().and_then(|k| self.diagram.find(k))
+    }
+}
+
+/// Rows the body has at a terminal height (between title and status lines).
+fn body_rows(height: u16) -> usize {
+    usize::from(height.saturating_sub(2))
+}
+
+/// Rows of the node panel at a terminal height, when it shows.
+pub fn panel_rows(height: u16) -> usize {
+    (body_rows(height) / 3).clamp(4, 10)
+}
+
+/// Rows of canvas on screen: the body less the header line and the panel.
+pub fn canvas_rows(topo: &TopoView, height: u16) -> usize {
+    let panel = if topo.panel { panel_rows(height) } else { 0 };
+    body_rows(height).saturating_sub(1 + panel)
+}
+
+/// What the problems as of the cursor say about the entities of a subject.
+#[derive(Debug, Clone, Default)]
+pub struct Marks {
+    /// Health and root cause, by entity.
+    pub marks: BTreeMap<EntityId, Mark>,
+    /// Signals, by entity.
+    pub signals: BTreeMap<EntityId, Vec<NodeSignal>>,
+    /// The subject's entities (empty for the estate).
+    pub focus: Vec<EntityId>,
+}
+
+/// The marks (health, root cause), signals and focus of a subject from the problems as of the
+/// cursor. Health counts every open problem, so trouble elsewhere in the picture shows too.
+pub fn marks(set: &ProblemSet, subject: Subject) -> Marks {
+    let mut marks: BTreeMap<EntityId, Mark> = BTreeMap::new();
+    let mut signals: BTreeMap<EntityId, Vec<NodeSignal>> = BTreeMap::new();
+    let mut worsen = |id: &EntityId, health: Health| {
+        let m = marks.entry(id.clone()).or_default();
+        m.health = m.health.max(health);
+    };
+    for p in set.visible() {
+        let shown = subject == Subject::Problem(p.id);
+        for s in p.signals.values() {
+            if p.is_open() || shown {
+                signals.entry(s.entity.clone()).or_default().push(NodeSignal {
+                    problem: p.id,
+                    name: s.name.clone(),
+                    kind: s.kind.as_str(),
+                    count: s.count,
+                    active: s.active && p.is_open(),
+                });
+            }
+            if p.is_open() && s.active {
+                worsen(&s.entity, Health::Failing);
+            }
+        }
+        if p.is_open() {
+            for id in &p.impact.affected {
+                worsen(id, Health::Affected);
+            }
+        }
+    }
+    let mut focus: BTreeSet<EntityId> = BTreeSet::new();
+    for p in set.visible() {
+        let top = p.root_causes.first().map(|c| &c.entity);
+        match subject {
+            Subject::Problem(id) if id == p.id => {
+                focus.extend(p.impact.affected.iter().cloned());
+                focus.extend(p.signals.values().map(|s| s.entity.clone()));
+                focus.extend(top.cloned());
+            }
+            Subject::Estate if p.is_open() => {}
+            _ => continue,
+        }
+        if let Some(root) = top {
+            marks.entry(root.clone()).or_default().root = true;
+        }
+    }
+    Marks { marks, signals, focus: focus.into_iter().collect() }
+}
+
+impl App {
+    /// Opens the topology of the problem actions act on (the one in the detail, or the one
+    /// selected in the list); a notice when there is none.
+    pub fn open_topology(&mut self) {
+        match self.target_problem().map(|p| p.id) {
+            Some(id) => self.open_topology_of(id),
+            None => self.notice = Some("no problem selected".to_string()),
+        }
+    }
+
+    /// Opens the topology of problem `id` (`:topology` in the palette).
+    pub fn open_topology_of(&mut self, id: ProblemId) {
+        self.open_topology_subject(Subject::Problem(id));
+    }
+
+    /// Opens the whole estate's topology (`:topology all`).
+    pub fn open_topology_all(&mut self) {
+        self.open_topology_subject(Subject::Estate);
+    }
+
+    fn open_topology_subject(&mut self, subject: Subject) {
+        self.help = false;
+        self.topo = Some(TopoView::new(subject));
+        self.refresh_topology();
+        self.refresh_topology_view();
+    }
+
+    /// Where keys are looked up: the topology view's own keys win while it shows with nothing
+    /// over it.
+    pub(crate) fn key_scope(&self) -> Scope {
+        if self.topo.is_some() && !self.help && self.proposal.is_none() && self.chooser.is_none() {
+            Scope::Topology
+        } else {
+            Scope::Global
+        }
+    }
+
+    /// A command while the topology view shows: true when it was the view's (replay keys are
+    /// not: the diagram follows the cursor they move).
+    pub(crate) fn topology_command(&mut self, command: Command) -> bool {
+        let Some(topo) = self.topo.as_mut() else { return false };
+        let count = topo.diagram.nodes.len();
+        let at = topo.selected_index();
+        let page = (canvas_rows(topo, self.size.1) / LAYER_ROWS).max(1);
+        let select = |topo: &mut TopoView, index: Option<usize>| {
+            if let Some(i) = index {
+                topo.selected = Some(topo.diagram.nodes[i].key.clone());
+            }
+        };
+        match command {
+            Command::NodeLeft | Command::NodeRight => {
+                let right = command == Command::NodeRight;
+                let to = at.and_then(|i| {
+                    let j = if right { i.checked_add(1) } else { i.checked_sub(1) }?;
+                    topo.diagram.nodes.get(j).filter(|n| n.row == topo.diagram.nodes[i].row).map(|_| j)
+                });
+                select(topo, to);
+            }
+            Command::Up | Command::Down | Command::PageUp | Command::PageDown => {
+                let up = matches!(command, Command::Up | Command::PageUp);
+                let steps = if matches!(command, Command::PageUp | Command::PageDown) { page } else { 1 };
+                let mut to = at;
+                for _ in 0..steps {
+                    to = to.and_then(|i| vertical(&topo.diagram, i, up)).or(to);
+                }
+                select(topo, to);
+            }
+            Command::Top => select(topo, (count > 0).then_some(0)),
+            Command::Bottom => select(topo, count.checked_sub(1)),
+            Command::Open => {
+                if let Some(node) = at.map(|i| &topo.diagram.nodes[i]) {
+                    if let NodeKey::Group(key) = &node.key {
+                        let first = node.members.first().cloned();
+                        topo.expanded.insert(key.clone());
+                        topo.selected = first.map(NodeKey::Entity);
+                        topo.key = None;
+                    } else {
+                        topo.panel = !topo.panel;
+                    }
+                }
+            }
+            Command::Back if topo.panel => topo.panel = false,
+            Command::Back => self.topo = None,
+            Command::WidenHops | Command::NarrowHops => {
+                if topo.subject == Subject::Estate {
+                    self.notice = Some("the whole estate shows: hops do not apply".to_string());
+                } else {
+                    topo.hops = if command == Command::WidenHops {
+                        (topo.hops + 1).min(MAX_HOPS)
+                    } else {
+                        topo.hops.saturating_sub(1)
+                    };
+                }
+            }
+            Command::Help => {
+                self.help = true;
+                self.help_scroll = 0;
+            }
+            Command::Topology => {}
+            Command::Silence | Command::Runbooks | Command::Output | Command::CancelRun => {
+                self.notice = Some("topology view: Esc back to the problem to act on it".to_string());
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    /// Recomputes the layout when what it was computed from moved, keeps the selection on a
+    /// node and the selected node on screen. Called by `update` after every action.
+    pub(crate) fn refresh_topology_view(&mut self) {
+        let Some(topo) = self.topo.as_mut() else { return };
+        let set = self.replay.set();
+        let key = LayoutKey {
+            at: set.as_of,
+            facts: self.topology_facts,
+            position: self.replay.position(),
+            events: self.replay.len(),
+            hops: topo.hops,
+        };
+        if topo.key.as_ref() != Some(&key) {
+            let Marks { marks, signals, focus } = marks(set, topo.subject);
+            let empty = crate::engine::topology::Topology::new();
+            let topology = match &self.topology_now {
+                Some(now) if now.at == key.at && now.facts == key.facts => &now.topology,
+                _ => &empty,
+            };
+            let focus_ref = match topo.subject {
+                Subject::Problem(_) => Some(focus.as_slice()),
+                Subject::Estate => None,
+            };
+            topo.diagram = layout::layout(&Scene {
+                topology,
+                focus: focus_ref,
+                hops: topo.hops,
+                marks: &marks,
+                expanded: &topo.expanded,
+            });
+            topo.signals = signals;
+            topo.focus = focus;
+            topo.key = Some(key);
+        }
+        if topo.selected_index().is_none() {
+            // First the root cause, then anything failing, then the first node.
+            let d = &topo.diagram;
+            let pick = d
+                .nodes
+                .iter()
+                .position(|n| n.mark.root)
+                .or_else(|| d.nodes.iter().position(|n| n.mark.health == Health::Failing))
+                .or_else(|| (!d.nodes.is_empty()).then_some(0));
+            topo.selected = pick.map(|i| d.nodes[i].key.clone());
+        }
+        let (vw, vh) = (usize::from(self.size.0), canvas_rows(topo, self.size.1));
+        let d = &topo.diagram;
+        let (mut sx, mut sy) = topo.scroll;
+        if let Some(n) = topo.selected_index().map(|i| &d.nodes[i]) {
+            let (left, right) = (n.x.saturating_sub(2), n.x + d.box_width + 2);
+            let (top, bottom) = (n.y.saturating_sub(1), n.y + 4);
+            if left < sx {
+                sx = left;
+            } else if right > sx + vw {
+                sx = right.saturating_sub(vw);
+            }
+            if top < sy {
+                sy = top;
+            } else if bottom > sy + vh {
+                sy = bottom.saturating_sub(vh);
+            }
+        }
+        topo.scroll = (sx.min(d.width.saturating_sub(vw)), sy.min(d.height.saturating_sub(vh)));
+    }
+}
+
+/// The node in the row above (`up`) or below node `i` nearest to it across.
+fn vertical(d: &Diagram, i: usize, up: bool) -> Option<usize> {
+    let node = &d.nodes[i];
+    let row = if up { node.row.checked_sub(1)? } else { node.row + 1 };
+    d.nodes.iter().enumerate().filter(|(_, n)| n.row == row).min_by_key(|(_, n)| n.x.abs_diff(node.x)).map(|(j, _)| j)
+}
