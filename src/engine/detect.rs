@@ -767,7 +767,7 @@ fn not_a_number() -> f64 {
 /// earliest detection in a window), then extends it only while it keeps climbing.
 fn novelty(value: f64, lo: f64, hi: f64) -> f64 {
     let range = hi - lo;
-    if !(range > 0.0) {
+    if range.is_nan() || range <= 0.0 {
         return 0.0;
     }
     let excess = if value > hi { (value - hi) / range } else { (lo - value) / range };
