@@ -267,6 +267,38 @@ fn postmortem(journal: &Path, problem: &str, dir: &Path) -> String {
     std::fs::read_to_string(out_path).unwrap()
 }
 
+/// Confirms the plan on screen with `key`. Keys that reach the console in the instant the plan is
+/// drawn are dropped as typed ahead (a person cannot react that fast, a test can), so wait a
+/// moment first, and press again only if the plan (whose title names it) is still on screen.
+fn confirm(t: &Tmux, key: &str, title: &str) {
+    std::thread::sleep(Duration::from_millis(500));
+    t.keys(&[key]);
+    let sent = std::time::Instant::now();
+    while t.screen().contains(title) {
+        if sent.elapsed() > Duration::from_secs(3) {
+            t.keys(&[key]);
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Waits for the run of `runbook` to be journaled as finished; on timeout, fails with the screen
+/// and the end of the log.
+fn wait_run(t: &Tmux, journal: &Path, runbook: &str) {
+    let waiting = std::time::Instant::now();
+    while finished(journal, runbook).is_none() {
+        let log = std::fs::read_to_string(t.path("faultline.log")).unwrap_or_default();
+        assert!(
+            waiting.elapsed() < CYCLE,
+            "the run of {runbook} did not finish; screen:\n{}\nlog tail:\n{}",
+            t.screen(),
+            &log[log.len().saturating_sub(3000)..]
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 /// `faultline replay J --headless [--at T]`: the problems' timelines as of `at`.
 fn replay_timeline(journal: &Path, at: Option<faultline::model::Timestamp>) -> String {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_faultline"));
@@ -407,19 +439,9 @@ after = "30s"
         .to_string();
     assert!(name.contains("127.0.0.1"), "{name}");
     t.keys(&["-l", &name]);
-    t.keys(&["Enter"]);
+    confirm(&t, "Enter", "run free-scratch on");
 
-    let waiting = std::time::Instant::now();
-    while finished(&journal, "free-scratch").is_none() {
-        let log = std::fs::read_to_string(t.path("faultline.log")).unwrap_or_default();
-        assert!(
-            waiting.elapsed() < CYCLE,
-            "the clean-up run did not finish; screen:\n{}\nlog tail:\n{}",
-            t.screen(),
-            &log[log.len().saturating_sub(4000)..]
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_run(&t, &journal, "free-scratch");
     assert_eq!(std::fs::read_dir(&scratch).unwrap().count(), 0, "the fill files are gone");
     let (event, record) = finished(&journal, "free-scratch").unwrap();
     assert_audited(&record, "free-scratch");
@@ -487,10 +509,10 @@ after = "15s"
     t.keys(&["R"]);
     t.wait_for("the plan", |s| s.contains("start-worker") && s.contains("restart-worker"));
     assert!(worker.pid().is_none() || http_request("GET", &format!("{}/metrics", worker.url()), None).is_err());
-    t.keys(&["y"]);
+    confirm(&t, "y", "run restart-worker on");
 
     let journal = t.path("journal.sqlite");
-    wait_until("the restart run to finish", CYCLE, || finished(&journal, "restart-worker").is_some());
+    wait_run(&t, &journal, "restart-worker");
     worker.wait_up();
     let (event, record) = finished(&journal, "restart-worker").unwrap();
     assert_audited(&record, "restart-worker");
@@ -566,10 +588,10 @@ text = "{{problem.id}} on {{entity.name}} is still not mitigated after reload-wo
     t.wait_for("the runbook offered in the detail", |s| s.contains("reload-worker"));
     t.keys(&["W"]);
     t.wait_for("the plan with its escalation", |s| s.contains("escalate to notify-team"));
-    t.keys(&["y"]);
+    confirm(&t, "y", "run reload-worker on");
 
     let journal = t.path("journal.sqlite");
-    wait_until("the run and its escalation to finish", CYCLE, || finished(&journal, "reload-worker").is_some());
+    wait_run(&t, &journal, "reload-worker");
     let (event, record) = finished(&journal, "reload-worker").unwrap();
     assert_audited(&record, "reload-worker");
     assert_eq!(record.outcome, Outcome::Escalated, "{record:#?}");
