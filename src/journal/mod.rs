@@ -398,7 +398,7 @@ impl Journal {
             "SELECT id, body FROM observations WHERE id IN \
              (SELECT observation FROM problem_events WHERE problem = ?1 AND observation IS NOT NULL) \
              ORDER BY id",
-            Some(id),
+            Some(rusqlite::types::Value::Integer(id)),
             &format!("reading the observations of {problem}"),
         )
     }
@@ -407,30 +407,13 @@ impl Journal {
     /// they were appended. Filtered by SQLite, so a big journal is not decoded whole (what
     /// `runbook run` needs to fill a plan in).
     pub fn entity_observations(&self, ids: &[crate::model::EntityId]) -> Result<Vec<Observation>, JournalError> {
-        let path = &self.path;
-        let action = "reading the descriptions of a problem's entities";
         let wanted = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT id, body FROM observations WHERE json_extract(body, '$.type') = 'entity' \
-                 AND json_extract(body, '$.entity.id') IN (SELECT value FROM json_each(?1)) ORDER BY id",
-            )
-            .map_err(sqlite_err(path, action))?;
-        let rows = stmt
-            .query_map([wanted], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
-            .map_err(sqlite_err(path, action))?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (id, body) = row.map_err(sqlite_err(path, action))?;
-            let o = serde_json::from_str(&body).map_err(|source| JournalError::ObservationUnreadable {
-                path: path.clone(),
-                id,
-                source,
-            })?;
-            out.push(o);
-        }
-        Ok(out)
+        self.read_observations(
+            "SELECT id, body FROM observations WHERE json_extract(body, '$.type') = 'entity' \
+             AND json_extract(body, '$.entity.id') IN (SELECT value FROM json_each(?1)) ORDER BY id",
+            Some(rusqlite::types::Value::Text(wanted)),
+            "reading the descriptions of a problem's entities",
+        )
     }
 
     /// Deletes the observations whose data time is before `t` (retention) and returns how many
@@ -500,7 +483,12 @@ impl Journal {
         Ok(events)
     }
 
-    fn read_observations(&self, sql: &str, param: Option<i64>, action: &str) -> Result<Vec<Observation>, JournalError> {
+    fn read_observations(
+        &self,
+        sql: &str,
+        param: Option<rusqlite::types::Value>,
+        action: &str,
+    ) -> Result<Vec<Observation>, JournalError> {
         let path = &self.path;
         let mut stmt = self.conn.prepare_cached(sql).map_err(sqlite_err(path, action))?;
         let map = |r: &rusqlite::Row<'_>| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?));
