@@ -24,6 +24,9 @@
 //!   observation caused it, so one problem's observations can be exported with it.
 //! - `requests`: viewers' requests to the agent (who, when, what, and what came of it), an
 //!   audit trail that triggers keep from being deleted or rewritten once handled.
+//! - `snapshots`: the newest [`KEEP_SNAPSHOTS`] engine snapshots with the seq and observation
+//!   id they were taken at and a checksum ([`snapshots`]): resume starts from the newest sound
+//!   one, and retention never prunes an observation a resume would replay.
 //! - `meta`: who created and migrated the file, and what the agent publishes for viewers (where
 //!   its silences go).
 //! - The schema version in the file; migrations are code (see [`SCHEMA_VERSION`]). A file newer
@@ -49,6 +52,7 @@ mod error;
 pub mod lock;
 pub mod requests;
 mod schema;
+mod snapshots;
 #[cfg(test)]
 mod tests;
 
@@ -56,6 +60,7 @@ pub use error::JournalError;
 pub use lock::{Holder, WriterHold};
 pub use requests::{QueuedRequest, RequestQueue, RequestState, REQUEST_MAX_AGE_MS};
 pub use schema::SCHEMA_VERSION;
+pub use snapshots::{checksum, SnapshotMeta, SnapshotRow, SnapshotUnusable, KEEP_SNAPSHOTS};
 
 use crate::model::{Observation, ProblemEvent, ProblemId, Timestamp};
 use rusqlite::{params, Connection, OpenFlags, TransactionBehavior};

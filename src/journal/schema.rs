@@ -95,6 +95,23 @@ const MIGRATIONS: &[&str] = &[
         SELECT RAISE(ABORT, 'requests is an audit trail: a handled request or what was asked cannot change');
     END;
     ",
+    // Version 4. Engine snapshots (see `Journal::write_snapshot`): `seq` is the last event seq the
+    // engine had emitted, `observation` the id of the last observation it was fed (0: none),
+    // `at` its data time in ms (NULL before any), `format` the snapshot format, `body` the
+    // snapshot's JSON and `checksum` the SHA-256 of the body (hex): a row whose body does not
+    // match is skipped for the one before. Only the newest few are kept.
+    "
+    CREATE TABLE snapshots (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        seq         INTEGER NOT NULL,
+        observation INTEGER NOT NULL,
+        at          INTEGER,
+        format      INTEGER NOT NULL,
+        body        BLOB NOT NULL,
+        checksum    TEXT NOT NULL,
+        written_at  INTEGER NOT NULL
+    );
+    ",
 ];
 
 /// What an SQLite file holds, read from its header before anything is written to it.

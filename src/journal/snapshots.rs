@@ -1,0 +1,239 @@
+//! Engine snapshots in the journal, so that an agent resumes from the newest snapshot plus the
+//! observations after it instead of replaying its whole history (and so that observations
+//! older than a snapshot can be pruned).
+//!
+//! A snapshot row is written in one transaction with the seq of the last event the engine had
+//! emitted, the id of the last observation it was fed and a SHA-256 of its body; the same
+//! transaction deletes all but the newest [`KEEP_SNAPSHOTS`]. A crash while writing leaves the
+//! previous rows as they were (the transaction rolls back); a row whose body no longer matches
+//! its checksum (a damaged disk, an edited file) is reported unusable by [`Journal::read_snapshot`]
+//! and the reader takes the one before.
+
+use super::{sqlite_err, Journal, JournalError};
+use crate::model::Timestamp;
+use rusqlite::{params, OptionalExtension, TransactionBehavior};
+use sha2::{Digest, Sha256};
+
+/// Snapshots kept in a journal: the newest, and one to fall back on.
+pub const KEEP_SNAPSHOTS: usize = 2;
+
+/// What a snapshot row says about itself (its body is read with [`Journal::read_snapshot`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotMeta {
+    /// Row id: grows with every snapshot written.
+    pub id: i64,
+    /// The last event seq the engine had emitted (0: none).
+    pub seq: u64,
+    /// The id of the last journaled observation the engine had been fed (0: none).
+    pub observation: i64,
+    /// The engine's data time (`None` before its first observation).
+    pub at: Option<Timestamp>,
+    /// The snapshot format ([`crate::engine::SNAPSHOT_VERSION`] of the writer).
+    pub format: u32,
+    /// Size of the body in bytes.
+    pub bytes: usize,
+}
+
+/// A snapshot to store: its place in the journal and its body (the engine snapshot's JSON).
+#[derive(Debug, Clone, Copy)]
+pub struct SnapshotRow<'a> {
+    pub seq: u64,
+    pub observation: i64,
+    pub at: Option<Timestamp>,
+    pub format: u32,
+    pub body: &'a [u8],
+}
+
+/// Why a stored snapshot cannot be used (the reader falls back to an older one).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SnapshotUnusable {
+    #[error("journal {path}: snapshot {id} is gone (pruned since it was listed)")]
+    Gone { path: String, id: i64 },
+    #[error(
+        "journal {path}: snapshot {id} (seq {seq}) is damaged: its body's checksum is {found}, the row says {expected}"
+    )]
+    Checksum { path: String, id: i64, seq: u64, expected: String, found: String },
+}
+
+/// The SHA-256 of `body`, in hex.
+pub fn checksum(body: &[u8]) -> String {
+    hex::encode(Sha256::digest(body))
+}
+
+impl Journal {
+    /// Stores a snapshot and deletes all but the newest [`KEEP_SNAPSHOTS`], in one transaction.
+    /// Returns the new row's id.
+    pub fn write_snapshot(&mut self, row: SnapshotRow<'_>) -> Result<i64, JournalError> {
+        if self.read_only {
+            return Err(JournalError::ReadOnly { path: self.path.clone(), action: "writing a snapshot" });
+        }
+        let path = &self.path;
+        let seq = self.to_sql_int("snapshot seq", row.seq)?;
+        let sum = checksum(row.body);
+        let action = format!("writing the engine snapshot at seq {}", row.seq);
+        let tx =
+            self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sqlite_err(path, &action))?;
+        tx.execute(
+            "INSERT INTO snapshots (seq, observation, at, format, body, checksum, written_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                seq,
+                row.observation,
+                row.at.map(|t| t.millis()),
+                row.format,
+                row.body,
+                sum,
+                Timestamp::wall_clock().millis()
+            ],
+        )
+        .map_err(sqlite_err(path, &action))?;
+        let id = tx.last_insert_rowid();
+        tx.execute(
+            "DELETE FROM snapshots WHERE id NOT IN (SELECT id FROM snapshots ORDER BY id DESC LIMIT ?1)",
+            [KEEP_SNAPSHOTS as i64],
+        )
+        .map_err(sqlite_err(path, "deleting the older snapshots"))?;
+        tx.commit().map_err(sqlite_err(path, &action))?;
+        Ok(id)
+    }
+
+    /// The stored snapshots, newest first (their bodies unread and unchecked).
+    pub fn snapshots(&self) -> Result<Vec<SnapshotMeta>, JournalError> {
+        let path = &self.path;
+        let action = "listing the engine snapshots";
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id, seq, observation, at, format, length(body) FROM snapshots ORDER BY id DESC")
+            .map_err(sqlite_err(path, action))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, Option<i64>>(3)?,
+                    r.get::<_, u32>(4)?,
+                    r.get::<_, i64>(5)?,
+                ))
+            })
+            .map_err(sqlite_err(path, action))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, seq, observation, at, format, bytes) = row.map_err(sqlite_err(path, action))?;
+            let seq = u64::try_from(seq).map_err(|_| JournalError::EventMismatch {
+                path: path.clone(),
+                seq: 0,
+                detail: format!("snapshot {id} names a negative seq ({seq})"),
+            })?;
+            let bytes = usize::try_from(bytes).unwrap_or(0);
+            out.push(SnapshotMeta { id, seq, observation, at: at.map(Timestamp), format, bytes });
+        }
+        Ok(out)
+    }
+
+    /// The body of snapshot `id`, checked against its checksum: `Ok(Err(..))` when the row is
+    /// gone or damaged (take an older one), `Err` when the journal cannot be read at all.
+    pub fn read_snapshot(&self, id: i64) -> Result<Result<Vec<u8>, SnapshotUnusable>, JournalError> {
+        let path = &self.path;
+        let row = self
+            .conn
+            .query_row("SELECT seq, body, checksum FROM snapshots WHERE id = ?1", [id], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, String>(2)?))
+            })
+            .optional()
+            .map_err(sqlite_err(path, &format!("reading engine snapshot {id}")))?;
+        let shown = path.display().to_string();
+        let Some((seq, body, expected)) = row else {
+            return Ok(Err(SnapshotUnusable::Gone { path: shown, id }));
+        };
+        let found = checksum(&body);
+        if found != expected {
+            let seq = u64::try_from(seq).unwrap_or(0);
+            return Ok(Err(SnapshotUnusable::Checksum { path: shown, id, seq, expected, found }));
+        }
+        Ok(Ok(body))
+    }
+
+    /// The id of the last observation ever appended (0: none), also when it has been pruned.
+    pub fn last_observation_id(&self) -> Result<i64, JournalError> {
+        self.conn
+            .query_row("SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'observations'), 0)", [], |r| {
+                r.get(0)
+            })
+            .map_err(sqlite_err(&self.path, "reading the last observation id"))
+    }
+
+    /// Retention that agrees with the snapshots: deletes the observations with a data time
+    /// before `t` AND an id of at most `up_to` (the observation the oldest kept snapshot was
+    /// taken after: what follows it is what a resume replays). Returns how many were deleted.
+    pub fn prune_observations_covered(&mut self, t: Timestamp, up_to: i64) -> Result<usize, JournalError> {
+        if self.read_only {
+            return Err(JournalError::ReadOnly { path: self.path.clone(), action: "pruning observations" });
+        }
+        self.conn.execute("DELETE FROM observations WHERE at < ?1 AND id <= ?2", params![t.millis(), up_to]).map_err(
+            |source| JournalError::Sqlite {
+                path: self.path.clone(),
+                action: format!("pruning observations before {} up to id {up_to}", t.millis()),
+                source,
+            },
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Observation, ObservationKind};
+
+    fn tick(at: i64) -> Observation {
+        Observation { at: Timestamp(at), source: "test".into(), kind: ObservationKind::Tick }
+    }
+
+    fn row(seq: u64, observation: i64, body: &[u8]) -> SnapshotRow<'_> {
+        SnapshotRow { seq, observation, at: Some(Timestamp(observation * 1000)), format: 2, body }
+    }
+
+    #[test]
+    fn only_the_newest_snapshots_are_kept_newest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::open(&dir.path().join("j")).unwrap();
+        assert!(j.snapshots().unwrap().is_empty());
+        let ids: Vec<i64> = (1..=3).map(|i| j.write_snapshot(row(i, i as i64, b"{\"x\":1}")).unwrap()).collect();
+        let kept = j.snapshots().unwrap();
+        assert_eq!(kept.len(), KEEP_SNAPSHOTS);
+        assert_eq!(kept.iter().map(|m| m.id).collect::<Vec<_>>(), vec![ids[2], ids[1]]);
+        assert_eq!((kept[0].seq, kept[0].observation, kept[0].at, kept[0].bytes), (3, 3, Some(Timestamp(3000)), 7));
+        assert_eq!(j.read_snapshot(ids[2]).unwrap().unwrap(), b"{\"x\":1}");
+        assert!(matches!(j.read_snapshot(ids[0]).unwrap(), Err(SnapshotUnusable::Gone { .. })));
+    }
+
+    #[test]
+    fn a_damaged_snapshot_is_reported_unusable_with_both_checksums() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::open(&dir.path().join("j")).unwrap();
+        let id = j.write_snapshot(row(4, 9, b"{\"state\":1}")).unwrap();
+        j.conn.execute("UPDATE snapshots SET body = ?1 WHERE id = ?2", params![&b"{\"state\":2}"[..], id]).unwrap();
+        let e = j.read_snapshot(id).unwrap().unwrap_err();
+        let text = e.to_string();
+        assert!(matches!(e, SnapshotUnusable::Checksum { seq: 4, .. }), "{text}");
+        assert!(text.contains(&checksum(b"{\"state\":1}")) && text.contains(&checksum(b"{\"state\":2}")), "{text}");
+    }
+
+    #[test]
+    fn pruning_keeps_what_follows_the_snapshot_and_ids_survive_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::open(&dir.path().join("j")).unwrap();
+        assert_eq!(j.last_observation_id().unwrap(), 0);
+        for at in 1..=10 {
+            j.append(Some(&tick(at * 1000)), &[]).unwrap();
+        }
+        // Everything is older than the cut, but only ids up to 4 are covered by a snapshot.
+        assert_eq!(j.prune_observations_covered(Timestamp(100_000), 4).unwrap(), 4);
+        let left: Vec<i64> = j.observations_after(0).unwrap().into_iter().map(|(id, _)| id).collect();
+        assert_eq!(left, (5..=10).collect::<Vec<_>>());
+        // Old enough is the other condition.
+        assert_eq!(j.prune_observations_covered(Timestamp(7_000), 10).unwrap(), 2);
+        assert_eq!(j.prune_observations_covered(Timestamp(100_000), 10).unwrap(), 4);
+        assert_eq!(j.last_observation_id().unwrap(), 10, "the id sequence outlives its rows");
+    }
+}
