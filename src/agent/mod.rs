@@ -7,22 +7,52 @@ pub mod remediate;
 pub mod requests;
 pub mod runtime;
 
-use crate::engine::{Engine, EngineConfig};
-use crate::journal::{Journal, JournalError};
+use crate::engine::{Engine, EngineConfig, EngineSnapshot, SNAPSHOT_VERSION};
+use crate::journal::{Journal, JournalError, SnapshotMeta, SnapshotRow};
 use crate::model::{
     Entity, EntityId, Observation, ObservationKind, Problem, ProblemEvent, ProblemId, RunRecord, Timestamp,
 };
 use crate::runbook::{Plan, ProblemContext};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 /// An agent picked up from its journal, see [`Agent::resume`].
 pub struct Resumed {
     pub agent: Agent,
     /// The journal's events, in seq order.
     pub events: Vec<ProblemEvent>,
-    /// The journal's observations, in the order they were fed.
+    /// The journal's retained observations, in the order they were fed (what the sources pick
+    /// up from; older ones may have been pruned by retention).
     pub observations: Vec<Observation>,
+    /// The snapshot the engine was restored from (`None`: every observation was replayed).
+    pub from_snapshot: Option<SnapshotMeta>,
+}
+
+/// How an agent keeps its journal bounded over months: snapshots of the engine, retention of
+/// observations, and observations that say nothing new left out. Off (all `None`/false) for
+/// [`Agent::new`]; the live agent sets it from `[journal]`.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Upkeep {
+    /// Write an engine snapshot every this many ms of data time.
+    pub snapshot_every_ms: Option<i64>,
+    /// After each snapshot, prune observations older than this (ms of data time) that the
+    /// oldest kept snapshot already covers.
+    pub retention_ms: Option<i64>,
+    /// Do not journal an observation the engine says changes nothing
+    /// ([`Engine::says_something`]).
+    pub skip_quiet: bool,
+}
+
+/// One snapshot written to the journal: how big and how long it took (JSON and the insert).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SnapshotWritten {
+    pub id: i64,
+    pub seq: u64,
+    pub bytes: usize,
+    pub took: Duration,
+    /// Observations pruned by retention right after it.
+    pub pruned: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -58,44 +88,161 @@ pub struct Agent {
     journal: Option<Journal>,
     observations: u64,
     events: u64,
+    upkeep: Upkeep,
+    /// Data time of the last snapshot written or resumed from.
+    snapshot_at: Option<Timestamp>,
+    last_snapshot: Option<SnapshotWritten>,
+    /// Observations not journaled because they said nothing new.
+    unjournaled: u64,
 }
 
 impl Agent {
     /// An agent that journals into `journal` when given. The journal must be new or hold no
     /// events yet: the engine's seqs start at 1.
     pub fn new(config: EngineConfig, journal: Option<Journal>) -> Agent {
-        Agent { engine: Engine::new(config), journal, observations: 0, events: 0 }
+        Agent::around(Engine::new(config), journal)
+    }
+
+    fn around(engine: Engine, journal: Option<Journal>) -> Agent {
+        Agent {
+            engine,
+            journal,
+            observations: 0,
+            events: 0,
+            upkeep: Upkeep::default(),
+            snapshot_at: None,
+            last_snapshot: None,
+            unjournaled: 0,
+        }
     }
 
     /// An agent that goes on where the journal left off. The engine's state is the fold of the
-    /// observations it saw, so the journal's observations are played through a fresh engine;
-    /// the events that gives must be exactly the journal's events (determinism), or the
-    /// journal was written with another `[engine]` config or version and is refused.
+    /// observations it saw: it is restored from the newest sound engine snapshot in the journal
+    /// (a damaged one, one of another format or `[engine]` config is skipped for the one before)
+    /// and the observations journaled after it are played through it, or, with no usable
+    /// snapshot, every observation through a fresh engine. The events that gives must be
+    /// exactly the journal's events after the snapshot (determinism), or the journal was
+    /// written with another `[engine]` config or version and is refused.
     ///
-    /// Returns the agent, the journal's events (for the views) and its observations (for the
-    /// sources to pick up where they were).
+    /// Returns the agent, the journal's events (for the views) and its retained observations
+    /// (for the sources to pick up where they were).
     pub fn resume(config: EngineConfig, journal: Journal) -> Result<Resumed, ResumeError> {
-        let observations = journal.observations()?;
+        let retained = journal.observations_after(0)?;
         let recorded = journal.events_after(0)?;
-        let mut engine = Engine::new(config);
-        let mut replayed = Vec::with_capacity(recorded.len());
-        for obs in &observations {
+        let mut start = None;
+        for meta in journal.snapshots()? {
+            match restore_from(&journal, &meta, &config)? {
+                Ok(engine) => {
+                    start = Some((meta, engine));
+                    break;
+                }
+                Err(why) => tracing::warn!(snapshot = meta.id, %why, "engine snapshot not usable; trying an older one"),
+            }
+        }
+        let (mut engine, from_snapshot) = match start {
+            Some((meta, engine)) => (engine, Some(meta)),
+            None => (Engine::new(config), None),
+        };
+        let after_observation = from_snapshot.as_ref().map_or(0, |m| m.observation);
+        let after_seq = from_snapshot.as_ref().map_or(0, |m| m.seq);
+        let tail: Vec<&Observation> =
+            retained.iter().filter(|(id, _)| *id > after_observation).map(|(_, o)| o).collect();
+        let expected = &recorded[recorded.partition_point(|e| e.seq <= after_seq)..];
+        let mut replayed = Vec::with_capacity(expected.len());
+        for obs in &tail {
             engine.observe(obs, &mut replayed);
         }
-        if let Some(i) = (0..recorded.len().max(replayed.len())).find(|&i| recorded.get(i) != replayed.get(i)) {
+        if let Some(i) = (0..expected.len().max(replayed.len())).find(|&i| expected.get(i) != replayed.get(i)) {
             return Err(ResumeError::Diverged {
                 path: journal.path().to_path_buf(),
-                observations: observations.len(),
-                seq: recorded.get(i).or(replayed.get(i)).map_or(0, |e| e.seq),
+                observations: tail.len(),
+                seq: expected.get(i).or(replayed.get(i)).map_or(0, |e| e.seq),
             });
         }
-        let agent = Agent {
-            engine,
-            journal: Some(journal),
-            observations: observations.len() as u64,
-            events: recorded.len() as u64,
+        let mut agent = Agent::around(engine, Some(journal));
+        agent.observations = retained.len() as u64;
+        agent.events = recorded.len() as u64;
+        agent.snapshot_at = from_snapshot.as_ref().and_then(|m| m.at);
+        let observations = retained.into_iter().map(|(_, o)| o).collect();
+        Ok(Resumed { agent, events: recorded, observations, from_snapshot })
+    }
+
+    /// Sets how the journal is kept bounded (see [`Upkeep`]).
+    pub fn set_upkeep(&mut self, upkeep: Upkeep) {
+        self.upkeep = upkeep;
+    }
+
+    /// The last snapshot this agent wrote.
+    pub fn last_snapshot(&self) -> Option<SnapshotWritten> {
+        self.last_snapshot
+    }
+
+    /// Observations not journaled because they said nothing new.
+    pub fn unjournaled(&self) -> u64 {
+        self.unjournaled
+    }
+
+    /// Writes a snapshot of the engine to the journal now (also on clean shutdown), then prunes
+    /// the observations retention lets go and the kept snapshots no longer need. `None` without
+    /// a writable journal, or when the snapshot cannot be encoded (logged).
+    pub fn write_snapshot(&mut self) -> Result<Option<SnapshotWritten>, JournalError> {
+        let Some(journal) = self.journal.as_mut().filter(|j| !j.is_read_only()) else {
+            return Ok(None);
         };
-        Ok(Resumed { agent, events: recorded, observations })
+        let started = Instant::now();
+        let snapshot = self.engine.snapshot();
+        let body = match snapshot.to_json() {
+            Ok(body) => body,
+            Err(e) => {
+                tracing::error!(error = %e, "engine snapshot not written");
+                return Ok(None);
+            }
+        };
+        let at = self.engine.data_time();
+        let row = SnapshotRow {
+            seq: snapshot.last_seq(),
+            observation: journal.last_observation_id()?,
+            at,
+            format: SNAPSHOT_VERSION,
+            body: body.as_bytes(),
+        };
+        let id = journal.write_snapshot(row)?;
+        let took = started.elapsed();
+        let pruned = match (self.upkeep.retention_ms, at) {
+            (Some(keep), Some(now)) => match journal.snapshots()?.last() {
+                Some(oldest) => journal.prune_observations_covered(now.plus_ms(-keep), oldest.observation)?,
+                None => 0,
+            },
+            _ => 0,
+        };
+        self.snapshot_at = at;
+        let written = SnapshotWritten { id, seq: row.seq, bytes: body.len(), took, pruned };
+        tracing::info!(
+            id,
+            seq = row.seq,
+            bytes = body.len(),
+            took_ms = took.as_millis() as u64,
+            pruned,
+            "engine snapshot"
+        );
+        self.last_snapshot = Some(written);
+        Ok(Some(written))
+    }
+
+    /// A snapshot when one is due by [`Upkeep::snapshot_every_ms`] of data time.
+    fn snapshot_if_due(&mut self) -> Result<(), JournalError> {
+        let (Some(every), Some(now)) = (self.upkeep.snapshot_every_ms, self.engine.data_time()) else {
+            return Ok(());
+        };
+        match self.snapshot_at {
+            // Counted from the first observation of a fresh agent.
+            None => self.snapshot_at = Some(now),
+            Some(last) if now.since(last) >= every => {
+                self.write_snapshot()?;
+            }
+            Some(_) => {}
+        }
+        Ok(())
     }
 
     /// The journal, when this agent writes one.
@@ -150,7 +297,7 @@ impl Agent {
             plan: plan.lines(),
             auto,
         };
-        self.feed(&Observation { at, source: "runbook".into(), kind }, out)
+        self.feed(&Observation { at, source: "runbook".into(), kind }, out).map(drop)
     }
 
     /// Journals the end of a run on `problem` with its audit at `at`, and appends its events to
@@ -164,23 +311,61 @@ impl Agent {
         out: &mut Vec<ProblemEvent>,
     ) -> Result<(), JournalError> {
         let kind = ObservationKind::RunbookFinished { problem, record: Box::new(record) };
-        self.feed(&Observation { at, source: "runbook".into(), kind }, out)
+        self.feed(&Observation { at, source: "runbook".into(), kind }, out).map(drop)
     }
 
     /// Feeds one observation, journals it with its events in one transaction, and appends the
-    /// events to `out`. On a journal error the engine has still seen the observation; the
-    /// error says what was not stored.
-    pub fn feed(&mut self, obs: &Observation, out: &mut Vec<ProblemEvent>) -> Result<(), JournalError> {
+    /// events to `out`; writes a snapshot when one is due. Returns whether the observation was
+    /// journaled: with [`Upkeep::skip_quiet`], one that changed nothing is not. On a journal
+    /// error the engine has still seen the observation; the error says what was not stored.
+    pub fn feed(&mut self, obs: &Observation, out: &mut Vec<ProblemEvent>) -> Result<bool, JournalError> {
+        let quiet = self.upkeep.skip_quiet && !self.engine.says_something(obs);
         let start = out.len();
         self.engine.observe(obs, out);
         self.observations += 1;
         self.events += (out.len() - start) as u64;
+        // `says_something` promises no event; a broken promise is journaled, never lost.
+        if quiet && out.len() == start {
+            self.unjournaled += 1;
+            return Ok(false);
+        }
         if let Some(j) = self.journal.as_mut() {
             j.append(Some(obs), &out[start..])?;
+            self.snapshot_if_due()?;
         }
-        Ok(())
+        Ok(true)
     }
+}
+
+/// The engine snapshot `meta` restored, or why it cannot be used (`Err` of the outer result:
+/// the journal could not be read at all).
+fn restore_from(
+    journal: &Journal,
+    meta: &SnapshotMeta,
+    config: &EngineConfig,
+) -> Result<Result<Engine, String>, JournalError> {
+    let body = match journal.read_snapshot(meta.id)? {
+        Ok(body) => body,
+        Err(unusable) => return Ok(Err(unusable.to_string())),
+    };
+    let text = match std::str::from_utf8(&body) {
+        Ok(text) => text,
+        Err(e) => return Ok(Err(format!("snapshot {} is not UTF-8: {e}", meta.id))),
+    };
+    let snapshot = match EngineSnapshot::from_json(text) {
+        Ok(s) => s,
+        Err(e) => return Ok(Err(format!("snapshot {}: {e}", meta.id))),
+    };
+    if snapshot.config != *config {
+        return Ok(Err(format!("snapshot {} was taken with another [engine] config", meta.id)));
+    }
+    if snapshot.last_seq() != meta.seq {
+        return Ok(Err(format!("snapshot {} says seq {} but its row says {}", meta.id, snapshot.last_seq(), meta.seq)));
+    }
+    Ok(Engine::restore(snapshot).map_err(|e| format!("snapshot {}: {e}", meta.id)))
 }
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod upkeep_tests;

@@ -24,7 +24,7 @@
 
 use super::remediate::{self, Remediation};
 use super::requests;
-use super::{Agent, ResumeError};
+use super::{Agent, ResumeError, Upkeep};
 use crate::config::{Config, RunbooksSection};
 use crate::journal::{Journal, JournalError, QueuedRequest, RequestState, REQUEST_MAX_AGE_MS};
 use crate::model::{
@@ -76,6 +76,14 @@ pub struct SourceStatus {
     pub elapsed_ms: u64,
     /// Cycles pulled so far.
     pub cycles: u64,
+    /// Observations of the last cycle not journaled because they said nothing new (a healthy
+    /// target's `TargetDown` resolved again).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub unjournaled: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl SourceStatus {
@@ -91,6 +99,7 @@ impl SourceStatus {
             bytes: 0,
             elapsed_ms: 0,
             cycles: 0,
+            unjournaled: 0,
         }
     }
 
@@ -270,12 +279,17 @@ impl Runtime {
         let (mut agent, events, observations) = match journal {
             // Observations without events (a topology, quiet metrics) are resumed too, so the
             // engine and the sources go on from them.
-            Some(j) if j.last_seq()? > 0 || j.has_observations()? => {
+            Some(j) if j.last_seq()? > 0 || j.has_observations()? || !j.snapshots()?.is_empty() => {
                 let r = Agent::resume(config.engine(), j)?;
                 (r.agent, r.events, r.observations)
             }
             j => (Agent::new(config.engine(), j), Vec::new(), Vec::new()),
         };
+        agent.set_upkeep(Upkeep {
+            snapshot_every_ms: Some(config.journal.snapshot_every.millis()),
+            retention_ms: Some(config.journal.retention.millis()),
+            skip_quiet: true,
+        });
         for (source, _) in &mut sources {
             source.restore(&observations);
         }
@@ -487,9 +501,13 @@ impl Runtime {
                 tracing::warn!(source = %status.name, problems = ?status.problems, elapsed_ms = status.elapsed_ms, "stale");
             }
             let start = events.len();
+            let mut unjournaled = 0;
             for obs in &pull.observations {
-                self.agent.feed(obs, &mut events)?;
+                if !self.agent.feed(obs, &mut events)? {
+                    unjournaled += 1;
+                }
             }
+            self.slots[i].status.unjournaled = unjournaled;
             let new = events.split_off(start);
             self.note_events(&new);
             events.extend(new);
@@ -609,7 +627,7 @@ impl Runtime {
                     request = next_request(&mut requests) => match request {
                         None => {
                             tracing::info!("the UI is gone; stopping");
-                            return self.stop_runs(&mut ended, &send).await;
+                            return self.stop(&mut ended, &send).await;
                         }
                         Some(request) => self.serve(request, &send).await?,
                     },
@@ -617,7 +635,7 @@ impl Runtime {
                     Some(run) = ended.recv() => self.finish_run(run, &send)?,
                     _ = &mut stop => {
                         tracing::info!("stopping");
-                        return self.stop_runs(&mut ended, &send).await;
+                        return self.stop(&mut ended, &send).await;
                     }
                 }
             };
@@ -912,6 +930,17 @@ impl Runtime {
             send(Feed::Notice(notice));
         }
         Ok(())
+    }
+
+    /// A clean stop: the runs in progress cancelled and journaled, then a snapshot of the
+    /// engine, so the next start replays nothing.
+    async fn stop(
+        &mut self,
+        ended: &mut UnboundedReceiver<RunEnded>,
+        send: &impl Fn(Feed),
+    ) -> Result<(), JournalError> {
+        self.stop_runs(ended, send).await?;
+        self.agent.write_snapshot().map(drop)
     }
 
     /// Cancels every run in progress and journals each end (waiting at most [`STOP_GRACE`]

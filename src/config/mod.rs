@@ -182,13 +182,21 @@ pub struct JournalSection {
     /// The journal file. A relative path is relative to the config file's directory; unset means
     /// [`DEFAULT_JOURNAL_FILE`] in the user's state directory (see [`Config::journal_path`]).
     pub path: Option<PathBuf>,
-    /// Observations older than this are pruned from the journal.
+    /// Observations older than this are pruned from the journal (never one that the kept
+    /// engine snapshots do not cover yet: a resume replays those).
     pub retention: HumanDuration,
+    /// An engine snapshot is written every this much data time (and when the agent stops), so
+    /// a resume replays only what followed it.
+    pub snapshot_every: HumanDuration,
 }
 
 impl Default for JournalSection {
     fn default() -> Self {
-        JournalSection { path: None, retention: HumanDuration(7 * 24 * 3_600_000) }
+        JournalSection {
+            path: None,
+            retention: HumanDuration(7 * 24 * 3_600_000),
+            snapshot_every: HumanDuration(10 * 60_000),
+        }
     }
 }
 
@@ -345,6 +353,7 @@ impl Config {
         let ceilings = d.saturation.iter().map(|l| (l.metric.as_str(), l.at, l.sustained));
         per_metric("engine.detect.saturation", "a ceiling", ("at", "for"), ceilings)?;
         positive("journal.retention", self.journal.retention)?;
+        positive("journal.snapshot_every", self.journal.snapshot_every)?;
         if self.journal.path.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
             return Err(("journal.path".into(), "must not be empty (leave it out for the default)".into()));
         }

@@ -174,6 +174,27 @@ impl Engine {
         }
     }
 
+    /// False when feeding `obs` now would change nothing at all: no event and no state, so a
+    /// journal may leave it out and a replay without it gives the same events and the same
+    /// snapshot. Conservative: only an observation that does not move the data time and is a
+    /// `Tick`, a resolve of an alert that is not firing, or a log count that makes no burst
+    /// (the healthy scrape target resolving its `TargetDown` every cycle is the common case).
+    pub fn says_something(&self, obs: &Observation) -> bool {
+        if obs.at > self.now || !self.touched.is_empty() || self.touched_kpis || !self.impact_due.is_empty() {
+            return true;
+        }
+        match &obs.kind {
+            ObservationKind::Tick => false,
+            ObservationKind::Alert { fingerprint, state: AlertState::Resolved, .. } => {
+                self.signals.get(&SignalKey(format!("alert:{fingerprint}"))).is_some_and(|e| e.signal.active)
+            }
+            ObservationKind::LogPattern { level, count, new_template, .. } => {
+                *level >= Severity::Major && (*count >= self.config.log_burst_min || *new_template)
+            }
+            _ => true,
+        }
+    }
+
     /// Feeds one observation; appends the resulting events to `out`.
     pub fn observe(&mut self, obs: &Observation, out: &mut Vec<ProblemEvent>) {
         self.now = self.now.max(obs.at);

@@ -230,6 +230,12 @@ impl Engine {
         }
     }
 
+    /// The latest data time the engine has seen (`None` before its first observation): what
+    /// the agent times its snapshots and retention by.
+    pub fn data_time(&self) -> Option<Timestamp> {
+        (self.now != Timestamp(i64::MIN)).then_some(self.now)
+    }
+
     /// The engine a snapshot was taken of, with the snapshot's configuration: fed the
     /// observations that followed the snapshot, it produces the events the original produced.
     /// Another format version is a [`SnapshotError::Version`] naming both versions.

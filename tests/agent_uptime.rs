@@ -1,0 +1,174 @@
+//! An agent killed with `kill -9` while it writes engine snapshots and prunes its journal
+//! resumes with the same problems: a writer process feeds the demo scenario (with operator
+//! silences in it) through an [`Agent`] with a journal, writing a snapshot and pruning every
+//! few observations, and is killed at random moments, many of them inside a snapshot or a
+//! prune; each restart resumes from the journal (snapshot + tail) and goes on where the journal
+//! ends. Once it finishes, the journal's events are exactly those of a run that was never
+//! stopped: the same problem ids, the same silences, nothing lost or doubled.
+//!
+//! The writer is this test binary run again with only [`uptime_writer_child`] selected and
+//! [`WRITER_ENV`] set; without the variable that test returns at once. It drives `Agent` and
+//! `Journal` directly (the agent runtime needs live sources) and writes its snapshots itself,
+//! every [`SNAPSHOT_EVERY`] observations, so it can say on stderr when one starts and ends.
+
+use faultline::agent::{Agent, Upkeep};
+use faultline::engine::EngineConfig;
+use faultline::journal::Journal;
+use faultline::model::{EventKind, Observation, ObservationKind, ProblemEvent, ProblemId, ProblemSet};
+use faultline::sources::fixture;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// Set to the journal path in the writer process.
+const WRITER_ENV: &str = "FAULTLINE_UPTIME_WRITER";
+/// Observations between two snapshots the writer takes.
+const SNAPSHOT_EVERY: usize = 40;
+/// Retention of the writer: one minute of data time, so nearly every snapshot prunes.
+const RETENTION_MS: i64 = 60_000;
+/// What the writer prints before and after each snapshot (with its prune).
+const SNAPSHOT_START: &str = "snapshot-start";
+const SNAPSHOT_END: &str = "snapshot-end";
+
+/// The demo scenario with three operator silences on its problems, in the middle of it.
+fn scenario() -> Vec<Observation> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/scenarios/db-cpu-saturation.jsonl");
+    let mut obs = fixture::load(&path).unwrap().observations;
+    for (n, at) in [(1u64, 0.55), (2, 0.7), (1, 0.85)] {
+        let i = (obs.len() as f64 * at) as usize;
+        let silence = Observation {
+            at: obs[i].at,
+            source: "operator".into(),
+            kind: ObservationKind::Silence {
+                problem: ProblemId(n),
+                by: format!("oncall-{n}@laptop"),
+                via: "alertmanager".into(),
+                silences: Vec::new(),
+                error: None,
+            },
+        };
+        obs.insert(i + 1, silence);
+    }
+    obs
+}
+
+fn upkeep() -> Upkeep {
+    Upkeep { snapshot_every_ms: None, retention_ms: Some(RETENTION_MS), skip_quiet: true }
+}
+
+#[test]
+fn uptime_writer_child() {
+    let Some(path) = std::env::var_os(WRITER_ENV) else {
+        return; // a normal test run: nothing to do
+    };
+    let path = Path::new(&path);
+    let obs = scenario();
+    let journal = Journal::open(path).unwrap();
+    let fresh = journal.last_seq().unwrap() == 0 && !journal.has_observations().unwrap();
+    let (mut agent, next) = if fresh {
+        (Agent::new(EngineConfig::default(), Some(journal)), 0)
+    } else {
+        let resumed = Agent::resume(EngineConfig::default(), journal).unwrap();
+        // Go on after the last journaled observation (never pruned: it is the newest). The
+        // quiet ones after it that were not journaled change nothing when fed again.
+        let last = resumed.observations.last().expect("the newest observation is kept").clone();
+        let at: Vec<usize> = (0..obs.len()).filter(|&i| obs[i] == last).collect();
+        assert_eq!(at.len(), 1, "the last journaled observation is in the scenario once: {last:?}");
+        (resumed.agent, at[0] + 1)
+    };
+    agent.set_upkeep(upkeep());
+    let mut events = Vec::new();
+    let stderr = std::io::stderr();
+    for (i, o) in obs.iter().enumerate().skip(next) {
+        agent.feed(o, &mut events).unwrap();
+        if i % SNAPSHOT_EVERY == 0 {
+            writeln!(stderr.lock(), "{SNAPSHOT_START}").unwrap();
+            agent.write_snapshot().unwrap();
+            writeln!(stderr.lock(), "{SNAPSHOT_END}").unwrap();
+        }
+    }
+    agent.write_snapshot().unwrap();
+    writeln!(stderr.lock(), "done").unwrap();
+}
+
+/// Runs the writer on `journal`; kills it with SIGKILL after `kill_after` (if it is still
+/// running). Returns its stderr and whether it finished by itself.
+fn run_writer(journal: &Path, kill_after: Option<Duration>, dir: &Path) -> (String, bool) {
+    let log = dir.join("writer.stderr");
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["uptime_writer_child", "--exact", "--nocapture", "--test-threads=1"])
+        .env(WRITER_ENV, journal)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    if let Some(after) = kill_after {
+        std::thread::sleep(after);
+        // SIGKILL: no destructor, no rollback but SQLite's own on the next open.
+        let _ = child.kill();
+    }
+    let status = child.wait().unwrap();
+    let text = std::fs::read_to_string(&log).unwrap();
+    let finished = status.success() && text.contains("done");
+    assert!(finished || kill_after.is_some(), "the writer failed without being killed ({status}):\n{text}");
+    (text, finished)
+}
+
+/// The last snapshot marker the writer printed: `true` when it was killed inside one.
+fn killed_inside_a_snapshot(stderr: &str) -> bool {
+    stderr.lines().rev().find(|l| *l == SNAPSHOT_START || *l == SNAPSHOT_END) == Some(SNAPSHOT_START)
+}
+
+#[test]
+fn an_agent_killed_during_snapshots_and_pruning_resumes_with_the_same_problems_and_silences() {
+    let obs = scenario();
+    let mut expected = Vec::new();
+    let mut whole = Agent::new(EngineConfig::default(), None);
+    for o in &obs {
+        whole.feed(o, &mut expected).unwrap();
+    }
+    let silenced: Vec<&ProblemEvent> =
+        expected.iter().filter(|e| matches!(e.kind, EventKind::Silenced { .. })).collect();
+    assert_eq!(silenced.len(), 3, "the silences land on problems the scenario has");
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("journal.db");
+    // A fixed scramble of kill times so the test is reproducible but lands all over the run.
+    let mut kills = 0;
+    let mut inside = 0;
+    let mut finished = false;
+    for round in 0u64..40 {
+        let ms = 150 + (round.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 55) % 400;
+        let (stderr, done) = run_writer(&path, Some(Duration::from_millis(ms)), dir.path());
+        if done {
+            finished = true;
+            break;
+        }
+        kills += 1;
+        inside += usize::from(killed_inside_a_snapshot(&stderr));
+        let journal = Journal::open_read_only(&path).unwrap();
+        assert_eq!(journal.integrity_check().unwrap(), vec!["ok".to_string()], "after kill {kills}");
+        if inside >= 3 && kills >= 8 {
+            break;
+        }
+    }
+    if !finished {
+        run_writer(&path, None, dir.path());
+    }
+    assert!(kills >= 3, "the writer was killed {kills} times");
+    assert!(inside >= 1, "no kill landed inside a snapshot or prune in {kills} kills");
+
+    let journal = Journal::open_read_only(&path).unwrap();
+    let got = journal.events_after(0).unwrap();
+    let to_json = |e: &[ProblemEvent]| e.iter().map(|e| serde_json::to_string(e).unwrap()).collect::<Vec<_>>();
+    assert!(to_json(&got) == to_json(&expected), "the journal's events differ from a run never stopped");
+    let (a, b) = (ProblemSet::fold(&got), ProblemSet::fold(&expected));
+    assert_eq!(a.problems.keys().collect::<Vec<_>>(), b.problems.keys().collect::<Vec<_>>());
+    // Retention did its work: far fewer observations than fed are kept, and a snapshot is there.
+    let kept = journal.observations().unwrap().len();
+    assert!(kept < obs.len() / 2, "{kept} of {} observations kept", obs.len());
+    assert!(!journal.snapshots().unwrap().is_empty());
+    eprintln!("{kills} kills, {inside} inside a snapshot or prune; {kept} observations kept of {}", obs.len());
+}
