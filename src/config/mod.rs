@@ -584,6 +584,14 @@ mod tests {
     }
 
     #[test]
+    fn snapshot_every_defaults_to_ten_minutes_and_must_be_positive() {
+        assert_eq!(parse("").unwrap().journal.snapshot_every.millis(), 600_000);
+        assert_eq!(parse("[journal]\nsnapshot_every = \"1h\"\n").unwrap().journal.snapshot_every.millis(), 3_600_000);
+        let e = parse("[journal]\nsnapshot_every = \"0s\"\n").unwrap_err().to_string();
+        assert!(e.contains("journal.snapshot_every"), "{e}");
+    }
+
+    #[test]
     fn values_reach_the_engine_config() {
         let c = parse(
             "[engine]\ncorrelation_window = \"10m\"\ntopology_hops = 2\n[engine.detect]\nthreshold = 3\nalpha = 0.1\n\
