@@ -226,7 +226,7 @@ fn plan_day(day_start: i64, e: &Estate, rng: &mut Rng) -> (Vec<Incident>, Vec<Ob
     let services = e.ids.len() - e.hosts;
     let mut incidents = Vec::new();
     let mut changes = Vec::new();
-    let mut deploy = |service: usize, t: i64, changes: &mut Vec<Observation>| {
+    let deploy = |service: usize, t: i64, changes: &mut Vec<Observation>| {
         let kind = ObservationKind::Change {
             entity: e.ids[service].clone(),
             change: ChangeKind::Deployment,
