@@ -99,6 +99,19 @@ impl Journal {
 
     /// The stored snapshots, newest first (their bodies unread and unchecked).
     pub fn snapshots(&self) -> Result<Vec<SnapshotMeta>, JournalError> {
+        // A viewer reads an older file as it is: without the table there are none. (Asked of
+        // the file rather than its version number, which a merge of migrations may renumber.)
+        let has_table: bool = self
+            .conn
+            .query_row(
+                "SELECT EXISTS(SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'snapshots')",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(sqlite_err(&self.path, "looking for the snapshots table"))?;
+        if !has_table {
+            return Ok(Vec::new());
+        }
         let path = &self.path;
         let action = "listing the engine snapshots";
         let mut stmt = self

@@ -583,12 +583,16 @@ fn a_version_1_journal_is_migrated_and_keeps_its_events() {
     }
     let raw = Connection::open(&path).unwrap();
     // What a version 1 file looks like: without the steps that came after it.
-    raw.execute_batch("DROP TRIGGER problem_events_no_replace; DROP TABLE requests; PRAGMA user_version = 1;").unwrap();
+    raw.execute_batch(
+        "DROP TRIGGER problem_events_no_replace; DROP TABLE requests; DROP TABLE snapshots; PRAGMA user_version = 1;",
+    )
+    .unwrap();
     drop(raw);
 
     let viewer = Journal::open_read_only(&path).unwrap();
     assert_eq!(viewer.schema_version().unwrap(), 1, "a viewer never migrates");
     assert_eq!(viewer.events_after(0).unwrap(), events);
+    assert!(viewer.snapshots().unwrap().is_empty(), "an older file has no snapshots table: none");
     assert_eq!(viewer.observations().unwrap(), vec![metric(T0, &[0.5])]);
     drop(viewer);
     let mut j = Journal::open(&path).unwrap();
