@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 mod export;
 mod follow;
+mod journal;
 mod replay;
 mod runbook;
 
@@ -133,6 +134,11 @@ enum Command {
     Runbook {
         #[command(subcommand)]
         command: runbook::RunbookCommand,
+    },
+    /// Damaged journals: `check` says what is damaged and where, `salvage` keeps the rest.
+    Journal {
+        #[command(subcommand)]
+        command: journal::JournalCommand,
     },
     /// Configuration commands.
     Config {
@@ -285,6 +291,7 @@ pub fn run(args: Args) -> Result<()> {
         }
         Command::Eval { command } => run_eval(command),
         Command::Runbook { command } => runbook::run(command, args.readonly, args.runbooks),
+        Command::Journal { command } => journal::run(command),
         Command::Config { command: ConfigCommand::Check { file } } => {
             let config = Config::load(&file)?;
             // The topology files it names are checked too: a typo there would otherwise only

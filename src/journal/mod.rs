@@ -48,6 +48,7 @@
 mod error;
 pub mod lock;
 pub mod requests;
+pub mod salvage;
 mod schema;
 #[cfg(test)]
 mod tests;
