@@ -441,10 +441,16 @@ fn running(theme: &str, size: (u16, u16)) -> App {
     select(&mut app, 3);
     command(&mut app, Command::Open);
     let plan = vec!["runbook free-disk".to_string(), "1. run: df -h -- /var/lib/batch".to_string()];
-    let started = EventKind::RunbookStarted { runbook: "free-disk".to_string(), by: OPERATOR.to_string(), plan, auto: false };
+    let started =
+        EventKind::RunbookStarted { runbook: "free-disk".to_string(), by: OPERATOR.to_string(), plan, auto: false };
     let event = ProblemEvent { seq: 100, problem: ProblemId(3), at: at(9), kind: started };
     update(&mut app, Feed::Events(vec![event]).into());
-    let line = |step, stream, text: &str| OutputLine { runbook: "free-disk".to_string(), step, stream, text: text.to_string() };
+    let line = |step, stream, text: &str| OutputLine {
+        runbook: "free-disk".to_string(),
+        step,
+        stream,
+        text: text.to_string(),
+    };
     let lines = vec![
         line(0, Stream::Note, "step 1 run: df -h -- /var/lib/batch"),
         line(0, Stream::Stdout, "Filesystem      Size  Used Avail Use% Mounted on"),
