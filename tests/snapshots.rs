@@ -7,7 +7,6 @@
 //! colour, fixed operator and log path. Update after a reviewed change with
 //! `INSTA_UPDATE=always cargo test --test snapshots` (or `cargo insta review`), then read the diff.
 
-use crossterm::event::KeyCode;
 use faultline::engine::Engine;
 use faultline::model::{
     Baseline, Candidate, ChangeKind, ChangeRecord, Entity, EntityId, EntityKind, EventKind, Hop, Impact, Observation,
@@ -26,7 +25,7 @@ use std::sync::{Arc, OnceLock};
 mod screen;
 #[path = "support/styled.rs"]
 mod styled;
-use screen::{draw, key, type_text};
+use screen::{draw, type_text};
 
 /// 2026-11-02T03:00:00Z in milliseconds.
 const T0: i64 = 1_793_588_400_000;
@@ -85,8 +84,16 @@ fn with_labels(mut s: Signal, pairs: &[(&str, &str)]) -> Signal {
     s
 }
 
-fn hop(from: &str, relation: RelationKind, to: &str) -> Hop {
-    Hop { from: id(from), relation, to: id(to) }
+/// An evidence path from `from` along `hops` (relation, next entity).
+fn path(from: &str, hops: &[(RelationKind, &str)]) -> Vec<Hop> {
+    let mut at = id(from);
+    hops.iter()
+        .map(|(relation, to)| {
+            let hop = Hop { from: at.clone(), relation: *relation, to: id(to) };
+            at = id(to);
+            hop
+        })
+        .collect()
 }
 
 /// cpu_utilisation on host:db-1 at 0.97 against an expected 0.31 (band 0.20–0.40).
@@ -98,42 +105,48 @@ fn cpu_signal() -> Signal {
     cpu
 }
 
+/// A root-cause candidate that explains only itself, with no evidence.
+fn candidate(entity: &str, entity_kind: EntityKind, score: f64, summary: &str) -> Candidate {
+    Candidate {
+        entity: id(entity),
+        entity_kind,
+        score,
+        summary: summary.to_string(),
+        signals: vec![],
+        strength: score,
+        first_breach: at(2),
+        explains: 1,
+        affected: 5,
+        evidence: vec![],
+        broke: vec![],
+    }
+}
+
 /// Host db-1's CPU as the top cause (a 3-hop evidence path, the anomaly it broke), the orders
 /// database second.
 fn ranking() -> Vec<Candidate> {
+    use RelationKind::{Calls, RunsOn};
     let cpu = cpu_signal();
+    let summary = "cpu_utilisation anomaly on host:db-1 (0.97, expected 0.31)";
     let top = Candidate {
-        entity: id("host:db-1"),
-        entity_kind: EntityKind::Host,
-        score: 0.92,
-        summary: "cpu_utilisation anomaly on host:db-1 (0.97, expected 0.31)".to_string(),
         signals: vec![cpu.key.clone()],
         strength: 0.97,
         first_breach: at(1),
         explains: 4,
-        affected: 5,
         evidence: vec![
-            vec![
-                hop("service:checkout", RelationKind::Calls, "database:orders"),
-                hop("database:orders", RelationKind::RunsOn, "process:postgres"),
-                hop("process:postgres", RelationKind::RunsOn, "host:db-1"),
-            ],
-            vec![hop("service:frontend", RelationKind::Calls, "service:checkout")],
+            path(
+                "service:checkout",
+                &[(Calls, "database:orders"), (RunsOn, "process:postgres"), (RunsOn, "host:db-1")],
+            ),
+            path("service:frontend", &[(Calls, "service:checkout")]),
         ],
         broke: vec![SignalEvidence::of(&cpu)],
+        ..candidate("host:db-1", EntityKind::Host, 0.92, summary)
     };
     let second = Candidate {
-        entity: id("database:orders"),
-        entity_kind: EntityKind::Database,
-        score: 0.41,
-        summary: "slow queries on database:orders".to_string(),
-        signals: vec![],
         strength: 0.6,
-        first_breach: at(2),
         explains: 2,
-        affected: 5,
-        evidence: vec![],
-        broke: vec![],
+        ..candidate("database:orders", EntityKind::Database, 0.41, "slow queries on database:orders")
     };
     vec![top, second]
 }
@@ -314,6 +327,18 @@ fn snapshot_each(view: &str, build: impl Fn(&str, (u16, u16)) -> App) {
 
 // ---- The views ----
 
+/// The base App after `commands`, then `typed` as key presses.
+fn after(commands: &'static [Command], typed: &'static str) -> impl Fn(&str, (u16, u16)) -> App {
+    move |theme, size| {
+        let mut app = app(theme, size);
+        for c in commands {
+            command(&mut app, *c);
+        }
+        type_text(&mut app, typed);
+        app
+    }
+}
+
 #[test]
 fn list() {
     snapshot_each("list", app);
@@ -321,40 +346,22 @@ fn list() {
 
 #[test]
 fn list_sorted_by_newest() {
-    snapshot_each("sort", |theme, size| {
-        let mut app = app(theme, size);
-        key(&mut app, KeyCode::Char('S'));
-        app
-    });
+    snapshot_each("sort", after(&[Command::Sort], ""));
 }
 
 #[test]
 fn filter_being_typed() {
-    snapshot_each("filter", |theme, size| {
-        let mut app = app(theme, size);
-        key(&mut app, KeyCode::Char('/'));
-        type_text(&mut app, "disk");
-        app
-    });
+    snapshot_each("filter", after(&[Command::Filter], "disk"));
 }
 
 #[test]
 fn palette_with_a_query() {
-    snapshot_each("palette", |theme, size| {
-        let mut app = app(theme, size);
-        key(&mut app, KeyCode::Char(':'));
-        type_text(&mut app, "db");
-        app
-    });
+    snapshot_each("palette", after(&[Command::Palette], "db"));
 }
 
 #[test]
 fn help_overlay() {
-    snapshot_each("help", |theme, size| {
-        let mut app = app(theme, size);
-        command(&mut app, Command::Help);
-        app
-    });
+    snapshot_each("help", after(&[Command::Help], ""));
 }
 
 #[test]
@@ -372,67 +379,35 @@ fn stale_and_down_sources() {
 /// Root cause, evidence, foundational cause, impact, runbooks, timeline; the chart when tall.
 #[test]
 fn detail() {
-    snapshot_each("detail", |theme, size| {
-        let mut app = app(theme, size);
-        command(&mut app, Command::Open);
-        app
-    });
+    snapshot_each("detail", after(&[Command::Open], ""));
 }
 
 #[test]
 fn detail_scrolled_to_the_end() {
-    snapshot_each("detail_end", |theme, size| {
-        let mut app = app(theme, size);
-        command(&mut app, Command::Open);
-        command(&mut app, Command::Bottom);
-        app
-    });
+    snapshot_each("detail_end", after(&[Command::Open, Command::Bottom], ""));
 }
 
 /// Two events back in the detail: the status line says REPLAY, the timeline marks the cursor.
 #[test]
 fn detail_in_replay() {
-    snapshot_each("replay", |theme, size| {
-        let mut app = app(theme, size);
-        command(&mut app, Command::Open);
-        command(&mut app, Command::StepBack);
-        command(&mut app, Command::StepBack);
-        app
-    });
+    snapshot_each("replay", after(&[Command::Open, Command::StepBack, Command::StepBack], ""));
 }
 
 #[test]
 fn silence_plan() {
-    snapshot_each("plan_silence", |theme, size| {
-        let mut app = app(theme, size);
-        command(&mut app, Command::Silence);
-        assert!(app.proposal.is_some(), "no silence plan: {:?}", app.notice);
-        app
-    });
+    snapshot_each("plan_silence", after(&[Command::Silence], ""));
 }
 
+/// On P-0003 (second in the list): the disk problem.
 #[test]
 fn runbook_chooser() {
-    snapshot_each("runbooks", |theme, size| {
-        let mut app = app(theme, size);
-        select(&mut app, 3);
-        command(&mut app, Command::Runbooks);
-        assert!(app.chooser.is_some(), "no chooser: {:?}", app.notice);
-        app
-    });
+    snapshot_each("runbooks", after(&[Command::Down, Command::Runbooks], ""));
 }
 
 /// `free-disk` (key `d`) on the disk problem: a destructive plan that asks for the host's name.
 #[test]
 fn runbook_plan() {
-    snapshot_each("plan_runbook", |theme, size| {
-        let mut app = app(theme, size);
-        select(&mut app, 3);
-        command(&mut app, Command::Open);
-        key(&mut app, KeyCode::Char('d'));
-        assert!(app.proposal.is_some(), "no runbook plan: {:?}", app.notice);
-        app
-    });
+    snapshot_each("plan_runbook", after(&[Command::Down, Command::Open], "d"));
 }
 
 /// The disk problem with `free-disk` running and some of its output streamed in.
