@@ -63,6 +63,13 @@ pub fn render(app: &App, frame: &mut Frame) {
     }
 }
 
+/// Clears the rows an overlay box takes across the whole of `area`, not just the box: what is
+/// left of the view beside a box (a `›`, the end of a time) would read as part of it.
+pub(crate) fn clear_under(frame: &mut Frame, area: Rect, rect: Rect) {
+    let band = Rect { x: area.x, y: rect.y, width: area.width, height: rect.height };
+    frame.render_widget(ratatui::widgets::Clear, band.intersection(area));
+}
+
 /// The first line: what this is and what it shows.
 fn render_title(app: &App, frame: &mut Frame, area: Rect) {
     let what = match app.view {
