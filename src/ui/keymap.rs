@@ -433,14 +433,11 @@ impl Keymap {
     }
 }
 
-/// One key bound to two commands of one scope. The error points at the binding the user wrote
-/// (the built-in one may be the other), naming the other command.
+/// One key bound to two commands of one scope. The error points at the binding written last
+/// (a user's binding rather than the built-in one it clashes with), naming the other command.
 fn conflict(layered: &settings::Layered, key: Key, this: (Command, String), first: (Command, String)) -> SettingsError {
-    let (blamed, other) = if layered.written_over_base(&this.1) || !layered.written_over_base(&first.1) {
-        (this.1, first.0)
-    } else {
-        (first.1, this.0)
-    };
+    let (blamed, other) =
+        if layered.written_at(&this.1) >= layered.written_at(&first.1) { (this.1, first.0) } else { (first.1, this.0) };
     layered.error(blamed, format!("`{key}` is already bound to `{}`; a key runs one command", other.name()))
 }
 

@@ -86,9 +86,10 @@ impl Layered {
         }
     }
 
-    /// Whether a layer above the built-in default writes `key`.
-    pub fn written_over_base(&self, key: &str) -> bool {
-        self.layers.iter().skip(1).any(|l| line_of(&l.text, key).is_some())
+    /// Where `key` is written last: the index of the topmost layer that writes it (0 is the
+    /// built-in default) and the line there. Later positions compare greater.
+    pub fn written_at(&self, key: &str) -> Option<(usize, usize)> {
+        self.layers.iter().enumerate().rev().find_map(|(i, l)| line_of(&l.text, key).map(|line| (i, line)))
     }
 }
 
