@@ -344,6 +344,15 @@ pub fn run(args: Args) -> Result<()> {
                     topology.relations.len()
                 ));
             }
+            // The UI's files in the config directory, and the theme the config names; checked
+            // before anything is printed, so an error leaves stdout empty.
+            let appearance = appearance(args.theme.as_deref(), args.colors, Some((&config, &file)));
+            let dir = ui::config_dir();
+            let (_, theme, problems) = ui::load_style(dir.as_deref(), &appearance);
+            if !problems.is_empty() {
+                let list = problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n");
+                bail!("{list}");
+            }
             let engine = config.engine();
             println!(
                 "{}: ok (correlation window {}s, {} topology hops, anomaly threshold {})",
@@ -355,16 +364,8 @@ pub fn run(args: Args) -> Result<()> {
             for line in topologies {
                 println!("{line}");
             }
-            // The UI's files in the config directory, and the theme the config names.
-            let appearance = appearance(args.theme.as_deref(), args.colors, Some((&config, &file)));
-            let dir = ui::config_dir();
-            let (_, theme, problems) = ui::load_style(dir.as_deref(), &appearance);
-            if !problems.is_empty() {
-                let list = problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n");
-                bail!("{list}");
-            }
             let name = appearance.theme.map_or_else(|| ui::theme::DEFAULT_THEME.to_string(), |t| t.name);
-            println!("theme {name}, keymap: ok ({} colours here)", theme.mode.name());
+            println!("theme {name}, keymap: ok (colours here: {})", theme.mode.name());
             Ok(())
         }
     }

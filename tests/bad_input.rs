@@ -452,8 +452,9 @@ fn config_check_refuses_bad_theme_and_keymap_files() {
 
     std::fs::write(dir.join("keymap.toml"), "[quit]\nkeys = [\"Q\"]\n[help]\nkeys = [\"Q\"]\n").unwrap();
     std::fs::write(&config, "# team default\n[ui]\ntheme = \"sepia\"\n").unwrap();
-    let (ok, _, stderr) = config_check(&config, home.path());
+    let (ok, stdout, stderr) = config_check(&config, home.path());
     assert!(!ok, "a bad keymap and an unknown theme must fail the check");
+    assert_eq!(stdout, "", "nothing on stdout on error");
     assert_has(&stderr, &format!("{}: `ui.theme`: unknown theme `sepia`", config.display()));
     assert_has(
         &stderr,

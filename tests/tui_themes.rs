@@ -81,7 +81,10 @@ fn demo_theme_light_draws_its_colours_and_the_dark_default_does_not() {
     let marker = start_demo(&t, xdg.path(), "COLORTERM=truecolor", "");
     let dark = wait_for_ui(&t);
     assert!(dark.contains(DARK_STATUS_BG), "dark status bar colour missing:\n{dark}");
-    assert!(!dark.contains(LIGHT_STATUS_BG) && !dark.contains(LIGHT_TITLE_BG), "light colours in the dark run:\n{dark}");
+    assert!(
+        !dark.contains(LIGHT_STATUS_BG) && !dark.contains(LIGHT_TITLE_BG),
+        "light colours in the dark run:\n{dark}"
+    );
     quit(&t, &marker);
 }
 
