@@ -352,6 +352,27 @@ mod tests {
     }
 
     #[test]
+    fn a_bad_settings_file_is_left_out_and_named_in_the_first_notice() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("keymap.toml"), "[up]\nkeys = [\"j\"]\n").unwrap();
+        std::fs::write(dir.path().join("theme.toml"), "[severity]\ninfo = { fg = \"magenta\" }\n").unwrap();
+        let light = ThemeChoice { name: "light".into(), origin: "--theme".into(), key: String::new() };
+        let appearance = Appearance { theme: Some(light), colors: Some(ColorMode::TrueColor) };
+        let (keymap, theme, problems) = load_style(Some(dir.path()), &appearance);
+        assert_eq!(keymap, Keymap::builtin(), "the bad keymap is left out whole");
+        assert_eq!(theme.severity.info.fg, Some(ratatui::style::Color::Magenta), "the good theme.toml applies");
+        assert_eq!(theme.ui.status_bar.bg, Some(ratatui::style::Color::Rgb(0xe4, 0xe4, 0xe4)), "over the light theme");
+        let keymap_file = dir.path().join("keymap.toml").display().to_string();
+        let notice = settings_notice(&problems).unwrap();
+        assert!(
+            notice.starts_with(&format!("{keymap_file}:2: `up.keys[0]`: `j` is already bound to `down`")),
+            "{notice}"
+        );
+        assert!(notice.ends_with("(defaults used for that file)"), "{notice}");
+        assert_eq!(settings_notice(&[]), None);
+    }
+
+    #[test]
     fn keys_typed_before_a_destructive_plan_was_drawn_never_count() {
         let mut app = App::new(UiOptions::default());
         let run = Request::Run(crate::runbook::RunRequest {
