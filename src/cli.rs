@@ -42,6 +42,15 @@ pub struct Args {
     /// default: `runbooks/` in the config directory).
     #[arg(long, global = true, value_name = "DIR")]
     runbooks: Option<PathBuf>,
+    /// UI colour theme: dark (the default), light, high-contrast, a file themes/NAME.toml in the
+    /// config directory, or a path to a .toml file. Overrides the config's `[ui] theme`; the
+    /// user's theme.toml is still laid over it.
+    #[arg(long, global = true, value_name = "NAME")]
+    theme: Option<String>,
+    /// Colours the terminal can show: truecolor, 256, 16 or none (default: decided from NO_COLOR,
+    /// COLORTERM and TERM).
+    #[arg(long, global = true, value_name = "MODE", value_parser = parse_colors)]
+    colors: Option<ui::ColorMode>,
     /// With no command: the configuration to run live with (default: faultline.toml in the
     /// config directory, e.g. ~/.config/faultline/faultline.toml).
     #[arg(long, value_name = "FILE")]
@@ -224,6 +233,31 @@ enum ConfigCommand {
     Check { file: PathBuf },
 }
 
+/// A `--colors` value.
+fn parse_colors(s: &str) -> std::result::Result<ui::ColorMode, String> {
+    s.parse()
+}
+
+/// The theme and colours asked for: `--theme` wins over the config's `[ui] theme` (a relative
+/// path there is relative to the config file, as its other paths are).
+fn appearance(theme: Option<&str>, colors: Option<ui::ColorMode>, config: Option<(&Config, &Path)>) -> ui::Appearance {
+    let theme = match (theme, config) {
+        (Some(name), _) => {
+            Some(ui::ThemeChoice { name: name.to_string(), origin: "--theme".into(), key: String::new() })
+        }
+        (None, Some((config, path))) => {
+            let mut name = config.ui.theme.clone();
+            let is_path = name.ends_with(".toml") || name.contains('/');
+            if let Some(base) = path.parent().filter(|_| is_path && Path::new(&name).is_relative()) {
+                name = base.join(&name).display().to_string();
+            }
+            Some(ui::ThemeChoice { name, origin: path.display().to_string(), key: "ui.theme".into() })
+        }
+        (None, None) => None,
+    };
+    ui::Appearance { theme, colors }
+}
+
 pub fn run(args: Args) -> Result<()> {
     let log_path = init_logging(args.log_file.as_deref())?;
     tracing::info!(version = env!("CARGO_PKG_VERSION"), command = ?args.command, "faultline starting");
@@ -241,11 +275,14 @@ pub fn run(args: Args) -> Result<()> {
                 config.display()
             );
         }
-        return run_live(&config, args.readonly, args.runbooks, log_path);
+        let look = Look { theme: args.theme, colors: args.colors };
+        return run_live(&config, args.readonly, args.runbooks, log_path, look);
     };
     match command {
         Command::Demo { scenario, speed, headless, journal, events_out, config } => {
-            let engine = engine_config(config.as_deref())?;
+            let loaded = config.as_deref().map(Config::load).transpose()?;
+            let engine = loaded.as_ref().map(Config::engine).unwrap_or_default();
+            let appearance = appearance(args.theme.as_deref(), args.colors, loaded.as_ref().zip(config.as_deref()));
             let scenario = match &scenario {
                 Some(path) => fixture::load(path)?,
                 None => fixture::parse(DEMO_SCENARIO, Path::new(DEMO_SCENARIO_NAME))?,
@@ -265,6 +302,7 @@ pub fn run(args: Args) -> Result<()> {
                     operator: faultline::runbook::operator(),
                     silence: None,
                     runbooks: Default::default(),
+                    appearance,
                 };
                 demo_ui(agent, scenario, speed, events_out, opts)
             }
@@ -281,10 +319,15 @@ pub fn run(args: Args) -> Result<()> {
             print_text(&topology_as_of(&observations, at, &file)?)
         }
         Command::Replay { file, follow: true, .. } => {
-            follow::run(&file, follow::Options { readonly: args.readonly, log_path, runbooks: args.runbooks })
+            let appearance = appearance(args.theme.as_deref(), args.colors, None);
+            follow::run(
+                &file,
+                follow::Options { readonly: args.readonly, log_path, runbooks: args.runbooks, appearance },
+            )
         }
         Command::Replay { file, headless, at, topology_at: None, follow: false } => {
-            replay::run(&file, replay::Options { headless, at: at.as_deref(), log_path })
+            let appearance = appearance(args.theme.as_deref(), args.colors, None);
+            replay::run(&file, replay::Options { headless, at: at.as_deref(), log_path, appearance })
         }
         Command::Export { problem, journal, output, format, config } => {
             export::run(&problem, &journal, output.as_deref(), format, config.as_deref())
@@ -308,6 +351,15 @@ pub fn run(args: Args) -> Result<()> {
                     topology.relations.len()
                 ));
             }
+            // The UI's files in the config directory, and the theme the config names; checked
+            // before anything is printed, so an error leaves stdout empty.
+            let appearance = appearance(args.theme.as_deref(), args.colors, Some((&config, &file)));
+            let dir = ui::config_dir();
+            let (_, theme, problems) = ui::load_style(dir.as_deref(), &appearance);
+            if !problems.is_empty() {
+                let list = problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n");
+                bail!("{list}");
+            }
             let engine = config.engine();
             println!(
                 "{}: ok (correlation window {}s, {} topology hops, anomaly threshold {})",
@@ -319,6 +371,8 @@ pub fn run(args: Args) -> Result<()> {
             for line in topologies {
                 println!("{line}");
             }
+            let name = appearance.theme.map_or_else(|| ui::theme::DEFAULT_THEME.to_string(), |t| t.name);
+            println!("theme {name}, keymap: ok (colours here: {})", theme.mode.name());
             Ok(())
         }
     }
@@ -405,14 +459,27 @@ fn run_agent(
 /// own thread; the UI on this one, and when the UI ends the agent stops. When an agent already
 /// writes the configured journal (a service), attach to it as a viewer instead of starting a
 /// second one (see `follow`).
-fn run_live(config_path: &Path, readonly: bool, runbooks: Option<PathBuf>, log_path: PathBuf) -> Result<()> {
+/// `--theme` and `--colors` as given, before the config's `[ui]` is known.
+struct Look {
+    theme: Option<String>,
+    colors: Option<ui::ColorMode>,
+}
+
+fn run_live(
+    config_path: &Path,
+    readonly: bool,
+    runbooks: Option<PathBuf>,
+    log_path: PathBuf,
+    look: Look,
+) -> Result<()> {
     let config = with_runbooks(load_live_config(config_path)?, runbooks)?;
+    let appearance = appearance(look.theme.as_deref(), look.colors, Some((&config, config_path)));
     let journal_path = config.journal_path().context("finding the state directory for the journal")?;
     let journal = match Journal::open_as(&journal_path, LIVE_UI_HOLDER) {
         Ok(j) => j,
         Err(faultline::journal::JournalError::Held { holder, .. }) => {
             // A viewer shows the plans of the same runbooks the agent would check them against.
-            let opts = follow::Options { readonly, log_path, runbooks: config.runbooks.dir() };
+            let opts = follow::Options { readonly, log_path, runbooks: config.runbooks.dir(), appearance };
             return follow::attach(&journal_path, opts, holder.as_ref());
         }
         Err(e) => return Err(e.into()),
@@ -428,6 +495,7 @@ fn run_live(config_path: &Path, readonly: bool, runbooks: Option<PathBuf>, log_p
         operator: faultline::runbook::operator(),
         silence: rt.silence_target().cloned(),
         runbooks: ui::Runbooks(rt.runbooks()),
+        appearance,
     };
     let (feed_tx, feed_rx) = tokio::sync::mpsc::unbounded_channel();
     let (req_tx, req_rx) = tokio::sync::mpsc::unbounded_channel();

@@ -196,7 +196,9 @@ impl Default for JournalSection {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields, expecting = "a [ui] table")]
 pub struct UiSection {
-    /// Theme name, looked up in `themes/` and the user's config directory.
+    /// Theme: a built-in name (`dark`, also `default`; `light`; `high-contrast`), a file
+    /// `themes/NAME.toml` in the user's config directory, or a path to a `.toml` file (relative to
+    /// this config file). `--theme` overrides it; checked by `faultline config check`.
     pub theme: String,
 }
 
