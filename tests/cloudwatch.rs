@@ -78,7 +78,7 @@ fn metrics_alarms_and_instances_from_moto_reach_the_engine_and_the_journal() {
         &config,
         format!(
             "[[sources.cloudwatch]]\nname = \"aws\"\nregion = \"us-east-1\"\nendpoint = \"{}\"\nlookback = \"30m\"\n\
-             timeout = \"5s\"\n[[sources.cloudwatch.metrics]]\nnamespace = \"AWS/EC2\"\nmetric = \"CPUUtilization\"\n\
+             timeout = \"60s\"\n[[sources.cloudwatch.metrics]]\nnamespace = \"AWS/EC2\"\nmetric = \"CPUUtilization\"\n\
              dimensions = {{ InstanceId = \"{web}\" }}\n",
             server.url
         ),
@@ -112,7 +112,9 @@ fn metrics_alarms_and_instances_from_moto_reach_the_engine_and_the_journal() {
     let samples: Vec<(Timestamp, f64)> = obs
         .iter()
         .filter_map(|o| match &o.kind {
-            ObservationKind::Metric { entity, metric, samples } if entity.as_str() == host && metric == "CPUUtilization" => {
+            ObservationKind::Metric { entity, metric, samples }
+                if entity.as_str() == host && metric == "CPUUtilization" =>
+            {
                 Some(samples.clone())
             }
             _ => None,
@@ -178,10 +180,14 @@ fn moto_verifying_signatures_refuses_a_wrong_secret_and_missing_credentials_are_
     let server = moto(Some(3));
     let (id, secret) = Aws::new(&server, TEST_KEY_ID, TEST_SECRET).iam_user("faultline");
     let home = tempfile::tempdir().unwrap();
-    let config = source_config(&format!("name = \"aws\"\nregion = \"us-east-1\"\nendpoint = \"{}\"\nretries = 0\ntimeout = \"120s\"\n", server.url));
+    let config = source_config(&format!(
+        "name = \"aws\"\nregion = \"us-east-1\"\nendpoint = \"{}\"\nretries = 0\ntimeout = \"120s\"\n",
+        server.url
+    ));
     let rt = runtime();
     let pull = |vars: &[(&str, &str)]| {
-        let mut s = CloudWatchSource::with_environment(config.clone(), Mapping::default(), env(vars, home.path())).unwrap();
+        let mut s =
+            CloudWatchSource::with_environment(config.clone(), Mapping::default(), env(vars, home.path())).unwrap();
         rt.block_on(s.pull(Timestamp::wall_clock()))
     };
 
@@ -189,17 +195,25 @@ fn moto_verifying_signatures_refuses_a_wrong_secret_and_missing_credentials_are_
     assert!(good.problems.is_empty(), "{:?}", good.problems);
 
     let wrong = pull(&[("AWS_ACCESS_KEY_ID", &id), ("AWS_SECRET_ACCESS_KEY", "not-the-secret")]);
-    assert!(!wrong.problems.is_empty());
-    for p in &wrong.problems {
-        assert!(p.contains("HTTP 403: SignatureDoesNotMatch"), "{p}");
-        assert!(!p.contains("not-the-secret"), "{p}");
-    }
-    assert!(wrong.problems[0].starts_with(&format!("DescribeInstances {}/", server.url)), "{:?}", wrong.problems);
+    assert_eq!(wrong.problems.len(), 2, "{:?}", wrong.problems);
+    assert_eq!(
+        wrong.problems[0],
+        format!(
+            "DescribeInstances {}/: HTTP 401: AuthFailure: AWS was not able to validate the provided access credentials",
+            server.url
+        )
+    );
+    let p = &wrong.problems[1];
+    assert!(p.starts_with(&format!("DescribeAlarms {}/: HTTP 403: SignatureDoesNotMatch: ", server.url)), "{p}");
+    assert!(wrong.problems.iter().all(|p| !p.contains("not-the-secret")));
 
     let none = pull(&[]);
     assert_eq!(none.problems.len(), 1, "{:?}", none.problems);
     let p = &none.problems[0];
-    assert!(p.starts_with("no AWS credentials found; looked at the environment (AWS_ACCESS_KEY_ID not set)"), "{p}");
+    assert!(
+        p.starts_with("source `aws`: no AWS credentials found; looked at the environment (AWS_ACCESS_KEY_ID not set)"),
+        "{p}"
+    );
     assert!(p.contains(".aws/credentials (no such file)") && p.contains(".aws/config (no such file)"), "{p}");
     assert!(p.contains("web identity (AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN not both set)"), "{p}");
 }
@@ -222,7 +236,10 @@ fn web_identity_credentials_come_from_moto_sts() {
     assert!(c.expires.is_some_and(|e| e > now), "{c:?}");
 
     // The whole source signs with them (moto routes by the signature's service).
-    let config = source_config(&format!("name = \"aws\"\nregion = \"us-east-1\"\nendpoint = \"{}\"\ntimeout = \"120s\"\n", server.url));
+    let config = source_config(&format!(
+        "name = \"aws\"\nregion = \"us-east-1\"\nendpoint = \"{}\"\ntimeout = \"120s\"\n",
+        server.url
+    ));
     let mut s = CloudWatchSource::with_environment(config, Mapping::default(), env(&vars, dir.path())).unwrap();
     let pull = rt.block_on(s.pull(now));
     assert!(pull.problems.is_empty(), "{:?}", pull.problems);

@@ -106,7 +106,13 @@ impl Aws {
     }
 
     /// `PutMetricData` of one series: (time, value) pairs.
-    pub fn put_metric_data(&mut self, namespace: &str, metric: &str, dims: &[(&str, &str)], points: &[(Timestamp, f64)]) {
+    pub fn put_metric_data(
+        &mut self,
+        namespace: &str,
+        metric: &str,
+        dims: &[(&str, &str)],
+        points: &[(Timestamp, f64)],
+    ) {
         let mut p: Vec<(String, String)> = vec![
             ("Action".into(), "PutMetricData".into()),
             ("Version".into(), "2010-08-01".into()),

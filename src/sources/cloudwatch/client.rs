@@ -138,6 +138,11 @@ impl AwsClient {
         })
     }
 
+    /// Credentials usable now, found (or refreshed) if need be.
+    pub async fn credentials(&mut self, now: Timestamp) -> Result<super::credentials::Credentials, CredentialsError> {
+        self.credentials.get(&self.http, now).await
+    }
+
     /// One call of `params` (holding `Action`) to `service`: the body of its answer.
     pub async fn call(&mut self, service: &Service, params: &[(String, String)]) -> Result<String, CallError> {
         let action = params.iter().find(|(k, _)| k == "Action").map(|(_, v)| v.clone()).unwrap_or_default();

@@ -294,6 +294,11 @@ impl CloudWatchSource {
         }
         self.client.calls.clear();
         self.client.bytes = 0;
+        // Once per cycle: without credentials no call can go, and one message says why.
+        if let Err(e) = self.client.credentials(now).await {
+            pull.problems.push(format!("source `{}`: {e}", self.config.name));
+            return pull;
+        }
         let mut topology = Vec::new();
         let mut data = Vec::new();
         let mut throttled = false;
