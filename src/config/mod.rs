@@ -98,6 +98,8 @@ pub struct SourcesSection {
     pub topology: Vec<crate::sources::topology_file::TopologyFileConfig>,
     /// `[[sources.change_feed]]`: JSON-lines files of deployments, config changes, restarts.
     pub change_feed: Vec<crate::sources::change_feed::ChangeFeedConfig>,
+    /// `[[sources.cloudwatch]]`: AWS CloudWatch metrics and alarms, EC2 instances.
+    pub cloudwatch: Vec<crate::sources::cloudwatch::CloudWatchConfig>,
 }
 
 impl SourcesSection {
@@ -107,6 +109,7 @@ impl SourcesSection {
             && self.alertmanager.is_empty()
             && self.topology.is_empty()
             && self.change_feed.is_empty()
+            && self.cloudwatch.is_empty()
     }
 }
 
@@ -118,6 +121,7 @@ impl Default for SourcesSection {
             alertmanager: Vec::new(),
             topology: Vec::new(),
             change_feed: Vec::new(),
+            cloudwatch: Vec::new(),
         }
     }
 }
@@ -379,15 +383,26 @@ impl Config {
         let all = (self.sources.prometheus.iter().map(|p| ("prometheus", &p.name)))
             .chain(self.sources.alertmanager.iter().map(|a| ("alertmanager", &a.name)))
             .chain(self.sources.topology.iter().map(|t| ("topology", &t.name)))
-            .chain(self.sources.change_feed.iter().map(|c| ("change_feed", &c.name)));
+            .chain(self.sources.change_feed.iter().map(|c| ("change_feed", &c.name)))
+            .chain(self.sources.cloudwatch.iter().map(|c| ("cloudwatch", &c.name)));
         let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
         for (kind, name) in all {
             let i = counts.entry(kind).or_default();
-            if !names.insert(name.as_str()) && matches!(kind, "topology" | "change_feed") {
+            if !names.insert(name.as_str()) && matches!(kind, "topology" | "change_feed" | "cloudwatch") {
                 // Each source picks its own observations out of the journal by name.
                 return Err((format!("sources.{kind}[{i}].name"), format!("`{name}` names another source already")));
             }
             *i += 1;
+        }
+        for (i, c) in self.sources.cloudwatch.iter().enumerate() {
+            let key = |k: &str| format!("sources.cloudwatch[{i}].{k}");
+            not_blank(&key("name"), &c.name)?;
+            positive(&key("interval"), c.interval)?;
+            positive(&key("timeout"), c.timeout)?;
+            positive(&key("lookback"), c.lookback)?;
+            positive(&key("throttle_backoff"), c.throttle_backoff)?;
+            in_range(&key("max_response_bytes"), c.max_response_bytes as u64, 1024, 1 << 34)?;
+            c.check().map_err(|(k, why)| (key(&k), why))?;
         }
         for (i, p) in self.sources.prometheus.iter().enumerate() {
             let key = |k: &str| format!("sources.prometheus[{i}].{k}");
