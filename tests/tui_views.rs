@@ -632,7 +632,7 @@ fn bad_keymap_toml_names_the_file_and_the_key() {
     let err = Keymap::from_toml(Some(("[down]\nkeys = [\"j\", \"Ctrl-Foo\"]\n", "keymap.toml"))).unwrap_err();
     assert_eq!(err.key, "down.keys[1]");
     let message = err.to_string();
-    assert!(message.starts_with("keymap.toml: `down.keys[1]`:"), "{message}");
+    assert!(message.starts_with("keymap.toml:2: `down.keys[1]`:"), "{message}");
     assert!(message.contains("Ctrl-Foo"), "{message}");
 
     let err = Keymap::from_toml(Some(("[open]\nkeys = [\"o\"]\ndescriptoin = \"x\"\n", "keymap.toml"))).unwrap_err();
