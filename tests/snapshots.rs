@@ -278,6 +278,7 @@ fn options() -> UiOptions {
             duration_ms: 2 * 3_600_000,
         }),
         runbooks: runbooks(),
+        ..UiOptions::default()
     }
 }
 
