@@ -8,8 +8,13 @@
 //! follows. Counts are kept per (entity, template) for the last [`COUNT_INTERVALS`] intervals, of at
 //! most [`TEMPLATES_PER_ENTITY`] templates per entity (the least recently counted goes first).
 
-use crate::model::{EntityId, EventKind, LogLine, Observation, ObservationKind, ProblemEvent, Severity, Timestamp};
-use std::collections::{BTreeMap, VecDeque};
+use super::app::{scrolled, App, View};
+use super::keymap::{Command, Scope};
+use crate::model::{
+    EntityId, EventKind, LogLine, Observation, ObservationKind, Problem, ProblemEvent, ProblemId, Severity, Timestamp,
+};
+use crossterm::event::{KeyCode, KeyEvent};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// Lines kept per entity outside any onset window.
 pub const RECENT_LINES: usize = 1_000;
@@ -241,7 +246,7 @@ pub struct TemplateSummary<'a> {
 /// The full-screen log pane of one problem: where it is scrolled and what it searches.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogPane {
-    pub problem: crate::model::ProblemId,
+    pub problem: ProblemId,
     /// First line shown; `None` until placed at the onset on first draw or key.
     pub scroll: Option<usize>,
     /// The search text (case-insensitive); empty: no search.
@@ -253,7 +258,7 @@ pub struct LogPane {
 }
 
 impl LogPane {
-    pub fn new(problem: crate::model::ProblemId) -> LogPane {
+    pub fn new(problem: ProblemId) -> LogPane {
         LogPane { problem, scroll: None, query: String::new(), editing: false, current: None }
     }
 
@@ -287,6 +292,147 @@ pub fn step_match(matching: &[usize], current: Option<usize>, forward: bool) -> 
         (Some(c), true) => matching.iter().copied().find(|&m| m > c).unwrap_or(first),
         (Some(c), false) => matching.iter().rev().copied().find(|&m| m < c).unwrap_or(last),
     })
+}
+
+/// Lines of context shown above the first line at or after onset when the pane opens.
+const ONSET_CONTEXT: usize = 3;
+
+/// The entities whose logs a problem's pane and LOGS block show: its signals' and its root-cause
+/// candidates', in id order.
+pub fn problem_entities(problem: &Problem) -> Vec<&EntityId> {
+    let ids: BTreeSet<&EntityId> =
+        problem.signals.values().map(|s| &s.entity).chain(problem.root_causes.iter().map(|c| &c.entity)).collect();
+    ids.into_iter().collect()
+}
+
+/// The data time a problem's logs are shown from: [`PIN_BEFORE_MS`] before it opened.
+pub fn span_start(problem: &Problem) -> Timestamp {
+    problem.opened_at.plus_ms(-PIN_BEFORE_MS)
+}
+
+impl App {
+    /// The lines of the pane's problem, from before its onset up to the replay cursor (none
+    /// after it): what the log pane scrolls through.
+    pub fn log_pane_lines(&self) -> Vec<(&EntityId, &LogLine)> {
+        let Some(pane) = &self.log_pane else { return Vec::new() };
+        let Some(problem) = self.problems().problems.get(&pane.problem) else { return Vec::new() };
+        self.logs.lines(&problem_entities(problem), span_start(problem), self.problems().as_of)
+    }
+
+    /// Rows of lines the pane shows (the body less its header and footer lines).
+    pub fn log_pane_rows(&self) -> usize {
+        super::views::detail_rows(self.size.1).saturating_sub(2).max(1)
+    }
+
+    /// The first line the pane shows: where it was scrolled, else a few lines above the first
+    /// line at or after the problem's onset.
+    pub fn log_pane_top(&self, lines: &[(&EntityId, &LogLine)]) -> usize {
+        let max = lines.len().saturating_sub(self.log_pane_rows());
+        let Some(pane) = &self.log_pane else { return 0 };
+        let top = pane.scroll.unwrap_or_else(|| {
+            let onset = self.problems().problems.get(&pane.problem).map_or(Timestamp(i64::MIN), |p| p.opened_at);
+            lines.partition_point(|(_, l)| l.at < onset).saturating_sub(ONSET_CONTEXT)
+        });
+        top.min(max)
+    }
+
+    /// Where keys are looked up: the log pane's own keys win while it shows with nothing over it.
+    pub(crate) fn log_scope(&self) -> Option<Scope> {
+        let over = self.help || self.proposal.is_some() || self.chooser.is_some() || self.palette.is_some();
+        (self.log_pane.is_some() && !over).then_some(Scope::Logs)
+    }
+
+    /// `logs`: opens the pane on the target problem (the detail's, or the list's selection).
+    pub(crate) fn open_logs(&mut self) {
+        let Some(problem) = self.target_problem() else {
+            self.notice = Some("no problem selected".to_string());
+            return;
+        };
+        let id = problem.id;
+        let entities = problem_entities(problem);
+        if !entities.iter().any(|e| self.logs.knows(e)) {
+            self.notice = Some(format!("no log lines of {id}'s entities (no log source sent any)"));
+            return;
+        }
+        self.view = View::Detail(id);
+        self.topo = None;
+        self.log_pane = Some(LogPane::new(id));
+    }
+
+    /// A command while the log pane shows: true when it was the pane's (replay keys and the
+    /// palette are not: the pane follows the cursor they move).
+    pub(crate) fn log_command(&mut self, command: Command) -> bool {
+        let lines = self.log_pane_lines();
+        let total = lines.len();
+        let top = self.log_pane_top(&lines);
+        let rows = self.log_pane_rows();
+        let matching: Vec<usize> = match &self.log_pane {
+            Some(pane) => {
+                lines.iter().enumerate().filter(|(_, (_, l))| pane.matches(&l.line)).map(|(i, _)| i).collect()
+            }
+            None => return false,
+        };
+        let max = total.saturating_sub(rows);
+        let Some(pane) = self.log_pane.as_mut() else { return false };
+        if let Some(to) = scrolled(command, top, rows, max) {
+            pane.scroll = Some(to);
+            return true;
+        }
+        match command {
+            Command::Back | Command::Logs => self.log_pane = None,
+            Command::Filter => {
+                pane.editing = true;
+                pane.query.clear();
+                pane.current = None;
+            }
+            Command::NextMatch | Command::PreviousMatch => {
+                let forward = command == Command::NextMatch;
+                // From the current match, or from the screen's top when there is none yet.
+                let from = pane.current.or_else(|| forward.then(|| top.saturating_sub(1)).or(Some(top)));
+                match step_match(&matching, from, forward) {
+                    Some(line) => {
+                        pane.current = Some(line);
+                        pane.scroll = Some(line.saturating_sub(rows / 2).min(max));
+                    }
+                    None if pane.query.is_empty() => self.notice = Some("no search: press / first".to_string()),
+                    None => self.notice = Some(format!("no line matches `{}`", pane.query)),
+                }
+            }
+            Command::Help => self.help = true,
+            _ => return false,
+        }
+        true
+    }
+
+    /// A key while the pane's `/` line has the keyboard: text edits the search, Enter keeps it
+    /// and jumps to the first match from the screen's top, Esc drops it. False for keys it
+    /// leaves to the keymap.
+    pub(crate) fn log_search_key(&mut self, event: &KeyEvent) -> bool {
+        let Some(pane) = self.log_pane.as_mut().filter(|p| p.editing) else { return false };
+        if let Some(c) = super::keymap::typed_char(event) {
+            pane.query.push(c);
+            return true;
+        }
+        match event.code {
+            KeyCode::Backspace => {
+                pane.query.pop();
+            }
+            KeyCode::Enter => {
+                pane.editing = false;
+                pane.current = None;
+                if !pane.query.is_empty() {
+                    self.log_command(Command::NextMatch);
+                }
+            }
+            KeyCode::Esc => {
+                pane.editing = false;
+                pane.query.clear();
+                pane.current = None;
+            }
+            _ => return false,
+        }
+        true
+    }
 }
 
 #[cfg(test)]
