@@ -616,7 +616,11 @@ pub fn logs() -> Vec<RawLog> {
             }
             if rng.chance(0.2) {
                 let t = minute * MIN + rng.int(0, 59_999) as i64;
-                push(t, service, format!("DEBUG cache refresh took {} ms, {} entries", rng.int(1, 40), rng.int(100, 900)));
+                push(
+                    t,
+                    service,
+                    format!("DEBUG cache refresh took {} ms, {} entries", rng.int(1, 40), rng.int(100, 900)),
+                );
             }
         }
         minute += 1;

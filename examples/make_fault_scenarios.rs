@@ -27,11 +27,11 @@
 //! and checks that [`render`] reproduces the shipped fixtures.
 
 use faultline::engine::detect::default_saturation;
+use faultline::engine::logs::{LogPatternConfig, LogPatterns};
 use faultline::model::{
     AlertState, ChangeKind, Criticality, Entity, EntityId, EntityKind, Observation, ObservationKind, Relation,
     RelationKind, Severity, Timestamp,
 };
-use faultline::engine::logs::{LogPatternConfig, LogPatterns};
 use faultline::sources::fixture::{self, IncidentTruth, RawLog, ScenarioHeader, Truth, NOISE};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::PathBuf;
@@ -585,7 +585,8 @@ impl Story {
         let mut miners: BTreeMap<String, LogPatterns> = BTreeMap::new();
         let mut reported = Vec::new();
         for (line, incident) in &logs {
-            let miner = miners.entry(line.source.clone()).or_insert_with(|| LogPatterns::new(LogPatternConfig::default()));
+            let miner =
+                miners.entry(line.source.clone()).or_insert_with(|| LogPatterns::new(LogPatternConfig::default()));
             let parsed = miner.line(&line.entity, &line.line, line.at, &mut reported);
             if incident != NOISE {
                 self.label(format!("log:{}:{}", line.entity, parsed.id), incident);

@@ -1067,6 +1067,18 @@ mod tests {
                     new_template: false,
                 },
             ),
+            obs(
+                3,
+                ObservationKind::LogLines {
+                    entity: e.clone(),
+                    lines: vec![LogLine {
+                        at: t(2),
+                        level: Severity::Major,
+                        template_id: "t1".into(),
+                        line: "timeout after 12 ms".into(),
+                    }],
+                },
+            ),
             obs(4, ObservationKind::Change { entity: e.clone(), change: ChangeKind::Restart, description: "r".into() }),
             obs(5, ObservationKind::EntityGone { entity: e, learned_from: String::new() }),
             Observation { at: t(6), source: String::new(), kind: ObservationKind::Tick },
@@ -1141,6 +1153,87 @@ mod tests {
                 .observations;
             assert_eq!(vec![via_model], via_reader);
         }
+    }
+
+    #[test]
+    fn raw_log_lines_are_mined_per_source_into_counts_and_samples_in_time_order() {
+        let head = ScenarioHeader::new("logs");
+        let e = EntityId::new("service:api");
+        let mut logs: Vec<RawLog> = (0..6)
+            .map(|i| RawLog::new(t(i * 1_000), "loki", e.clone(), format!("ERROR timeout after {i}0 ms")))
+            .chain([RawLog {
+                level: Some(Severity::Warning),
+                ..RawLog::new(t(2_500), "syslog", e.clone(), "fan slow")
+            }])
+            .collect();
+        logs.sort_by_key(|l| l.at);
+        let observations = vec![
+            Observation { at: t(0), source: String::new(), kind: ObservationKind::Tick },
+            Observation { at: t(200_000), source: String::new(), kind: ObservationKind::Tick },
+        ];
+        let mut out = Vec::new();
+        write_with_logs(&head, &observations, &logs, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains(r#"{"at":"2026-03-02T10:00:01.000Z","source":"loki","type":"log","entity":"service:api","line":"ERROR timeout after 10 ms"}"#), "{text}");
+        assert!(text.contains(r#""line":"fan slow","level":"warning"}"#), "{text}");
+
+        let scenario = parse(&text, Path::new("logs.jsonl")).unwrap();
+        let seen: Vec<(&str, &str)> = scenario
+            .observations
+            .iter()
+            .map(|o| {
+                let kind = match &o.kind {
+                    ObservationKind::LogPattern { .. } => "count",
+                    ObservationKind::LogLines { .. } => "lines",
+                    ObservationKind::Tick => "tick",
+                    _ => "other",
+                };
+                (o.source.as_str(), kind)
+            })
+            .collect();
+        // Both sources' intervals end before the second tick, each source with its own miner.
+        assert_eq!(
+            seen,
+            [
+                ("", "tick"),
+                ("loki", "count"),
+                ("loki", "lines"),
+                ("syslog", "count"),
+                ("syslog", "lines"),
+                ("", "tick")
+            ]
+        );
+        assert!(scenario.observations.windows(2).all(|w| w[0].at <= w[1].at));
+        let ObservationKind::LogPattern { count, level, template, .. } = &scenario.observations[1].kind else {
+            panic!()
+        };
+        assert_eq!((*count, *level, template.as_str()), (6, Severity::Major, "ERROR timeout after <*>"));
+        let ObservationKind::LogPattern { level, .. } = &scenario.observations[3].kind else { panic!() };
+        assert_eq!(*level, Severity::Warning, "the line's level field wins");
+
+        // At the end of the file the last intervals are reported.
+        let tail =
+            "{\"faultline_scenario\":1,\"name\":\"x\"}\n{\"at\":5,\"type\":\"log\",\"entity\":\"h\",\"line\":\"x\"}\n";
+        let obs = parse(tail, Path::new("t.jsonl")).unwrap().observations;
+        assert_eq!(obs.len(), 2, "{obs:?}");
+        assert_eq!(obs[0].at, Timestamp(60_000));
+    }
+
+    #[test]
+    fn bad_log_lines_name_the_field() {
+        let head = "{\"faultline_scenario\":1,\"name\":\"x\"}\n";
+        let e = parse(&format!("{head}{{\"at\":5,\"type\":\"log\",\"entity\":\"h\"}}\n"), Path::new("l.jsonl"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("l.jsonl:2:") && e.contains("missing field `line`"), "{e}");
+        let text = format!(
+            "{head}{{\"at\":9,\"type\":\"tick\"}}\n{{\"at\":5,\"type\":\"log\",\"entity\":\"h\",\"line\":\"x\"}}\n"
+        );
+        let e = parse(&text, Path::new("l.jsonl")).unwrap_err().to_string();
+        assert!(e.contains("l.jsonl:3:") && e.contains("time goes backwards"), "{e}");
+        let text = format!("{head}{{\"at\":5,\"type\":\"log\",\"entity\":\"h\",\"line\":\"x\",\"level\":\"loud\"}}\n");
+        let e = parse(&text, Path::new("l.jsonl")).unwrap_err().to_string();
+        assert!(e.contains("field `level`"), "{e}");
     }
 
     #[test]

@@ -404,6 +404,76 @@ mod tests {
     }
 
     #[test]
+    fn each_interval_samples_first_lines_of_templates_then_errors_and_warnings() {
+        let config = LogPatternConfig { sample_lines: 4, ..LogPatternConfig::default() };
+        let mut p = LogPatterns::new(config);
+        let (api, db) = (EntityId::new("service:api"), EntityId::new("database:db"));
+        let mut out = Vec::new();
+        for i in 0..5 {
+            p.line_observed(&api, &format!("GET /items/{i} 200"), None, Timestamp(i * 100), "loki", &mut out);
+        }
+        for i in 0..5 {
+            let line = format!("ERROR timeout after {i} ms");
+            p.line_observed(&api, &line, None, Timestamp(1_000 + i * 100), "loki", &mut out);
+        }
+        p.line_observed(&api, "disk usage 91%", Some(Severity::Warning), Timestamp(2_000), "loki", &mut out);
+        p.line_observed(&db, "checkpoint complete", None, Timestamp(3_000), "loki", &mut out);
+        assert!(out.is_empty(), "nothing before the interval ends");
+        p.advance_observed(Timestamp(60_000), "loki", &mut out);
+
+        // Counts first (as `advance` reports them), then one sample per entity (in entity
+        // order), all stamped with the interval's end.
+        let kinds: Vec<&str> = out
+            .iter()
+            .map(|o| match &o.kind {
+                ObservationKind::LogPattern { .. } => "count",
+                ObservationKind::LogLines { .. } => "lines",
+                _ => "other",
+            })
+            .collect();
+        assert_eq!(kinds, ["count", "count", "count", "count", "lines", "lines"]);
+        assert!(out.iter().all(|o| o.at == Timestamp(60_000) && o.source == "loki"));
+        let ObservationKind::LogLines { entity, lines } = &out[5].kind else { panic!() };
+        assert_eq!(entity, &api);
+        // Three templates' first lines (request, timeout, disk), then one more error up to 4.
+        let texts: Vec<&str> = lines.iter().map(|l| l.line.as_str()).collect();
+        assert_eq!(
+            texts,
+            ["GET /items/0 200", "ERROR timeout after 0 ms", "ERROR timeout after 1 ms", "disk usage 91%"]
+        );
+        assert_eq!(lines[1].level, Severity::Major);
+        assert_eq!(lines[3].level, Severity::Warning, "the given level wins over the text's");
+        assert_eq!(lines[1].template_id, lines[2].template_id);
+        // The counts beside them agree with the plain `advance`.
+        let timeouts = out.iter().find_map(|o| match &o.kind {
+            ObservationKind::LogPattern { count, template_id, .. } if *template_id == lines[1].template_id => {
+                Some(*count)
+            }
+            _ => None,
+        });
+        assert_eq!(timeouts, Some(5));
+    }
+
+    #[test]
+    fn samples_are_off_with_zero_lines_and_long_lines_are_cut() {
+        let mut p = LogPatterns::new(LogPatternConfig { sample_lines: 0, ..LogPatternConfig::default() });
+        let e = EntityId::new("host:a");
+        let mut out = Vec::new();
+        p.line_observed(&e, "disk full", None, Timestamp(0), "loki", &mut out);
+        p.flush_observed("loki", &mut out);
+        assert!(out.iter().all(|o| matches!(o.kind, ObservationKind::LogPattern { .. })), "{out:?}");
+
+        let mut config = LogPatternConfig::default();
+        config.miner.max_line_bytes = 8;
+        let mut p = LogPatterns::new(config);
+        let mut out = Vec::new();
+        p.line_observed(&e, "éééééééé long", None, Timestamp(0), "loki", &mut out);
+        p.flush_observed("loki", &mut out);
+        let Some(ObservationKind::LogLines { lines, .. }) = out.last().map(|o| &o.kind) else { panic!("{out:?}") };
+        assert_eq!(lines[0].line, "éééé");
+    }
+
+    #[test]
     fn quiet_time_closes_the_interval_and_aligns_the_next() {
         let mut p = patterns(10_000);
         let e = EntityId::new("host:a");
