@@ -130,9 +130,9 @@ fn lines_are_coloured_by_level_from_the_theme() {
             .collect::<Vec<_>>()
             .windows(needle.len())
             .position(|w| w.iter().collect::<String>() == needle)?;
-        Some(buffer[(x as u16, y as u16)].fg)
+        Some(Some(buffer[(x as u16, y as u16)].fg))
     };
-    assert_eq!(style_at("ERROR timeout"), app.theme.log.error.fg, "{}", shown.join("\n"));
+    assert_eq!(style_at("ERROR timeout"), Some(app.theme.log.error.fg), "{}", shown.join("\n"));
     assert_ne!(app.theme.log.error.fg, app.theme.log.info.fg);
     if let Some(fg) = style_at("INFO ") {
         assert_eq!(fg, app.theme.log.info.fg);
