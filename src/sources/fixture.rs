@@ -38,8 +38,8 @@ pub const SCENARIO_VERSION: u64 = 1;
 pub const OBSERVATION_TYPES: [&str; 13] = [
     "metric",
     "alert",
-    "log",
     "log_pattern",
+    "log",
     "log_lines",
     "change",
     "entity",
