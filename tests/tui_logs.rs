@@ -1,6 +1,6 @@
 //! Logs in the console: the detail's LOGS block and the `v` log pane, on the demo scenario played
 //! through the real engine (its raw log lines mined by the scenario reader as a log source would),
-//! drawn on ratatui's TestBackend.
+//! drawn on ratatui's TestBackend; and once end to end, the real binary in tmux (needs `tmux`).
 
 use crossterm::event::KeyCode;
 use faultline::engine::{Engine, EngineConfig};
@@ -9,6 +9,8 @@ use faultline::ui::views::detail;
 use faultline::ui::{update, Action, App, Feed, UiOptions, View};
 use ratatui::style::Modifier;
 use std::path::Path;
+
+mod support;
 
 #[path = "tui/screen.rs"]
 mod screen;
@@ -58,7 +60,11 @@ fn the_detail_lists_the_top_templates_with_a_sample_line_each() {
     let block = &lines[logs + 1..];
     // The top template is the orders-db timeout, with its count and a raw line of it below.
     let first = &block[0];
-    assert!(first.contains("ERROR timeout after <*>") && first.contains("waiting for orders-db"), "{}", block.join("\n"));
+    assert!(
+        first.contains("ERROR timeout after <*>") && first.contains("waiting for orders-db"),
+        "{}",
+        block.join("\n")
+    );
     assert!(first.contains("major"), "{first}");
     let count: u64 = first.split('×').next().unwrap().trim().replace(',', "").parse().expect("a count first");
     assert!(count >= 5, "{first}");
@@ -164,4 +170,51 @@ fn no_logs_says_so_instead_of_opening_an_empty_pane() {
     key(&mut app, KeyCode::Char('v'));
     assert!(app.log_pane.is_none());
     assert_eq!(app.notice.as_deref(), Some("no problem selected"));
+}
+
+/// The demo in a real terminal: open the storm problem, open its logs with `v`, search a word,
+/// and see the current match marked and drawn in reverse video (the selection style).
+#[test]
+fn e2e_demo_log_pane_search_highlights_the_match() {
+    let t = support::tmux::Tmux::start("logs");
+    let line = format!(
+        "{} demo --speed 1500 --log-file {}",
+        env!("CARGO_BIN_EXE_faultline"),
+        t.path("faultline.log").display()
+    );
+    t.keys(&[&line, "Enter"]);
+    let list = t.wait_for("the scenario to finish", |s| s.contains("finished") && s.contains("host:db-1"));
+    let rows: Vec<&str> = list.lines().filter(|l| l.contains("P-0")).collect();
+    let target = rows.iter().position(|l| l.contains("host:db-1")).expect("the storm problem is listed");
+    let selected = rows.iter().position(|l| l.trim_start().starts_with('›')).expect("a row is selected");
+    let key = if target >= selected { "j" } else { "k" };
+    for _ in 0..target.abs_diff(selected) {
+        t.keys(&[key]);
+    }
+    t.wait_for("the storm row to be selected", |s| s.lines().any(|l| l.contains('›') && l.contains("host:db-1")));
+    t.keys(&["Enter"]);
+    t.wait_for("the detail view", |s| s.contains("ROOT CAUSE"));
+    t.keys(&["v"]);
+    t.wait_for("the log pane", |s| s.lines().nth(1).is_some_and(|l| l.starts_with("LOGS")) && s.contains("Esc back"));
+    t.keys(&["/"]);
+    for c in "timeout".chars() {
+        t.keys(&[&c.to_string()]);
+    }
+    t.wait_for("the search line", |s| s.contains("/timeout▏"));
+    t.keys(&["Enter"]);
+    t.wait_for("the current match", |s| s.lines().any(|l| l.starts_with('▶') && l.contains("timeout")));
+    // With escapes: the word on the marked line is drawn in reverse video.
+    let escaped = t.tmux(&["capture-pane", "-p", "-e", "-t", "0"]);
+    let marked = escaped.lines().find(|l| l.contains('▶')).expect("the marked line");
+    let at = marked.find("timeout").expect("the word on the marked line");
+    let before = &marked[..at];
+    let sgr_start = before.rfind(|c: char| c != '\x1b' && !c.is_ascii_digit() && c != ';' && c != '[' && c != 'm');
+    let sgr = &before[sgr_start.map_or(0, |i| i + 1)..];
+    assert!(
+        sgr.split(|c| c == '[' || c == ';' || c == 'm').any(|p| p == "7"),
+        "no reverse video before the match: {sgr:?} in {marked:?}"
+    );
+    t.keys(&["Escape"]);
+    t.wait_for("the detail again", |s| s.contains("ROOT CAUSE"));
+    t.keys(&["q"]);
 }
