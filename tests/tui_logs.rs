@@ -210,10 +210,7 @@ fn e2e_demo_log_pane_search_highlights_the_match() {
     let before = &marked[..at];
     let sgr_start = before.rfind(|c: char| c != '\x1b' && !c.is_ascii_digit() && c != ';' && c != '[' && c != 'm');
     let sgr = &before[sgr_start.map_or(0, |i| i + 1)..];
-    assert!(
-        sgr.split(|c| c == '[' || c == ';' || c == 'm').any(|p| p == "7"),
-        "no reverse video before the match: {sgr:?} in {marked:?}"
-    );
+    assert!(sgr.split(['[', ';', 'm']).any(|p| p == "7"), "no reverse video before the match: {sgr:?} in {marked:?}");
     t.keys(&["Escape"]);
     t.wait_for("the detail again", |s| s.contains("ROOT CAUSE"));
     t.keys(&["q"]);

@@ -286,15 +286,7 @@ impl LogPatterns {
 
     /// The line as kept: at most the miner's `max_line_bytes`, cut at a character boundary.
     fn cut<'a>(&self, line: &'a str) -> &'a str {
-        let max = self.miner.config().max_line_bytes;
-        if line.len() <= max {
-            return line;
-        }
-        let mut end = max;
-        while !line.is_char_boundary(end) {
-            end -= 1;
-        }
-        &line[..end]
+        super::cut(line, self.miner.config().max_line_bytes)
     }
 
     fn end_of_interval(&self, at: Timestamp) -> Timestamp {
