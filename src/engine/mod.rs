@@ -348,7 +348,8 @@ impl Engine {
                     .map(|s| s.id);
                 self.impact_due.extend(due);
             }
-            ObservationKind::Tick => {}
+            // Samples of raw lines are for people; their counts came as `LogPattern`.
+            ObservationKind::Tick | ObservationKind::LogLines { .. } => {}
             ObservationKind::History { entity, metric, samples } => {
                 let id = self.series_id(entity, metric);
                 self.detector.warm(id, samples);

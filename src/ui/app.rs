@@ -115,6 +115,10 @@ pub struct App {
     pub freshness: super::freshness::Freshness,
     /// The topology view, over whichever view was showing (Esc goes back to it).
     pub topo: Option<super::topo::TopoView>,
+    /// Log lines and pattern counts by entity, bounded (see `logs.rs`).
+    pub logs: super::logs::LogHistory,
+    /// The full-screen log pane over the detail (Esc goes back to it).
+    pub log_pane: Option<super::logs::LogPane>,
 }
 
 impl App {
@@ -158,6 +162,8 @@ impl App {
             list: Default::default(),
             freshness: Default::default(),
             topo: None,
+            logs: Default::default(),
+            log_pane: None,
         }
     }
 
@@ -292,7 +298,10 @@ impl App {
         if self.typing() && self.type_key(&event) {
             return;
         }
-        match self.keymap.command_in(self.key_scope(), &event) {
+        if self.log_scope().is_some() && self.log_search_key(&event) {
+            return;
+        }
+        match self.keymap.command_in(self.log_scope().unwrap_or_else(|| self.key_scope()), &event) {
             Some(command) => self.command(command),
             None => {
                 if let Some(c) = keymap::typed_char(&event) {
@@ -327,6 +336,7 @@ impl App {
     fn fold(&mut self, events: Vec<ProblemEvent>) {
         let old_index = self.selected_index();
         self.metrics.pin(&events);
+        self.logs.pin(&events);
         self.outputs.note_events(&events);
         self.replay.extend(events);
         self.reselect(old_index);
@@ -489,6 +499,12 @@ impl App {
             self.chooser_command(command);
             return;
         }
+        if self.log_pane.is_some() {
+            self.notice = None;
+            if self.log_command(command) {
+                return;
+            }
+        }
         if self.topo.is_some() {
             self.notice = None;
             if self.topology_command(command) {
@@ -508,6 +524,7 @@ impl App {
             Command::Output => return self.open_output(),
             Command::Palette => return self.open_palette(),
             Command::Topology => return self.open_topology(),
+            Command::Logs => return self.open_logs(),
             _ => {}
         }
         if self.replay_command(command) {
@@ -689,6 +706,7 @@ fn apply(app: &mut App, action: Action) {
         Action::Feed(Feed::Observations(observations)) => {
             app.freshness.observe(&observations);
             app.metrics.observe(&observations);
+            app.logs.observe(&observations);
             for o in &observations {
                 if TopologyChange::of(&o.kind).is_some() {
                     app.topology_facts += 1;

@@ -51,7 +51,10 @@ impl Freshness {
             // (a deploy tool) or a topology fact says nothing about a feed being alive.
             if !matches!(
                 o.kind,
-                ObservationKind::Metric { .. } | ObservationKind::Alert { .. } | ObservationKind::LogPattern { .. }
+                ObservationKind::Metric { .. }
+                    | ObservationKind::Alert { .. }
+                    | ObservationKind::LogPattern { .. }
+                    | ObservationKind::LogLines { .. }
             ) {
                 continue;
             }

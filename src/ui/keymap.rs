@@ -67,13 +67,19 @@ pub enum Command {
     WidenHops,
     /// Topology view: one hop less.
     NarrowHops,
+    /// The log lines of the problem's entities around onset, full screen.
+    Logs,
+    /// Log pane: the next search match (scoped).
+    NextMatch,
+    /// Log pane: the previous search match (scoped).
+    PreviousMatch,
     Help,
     Quit,
 }
 
 impl Command {
     /// Every command, in the order the help lists them.
-    pub const ALL: [Command; 32] = [
+    pub const ALL: [Command; 35] = [
         Command::Down,
         Command::Up,
         Command::Top,
@@ -104,6 +110,9 @@ impl Command {
         Command::NodeRight,
         Command::WidenHops,
         Command::NarrowHops,
+        Command::Logs,
+        Command::NextMatch,
+        Command::PreviousMatch,
         Command::Help,
         Command::Quit,
     ];
@@ -141,6 +150,9 @@ impl Command {
             Command::NodeRight => "node_right",
             Command::WidenHops => "widen_hops",
             Command::NarrowHops => "narrow_hops",
+            Command::Logs => "logs",
+            Command::NextMatch => "next_match",
+            Command::PreviousMatch => "previous_match",
             Command::Help => "help",
             Command::Quit => "quit",
         }
@@ -155,6 +167,7 @@ impl Command {
     pub fn scope(self) -> Scope {
         match self {
             Command::NodeLeft | Command::NodeRight | Command::WidenHops | Command::NarrowHops => Scope::Topology,
+            Command::NextMatch | Command::PreviousMatch => Scope::Logs,
             _ => Scope::Global,
         }
     }
@@ -167,6 +180,8 @@ pub enum Scope {
     Global,
     /// Only while the topology view shows.
     Topology,
+    /// Only while the log pane shows.
+    Logs,
 }
 
 /// One key as written in keymap.toml: a key code, with or without Ctrl.

@@ -12,6 +12,7 @@ pub mod app;
 pub mod filter;
 pub mod freshness;
 pub mod keymap;
+pub mod logs;
 pub mod metrics;
 pub mod palette;
 pub mod proposal;

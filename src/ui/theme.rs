@@ -347,6 +347,17 @@ pub struct FrameStyles<S> {
     pub silenced: S,
 }
 
+/// Styles of log lines by the level they declare (the log pane, the detail's LOGS block).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogStyles<S> {
+    /// Error and critical lines.
+    pub error: S,
+    pub warn: S,
+    pub info: S,
+    pub debug: S,
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ThemeFile {
@@ -354,6 +365,7 @@ struct ThemeFile {
     status: StatusStyles<StyleSpec>,
     health: HealthStyles<StyleSpec>,
     ui: FrameStyles<StyleSpec>,
+    log: LogStyles<StyleSpec>,
 }
 
 /// The resolved theme: every style ready for ratatui in the terminal's colour mode.
@@ -364,6 +376,7 @@ pub struct Theme {
     pub status: StatusStyles<Style>,
     pub health: HealthStyles<Style>,
     pub ui: FrameStyles<Style>,
+    pub log: LogStyles<Style>,
 }
 
 impl Theme {
@@ -482,7 +495,14 @@ impl Theme {
             notice: style("ui", "notice", &s.notice)?,
             silenced: style("ui", "silenced", &s.silenced)?,
         };
-        Ok(Theme { mode, severity, status, health, ui })
+        let s = &file.log;
+        let log = LogStyles {
+            error: style("log", "error", &s.error)?,
+            warn: style("log", "warn", &s.warn)?,
+            info: style("log", "info", &s.info)?,
+            debug: style("log", "debug", &s.debug)?,
+        };
+        Ok(Theme { mode, severity, status, health, ui, log })
     }
 
     /// No styles but the ones that keep the selection and headings visible.
@@ -508,6 +528,7 @@ impl Theme {
                 notice: bold,
                 silenced: none,
             },
+            log: LogStyles { error: bold, warn: none, info: none, debug: none },
         }
     }
 

@@ -5,6 +5,7 @@ pub mod chart;
 pub mod detail;
 pub mod help;
 pub mod list;
+pub mod logs;
 pub mod output;
 pub mod palette;
 pub mod plan;
@@ -39,7 +40,9 @@ pub fn render(app: &App, frame: &mut Frame) {
     let [title, body, status_line] =
         Layout::vertical([Constraint::Length(1), Constraint::Fill(1), Constraint::Length(1)]).areas(frame.area());
     render_title(app, frame, title);
-    if let Some(topo) = &app.topo {
+    if let Some(pane) = &app.log_pane {
+        logs::render(app, pane, frame, body);
+    } else if let Some(topo) = &app.topo {
         topology_view::render(app, topo, frame, body);
     } else {
         match app.view {
@@ -73,6 +76,7 @@ pub(crate) fn clear_under(frame: &mut Frame, area: Rect, rect: Rect) {
 /// The first line: what this is and what it shows.
 fn render_title(app: &App, frame: &mut Frame, area: Rect) {
     let what = match app.view {
+        _ if app.log_pane.is_some() => app.log_pane.as_ref().map(|p| logs::title(app, p)).unwrap_or_default(),
         _ if app.topo.is_some() => app.topo.as_ref().map(|t| topology_view::title(app, t)).unwrap_or_default(),
         View::List => list::title(app),
         View::Detail(id) => {
