@@ -34,10 +34,12 @@
 mod aggregate;
 mod level;
 mod mask;
+mod scrub;
 
 pub use aggregate::{LogPatternConfig, LogPatterns, PatternCount};
 pub use level::detect_level;
 pub use mask::{mask, MaskedLine, Masker, WILDCARD};
+pub use scrub::scrub;
 
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;

@@ -243,6 +243,9 @@ impl LogPatterns {
         if self.interval_end.is_none() {
             self.interval_end = Some(self.end_of_interval(at));
         }
+        // Credentials never reach the miner's templates or the kept samples (both are journaled).
+        let scrubbed = super::scrub(line);
+        let line: &str = &scrubbed;
         let parsed = self.miner.add(line);
         let level = level.or_else(|| detect_level(line)).unwrap_or(Severity::Info);
         if !self.tallies.contains_key(entity) {
