@@ -278,6 +278,8 @@ fn integrity(conn: &Connection) -> Vec<String> {
 /// Scans `table` by its integer key: `read(conn, from, limit)` reads rows with key >= from in key
 /// order (stopping at the first error, returning the rows read before it), `lookup(conn, key)`
 /// reads one row. Returns what `visit` was given, and records unreachable key ranges as lost.
+// The table's name and key, its two readers, the visitor and the lost list: one scan's parts.
+#[allow(clippy::too_many_arguments)]
 fn scan_keys<R>(
     conn: &Connection,
     table: &'static str,
