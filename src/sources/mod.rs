@@ -5,6 +5,7 @@ pub mod alertmanager;
 pub mod change_feed;
 pub mod fixture;
 pub mod http;
+pub mod loki;
 pub mod mapping;
 pub mod prometheus;
 pub mod topology_file;
@@ -18,6 +19,7 @@ pub enum Source {
     Alertmanager(Box<alertmanager::AlertmanagerSource>),
     Topology(Box<topology_file::TopologyFileSource>),
     ChangeFeed(Box<change_feed::ChangeFeedSource>),
+    Loki(Box<loki::LokiSource>),
 }
 
 impl Source {
@@ -27,6 +29,7 @@ impl Source {
             Source::Alertmanager(s) => s.name(),
             Source::Topology(s) => s.name(),
             Source::ChangeFeed(s) => s.name(),
+            Source::Loki(s) => s.name(),
         }
     }
 
@@ -41,6 +44,7 @@ impl Source {
             Source::Alertmanager(s) => s.restore(mine),
             Source::Topology(s) => s.restore(mine),
             Source::ChangeFeed(s) => s.restore(mine),
+            Source::Loki(s) => s.restore(mine),
         }
     }
 
@@ -51,6 +55,7 @@ impl Source {
             Source::Alertmanager(s) => s.pull(now).await,
             Source::Topology(s) => s.pull(now).await,
             Source::ChangeFeed(s) => s.pull(now).await,
+            Source::Loki(s) => s.pull(now).await,
         }
     }
 }
