@@ -463,7 +463,10 @@ fn validate_loki(i: usize, l: &crate::sources::loki::LokiConfig) -> Result<(), (
         if l.tail && !q.is_log_query() {
             return Err((
                 key("query"),
-                format!("`{}` is a metric query; a tail follows log queries only (`{{...}}`): set `tail = false`", q.query),
+                format!(
+                    "`{}` is a metric query; a tail follows log queries only (`{{...}}`): set `tail = false`",
+                    q.query
+                ),
             ));
         }
     }

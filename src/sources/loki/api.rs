@@ -90,10 +90,18 @@ pub enum LokiError {
 /// Decodes a `query_range` answer for `query` from `url` (shown without its query string).
 pub fn decode_query(query: &str, url: &str, status: u16, body: &[u8]) -> Result<QueryData, LokiError> {
     let start = || String::from_utf8_lossy(&body[..body.len().min(80)]).replace('\n', " ");
-    let malformed =
-        |problem: String| LokiError::Malformed { query: query.into(), url: url.into(), status, problem, start: start() };
+    let malformed = |problem: String| LokiError::Malformed {
+        query: query.into(),
+        url: url.into(),
+        status,
+        problem,
+        start: start(),
+    };
     if status == 429 {
-        return Err(LokiError::RateLimited { query: query.into(), message: error_text(body).map(|m| format!(": {m}")).unwrap_or_default() });
+        return Err(LokiError::RateLimited {
+            query: query.into(),
+            message: error_text(body).map(|m| format!(": {m}")).unwrap_or_default(),
+        });
     }
     if (400..500).contains(&status) {
         let message = error_text(body).unwrap_or_else(|| "(no message)".into());
@@ -197,8 +205,8 @@ mod tests {
     fn a_metric_query_answers_a_matrix() {
         let body = br#"{"status":"success","data":{"resultType":"matrix","result":[
             {"metric":{"app":"api"},"values":[[1795000000,"12"],[1795000060.5,"3"]]}]}}"#;
-        let QueryData::Matrix(series) = decode_query("sum by (app) (count_over_time({app=\"api\"}[1m]))", URL, 200, body)
-            .unwrap()
+        let QueryData::Matrix(series) =
+            decode_query("sum by (app) (count_over_time({app=\"api\"}[1m]))", URL, 200, body).unwrap()
         else {
             panic!("matrix")
         };
@@ -222,10 +230,13 @@ mod tests {
     #[test]
     fn refusals_in_plain_text_or_json_name_the_query() {
         let q = "{app=\"api\"} |= ";
-        let e = decode_query(q, URL, 400, b"parse error at line 1, col 5: syntax error: unexpected $end\n").unwrap_err();
+        let e =
+            decode_query(q, URL, 400, b"parse error at line 1, col 5: syntax error: unexpected $end\n").unwrap_err();
         assert_eq!(
             e.to_string(),
-            format!("query `{q}`: Loki refused it (HTTP 400): parse error at line 1, col 5: syntax error: unexpected $end")
+            format!(
+                "query `{q}`: Loki refused it (HTTP 400): parse error at line 1, col 5: syntax error: unexpected $end"
+            )
         );
         let e = decode_query(q, URL, 400, br#"{"status":"error","errorType":"bad_data","error":"invalid query"}"#)
             .unwrap_err();
@@ -249,7 +260,8 @@ mod tests {
 
     #[test]
     fn label_sets_print_sorted() {
-        let labels: BTreeMap<String, String> = [("pod", "api-1"), ("app", "api")].map(|(k, v)| (k.into(), v.into())).into();
+        let labels: BTreeMap<String, String> =
+            [("pod", "api-1"), ("app", "api")].map(|(k, v)| (k.into(), v.into())).into();
         assert_eq!(label_text(&labels), r#"{app="api", pod="api-1"}"#);
     }
 }

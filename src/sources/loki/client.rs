@@ -49,7 +49,8 @@ impl LokiClient {
             None => None,
         };
         if let Some(t) = &tenant {
-            HeaderValue::from_str(t).map_err(|_| setup(format!("tenant `{t}` holds characters a header cannot carry")))?;
+            HeaderValue::from_str(t)
+                .map_err(|_| setup(format!("tenant `{t}` holds characters a header cannot carry")))?;
         }
         let mut builder = reqwest::Client::builder()
             .timeout(Duration::from_millis(settings.timeout_ms))
@@ -91,10 +92,10 @@ impl LokiClient {
     pub fn handshake_headers(&self, url: &str) -> Result<HeaderMap, FetchError> {
         // reqwest builds the Authorization value (base64 for basic auth) and marks it sensitive.
         let http_url = url.replacen("ws", "http", 1);
-        let request = self.authorize(self.client.get(&http_url)).build().map_err(|e| FetchError::Other {
-            url: redact(&http_url),
-            message: e.to_string(),
-        })?;
+        let request = self
+            .authorize(self.client.get(&http_url))
+            .build()
+            .map_err(|e| FetchError::Other { url: redact(&http_url), message: e.to_string() })?;
         Ok(request.headers().clone())
     }
 
@@ -176,7 +177,10 @@ impl LokiClient {
         match status {
             429 => Err(Attempt::RateLimited(retry_after, Fetched { status, body })),
             502..=504 => {
-                let text: String = String::from_utf8_lossy(&body[..body.len().min(120)]).split_whitespace().collect::<Vec<_>>().join(" ");
+                let text: String = String::from_utf8_lossy(&body[..body.len().min(120)])
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ");
                 let detail = if text.is_empty() { String::new() } else { format!(": {text}") };
                 Err(Attempt::Failed(FetchError::Unavailable { url: shown, status, attempts: 1, detail }))
             }
@@ -188,7 +192,10 @@ impl LokiClient {
 fn retryable(e: &FetchError) -> bool {
     matches!(
         e,
-        FetchError::Timeout { .. } | FetchError::Connect { .. } | FetchError::Unavailable { .. } | FetchError::Closed { .. }
+        FetchError::Timeout { .. }
+            | FetchError::Connect { .. }
+            | FetchError::Unavailable { .. }
+            | FetchError::Closed { .. }
     )
 }
 

@@ -333,7 +333,8 @@ impl LokiSource {
         pull.bytes += read.bytes;
         if !read.matrix.is_empty() {
             let name = q.name.clone().unwrap_or_else(|| q.query.clone());
-            let d = crate::sources::prometheus::api::decode_matrix(&read.matrix, &name, &self.mapping, &self.config.name);
+            let d =
+                crate::sources::prometheus::api::decode_matrix(&read.matrix, &name, &self.mapping, &self.config.name);
             if d.unmapped_series > 0 {
                 pull.notes.push(format!(
                     "query `{}`: {} series match no [mapping] rule, e.g. {}; skipped",
@@ -375,8 +376,11 @@ impl LokiSource {
                 q.query, self.config.max_pages, ask.limit, from
             ));
         }
-        if let Some(e) = read.error {
-            pull.problems.push(e);
+        match read.error {
+            // Backing off is no failure: the range waits for the next cycle, nothing is lost.
+            Some(e) if read.rate_limited => pull.notes.push(e),
+            Some(e) => pull.problems.push(format!("source `{}`: {e}", self.config.name)),
+            None => {}
         }
         lines.extend(read.streams);
     }
@@ -403,7 +407,13 @@ impl LokiSource {
     }
 
     /// Runs the cycle's lines through the per-stream filter (oldest first) and the miner.
-    fn count(&mut self, lines: Vec<Lines>, now: Timestamp, tally: &mut Tally, topology: &mut Vec<Observation>) -> Vec<PatternCount> {
+    fn count(
+        &mut self,
+        lines: Vec<Lines>,
+        now: Timestamp,
+        tally: &mut Tally,
+        topology: &mut Vec<Observation>,
+    ) -> Vec<PatternCount> {
         let mut order: Vec<(i64, usize, usize)> = Vec::new();
         for (s, (_, entries)) in lines.iter().enumerate() {
             order.extend(entries.iter().enumerate().map(|(e, entry)| (entry.ns, s, e)));
@@ -553,7 +563,10 @@ mod tests {
         let base = 1_795_000_000_000 * NS_PER_MS;
         let batch = |from: i64, to: i64| -> Vec<Lines> {
             vec![
-                (api.clone(), (from..to).map(|i| entry(base + i * NS_PER_MS, &format!("timeout after {i} ms"))).collect()),
+                (
+                    api.clone(),
+                    (from..to).map(|i| entry(base + i * NS_PER_MS, &format!("timeout after {i} ms"))).collect(),
+                ),
                 (other.clone(), vec![entry(base, "cron ran")]),
             ]
         };
@@ -568,7 +581,12 @@ mod tests {
         assert!(matches!(&topo[0].kind, ObservationKind::Entity { entity } if entity.id.as_str() == "service:api"));
         let mut pull = Pull::default();
         src.note_tally(&tally, &mut pull);
-        assert!(pull.notes[0].starts_with("1 lines of streams that match no [mapping] rule, e.g. {filename=\"/var/log/syslog\"}"), "{:?}", pull.notes);
+        assert!(
+            pull.notes[0]
+                .starts_with("1 lines of streams that match no [mapping] rule, e.g. {filename=\"/var/log/syslog\"}"),
+            "{:?}",
+            pull.notes
+        );
         assert!(pull.notes[1].contains("26 lines read (16 new, 10 already counted)"), "{:?}", pull.notes);
     }
 

@@ -29,6 +29,8 @@ pub struct RangeRead {
     pub bytes: usize,
     /// Why the read stopped early (what was read before is kept).
     pub error: Option<String>,
+    /// The error is Loki's rate limit (HTTP 429 after the retries): a wait, not a failure.
+    pub rate_limited: bool,
 }
 
 /// How one query is asked.
@@ -76,7 +78,9 @@ pub async fn read_range(client: &LokiClient, ask: &RangeAsk<'_>) -> RangeRead {
                 let lines: usize = streams.iter().map(|s| s.values.len()).sum();
                 let newest = streams.iter().filter_map(|s| s.values.iter().map(|e| e.ns).max()).max();
                 read.newest_ns = read.newest_ns.max(newest);
-                read.streams.extend(streams.into_iter().filter(|s| !s.values.is_empty()).map(|s| (Arc::new(s.stream), s.values)));
+                read.streams.extend(
+                    streams.into_iter().filter(|s| !s.values.is_empty()).map(|s| (Arc::new(s.stream), s.values)),
+                );
                 let Some(newest) = newest.filter(|_| lines >= ask.limit) else { return read };
                 // A full page: more may follow. More than `limit` lines in one nanosecond would
                 // ask the same page forever, so then step past it.
@@ -87,9 +91,7 @@ pub async fn read_range(client: &LokiClient, ask: &RangeAsk<'_>) -> RangeRead {
             }
             Err(e) => {
                 read.error = Some(e.to_string());
-                if matches!(e, LokiError::RateLimited { .. }) {
-                    tracing::warn!(query = ask.query, "Loki rate-limits the source");
-                }
+                read.rate_limited = matches!(e, LokiError::RateLimited { .. });
                 return read;
             }
         }

@@ -120,10 +120,8 @@ impl Tail {
             d.notes.push(format!("tail `{q}`: Loki dropped {} entries (dropped_entries)", g.dropped_by_loki));
         }
         if let Some(first) = &g.first_bad_frame {
-            d.notes.push(format!(
-                "source `{}`, tail `{q}`: {} frame(s) skipped: {first}",
-                self.spec.source, g.bad_frames
-            ));
+            d.notes
+                .push(format!("source `{}`, tail `{q}`: {} frame(s) skipped: {first}", self.spec.source, g.bad_frames));
         }
         if g.reconnects > 0 {
             d.notes.push(format!("tail `{q}`: reconnected {} time(s), resuming after the last line", g.reconnects));
@@ -324,7 +322,8 @@ impl Follower {
                     self.frame(text.as_str(), next_ns);
                 }
                 Ok(Message::Close(frame)) => {
-                    let why = frame.map_or("no close frame".to_string(), |f| format!("code {}: {}", u16::from(f.code), f.reason));
+                    let why = frame
+                        .map_or("no close frame".to_string(), |f| format!("code {}: {}", u16::from(f.code), f.reason));
                     return Ok(Ended::Closed(why));
                 }
                 Ok(_) => {}
