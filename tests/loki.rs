@@ -70,7 +70,7 @@ fn paged_query_range_lines_are_mined_once_per_entity_and_level() {
     let fake = FakeLoki::start();
     let now = Timestamp::wall_clock().millis();
     fake.push(canned(now - 600_000, 100));
-    let mut src = source(&fake, "limit = 7\nlookback = \"15m\"\n[[queries]]\nquery = '{service=~\".+\"}'\n[[queries]]\nquery = '{filename=~\".+\"}'\n");
+    let mut src = source(&fake, "limit = 7\nmax_pages = 100\nlookback = \"15m\"\n[[queries]]\nquery = '{service=~\".+\"}'\n[[queries]]\nquery = '{filename=~\".+\"}'\n");
     let rt = runtime();
     let pull = rt.block_on(src.pull(Timestamp(now)));
     assert!(pull.problems.is_empty(), "{:?}", pull.problems);
@@ -231,9 +231,10 @@ fn a_tail_closed_mid_stream_resumes_without_losing_or_repeating_a_line() {
     pull_now(&mut src, &mut seen);
     // Live lines, in batches, while the tail is closed once and comes back.
     let mut sent = history.len() as u64;
+    // Live lines arrive in time order (each batch after the one before).
+    let live_from = Timestamp::wall_clock().millis();
     for batch in 0..10 {
-        let at = Timestamp::wall_clock().millis();
-        let lines: Vec<Line> = canned(at, 4)
+        let lines: Vec<Line> = canned(live_from + batch * 2_000, 4)
             .into_iter()
             .map(|mut l| {
                 l.text = format!("{} live batch {batch}", l.text);
@@ -255,7 +256,8 @@ fn a_tail_closed_mid_stream_resumes_without_losing_or_repeating_a_line() {
     std::thread::sleep(Duration::from_millis(500));
     pull_now(&mut src, &mut seen);
     let by_entity = |e: &str| seen.iter().filter(|((x, _), _)| x == e).map(|(_, n)| n).sum::<u64>();
-    assert_eq!(by_entity("service:checkout"), sent / 3, "{seen:?}\n{notes:#?}");
+    let frames = fake.with(|s| s.tail_frames.clone());
+    assert_eq!(by_entity("service:checkout"), sent / 3, "{seen:?}\n{frames:?}\n{notes:#?}");
     assert_eq!(by_entity("service:web"), sent / 3, "{seen:?}");
 
     let starts = fake.with(|s| s.tail_starts.clone());

@@ -61,6 +61,8 @@ pub struct State {
     pub tail_dropped: usize,
     /// Lines per tail frame.
     pub frame_lines: usize,
+    /// Lines in each tail frame sent, by connection.
+    pub tail_frames: Vec<Vec<usize>>,
 }
 
 /// The running fake; threads end with the test process.
@@ -363,6 +365,7 @@ fn tail(stream: TcpStream, state: &Arc<(Mutex<State>, Condvar)>) {
     let (first_connection, close_after, bad_frame) = {
         let mut s = state.0.lock().unwrap();
         s.tail_starts.push(next);
+        s.tail_frames.push(Vec::new());
         (s.tail_starts.len() == 1, s.tail_close_after, s.tail_bad_frame)
     };
     let mut frames = 0usize;
@@ -404,6 +407,9 @@ fn tail(stream: TcpStream, state: &Arc<(Mutex<State>, Condvar)>) {
             return;
         }
         frames += 1;
+        if let Some(sent) = state.0.lock().unwrap().tail_frames.last_mut() {
+            sent.push(batch.len());
+        }
         if bad_frame
             && first_connection
             && frames == 1
