@@ -348,6 +348,8 @@ fn query_range(p: &BTreeMap<String, String>, s: &State) -> Scripted {
     ))
 }
 
+// The handshake callback's error type is tungstenite's (an HTTP response), not ours to shrink.
+#[allow(clippy::result_large_err)]
 fn tail(stream: TcpStream, state: &Arc<(Mutex<State>, Condvar)>) {
     let mut uri = String::new();
     let callback = |req: &server::Request, resp: server::Response| {
