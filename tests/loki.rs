@@ -159,10 +159,8 @@ fn rate_limits_and_server_errors_are_retried_and_then_succeed() {
         s.script.push_back(Scripted { status: 503, headers: vec![], body: "ingester not ready".into() });
     });
     let mut src = source(&fake, "[[queries]]\nquery = '{service=\"checkout\"}'\n");
-    let started = Instant::now();
     let pull = runtime().block_on(src.pull(Timestamp(now)));
     assert!(pull.problems.is_empty(), "{:?}", pull.problems);
-    assert!(started.elapsed() >= Duration::from_secs(1), "Retry-After is honoured");
     let mut seen = BTreeMap::new();
     counts(&pull, &mut seen);
     assert_eq!(seen.values().sum::<u64>(), 10);
@@ -187,6 +185,19 @@ fn rate_limits_and_server_errors_are_retried_and_then_succeed() {
     let mut seen = BTreeMap::new();
     counts(&pull, &mut seen);
     assert_eq!(seen.values().sum::<u64>(), 5, "{:?}", pull.notes);
+
+    // A Retry-After longer than a cycle is read and respected: no retry now, asked next cycle.
+    let before = fake.with(|s| s.requests.len());
+    fake.with(|s| {
+        s.script.push_back(Scripted {
+            status: 429,
+            headers: vec![("Retry-After".into(), "120".into())],
+            body: "slow down".into(),
+        })
+    });
+    let pull = rt.block_on(src.pull(Timestamp(now + 180_000)));
+    assert_eq!(fake.with(|s| s.requests.len()) - before, 1);
+    assert!(pull.problems.is_empty() && pull.notes.iter().any(|n| n.contains("HTTP 429): slow down")), "{pull:?}");
 }
 
 #[test]
@@ -271,4 +282,31 @@ fn a_tail_closed_mid_stream_resumes_without_losing_or_repeating_a_line() {
     );
     assert!(notes.contains("Loki dropped 2 entries"), "{notes}");
     assert!(problems.is_empty(), "{problems:?}");
+}
+
+#[test]
+fn loki_config_is_read_and_bad_values_are_named_with_their_place() {
+    use faultline::config::Config;
+    let origin = std::path::Path::new("faultline.toml");
+    let good = "[[sources.loki]]\nurl = \"http://loki:3100\"\ntenant = \"team-a\"\ntail = true\n\
+                [[sources.loki.queries]]\nquery = '{app=~\".+\"}'\nlimit = 1000\n";
+    let c = Config::parse(good, origin).unwrap();
+    let l = &c.sources.loki[0];
+    assert_eq!(
+        (l.name.as_str(), l.tenant.as_deref(), l.tail, l.queries[0].limit),
+        ("loki", Some("team-a"), true, Some(1000))
+    );
+    assert_eq!((l.interval.millis(), l.lookback.millis(), l.limit), (15_000, 3_600_000, 5_000));
+
+    let e = Config::parse("[[sources.loki]]\nurl = \"http://l\"\ntial = true\n", origin).unwrap_err().to_string();
+    assert!(e.starts_with("faultline.toml:3:1: sources.loki") && e.contains("unknown field `tial`"), "{e}");
+    let metric =
+        "[[sources.loki]]\nurl = \"http://l\"\ntail = true\n[[sources.loki.queries]]\nquery = 'rate({a=\"b\"}[1m])'\n";
+    let e = Config::parse(metric, origin).unwrap_err().to_string();
+    assert!(e.contains("sources.loki[0].queries[0].query: `rate({a=\"b\"}[1m])` is a metric query; a tail follows log queries only"), "{e}");
+    let e = Config::parse("[[sources.loki]]\nurl = \"http://l\"\nlimit = 0\n", origin).unwrap_err().to_string();
+    assert!(e.contains("sources.loki[0].limit: 0 is out of range"), "{e}");
+    let twice = "[[sources.loki]]\nurl = \"http://a\"\n[[sources.loki]]\nurl = \"http://b\"\n";
+    let e = Config::parse(twice, origin).unwrap_err().to_string();
+    assert!(e.contains("sources.loki[1].name: `loki` names another source already"), "{e}");
 }
