@@ -272,6 +272,11 @@ impl Runtime {
                 .map_err(|source| RuntimeError::Source { name: c.name.clone(), source })?;
             sources.push((Source::CloudWatch(Box::new(source)), c.interval.millis()));
         }
+        for l in &config.sources.loki {
+            let source = crate::sources::loki::LokiSource::new(l.clone(), config.mapping.clone())
+                .map_err(|source| RuntimeError::Source { name: l.name.clone(), source })?;
+            sources.push((Source::Loki(Box::new(source)), l.interval.millis()));
+        }
         let (mut agent, events, observations) = match journal {
             // Observations without events (a topology, quiet metrics) are resumed too, so the
             // engine and the sources go on from them.

@@ -6,6 +6,7 @@ pub mod change_feed;
 pub mod cloudwatch;
 pub mod fixture;
 pub mod http;
+pub mod loki;
 pub mod mapping;
 pub mod prometheus;
 pub mod topology_file;
@@ -20,6 +21,7 @@ pub enum Source {
     Topology(Box<topology_file::TopologyFileSource>),
     ChangeFeed(Box<change_feed::ChangeFeedSource>),
     CloudWatch(Box<cloudwatch::CloudWatchSource>),
+    Loki(Box<loki::LokiSource>),
 }
 
 impl Source {
@@ -30,6 +32,7 @@ impl Source {
             Source::Topology(s) => s.name(),
             Source::ChangeFeed(s) => s.name(),
             Source::CloudWatch(s) => s.name(),
+            Source::Loki(s) => s.name(),
         }
     }
 
@@ -45,6 +48,7 @@ impl Source {
             Source::Topology(s) => s.restore(mine),
             Source::ChangeFeed(s) => s.restore(mine),
             Source::CloudWatch(s) => s.restore(mine),
+            Source::Loki(s) => s.restore(mine),
         }
     }
 
@@ -56,6 +60,7 @@ impl Source {
             Source::Topology(s) => s.pull(now).await,
             Source::ChangeFeed(s) => s.pull(now).await,
             Source::CloudWatch(s) => s.pull(now).await,
+            Source::Loki(s) => s.pull(now).await,
         }
     }
 }

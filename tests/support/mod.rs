@@ -9,6 +9,7 @@
 
 #![allow(dead_code)]
 
+pub mod loki;
 pub mod moto;
 pub mod proxy;
 pub mod tmux;
