@@ -109,6 +109,8 @@ pub struct App {
     // Palette, filter, sort and freshness (issue 14): see `palette.rs`, `filter.rs`, `freshness.rs`.
     /// The `:` palette on screen.
     pub palette: Option<super::palette::Palette>,
+    /// The palette's candidates, kept between openings.
+    pub palette_index: super::palette::PaletteIndex,
     /// The list's filter and sort order, with the list order they give (cached).
     pub list: super::filter::ListFilter,
     /// When each source's data was last seen, for the status line's data time and lags.
@@ -155,6 +157,7 @@ impl App {
             keymap,
             theme,
             palette: None,
+            palette_index: Default::default(),
             list: Default::default(),
             freshness: Default::default(),
             topo: None,
@@ -640,8 +643,9 @@ pub(crate) fn scrolled(command: Command, scroll: usize, page: usize, max: usize)
 /// The topology as the replay cursor's data time saw it, with what it was built from.
 #[derive(Debug, Clone)]
 pub struct TopologyNow {
-    pub at: Timestamp,
-    pub facts: u64,
+    /// Topology facts applied (received, and at or before the time it is as of): two times with
+    /// the same count show the same topology, so moving between them rebuilds nothing.
+    pub applied: u64,
     pub topology: Topology,
 }
 
@@ -654,26 +658,44 @@ pub fn update(app: &mut App, action: Action) {
 }
 
 impl App {
-    /// The topology as of the cursor: the cached one when it is current, else rebuilt.
+    /// Topology facts received at or before data time `at`: the key of the topology as of `at`
+    /// (facts arrive in data-time order, so only the few after `at` are counted).
+    pub fn facts_applied_at(&self, at: Timestamp) -> u64 {
+        let later = self.topology.changes_between(at, Timestamp(i64::MAX)).count() as u64;
+        self.topology_facts.saturating_sub(later)
+    }
+
+    /// The data time the topology is drawn as of: the cursor's, and live (the topology view
+    /// only) the newest data seen, so the estate shows what observations said even before any
+    /// problem event exists or after the last one.
+    pub fn topology_time(&self) -> Timestamp {
+        let at = self.problems().as_of;
+        match (self.topo.is_some() && self.replay.is_live(), self.freshness.newest) {
+            (true, Some(newest)) => at.max(newest),
+            _ => at,
+        }
+    }
+
+    /// The topology as of `at`: the cached one when it is the same, else rebuilt.
     pub fn topology_at(&self, at: Timestamp) -> Option<std::borrow::Cow<'_, Topology>> {
         match &self.topology_now {
-            Some(now) if now.at == at && now.facts == self.topology_facts => {
-                Some(std::borrow::Cow::Borrowed(&now.topology))
-            }
+            Some(now) if now.applied == self.facts_applied_at(at) => Some(std::borrow::Cow::Borrowed(&now.topology)),
             _ => self.topology.as_of(at).map(std::borrow::Cow::Owned),
         }
     }
 
-    /// Rebuilds `topology_now` when the detail shows and the cursor's time or the facts moved.
+    /// Rebuilds `topology_now` when the detail or the topology view shows and the facts applied
+    /// as of their time changed (a cursor move past no topology fact rebuilds nothing).
     pub(crate) fn refresh_topology(&mut self) {
         if !(matches!(self.view, View::Detail(_)) || self.topo.is_some()) || self.topology.is_empty() {
             return;
         }
-        let (at, facts) = (self.problems().as_of, self.topology_facts);
-        if self.topology_now.as_ref().is_some_and(|now| now.at == at && now.facts == facts) {
+        let at = self.topology_time();
+        let applied = self.facts_applied_at(at);
+        if self.topology_now.as_ref().is_some_and(|now| now.applied == applied) {
             return;
         }
-        self.topology_now = self.topology.as_of(at).map(|topology| TopologyNow { at, facts, topology });
+        self.topology_now = self.topology.as_of(at).map(|topology| TopologyNow { applied, topology });
     }
 }
 
@@ -683,6 +705,7 @@ fn apply(app: &mut App, action: Action) {
         Action::Feed(Feed::Source { name, health }) => {
             app.sources.insert(name, health);
         }
+        Action::Feed(Feed::Pulled { name, covered }) => app.freshness.pulled(name, covered),
         Action::Feed(Feed::Finished { summary }) => app.finished = Some(summary),
         Action::Feed(Feed::Notice(text)) => app.notice = Some(text),
         Action::Feed(Feed::RunOutput { problem, lines }) => app.outputs.push(problem, lines),

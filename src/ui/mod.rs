@@ -52,6 +52,10 @@ pub enum Feed {
     Events(Vec<crate::model::ProblemEvent>),
     /// A data source's health changed.
     Source { name: String, health: SourceHealth },
+    /// A data source's pull went fine: its data is complete up to `covered` (wall time, Unix
+    /// ms), even when the pull brought nothing new (an Alertmanager with no alerts). Its lag is
+    /// measured from here, not only from its newest observation.
+    Pulled { name: String, covered: crate::model::Timestamp },
     /// No more data will come, e.g. "scenario finished: 13,482 observations".
     Finished { summary: String },
     /// A one-line answer to something the user asked for, e.g. "P-0003: 2 silences created".

@@ -1,7 +1,9 @@
 //! The topology view's state and keys: a layered diagram of a problem's entities and the hops
 //! around them (or of the whole estate), as of the replay cursor. The layout is computed in
-//! [`crate::ui::update`] only when the cursor's topology, the problems or the hops change, and
-//! every frame copies a window of it (see `views::topology_view`).
+//! [`crate::ui::update`] only when what it shows changes: the topology's facts, the hops, a
+//! group opened, or the health, root-cause marks or focus the problems give its entities (a
+//! batch of events that leaves them as they were lays nothing out again). Every frame copies a
+//! window of it (see `views::topology_view`).
 
 pub mod canvas;
 pub mod layout;
@@ -9,7 +11,7 @@ pub mod sample;
 
 use super::app::App;
 use super::keymap::{Command, Scope};
-use crate::model::{EntityId, ProblemId, ProblemSet, Timestamp};
+use crate::model::{EntityId, ProblemId, ProblemSet};
 use layout::{Diagram, GroupKey, Health, Mark, NodeKey, Scene, LAYER_ROWS};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -37,13 +39,12 @@ pub struct NodeSignal {
     pub active: bool,
 }
 
-/// What the layout was computed from; a new one means a new layout.
+/// What the layout was computed from, with the marks and focus kept beside it; a new one means
+/// a new layout.
 #[derive(Debug, Clone, PartialEq)]
 struct LayoutKey {
-    at: Timestamp,
-    facts: u64,
-    position: usize,
-    events: usize,
+    /// Topology facts applied in the topology shown (`None`: no topology).
+    applied: Option<u64>,
     hops: u32,
 }
 
@@ -65,7 +66,13 @@ pub struct TopoView {
     pub signals: BTreeMap<EntityId, Vec<NodeSignal>>,
     /// The subject's entities (empty for the estate): what the hops are counted from.
     pub focus: Vec<EntityId>,
+    /// Health and root-cause marks the layout was drawn with.
+    marks: BTreeMap<EntityId, Mark>,
+    /// The replay's position and length the marks were taken at.
+    problems_key: Option<(usize, usize)>,
     key: Option<LayoutKey>,
+    /// Layouts computed since the view opened (for tests of the cache).
+    pub layouts: u64,
 }
 
 impl TopoView {
@@ -86,7 +93,10 @@ impl TopoView {
             }),
             signals: BTreeMap::new(),
             focus: Vec::new(),
+            marks: BTreeMap::new(),
+            problems_key: None,
             key: None,
+            layouts: 0,
         }
     }
 
@@ -285,34 +295,29 @@ impl App {
     pub(crate) fn refresh_topology_view(&mut self) {
         let Some(topo) = self.topo.as_mut() else { return };
         let set = self.replay.set();
-        let key = LayoutKey {
-            at: set.as_of,
-            facts: self.topology_facts,
-            position: self.replay.position(),
-            events: self.replay.len(),
-            hops: topo.hops,
-        };
-        if topo.key.as_ref() != Some(&key) {
+        let problems_key = (self.replay.position(), self.replay.len());
+        if topo.problems_key != Some(problems_key) {
             let Marks { marks, signals, focus } = marks(set, topo.subject);
+            if marks != topo.marks || focus != topo.focus {
+                topo.marks = marks;
+                topo.focus = focus;
+                topo.key = None;
+            }
+            topo.signals = signals;
+            topo.problems_key = Some(problems_key);
+        }
+        let key = LayoutKey { applied: self.topology_now.as_ref().map(|now| now.applied), hops: topo.hops };
+        if topo.key.as_ref() != Some(&key) {
             let empty = crate::engine::topology::Topology::new();
-            let topology = match &self.topology_now {
-                Some(now) if now.at == key.at && now.facts == key.facts => &now.topology,
-                _ => &empty,
-            };
-            let focus_ref = match topo.subject {
-                Subject::Problem(_) => Some(focus.as_slice()),
+            let topology = self.topology_now.as_ref().map_or(&empty, |now| &now.topology);
+            let focus = match topo.subject {
+                Subject::Problem(_) => Some(topo.focus.as_slice()),
                 Subject::Estate => None,
             };
-            topo.diagram = layout::layout(&Scene {
-                topology,
-                focus: focus_ref,
-                hops: topo.hops,
-                marks: &marks,
-                expanded: &topo.expanded,
-            });
-            topo.signals = signals;
-            topo.focus = focus;
+            topo.diagram =
+                layout::layout(&Scene { topology, focus, hops: topo.hops, marks: &topo.marks, expanded: &topo.expanded });
             topo.key = Some(key);
+            topo.layouts += 1;
         }
         if topo.selected_index().is_none() {
             // First the root cause, then anything failing, then the first node.
