@@ -1,6 +1,6 @@
 //! One UI frame on ratatui's TestBackend: 10,000 problems at 80x24 and 200x50 against the
 //! 3-problem demo, plus what keeps the list's order current at that size (a new event, a filter
-//! keystroke, opening the palette). The 10,000 problems are 10,000 unrelated alerts played
+//! keystroke, opening the palette, a palette keystroke). The 10,000 problems are 10,000 unrelated alerts played
 //! through the engine into the App, as issue 14 measured them. Run with
 //! `cargo bench --bench ui_frame`; target: a frame under 5 ms.
 
@@ -103,6 +103,27 @@ fn benches(c: &mut Criterion) {
     c.bench_function("update: open the palette with 10k problems", |b| {
         update(&mut many, Action::Key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE)));
         b.iter(|| {
+            update(&mut many, Action::Key(KeyEvent::new(KeyCode::Char(':'), KeyModifiers::NONE)));
+            update(&mut many, Action::Key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE)));
+        })
+    });
+    c.bench_function("update: a palette keystroke with 10k problems", |b| {
+        let key = |code| Action::Key(KeyEvent::new(code, KeyModifiers::NONE));
+        update(&mut many, key(KeyCode::Char(':')));
+        update(&mut many, key(KeyCode::Char('h')));
+        b.iter(|| {
+            update(&mut many, key(KeyCode::Char('9')));
+            update(&mut many, key(KeyCode::Backspace));
+        })
+    });
+    // After a change to the problems the palette's index is brought up to date on opening:
+    // only the changed problem's entry is made again.
+    c.bench_function("update: one event, then open the palette, with 10k problems", |b| {
+        update(&mut many, Action::Key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE)));
+        b.iter(|| {
+            seq += 1;
+            let e = ProblemEvent { seq, kind: EventKind::Acknowledged { by: "bench".to_string() }, ..last.clone() };
+            update(&mut many, Feed::Events(vec![e]).into());
             update(&mut many, Action::Key(KeyEvent::new(KeyCode::Char(':'), KeyModifiers::NONE)));
             update(&mut many, Action::Key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE)));
         })

@@ -198,11 +198,13 @@ impl Default for JournalSection {
 pub struct UiSection {
     /// Theme name, looked up in `themes/` and the user's config directory.
     pub theme: String,
+    /// Clicks select and the wheel scrolls (default); `false` leaves the mouse to the terminal.
+    pub mouse: bool,
 }
 
 impl Default for UiSection {
     fn default() -> Self {
-        UiSection { theme: "default".into() }
+        UiSection { theme: "default".into(), mouse: true }
     }
 }
 

@@ -606,6 +606,63 @@ impl App {
     }
 }
 
+/// Lines (list rows, detail lines) one notch of the mouse wheel moves.
+pub const WHEEL_LINES: usize = 3;
+
+impl App {
+    /// A left click: on a list row it selects the problem (on the selected one, opens it), on
+    /// a topology node it selects the node (on the selected one, as Enter). A click closes the
+    /// help, as any key does; with the palette, a plan or the chooser up it does nothing (they
+    /// are answered with keys, so a stray click can never confirm anything).
+    fn click(&mut self, column: u16, row: u16) {
+        if self.help {
+            self.help = false;
+            return;
+        }
+        if self.palette.is_some() || self.overlay_depth() > 0 || self.list.editing {
+            return;
+        }
+        if let Some(topo) = &mut self.topo {
+            let Some(i) = super::topo::node_at(topo, self.size.1, column, row) else { return };
+            let key = topo.diagram.nodes[i].key.clone();
+            if topo.selected.as_ref() == Some(&key) {
+                self.command(Command::Open);
+            } else {
+                topo.selected = Some(key);
+            }
+            return;
+        }
+        if self.view != View::List {
+            return;
+        }
+        let Some(index) = views::list::row_at(self, row) else { return };
+        if self.selected_index() == Some(index) {
+            self.command(Command::Open);
+        } else {
+            self.notice = None;
+            self.select_index(index);
+        }
+    }
+
+    /// A wheel notch: the list's selection, the detail, the output, the help or the plan move
+    /// by [`WHEEL_LINES`], the topology's selection by one row of boxes (the view shows one of
+    /// them at a time, so it is the one under the pointer).
+    fn wheel(&mut self, down: bool) {
+        if self.palette.is_some() || self.list.editing {
+            return;
+        }
+        let command = if down { Command::Down } else { Command::Up };
+        let notches = if self.topo.is_some() && !self.help && self.overlay_depth() == 0 { 1 } else { WHEEL_LINES };
+        for _ in 0..notches {
+            // The help closes on any command it cannot scroll by; the wheel never closes it.
+            if self.help && self.max_help_scroll() == 0 {
+                return;
+            }
+            self.command(command);
+        }
+    }
+}
+
 /// Play speeds: data milliseconds per wall-clock millisecond (1x, 10x, 60x data time).
 pub const PLAY_SPEEDS: [u64; 3] = [1, 10, 60];
 
@@ -723,6 +780,8 @@ fn apply(app: &mut App, action: Action) {
         Action::Tick { elapsed_ms } => app.tick(elapsed_ms),
         Action::Clock { unix_ms } => app.freshness.clock(unix_ms, &app.opts.title),
         Action::Command(command) => app.command(command),
+        Action::Click { column, row } => app.click(column, row),
+        Action::Wheel { down, .. } => app.wheel(down),
         Action::Key(event) => app.key(event),
         Action::Resize { width, height } => {
             app.size = (width, height);
@@ -733,5 +792,101 @@ fn apply(app: &mut App, action: Action) {
                 proposal.scroll = proposal.scroll.min(max);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Severity;
+
+    /// An App at 80x24 with `n` problems, P-0001 opened first (the list shows newest last by
+    /// severity then time: all equal severity, so the newest first).
+    fn app_with(n: u64) -> App {
+        let mut app = App::new(UiOptions::default());
+        let events = (1..=n)
+            .map(|i| ProblemEvent {
+                seq: i,
+                problem: ProblemId(i),
+                at: Timestamp(i as i64 * 1000),
+                kind: EventKind::Opened { title: format!("problem {i}"), severity: Severity::Major },
+            })
+            .collect();
+        update(&mut app, Feed::Events(events).into());
+        app
+    }
+
+    #[test]
+    fn a_click_selects_the_row_under_it_and_a_second_click_opens_it() {
+        let mut app = app_with(40);
+        let ids = app.list_ids().into_owned();
+        // Row 0 is the title, row 1 the list's header: row 4 is the third problem.
+        update(&mut app, Action::Click { column: 10, row: 4 });
+        assert_eq!(app.selected, Some(ids[2]));
+        assert_eq!(app.view, View::List);
+        update(&mut app, Action::Click { column: 10, row: 4 });
+        assert_eq!(app.view, View::Detail(ids[2]), "a click on the selected row opens it");
+        // Clicks on the title, the header and the status line select nothing.
+        update(&mut app, Action::Command(Command::Back));
+        for row in [0, 1, 23] {
+            update(&mut app, Action::Click { column: 10, row });
+            assert_eq!(app.selected, Some(ids[2]), "row {row}");
+        }
+        // Scrolled down, the rows on screen are further down the list.
+        update(&mut app, Action::Command(Command::Bottom));
+        update(&mut app, Action::Click { column: 10, row: 2 });
+        assert_eq!(app.selected, Some(ids[40 - 21]), "21 rows on screen, the last selected");
+    }
+
+    #[test]
+    fn clicks_never_answer_a_plan_or_the_palette_and_close_the_help() {
+        let mut app = app_with(5);
+        let first = app.selected;
+        update(&mut app, Action::Command(Command::Palette));
+        update(&mut app, Action::Click { column: 10, row: 4 });
+        assert!(app.palette.is_some());
+        assert_eq!(app.selected, first);
+        app.palette = None;
+        update(&mut app, Action::Command(Command::Help));
+        update(&mut app, Action::Click { column: 10, row: 4 });
+        assert!(!app.help, "a click closes the help");
+        assert_eq!(app.selected, first, "and does nothing else");
+    }
+
+    #[test]
+    fn the_wheel_moves_the_list_selection_and_scrolls_the_detail() {
+        let mut app = app_with(40);
+        let ids = app.list_ids().into_owned();
+        update(&mut app, Action::Wheel { column: 5, row: 5, down: true });
+        assert_eq!(app.selected, Some(ids[WHEEL_LINES]));
+        update(&mut app, Action::Wheel { column: 5, row: 5, down: false });
+        assert_eq!(app.selected, Some(ids[0]));
+        update(&mut app, Action::Resize { width: 80, height: 8 });
+        update(&mut app, Action::Command(Command::Open));
+        let max = app.max_detail_scroll();
+        assert!(max > WHEEL_LINES, "the detail is longer than the screen");
+        update(&mut app, Action::Wheel { column: 5, row: 5, down: true });
+        assert_eq!(app.detail_scroll, WHEEL_LINES);
+        update(&mut app, Action::Wheel { column: 5, row: 5, down: false });
+        assert_eq!(app.detail_scroll, 0);
+    }
+
+    #[test]
+    fn a_pull_without_new_data_brings_the_sources_lag_to_zero() {
+        let mut app = App::new(UiOptions { title: "live: prod".to_string(), ..UiOptions::default() });
+        update(&mut app, Feed::Source { name: "alertmanager".to_string(), health: SourceHealth::Ok }.into());
+        update(&mut app, Action::Clock { unix_ms: 600_000 });
+        assert_eq!(app.freshness.lag_ms("alertmanager"), None, "no data and no pull: no lag to show");
+        update(&mut app, Feed::Pulled { name: "alertmanager".to_string(), covered: Timestamp(598_000) }.into());
+        assert_eq!(app.freshness.lag_ms("alertmanager"), Some(2_000));
+        let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(120, 24)).unwrap();
+        terminal.draw(|frame| views::render(&app, frame)).unwrap();
+        let status: String = terminal.backend().buffer().content()[120 * 23..].iter().map(|c| c.symbol()).collect();
+        assert!(status.contains("am ✓ 2s"), "{status}");
+        // Pulls stop (the source fails): its lag grows with the clock and it shows stale.
+        update(&mut app, Action::Clock { unix_ms: 700_000 });
+        terminal.draw(|frame| views::render(&app, frame)).unwrap();
+        let status: String = terminal.backend().buffer().content()[120 * 23..].iter().map(|c| c.symbol()).collect();
+        assert!(status.contains("am ! 1m"), "{status}");
     }
 }

@@ -17,6 +17,7 @@ pub mod palette;
 pub mod proposal;
 pub mod runs;
 pub mod settings;
+pub mod startup;
 mod terminal;
 pub mod theme;
 pub mod topo;
@@ -26,6 +27,7 @@ pub use action::Action;
 pub use app::{update, App, Chooser, Proposal, TypedName, View};
 pub use keymap::{Command, Keymap};
 pub use settings::SettingsError;
+pub use terminal::set_mouse_capture;
 pub use theme::{ColorMode, Theme};
 pub use views::render;
 
@@ -133,10 +135,7 @@ pub fn run(
     requests: Option<UnboundedSender<Request>>,
     opts: UiOptions,
 ) -> anyhow::Result<()> {
-    let dir = config_dir();
-    let keymap = Keymap::load(dir.as_ref().map(|d| d.join("keymap.toml")).as_deref())?;
-    let theme = Theme::load(dir.as_ref().map(|d| d.join("theme.toml")).as_deref(), ColorMode::detect())?;
-    let mut app = App::with_style(opts, keymap, theme);
+    let mut app = startup::styled_app(opts)?;
     let requests = requests.as_ref();
 
     let mut session = terminal::Session::enter()?;
@@ -223,6 +222,12 @@ pub fn run(
                 Event::Resize(width, height) => {
                     step(&mut app, Action::Resize { width, height }, requests);
                     dirty = true;
+                }
+                Event::Mouse(mouse) => {
+                    if let Some(action) = Action::from_mouse(&mouse) {
+                        step(&mut app, action, requests);
+                        dirty = true;
+                    }
                 }
                 _ => {}
             }
