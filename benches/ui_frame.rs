@@ -62,6 +62,20 @@ fn frame_bench(c: &mut Criterion, name: &str, app: &mut App, (w, h): (u16, u16))
     c.bench_function(name, |b| b.iter(|| terminal.draw(|frame| render(black_box(app), frame)).unwrap().area.width));
 }
 
+/// Opens an input line with `opener` (`/` filter, `:` palette), types `h`, then times typing
+/// one more character and taking it back (two keystrokes per iteration).
+fn keystrokes(c: &mut Criterion, name: &str, app: &mut App, opener: char) {
+    let key = |code| Action::Key(KeyEvent::new(code, KeyModifiers::NONE));
+    update(app, key(KeyCode::Char(opener)));
+    update(app, key(KeyCode::Char('h')));
+    c.bench_function(name, |b| {
+        b.iter(|| {
+            update(app, key(KeyCode::Char('9')));
+            update(app, key(KeyCode::Backspace));
+        })
+    });
+}
+
 fn benches(c: &mut Criterion) {
     let scenario = fixture::load(Path::new(SCENARIO)).unwrap();
     let mut demo = app("demo: db-cpu-saturation", play(&scenario.observations), scenario.observations);
@@ -91,15 +105,7 @@ fn benches(c: &mut Criterion) {
             update(&mut many, Feed::Events(vec![e]).into());
         })
     });
-    c.bench_function("update: a filter keystroke with 10k problems", |b| {
-        let key = |code| Action::Key(KeyEvent::new(code, KeyModifiers::NONE));
-        update(&mut many, key(KeyCode::Char('/')));
-        update(&mut many, key(KeyCode::Char('h')));
-        b.iter(|| {
-            update(&mut many, key(KeyCode::Char('9')));
-            update(&mut many, key(KeyCode::Backspace));
-        })
-    });
+    keystrokes(c, "update: a filter keystroke with 10k problems", &mut many, '/');
     c.bench_function("update: open the palette with 10k problems", |b| {
         update(&mut many, Action::Key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE)));
         b.iter(|| {
@@ -107,15 +113,7 @@ fn benches(c: &mut Criterion) {
             update(&mut many, Action::Key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE)));
         })
     });
-    c.bench_function("update: a palette keystroke with 10k problems", |b| {
-        let key = |code| Action::Key(KeyEvent::new(code, KeyModifiers::NONE));
-        update(&mut many, key(KeyCode::Char(':')));
-        update(&mut many, key(KeyCode::Char('h')));
-        b.iter(|| {
-            update(&mut many, key(KeyCode::Char('9')));
-            update(&mut many, key(KeyCode::Backspace));
-        })
-    });
+    keystrokes(c, "update: a palette keystroke with 10k problems", &mut many, ':');
     // After a change to the problems the palette's index is brought up to date on opening:
     // only the changed problem's entry is made again.
     c.bench_function("update: one event, then open the palette, with 10k problems", |b| {

@@ -199,6 +199,20 @@ fn a_silence_is_carried_out_while_a_source_is_still_being_waited_for() {
         }
     });
     assert_eq!(health, ("am".to_string(), crate::ui::SourceHealth::Ok));
+    // The pull went fine and found no alert at all: the UI hears how far the data is complete,
+    // so a quiet Alertmanager does not show as lagging.
+    let started = crate::model::Timestamp::wall_clock();
+    let pulled = tokio.block_on(async {
+        loop {
+            match tokio::time::timeout(std::time::Duration::from_secs(20), feed_rx.recv()).await {
+                Ok(Some(Feed::Pulled { name, covered })) => return (name, covered),
+                Ok(Some(_)) => continue,
+                other => panic!("no good pull reported: {other:?}"),
+            }
+        }
+    });
+    assert_eq!(pulled.0, "am");
+    assert!(pulled.1 <= started && started.since(pulled.1) < 60_000, "covered up to the pull: {:?}", pulled.1);
     drop(req_tx);
     tokio.block_on(agent).unwrap().unwrap();
 }

@@ -339,3 +339,42 @@ impl super::App {
         true
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::model::{EventKind, ProblemEvent, ProblemId, Severity, Timestamp};
+    use crate::ui::{update, Action, App, Feed, UiOptions};
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+    fn opened(seq: u64, id: u64, title: &str) -> ProblemEvent {
+        let kind = EventKind::Opened { title: title.to_string(), severity: Severity::Major };
+        ProblemEvent { seq, problem: ProblemId(id), at: Timestamp(seq as i64 * 1000), kind }
+    }
+
+    fn typed(app: &mut App, text: &str) {
+        for c in text.chars() {
+            update(app, Action::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)));
+        }
+    }
+
+    #[test]
+    fn the_kept_match_texts_follow_problems_that_arrive_or_change() {
+        let mut app = App::new(UiOptions::default());
+        update(&mut app, Feed::Events(vec![opened(1, 1, "disk full on db-1"), opened(2, 2, "kafka lag")]).into());
+        typed(&mut app, "/kafka");
+        assert_eq!(app.list_ids().as_ref(), &[ProblemId(2)]);
+        // A problem arriving while the filter stays: matched with the kept texts and the new one.
+        update(&mut app, Feed::Events(vec![opened(3, 3, "kafka broker down")]).into());
+        assert_eq!(app.list_ids().as_ref(), &[ProblemId(3), ProblemId(2)]);
+        // A problem that changed (merged away) leaves the list; one that changed its status is
+        // matched on its new text.
+        let merged = ProblemEvent { kind: EventKind::MergedInto { into: ProblemId(3) }, ..opened(4, 2, "") };
+        update(&mut app, Feed::Events(vec![merged]).into());
+        assert_eq!(app.list_ids().as_ref(), &[ProblemId(3)]);
+        update(&mut app, Action::Key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE)));
+        let resolved = ProblemEvent { kind: EventKind::Resolved, ..opened(5, 1, "") };
+        update(&mut app, Feed::Events(vec![resolved]).into());
+        typed(&mut app, "/resolved");
+        assert_eq!(app.list_ids().as_ref(), &[ProblemId(1)]);
+    }
+}

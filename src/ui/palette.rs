@@ -352,3 +352,35 @@ impl App {
         self.notice = Some(format!("{entity}: signals in {id}"));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{EventKind, ProblemEvent, Severity};
+    use crate::ui::{update, Action, Feed, UiOptions};
+
+    fn opened(seq: u64, id: u64, title: &str) -> ProblemEvent {
+        let kind = EventKind::Opened { title: title.to_string(), severity: Severity::Major };
+        ProblemEvent { seq, problem: ProblemId(id), at: Timestamp(seq as i64 * 1000), kind }
+    }
+
+    #[test]
+    fn candidates_are_kept_between_openings_and_follow_the_problems() {
+        let mut app = App::new(UiOptions::default());
+        update(&mut app, Feed::Events(vec![opened(1, 1, "disk full"), opened(2, 2, "kafka lag")]).into());
+        update(&mut app, Action::Command(Command::Palette));
+        let first = Arc::clone(&app.palette.as_ref().unwrap().shared);
+        app.palette = None;
+        update(&mut app, Action::Command(Command::Palette));
+        assert!(Arc::ptr_eq(&first, &app.palette.as_ref().unwrap().shared), "nothing changed: the same candidates");
+        app.palette = None;
+        update(&mut app, Feed::Events(vec![opened(3, 3, "zookeeper session expired")]).into());
+        update(&mut app, Action::Command(Command::Palette));
+        let palette = app.palette.as_mut().unwrap();
+        assert!(!Arc::ptr_eq(&first, &palette.shared));
+        palette.query = "zookeeper".to_string();
+        palette.rank();
+        assert_eq!(palette.results.first().map(|e| e.target.clone()), Some(Target::Problem(ProblemId(3))));
+        assert_eq!(palette.len(), first.len() + 1);
+    }
+}
