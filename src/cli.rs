@@ -9,7 +9,7 @@ use faultline::config::Config;
 use faultline::engine::EngineConfig;
 use faultline::journal::Journal;
 use faultline::model::{Observation, ProblemEvent, ProblemSet, Timestamp};
-use faultline::sources::fixture::{self, Scenario};
+use faultline::sources::fixture::Scenario;
 use faultline::ui::{self, Feed, UiOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -21,10 +21,6 @@ mod journal;
 mod replay;
 mod runbook;
 
-/// The shipped demo scenario, built into the binary so `faultline demo` needs no files.
-const DEMO_SCENARIO: &str = include_str!("../fixtures/scenarios/db-cpu-saturation.jsonl");
-const DEMO_SCENARIO_NAME: &str = "<built-in>/fixtures/scenarios/db-cpu-saturation.jsonl";
-
 #[derive(Debug, Parser)]
 #[command(
     name = "faultline",
@@ -35,6 +31,10 @@ pub struct Args {
     /// Disable every action (acknowledge, silence, runbooks): look, never touch.
     #[arg(long, global = true)]
     readonly: bool,
+    /// Leave the mouse to the terminal (its own selection and scrollback) instead of clicks
+    /// selecting rows and the wheel scrolling; also `[ui] mouse = false` in the config.
+    #[arg(long, global = true)]
+    no_mouse: bool,
     /// Log file (default: faultline.log in the state directory). Logs never go to the screen.
     #[arg(long, global = true, value_name = "FILE")]
     log_file: Option<PathBuf>,
@@ -261,6 +261,7 @@ fn appearance(theme: Option<&str>, colors: Option<ui::ColorMode>, config: Option
 pub fn run(args: Args) -> Result<()> {
     let log_path = init_logging(args.log_file.as_deref())?;
     tracing::info!(version = env!("CARGO_PKG_VERSION"), command = ?args.command, "faultline starting");
+    ui::set_mouse_capture(!args.no_mouse);
     let Some(command) = args.command else {
         let config = match args.config {
             Some(c) => c,
@@ -283,28 +284,16 @@ pub fn run(args: Args) -> Result<()> {
             let loaded = config.as_deref().map(Config::load).transpose()?;
             let engine = loaded.as_ref().map(Config::engine).unwrap_or_default();
             let appearance = appearance(args.theme.as_deref(), args.colors, loaded.as_ref().zip(config.as_deref()));
-            let scenario = match &scenario {
-                Some(path) => fixture::load(path)?,
-                None => fixture::parse(DEMO_SCENARIO, Path::new(DEMO_SCENARIO_NAME))?,
-            };
+            let scenario = ui::startup::demo_scenario(scenario.as_deref())?;
             if !(speed.is_finite() && speed > 0.0) {
                 bail!("--speed must be a positive number of data seconds per second, got {speed}");
             }
             let journal = journal.as_deref().map(open_new_journal).transpose()?;
-            let agent = Agent::new(engine, journal);
+            let demo = ui::startup::Demo::new(scenario, engine, journal, args.readonly, Some(log_path), appearance);
             if headless {
-                demo_headless(agent, scenario, events_out.as_deref())
+                demo_headless(demo.agent, demo.scenario, events_out.as_deref())
             } else {
-                let opts = UiOptions {
-                    title: format!("demo: {}", scenario.header.name),
-                    readonly: args.readonly,
-                    log_path: Some(log_path),
-                    operator: faultline::runbook::operator(),
-                    silence: None,
-                    runbooks: Default::default(),
-                    appearance,
-                };
-                demo_ui(agent, scenario, speed, events_out, opts)
+                demo_ui(demo.agent, demo.scenario, speed, events_out, demo.opts)
             }
         }
         Command::Agent { config, once, journal } => run_agent(&config, once, journal, args.readonly, args.runbooks),
@@ -474,6 +463,9 @@ fn run_live(
 ) -> Result<()> {
     let config = with_runbooks(load_live_config(config_path)?, runbooks)?;
     let appearance = appearance(look.theme.as_deref(), look.colors, Some((&config, config_path)));
+    if !config.ui.mouse {
+        ui::set_mouse_capture(false);
+    }
     let journal_path = config.journal_path().context("finding the state directory for the journal")?;
     let journal = match Journal::open_as(&journal_path, LIVE_UI_HOLDER) {
         Ok(j) => j,

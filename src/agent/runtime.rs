@@ -647,6 +647,10 @@ impl Runtime {
                 if health != old || slot.status.cycles == 1 {
                     send(Feed::Source { name: slot.status.name.clone(), health });
                 }
+                // Every good pull, new data or not: a quiet source is not a lagging one.
+                if let Some(covered) = slot.status.last_ok.filter(|_| slot.status.healthy) {
+                    send(Feed::Pulled { name: slot.status.name.clone(), covered });
+                }
             }
             if !events.is_empty() {
                 send(Feed::Events(events));

@@ -208,11 +208,13 @@ pub struct UiSection {
     /// `themes/NAME.toml` in the user's config directory, or a path to a `.toml` file (relative to
     /// this config file). `--theme` overrides it; checked by `faultline config check`.
     pub theme: String,
+    /// Clicks select and the wheel scrolls (default); `false` leaves the mouse to the terminal.
+    pub mouse: bool,
 }
 
 impl Default for UiSection {
     fn default() -> Self {
-        UiSection { theme: "default".into() }
+        UiSection { theme: "default".into(), mouse: true }
     }
 }
 

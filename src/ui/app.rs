@@ -109,6 +109,8 @@ pub struct App {
     // Palette, filter, sort and freshness (issue 14): see `palette.rs`, `filter.rs`, `freshness.rs`.
     /// The `:` palette on screen.
     pub palette: Option<super::palette::Palette>,
+    /// The palette's candidates, kept between openings.
+    pub palette_index: super::palette::PaletteIndex,
     /// The list's filter and sort order, with the list order they give (cached).
     pub list: super::filter::ListFilter,
     /// When each source's data was last seen, for the status line's data time and lags.
@@ -159,6 +161,7 @@ impl App {
             keymap,
             theme,
             palette: None,
+            palette_index: Default::default(),
             list: Default::default(),
             freshness: Default::default(),
             topo: None,
@@ -620,6 +623,63 @@ impl App {
     }
 }
 
+/// Lines (list rows, detail lines) one notch of the mouse wheel moves.
+pub const WHEEL_LINES: usize = 3;
+
+impl App {
+    /// A left click: on a list row it selects the problem (on the selected one, opens it), on
+    /// a topology node it selects the node (on the selected one, as Enter). A click closes the
+    /// help, as any key does; with the palette, a plan or the chooser up it does nothing (they
+    /// are answered with keys, so a stray click can never confirm anything).
+    fn click(&mut self, column: u16, row: u16) {
+        if self.help {
+            self.help = false;
+            return;
+        }
+        if self.palette.is_some() || self.overlay_depth() > 0 || self.list.editing {
+            return;
+        }
+        if let Some(topo) = &mut self.topo {
+            let Some(i) = super::topo::node_at(topo, self.size.1, column, row) else { return };
+            let key = topo.diagram.nodes[i].key.clone();
+            if topo.selected.as_ref() == Some(&key) {
+                self.command(Command::Open);
+            } else {
+                topo.selected = Some(key);
+            }
+            return;
+        }
+        if self.view != View::List {
+            return;
+        }
+        let Some(index) = views::list::row_at(self, row) else { return };
+        if self.selected_index() == Some(index) {
+            self.command(Command::Open);
+        } else {
+            self.notice = None;
+            self.select_index(index);
+        }
+    }
+
+    /// A wheel notch: the list's selection, the detail, the output, the help or the plan move
+    /// by [`WHEEL_LINES`], the topology's selection by one row of boxes (the view shows one of
+    /// them at a time, so it is the one under the pointer).
+    fn wheel(&mut self, down: bool) {
+        if self.palette.is_some() || self.list.editing {
+            return;
+        }
+        let command = if down { Command::Down } else { Command::Up };
+        let notches = if self.topo.is_some() && !self.help && self.overlay_depth() == 0 { 1 } else { WHEEL_LINES };
+        for _ in 0..notches {
+            // The help closes on any command it cannot scroll by; the wheel never closes it.
+            if self.help && self.max_help_scroll() == 0 {
+                return;
+            }
+            self.command(command);
+        }
+    }
+}
+
 /// Play speeds: data milliseconds per wall-clock millisecond (1x, 10x, 60x data time).
 pub const PLAY_SPEEDS: [u64; 3] = [1, 10, 60];
 
@@ -657,8 +717,9 @@ pub(crate) fn scrolled(command: Command, scroll: usize, page: usize, max: usize)
 /// The topology as the replay cursor's data time saw it, with what it was built from.
 #[derive(Debug, Clone)]
 pub struct TopologyNow {
-    pub at: Timestamp,
-    pub facts: u64,
+    /// Topology facts applied (received, and at or before the time it is as of): two times with
+    /// the same count show the same topology, so moving between them rebuilds nothing.
+    pub applied: u64,
     pub topology: Topology,
 }
 
@@ -671,26 +732,44 @@ pub fn update(app: &mut App, action: Action) {
 }
 
 impl App {
-    /// The topology as of the cursor: the cached one when it is current, else rebuilt.
+    /// Topology facts received at or before data time `at`: the key of the topology as of `at`
+    /// (facts arrive in data-time order, so only the few after `at` are counted).
+    pub fn facts_applied_at(&self, at: Timestamp) -> u64 {
+        let later = self.topology.changes_between(at, Timestamp(i64::MAX)).count() as u64;
+        self.topology_facts.saturating_sub(later)
+    }
+
+    /// The data time the topology is drawn as of: the cursor's, and live (the topology view
+    /// only) the newest data seen, so the estate shows what observations said even before any
+    /// problem event exists or after the last one.
+    pub fn topology_time(&self) -> Timestamp {
+        let at = self.problems().as_of;
+        match (self.topo.is_some() && self.replay.is_live(), self.freshness.newest) {
+            (true, Some(newest)) => at.max(newest),
+            _ => at,
+        }
+    }
+
+    /// The topology as of `at`: the cached one when it is the same, else rebuilt.
     pub fn topology_at(&self, at: Timestamp) -> Option<std::borrow::Cow<'_, Topology>> {
         match &self.topology_now {
-            Some(now) if now.at == at && now.facts == self.topology_facts => {
-                Some(std::borrow::Cow::Borrowed(&now.topology))
-            }
+            Some(now) if now.applied == self.facts_applied_at(at) => Some(std::borrow::Cow::Borrowed(&now.topology)),
             _ => self.topology.as_of(at).map(std::borrow::Cow::Owned),
         }
     }
 
-    /// Rebuilds `topology_now` when the detail shows and the cursor's time or the facts moved.
+    /// Rebuilds `topology_now` when the detail or the topology view shows and the facts applied
+    /// as of their time changed (a cursor move past no topology fact rebuilds nothing).
     pub(crate) fn refresh_topology(&mut self) {
         if !(matches!(self.view, View::Detail(_)) || self.topo.is_some()) || self.topology.is_empty() {
             return;
         }
-        let (at, facts) = (self.problems().as_of, self.topology_facts);
-        if self.topology_now.as_ref().is_some_and(|now| now.at == at && now.facts == facts) {
+        let at = self.topology_time();
+        let applied = self.facts_applied_at(at);
+        if self.topology_now.as_ref().is_some_and(|now| now.applied == applied) {
             return;
         }
-        self.topology_now = self.topology.as_of(at).map(|topology| TopologyNow { at, facts, topology });
+        self.topology_now = self.topology.as_of(at).map(|topology| TopologyNow { applied, topology });
     }
 }
 
@@ -700,6 +779,7 @@ fn apply(app: &mut App, action: Action) {
         Action::Feed(Feed::Source { name, health }) => {
             app.sources.insert(name, health);
         }
+        Action::Feed(Feed::Pulled { name, covered }) => app.freshness.pulled(name, covered),
         Action::Feed(Feed::Finished { summary }) => app.finished = Some(summary),
         Action::Feed(Feed::Notice(text)) => app.notice = Some(text),
         Action::Feed(Feed::RunOutput { problem, lines }) => app.outputs.push(problem, lines),
@@ -718,6 +798,8 @@ fn apply(app: &mut App, action: Action) {
         Action::Tick { elapsed_ms } => app.tick(elapsed_ms),
         Action::Clock { unix_ms } => app.freshness.clock(unix_ms, &app.opts.title),
         Action::Command(command) => app.command(command),
+        Action::Click { column, row } => app.click(column, row),
+        Action::Wheel { down, .. } => app.wheel(down),
         Action::Key(event) => app.key(event),
         Action::Resize { width, height } => {
             app.size = (width, height);
@@ -728,5 +810,101 @@ fn apply(app: &mut App, action: Action) {
                 proposal.scroll = proposal.scroll.min(max);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Severity;
+
+    /// An App at 80x24 with `n` problems, P-0001 opened first (the list shows newest last by
+    /// severity then time: all equal severity, so the newest first).
+    fn app_with(n: u64) -> App {
+        let mut app = App::new(UiOptions::default());
+        let events = (1..=n)
+            .map(|i| ProblemEvent {
+                seq: i,
+                problem: ProblemId(i),
+                at: Timestamp(i as i64 * 1000),
+                kind: EventKind::Opened { title: format!("problem {i}"), severity: Severity::Major },
+            })
+            .collect();
+        update(&mut app, Feed::Events(events).into());
+        app
+    }
+
+    #[test]
+    fn a_click_selects_the_row_under_it_and_a_second_click_opens_it() {
+        let mut app = app_with(40);
+        let ids = app.list_ids().into_owned();
+        // Row 0 is the title, row 1 the list's header: row 4 is the third problem.
+        update(&mut app, Action::Click { column: 10, row: 4 });
+        assert_eq!(app.selected, Some(ids[2]));
+        assert_eq!(app.view, View::List);
+        update(&mut app, Action::Click { column: 10, row: 4 });
+        assert_eq!(app.view, View::Detail(ids[2]), "a click on the selected row opens it");
+        // Clicks on the title, the header and the status line select nothing.
+        update(&mut app, Action::Command(Command::Back));
+        for row in [0, 1, 23] {
+            update(&mut app, Action::Click { column: 10, row });
+            assert_eq!(app.selected, Some(ids[2]), "row {row}");
+        }
+        // Scrolled down, the rows on screen are further down the list.
+        update(&mut app, Action::Command(Command::Bottom));
+        update(&mut app, Action::Click { column: 10, row: 2 });
+        assert_eq!(app.selected, Some(ids[40 - 21]), "21 rows on screen, the last selected");
+    }
+
+    #[test]
+    fn clicks_never_answer_a_plan_or_the_palette_and_close_the_help() {
+        let mut app = app_with(5);
+        let first = app.selected;
+        update(&mut app, Action::Command(Command::Palette));
+        update(&mut app, Action::Click { column: 10, row: 4 });
+        assert!(app.palette.is_some());
+        assert_eq!(app.selected, first);
+        app.palette = None;
+        update(&mut app, Action::Command(Command::Help));
+        update(&mut app, Action::Click { column: 10, row: 4 });
+        assert!(!app.help, "a click closes the help");
+        assert_eq!(app.selected, first, "and does nothing else");
+    }
+
+    #[test]
+    fn the_wheel_moves_the_list_selection_and_scrolls_the_detail() {
+        let mut app = app_with(40);
+        let ids = app.list_ids().into_owned();
+        update(&mut app, Action::Wheel { column: 5, row: 5, down: true });
+        assert_eq!(app.selected, Some(ids[WHEEL_LINES]));
+        update(&mut app, Action::Wheel { column: 5, row: 5, down: false });
+        assert_eq!(app.selected, Some(ids[0]));
+        update(&mut app, Action::Resize { width: 80, height: 8 });
+        update(&mut app, Action::Command(Command::Open));
+        let max = app.max_detail_scroll();
+        assert!(max > WHEEL_LINES, "the detail is longer than the screen");
+        update(&mut app, Action::Wheel { column: 5, row: 5, down: true });
+        assert_eq!(app.detail_scroll, WHEEL_LINES);
+        update(&mut app, Action::Wheel { column: 5, row: 5, down: false });
+        assert_eq!(app.detail_scroll, 0);
+    }
+
+    #[test]
+    fn a_pull_without_new_data_brings_the_sources_lag_to_zero() {
+        let mut app = App::new(UiOptions { title: "live: prod".to_string(), ..UiOptions::default() });
+        update(&mut app, Feed::Source { name: "alertmanager".to_string(), health: SourceHealth::Ok }.into());
+        update(&mut app, Action::Clock { unix_ms: 600_000 });
+        assert_eq!(app.freshness.lag_ms("alertmanager"), None, "no data and no pull: no lag to show");
+        update(&mut app, Feed::Pulled { name: "alertmanager".to_string(), covered: Timestamp(598_000) }.into());
+        assert_eq!(app.freshness.lag_ms("alertmanager"), Some(2_000));
+        let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(120, 24)).unwrap();
+        terminal.draw(|frame| views::render(&app, frame)).unwrap();
+        let status: String = terminal.backend().buffer().content()[120 * 23..].iter().map(|c| c.symbol()).collect();
+        assert!(status.contains("am ✓ 2s"), "{status}");
+        // Pulls stop (the source fails): its lag grows with the clock and it shows stale.
+        update(&mut app, Action::Clock { unix_ms: 700_000 });
+        terminal.draw(|frame| views::render(&app, frame)).unwrap();
+        let status: String = terminal.backend().buffer().content()[120 * 23..].iter().map(|c| c.symbol()).collect();
+        assert!(status.contains("am ! 1m"), "{status}");
     }
 }

@@ -18,6 +18,7 @@ pub mod palette;
 pub mod proposal;
 pub mod runs;
 pub mod settings;
+pub mod startup;
 mod terminal;
 pub mod theme;
 pub mod topo;
@@ -27,6 +28,7 @@ pub use action::Action;
 pub use app::{update, App, Chooser, Proposal, TypedName, View};
 pub use keymap::{Command, Keymap};
 pub use settings::SettingsError;
+pub use terminal::set_mouse_capture;
 pub use theme::{ColorMode, Theme, ThemeChoice};
 pub use views::render;
 
@@ -53,6 +55,10 @@ pub enum Feed {
     Events(Vec<crate::model::ProblemEvent>),
     /// A data source's health changed.
     Source { name: String, health: SourceHealth },
+    /// A data source's pull went fine: its data is complete up to `covered` (wall time, Unix
+    /// ms), even when the pull brought nothing new (an Alertmanager with no alerts). Its lag is
+    /// measured from here, not only from its newest observation.
+    Pulled { name: String, covered: crate::model::Timestamp },
     /// No more data will come, e.g. "scenario finished: 13,482 observations".
     Finished { summary: String },
     /// A one-line answer to something the user asked for, e.g. "P-0003: 2 silences created".
@@ -164,16 +170,8 @@ pub fn run(
     requests: Option<UnboundedSender<Request>>,
     opts: UiOptions,
 ) -> anyhow::Result<()> {
-    let (keymap, theme, problems) = load_style(config_dir().as_deref(), &opts.appearance);
-    for problem in &problems {
-        tracing::warn!(%problem, "settings file left out; its defaults apply");
-    }
-    tracing::info!(colors = theme.mode.name(), "colour mode");
-    let mut app = App::with_style(opts, keymap, theme);
+    let mut app = startup::styled_app(opts);
     let requests = requests.as_ref();
-    if let Some(text) = settings_notice(&problems) {
-        update(&mut app, Action::Feed(Feed::Notice(text)));
-    }
 
     let mut session = terminal::Session::enter()?;
     let size = session.terminal.size()?;
@@ -259,6 +257,12 @@ pub fn run(
                 Event::Resize(width, height) => {
                     step(&mut app, Action::Resize { width, height }, requests);
                     dirty = true;
+                }
+                Event::Mouse(mouse) => {
+                    if let Some(action) = Action::from_mouse(&mouse) {
+                        step(&mut app, action, requests);
+                        dirty = true;
+                    }
                 }
                 _ => {}
             }

@@ -47,7 +47,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     if palette.results.is_empty() {
         lines.push(Line::styled("  no match", theme.ui.muted));
     }
-    let title = format!(" {} of {} · Enter go · Esc close ", palette.results.len(), palette.candidates.len());
+    let title = format!(" {} of {} · Enter go · Esc close ", palette.results.len(), palette.len());
     let block = Block::default().borders(Borders::ALL).title(fit(&title, inner));
     super::clear_under(frame, area, rect);
     frame.render_widget(Paragraph::new(lines).block(block), rect);
