@@ -95,6 +95,13 @@ const MIGRATIONS: &[&str] = &[
         SELECT RAISE(ABORT, 'requests is an audit trail: a handled request or what was asked cannot change');
     END;
     ",
+    // Version 4. The history (`src/history/`): the handover report reads the problems alive in a
+    // period (by data time) and their lifecycle events (by kind) without scanning every event.
+    // Older journals opened read-only lack these and are simply scanned.
+    "
+    CREATE INDEX problem_events_by_at ON problem_events (at);
+    CREATE INDEX problem_events_by_kind ON problem_events (kind, at);
+    ",
 ];
 
 /// What an SQLite file holds, read from its header before anything is written to it.
