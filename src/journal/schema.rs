@@ -97,10 +97,11 @@ const MIGRATIONS: &[&str] = &[
     ",
     // Version 4. The history (`src/history/`): the handover report reads the problems alive in a
     // period (by data time) and their lifecycle events (by kind) without scanning every event.
-    // Older journals opened read-only lack these and are simply scanned.
+    // Older journals opened read-only lack these and are simply scanned. IF NOT EXISTS: a file
+    // rebuilt by hand to look older (as the migration tests do) may still hold them.
     "
-    CREATE INDEX problem_events_by_at ON problem_events (at);
-    CREATE INDEX problem_events_by_kind ON problem_events (kind, at);
+    CREATE INDEX IF NOT EXISTS problem_events_by_at ON problem_events (at);
+    CREATE INDEX IF NOT EXISTS problem_events_by_kind ON problem_events (kind, at);
     ",
 ];
 
