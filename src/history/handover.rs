@@ -213,9 +213,9 @@ impl<'a> Handover<'a> {
         w.detail(out, &format!("{root}; {foundational}"));
         let services: Vec<String> = s.services.iter().map(|e| w.code(e.as_str())).collect();
         let impact = if services.is_empty() {
-            format!("impact: {} entities, no service", s.affected)
+            format!("impact: {}, no service", entities(s.affected))
         } else {
-            format!("impact: {} entities; services {}", s.affected, services.join(", "))
+            format!("impact: {}; services {}", entities(s.affected), services.join(", "))
         };
         w.detail(out, &impact);
         w.detail(out, &format!("done: {}", actions(s)));
@@ -243,7 +243,7 @@ impl<'a> Handover<'a> {
     fn sources(&self, w: &Writer, out: &mut String) {
         w.heading(out, "Sources");
         if self.stale.is_empty() {
-            w.line(out, &format!("Every source sent data throughout (no gap over {}).", duration(STALE_GAP_MS)));
+            w.line(out, &format!("Every metric source sent data throughout (no gap over {}).", duration(STALE_GAP_MS)));
             return;
         }
         let mut by: BTreeMap<&str, Vec<&StaleStretch>> = BTreeMap::new();
@@ -362,7 +362,15 @@ impl Writer {
     }
 }
 
-/// `2026-03-02 10:25 UTC`.
+fn entities(n: usize) -> String {
+    if n == 1 {
+        "1 entity".to_string()
+    } else {
+        format!("{n} entities")
+    }
+}
+
+/// `2026-03-02 10:25`.
 fn date_time(t: Timestamp) -> String {
     let s = t.to_rfc3339();
     match (s.get(0..10), s.get(11..16)) {

@@ -6,7 +6,7 @@ use super::handover::{stale_stretches, Period, StaleStretch};
 use super::summary::{summarize, IncidentSummary};
 use crate::bundle::{self, Bundle, FileKind};
 use crate::journal::Journal;
-use crate::model::{ObservationKind, ProblemEvent, ProblemId, Timestamp};
+use crate::model::{ObservationKind, ProblemId, Timestamp};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -82,26 +82,15 @@ impl Source {
         Ok(stale_stretches(seen, period))
     }
 
-    /// Every event (repeats included), for a caller that needs the stream itself.
-    pub fn events(&self) -> Result<Vec<ProblemEvent>, HistoryError> {
-        Ok(match &self.kind {
-            Kind::Journal(j) => j.events_after(0)?,
-            Kind::Bundle(b) => b.events.clone(),
-        })
-    }
 }
 
-/// When each source sent data in `period`, from observations in memory (a bundle's, the UI's).
+/// When each source sent metric data in `period`, from observations in memory (a bundle's, the
+/// UI's); as [`Journal::data_times`], alerts and log patterns say nothing about a feed's health.
 pub fn data_times(observations: &[crate::model::Observation], period: Period) -> Vec<(String, Timestamp)> {
     observations
         .iter()
         .filter(|o| o.at >= period.from && o.at <= period.until)
-        .filter(|o| {
-            matches!(
-                o.kind,
-                ObservationKind::Metric { .. } | ObservationKind::Alert { .. } | ObservationKind::LogPattern { .. }
-            )
-        })
+        .filter(|o| matches!(o.kind, ObservationKind::Metric { .. }))
         .map(|o| (if o.source.is_empty() { "data".to_string() } else { o.source.clone() }, o.at))
         .collect()
 }

@@ -252,6 +252,21 @@ pub fn explain(query: &IncidentSummary, past: &IncidentSummary) -> Vec<String> {
     out
 }
 
+/// When it was and how it ended, one line: `2026-03-02 10:05 UTC, lasted 35m: rollback-release
+/// by alice@b1 (succeeded)`; what was done comes from [`super::handover::actions`].
+pub fn outcome_line(s: &IncidentSummary) -> String {
+    let when = s.opened_at.to_rfc3339();
+    let when = match (when.get(0..10), when.get(11..16)) {
+        (Some(day), Some(time)) => format!("{day} {time} UTC"),
+        _ => when,
+    };
+    let how_long = match s.duration_ms() {
+        Some(ms) => format!("lasted {}", super::handover::duration(ms)),
+        None => "not resolved".to_string(),
+    };
+    format!("{when}, {how_long}: {}", super::handover::actions(s))
+}
+
 /// Summaries of several sources merged: the journal's own, then each bundle's (tagged with its
 /// path as origin) minus the problems the journal already holds (same id and opening time).
 pub fn merge_sources(

@@ -353,9 +353,10 @@ impl Journal {
         )
     }
 
-    /// The source and data time of every retained data observation (metric, alert, log pattern)
-    /// between `from` and `until`, in no particular order: when each source sent data (what the
-    /// handover report measures staleness from). An empty source reads as `data`.
+    /// The source and data time of every retained metric observation between `from` and
+    /// `until`, in no particular order: when each polled source sent data (what the handover
+    /// report measures staleness from; alerts and log patterns come only when something
+    /// happens, so their silence says nothing). An empty source reads as `data`.
     pub fn data_times(&self, from: Timestamp, until: Timestamp) -> Result<Vec<(String, Timestamp)>, JournalError> {
         let action = format!("reading when sources sent data from {from} to {until}");
         let path = &self.path;
@@ -364,7 +365,7 @@ impl Journal {
             .prepare_cached(
                 "SELECT COALESCE(NULLIF(json_extract(body, '$.source'), ''), 'data'), at FROM observations \
                  WHERE at BETWEEN ?1 AND ?2 \
-                 AND json_extract(body, '$.type') IN ('metric', 'alert', 'log_pattern')",
+                 AND json_extract(body, '$.type') = 'metric'",
             )
             .map_err(sqlite_err(path, &action))?;
         let rows = stmt
