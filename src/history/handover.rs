@@ -166,7 +166,11 @@ impl<'a> Handover<'a> {
             w.line(&mut out, "Nothing resolved in the period.");
         }
         for s in resolved {
-            self.problem(&w, &mut out, s);
+            match self.format_of(&w) {
+                Format::Markdown => self.problem(&w, &mut out, s),
+                // One line each: what is over matters less to the next person than what is not.
+                Format::Text => self.resolved_line(&w, &mut out, s),
+            }
         }
         self.patterns(&w, &mut out);
         self.sources(&w, &mut out);
@@ -222,6 +226,24 @@ impl<'a> Handover<'a> {
         if s.reopened > 0 {
             w.detail(out, &format!("reopened {} time(s)", s.reopened));
         }
+    }
+
+    fn format_of(&self, w: &Writer) -> Format {
+        w.format
+    }
+
+    fn resolved_line(&self, w: &Writer, out: &mut String, s: &IncidentSummary) {
+        let took = s.duration_ms().map_or(String::new(), duration);
+        let after = s
+            .foundational
+            .as_ref()
+            .map_or(String::new(), |f| format!("; after a {} on {}", f.change.as_str(), w.code(f.entity.as_str())));
+        let when = date_time(s.opened_at);
+        let when = when.get(5..).unwrap_or(&when);
+        w.bullet(
+            out,
+            &format!("{} {} {when}, {took}: {}{after}; done: {}", s.id, s.severity, w.escape(s.headline()), actions(s)),
+        );
     }
 
     fn patterns(&self, w: &Writer, out: &mut String) {
@@ -379,11 +401,17 @@ fn date_time(t: Timestamp) -> String {
     }
 }
 
-/// Whole minutes past an hour, whole seconds below one: `2h 5m`, `49m 20s`.
+/// The two largest units, short: `7d`, `2h 5m`, `49m 20s`, `8s`.
 pub fn duration(ms: i64) -> String {
-    let secs = u64::try_from(ms.max(0) / 1000).unwrap_or(0);
-    let secs = if secs >= 3600 { secs - secs % 60 } else { secs };
-    humantime::format_duration(std::time::Duration::from_secs(secs)).to_string()
+    let secs = ms.max(0) / 1000;
+    let units = [(secs / 86_400, "d"), (secs / 3600 % 24, "h"), (secs / 60 % 60, "m"), (secs % 60, "s")];
+    let Some(first) = units.iter().position(|(n, _)| *n > 0) else { return "0s".to_string() };
+    units[first..(first + 2).min(units.len())]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, u)| format!("{n}{u}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]
@@ -409,6 +437,8 @@ mod tests {
             stale.iter().map(|s| (s.source.as_str(), s.from.millis() / 60_000, s.until.millis() / 60_000)).collect();
         assert_eq!(got, vec![("am", 0, 10), ("prom", 1, 5), ("prom", 5, 10)]);
         assert_eq!(duration(2 * 3_600_000 + 5 * 60_000 + 7_000), "2h 5m");
+        assert_eq!(duration(7 * 86_400_000), "7d");
+        assert_eq!(duration(0), "0s");
         assert_eq!(duration(49 * 60_000 + 20_000), "49m 20s");
     }
 }

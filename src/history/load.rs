@@ -49,9 +49,7 @@ impl Source {
     pub fn newest(&self) -> Result<Timestamp, HistoryError> {
         let newest = match &self.kind {
             Kind::Journal(j) => j.newest_data_time()?,
-            Kind::Bundle(b) => {
-                b.observations.iter().map(|o| o.at).chain(b.events.iter().map(|e| e.at)).max()
-            }
+            Kind::Bundle(b) => b.observations.iter().map(|o| o.at).chain(b.events.iter().map(|e| e.at)).max(),
         };
         newest.ok_or_else(|| HistoryError::Empty(self.path.clone()))
     }
@@ -81,7 +79,6 @@ impl Source {
         };
         Ok(stale_stretches(seen, period))
     }
-
 }
 
 /// When each source sent metric data in `period`, from observations in memory (a bundle's, the

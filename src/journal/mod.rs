@@ -533,7 +533,12 @@ impl Journal {
         i64::try_from(value).map_err(|_| JournalError::OutOfRange { path: self.path.clone(), what, value })
     }
 
-    fn read_events(&self, sql: &str, params: impl rusqlite::Params, action: &str) -> Result<Vec<ProblemEvent>, JournalError> {
+    fn read_events(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        action: &str,
+    ) -> Result<Vec<ProblemEvent>, JournalError> {
         let path = &self.path;
         let mut stmt = self.conn.prepare_cached(sql).map_err(sqlite_err(path, action))?;
         let rows = stmt
