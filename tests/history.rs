@@ -151,3 +151,41 @@ fn handover_report_of_the_demo_journal() {
     assert!(!ok);
     assert!(err.contains("--since `soon` is not a duration"), "{err}");
 }
+
+#[test]
+fn the_detail_shows_similar_past_problems_and_opens_them_in_replay_and_r_shows_the_report() {
+    use faultline::ui::{render, update, Action, App, Command, Feed, UiOptions, View};
+    let (mut h, cpu) = History::week();
+    let latest = h.incident(&Incident::cpu_after_deploy(Timestamp(WEEK_START + 6 * DAY + 10 * HOUR)));
+    let mut app = App::new(UiOptions { title: "replay: week.sqlite".into(), ..Default::default() });
+    update(&mut app, Action::Resize { width: 100, height: 40 });
+    update(&mut app, Action::Feed(Feed::Events(h.events.clone())));
+    app.selected = Some(latest);
+    update(&mut app, Action::Command(Command::Open));
+    let block = app.similar.clone().expect("the detail has a similar block");
+    let ids: Vec<ProblemId> = block.rows.iter().map(|r| r.id).collect();
+    assert_eq!(ids, cpu.iter().rev().copied().collect::<Vec<_>>());
+    assert!(block.rows[0].outcome.contains("rollback-release by alice@bastion-1 (mitigated)"), "{:?}", block.rows[0]);
+
+    let backend = ratatui::backend::TestBackend::new(100, 40);
+    let mut terminal = ratatui::Terminal::new(backend).unwrap();
+    terminal.draw(|f| render(&app, f)).unwrap();
+    let screen: String = terminal.backend().buffer().content().iter().map(|c| c.symbol()).collect();
+    assert!(screen.contains("SIMILAR"), "{screen}");
+    assert!(screen.contains(&format!("{} 1.00", cpu[2])), "{screen}");
+
+    // P opens the most recent occurrence as it ended: the cursor moves back, off live.
+    update(&mut app, Action::Command(Command::OpenSimilar));
+    assert_eq!(app.view, View::Detail(cpu[2]));
+    assert!(!app.replay.is_live());
+    assert!(app.problems().problems[&cpu[2]].resolved_at.is_some());
+    assert!(!app.problems().problems.contains_key(&latest), "the cursor stands before the latest opened");
+
+    // R: the handover report of the 12 hours up to the cursor, the same words as the CLI's.
+    update(&mut app, Action::Command(Command::Report));
+    let (lines, _) = app.report.clone().expect("the report shows");
+    assert!(lines[0].starts_with("Handover 2026-03-05 22:"), "{lines:?}");
+    assert!(lines.iter().any(|l| l.contains(&format!("{} critical", cpu[2]))), "{lines:?}");
+    update(&mut app, Action::Command(Command::Back));
+    assert!(app.report.is_none());
+}

@@ -60,6 +60,23 @@ pub struct RootCause {
     pub broke: BTreeSet<String>,
 }
 
+impl RootCause {
+    fn of(c: &crate::model::Candidate) -> RootCause {
+        RootCause {
+            entity: c.entity.clone(),
+            entity_kind: c.entity_kind,
+            summary: c.summary.clone(),
+            broke: c.broke.iter().map(|b| format!("{} {}", b.kind.as_str(), b.name)).collect(),
+        }
+    }
+}
+
+impl Foundational {
+    fn of(c: &crate::model::ChangeRecord) -> Foundational {
+        Foundational { change: c.change, entity: c.entity.clone(), description: c.description.clone() }
+    }
+}
+
 /// The change linked as the foundational cause.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Foundational {
@@ -91,12 +108,16 @@ pub struct SilenceSummary {
 
 impl IncidentSummary {
     fn opened(e: &ProblemEvent, title: &str, severity: Severity) -> IncidentSummary {
+        IncidentSummary { severity, ..IncidentSummary::new(e.problem, e.at, title) }
+    }
+
+    fn new(id: ProblemId, opened_at: Timestamp, title: &str) -> IncidentSummary {
         IncidentSummary {
-            id: e.problem,
+            id,
             origin: String::new(),
             title: title.to_string(),
-            severity,
-            opened_at: e.at,
+            severity: Severity::Info,
+            opened_at,
             resolved_at: None,
             merged_into: None,
             reopened: 0,
@@ -111,6 +132,24 @@ impl IncidentSummary {
             acknowledged_by: None,
             flapping: BTreeMap::new(),
         }
+    }
+
+    /// The summary of a problem as folded so far (the UI's problem at the replay cursor): what
+    /// a search needs of it; its runs and silences are not in a `Problem` and stay empty.
+    pub fn of_problem(p: &crate::model::Problem) -> IncidentSummary {
+        let mut s = IncidentSummary {
+            severity: p.severity,
+            resolved_at: p.resolved_at,
+            root: p.root_causes.first().map(RootCause::of),
+            foundational: p.foundational_cause.as_ref().map(Foundational::of),
+            affected: p.impact.affected.len(),
+            services: p.impact.affected.iter().filter(|e| is_service(e)).cloned().collect(),
+            ..IncidentSummary::new(p.id, p.opened_at, &p.title)
+        };
+        for signal in p.signals.values() {
+            s.signal(signal);
+        }
+        s
     }
 
     /// True for the engine's background problem of marked signals.
@@ -136,21 +175,8 @@ impl IncidentSummary {
         match &e.kind {
             EventKind::SignalAttached { signal } | EventKind::SignalUpdated { signal } => self.signal(signal),
             EventKind::SeverityChanged { severity } => self.severity = self.severity.max(*severity),
-            EventKind::RootCauseRanked { candidates } => {
-                self.root = candidates.first().map(|c| RootCause {
-                    entity: c.entity.clone(),
-                    entity_kind: c.entity_kind,
-                    summary: c.summary.clone(),
-                    broke: c.broke.iter().map(|b| format!("{} {}", b.kind.as_str(), b.name)).collect(),
-                })
-            }
-            EventKind::FoundationalCauseLinked { change } => {
-                self.foundational = Some(Foundational {
-                    change: change.change,
-                    entity: change.entity.clone(),
-                    description: change.description.clone(),
-                })
-            }
+            EventKind::RootCauseRanked { candidates } => self.root = candidates.first().map(RootCause::of),
+            EventKind::FoundationalCauseLinked { change } => self.foundational = Some(Foundational::of(change)),
             EventKind::ImpactUpdated { impact } => {
                 self.affected = impact.affected.len();
                 self.services = impact.affected.iter().filter(|e| is_service(e)).cloned().collect();

@@ -67,13 +67,17 @@ pub enum Command {
     WidenHops,
     /// Topology view: one hop less.
     NarrowHops,
+    /// The handover report of the last 12 hours of data, in a scrollable overlay.
+    Report,
+    /// Open the next similar past problem of the detail in replay (the cursor at its end).
+    OpenSimilar,
     Help,
     Quit,
 }
 
 impl Command {
     /// Every command, in the order the help lists them.
-    pub const ALL: [Command; 32] = [
+    pub const ALL: [Command; 34] = [
         Command::Down,
         Command::Up,
         Command::Top,
@@ -104,6 +108,8 @@ impl Command {
         Command::NodeRight,
         Command::WidenHops,
         Command::NarrowHops,
+        Command::Report,
+        Command::OpenSimilar,
         Command::Help,
         Command::Quit,
     ];
@@ -141,6 +147,8 @@ impl Command {
             Command::NodeRight => "node_right",
             Command::WidenHops => "widen_hops",
             Command::NarrowHops => "narrow_hops",
+            Command::Report => "report",
+            Command::OpenSimilar => "open_similar",
             Command::Help => "help",
             Command::Quit => "quit",
         }

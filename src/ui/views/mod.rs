@@ -8,7 +8,9 @@ pub mod list;
 pub mod output;
 pub mod palette;
 pub mod plan;
+pub mod report;
 pub mod runbooks;
+pub mod similar;
 pub mod status;
 pub mod timeline;
 pub mod topology;
@@ -57,6 +59,9 @@ pub fn render(app: &App, frame: &mut Frame) {
     }
     if app.palette.is_some() {
         palette::render(app, frame, frame.area());
+    }
+    if app.report.is_some() {
+        report::render(app, frame, frame.area());
     }
     if app.help {
         help::render(app, frame, frame.area());
