@@ -207,7 +207,7 @@ impl<'a> Handover<'a> {
             None => format!("open for {}", duration(self.period.until.since(s.opened_at))),
         };
         let head = format!("{} {}, {} at {}, {state}", s.id, s.severity, "opened", date_time(s.opened_at));
-        w.item(out, &head, &s.headline().to_string());
+        w.item(out, &head, s.headline());
         let root = s.root.as_ref().map_or("root cause: not ranked".to_string(), |r| {
             format!("root cause: {} ({})", w.code(r.entity.as_str()), r.entity_kind.as_str())
         });

@@ -29,16 +29,17 @@ pub struct Source {
     kind: Kind,
 }
 
+#[allow(clippy::large_enum_variant)] // one per command run, never in a collection
 enum Kind {
     Journal(Journal),
-    Bundle(Box<Bundle>),
+    Bundle(Bundle),
 }
 
 impl Source {
     /// Opens a journal (read-only) or a bundle, whichever the file is.
     pub fn open(path: &Path) -> Result<Source, HistoryError> {
         let kind = match bundle::file_kind(path)? {
-            FileKind::Bundle => Kind::Bundle(Box::new(Bundle::read(path)?)),
+            FileKind::Bundle => Kind::Bundle(Bundle::read(path)?),
             FileKind::Journal => Kind::Journal(Journal::open_read_only(path)?),
             FileKind::Other => return Err(HistoryError::Unknown(path.to_path_buf())),
         };
