@@ -1,4 +1,5 @@
-//! Command-line modes: live (no command: agent and UI), `agent`, `demo`, `replay`, `config check`.
+//! Command-line modes: live (no command: agent and UI), `agent`, `demo`, `replay`, `similar`, `report`,
+//! `config check`.
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
@@ -19,7 +20,9 @@ mod export;
 mod follow;
 mod journal;
 mod replay;
+mod report;
 mod runbook;
+mod similar;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -133,6 +136,36 @@ enum Command {
         /// bundle and used to re-derive the events); default: the engine defaults.
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
+    },
+    /// The earlier problems most like one problem: why each matched, how long it lasted, what
+    /// resolved it, and how to replay it.
+    Similar {
+        /// The problem, e.g. P-0042 (or 42).
+        problem: String,
+        /// The journal (or incident bundle) holding it and the history searched.
+        #[arg(long, value_name = "FILE")]
+        journal: PathBuf,
+        /// Incident bundles searched too (repeat for several).
+        #[arg(long = "bundle", value_name = "FILE")]
+        bundles: Vec<PathBuf>,
+        /// How many to show at most.
+        #[arg(long, default_value_t = 5, value_name = "N")]
+        limit: usize,
+    },
+    /// The on-call handover report of a period: problems opened, resolved and still open, what
+    /// was done and by whom, recurring root causes, flapping signals, stale sources.
+    Report {
+        /// The journal (or incident bundle).
+        #[arg(long, value_name = "FILE")]
+        journal: PathBuf,
+        /// How far back the period starts from its end, e.g. `12h`, `7d`.
+        #[arg(long, value_name = "DURATION")]
+        since: String,
+        /// The period's end (RFC 3339); default: the newest data in the file.
+        #[arg(long, value_name = "TIME")]
+        until: Option<String>,
+        #[arg(long, value_enum, default_value_t = report::ReportFormat::Text)]
+        format: report::ReportFormat,
     },
     /// Quality benchmarks on public data (DESIGN section 9).
     Eval {
@@ -321,6 +354,8 @@ pub fn run(args: Args) -> Result<()> {
         Command::Export { problem, journal, output, format, config } => {
             export::run(&problem, &journal, output.as_deref(), format, config.as_deref())
         }
+        Command::Similar { problem, journal, bundles, limit } => similar::run(&problem, &journal, &bundles, limit),
+        Command::Report { journal, since, until, format } => report::run(&journal, &since, until.as_deref(), format),
         Command::Eval { command } => run_eval(command),
         Command::Runbook { command } => runbook::run(command, args.readonly, args.runbooks),
         Command::Journal { command } => journal::run(command),

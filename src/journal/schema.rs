@@ -95,6 +95,14 @@ const MIGRATIONS: &[&str] = &[
         SELECT RAISE(ABORT, 'requests is an audit trail: a handled request or what was asked cannot change');
     END;
     ",
+    // Version 4. The history (`src/history/`): the handover report reads the problems alive in a
+    // period (by data time) and their lifecycle events (by kind) without scanning every event.
+    // Older journals opened read-only lack these and are simply scanned. IF NOT EXISTS: a file
+    // rebuilt by hand to look older (as the migration tests do) may still hold them.
+    "
+    CREATE INDEX IF NOT EXISTS problem_events_by_at ON problem_events (at);
+    CREATE INDEX IF NOT EXISTS problem_events_by_kind ON problem_events (kind, at);
+    ",
 ];
 
 /// What an SQLite file holds, read from its header before anything is written to it.

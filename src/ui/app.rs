@@ -121,6 +121,15 @@ pub struct App {
     pub logs: super::logs::LogHistory,
     /// The full-screen log pane over the detail (Esc goes back to it).
     pub log_pane: Option<super::logs::LogPane>,
+    // History (issue 17): see `crate::history::live`.
+    /// Summaries and the index of resolved problems, folded from the events received.
+    pub history: crate::history::live::LiveHistory,
+    /// The detail problem's similar past problems, recomputed in `update` when it changes.
+    pub similar: Option<crate::history::live::SimilarBlock>,
+    /// Which similar problem `open_similar` opens next.
+    pub similar_next: usize,
+    /// The handover report overlay: its lines and the first one shown.
+    pub report: Option<(Vec<String>, usize)>,
 }
 
 impl App {
@@ -167,6 +176,10 @@ impl App {
             topo: None,
             logs: Default::default(),
             log_pane: None,
+            history: Default::default(),
+            similar: None,
+            similar_next: 0,
+            report: None,
         }
     }
 
@@ -307,7 +320,9 @@ impl App {
         match self.keymap.command_in(self.log_scope().unwrap_or_else(|| self.key_scope()), &event) {
             Some(command) => self.command(command),
             None => {
-                if let Some(c) = keymap::typed_char(&event) {
+                if self.report.is_some() {
+                    self.report = None;
+                } else if let Some(c) = keymap::typed_char(&event) {
                     self.runbook_key(c);
                 } else if self.help {
                     self.help = false;
@@ -337,6 +352,7 @@ impl App {
     }
 
     fn fold(&mut self, events: Vec<ProblemEvent>) {
+        self.history.events(&events);
         let old_index = self.selected_index();
         self.metrics.pin(&events);
         self.logs.pin(&events);
@@ -494,6 +510,10 @@ impl App {
             }
             return;
         }
+        if self.report.is_some() {
+            self.report_command(command);
+            return;
+        }
         if self.proposal.is_some() {
             self.proposal_command(command);
             return;
@@ -528,6 +548,8 @@ impl App {
             Command::Palette => return self.open_palette(),
             Command::Topology => return self.open_topology(),
             Command::Logs => return self.open_logs(),
+            Command::Report => return self.open_report(),
+            Command::OpenSimilar => return self.open_similar(),
             _ => {}
         }
         if self.replay_command(command) {
@@ -537,6 +559,63 @@ impl App {
             View::List => self.list_command(command),
             View::Detail(_) => self.detail_command(command),
             View::Output(id) => self.output_command(id, command),
+        }
+    }
+
+    /// The handover report of the 12 hours of data up to the cursor.
+    fn open_report(&mut self) {
+        let lines = self.history.report(self.problems().as_of, &self.opts.title);
+        self.report = Some((lines, 0));
+    }
+
+    /// Scrolls the report; any other key closes it (as the help).
+    fn report_command(&mut self, command: Command) {
+        let Some((lines, scroll)) = &mut self.report else { return };
+        let page = views::report::body_rows(self.size.1).max(1);
+        let max = lines.len().saturating_sub(page);
+        match scrolled(command, *scroll, page, max) {
+            Some(to) => *scroll = to,
+            None => self.report = None,
+        }
+    }
+
+    /// Opens the next similar past problem of the detail, with the replay cursor just after its
+    /// last event (as it ended). Its events are in this session: the index is folded from them.
+    fn open_similar(&mut self) {
+        let Some(block) = self.similar.as_ref().filter(|b| matches!(self.view, View::Detail(id) if id == b.problem))
+        else {
+            self.notice = Some("open a problem's detail first: its SIMILAR block lists what P opens".to_string());
+            return;
+        };
+        if block.rows.is_empty() {
+            self.notice = Some(format!("nothing similar to {} in this session's history", block.problem));
+            return;
+        }
+        let row = &block.rows[self.similar_next % block.rows.len()];
+        let (from, to) = (block.problem, row.id);
+        let Some(&last) = self.replay.positions_of(to).last() else {
+            self.notice = Some(format!("{to} is not in this session's events"));
+            return;
+        };
+        self.similar_next += 1;
+        self.playing = false;
+        self.seek(last + 1);
+        self.view = View::Detail(to);
+        self.detail_scroll = 0;
+        self.notice = Some(format!("{to}, similar to {from}, as it ended (L: back to live)"));
+    }
+
+    /// Recomputes the detail problem's similar block when the problem, its ranking, its signals
+    /// or the history changed (a search is a few posting-list lookups: cheap, but not per frame).
+    pub(crate) fn refresh_similar(&mut self) {
+        let View::Detail(id) = self.view else { return };
+        let Some(problem) = self.problems().problems.get(&id) else { return };
+        let current = self.similar.as_ref().filter(|b| b.problem == id);
+        if let Some(block) = self.history.similar(problem, current, 3) {
+            if self.similar.as_ref().is_none_or(|b| b.problem != id) {
+                self.similar_next = 0;
+            }
+            self.similar = Some(block);
         }
     }
 
@@ -729,6 +808,7 @@ pub fn update(app: &mut App, action: Action) {
     app.refresh_topology();
     app.refresh_list();
     app.refresh_topology_view();
+    app.refresh_similar();
 }
 
 impl App {
@@ -785,6 +865,7 @@ fn apply(app: &mut App, action: Action) {
         Action::Feed(Feed::RunOutput { problem, lines }) => app.outputs.push(problem, lines),
         Action::Feed(Feed::Observations(observations)) => {
             app.freshness.observe(&observations);
+            app.history.observations(&observations);
             app.metrics.observe(&observations);
             app.logs.observe(&observations);
             for o in &observations {

@@ -73,13 +73,17 @@ pub enum Command {
     NextMatch,
     /// Log pane: the previous search match (scoped).
     PreviousMatch,
+    /// The handover report of the last 12 hours of data, in a scrollable overlay.
+    Report,
+    /// Open the next similar past problem of the detail in replay (the cursor at its end).
+    OpenSimilar,
     Help,
     Quit,
 }
 
 impl Command {
     /// Every command, in the order the help lists them.
-    pub const ALL: [Command; 35] = [
+    pub const ALL: [Command; 37] = [
         Command::Down,
         Command::Up,
         Command::Top,
@@ -113,6 +117,8 @@ impl Command {
         Command::Logs,
         Command::NextMatch,
         Command::PreviousMatch,
+        Command::Report,
+        Command::OpenSimilar,
         Command::Help,
         Command::Quit,
     ];
@@ -153,6 +159,8 @@ impl Command {
             Command::Logs => "logs",
             Command::NextMatch => "next_match",
             Command::PreviousMatch => "previous_match",
+            Command::Report => "report",
+            Command::OpenSimilar => "open_similar",
             Command::Help => "help",
             Command::Quit => "quit",
         }

@@ -5,8 +5,8 @@
 //! stay in place while the lines scroll.
 
 use super::{
-    chart, fit, output, pack, pad, runbooks, severity_label, silenced_label, status_label, text_width, thousands,
-    timeline, topology, wrap_words, App,
+    chart, fit, output, pack, pad, runbooks, severity_label, silenced_label, similar, status_label, text_width,
+    thousands, timeline, topology, wrap_words, App,
 };
 use crate::model::{
     Candidate, EntityId, Hop, KpiImpact, Problem, ProblemStatus, Severity, Signal, Timestamp, TrafficImpact,
@@ -123,6 +123,13 @@ pub fn all_lines(app: &App, problem: &Problem, width: u16) -> Vec<Line<'static>>
     if !logs.is_empty() {
         out.push(Line::default());
         out.extend(logs);
+    }
+    // After the root cause (and its evidence), before the foundational cause.
+    let similar = similar::lines(app, problem.id, usize::from(width).max(20));
+    if !similar.is_empty() {
+        let at = out.iter().position(|l| l.spans.first().is_some_and(|s| s.content == "FOUNDATIONAL CAUSE"));
+        let at = at.unwrap_or(out.len());
+        out.splice(at..at, similar.into_iter().chain([Line::default()]));
     }
     let topology = topology::lines(app, problem, as_of, usize::from(width).max(20));
     if !topology.is_empty() {

@@ -9,7 +9,9 @@ pub mod logs;
 pub mod output;
 pub mod palette;
 pub mod plan;
+pub mod report;
 pub mod runbooks;
+pub mod similar;
 pub mod status;
 pub mod timeline;
 pub mod topology;
@@ -60,6 +62,9 @@ pub fn render(app: &App, frame: &mut Frame) {
     }
     if app.palette.is_some() {
         palette::render(app, frame, frame.area());
+    }
+    if app.report.is_some() {
+        report::render(app, frame, frame.area());
     }
     if app.help {
         help::render(app, frame, frame.area());
