@@ -417,6 +417,12 @@ impl Engine {
         None
     }
 
+    /// When trouble counts as a cause: the one notion of "before" and "chronic" that the fault
+    /// tree and correlation share (see [`rca::Timing`]).
+    fn timing(&self) -> rca::Timing {
+        rca::Timing { slack_ms: rca::CAUSE_SLACK_MS, window_ms: self.config.correlation_window_ms }
+    }
+
     fn series_id(&mut self, entity: &EntityId, metric: &str) -> u64 {
         if let Some(id) = self.series.get(entity).and_then(|m| m.get(metric)) {
             return *id;
@@ -852,8 +858,14 @@ impl Engine {
             let unmarked: Vec<&Signal> =
                 signals.iter().copied().filter(|s| !matches!(s.mark, Some(Mark::Flapping { .. }))).collect();
             let evidence = if unmarked.is_empty() { &signals } else { &unmarked };
-            let ranking =
-                rca::rank(evidence, &self.topology, self.config.rca_max_depth, self.config.max_evidence_paths);
+            let ranking = rca::rank_timed(
+                evidence,
+                &self.signals,
+                self.timing(),
+                &self.topology,
+                self.config.rca_max_depth,
+                self.config.max_evidence_paths,
+            );
             let foundational = rca::foundational(
                 &ranking,
                 state.onset,
