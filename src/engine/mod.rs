@@ -678,6 +678,8 @@ impl Engine {
                 ),
                 Mark::Flapping { .. } => Vec::new(),
             };
+            let below: Vec<ProblemId> =
+                below.into_iter().filter(|p| self.may_join(*p, &signal.entity, signal.first_seen)).collect();
             let target = match below.first() {
                 Some(p) => *p,
                 None => self.background_problem(at, out),
@@ -686,7 +688,7 @@ impl Engine {
             return;
         }
         let hops = self.config.topology_hops;
-        let matches = self.problems.matching(
+        let mut matches = self.problems.matching(
             &signal.entity,
             signal.kind,
             &signal.name,
@@ -695,6 +697,14 @@ impl Engine {
             &mut self.topology,
             hops,
         );
+        matches.retain(|p| self.may_join(*p, &signal.entity, onset));
+        // Problems whose trouble began within the window before this signal are the ones it
+        // can be part of; older ones it matches are not merged in on its account.
+        let window = self.config.correlation_window_ms;
+        let recent = |p: &ProblemId| self.problems.get(*p).is_some_and(|s| onset.since(s.onset) <= window);
+        if matches.iter().any(recent) {
+            matches.retain(recent);
+        }
         let target = match matches.first() {
             Some(p) => *p,
             None => {
@@ -711,6 +721,27 @@ impl Engine {
         for other in matches.iter().skip(1) {
             self.merge(*other, target, at, out);
         }
+    }
+
+    /// Cause before effect (see [`correlate`]): a signal on `entity` whose trouble started at
+    /// `since` may join open problem `p` when it is above `p`'s trouble, or when some unmarked
+    /// signal of `p` on an entity depending on it started no earlier than `since` (within the
+    /// slack): trouble it can have caused.
+    fn may_join(&mut self, p: ProblemId, entity: &EntityId, since: Timestamp) -> bool {
+        let hops = self.config.topology_hops;
+        let timing = self.timing();
+        let Some(state) = self.problems.get_mut(p) else { return false };
+        if state.above(entity, &mut self.topology, hops) {
+            return true;
+        }
+        let Some(target) = self.topology.node(entity) else { return true };
+        let keys: Vec<SignalKey> = state.signals.iter().cloned().collect();
+        keys.iter().filter_map(|k| self.signals.get(k)).any(|e| {
+            let s = &e.signal;
+            s.mark.is_none()
+                && timing.precedes(since, rca::RunStart::since(&self.signals, s))
+                && self.topology.node(&s.entity).is_some_and(|n| self.topology.closure(n, hops).contains(&target))
+        })
     }
 
     /// The background problem for marked signals: the current one if open, reopened if it

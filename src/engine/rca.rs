@@ -578,9 +578,10 @@ impl ChangeLog {
 /// Hops of the vertical stack searched for changes, up and down from a candidate.
 const STACK_DEPTH: u32 = 4;
 
-/// The foundational cause: the latest change within `window_ms` before `onset` on the best
+/// The foundational cause: the latest change within `window_ms` before onset on the best
 /// candidate that has one, on the candidate itself or on its vertical stack (what it runs on and
-/// what runs on it).
+/// what runs on it). Onset is the candidate's own first breach, or the problem's `onset` if later:
+/// a fault that broke inside an older, longer problem is judged by when it broke.
 pub fn foundational(
     candidates: &[Candidate],
     onset: Timestamp,
@@ -590,6 +591,7 @@ pub fn foundational(
 ) -> Option<ChangeRecord> {
     for c in candidates {
         let Some(n) = topology.node(&c.entity) else { continue };
+        let onset = onset.max(c.first_breach);
         // (entity, how it relates to the candidate), the candidate first.
         let mut stack: Vec<(EntityId, String)> = vec![(c.entity.clone(), "on the root cause itself".to_string())];
         for dir in [Direction::Outgoing, Direction::Incoming] {
