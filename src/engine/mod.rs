@@ -19,7 +19,7 @@ use detect::{DetectConfig, Detection, Detector};
 use rca::{ChangeLog, SeenChange};
 use serde::{Deserialize, Serialize};
 pub use snapshot::{EngineSnapshot, SnapshotError, SNAPSHOT_VERSION};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use topology::{Topology, TopologyChange, TopologyHistory};
 
 /// Tunables of the engine pipe. All durations are milliseconds of data time.
@@ -724,23 +724,34 @@ impl Engine {
     }
 
     /// Cause before effect (see [`correlate`]): a signal on `entity` whose trouble started at
-    /// `since` may join open problem `p` when it is above `p`'s trouble, or when some unmarked
-    /// signal of `p` on an entity depending on it started no earlier than `since` (within the
-    /// slack): trouble it can have caused.
+    /// `since` may join open problem `p` when it is above `p`'s trouble, or when the trouble of
+    /// some entity of `p` depending on it began no earlier than `since` (within the slack):
+    /// trouble it can have caused. Never a problem whose trouble began a whole correlation window
+    /// before and is all clear now: what keeps it open is recurring, and the new signal is news.
     fn may_join(&mut self, p: ProblemId, entity: &EntityId, since: Timestamp) -> bool {
         let hops = self.config.topology_hops;
         let timing = self.timing();
         let Some(state) = self.problems.get_mut(p) else { return false };
+        // An old problem between two of its recurring spikes is kept open by them alone: a
+        // new fault now is not part of it.
+        if state.all_clear_since.is_some() && timing.chronic_at(state.onset, since) {
+            return false;
+        }
         if state.above(entity, &mut self.topology, hops) {
             return true;
         }
         let Some(target) = self.topology.node(entity) else { return true };
-        let keys: Vec<SignalKey> = state.signals.iter().cloned().collect();
-        keys.iter().filter_map(|k| self.signals.get(k)).any(|e| {
-            let s = &e.signal;
-            s.mark.is_none()
-                && timing.precedes(since, rca::RunStart::since(&self.signals, s))
-                && self.topology.node(&s.entity).is_some_and(|n| self.topology.closure(n, hops).contains(&target))
+        // When the trouble of each of its entities began.
+        let mut began: BTreeMap<&EntityId, Timestamp> = BTreeMap::new();
+        for s in state.signals.iter().filter_map(|k| self.signals.get(k)).map(|e| &e.signal) {
+            if s.mark.is_none() {
+                let t = rca::RunStart::since(&self.signals, s);
+                began.entry(&s.entity).and_modify(|b| *b = (*b).min(t)).or_insert(t);
+            }
+        }
+        began.into_iter().any(|(x, t)| {
+            timing.precedes(since, t)
+                && self.topology.node(x).is_some_and(|n| self.topology.closure(n, hops).contains(&target))
         })
     }
 
