@@ -24,9 +24,11 @@
 //!   joins only if some trouble above it in the problem started no earlier than its own (within
 //!   the slack of [`crate::engine::rca::Timing`]). A sharp new anomaly on a dependency that was
 //!   healthy while an older problem went on opens its own problem instead of vanishing into it;
-//!   and a signal that matches both problems whose trouble began within the correlation window
-//!   before it and older ones joins the recent ones only: a problem kept open for an hour by
-//!   recurring spikes does not swallow every new fault near it.
+//!   and a problem whose trouble began a whole correlation window ago and is all clear (kept
+//!   open by recurring spikes) takes no new signal: the new one is news, and opens its own.
+//!   (Preferring recent problems over old ones when a signal matches both was tried and
+//!   dropped: in PetShop the first signal of an issue joins an old problem alone, and the rest
+//!   then split from it.)
 //!
 //! Only unmarked signals anchor a problem's position in the topology. A signal that matches several
 //! open problems shows they are one: they merge into the oldest; two open problems whose top

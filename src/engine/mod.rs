@@ -698,13 +698,6 @@ impl Engine {
             hops,
         );
         matches.retain(|p| self.may_join(*p, &signal.entity, onset));
-        // Problems whose trouble began within the window before this signal are the ones it
-        // can be part of; older ones it matches are not merged in on its account.
-        let window = self.config.correlation_window_ms;
-        let recent = |p: &ProblemId| self.problems.get(*p).is_some_and(|s| onset.since(s.onset) <= window);
-        if matches.iter().any(recent) {
-            matches.retain(recent);
-        }
         let target = match matches.first() {
             Some(p) => *p,
             None => {

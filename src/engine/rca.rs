@@ -260,13 +260,13 @@ pub fn rank_timed<'s>(
             && (d.active || effect.since(d.last_seen) <= timing.slack_ms)
     };
     let timely = |dep: &[&'s Signal], o: &Signal| -> Vec<&'s Signal> { dep.iter().copied().filter(|d| in_time(d, o)).collect() };
-    // Earliness counts from the first trouble that was news.
+    // Earliness counts from the first sighting of trouble that was news.
     let onset = affected
         .iter()
         .filter(|(id, _)| !chronic.contains_key(*id))
-        .flat_map(|(_, v)| v.iter().map(|s| runs.since(s)))
+        .flat_map(|(_, v)| v.iter().map(|s| s.first_seen))
         .min()
-        .or_else(|| affected.values().flatten().map(|s| runs.since(s)).min())
+        .or_else(|| affected.values().flatten().map(|s| s.first_seen).min())
         .unwrap_or_default();
 
     // Some of its trouble is accounted for by nothing below it.
@@ -331,7 +331,7 @@ pub fn rank_timed<'s>(
             let early = match lead {
                 // Old news: no credit for having broken first.
                 Some(_) => 0.0,
-                None => (-(first_run(id).since(onset).max(0) as f64) / EARLY_FOLD_MS).exp(),
+                None => (-(first_breach.since(onset).max(0) as f64) / EARLY_FOLD_MS).exp(),
             };
             // What it explains comes first; earliness and strength order candidates that explain
             // about as much (a lone anomaly that explains nothing else does not outrank the one
