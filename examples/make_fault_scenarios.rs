@@ -1162,10 +1162,8 @@ fn overlapping_faults(s: &mut Story) {
     for e in &spikers {
         s.busy.insert(e.clone());
     }
-    s.description.push(format!(
-        "Recurring latency spikes on {} from T0+3m to the end keep a problem open.",
-        spikers.join(", ")
-    ));
+    s.description
+        .push(format!("Recurring latency spikes on {} from T0+3m to the end keep a problem open.", spikers.join(", ")));
     let first = s.rng.int(30, 36) as i64 * MIN;
     let Some((svc, shared)) = s.free_service(&exclude) else { return };
     let end = first + s.rng.int(16, 22) as i64 * MIN;
@@ -1181,8 +1179,11 @@ fn overlapping_faults(s: &mut Story) {
         if let Some((svc, shared)) = s.free_service(&exclude) {
             let end = (third + s.rng.int(12, 16) as i64 * MIN).min(END - 4 * MIN);
             let pod = s.pod_cpu_hog("cpu-hog-2", &svc, &shared, third, end);
-            s.description
-                .push(format!("A second CPU hog on {pod} ({svc}) from T0+{}m to T0+{}m.", third / MIN, end / MIN));
+            s.description.push(format!(
+                "A second CPU hog on {pod} ({svc}) from T0+{}m to T0+{}m.",
+                third / MIN,
+                end / MIN
+            ));
         }
     }
 }

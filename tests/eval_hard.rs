@@ -45,7 +45,15 @@ fn dump() {
             );
         }
         for c in p.root_causes.iter().take(5) {
-            println!("  -> {} score {} explains {}/{} first +{}m: {}", c.entity, c.score, c.explains, c.affected, (c.first_breach.0 - t0) / 60_000, c.summary);
+            println!(
+                "  -> {} score {} explains {}/{} first +{}m: {}",
+                c.entity,
+                c.score,
+                c.explains,
+                c.affected,
+                (c.first_breach.0 - t0) / 60_000,
+                c.summary
+            );
         }
     }
 }

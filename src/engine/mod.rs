@@ -505,7 +505,8 @@ impl Engine {
 
     /// The other half of the flapping filter: a flapping signal that has fired without a break
     /// for a whole flap window (no clear since its last activation) is no longer flapping but
-    /// failing. Its mark is lifted and its activation history forgotten, so it must fire
+    /// failing. Its mark is lifted and its activation history forgotten (all but the start of its
+    /// current run, which is a flap window old and so never counts), so it must fire
     /// `flap_activations` more times to be marked again. Returns when its current run of firing
     /// started. A signal on a low-criticality entity keeps its mark: it would stay in the
     /// background anyway.
@@ -522,7 +523,10 @@ impl Engine {
         }
         let entry = self.signals.get_mut(key)?;
         entry.signal.mark = None;
+        // Only the start of the current run is kept: it is a flap window old, so the next marking
+        // needs `flap_activations` new firings, and the fault tree still sees when the run began.
         entry.activations.clear();
+        entry.activations.push_back(since);
         Some(since)
     }
 
@@ -729,6 +733,10 @@ impl Engine {
         // new fault now is not part of it.
         if state.all_clear_since.is_some() && timing.chronic_at(state.onset, since) {
             return false;
+        }
+        // Siblings and far entities are judged by the cookbook rule alone.
+        if !state.below(entity, &mut self.topology, hops) {
+            return true;
         }
         if state.above(entity, &mut self.topology, hops) {
             return true;

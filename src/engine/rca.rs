@@ -251,15 +251,14 @@ pub fn rank_timed<'s>(
             (before.peek().is_some() && before.all(|s| stale(s))).then(|| (*id, a.since(first_run(id))))
         })
         .collect();
-    // Trouble of `d` that can account for `o`: not chronic, started before it (within the slack)
-    // and still going when it started.
+    // Trouble of `d` that can account for `o`: not stale, first seen before `o`'s current run
+    // began (within the slack) and still going then.
     let in_time = |d: &Signal, o: &Signal| {
-        let (start, effect) = (runs.since(d), runs.since(o));
-        !stale(d)
-            && timing.precedes(start, effect)
-            && (d.active || effect.since(d.last_seen) <= timing.slack_ms)
+        let (start, effect) = (d.first_seen, runs.since(o));
+        !stale(d) && timing.precedes(start, effect) && (d.active || effect.since(d.last_seen) <= timing.slack_ms)
     };
-    let timely = |dep: &[&'s Signal], o: &Signal| -> Vec<&'s Signal> { dep.iter().copied().filter(|d| in_time(d, o)).collect() };
+    let timely =
+        |dep: &[&'s Signal], o: &Signal| -> Vec<&'s Signal> { dep.iter().copied().filter(|d| in_time(d, o)).collect() };
     // Earliness counts from the first sighting of trouble that was news.
     let onset = affected
         .iter()
@@ -343,7 +342,11 @@ pub fn rank_timed<'s>(
                 entity_kind: topology.kind_of(id),
                 score: round4(score),
                 summary: match lead {
-                    Some(ms) => format!("{}; as anomalous before onset ({} before the trouble above it)", summary(strongest), minutes(ms)),
+                    Some(ms) => format!(
+                        "{}; as anomalous before onset ({} before the trouble above it)",
+                        summary(strongest),
+                        minutes(ms)
+                    ),
                     None => summary(strongest),
                 },
                 signals: ordered.iter().map(|s| s.key.clone()).collect(),
@@ -836,6 +839,51 @@ mod tests {
         let b = &c[0].broke[0];
         assert_eq!((b.name.as_str(), b.value), ("availability_average", Some(86.0)));
         assert_eq!(b.baseline.map(|b| b.expected), Some(100.0));
+    }
+
+    #[test]
+    fn trouble_below_explains_trouble_above_only_if_it_was_news_before_it() {
+        use RelationKind::*;
+        let t = topo(&[("service:site", Calls, "service:pay"), ("service:pay", Calls, "database:x")]);
+        const MIN: i64 = 60_000;
+        let alert = |e: &str, first: i64| sig(e, "Alert", SignalKind::Alert, 0.85, first);
+        let ranked = |s: &[Signal]| {
+            let refs: Vec<&Signal> = s.iter().collect();
+            rank(&refs, &t, 6, 20).into_iter().map(|c| (c.entity.0, c.explains)).collect::<Vec<_>>()
+        };
+        let ids = |v: &[(&str, usize)]| v.iter().map(|(e, n)| (e.to_string(), *n)).collect::<Vec<_>>();
+        // Broke first, or within the slack after: the one root.
+        let s = [alert("database:x", 0), alert("service:pay", MIN), alert("service:site", 2 * MIN)];
+        assert_eq!(ranked(&s), ids(&[("database:x", 3)]));
+        let s = [alert("database:x", 4 * MIN), alert("service:pay", 0), alert("service:site", MIN)];
+        assert_eq!(ranked(&s), ids(&[("database:x", 3)]));
+        // Broke well after: it cannot have caused what was already broken.
+        let s = [alert("database:x", 9 * MIN), alert("service:pay", 0), alert("service:site", MIN)];
+        assert_eq!(ranked(&s), ids(&[("service:pay", 2), ("database:x", 1)]));
+        // Already over when pay broke: no cause either.
+        let mut over = alert("database:x", 0);
+        (over.active, over.last_seen) = (false, Timestamp(2 * MIN));
+        let s = [over, alert("service:pay", 10 * MIN), alert("service:site", 11 * MIN)];
+        assert_eq!(ranked(&s), ids(&[("service:pay", 2), ("database:x", 1)]));
+        // In trouble a whole window before (chronic): explains nothing, no credit for being first.
+        let s = [alert("database:x", 0), alert("service:pay", 20 * MIN), alert("service:site", 21 * MIN)];
+        let refs: Vec<&Signal> = s.iter().collect();
+        let c = rank(&refs, &t, 6, 20);
+        assert_eq!(c[0].entity.as_str(), "service:pay");
+        assert_eq!(c[1].entity.as_str(), "database:x");
+        assert!(
+            c[1].summary.ends_with("as anomalous before onset (20m before the trouble above it)"),
+            "{}",
+            c[1].summary
+        );
+        // ...unless something new happened on it at onset (the disk was filling, now it is full).
+        let s = [
+            alert("database:x", 0),
+            sig("database:x", "DiskFull", SignalKind::Alert, 1.0, 19 * MIN),
+            alert("service:pay", 20 * MIN),
+            alert("service:site", 21 * MIN),
+        ];
+        assert_eq!(ranked(&s), ids(&[("database:x", 3)]));
     }
 
     #[test]
