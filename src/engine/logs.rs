@@ -629,7 +629,7 @@ fn compare(template: &[Token], line: &Line<'_>) -> Option<(usize, usize)> {
 }
 
 /// An upper-case name, such as `NEW`, `TASK_ABORT`, `S_OK`, `CBS_E_INVALID_PACKAGE` or `"GET`
-/// (wrapping quotes, brackets and trailing punctuation aside): at least two capitals, then only
+/// (wrapping quotes, brackets and trailing punctuation aside): a capital first, at least two in all, and only
 /// capitals, digits and `_`. Such words name states, error codes and methods: lines that differ
 /// in one are different events, so no template generalises over one. (From the analogues
 /// Hadoop `TaskAttempt Transitioned from NEW to UNASSIGNED` / `… from ASSIGNED to RUNNING`,
@@ -644,9 +644,8 @@ fn is_name_constant(token: &[u8]) -> bool {
             .take_while(|c| matches!(c, b']' | b')' | b'"' | b'\'' | b',' | b'.' | b';' | b':' | b'!' | b'?'))
             .count();
     let core = &token[start..end];
-    core.len() >= 2
-        && core[0].is_ascii_uppercase()
-        && core[1].is_ascii_uppercase()
+    core.first().is_some_and(u8::is_ascii_uppercase)
+        && core.iter().filter(|c| c.is_ascii_uppercase()).count() >= 2
         && core.iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == b'_')
 }
 
