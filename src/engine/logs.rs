@@ -629,9 +629,9 @@ fn compare(template: &[Token], line: &Line<'_>) -> Option<(usize, usize)> {
 }
 
 /// An upper-case name, such as `NEW`, `TASK_ABORT`, `S_OK`, `CBS_E_INVALID_PACKAGE` or `"GET`
-/// (wrapping quotes, brackets and trailing punctuation aside): a capital first, at least two in all, and only
-/// capitals, digits and `_`. Such words name states, error codes and methods: lines that differ
-/// in one are different events, so no template generalises over one. (From the analogues
+/// (wrapping quotes, brackets and trailing punctuation aside): a capital first, at least two in
+/// all, and only capitals, digits and `_`. Such words name states, error codes and methods:
+/// lines that differ in one are different events, so no template generalises over one. (From the analogues
 /// Hadoop `TaskAttempt Transitioned from NEW to UNASSIGNED` / `… from ASSIGNED to RUNNING`,
 /// separate events a word apart; Windows CBS `[HRESULT = 0x800f0805 - CBS_E_INVALID_PACKAGE]`;
 /// OpenStack `"GET /v2/… HTTP/1.1"` / `"POST …"`.) Words masked as variables are not names.
