@@ -6,8 +6,10 @@
 //! - `frame/<n> entities/<w>x<h>`: one `render` of the App into a `TestBackend` with the
 //!   topology view open on the whole estate, the layout already cached (what every redraw costs);
 //! - `layout/<n> entities`: computing the layout (neighbourhood, sibling collapse, layering,
-//!   ordering, placement, drawing onto the canvas), which `update` does only when the cursor's
-//!   topology, the problems or the hops change.
+//!   ordering, placement, drawing onto the canvas), which `update` does only when what it shows
+//!   changes (the topology's facts, the hops, a group opened, the marks the problems give);
+//! - `update: an event, layout kept/<n> entities`: what a batch of events that changes nothing
+//!   drawn costs with the view open (the marks are taken again, the layout is kept).
 //!
 //! Run with `cargo bench --bench topology_view`.
 
@@ -54,6 +56,18 @@ fn bench(c: &mut Criterion) {
                 b.iter(|| terminal.draw(|frame| render(&app, frame)).map(|_| ()).expect("drawn"))
             });
         }
+        let mut live = app(estate, 80, 24);
+        let layouts = live.topo.as_ref().map_or(0, |t| t.layouts);
+        let mut seq = 1;
+        c.bench_function(&format!("update: an event, layout kept/{n} entities"), |b| {
+            b.iter(|| {
+                seq += 1;
+                let kind = EventKind::Acknowledged { by: "bench".to_string() };
+                let event = ProblemEvent { seq, problem: ProblemId(1), at: T0.plus_ms(60_000), kind };
+                update(&mut live, Feed::Events(vec![event]).into());
+            })
+        });
+        assert_eq!(live.topo.as_ref().map_or(0, |t| t.layouts), layouts, "no event changed what is drawn");
         let observations = sample::estate(estate.0, estate.1, estate.2, T0);
         let topology = TopologyHistory::from_observations(&observations, 1_000_000).as_of(T0).expect("a topology");
         let (marks, expanded) = (BTreeMap::new(), BTreeSet::new());

@@ -1,6 +1,6 @@
 //! One UI frame on ratatui's TestBackend: 10,000 problems at 80x24 and 200x50 against the
 //! 3-problem demo, plus what keeps the list's order current at that size (a new event, a filter
-//! keystroke, opening the palette). The 10,000 problems are 10,000 unrelated alerts played
+//! keystroke, opening the palette, a palette keystroke). The 10,000 problems are 10,000 unrelated alerts played
 //! through the engine into the App, as issue 14 measured them. Run with
 //! `cargo bench --bench ui_frame`; target: a frame under 5 ms.
 
@@ -62,6 +62,20 @@ fn frame_bench(c: &mut Criterion, name: &str, app: &mut App, (w, h): (u16, u16))
     c.bench_function(name, |b| b.iter(|| terminal.draw(|frame| render(black_box(app), frame)).unwrap().area.width));
 }
 
+/// Opens an input line with `opener` (`/` filter, `:` palette), types `h`, then times typing
+/// one more character and taking it back (two keystrokes per iteration).
+fn keystrokes(c: &mut Criterion, name: &str, app: &mut App, opener: char) {
+    let key = |code| Action::Key(KeyEvent::new(code, KeyModifiers::NONE));
+    update(app, key(KeyCode::Char(opener)));
+    update(app, key(KeyCode::Char('h')));
+    c.bench_function(name, |b| {
+        b.iter(|| {
+            update(app, key(KeyCode::Char('9')));
+            update(app, key(KeyCode::Backspace));
+        })
+    });
+}
+
 fn benches(c: &mut Criterion) {
     let scenario = fixture::load(Path::new(SCENARIO)).unwrap();
     let mut demo = app("demo: db-cpu-saturation", play(&scenario.observations), scenario.observations);
@@ -91,18 +105,23 @@ fn benches(c: &mut Criterion) {
             update(&mut many, Feed::Events(vec![e]).into());
         })
     });
-    c.bench_function("update: a filter keystroke with 10k problems", |b| {
-        let key = |code| Action::Key(KeyEvent::new(code, KeyModifiers::NONE));
-        update(&mut many, key(KeyCode::Char('/')));
-        update(&mut many, key(KeyCode::Char('h')));
-        b.iter(|| {
-            update(&mut many, key(KeyCode::Char('9')));
-            update(&mut many, key(KeyCode::Backspace));
-        })
-    });
+    keystrokes(c, "update: a filter keystroke with 10k problems", &mut many, '/');
     c.bench_function("update: open the palette with 10k problems", |b| {
         update(&mut many, Action::Key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE)));
         b.iter(|| {
+            update(&mut many, Action::Key(KeyEvent::new(KeyCode::Char(':'), KeyModifiers::NONE)));
+            update(&mut many, Action::Key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE)));
+        })
+    });
+    keystrokes(c, "update: a palette keystroke with 10k problems", &mut many, ':');
+    // After a change to the problems the palette's index is brought up to date on opening:
+    // only the changed problem's entry is made again.
+    c.bench_function("update: one event, then open the palette, with 10k problems", |b| {
+        update(&mut many, Action::Key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE)));
+        b.iter(|| {
+            seq += 1;
+            let e = ProblemEvent { seq, kind: EventKind::Acknowledged { by: "bench".to_string() }, ..last.clone() };
+            update(&mut many, Feed::Events(vec![e]).into());
             update(&mut many, Action::Key(KeyEvent::new(KeyCode::Char(':'), KeyModifiers::NONE)));
             update(&mut many, Action::Key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE)));
         })

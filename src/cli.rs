@@ -1,4 +1,5 @@
-//! Command-line modes: live (no command: agent and UI), `agent`, `demo`, `replay`, `config check`.
+//! Command-line modes: live (no command: agent and UI), `agent`, `demo`, `replay`, `similar`, `report`,
+//! `config check`.
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
@@ -9,7 +10,7 @@ use faultline::config::Config;
 use faultline::engine::EngineConfig;
 use faultline::journal::Journal;
 use faultline::model::{Observation, ProblemEvent, ProblemSet, Timestamp};
-use faultline::sources::fixture::{self, Scenario};
+use faultline::sources::fixture::Scenario;
 use faultline::ui::{self, Feed, UiOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -17,12 +18,11 @@ use std::time::{Duration, Instant};
 
 mod export;
 mod follow;
+mod journal;
 mod replay;
+mod report;
 mod runbook;
-
-/// The shipped demo scenario, built into the binary so `faultline demo` needs no files.
-const DEMO_SCENARIO: &str = include_str!("../fixtures/scenarios/db-cpu-saturation.jsonl");
-const DEMO_SCENARIO_NAME: &str = "<built-in>/fixtures/scenarios/db-cpu-saturation.jsonl";
+mod similar;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -34,6 +34,10 @@ pub struct Args {
     /// Disable every action (acknowledge, silence, runbooks): look, never touch.
     #[arg(long, global = true)]
     readonly: bool,
+    /// Leave the mouse to the terminal (its own selection and scrollback) instead of clicks
+    /// selecting rows and the wheel scrolling; also `[ui] mouse = false` in the config.
+    #[arg(long, global = true)]
+    no_mouse: bool,
     /// Log file (default: faultline.log in the state directory). Logs never go to the screen.
     #[arg(long, global = true, value_name = "FILE")]
     log_file: Option<PathBuf>,
@@ -41,6 +45,15 @@ pub struct Args {
     /// default: `runbooks/` in the config directory).
     #[arg(long, global = true, value_name = "DIR")]
     runbooks: Option<PathBuf>,
+    /// UI colour theme: dark (the default), light, high-contrast, a file themes/NAME.toml in the
+    /// config directory, or a path to a .toml file. Overrides the config's `[ui] theme`; the
+    /// user's theme.toml is still laid over it.
+    #[arg(long, global = true, value_name = "NAME")]
+    theme: Option<String>,
+    /// Colours the terminal can show: truecolor, 256, 16 or none (default: decided from NO_COLOR,
+    /// COLORTERM and TERM).
+    #[arg(long, global = true, value_name = "MODE", value_parser = parse_colors)]
+    colors: Option<ui::ColorMode>,
     /// With no command: the configuration to run live with (default: faultline.toml in the
     /// config directory, e.g. ~/.config/faultline/faultline.toml).
     #[arg(long, value_name = "FILE")]
@@ -124,6 +137,36 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
     },
+    /// The earlier problems most like one problem: why each matched, how long it lasted, what
+    /// resolved it, and how to replay it.
+    Similar {
+        /// The problem, e.g. P-0042 (or 42).
+        problem: String,
+        /// The journal (or incident bundle) holding it and the history searched.
+        #[arg(long, value_name = "FILE")]
+        journal: PathBuf,
+        /// Incident bundles searched too (repeat for several).
+        #[arg(long = "bundle", value_name = "FILE")]
+        bundles: Vec<PathBuf>,
+        /// How many to show at most.
+        #[arg(long, default_value_t = 5, value_name = "N")]
+        limit: usize,
+    },
+    /// The on-call handover report of a period: problems opened, resolved and still open, what
+    /// was done and by whom, recurring root causes, flapping signals, stale sources.
+    Report {
+        /// The journal (or incident bundle).
+        #[arg(long, value_name = "FILE")]
+        journal: PathBuf,
+        /// How far back the period starts from its end, e.g. `12h`, `7d`.
+        #[arg(long, value_name = "DURATION")]
+        since: String,
+        /// The period's end (RFC 3339); default: the newest data in the file.
+        #[arg(long, value_name = "TIME")]
+        until: Option<String>,
+        #[arg(long, value_enum, default_value_t = report::ReportFormat::Text)]
+        format: report::ReportFormat,
+    },
     /// Quality benchmarks on public data (DESIGN section 9).
     Eval {
         #[command(subcommand)]
@@ -133,6 +176,11 @@ enum Command {
     Runbook {
         #[command(subcommand)]
         command: runbook::RunbookCommand,
+    },
+    /// Damaged journals: `check` says what is damaged and where, `salvage` keeps the rest.
+    Journal {
+        #[command(subcommand)]
+        command: journal::JournalCommand,
     },
     /// Configuration commands.
     Config {
@@ -218,9 +266,35 @@ enum ConfigCommand {
     Check { file: PathBuf },
 }
 
+/// A `--colors` value.
+fn parse_colors(s: &str) -> std::result::Result<ui::ColorMode, String> {
+    s.parse()
+}
+
+/// The theme and colours asked for: `--theme` wins over the config's `[ui] theme` (a relative
+/// path there is relative to the config file, as its other paths are).
+fn appearance(theme: Option<&str>, colors: Option<ui::ColorMode>, config: Option<(&Config, &Path)>) -> ui::Appearance {
+    let theme = match (theme, config) {
+        (Some(name), _) => {
+            Some(ui::ThemeChoice { name: name.to_string(), origin: "--theme".into(), key: String::new() })
+        }
+        (None, Some((config, path))) => {
+            let mut name = config.ui.theme.clone();
+            let is_path = name.ends_with(".toml") || name.contains('/');
+            if let Some(base) = path.parent().filter(|_| is_path && Path::new(&name).is_relative()) {
+                name = base.join(&name).display().to_string();
+            }
+            Some(ui::ThemeChoice { name, origin: path.display().to_string(), key: "ui.theme".into() })
+        }
+        (None, None) => None,
+    };
+    ui::Appearance { theme, colors }
+}
+
 pub fn run(args: Args) -> Result<()> {
     let log_path = init_logging(args.log_file.as_deref())?;
     tracing::info!(version = env!("CARGO_PKG_VERSION"), command = ?args.command, "faultline starting");
+    ui::set_mouse_capture(!args.no_mouse);
     let Some(command) = args.command else {
         let config = match args.config {
             Some(c) => c,
@@ -235,32 +309,24 @@ pub fn run(args: Args) -> Result<()> {
                 config.display()
             );
         }
-        return run_live(&config, args.readonly, args.runbooks, log_path);
+        let look = Look { theme: args.theme, colors: args.colors };
+        return run_live(&config, args.readonly, args.runbooks, log_path, look);
     };
     match command {
         Command::Demo { scenario, speed, headless, journal, events_out, config } => {
-            let engine = engine_config(config.as_deref())?;
-            let scenario = match &scenario {
-                Some(path) => fixture::load(path)?,
-                None => fixture::parse(DEMO_SCENARIO, Path::new(DEMO_SCENARIO_NAME))?,
-            };
+            let loaded = config.as_deref().map(Config::load).transpose()?;
+            let engine = loaded.as_ref().map(Config::engine).unwrap_or_default();
+            let appearance = appearance(args.theme.as_deref(), args.colors, loaded.as_ref().zip(config.as_deref()));
+            let scenario = ui::startup::demo_scenario(scenario.as_deref())?;
             if !(speed.is_finite() && speed > 0.0) {
                 bail!("--speed must be a positive number of data seconds per second, got {speed}");
             }
             let journal = journal.as_deref().map(open_new_journal).transpose()?;
-            let agent = Agent::new(engine, journal);
+            let demo = ui::startup::Demo::new(scenario, engine, journal, args.readonly, Some(log_path), appearance);
             if headless {
-                demo_headless(agent, scenario, events_out.as_deref())
+                demo_headless(demo.agent, demo.scenario, events_out.as_deref())
             } else {
-                let opts = UiOptions {
-                    title: format!("demo: {}", scenario.header.name),
-                    readonly: args.readonly,
-                    log_path: Some(log_path),
-                    operator: faultline::runbook::operator(),
-                    silence: None,
-                    runbooks: Default::default(),
-                };
-                demo_ui(agent, scenario, speed, events_out, opts)
+                demo_ui(demo.agent, demo.scenario, speed, events_out, demo.opts)
             }
         }
         Command::Agent { config, once, journal } => run_agent(&config, once, journal, args.readonly, args.runbooks),
@@ -275,16 +341,24 @@ pub fn run(args: Args) -> Result<()> {
             print_text(&topology_as_of(&observations, at, &file)?)
         }
         Command::Replay { file, follow: true, .. } => {
-            follow::run(&file, follow::Options { readonly: args.readonly, log_path, runbooks: args.runbooks })
+            let appearance = appearance(args.theme.as_deref(), args.colors, None);
+            follow::run(
+                &file,
+                follow::Options { readonly: args.readonly, log_path, runbooks: args.runbooks, appearance },
+            )
         }
         Command::Replay { file, headless, at, topology_at: None, follow: false } => {
-            replay::run(&file, replay::Options { headless, at: at.as_deref(), log_path })
+            let appearance = appearance(args.theme.as_deref(), args.colors, None);
+            replay::run(&file, replay::Options { headless, at: at.as_deref(), log_path, appearance })
         }
         Command::Export { problem, journal, output, format, config } => {
             export::run(&problem, &journal, output.as_deref(), format, config.as_deref())
         }
+        Command::Similar { problem, journal, bundles, limit } => similar::run(&problem, &journal, &bundles, limit),
+        Command::Report { journal, since, until, format } => report::run(&journal, &since, until.as_deref(), format),
         Command::Eval { command } => run_eval(command),
         Command::Runbook { command } => runbook::run(command, args.readonly, args.runbooks),
+        Command::Journal { command } => journal::run(command),
         Command::Config { command: ConfigCommand::Check { file } } => {
             let config = Config::load(&file)?;
             // The topology files it names are checked too: a typo there would otherwise only
@@ -301,6 +375,15 @@ pub fn run(args: Args) -> Result<()> {
                     topology.relations.len()
                 ));
             }
+            // The UI's files in the config directory, and the theme the config names; checked
+            // before anything is printed, so an error leaves stdout empty.
+            let appearance = appearance(args.theme.as_deref(), args.colors, Some((&config, &file)));
+            let dir = ui::config_dir();
+            let (_, theme, problems) = ui::load_style(dir.as_deref(), &appearance);
+            if !problems.is_empty() {
+                let list = problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n");
+                bail!("{list}");
+            }
             let engine = config.engine();
             println!(
                 "{}: ok (correlation window {}s, {} topology hops, anomaly threshold {})",
@@ -312,6 +395,8 @@ pub fn run(args: Args) -> Result<()> {
             for line in topologies {
                 println!("{line}");
             }
+            let name = appearance.theme.map_or_else(|| ui::theme::DEFAULT_THEME.to_string(), |t| t.name);
+            println!("theme {name}, keymap: ok (colours here: {})", theme.mode.name());
             Ok(())
         }
     }
@@ -398,14 +483,30 @@ fn run_agent(
 /// own thread; the UI on this one, and when the UI ends the agent stops. When an agent already
 /// writes the configured journal (a service), attach to it as a viewer instead of starting a
 /// second one (see `follow`).
-fn run_live(config_path: &Path, readonly: bool, runbooks: Option<PathBuf>, log_path: PathBuf) -> Result<()> {
+/// `--theme` and `--colors` as given, before the config's `[ui]` is known.
+struct Look {
+    theme: Option<String>,
+    colors: Option<ui::ColorMode>,
+}
+
+fn run_live(
+    config_path: &Path,
+    readonly: bool,
+    runbooks: Option<PathBuf>,
+    log_path: PathBuf,
+    look: Look,
+) -> Result<()> {
     let config = with_runbooks(load_live_config(config_path)?, runbooks)?;
+    let appearance = appearance(look.theme.as_deref(), look.colors, Some((&config, config_path)));
+    if !config.ui.mouse {
+        ui::set_mouse_capture(false);
+    }
     let journal_path = config.journal_path().context("finding the state directory for the journal")?;
     let journal = match Journal::open_as(&journal_path, LIVE_UI_HOLDER) {
         Ok(j) => j,
         Err(faultline::journal::JournalError::Held { holder, .. }) => {
             // A viewer shows the plans of the same runbooks the agent would check them against.
-            let opts = follow::Options { readonly, log_path, runbooks: config.runbooks.dir() };
+            let opts = follow::Options { readonly, log_path, runbooks: config.runbooks.dir(), appearance };
             return follow::attach(&journal_path, opts, holder.as_ref());
         }
         Err(e) => return Err(e.into()),
@@ -421,6 +522,7 @@ fn run_live(config_path: &Path, readonly: bool, runbooks: Option<PathBuf>, log_p
         operator: faultline::runbook::operator(),
         silence: rt.silence_target().cloned(),
         runbooks: ui::Runbooks(rt.runbooks()),
+        appearance,
     };
     let (feed_tx, feed_rx) = tokio::sync::mpsc::unbounded_channel();
     let (req_tx, req_rx) = tokio::sync::mpsc::unbounded_channel();

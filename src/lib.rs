@@ -8,6 +8,7 @@ pub mod bundle;
 pub mod config;
 pub mod engine;
 pub mod eval;
+pub mod history;
 pub mod journal;
 pub mod model;
 pub mod report;

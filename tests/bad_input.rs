@@ -1,10 +1,11 @@
-//! Malformed scenarios and configs: every error must say which file, which line (and column where
-//! the text allows) and which field or key is wrong. Plus the shipped demo scenario: it loads,
+//! Malformed scenarios, configs, themes and keymaps: every error must say which file, which line
+//! (and column where the text allows) and which field or key is wrong. Plus the shipped demo scenario: it loads,
 //! is well formed, carries its expectation and is exactly what its generator produces.
 
 use faultline::config::{Config, ConfigError};
 use faultline::model::{EntityId, ObservationKind};
 use faultline::sources::fixture::{self, LineProblem, ScenarioError};
+use faultline::ui::{ColorMode, Command, Keymap, Theme, ThemeChoice};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -326,6 +327,140 @@ fn shipped_bad_configs_are_refused() {
 
 // ---------------------------------------------------------------------------------------------
 // The shipped demo scenario
+
+// ---------------------------------------------------------------------------------------------
+// Themes and keymaps: the UI leaves a bad file out and says why; `config check` refuses it.
+
+/// A config directory (`…/faultline`) holding `files`, under a temp dir standing for the user's
+/// XDG config home.
+fn ui_config_dir(files: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf) {
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("faultline");
+    for (name, text) in files {
+        let path = dir.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+    }
+    (home, dir)
+}
+
+#[test]
+fn keymap_binding_a_key_twice_names_file_line_and_key() {
+    let (_home, dir) = ui_config_dir(&[("keymap.toml", "# mine\n[down]\nkeys = [\"j\", \"s\"]\n")]);
+    let file = dir.join("keymap.toml").display().to_string();
+    let e = Keymap::load(Some(&dir.join("keymap.toml"))).unwrap_err();
+    // `s` is the built-in silence key: the error points at the user's line, not the built-in one.
+    assert_starts(&e.to_string(), &format!("{file}:3: `down.keys[1]`: `s` is already bound to `silence`"));
+    assert_eq!((e.line, e.key.as_str()), (Some(3), "down.keys[1]"));
+
+    // Both bindings in the user's file: the second one is blamed.
+    let (_home, dir) = ui_config_dir(&[("keymap.toml", "[up]\nkeys = [\"k\"]\n\n[top]\nkeys = [\"g\", \"k\"]\n")]);
+    let e = Keymap::load(Some(&dir.join("keymap.toml"))).unwrap_err();
+    assert_starts(
+        &e.to_string(),
+        &format!("{}:5: `top.keys[1]`: `k` is already bound to `up`", dir.join("keymap.toml").display()),
+    );
+
+    // The UI's loader keeps the built-in keymap and hands the error back.
+    let (keymap, problem) = Keymap::load_or_builtin(Some(&dir.join("keymap.toml")));
+    assert_eq!(keymap, Keymap::builtin());
+    assert_eq!(keymap.binding(Command::Top).unwrap().keys_text(), "g, Home");
+    assert_eq!(problem, Some(e));
+}
+
+#[test]
+fn keymap_unknown_key_name_and_syntax_errors() {
+    let (_home, dir) = ui_config_dir(&[("keymap.toml", "[help]\nkeys = [\"F13\"]\n")]);
+    let e = Keymap::load(Some(&dir.join("keymap.toml"))).unwrap_err();
+    assert_starts(
+        &e.to_string(),
+        &format!("{}:2: `help.keys[0]`: `F13` is not a key", dir.join("keymap.toml").display()),
+    );
+    let (_home, dir) = ui_config_dir(&[("keymap.toml", "[help]\nkeys = [\"?\"\n")]);
+    let e = Keymap::load(Some(&dir.join("keymap.toml"))).unwrap_err();
+    assert_eq!((e.line, e.key.as_str()), (Some(2), ""), "{e}");
+}
+
+#[test]
+fn theme_unknown_colour_or_key_names_file_line_and_key() {
+    let (_home, dir) =
+        ui_config_dir(&[("theme.toml", "[severity]\ninfo = { fg = \"blue\" }\n\n[ui]\ntitle = { fg = \"#12345\" }\n")]);
+    let file = dir.join("theme.toml").display().to_string();
+    let e = Theme::load(Some(&dir.join("theme.toml")), ColorMode::TrueColor).unwrap_err();
+    assert_starts(&e.to_string(), &format!("{file}:5: `ui.title.fg`: `#12345` is not a colour"));
+
+    let (_home, dir) = ui_config_dir(&[("theme.toml", "[ui.title]\nfg = \"red\"\nblink = true\n")]);
+    let e = Theme::load(Some(&dir.join("theme.toml")), ColorMode::TrueColor).unwrap_err();
+    assert_starts(
+        &e.to_string(),
+        &format!("{}:3: `ui.title.blink`: unknown field `blink`", dir.join("theme.toml").display()),
+    );
+}
+
+#[test]
+fn bad_theme_files_fall_back_to_the_defaults_and_say_why() {
+    let choice = |name: &str| ThemeChoice { name: name.into(), origin: "--theme".into(), key: String::new() };
+    // A good theme.toml over an unknown theme name: the default theme with the user's entry.
+    let (_home, dir) = ui_config_dir(&[("theme.toml", "[severity]\ninfo = { fg = \"magenta\" }\n")]);
+    let (theme, problems) = Theme::load_or_fallback(Some(&choice("sepia")), Some(&dir), ColorMode::TrueColor);
+    assert_eq!(theme.severity.info.fg, Some(ratatui::style::Color::Magenta));
+    assert_eq!(theme.ui, Theme::builtin(ColorMode::TrueColor).ui);
+    assert_eq!(problems.len(), 1);
+    assert_eq!(
+        problems[0].to_string(),
+        "--theme: unknown theme `sepia`; the themes are dark (the default), light, high-contrast, or give a path \
+         to a .toml file"
+    );
+
+    // A bad user theme in themes/: the default, and the file named with its line.
+    let (_home, dir) = ui_config_dir(&[("themes/night.toml", "[status]\nopen = { fg = \"red\" }\nclosed = {}\n")]);
+    let (theme, problems) = Theme::load_or_fallback(Some(&choice("night")), Some(&dir), ColorMode::Indexed256);
+    assert_eq!(theme, Theme::builtin(ColorMode::Indexed256));
+    assert_eq!(problems.len(), 1);
+    assert_starts(
+        &problems[0].to_string(),
+        &format!("{}:3: `status.closed`: unknown field `closed`", dir.join("themes/night.toml").display()),
+    );
+}
+
+/// `faultline config check FILE` with `dir`'s parent as the XDG config home: status, stdout, stderr.
+fn config_check(config: &Path, xdg_home: &Path) -> (bool, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(["--log-file"])
+        .arg(xdg_home.join("faultline.log"))
+        .args(["config", "check"])
+        .arg(config)
+        .env("XDG_CONFIG_HOME", xdg_home)
+        .env("HOME", xdg_home)
+        .output()
+        .unwrap();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.success(), text(&out.stdout), text(&out.stderr))
+}
+
+#[test]
+fn config_check_refuses_bad_theme_and_keymap_files() {
+    let (home, dir) = ui_config_dir(&[
+        ("faultline.toml", "[ui]\ntheme = \"light\"\n"),
+        ("keymap.toml", "[quit]\nkeys = [\"Q\"]\n"),
+        ("theme.toml", "[ui]\nmuted = { fg = \"dark_gray\" }\n"),
+    ]);
+    let config = dir.join("faultline.toml");
+    let (ok, stdout, stderr) = config_check(&config, home.path());
+    assert!(ok, "{stderr}");
+    assert_has(&stdout, "theme light, keymap: ok");
+
+    std::fs::write(dir.join("keymap.toml"), "[quit]\nkeys = [\"Q\"]\n[help]\nkeys = [\"Q\"]\n").unwrap();
+    std::fs::write(&config, "# team default\n[ui]\ntheme = \"sepia\"\n").unwrap();
+    let (ok, stdout, stderr) = config_check(&config, home.path());
+    assert!(!ok, "a bad keymap and an unknown theme must fail the check");
+    assert_eq!(stdout, "", "nothing on stdout on error");
+    assert_has(&stderr, &format!("{}: `ui.theme`: unknown theme `sepia`", config.display()));
+    assert_has(
+        &stderr,
+        &format!("{}:4: `help.keys[0]`: `Q` is already bound to `quit`", dir.join("keymap.toml").display()),
+    );
+}
 
 fn demo_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/scenarios/db-cpu-saturation.jsonl")

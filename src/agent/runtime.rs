@@ -276,6 +276,16 @@ impl Runtime {
             let source = crate::sources::change_feed::ChangeFeedSource::new(c.clone());
             sources.push((Source::ChangeFeed(Box::new(source)), c.interval.millis()));
         }
+        for c in &config.sources.cloudwatch {
+            let source = crate::sources::cloudwatch::CloudWatchSource::new(c.clone(), config.mapping.clone())
+                .map_err(|source| RuntimeError::Source { name: c.name.clone(), source })?;
+            sources.push((Source::CloudWatch(Box::new(source)), c.interval.millis()));
+        }
+        for l in &config.sources.loki {
+            let source = crate::sources::loki::LokiSource::new(l.clone(), config.mapping.clone())
+                .map_err(|source| RuntimeError::Source { name: l.name.clone(), source })?;
+            sources.push((Source::Loki(Box::new(source)), l.interval.millis()));
+        }
         let (mut agent, events, observations) = match journal {
             // Observations without events (a topology, quiet metrics) are resumed too, so the
             // engine and the sources go on from them.
@@ -654,6 +664,10 @@ impl Runtime {
                 let health = slot.status.health();
                 if health != old || slot.status.cycles == 1 {
                     send(Feed::Source { name: slot.status.name.clone(), health });
+                }
+                // Every good pull, new data or not: a quiet source is not a lagging one.
+                if let Some(covered) = slot.status.last_ok.filter(|_| slot.status.healthy) {
+                    send(Feed::Pulled { name: slot.status.name.clone(), covered });
                 }
             }
             if !events.is_empty() {

@@ -189,16 +189,36 @@ fn a_silence_is_carried_out_while_a_source_is_still_being_waited_for() {
     assert_eq!(notice.split(" until ").next(), Some("P-0001: 1 silence(s) created in am"), "{notice}");
     assert!(!release.load(Ordering::SeqCst), "answered while the pull was still held");
     release.store(true, Ordering::SeqCst);
-    let health = tokio.block_on(async {
-        loop {
-            match tokio::time::timeout(std::time::Duration::from_secs(20), feed_rx.recv()).await {
-                Ok(Some(Feed::Source { name, health })) => return (name, health),
-                Ok(Some(_)) => continue,
-                other => panic!("no source health: {other:?}"),
+    // The next feed message `pick` takes, skipping others (20 s at most).
+    let mut next = |what: &str, pick: &dyn Fn(Feed) -> Option<_>| {
+        tokio.block_on(async {
+            loop {
+                match tokio::time::timeout(std::time::Duration::from_secs(20), feed_rx.recv()).await {
+                    Ok(Some(feed)) => match pick(feed) {
+                        Some(found) => return found,
+                        None => continue,
+                    },
+                    other => panic!("no {what}: {other:?}"),
+                }
             }
-        }
+        })
+    };
+    let health = next("source health", &|f| match f {
+        Feed::Source { name, health } => Some((name, Some(health), crate::model::Timestamp(0))),
+        _ => None,
     });
-    assert_eq!(health, ("am".to_string(), crate::ui::SourceHealth::Ok));
+    assert_eq!(health.0, "am");
+    assert_eq!(health.1, Some(crate::ui::SourceHealth::Ok));
+    // The pull went fine and found no alert at all: the UI hears how far the data is complete,
+    // so a quiet Alertmanager does not show as lagging.
+    let started = crate::model::Timestamp::wall_clock();
+    let pulled = next("good pull reported", &|f| match f {
+        Feed::Pulled { name, covered } => Some((name, None, covered)),
+        _ => None,
+    });
+    let pulled = (pulled.0, pulled.2);
+    assert_eq!(pulled.0, "am");
+    assert!(pulled.1 <= started && started.since(pulled.1) < 60_000, "covered up to the pull: {:?}", pulled.1);
     drop(req_tx);
     tokio.block_on(agent).unwrap().unwrap();
 }

@@ -40,6 +40,8 @@ pub struct Options {
     /// Runbook directory (`--runbooks`, or the config's); default: `runbooks/` in the config
     /// directory. The viewer shows their plans; the agent checks each line before it runs one.
     pub runbooks: Option<PathBuf>,
+    /// `--theme` and `--colors` (or the config's `[ui] theme`).
+    pub appearance: ui::Appearance,
 }
 
 /// `faultline replay FILE --follow`.
@@ -115,6 +117,7 @@ fn follow(file: &Path, opts: Options, title: String) -> Result<()> {
         operator: faultline::runbook::operator(),
         silence,
         runbooks: ui::Runbooks(std::sync::Arc::new(runbooks)),
+        appearance: opts.appearance,
     };
     let ui_result = ui::run(feed_rx, req_tx, opts);
     // The UI dropped its request sender: the forwarder ends after the request in hand, if any.

@@ -15,6 +15,8 @@ pub struct Options<'a> {
     /// `--at`: RFC 3339, or HH:MM[:SS] on the journal's first day.
     pub at: Option<&'a str>,
     pub log_path: PathBuf,
+    /// `--theme` and `--colors`.
+    pub appearance: faultline::ui::Appearance,
 }
 
 pub fn run(file: &Path, opts: Options<'_>) -> Result<()> {
@@ -36,7 +38,7 @@ pub fn run(file: &Path, opts: Options<'_>) -> Result<()> {
         return print_set(&set, None);
     }
     let observations = journal.observations()?;
-    open_ui(events, observations, None, format!("replay: {}", file.display()), opts.log_path)
+    open_ui(events, observations, None, format!("replay: {}", file.display()), opts.log_path, opts.appearance)
 }
 
 fn run_bundle(file: &Path, opts: Options<'_>) -> Result<()> {
@@ -58,7 +60,7 @@ fn run_bundle(file: &Path, opts: Options<'_>) -> Result<()> {
     observations.extend(bundle.observations.iter().cloned());
     let notice = format!("{}: {}", bundle.meta.problem, rederived.describe());
     let title = format!("bundle: {} from {}", bundle.meta.problem, file.display());
-    open_ui(bundle.events, observations, Some(notice), title, opts.log_path)
+    open_ui(bundle.events, observations, Some(notice), title, opts.log_path, opts.appearance)
 }
 
 /// The problems as they stood after the last event at or before `at`.
@@ -146,6 +148,7 @@ fn open_ui(
     notice: Option<String>,
     title: String,
     log_path: PathBuf,
+    appearance: faultline::ui::Appearance,
 ) -> Result<()> {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let n = events.len();
@@ -162,6 +165,7 @@ fn open_ui(
         operator: faultline::runbook::operator(),
         silence: None,
         runbooks: Default::default(),
+        appearance,
     };
     ui::run(rx, None, opts)
 }

@@ -98,6 +98,10 @@ pub struct SourcesSection {
     pub topology: Vec<crate::sources::topology_file::TopologyFileConfig>,
     /// `[[sources.change_feed]]`: JSON-lines files of deployments, config changes, restarts.
     pub change_feed: Vec<crate::sources::change_feed::ChangeFeedConfig>,
+    /// `[[sources.cloudwatch]]`: AWS CloudWatch metrics and alarms, EC2 instances.
+    pub cloudwatch: Vec<crate::sources::cloudwatch::CloudWatchConfig>,
+    /// `[[sources.loki]]`: Loki log queries, mined into pattern counts.
+    pub loki: Vec<crate::sources::loki::LokiConfig>,
 }
 
 impl SourcesSection {
@@ -107,6 +111,8 @@ impl SourcesSection {
             && self.alertmanager.is_empty()
             && self.topology.is_empty()
             && self.change_feed.is_empty()
+            && self.cloudwatch.is_empty()
+            && self.loki.is_empty()
     }
 }
 
@@ -118,6 +124,8 @@ impl Default for SourcesSection {
             alertmanager: Vec::new(),
             topology: Vec::new(),
             change_feed: Vec::new(),
+            cloudwatch: Vec::new(),
+            loki: Vec::new(),
         }
     }
 }
@@ -204,13 +212,17 @@ impl Default for JournalSection {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields, expecting = "a [ui] table")]
 pub struct UiSection {
-    /// Theme name, looked up in `themes/` and the user's config directory.
+    /// Theme: a built-in name (`dark`, also `default`; `light`; `high-contrast`), a file
+    /// `themes/NAME.toml` in the user's config directory, or a path to a `.toml` file (relative to
+    /// this config file). `--theme` overrides it; checked by `faultline config check`.
     pub theme: String,
+    /// Clicks select and the wheel scrolls (default); `false` leaves the mouse to the terminal.
+    pub mouse: bool,
 }
 
 impl Default for UiSection {
     fn default() -> Self {
-        UiSection { theme: "default".into() }
+        UiSection { theme: "default".into(), mouse: true }
     }
 }
 
@@ -386,15 +398,27 @@ impl Config {
         let all = (self.sources.prometheus.iter().map(|p| ("prometheus", &p.name)))
             .chain(self.sources.alertmanager.iter().map(|a| ("alertmanager", &a.name)))
             .chain(self.sources.topology.iter().map(|t| ("topology", &t.name)))
-            .chain(self.sources.change_feed.iter().map(|c| ("change_feed", &c.name)));
+            .chain(self.sources.change_feed.iter().map(|c| ("change_feed", &c.name)))
+            .chain(self.sources.cloudwatch.iter().map(|c| ("cloudwatch", &c.name)))
+            .chain(self.sources.loki.iter().map(|l| ("loki", &l.name)));
         let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
         for (kind, name) in all {
             let i = counts.entry(kind).or_default();
-            if !names.insert(name.as_str()) && matches!(kind, "topology" | "change_feed") {
+            if !names.insert(name.as_str()) && matches!(kind, "topology" | "change_feed" | "cloudwatch" | "loki") {
                 // Each source picks its own observations out of the journal by name.
                 return Err((format!("sources.{kind}[{i}].name"), format!("`{name}` names another source already")));
             }
             *i += 1;
+        }
+        for (i, c) in self.sources.cloudwatch.iter().enumerate() {
+            let key = |k: &str| format!("sources.cloudwatch[{i}].{k}");
+            not_blank(&key("name"), &c.name)?;
+            positive(&key("interval"), c.interval)?;
+            positive(&key("timeout"), c.timeout)?;
+            positive(&key("lookback"), c.lookback)?;
+            positive(&key("throttle_backoff"), c.throttle_backoff)?;
+            in_range(&key("max_response_bytes"), c.max_response_bytes as u64, 1024, 1 << 34)?;
+            c.check().map_err(|(k, why)| (key(&k), why))?;
         }
         for (i, p) in self.sources.prometheus.iter().enumerate() {
             let key = |k: &str| format!("sources.prometheus[{i}].{k}");
@@ -431,11 +455,50 @@ impl Config {
                 entity_id(&key("entity"), t.entity.as_deref())?;
             }
         }
+        for (i, l) in self.sources.loki.iter().enumerate() {
+            validate_loki(i, l)?;
+        }
         if self.ui.theme.trim().is_empty() {
             return Err(("ui.theme".into(), "must not be empty (leave it out for \"default\")".into()));
         }
         Ok(())
     }
+}
+
+/// `[[sources.loki]]` number `i`.
+fn validate_loki(i: usize, l: &crate::sources::loki::LokiConfig) -> Result<(), (String, String)> {
+    let key = |k: &str| format!("sources.loki[{i}].{k}");
+    not_blank(&key("name"), &l.name)?;
+    http_url(&key("url"), &l.url)?;
+    positive(&key("interval"), l.interval)?;
+    positive(&key("timeout"), l.timeout)?;
+    positive(&key("lookback"), l.lookback)?;
+    positive(&key("step"), l.step)?;
+    positive(&key("count_interval"), l.count_interval)?;
+    in_range(&key("max_response_bytes"), l.max_response_bytes as u64, 1024, 1 << 34)?;
+    in_range(&key("limit"), l.limit as u64, 1, 50_000)?;
+    in_range(&key("max_pages"), l.max_pages as u64, 1, 10_000)?;
+    in_range(&key("tail_buffer"), l.tail_buffer as u64, 1, 100_000_000)?;
+    if l.tenant.as_deref().is_some_and(|t| t.trim().is_empty()) {
+        return Err((key("tenant"), "must not be empty (leave it out for a single-tenant Loki)".into()));
+    }
+    for (j, q) in l.queries.iter().enumerate() {
+        let key = |k: &str| format!("sources.loki[{i}].queries[{j}].{k}");
+        not_blank(&key("query"), &q.query)?;
+        if let Some(limit) = q.limit {
+            in_range(&key("limit"), limit as u64, 1, 50_000)?;
+        }
+        if l.tail && !q.is_log_query() {
+            return Err((
+                key("query"),
+                format!(
+                    "`{}` is a metric query; a tail follows log queries only (`{{...}}`): set `tail = false`",
+                    q.query
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A fixed entity id, when given, is `kind:name`.

@@ -19,6 +19,17 @@
 //!     name: `HighLatency`, `latency_p99_ms`, the same log template): siblings showing the same
 //!     symptom point at their common dependency; siblings with unrelated symptoms stay apart.
 //!
+//! - **cause before effect** (issue 13): a signal only *below* a problem (the problem's entities
+//!   depend on it, it depends on none of them) could join only as the problem's cause, so it
+//!   joins only if some trouble above it in the problem started no earlier than its own (within
+//!   the slack of [`crate::engine::rca::Timing`]). A sharp new anomaly on a dependency that was
+//!   healthy while an older problem went on opens its own problem instead of vanishing into it;
+//!   and a problem whose trouble began a whole correlation window ago and is all clear (kept
+//!   open by recurring spikes) takes no new signal: the new one is news, and opens its own.
+//!   (Preferring recent problems over old ones when a signal matches both was tried and
+//!   dropped: in PetShop the first signal of an issue joins an old problem alone, and the rest
+//!   then split from it.)
+//!
 //! Only unmarked signals anchor a problem's position in the topology. A signal that matches several
 //! open problems shows they are one: they merge into the oldest; two open problems whose top
 //! root-cause candidate is the same entity merge too (see `Engine::reassess`).
@@ -166,6 +177,14 @@ impl ProblemState {
     pub fn below(&mut self, entity: &EntityId, topology: &mut Topology, hops: u32) -> bool {
         self.refresh_closure(topology, hops);
         topology.node(entity).is_some_and(|n| self.closure.contains(&n))
+    }
+
+    /// True when `entity` is one of this problem's entities or depends on one within the hops:
+    /// trouble there can be an effect of this problem's, whenever it starts.
+    pub fn above(&mut self, entity: &EntityId, topology: &mut Topology, hops: u32) -> bool {
+        self.refresh_closure(topology, hops);
+        let Some(n) = topology.node(entity) else { return false };
+        self.anchors.contains(&n) || topology.closure(n, hops).iter().any(|m| self.anchors.contains(m))
     }
 
     /// How close `entity` is to this problem's entities (see the module doc).

@@ -181,6 +181,13 @@ impl SignalTable {
     }
 }
 
+impl super::rca::RunStart for SignalTable {
+    /// Its last activation: when its current (or last) run of firing began.
+    fn since(&self, s: &Signal) -> Timestamp {
+        self.entries.get(&s.key).and_then(|e| e.activations.back().copied()).unwrap_or(s.first_seen)
+    }
+}
+
 /// Score of an alert by its severity (alerts carry no strength of their own).
 pub fn alert_score(s: Severity) -> f64 {
     match s {

@@ -34,10 +34,12 @@
 mod aggregate;
 mod level;
 mod mask;
+mod scrub;
 
 pub use aggregate::{LogPatternConfig, LogPatterns, PatternCount};
 pub use level::detect_level;
 pub use mask::{mask, MaskedLine, Masker, WILDCARD};
+pub use scrub::scrub;
 
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -158,8 +160,8 @@ const NIL: u32 = u32::MAX;
 /// What a template token is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
-    /// A word to equal.
-    Constant,
+    /// A word to equal; `named`: an upper-case name (see [`is_name_constant`]).
+    Constant { named: bool },
     /// `<*>`: anything.
     Wildcard,
     /// Text with a `<*>` in it, such as `user=<*>`: what fits. With exactly one `<*>`, the
@@ -182,9 +184,18 @@ impl Token {
             let single = find_wildcard(text.as_bytes(), after).is_none();
             Kind::Pattern { single: single.then_some((first as u32, (text.len() - after) as u32)) }
         } else {
-            Kind::Constant
+            Kind::Constant { named: is_name_constant(text.as_bytes()) }
         };
         Token { kind, text: text.into() }
+    }
+
+    /// Whether a line whose token `i` differs from this one must not join its template: one of
+    /// the two is an upper-case name (see [`is_name_constant`]).
+    fn names_differ(&self, line: &Line<'_>, i: usize) -> bool {
+        match self.kind {
+            Kind::Constant { named } => named || is_name_constant(line.get_bytes(i)),
+            _ => false,
+        }
     }
 
     /// Whether the line's token `i` agrees with this one (`Some(true)`: equal or both variable,
@@ -193,7 +204,7 @@ impl Token {
     #[inline(always)]
     fn agrees(&self, line: &Line<'_>, i: usize) -> Option<bool> {
         match self.kind {
-            Kind::Constant => same(self.text.as_bytes(), line.get_bytes(i)).then_some(true),
+            Kind::Constant { .. } => same(self.text.as_bytes(), line.get_bytes(i)).then_some(true),
             Kind::Wildcard => Some(line.variable(i)),
             Kind::Pattern { single } => {
                 let (text, token) = (self.text.as_bytes(), line.get_bytes(i));
@@ -408,7 +419,7 @@ impl TemplateMiner {
         let mut best: Option<(u32, usize, usize)> = None;
         for &slot in slots {
             let Some(c) = self.cluster(slot) else { continue };
-            let (equal, params) = compare(&c.tokens, line);
+            let Some((equal, params)) = compare(&c.tokens, line) else { continue };
             if best.is_none_or(|(_, e, p)| equal > e || (equal == e && params > p)) {
                 best = Some((slot, equal, params));
             }
@@ -602,17 +613,40 @@ fn has_variable(token: &str) -> bool {
 
 /// Tokens of `template` the line agrees with (equal, or variable on both sides), and the
 /// template's variables that cover a word of the line.
-fn compare(template: &[Token], line: &Line<'_>) -> (usize, usize) {
+/// (`None` when they differ in an upper-case name: never the same event.)
+fn compare(template: &[Token], line: &Line<'_>) -> Option<(usize, usize)> {
     let mut equal = 0;
     let mut params = 0;
     for (i, t) in template.iter().enumerate() {
         match t.agrees(line, i) {
             Some(true) => equal += 1,
             Some(false) => params += 1,
+            None if t.names_differ(line, i) => return None,
             None => {}
         }
     }
-    (equal, params)
+    Some((equal, params))
+}
+
+/// An upper-case name, such as `NEW`, `TASK_ABORT`, `S_OK`, `CBS_E_INVALID_PACKAGE` or `"GET`
+/// (wrapping quotes, brackets and trailing punctuation aside): a capital first, at least two in
+/// all, and only capitals, digits and `_`. Such words name states, error codes and methods:
+/// lines that differ in one are different events, so no template generalises over one. (From the analogues
+/// Hadoop `TaskAttempt Transitioned from NEW to UNASSIGNED` / `… from ASSIGNED to RUNNING`,
+/// separate events a word apart; Windows CBS `[HRESULT = 0x800f0805 - CBS_E_INVALID_PACKAGE]`;
+/// OpenStack `"GET /v2/… HTTP/1.1"` / `"POST …"`.) Words masked as variables are not names.
+fn is_name_constant(token: &[u8]) -> bool {
+    let start = token.iter().take_while(|c| matches!(c, b'[' | b'(' | b'"' | b'\'')).count();
+    let end = token.len()
+        - token[start..]
+            .iter()
+            .rev()
+            .take_while(|c| matches!(c, b']' | b')' | b'"' | b'\'' | b',' | b'.' | b';' | b':' | b'!' | b'?'))
+            .count();
+    let core = &token[start..end];
+    core.first().is_some_and(u8::is_ascii_uppercase)
+        && core.iter().filter(|c| c.is_ascii_uppercase()).count() >= 2
+        && core.iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == b'_')
 }
 
 /// Byte equality without a call to `memcmp` for the short tokens most lines are made of.

@@ -19,7 +19,7 @@ use detect::{DetectConfig, Detection, Detector};
 use rca::{ChangeLog, SeenChange};
 use serde::{Deserialize, Serialize};
 pub use snapshot::{EngineSnapshot, SnapshotError, SNAPSHOT_VERSION};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use topology::{Topology, TopologyChange, TopologyHistory};
 
 /// Tunables of the engine pipe. All durations are milliseconds of data time.
@@ -369,7 +369,8 @@ impl Engine {
                     .map(|s| s.id);
                 self.impact_due.extend(due);
             }
-            ObservationKind::Tick => {}
+            // Samples of raw lines are for people; their counts came as `LogPattern`.
+            ObservationKind::Tick | ObservationKind::LogLines { .. } => {}
             ObservationKind::History { entity, metric, samples } => {
                 let id = self.series_id(entity, metric);
                 self.detector.warm(id, samples);
@@ -436,6 +437,12 @@ impl Engine {
             }
         }
         None
+    }
+
+    /// When trouble counts as a cause: the one notion of "before" and "chronic" that the fault
+    /// tree and correlation share (see [`rca::Timing`]).
+    fn timing(&self) -> rca::Timing {
+        rca::Timing { slack_ms: rca::CAUSE_SLACK_MS, window_ms: self.config.correlation_window_ms }
     }
 
     fn series_id(&mut self, entity: &EntityId, metric: &str) -> u64 {
@@ -520,7 +527,8 @@ impl Engine {
 
     /// The other half of the flapping filter: a flapping signal that has fired without a break
     /// for a whole flap window (no clear since its last activation) is no longer flapping but
-    /// failing. Its mark is lifted and its activation history forgotten, so it must fire
+    /// failing. Its mark is lifted and its activation history forgotten (all but the start of its
+    /// current run, which is a flap window old and so never counts), so it must fire
     /// `flap_activations` more times to be marked again. Returns when its current run of firing
     /// started. A signal on a low-criticality entity keeps its mark: it would stay in the
     /// background anyway.
@@ -537,7 +545,10 @@ impl Engine {
         }
         let entry = self.signals.get_mut(key)?;
         entry.signal.mark = None;
+        // Only the start of the current run is kept: it is a flap window old, so the next marking
+        // needs `flap_activations` new firings, and the fault tree still sees when the run began.
         entry.activations.clear();
+        entry.activations.push_back(since);
         Some(since)
     }
 
@@ -693,6 +704,8 @@ impl Engine {
                 ),
                 Mark::Flapping { .. } => Vec::new(),
             };
+            let below: Vec<ProblemId> =
+                below.into_iter().filter(|p| self.may_join(*p, &signal.entity, signal.first_seen)).collect();
             let target = match below.first() {
                 Some(p) => *p,
                 None => self.background_problem(at, out),
@@ -701,7 +714,7 @@ impl Engine {
             return;
         }
         let hops = self.config.topology_hops;
-        let matches = self.problems.matching(
+        let mut matches = self.problems.matching(
             &signal.entity,
             signal.kind,
             &signal.name,
@@ -710,6 +723,7 @@ impl Engine {
             &mut self.topology,
             hops,
         );
+        matches.retain(|p| self.may_join(*p, &signal.entity, onset));
         let target = match matches.first() {
             Some(p) => *p,
             None => {
@@ -726,6 +740,42 @@ impl Engine {
         for other in matches.iter().skip(1) {
             self.merge(*other, target, at, out);
         }
+    }
+
+    /// Cause before effect (see [`correlate`]): a signal on `entity` whose trouble started at
+    /// `since` may join open problem `p` when it is above `p`'s trouble, or when the trouble of
+    /// some entity of `p` depending on it began no earlier than `since` (within the slack):
+    /// trouble it can have caused. Never a problem whose trouble began a whole correlation window
+    /// before and is all clear now: what keeps it open is recurring, and the new signal is news.
+    fn may_join(&mut self, p: ProblemId, entity: &EntityId, since: Timestamp) -> bool {
+        let hops = self.config.topology_hops;
+        let timing = self.timing();
+        let Some(state) = self.problems.get_mut(p) else { return false };
+        // An old problem between two of its recurring spikes is kept open by them alone: a
+        // new fault now is not part of it.
+        if state.all_clear_since.is_some() && timing.chronic_at(state.onset, since) {
+            return false;
+        }
+        // Siblings and far entities are judged by the cookbook rule alone.
+        if !state.below(entity, &mut self.topology, hops) {
+            return true;
+        }
+        if state.above(entity, &mut self.topology, hops) {
+            return true;
+        }
+        let Some(target) = self.topology.node(entity) else { return true };
+        // When the trouble of each of its entities began.
+        let mut began: BTreeMap<&EntityId, Timestamp> = BTreeMap::new();
+        for s in state.signals.iter().filter_map(|k| self.signals.get(k)).map(|e| &e.signal) {
+            if s.mark.is_none() {
+                let t = rca::RunStart::since(&self.signals, s);
+                began.entry(&s.entity).and_modify(|b| *b = (*b).min(t)).or_insert(t);
+            }
+        }
+        began.into_iter().any(|(x, t)| {
+            timing.precedes(since, t)
+                && self.topology.node(x).is_some_and(|n| self.topology.closure(n, hops).contains(&target))
+        })
     }
 
     /// The background problem for marked signals: the current one if open, reopened if it
@@ -873,8 +923,14 @@ impl Engine {
             let unmarked: Vec<&Signal> =
                 signals.iter().copied().filter(|s| !matches!(s.mark, Some(Mark::Flapping { .. }))).collect();
             let evidence = if unmarked.is_empty() { &signals } else { &unmarked };
-            let ranking =
-                rca::rank(evidence, &self.topology, self.config.rca_max_depth, self.config.max_evidence_paths);
+            let ranking = rca::rank_timed(
+                evidence,
+                &self.signals,
+                self.timing(),
+                &self.topology,
+                self.config.rca_max_depth,
+                self.config.max_evidence_paths,
+            );
             let foundational = rca::foundational(
                 &ranking,
                 state.onset,

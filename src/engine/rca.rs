@@ -16,6 +16,17 @@
 //! evidence chain: its signals with the baselines they broke, and the paths that tie the affected
 //! entities to it. If dependency cycles leave no candidate, every entity in trouble competes on
 //! the same score.
+//!
+//! **Timing** (issue 13): trouble below can only account for trouble above that it *preceded* and
+//! that was *news* at the time. A dependency accounts for a dependent's signal only if its own
+//! trouble started no later than that signal (within [`Timing::slack_ms`], the detection lag of a
+//! scrape or an alert's `for`) and was still going when it started. A candidate that was in
+//! trouble a whole [`Timing::window_ms`] (the correlation window) before the first trouble above it
+//! began, with nothing new on it since, is *chronic*: as anomalous before the issue as during it,
+//! so not its cause. It accounts for nothing above it, gets no earliness credit, and its summary
+//! says why. An issue is thus judged against the period just before it, whatever the noise level:
+//! the same notion lets correlation refuse a late dependency as the cause of an older problem
+//! (see [`Timing::precedes`] and `correlate`).
 
 use super::snapshot::codec::sorted_pairs;
 use super::topology::Topology;
@@ -43,6 +54,54 @@ const MAX_CANDIDATES: usize = 10;
 /// Along *calls*, a dependency's deviation on a quantity must be at least this fraction of the
 /// dependent's deviation on the same quantity to account for it.
 const ACCOUNT_FRACTION: f64 = 0.5;
+
+/// When trouble counts as a cause, in data time (milliseconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timing {
+    /// How much later than its effect a cause may be seen: sources see the same moment a scrape
+    /// or an alert's `for` apart.
+    pub slack_ms: i64,
+    /// Trouble that began this long before what it would explain, with nothing new since, is
+    /// chronic: the engine's correlation window, its one notion of "close in time".
+    pub window_ms: i64,
+}
+
+/// Default [`Timing::slack_ms`]: five minutes, the period of the slowest usual metric source
+/// (CloudWatch's basic monitoring) and a common alert `for`.
+pub const CAUSE_SLACK_MS: i64 = 5 * 60_000;
+
+impl Default for Timing {
+    fn default() -> Self {
+        Timing { slack_ms: CAUSE_SLACK_MS, window_ms: 15 * 60_000 }
+    }
+}
+
+impl Timing {
+    /// True when trouble that started at `cause` can have caused trouble that started at `effect`.
+    pub fn precedes(&self, cause: Timestamp, effect: Timestamp) -> bool {
+        cause.since(effect) <= self.slack_ms
+    }
+
+    /// True when trouble running since `since` was old news at `at`.
+    pub fn chronic_at(&self, since: Timestamp, at: Timestamp) -> bool {
+        at.since(since) > self.window_ms
+    }
+}
+
+/// When each signal's current run of trouble started (its last activation): by default its first
+/// sighting.
+pub trait RunStart {
+    fn since(&self, s: &Signal) -> Timestamp;
+}
+
+/// Every signal's run counted from its first sighting.
+pub struct FirstSeen;
+
+impl RunStart for FirstSeen {
+    fn since(&self, s: &Signal) -> Timestamp {
+        s.first_seen
+    }
+}
 
 /// Which way a metric moves when something is wrong.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,8 +186,21 @@ pub fn is_trouble(s: &Signal) -> bool {
     }
 }
 
-/// Ranks the root-cause candidates of a problem whose signals are `signals` (any order).
+/// Ranks the root-cause candidates of a problem whose signals are `signals` (any order), each
+/// signal's trouble counted from its first sighting, with the default [`Timing`].
 pub fn rank(signals: &[&Signal], topology: &Topology, max_depth: u32, max_paths: usize) -> Vec<Candidate> {
+    rank_timed(signals, &FirstSeen, Timing::default(), topology, max_depth, max_paths)
+}
+
+/// [`rank`] with each signal's current run start from `runs` and the given [`Timing`].
+pub fn rank_timed<'s>(
+    signals: &[&'s Signal],
+    runs: &dyn RunStart,
+    timing: Timing,
+    topology: &Topology,
+    max_depth: u32,
+    max_paths: usize,
+) -> Vec<Candidate> {
     // Entities in trouble with their trouble signals, by id (deterministic order). A problem of
     // harmless moves only (a traffic surge) is ranked on all its signals.
     let mut affected: BTreeMap<&EntityId, Vec<&Signal>> = BTreeMap::new();
@@ -143,7 +215,6 @@ pub fn rank(signals: &[&Signal], topology: &Topology, max_depth: u32, max_paths:
     if affected.is_empty() {
         return Vec::new();
     }
-    let onset = affected.values().flatten().map(|s| s.first_seen).min().unwrap_or_default();
     let nodes: BTreeMap<&EntityId, NodeIndex> =
         affected.keys().filter_map(|id| topology.node(id).map(|n| (*id, n))).collect();
     let affected_nodes: HashMap<NodeIndex, &EntityId> = nodes.iter().map(|(id, n)| (*n, *id)).collect();
@@ -151,6 +222,51 @@ pub fn rank(signals: &[&Signal], topology: &Topology, max_depth: u32, max_paths:
     // One downward walk per affected entity, with parents for the evidence paths.
     let walks: BTreeMap<&EntityId, Parents> =
         nodes.iter().map(|(id, n)| (*id, trouble_walk(topology, *n, max_depth, &affected_nodes))).collect();
+
+    // When each entity's current trouble began, and which entities were old news when the
+    // trouble above them began (chronic: see the module doc).
+    let first_run = |id: &EntityId| affected[id].iter().map(|s| runs.since(s)).min().unwrap_or_default();
+    // The issue each entity would explain begins with the first trouble above it that it
+    // preceded; its signals already running a whole window before that are stale there.
+    let issue_onset: BTreeMap<&EntityId, Timestamp> = nodes
+        .iter()
+        .filter_map(|(id, n)| {
+            let own = first_run(id);
+            let above = walks
+                .iter()
+                .filter(|(other, w)| *other != id && w.contains_key(n))
+                .flat_map(|(other, _)| affected[*other].iter().map(|s| runs.since(s)))
+                .filter(|t| timing.precedes(own, *t))
+                .min()?;
+            Some((*id, above))
+        })
+        .collect();
+    let stale = |d: &Signal| issue_onset.get(&d.entity).is_some_and(|a| timing.chronic_at(runs.since(d), *a));
+    // Chronic entities, with how long before the issue their trouble began: nothing of theirs
+    // that preceded the issue was news at its onset.
+    let chronic: BTreeMap<&EntityId, i64> = issue_onset
+        .iter()
+        .filter_map(|(id, a)| {
+            let mut before = affected[*id].iter().filter(|s| timing.precedes(runs.since(s), *a)).peekable();
+            (before.peek().is_some() && before.all(|s| stale(s))).then(|| (*id, a.since(first_run(id))))
+        })
+        .collect();
+    // Trouble of `d` that can account for `o`: not stale, first seen before `o`'s current run
+    // began (within the slack) and still going then.
+    let in_time = |d: &Signal, o: &Signal| {
+        let (start, effect) = (d.first_seen, runs.since(o));
+        !stale(d) && timing.precedes(start, effect) && (d.active || effect.since(d.last_seen) <= timing.slack_ms)
+    };
+    let timely =
+        |dep: &[&'s Signal], o: &Signal| -> Vec<&'s Signal> { dep.iter().copied().filter(|d| in_time(d, o)).collect() };
+    // Earliness counts from the first sighting of trouble that was news.
+    let onset = affected
+        .iter()
+        .filter(|(id, _)| !chronic.contains_key(*id))
+        .flat_map(|(_, v)| v.iter().map(|s| s.first_seen))
+        .min()
+        .or_else(|| affected.values().flatten().map(|s| s.first_seen).min())
+        .unwrap_or_default();
 
     // Some of its trouble is accounted for by nothing below it.
     let unexplained = |id: &EntityId| -> bool {
@@ -167,7 +283,7 @@ pub fn rank(signals: &[&Signal], topology: &Topology, max_depth: u32, max_paths:
         affected[id]
             .iter()
             .filter(|o| family(o) != Some(Family::Traffic))
-            .any(|o| !below.iter().any(|(dep, by_calls)| accounts_for(dep, o, *by_calls)))
+            .any(|o| !below.iter().any(|(dep, by_calls)| accounts_for(&timely(dep, o), o, *by_calls)))
     };
     let mut roots: Vec<&EntityId> = affected.keys().copied().filter(|id| unexplained(id)).collect();
     if roots.is_empty() {
@@ -201,7 +317,7 @@ pub fn rank(signals: &[&Signal], topology: &Topology, max_depth: u32, max_paths:
                     let by_calls = calls_only(walk, target);
                     let mut troubles =
                         affected[*other].iter().filter(|o| family(o) != Some(Family::Traffic)).peekable();
-                    if troubles.peek().is_none() || !troubles.all(|o| accounts_for(own, o, by_calls)) {
+                    if troubles.peek().is_none() || !troubles.all(|o| accounts_for(&timely(own, o), o, by_calls)) {
                         continue;
                     }
                     explains += 1;
@@ -210,7 +326,12 @@ pub fn rank(signals: &[&Signal], topology: &Topology, max_depth: u32, max_paths:
             }
             paths.sort_by(|a, b| a.len().cmp(&b.len()).then_with(|| path_ids(a).cmp(path_ids(b))));
             paths.truncate(max_paths);
-            let early = (-(first_breach.since(onset).max(0) as f64) / EARLY_FOLD_MS).exp();
+            let lead = chronic.get(id).copied();
+            let early = match lead {
+                // Old news: no credit for having broken first.
+                Some(_) => 0.0,
+                None => (-(first_breach.since(onset).max(0) as f64) / EARLY_FOLD_MS).exp(),
+            };
             // What it explains comes first; earliness and strength order candidates that explain
             // about as much (a lone anomaly that explains nothing else does not outrank the one
             // that explains the storm by breaking a minute earlier).
@@ -220,7 +341,14 @@ pub fn rank(signals: &[&Signal], topology: &Topology, max_depth: u32, max_paths:
                 entity: id.clone(),
                 entity_kind: topology.kind_of(id),
                 score: round4(score),
-                summary: summary(strongest),
+                summary: match lead {
+                    Some(ms) => format!(
+                        "{}; as anomalous before onset ({} before the trouble above it)",
+                        summary(strongest),
+                        minutes(ms)
+                    ),
+                    None => summary(strongest),
+                },
                 signals: ordered.iter().map(|s| s.key.clone()).collect(),
                 strength: round4(strength),
                 first_breach,
@@ -407,6 +535,11 @@ fn short(v: f64) -> String {
     }
 }
 
+/// A lead in whole minutes, for summaries: "27m".
+fn minutes(ms: i64) -> String {
+    format!("{}m", ms / 60_000)
+}
+
 fn round4(x: f64) -> f64 {
     (x * 10_000.0).round() / 10_000.0
 }
@@ -448,9 +581,10 @@ impl ChangeLog {
 /// Hops of the vertical stack searched for changes, up and down from a candidate.
 const STACK_DEPTH: u32 = 4;
 
-/// The foundational cause: the latest change within `window_ms` before `onset` on the best
+/// The foundational cause: the latest change within `window_ms` before onset on the best
 /// candidate that has one, on the candidate itself or on its vertical stack (what it runs on and
-/// what runs on it).
+/// what runs on it). Onset is the candidate's own first breach, or the problem's `onset` if later:
+/// a fault that broke inside an older, longer problem is judged by when it broke.
 pub fn foundational(
     candidates: &[Candidate],
     onset: Timestamp,
@@ -460,6 +594,7 @@ pub fn foundational(
 ) -> Option<ChangeRecord> {
     for c in candidates {
         let Some(n) = topology.node(&c.entity) else { continue };
+        let onset = onset.max(c.first_breach);
         // (entity, how it relates to the candidate), the candidate first.
         let mut stack: Vec<(EntityId, String)> = vec![(c.entity.clone(), "on the root cause itself".to_string())];
         for dir in [Direction::Outgoing, Direction::Incoming] {
@@ -704,6 +839,51 @@ mod tests {
         let b = &c[0].broke[0];
         assert_eq!((b.name.as_str(), b.value), ("availability_average", Some(86.0)));
         assert_eq!(b.baseline.map(|b| b.expected), Some(100.0));
+    }
+
+    #[test]
+    fn trouble_below_explains_trouble_above_only_if_it_was_news_before_it() {
+        use RelationKind::*;
+        let t = topo(&[("service:site", Calls, "service:pay"), ("service:pay", Calls, "database:x")]);
+        const MIN: i64 = 60_000;
+        let alert = |e: &str, first: i64| sig(e, "Alert", SignalKind::Alert, 0.85, first);
+        let ranked = |s: &[Signal]| {
+            let refs: Vec<&Signal> = s.iter().collect();
+            rank(&refs, &t, 6, 20).into_iter().map(|c| (c.entity.0, c.explains)).collect::<Vec<_>>()
+        };
+        let ids = |v: &[(&str, usize)]| v.iter().map(|(e, n)| (e.to_string(), *n)).collect::<Vec<_>>();
+        // Broke first, or within the slack after: the one root.
+        let s = [alert("database:x", 0), alert("service:pay", MIN), alert("service:site", 2 * MIN)];
+        assert_eq!(ranked(&s), ids(&[("database:x", 3)]));
+        let s = [alert("database:x", 4 * MIN), alert("service:pay", 0), alert("service:site", MIN)];
+        assert_eq!(ranked(&s), ids(&[("database:x", 3)]));
+        // Broke well after: it cannot have caused what was already broken.
+        let s = [alert("database:x", 9 * MIN), alert("service:pay", 0), alert("service:site", MIN)];
+        assert_eq!(ranked(&s), ids(&[("service:pay", 2), ("database:x", 1)]));
+        // Already over when pay broke: no cause either.
+        let mut over = alert("database:x", 0);
+        (over.active, over.last_seen) = (false, Timestamp(2 * MIN));
+        let s = [over, alert("service:pay", 10 * MIN), alert("service:site", 11 * MIN)];
+        assert_eq!(ranked(&s), ids(&[("service:pay", 2), ("database:x", 1)]));
+        // In trouble a whole window before (chronic): explains nothing, no credit for being first.
+        let s = [alert("database:x", 0), alert("service:pay", 20 * MIN), alert("service:site", 21 * MIN)];
+        let refs: Vec<&Signal> = s.iter().collect();
+        let c = rank(&refs, &t, 6, 20);
+        assert_eq!(c[0].entity.as_str(), "service:pay");
+        assert_eq!(c[1].entity.as_str(), "database:x");
+        assert!(
+            c[1].summary.ends_with("as anomalous before onset (20m before the trouble above it)"),
+            "{}",
+            c[1].summary
+        );
+        // ...unless something new happened on it at onset (the disk was filling, now it is full).
+        let s = [
+            alert("database:x", 0),
+            sig("database:x", "DiskFull", SignalKind::Alert, 1.0, 19 * MIN),
+            alert("service:pay", 20 * MIN),
+            alert("service:site", 21 * MIN),
+        ];
+        assert_eq!(ranked(&s), ids(&[("database:x", 3)]));
     }
 
     #[test]

@@ -728,3 +728,113 @@ fn a_saturated_host_cpu_opens_a_problem_rooted_at_the_host_whatever_its_baseline
     assert_eq!((top.explains, top.affected), (2, 2), "the host explains the shop on it");
     assert_eq!(problem.root_causes.len(), 1, "{:?}", problem.root_causes);
 }
+
+// Issue 13, point 4: root cause under chronic noise and overlapping incidents.
+
+/// A database slow and alerting from the start (its callers healthy all along) is not the cause
+/// of a bad deployment of one of them 25 minutes later: the deployed service is the root, the
+/// database's candidate says why it is not, and the deployment is linked though the problem
+/// (opened by the chronic alert) is older than it.
+#[test]
+fn a_chronic_dependency_is_not_the_cause_of_what_breaks_above_it() {
+    use RelationKind::*;
+    let mut f = Feed::new();
+    f.relate("service:frontend", Calls, "service:checkout");
+    f.relate("service:checkout", Calls, "database:orders");
+    let change = ObservationKind::Change {
+        entity: EntityId::new("service:checkout"),
+        change: ChangeKind::Deployment,
+        description: "checkout v2.3.1".into(),
+    };
+    for m in 0..=40 {
+        if m == 24 {
+            f.push(m * MIN, change.clone());
+        }
+        f.alert(m * MIN, "database:orders", "PostgresSlowQueries", AlertState::Firing);
+        if m >= 25 {
+            f.alert(m * MIN, "service:checkout", "HighErrorRate", AlertState::Firing);
+            f.alert(m * MIN, "service:frontend", "HighErrorRate", AlertState::Firing);
+        }
+    }
+    let set = f.problems();
+    let visible = set.visible();
+    assert_eq!(visible.len(), 1, "{:?}", f.groups());
+    let p = visible[0];
+    let ids: Vec<&str> = p.root_causes.iter().map(|c| c.entity.as_str()).collect();
+    assert_eq!(ids, ["service:checkout", "database:orders"]);
+    assert_eq!((p.root_causes[0].explains, p.root_causes[0].affected), (2, 3));
+    assert_eq!(p.root_causes[1].explains, 1, "the chronic database explains nothing above it");
+    assert_eq!(
+        p.root_causes[1].summary,
+        "PostgresSlowQueries on database:orders; as anomalous before onset (25m before the trouble above it)"
+    );
+    let f = p.foundational_cause.as_ref().expect("the deployment is linked");
+    assert_eq!((f.entity.as_str(), f.change), ("service:checkout", ChangeKind::Deployment));
+}
+
+/// The same database breaking only while the deployment's trouble goes on is no cause of it
+/// either: a dependency that broke after its dependents (beyond the slack) opens a problem of
+/// its own, and is its root there.
+#[test]
+fn a_dependency_breaking_well_after_a_problem_above_it_opens_its_own() {
+    use RelationKind::*;
+    let mut f = Feed::new();
+    f.relate("service:frontend", Calls, "service:checkout");
+    f.relate("service:checkout", Calls, "database:orders");
+    for m in 0..=30 {
+        f.alert(m * MIN, "service:checkout", "HighErrorRate", AlertState::Firing);
+        f.alert(m * MIN + MIN / 2, "service:frontend", "HighErrorRate", AlertState::Firing);
+        if m >= 8 {
+            f.log(m * MIN, "database:orders", "could not serialize access");
+        }
+    }
+    assert_eq!(
+        f.groups(),
+        [
+            vec!["alert:service:checkout/HighErrorRate", "alert:service:frontend/HighErrorRate"],
+            vec!["log:database:orders:could not serialize access"],
+        ]
+    );
+    let set = f.problems();
+    for p in set.visible() {
+        let root = p.root_causes[0].entity.as_str();
+        let own = p.signals.values().any(|s| s.entity.as_str() == "database:orders");
+        assert_eq!(root, if own { "database:orders" } else { "service:checkout" });
+    }
+    // Within the slack (a scrape or an alert's `for` apart) it is one problem, rooted below.
+    let mut f = Feed::new();
+    f.relate("service:frontend", Calls, "service:checkout");
+    f.relate("service:checkout", Calls, "database:orders");
+    for m in 0..=10 {
+        f.alert(m * MIN, "service:checkout", "HighErrorRate", AlertState::Firing);
+        if m >= 3 {
+            f.log(m * MIN, "database:orders", "could not serialize access");
+        }
+    }
+    let set = f.problems();
+    assert_eq!(set.visible().len(), 1, "{:?}", f.groups());
+    assert_eq!(set.visible()[0].root_causes[0].entity.as_str(), "database:orders");
+}
+
+/// Spikes on web and api, a minute each every three minutes, keep one problem open; sixteen
+/// minutes on, after the last spike, the errors of the edge calling web are news: a problem of
+/// their own, not the spikes' problem's (which is still open, and would have taken them before).
+#[test]
+fn a_problem_kept_open_by_recurring_spikes_takes_no_new_fault_between_them() {
+    let mut f = Feed::new();
+    f.relate("service:edge", RelationKind::Calls, "service:web");
+    f.relate("service:web", RelationKind::Calls, "service:api");
+    for (i, entity) in ["service:web", "service:api", "service:web", "service:api", "service:web"].iter().enumerate() {
+        let t = i as i64 * 3 * MIN;
+        let name = format!("LatencySpike{i}");
+        f.alert(t, entity, &name, AlertState::Firing);
+        f.alert(t + MIN, entity, &name, AlertState::Resolved);
+    }
+    assert_eq!(f.groups().len(), 1, "one problem of spikes: {:?}", f.groups());
+    for m in 16..=22 {
+        f.alert(m * MIN, "service:edge", "HighErrorRate", AlertState::Firing);
+    }
+    let groups = f.groups();
+    assert_eq!(groups.len(), 2, "{groups:?}");
+    assert!(groups.contains(&vec!["alert:service:edge/HighErrorRate".to_string()]), "{groups:?}");
+}

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
     /// SQLite refused something; `action` says what we were doing.
-    #[error("journal {}: {action}: {source}", .path.display())]
+    #[error("journal {}: {action}: {source}{}", .path.display(), damage_hint(.path, .source))]
     Sqlite {
         path: PathBuf,
         action: String,
@@ -102,7 +102,7 @@ pub enum JournalError {
     },
 
     /// A stored event row does not parse as a `ProblemEvent`.
-    #[error("journal {}: event row seq {seq} does not parse: {source}", .path.display())]
+    #[error("journal {}: event row seq {seq} does not parse: {source}{}", .path.display(), salvage_hint(.path))]
     EventUnreadable {
         path: PathBuf,
         seq: u64,
@@ -115,7 +115,7 @@ pub enum JournalError {
     EventMismatch { path: PathBuf, seq: u64, detail: String },
 
     /// A stored observation row does not parse as an `Observation`.
-    #[error("journal {}: observation row id {id} does not parse: {source}", .path.display())]
+    #[error("journal {}: observation row id {id} does not parse: {source}{}", .path.display(), salvage_hint(.path))]
     ObservationUnreadable {
         path: PathBuf,
         id: i64,
@@ -142,7 +142,42 @@ pub enum JournalError {
         source: std::io::Error,
     },
 
+    /// A file operation beside SQLite failed.
+    #[error("journal {}: {action}: {source}", .path.display())]
+    Io {
+        path: PathBuf,
+        action: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// `faultline journal salvage` writes a new file and never replaces one.
+    #[error("{} already exists: salvage writes a new journal and never overwrites a file; give another -o path", .path.display())]
+    SalvageTargetExists { path: PathBuf },
+
     /// A request row in the journal does not parse (see [`super::requests`]).
     #[error("journal {}: request id {id}: {detail}", .path.display())]
     RequestUnreadable { path: PathBuf, id: i64, detail: String },
+}
+
+/// What to run about a damaged journal, appended to the messages that find damage.
+fn salvage_hint(path: &std::path::Path) -> String {
+    format!(
+        " (the journal is damaged: `faultline journal check {0}` says what and where, \
+         `faultline journal salvage {0} -o NEW` keeps every readable row in a new journal)",
+        path.display()
+    )
+}
+
+/// [`salvage_hint`] when SQLite says the file is damaged (malformed, or not a database at all).
+fn damage_hint(path: &std::path::Path, source: &rusqlite::Error) -> String {
+    use rusqlite::{Error, ErrorCode};
+    let damaged = matches!(source.sqlite_error_code(), Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase))
+        // A stored text that is not UTF-8, or a NULL where the schema has NOT NULL: flipped bytes.
+        || matches!(source, Error::Utf8Error(..) | Error::FromSqlConversionFailure(..) | Error::InvalidColumnType(..));
+    if damaged {
+        salvage_hint(path)
+    } else {
+        String::new()
+    }
 }

@@ -51,6 +51,7 @@
 mod error;
 pub mod lock;
 pub mod requests;
+pub mod salvage;
 mod schema;
 mod snapshots;
 #[cfg(test)]
@@ -310,7 +311,7 @@ impl Journal {
         };
         self.read_events(
             "SELECT seq, problem, body FROM problem_events WHERE seq > ?1 ORDER BY seq",
-            after,
+            [after],
             &format!("reading events after seq {seq}"),
         )
     }
@@ -322,9 +323,73 @@ impl Journal {
         };
         self.read_events(
             "SELECT seq, problem, body FROM problem_events WHERE problem = ?1 ORDER BY seq",
-            id,
+            [id],
             &format!("reading the events of {problem}"),
         )
+    }
+
+    /// The events the history folds ([`crate::history`]): every event but signal repeats (the
+    /// bulk of a journal, which change only counters), with a data time up to `until`, in seq
+    /// order.
+    pub fn history_events(&self, until: Timestamp) -> Result<Vec<ProblemEvent>, JournalError> {
+        self.read_events(
+            "SELECT seq, problem, body FROM problem_events WHERE at <= ?1 AND kind != 'signal_repeated' ORDER BY seq",
+            [until.millis()],
+            &format!("reading the history up to {until}"),
+        )
+    }
+
+    /// [`Journal::history_events`] of only the problems alive between `from` and `until`: those
+    /// with an event in the period, and those open when it began (opened or reopened last, before
+    /// it). What the handover report of a period reads.
+    pub fn history_events_between(&self, from: Timestamp, until: Timestamp) -> Result<Vec<ProblemEvent>, JournalError> {
+        self.read_events(
+            "WITH alive(problem) AS ( \
+               SELECT problem FROM problem_events WHERE at BETWEEN ?1 AND ?2 \
+               UNION \
+               SELECT problem FROM problem_events \
+               WHERE at < ?1 AND kind IN ('opened', 'reopened', 'resolved', 'merged_into') \
+               GROUP BY problem \
+               HAVING MAX(CASE WHEN kind IN ('opened', 'reopened') THEN seq END) \
+                    > COALESCE(MAX(CASE WHEN kind IN ('resolved', 'merged_into') THEN seq END), 0)) \
+             SELECT seq, problem, body FROM problem_events \
+             WHERE problem IN alive AND at <= ?2 AND kind != 'signal_repeated' ORDER BY seq",
+            [from.millis(), until.millis()],
+            &format!("reading the problems alive from {from} to {until}"),
+        )
+    }
+
+    /// The source and data time of every retained metric observation between `from` and
+    /// `until`, in no particular order: when each polled source sent data (what the handover
+    /// report measures staleness from; alerts and log patterns come only when something
+    /// happens, so their silence says nothing). An empty source reads as `data`.
+    pub fn data_times(&self, from: Timestamp, until: Timestamp) -> Result<Vec<(String, Timestamp)>, JournalError> {
+        let action = format!("reading when sources sent data from {from} to {until}");
+        let path = &self.path;
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT COALESCE(NULLIF(json_extract(body, '$.source'), ''), 'data'), at FROM observations \
+                 WHERE at BETWEEN ?1 AND ?2 \
+                 AND json_extract(body, '$.type') = 'metric'",
+            )
+            .map_err(sqlite_err(path, &action))?;
+        let rows = stmt
+            .query_map([from.millis(), until.millis()], |r| Ok((r.get::<_, String>(0)?, Timestamp(r.get(1)?))))
+            .map_err(sqlite_err(path, &action))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(sqlite_err(path, &action))
+    }
+
+    /// The newest data time in the journal (observations and events); `None` when empty.
+    pub fn newest_data_time(&self) -> Result<Option<Timestamp>, JournalError> {
+        self.conn
+            .query_row(
+                "SELECT MAX(t) FROM (SELECT MAX(at) AS t FROM observations UNION ALL SELECT MAX(at) FROM problem_events)",
+                [],
+                |r| r.get::<_, Option<i64>>(0),
+            )
+            .map(|t| t.map(Timestamp))
+            .map_err(sqlite_err(&self.path, "reading the newest data time"))
     }
 
     /// All retained observations, in the order they were appended.
@@ -474,11 +539,16 @@ impl Journal {
         i64::try_from(value).map_err(|_| JournalError::OutOfRange { path: self.path.clone(), what, value })
     }
 
-    fn read_events(&self, sql: &str, param: i64, action: &str) -> Result<Vec<ProblemEvent>, JournalError> {
+    fn read_events(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        action: &str,
+    ) -> Result<Vec<ProblemEvent>, JournalError> {
         let path = &self.path;
         let mut stmt = self.conn.prepare_cached(sql).map_err(sqlite_err(path, action))?;
         let rows = stmt
-            .query_map([param], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?)))
+            .query_map(params, |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?)))
             .map_err(sqlite_err(path, action))?;
         let mut events = Vec::new();
         for row in rows {

@@ -95,7 +95,15 @@ const MIGRATIONS: &[&str] = &[
         SELECT RAISE(ABORT, 'requests is an audit trail: a handled request or what was asked cannot change');
     END;
     ",
-    // Version 4. Engine snapshots (see `Journal::write_snapshot`): `seq` is the last event seq the
+    // Version 4. The history (`src/history/`): the handover report reads the problems alive in a
+    // period (by data time) and their lifecycle events (by kind) without scanning every event.
+    // Older journals opened read-only lack these and are simply scanned. IF NOT EXISTS: a file
+    // rebuilt by hand to look older (as the migration tests do) may still hold them.
+    "
+    CREATE INDEX IF NOT EXISTS problem_events_by_at ON problem_events (at);
+    CREATE INDEX IF NOT EXISTS problem_events_by_kind ON problem_events (kind, at);
+    ",
+    // Version 5. Engine snapshots (see `Journal::write_snapshot`): `seq` is the last event seq the
     // engine had emitted, `observation` the id of the last observation it was fed (0: none),
     // `at` its data time in ms (NULL before any), `format` the snapshot format, `body` the
     // snapshot's JSON and `checksum` the SHA-256 of the body (hex): a row whose body does not

@@ -15,7 +15,7 @@ pub use event::{
     Candidate, ChangeRecord, EventKind, Hop, Impact, KpiImpact, ProblemEvent, ProblemId, SignalEvidence, SilenceRecord,
     TrafficImpact,
 };
-pub use observation::{AlertState, ChangeKind, Observation, ObservationKind, Severity, TrafficRole};
+pub use observation::{AlertState, ChangeKind, LogLine, Observation, ObservationKind, Severity, TrafficRole};
 pub use problem::{Problem, ProblemSet, ProblemStatus, TimelineEntry};
 pub use run::{Outcome, RunRecord, StepRecord, StepStatus};
 pub use signal::{Baseline, Mark, Signal, SignalKey, SignalKind};

@@ -143,6 +143,16 @@ pub enum ObservationKind {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         new_template: bool,
     },
+    /// A bounded sample of one entity's raw log lines from one counting interval (stamped with
+    /// its end), beside that interval's [`LogPattern`](ObservationKind::LogPattern) counts: the
+    /// first line of each template, then error and warning lines. What an operator reads in the
+    /// console; the engine takes it as a data-time advance only. The full stream stays in the
+    /// log backend.
+    LogLines {
+        entity: EntityId,
+        /// In data-time order.
+        lines: Vec<LogLine>,
+    },
     /// A deployment, config change, restart or scale event.
     Change { entity: EntityId, change: ChangeKind, description: String },
     /// An entity appeared (or its description changed).
@@ -222,6 +232,22 @@ pub enum ObservationKind {
     },
 }
 
+/// One raw log line kept as a sample (see [`ObservationKind::LogLines`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogLine {
+    /// When the line was logged (data time).
+    pub at: Timestamp,
+    /// The level the line declared ([`Severity::Info`] when none).
+    #[serde(default)]
+    pub level: Severity,
+    /// The template the miner put it in (its id, as in [`ObservationKind::LogPattern`]).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub template_id: String,
+    /// The line as logged (cut to the miner's `max_line_bytes`).
+    pub line: String,
+}
+
 /// Default of [`ObservationKind::Kpi`]'s `higher_is_better`: most business KPIs count good things.
 fn rising_is_good() -> bool {
     true
@@ -234,6 +260,7 @@ impl ObservationKind {
             ObservationKind::Metric { entity, .. }
             | ObservationKind::Alert { entity, .. }
             | ObservationKind::LogPattern { entity, .. }
+            | ObservationKind::LogLines { entity, .. }
             | ObservationKind::Change { entity, .. }
             | ObservationKind::EntityGone { entity, .. } => Some(entity),
             ObservationKind::Entity { entity } => Some(&entity.id),

@@ -10,13 +10,22 @@
 //! Observation lines are read through one plain struct per observation type rather than through
 //! the model's flattened, tagged enum: serde buffers flattened and tagged content, which loses
 //! both the field path and the column of an error.
+//!
+//! A `"type": "log"` line carries one raw log line (`{"at", "source", "entity", "line"}`, an
+//! optional `level` overriding the one the text declares). It is no observation itself: the
+//! lines of each source go through one [`LogPatterns`] (the template miner and interval counts
+//! the log sources use), and the reader yields what that reports (pattern counts, then sampled
+//! lines, stamped with the end of their interval) in time order among the other observations.
+//! So the miner runs in the demo, the fault scenarios and the evaluations as it does live.
 
+use crate::engine::logs::{LogPatternConfig, LogPatterns};
 use crate::model::{
-    AlertState, ChangeKind, Entity, EntityId, Observation, ObservationKind, Relation, Severity, Timestamp, TrafficRole,
+    AlertState, ChangeKind, Entity, EntityId, LogLine, Observation, ObservationKind, Relation, Severity, Timestamp,
+    TrafficRole,
 };
 use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Write};
@@ -26,10 +35,12 @@ use std::path::{Path, PathBuf};
 pub const SCENARIO_VERSION: u64 = 1;
 
 /// The observation `type` tags a scenario line may carry.
-pub const OBSERVATION_TYPES: [&str; 11] = [
+pub const OBSERVATION_TYPES: [&str; 13] = [
     "metric",
     "alert",
     "log_pattern",
+    "log",
+    "log_lines",
     "change",
     "entity",
     "relation",
@@ -265,17 +276,81 @@ fn collect<R: BufRead>(mut reader: ScenarioReader<R>) -> Result<Scenario, Scenar
     Ok(Scenario { header: reader.header, observations })
 }
 
+/// One raw log line of a scenario (a `"type": "log"` line): mined when the scenario is read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawLog {
+    /// When it was logged (data time).
+    pub at: Timestamp,
+    /// The log source; each source's lines go through their own miner.
+    pub source: String,
+    pub entity: EntityId,
+    /// The line as logged.
+    pub line: String,
+    /// Overrides the level the line declares (`info`, `warning`, `major`, `critical`).
+    pub level: Option<Severity>,
+}
+
+impl RawLog {
+    /// A line of `entity` from `source` at `at`, its level read from its text.
+    pub fn new(at: Timestamp, source: impl Into<String>, entity: EntityId, line: impl Into<String>) -> RawLog {
+        RawLog { at, source: source.into(), entity, line: line.into(), level: None }
+    }
+}
+
+impl Serialize for RawLog {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // The field order of the other observation lines: at, source, type, then the fields.
+        #[derive(Serialize)]
+        struct Line<'a> {
+            at: Timestamp,
+            #[serde(skip_serializing_if = "str::is_empty")]
+            source: &'a str,
+            #[serde(rename = "type")]
+            kind: &'static str,
+            entity: &'a EntityId,
+            line: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            level: Option<Severity>,
+        }
+        Line {
+            at: self.at,
+            source: &self.source,
+            kind: "log",
+            entity: &self.entity,
+            line: &self.line,
+            level: self.level,
+        }
+        .serialize(serializer)
+    }
+}
+
 /// Writes a scenario: the header line, then one line per observation. The output reads back with
 /// [`parse`] when the observations are in non-decreasing time and every sample value is finite;
 /// a non-finite sample (which JSON cannot hold) is refused with [`io::ErrorKind::InvalidInput`].
 pub fn write<'a, W: Write>(
     header: &ScenarioHeader,
     observations: impl IntoIterator<Item = &'a Observation>,
+    writer: W,
+) -> io::Result<()> {
+    write_with_logs(header, observations, &[], writer)
+}
+
+/// [`write`] with raw log lines merged in by time (at equal times, observations first). Both
+/// must be in non-decreasing time.
+pub fn write_with_logs<'a, W: Write>(
+    header: &ScenarioHeader,
+    observations: impl IntoIterator<Item = &'a Observation>,
+    logs: &[RawLog],
     mut writer: W,
 ) -> io::Result<()> {
     serde_json::to_writer(&mut writer, header)?;
     writer.write_all(b"\n")?;
+    let mut logs = logs.iter().peekable();
     for observation in observations {
+        while let Some(log) = logs.next_if(|l| l.at < observation.at) {
+            serde_json::to_writer(&mut writer, log)?;
+            writer.write_all(b"\n")?;
+        }
         if let ObservationKind::Metric { entity, metric, samples } = &observation.kind {
             if let Some((at, value)) = samples.iter().find(|(_, v)| !v.is_finite()) {
                 return Err(io::Error::new(
@@ -285,6 +360,10 @@ pub fn write<'a, W: Write>(
             }
         }
         serde_json::to_writer(&mut writer, observation)?;
+        writer.write_all(b"\n")?;
+    }
+    for log in logs {
+        serde_json::to_writer(&mut writer, log)?;
         writer.write_all(b"\n")?;
     }
     writer.flush()
@@ -301,9 +380,19 @@ pub struct ScenarioReader<R> {
     /// 1-based number of the last line read.
     line: usize,
     buf: String,
-    /// Time and line of the last observation, for the order check.
+    /// Time and line of the last observation or log line, for the order check.
     last: Option<(Timestamp, usize)>,
     done: bool,
+    /// One miner per log source, by source name.
+    logs: BTreeMap<String, LogPatterns>,
+    /// Read or mined, not yet yielded, in time order.
+    pending: VecDeque<Observation>,
+}
+
+/// One line of a scenario after the header.
+enum Item {
+    Observation(Observation),
+    Log(RawLog),
 }
 
 impl ScenarioReader<BufReader<File>> {
@@ -325,6 +414,8 @@ impl<R: BufRead> ScenarioReader<R> {
             buf: String::new(),
             last: None,
             done: false,
+            logs: BTreeMap::new(),
+            pending: VecDeque::new(),
         };
         if !this.next_content_line()? {
             return Err(ScenarioError::Empty { path: this.origin });
@@ -448,7 +539,7 @@ impl<R: BufRead> ScenarioReader<R> {
         self.error(column, problem)
     }
 
-    fn parse_observation(&self) -> Result<Observation, ScenarioError> {
+    fn parse_item(&self) -> Result<Item, ScenarioError> {
         #[derive(Deserialize)]
         #[serde(expecting = "a JSON object (one observation)")]
         struct Tag {
@@ -459,10 +550,16 @@ impl<R: BufRead> ScenarioReader<R> {
         let Some(kind) = tag.kind else {
             return Err(self.error(None, LineProblem::MissingType));
         };
+        if kind == "log" {
+            let log = self.deserialize_line::<LogLineRaw>()?.into_raw();
+            self.check_time(log.at)?;
+            return Ok(Item::Log(log));
+        }
         let observation = match kind.as_str() {
             "metric" => self.deserialize_line::<MetricLine>()?.into_observation(),
             "alert" => self.deserialize_line::<AlertLine>()?.into_observation(),
             "log_pattern" => self.deserialize_line::<LogPatternLine>()?.into_observation(),
+            "log_lines" => self.deserialize_line::<LogLinesLine>()?.into_observation(),
             "change" => self.deserialize_line::<ChangeLine>()?.into_observation(),
             "entity" => self.deserialize_line::<EntityLine>()?.into_observation(),
             "relation" => self.deserialize_line::<RelationLine>()?.into_observation(),
@@ -477,7 +574,7 @@ impl<R: BufRead> ScenarioReader<R> {
             }
         };
         self.check(&observation)?;
-        Ok(observation)
+        Ok(Item::Observation(observation))
     }
 
     /// Checks what serde cannot: sample order and finiteness, and time order across lines.
@@ -509,13 +606,61 @@ impl<R: BufRead> ScenarioReader<R> {
                 }
             }
         }
+        self.check_time(observation.at)
+    }
+
+    fn check_time(&self, at: Timestamp) -> Result<(), ScenarioError> {
         if let Some((previous, previous_line)) = self.last {
-            if observation.at < previous {
-                let problem = LineProblem::TimeBackwards { at: observation.at, previous, previous_line };
+            if at < previous {
+                let problem = LineProblem::TimeBackwards { at, previous, previous_line };
                 return Err(self.error(value_column(&self.buf, "at"), problem));
             }
         }
         Ok(())
+    }
+
+    /// Queues a line: first what every miner reports for intervals ended by its time (so mined
+    /// observations keep time order across sources), then the observation, or the log line's
+    /// own miner's output.
+    fn take(&mut self, item: Item) {
+        let at = match &item {
+            Item::Observation(o) => o.at,
+            Item::Log(l) => l.at,
+        };
+        self.last = Some((at, self.line));
+        let mut mined = Vec::new();
+        for (source, patterns) in &mut self.logs {
+            patterns.advance_observed(at, source, &mut mined);
+        }
+        match item {
+            Item::Observation(o) => {
+                self.queue_mined(mined);
+                self.pending.push_back(o);
+            }
+            Item::Log(log) => {
+                let patterns = self
+                    .logs
+                    .entry(log.source.clone())
+                    .or_insert_with(|| LogPatterns::new(LogPatternConfig::default()));
+                patterns.line_observed(&log.entity, &log.line, log.level, log.at, &log.source, &mut mined);
+                self.queue_mined(mined);
+            }
+        }
+    }
+
+    /// End of input: every miner reports its last interval.
+    fn flush_logs(&mut self) {
+        let mut mined = Vec::new();
+        for (source, patterns) in &mut self.logs {
+            patterns.flush_observed(source, &mut mined);
+        }
+        self.queue_mined(mined);
+    }
+
+    /// Each source's output is in time order; sources merge by time (stable: source order).
+    fn queue_mined(&mut self, mut mined: Vec<Observation>) {
+        mined.sort_by_key(|o| o.at);
+        self.pending.extend(mined);
     }
 }
 
@@ -523,22 +668,25 @@ impl<R: BufRead> Iterator for ScenarioReader<R> {
     type Item = Result<Observation, ScenarioError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
-            return None;
-        }
-        let result = match self.next_content_line() {
-            Ok(false) => {
-                self.done = true;
+        loop {
+            if let Some(observation) = self.pending.pop_front() {
+                return Some(Ok(observation));
+            }
+            if self.done {
                 return None;
             }
-            Ok(true) => self.parse_observation(),
-            Err(e) => Err(e),
-        };
-        match &result {
-            Ok(observation) => self.last = Some((observation.at, self.line)),
-            Err(_) => self.done = true,
+            match self.next_content_line().and_then(|more| more.then(|| self.parse_item()).transpose()) {
+                Ok(Some(item)) => self.take(item),
+                Ok(None) => {
+                    self.done = true;
+                    self.flush_logs();
+                }
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+            }
         }
-        Some(result)
     }
 }
 
@@ -667,6 +815,45 @@ impl LogPatternLine {
             count: self.count,
             new_template: self.new_template,
         };
+        Observation { at: self.at, source: self.source, kind }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LogLineRaw {
+    at: Timestamp,
+    #[serde(default)]
+    source: String,
+    #[serde(rename = "type")]
+    _type: IgnoredAny,
+    entity: EntityId,
+    line: String,
+    #[serde(default)]
+    level: Option<Severity>,
+}
+
+impl LogLineRaw {
+    fn into_raw(self) -> RawLog {
+        RawLog { at: self.at, source: self.source, entity: self.entity, line: self.line, level: self.level }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LogLinesLine {
+    at: Timestamp,
+    #[serde(default)]
+    source: String,
+    #[serde(rename = "type")]
+    _type: IgnoredAny,
+    entity: EntityId,
+    lines: Vec<LogLine>,
+}
+
+impl LogLinesLine {
+    fn into_observation(self) -> Observation {
+        let kind = ObservationKind::LogLines { entity: self.entity, lines: self.lines };
         Observation { at: self.at, source: self.source, kind }
     }
 }
@@ -880,6 +1067,18 @@ mod tests {
                     new_template: false,
                 },
             ),
+            obs(
+                3,
+                ObservationKind::LogLines {
+                    entity: e.clone(),
+                    lines: vec![LogLine {
+                        at: t(2),
+                        level: Severity::Major,
+                        template_id: "t1".into(),
+                        line: "timeout after 12 ms".into(),
+                    }],
+                },
+            ),
             obs(4, ObservationKind::Change { entity: e.clone(), change: ChangeKind::Restart, description: "r".into() }),
             obs(5, ObservationKind::EntityGone { entity: e, learned_from: String::new() }),
             Observation { at: t(6), source: String::new(), kind: ObservationKind::Tick },
@@ -954,6 +1153,87 @@ mod tests {
                 .observations;
             assert_eq!(vec![via_model], via_reader);
         }
+    }
+
+    #[test]
+    fn raw_log_lines_are_mined_per_source_into_counts_and_samples_in_time_order() {
+        let head = ScenarioHeader::new("logs");
+        let e = EntityId::new("service:api");
+        let mut logs: Vec<RawLog> = (0..6)
+            .map(|i| RawLog::new(t(i * 1_000), "loki", e.clone(), format!("ERROR timeout after {i}0 ms")))
+            .chain([RawLog {
+                level: Some(Severity::Warning),
+                ..RawLog::new(t(2_500), "syslog", e.clone(), "fan slow")
+            }])
+            .collect();
+        logs.sort_by_key(|l| l.at);
+        let observations = vec![
+            Observation { at: t(0), source: String::new(), kind: ObservationKind::Tick },
+            Observation { at: t(200_000), source: String::new(), kind: ObservationKind::Tick },
+        ];
+        let mut out = Vec::new();
+        write_with_logs(&head, &observations, &logs, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains(r#"{"at":"2026-03-02T10:00:01.000Z","source":"loki","type":"log","entity":"service:api","line":"ERROR timeout after 10 ms"}"#), "{text}");
+        assert!(text.contains(r#""line":"fan slow","level":"warning"}"#), "{text}");
+
+        let scenario = parse(&text, Path::new("logs.jsonl")).unwrap();
+        let seen: Vec<(&str, &str)> = scenario
+            .observations
+            .iter()
+            .map(|o| {
+                let kind = match &o.kind {
+                    ObservationKind::LogPattern { .. } => "count",
+                    ObservationKind::LogLines { .. } => "lines",
+                    ObservationKind::Tick => "tick",
+                    _ => "other",
+                };
+                (o.source.as_str(), kind)
+            })
+            .collect();
+        // Both sources' intervals end before the second tick, each source with its own miner.
+        assert_eq!(
+            seen,
+            [
+                ("", "tick"),
+                ("loki", "count"),
+                ("loki", "lines"),
+                ("syslog", "count"),
+                ("syslog", "lines"),
+                ("", "tick")
+            ]
+        );
+        assert!(scenario.observations.windows(2).all(|w| w[0].at <= w[1].at));
+        let ObservationKind::LogPattern { count, level, template, .. } = &scenario.observations[1].kind else {
+            panic!()
+        };
+        assert_eq!((*count, *level, template.as_str()), (6, Severity::Major, "ERROR timeout after <*>"));
+        let ObservationKind::LogPattern { level, .. } = &scenario.observations[3].kind else { panic!() };
+        assert_eq!(*level, Severity::Warning, "the line's level field wins");
+
+        // At the end of the file the last intervals are reported.
+        let tail =
+            "{\"faultline_scenario\":1,\"name\":\"x\"}\n{\"at\":5,\"type\":\"log\",\"entity\":\"h\",\"line\":\"x\"}\n";
+        let obs = parse(tail, Path::new("t.jsonl")).unwrap().observations;
+        assert_eq!(obs.len(), 2, "{obs:?}");
+        assert_eq!(obs[0].at, Timestamp(60_000));
+    }
+
+    #[test]
+    fn bad_log_lines_name_the_field() {
+        let head = "{\"faultline_scenario\":1,\"name\":\"x\"}\n";
+        let e = parse(&format!("{head}{{\"at\":5,\"type\":\"log\",\"entity\":\"h\"}}\n"), Path::new("l.jsonl"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("l.jsonl:2:") && e.contains("missing field `line`"), "{e}");
+        let text = format!(
+            "{head}{{\"at\":9,\"type\":\"tick\"}}\n{{\"at\":5,\"type\":\"log\",\"entity\":\"h\",\"line\":\"x\"}}\n"
+        );
+        let e = parse(&text, Path::new("l.jsonl")).unwrap_err().to_string();
+        assert!(e.contains("l.jsonl:3:") && e.contains("time goes backwards"), "{e}");
+        let text = format!("{head}{{\"at\":5,\"type\":\"log\",\"entity\":\"h\",\"line\":\"x\",\"level\":\"loud\"}}\n");
+        let e = parse(&text, Path::new("l.jsonl")).unwrap_err().to_string();
+        assert!(e.contains("field `level`"), "{e}");
     }
 
     #[test]

@@ -3,8 +3,10 @@
 
 pub mod alertmanager;
 pub mod change_feed;
+pub mod cloudwatch;
 pub mod fixture;
 pub mod http;
+pub mod loki;
 pub mod mapping;
 pub mod prometheus;
 pub mod topology_file;
@@ -18,6 +20,8 @@ pub enum Source {
     Alertmanager(Box<alertmanager::AlertmanagerSource>),
     Topology(Box<topology_file::TopologyFileSource>),
     ChangeFeed(Box<change_feed::ChangeFeedSource>),
+    CloudWatch(Box<cloudwatch::CloudWatchSource>),
+    Loki(Box<loki::LokiSource>),
 }
 
 impl Source {
@@ -27,6 +31,8 @@ impl Source {
             Source::Alertmanager(s) => s.name(),
             Source::Topology(s) => s.name(),
             Source::ChangeFeed(s) => s.name(),
+            Source::CloudWatch(s) => s.name(),
+            Source::Loki(s) => s.name(),
         }
     }
 
@@ -41,6 +47,8 @@ impl Source {
             Source::Alertmanager(s) => s.restore(mine),
             Source::Topology(s) => s.restore(mine),
             Source::ChangeFeed(s) => s.restore(mine),
+            Source::CloudWatch(s) => s.restore(mine),
+            Source::Loki(s) => s.restore(mine),
         }
     }
 
@@ -51,6 +59,8 @@ impl Source {
             Source::Alertmanager(s) => s.pull(now).await,
             Source::Topology(s) => s.pull(now).await,
             Source::ChangeFeed(s) => s.pull(now).await,
+            Source::CloudWatch(s) => s.pull(now).await,
+            Source::Loki(s) => s.pull(now).await,
         }
     }
 }

@@ -109,12 +109,27 @@ pub struct App {
     // Palette, filter, sort and freshness (issue 14): see `palette.rs`, `filter.rs`, `freshness.rs`.
     /// The `:` palette on screen.
     pub palette: Option<super::palette::Palette>,
+    /// The palette's candidates, kept between openings.
+    pub palette_index: super::palette::PaletteIndex,
     /// The list's filter and sort order, with the list order they give (cached).
     pub list: super::filter::ListFilter,
     /// When each source's data was last seen, for the status line's data time and lags.
     pub freshness: super::freshness::Freshness,
     /// The topology view, over whichever view was showing (Esc goes back to it).
     pub topo: Option<super::topo::TopoView>,
+    /// Log lines and pattern counts by entity, bounded (see `logs.rs`).
+    pub logs: super::logs::LogHistory,
+    /// The full-screen log pane over the detail (Esc goes back to it).
+    pub log_pane: Option<super::logs::LogPane>,
+    // History (issue 17): see `crate::history::live`.
+    /// Summaries and the index of resolved problems, folded from the events received.
+    pub history: crate::history::live::LiveHistory,
+    /// The detail problem's similar past problems, recomputed in `update` when it changes.
+    pub similar: Option<crate::history::live::SimilarBlock>,
+    /// Which similar problem `open_similar` opens next.
+    pub similar_next: usize,
+    /// The handover report overlay: its lines and the first one shown.
+    pub report: Option<(Vec<String>, usize)>,
 }
 
 impl App {
@@ -155,9 +170,16 @@ impl App {
             keymap,
             theme,
             palette: None,
+            palette_index: Default::default(),
             list: Default::default(),
             freshness: Default::default(),
             topo: None,
+            logs: Default::default(),
+            log_pane: None,
+            history: Default::default(),
+            similar: None,
+            similar_next: 0,
+            report: None,
         }
     }
 
@@ -292,10 +314,15 @@ impl App {
         if self.typing() && self.type_key(&event) {
             return;
         }
-        match self.keymap.command_in(self.key_scope(), &event) {
+        if self.log_scope().is_some() && self.log_search_key(&event) {
+            return;
+        }
+        match self.keymap.command_in(self.log_scope().unwrap_or_else(|| self.key_scope()), &event) {
             Some(command) => self.command(command),
             None => {
-                if let Some(c) = keymap::typed_char(&event) {
+                if self.report.is_some() {
+                    self.report = None;
+                } else if let Some(c) = keymap::typed_char(&event) {
                     self.runbook_key(c);
                 } else if self.help {
                     self.help = false;
@@ -325,8 +352,10 @@ impl App {
     }
 
     fn fold(&mut self, events: Vec<ProblemEvent>) {
+        self.history.events(&events);
         let old_index = self.selected_index();
         self.metrics.pin(&events);
+        self.logs.pin(&events);
         self.outputs.note_events(&events);
         self.replay.extend(events);
         self.reselect(old_index);
@@ -481,6 +510,10 @@ impl App {
             }
             return;
         }
+        if self.report.is_some() {
+            self.report_command(command);
+            return;
+        }
         if self.proposal.is_some() {
             self.proposal_command(command);
             return;
@@ -488,6 +521,12 @@ impl App {
         if self.chooser.is_some() {
             self.chooser_command(command);
             return;
+        }
+        if self.log_pane.is_some() {
+            self.notice = None;
+            if self.log_command(command) {
+                return;
+            }
         }
         if self.topo.is_some() {
             self.notice = None;
@@ -508,6 +547,9 @@ impl App {
             Command::Output => return self.open_output(),
             Command::Palette => return self.open_palette(),
             Command::Topology => return self.open_topology(),
+            Command::Logs => return self.open_logs(),
+            Command::Report => return self.open_report(),
+            Command::OpenSimilar => return self.open_similar(),
             _ => {}
         }
         if self.replay_command(command) {
@@ -517,6 +559,63 @@ impl App {
             View::List => self.list_command(command),
             View::Detail(_) => self.detail_command(command),
             View::Output(id) => self.output_command(id, command),
+        }
+    }
+
+    /// The handover report of the 12 hours of data up to the cursor.
+    fn open_report(&mut self) {
+        let lines = self.history.report(self.problems().as_of, &self.opts.title);
+        self.report = Some((lines, 0));
+    }
+
+    /// Scrolls the report; any other key closes it (as the help).
+    fn report_command(&mut self, command: Command) {
+        let Some((lines, scroll)) = &mut self.report else { return };
+        let page = views::report::body_rows(self.size.1).max(1);
+        let max = lines.len().saturating_sub(page);
+        match scrolled(command, *scroll, page, max) {
+            Some(to) => *scroll = to,
+            None => self.report = None,
+        }
+    }
+
+    /// Opens the next similar past problem of the detail, with the replay cursor just after its
+    /// last event (as it ended). Its events are in this session: the index is folded from them.
+    fn open_similar(&mut self) {
+        let Some(block) = self.similar.as_ref().filter(|b| matches!(self.view, View::Detail(id) if id == b.problem))
+        else {
+            self.notice = Some("open a problem's detail first: its SIMILAR block lists what P opens".to_string());
+            return;
+        };
+        if block.rows.is_empty() {
+            self.notice = Some(format!("nothing similar to {} in this session's history", block.problem));
+            return;
+        }
+        let row = &block.rows[self.similar_next % block.rows.len()];
+        let (from, to) = (block.problem, row.id);
+        let Some(&last) = self.replay.positions_of(to).last() else {
+            self.notice = Some(format!("{to} is not in this session's events"));
+            return;
+        };
+        self.similar_next += 1;
+        self.playing = false;
+        self.seek(last + 1);
+        self.view = View::Detail(to);
+        self.detail_scroll = 0;
+        self.notice = Some(format!("{to}, similar to {from}, as it ended (L: back to live)"));
+    }
+
+    /// Recomputes the detail problem's similar block when the problem, its ranking, its signals
+    /// or the history changed (a search is a few posting-list lookups: cheap, but not per frame).
+    pub(crate) fn refresh_similar(&mut self) {
+        let View::Detail(id) = self.view else { return };
+        let Some(problem) = self.problems().problems.get(&id) else { return };
+        let current = self.similar.as_ref().filter(|b| b.problem == id);
+        if let Some(block) = self.history.similar(problem, current, 3) {
+            if self.similar.as_ref().is_none_or(|b| b.problem != id) {
+                self.similar_next = 0;
+            }
+            self.similar = Some(block);
         }
     }
 
@@ -603,6 +702,63 @@ impl App {
     }
 }
 
+/// Lines (list rows, detail lines) one notch of the mouse wheel moves.
+pub const WHEEL_LINES: usize = 3;
+
+impl App {
+    /// A left click: on a list row it selects the problem (on the selected one, opens it), on
+    /// a topology node it selects the node (on the selected one, as Enter). A click closes the
+    /// help, as any key does; with the palette, a plan or the chooser up it does nothing (they
+    /// are answered with keys, so a stray click can never confirm anything).
+    fn click(&mut self, column: u16, row: u16) {
+        if self.help {
+            self.help = false;
+            return;
+        }
+        if self.palette.is_some() || self.overlay_depth() > 0 || self.list.editing {
+            return;
+        }
+        if let Some(topo) = &mut self.topo {
+            let Some(i) = super::topo::node_at(topo, self.size.1, column, row) else { return };
+            let key = topo.diagram.nodes[i].key.clone();
+            if topo.selected.as_ref() == Some(&key) {
+                self.command(Command::Open);
+            } else {
+                topo.selected = Some(key);
+            }
+            return;
+        }
+        if self.view != View::List {
+            return;
+        }
+        let Some(index) = views::list::row_at(self, row) else { return };
+        if self.selected_index() == Some(index) {
+            self.command(Command::Open);
+        } else {
+            self.notice = None;
+            self.select_index(index);
+        }
+    }
+
+    /// A wheel notch: the list's selection, the detail, the output, the help or the plan move
+    /// by [`WHEEL_LINES`], the topology's selection by one row of boxes (the view shows one of
+    /// them at a time, so it is the one under the pointer).
+    fn wheel(&mut self, down: bool) {
+        if self.palette.is_some() || self.list.editing {
+            return;
+        }
+        let command = if down { Command::Down } else { Command::Up };
+        let notches = if self.topo.is_some() && !self.help && self.overlay_depth() == 0 { 1 } else { WHEEL_LINES };
+        for _ in 0..notches {
+            // The help closes on any command it cannot scroll by; the wheel never closes it.
+            if self.help && self.max_help_scroll() == 0 {
+                return;
+            }
+            self.command(command);
+        }
+    }
+}
+
 /// Play speeds: data milliseconds per wall-clock millisecond (1x, 10x, 60x data time).
 pub const PLAY_SPEEDS: [u64; 3] = [1, 10, 60];
 
@@ -640,8 +796,9 @@ pub(crate) fn scrolled(command: Command, scroll: usize, page: usize, max: usize)
 /// The topology as the replay cursor's data time saw it, with what it was built from.
 #[derive(Debug, Clone)]
 pub struct TopologyNow {
-    pub at: Timestamp,
-    pub facts: u64,
+    /// Topology facts applied (received, and at or before the time it is as of): two times with
+    /// the same count show the same topology, so moving between them rebuilds nothing.
+    pub applied: u64,
     pub topology: Topology,
 }
 
@@ -651,29 +808,48 @@ pub fn update(app: &mut App, action: Action) {
     app.refresh_topology();
     app.refresh_list();
     app.refresh_topology_view();
+    app.refresh_similar();
 }
 
 impl App {
-    /// The topology as of the cursor: the cached one when it is current, else rebuilt.
+    /// Topology facts received at or before data time `at`: the key of the topology as of `at`
+    /// (facts arrive in data-time order, so only the few after `at` are counted).
+    pub fn facts_applied_at(&self, at: Timestamp) -> u64 {
+        let later = self.topology.changes_between(at, Timestamp(i64::MAX)).count() as u64;
+        self.topology_facts.saturating_sub(later)
+    }
+
+    /// The data time the topology is drawn as of: the cursor's, and live (the topology view
+    /// only) the newest data seen, so the estate shows what observations said even before any
+    /// problem event exists or after the last one.
+    pub fn topology_time(&self) -> Timestamp {
+        let at = self.problems().as_of;
+        match (self.topo.is_some() && self.replay.is_live(), self.freshness.newest) {
+            (true, Some(newest)) => at.max(newest),
+            _ => at,
+        }
+    }
+
+    /// The topology as of `at`: the cached one when it is the same, else rebuilt.
     pub fn topology_at(&self, at: Timestamp) -> Option<std::borrow::Cow<'_, Topology>> {
         match &self.topology_now {
-            Some(now) if now.at == at && now.facts == self.topology_facts => {
-                Some(std::borrow::Cow::Borrowed(&now.topology))
-            }
+            Some(now) if now.applied == self.facts_applied_at(at) => Some(std::borrow::Cow::Borrowed(&now.topology)),
             _ => self.topology.as_of(at).map(std::borrow::Cow::Owned),
         }
     }
 
-    /// Rebuilds `topology_now` when the detail shows and the cursor's time or the facts moved.
+    /// Rebuilds `topology_now` when the detail or the topology view shows and the facts applied
+    /// as of their time changed (a cursor move past no topology fact rebuilds nothing).
     pub(crate) fn refresh_topology(&mut self) {
         if !(matches!(self.view, View::Detail(_)) || self.topo.is_some()) || self.topology.is_empty() {
             return;
         }
-        let (at, facts) = (self.problems().as_of, self.topology_facts);
-        if self.topology_now.as_ref().is_some_and(|now| now.at == at && now.facts == facts) {
+        let at = self.topology_time();
+        let applied = self.facts_applied_at(at);
+        if self.topology_now.as_ref().is_some_and(|now| now.applied == applied) {
             return;
         }
-        self.topology_now = self.topology.as_of(at).map(|topology| TopologyNow { at, facts, topology });
+        self.topology_now = self.topology.as_of(at).map(|topology| TopologyNow { applied, topology });
     }
 }
 
@@ -683,12 +859,15 @@ fn apply(app: &mut App, action: Action) {
         Action::Feed(Feed::Source { name, health }) => {
             app.sources.insert(name, health);
         }
+        Action::Feed(Feed::Pulled { name, covered }) => app.freshness.pulled(name, covered),
         Action::Feed(Feed::Finished { summary }) => app.finished = Some(summary),
         Action::Feed(Feed::Notice(text)) => app.notice = Some(text),
         Action::Feed(Feed::RunOutput { problem, lines }) => app.outputs.push(problem, lines),
         Action::Feed(Feed::Observations(observations)) => {
             app.freshness.observe(&observations);
+            app.history.observations(&observations);
             app.metrics.observe(&observations);
+            app.logs.observe(&observations);
             for o in &observations {
                 if TopologyChange::of(&o.kind).is_some() {
                     app.topology_facts += 1;
@@ -700,6 +879,8 @@ fn apply(app: &mut App, action: Action) {
         Action::Tick { elapsed_ms } => app.tick(elapsed_ms),
         Action::Clock { unix_ms } => app.freshness.clock(unix_ms, &app.opts.title),
         Action::Command(command) => app.command(command),
+        Action::Click { column, row } => app.click(column, row),
+        Action::Wheel { down, .. } => app.wheel(down),
         Action::Key(event) => app.key(event),
         Action::Resize { width, height } => {
             app.size = (width, height);
@@ -710,5 +891,101 @@ fn apply(app: &mut App, action: Action) {
                 proposal.scroll = proposal.scroll.min(max);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Severity;
+
+    /// An App at 80x24 with `n` problems, P-0001 opened first (the list shows newest last by
+    /// severity then time: all equal severity, so the newest first).
+    fn app_with(n: u64) -> App {
+        let mut app = App::new(UiOptions::default());
+        let events = (1..=n)
+            .map(|i| ProblemEvent {
+                seq: i,
+                problem: ProblemId(i),
+                at: Timestamp(i as i64 * 1000),
+                kind: EventKind::Opened { title: format!("problem {i}"), severity: Severity::Major },
+            })
+            .collect();
+        update(&mut app, Feed::Events(events).into());
+        app
+    }
+
+    #[test]
+    fn a_click_selects_the_row_under_it_and_a_second_click_opens_it() {
+        let mut app = app_with(40);
+        let ids = app.list_ids().into_owned();
+        // Row 0 is the title, row 1 the list's header: row 4 is the third problem.
+        update(&mut app, Action::Click { column: 10, row: 4 });
+        assert_eq!(app.selected, Some(ids[2]));
+        assert_eq!(app.view, View::List);
+        update(&mut app, Action::Click { column: 10, row: 4 });
+        assert_eq!(app.view, View::Detail(ids[2]), "a click on the selected row opens it");
+        // Clicks on the title, the header and the status line select nothing.
+        update(&mut app, Action::Command(Command::Back));
+        for row in [0, 1, 23] {
+            update(&mut app, Action::Click { column: 10, row });
+            assert_eq!(app.selected, Some(ids[2]), "row {row}");
+        }
+        // Scrolled down, the rows on screen are further down the list.
+        update(&mut app, Action::Command(Command::Bottom));
+        update(&mut app, Action::Click { column: 10, row: 2 });
+        assert_eq!(app.selected, Some(ids[40 - 21]), "21 rows on screen, the last selected");
+    }
+
+    #[test]
+    fn clicks_never_answer_a_plan_or_the_palette_and_close_the_help() {
+        let mut app = app_with(5);
+        let first = app.selected;
+        update(&mut app, Action::Command(Command::Palette));
+        update(&mut app, Action::Click { column: 10, row: 4 });
+        assert!(app.palette.is_some());
+        assert_eq!(app.selected, first);
+        app.palette = None;
+        update(&mut app, Action::Command(Command::Help));
+        update(&mut app, Action::Click { column: 10, row: 4 });
+        assert!(!app.help, "a click closes the help");
+        assert_eq!(app.selected, first, "and does nothing else");
+    }
+
+    #[test]
+    fn the_wheel_moves_the_list_selection_and_scrolls_the_detail() {
+        let mut app = app_with(40);
+        let ids = app.list_ids().into_owned();
+        update(&mut app, Action::Wheel { column: 5, row: 5, down: true });
+        assert_eq!(app.selected, Some(ids[WHEEL_LINES]));
+        update(&mut app, Action::Wheel { column: 5, row: 5, down: false });
+        assert_eq!(app.selected, Some(ids[0]));
+        update(&mut app, Action::Resize { width: 80, height: 8 });
+        update(&mut app, Action::Command(Command::Open));
+        let max = app.max_detail_scroll();
+        assert!(max > WHEEL_LINES, "the detail is longer than the screen");
+        update(&mut app, Action::Wheel { column: 5, row: 5, down: true });
+        assert_eq!(app.detail_scroll, WHEEL_LINES);
+        update(&mut app, Action::Wheel { column: 5, row: 5, down: false });
+        assert_eq!(app.detail_scroll, 0);
+    }
+
+    #[test]
+    fn a_pull_without_new_data_brings_the_sources_lag_to_zero() {
+        let mut app = App::new(UiOptions { title: "live: prod".to_string(), ..UiOptions::default() });
+        update(&mut app, Feed::Source { name: "alertmanager".to_string(), health: SourceHealth::Ok }.into());
+        update(&mut app, Action::Clock { unix_ms: 600_000 });
+        assert_eq!(app.freshness.lag_ms("alertmanager"), None, "no data and no pull: no lag to show");
+        update(&mut app, Feed::Pulled { name: "alertmanager".to_string(), covered: Timestamp(598_000) }.into());
+        assert_eq!(app.freshness.lag_ms("alertmanager"), Some(2_000));
+        let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(120, 24)).unwrap();
+        terminal.draw(|frame| views::render(&app, frame)).unwrap();
+        let status: String = terminal.backend().buffer().content()[120 * 23..].iter().map(|c| c.symbol()).collect();
+        assert!(status.contains("am ✓ 2s"), "{status}");
+        // Pulls stop (the source fails): its lag grows with the clock and it shows stale.
+        update(&mut app, Action::Clock { unix_ms: 700_000 });
+        terminal.draw(|frame| views::render(&app, frame)).unwrap();
+        let status: String = terminal.backend().buffer().content()[120 * 23..].iter().map(|c| c.symbol()).collect();
+        assert!(status.contains("am ! 1m"), "{status}");
     }
 }

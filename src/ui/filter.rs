@@ -1,14 +1,16 @@
 //! The problem list's order and filter: `/` narrows the list by a fuzzy query over each
 //! problem's headline, entities and status, `S` cycles the sort order. The list's order is kept
 //! as ids and recomputed in `update` only when the problems, the query or the order change, so
-//! drawing a frame never sorts or filters the whole set (10,000 problems stay smooth).
+//! drawing a frame never sorts or filters the whole set (10,000 problems stay smooth). A
+//! keystroke only re-matches: the sorted order and each problem's match text (as nucleo reads
+//! it) are kept between keystrokes, the text rebuilt only for a problem whose last event changed.
 
 use super::views::status_label;
 use crate::model::{Problem, ProblemId, ProblemSet, ProblemStatus, TrafficRole};
 use nucleo::pattern::{CaseMatching, Normalization, Pattern};
-use nucleo::{Config, Matcher, Utf32Str};
+use nucleo::{Config, Matcher, Utf32Str, Utf32String};
 use std::borrow::Cow;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 /// How the list is ordered; `S` cycles through them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -63,6 +65,29 @@ impl Fuzzy {
     pub fn score(&mut self, text: &str) -> Option<u32> {
         self.pattern.score(Utf32Str::new(text, &mut self.buf), &mut self.matcher)
     }
+
+    /// The match score of a text already in nucleo's form (no conversion per call).
+    pub fn score_utf32(&mut self, text: &Utf32String) -> Option<u32> {
+        self.pattern.score(text.slice(..), &mut self.matcher)
+    }
+}
+
+/// Each problem's filter text ([`haystack`]) in nucleo's form, kept between keystrokes and
+/// rebuilt only for a problem whose last event (`last_seq`) changed since it was made.
+#[derive(Debug, Clone, Default)]
+pub struct MatchTexts {
+    by_id: HashMap<ProblemId, (u64, Utf32String)>,
+}
+
+impl MatchTexts {
+    /// The problem's match text, made now if it is new or its problem changed.
+    pub fn get(&mut self, problem: &Problem) -> &Utf32String {
+        let entry = self.by_id.entry(problem.id).or_insert_with(|| (problem.last_seq, haystack(problem).into()));
+        if entry.0 != problem.last_seq {
+            *entry = (problem.last_seq, haystack(problem).into());
+        }
+        &entry.1
+    }
 }
 
 /// Whether a problem is the smart filter's background problem: every signal it holds carries a
@@ -107,6 +132,25 @@ pub fn haystack(problem: &Problem) -> String {
 
 /// The list: problems not merged away, in `sort` order, those matching `query` (all when empty).
 pub fn list_order(set: &ProblemSet, query: &str, sort: SortOrder) -> Vec<ProblemId> {
+    let sorted = sorted_ids(set, sort);
+    if query.trim().is_empty() {
+        return sorted;
+    }
+    filtered(set, &sorted, query, &mut MatchTexts::default())
+}
+
+/// The ids of `sorted` whose problem matches `query`, in the same order.
+fn filtered(set: &ProblemSet, sorted: &[ProblemId], query: &str, texts: &mut MatchTexts) -> Vec<ProblemId> {
+    let mut fuzzy = Fuzzy::new(query);
+    sorted
+        .iter()
+        .filter(|id| set.problems.get(id).is_some_and(|p| fuzzy.score_utf32(texts.get(p)).is_some()))
+        .copied()
+        .collect()
+}
+
+/// Problems not merged away, in `sort` order.
+fn sorted_ids(set: &ProblemSet, sort: SortOrder) -> Vec<ProblemId> {
     let mut problems: Vec<&Problem> =
         set.problems.values().filter(|p| !matches!(p.status, ProblemStatus::Merged(_))).collect();
     match sort {
@@ -120,11 +164,7 @@ pub fn list_order(set: &ProblemSet, query: &str, sort: SortOrder) -> Vec<Problem
             problems = keyed.into_iter().map(|(_, p)| p).collect();
         }
     }
-    if query.trim().is_empty() {
-        return problems.into_iter().map(|p| p.id).collect();
-    }
-    let mut fuzzy = Fuzzy::new(query);
-    problems.into_iter().filter(|p| fuzzy.score(&haystack(p)).is_some()).map(|p| p.id).collect()
+    problems.into_iter().map(|p| p.id).collect()
 }
 
 /// Open first, then users, errors/s (in thousandths), services, entities, severity.
@@ -165,6 +205,12 @@ pub struct ListFilter {
     /// Problems not merged away, and of those the open ones, whatever the filter.
     counts: (usize, usize),
     key: Option<Key>,
+    /// The unfiltered order, and what it was sorted from (last seq, problems, order): a
+    /// keystroke in the filter re-matches it without sorting again.
+    sorted: Vec<ProblemId>,
+    sorted_key: Option<(u64, usize, SortOrder)>,
+    /// Each problem's match text, kept between keystrokes.
+    texts: MatchTexts,
 }
 
 impl ListFilter {
@@ -186,14 +232,18 @@ impl ListFilter {
         if self.fresh(set) {
             return;
         }
-        self.order = list_order(set, &self.query, self.sort);
-        let listed = set.problems.values().filter(|p| !matches!(p.status, ProblemStatus::Merged(_)));
-        let (mut all, mut open) = (0, 0);
-        for p in listed {
-            all += 1;
-            open += usize::from(p.is_open());
+        let sorted_key = (set.last_seq, set.problems.len(), self.sort);
+        if self.sorted_key != Some(sorted_key) {
+            self.sorted = sorted_ids(set, self.sort);
+            let open = self.sorted.iter().filter(|id| set.problems.get(id).is_some_and(|p| p.is_open())).count();
+            self.counts = (self.sorted.len(), open);
+            self.sorted_key = Some(sorted_key);
         }
-        self.counts = (all, open);
+        self.order = if self.query.trim().is_empty() {
+            self.sorted.clone()
+        } else {
+            filtered(set, &self.sorted, &self.query, &mut self.texts)
+        };
         self.key = Some(self.key_for(set));
     }
 
@@ -287,5 +337,44 @@ impl super::App {
             _ => return false,
         }
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model::{EventKind, ProblemEvent, ProblemId, Severity, Timestamp};
+    use crate::ui::{update, Action, App, Feed, UiOptions};
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+    fn opened(seq: u64, id: u64, title: &str) -> ProblemEvent {
+        let kind = EventKind::Opened { title: title.to_string(), severity: Severity::Major };
+        ProblemEvent { seq, problem: ProblemId(id), at: Timestamp(seq as i64 * 1000), kind }
+    }
+
+    fn typed(app: &mut App, text: &str) {
+        for c in text.chars() {
+            update(app, Action::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)));
+        }
+    }
+
+    #[test]
+    fn the_kept_match_texts_follow_problems_that_arrive_or_change() {
+        let mut app = App::new(UiOptions::default());
+        update(&mut app, Feed::Events(vec![opened(1, 1, "disk full on db-1"), opened(2, 2, "kafka lag")]).into());
+        typed(&mut app, "/kafka");
+        assert_eq!(app.list_ids().as_ref(), &[ProblemId(2)]);
+        // A problem arriving while the filter stays: matched with the kept texts and the new one.
+        update(&mut app, Feed::Events(vec![opened(3, 3, "kafka broker down")]).into());
+        assert_eq!(app.list_ids().as_ref(), &[ProblemId(3), ProblemId(2)]);
+        // A problem that changed (merged away) leaves the list; one that changed its status is
+        // matched on its new text.
+        let merged = ProblemEvent { kind: EventKind::MergedInto { into: ProblemId(3) }, ..opened(4, 2, "") };
+        update(&mut app, Feed::Events(vec![merged]).into());
+        assert_eq!(app.list_ids().as_ref(), &[ProblemId(3)]);
+        update(&mut app, Action::Key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE)));
+        let resolved = ProblemEvent { kind: EventKind::Resolved, ..opened(5, 1, "") };
+        update(&mut app, Feed::Events(vec![resolved]).into());
+        typed(&mut app, "/resolved");
+        assert_eq!(app.list_ids().as_ref(), &[ProblemId(1)]);
     }
 }

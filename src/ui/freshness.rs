@@ -3,6 +3,11 @@
 //! (a quiet estate keeps sending samples, so it does not look like a dead feed) and each source's
 //! lag behind "now": the wall clock in a live session, the newest data anywhere in a demo or a
 //! recording (whose data times are not today's).
+//!
+//! A source that answers fine but has nothing new (an Alertmanager with no alerts) sends no
+//! observation, so its lag is measured from the later of its newest data and the end of its
+//! last good pull, which the agent reports ([`crate::ui::Feed::Pulled`]). A failing source
+//! reports no good pull, so its lag still grows.
 
 use super::views::status::mode_label;
 use crate::model::{Observation, ObservationKind, Timestamp};
@@ -31,6 +36,8 @@ pub struct Freshness {
     pub sources: BTreeMap<String, Timestamp>,
     /// The wall clock as the event loop last told it, in a live session.
     pub clock: Option<Timestamp>,
+    /// Per source name, up to when its last good pull covered the data.
+    pub pulls: BTreeMap<String, Timestamp>,
 }
 
 /// The newest data time an observation carries: its own, or its newest sample's.
@@ -51,7 +58,10 @@ impl Freshness {
             // (a deploy tool) or a topology fact says nothing about a feed being alive.
             if !matches!(
                 o.kind,
-                ObservationKind::Metric { .. } | ObservationKind::Alert { .. } | ObservationKind::LogPattern { .. }
+                ObservationKind::Metric { .. }
+                    | ObservationKind::Alert { .. }
+                    | ObservationKind::LogPattern { .. }
+                    | ObservationKind::LogLines { .. }
             ) {
                 continue;
             }
@@ -63,6 +73,12 @@ impl Freshness {
                 }
             }
         }
+    }
+
+    /// A good pull of `source` covering its data up to `covered` (times never go back).
+    pub fn pulled(&mut self, source: String, covered: Timestamp) {
+        let at = self.pulls.entry(source).or_insert(covered);
+        *at = (*at).max(covered);
     }
 
     /// The wall clock, kept only when the session follows it (`title` as in [`follows_clock`]).
@@ -80,9 +96,13 @@ impl Freshness {
         }
     }
 
-    /// How far behind now the source's newest data is, in milliseconds (never negative).
+    /// How far behind now the source is, in milliseconds (never negative): from the later of
+    /// its newest data and its last good pull.
     pub fn lag_ms(&self, source: &str) -> Option<i64> {
-        let last = *self.sources.get(source)?;
+        let last = match (self.sources.get(source), self.pulls.get(source)) {
+            (Some(a), Some(b)) => (*a).max(*b),
+            (a, b) => *a.or(b)?,
+        };
         Some(self.now()?.since(last).max(0))
     }
 }
@@ -139,5 +159,25 @@ mod tests {
         assert_eq!(lag_text(90_000), "1m");
         assert_eq!(lag_text(2_400), "2s");
         assert_eq!(short_name("alertmanager"), "am");
+    }
+
+    #[test]
+    fn a_quiet_source_that_pulled_fine_is_not_lagging() {
+        let mut f = Freshness::default();
+        // Alertmanager's last alert is 10 minutes old; Prometheus sends samples all the time.
+        f.observe(&[obs("alertmanager", 0), obs("prometheus", 600_000)]);
+        f.clock(605_000, "live: prod");
+        assert_eq!(f.lag_ms("alertmanager"), Some(605_000), "from its newest data alone");
+        // Its pulls keep going fine, with nothing new.
+        f.pulled("alertmanager".to_string(), Timestamp(603_000));
+        assert_eq!(f.lag_ms("alertmanager"), Some(2_000));
+        // An older report never moves it back; a source known only by its pulls has a lag too.
+        f.pulled("alertmanager".to_string(), Timestamp(1_000));
+        assert_eq!(f.lag_ms("alertmanager"), Some(2_000));
+        f.pulled("loki".to_string(), Timestamp(604_000));
+        assert_eq!(f.lag_ms("loki"), Some(1_000));
+        // When pulls stop going fine the lag grows again.
+        f.clock(905_000, "live: prod");
+        assert_eq!(f.lag_ms("alertmanager"), Some(302_000));
     }
 }

@@ -67,13 +67,23 @@ pub enum Command {
     WidenHops,
     /// Topology view: one hop less.
     NarrowHops,
+    /// The log lines of the problem's entities around onset, full screen.
+    Logs,
+    /// Log pane: the next search match (scoped).
+    NextMatch,
+    /// Log pane: the previous search match (scoped).
+    PreviousMatch,
+    /// The handover report of the last 12 hours of data, in a scrollable overlay.
+    Report,
+    /// Open the next similar past problem of the detail in replay (the cursor at its end).
+    OpenSimilar,
     Help,
     Quit,
 }
 
 impl Command {
     /// Every command, in the order the help lists them.
-    pub const ALL: [Command; 32] = [
+    pub const ALL: [Command; 37] = [
         Command::Down,
         Command::Up,
         Command::Top,
@@ -104,6 +114,11 @@ impl Command {
         Command::NodeRight,
         Command::WidenHops,
         Command::NarrowHops,
+        Command::Logs,
+        Command::NextMatch,
+        Command::PreviousMatch,
+        Command::Report,
+        Command::OpenSimilar,
         Command::Help,
         Command::Quit,
     ];
@@ -141,6 +156,11 @@ impl Command {
             Command::NodeRight => "node_right",
             Command::WidenHops => "widen_hops",
             Command::NarrowHops => "narrow_hops",
+            Command::Logs => "logs",
+            Command::NextMatch => "next_match",
+            Command::PreviousMatch => "previous_match",
+            Command::Report => "report",
+            Command::OpenSimilar => "open_similar",
             Command::Help => "help",
             Command::Quit => "quit",
         }
@@ -155,6 +175,7 @@ impl Command {
     pub fn scope(self) -> Scope {
         match self {
             Command::NodeLeft | Command::NodeRight | Command::WidenHops | Command::NarrowHops => Scope::Topology,
+            Command::NextMatch | Command::PreviousMatch => Scope::Logs,
             _ => Scope::Global,
         }
     }
@@ -167,6 +188,8 @@ pub enum Scope {
     Global,
     /// Only while the topology view shows.
     Topology,
+    /// Only while the log pane shows.
+    Logs,
 }
 
 /// One key as written in keymap.toml: a key code, with or without Ctrl.
@@ -332,33 +355,48 @@ impl Keymap {
         Keymap::build(settings::layered_file(BUILTIN_KEYMAP, BUILTIN_NAME, user_file)?)
     }
 
+    /// [`Keymap::load`], falling back to the built-in keymap when the user's file cannot be used:
+    /// a bad file never stops the UI, and what was wrong comes back to be shown and logged.
+    pub fn load_or_builtin(user_file: Option<&Path>) -> (Keymap, Option<SettingsError>) {
+        match Keymap::load(user_file) {
+            Ok(keymap) => (keymap, None),
+            Err(e) => (Keymap::builtin(), Some(e)),
+        }
+    }
+
     fn build(layered: settings::Layered) -> Result<Keymap, SettingsError> {
-        let error = |key: String, message: String| SettingsError { file: layered.file.clone(), key, message };
         let known = || Command::ALL.iter().map(|c| c.name()).collect::<Vec<_>>().join(", ");
         // Checked before deserializing so a misspelt command reads as one, not as a missing field.
         for name in layered.table.keys() {
             if Command::from_name(name).is_none() {
-                return Err(error(name.clone(), format!("unknown command; the commands are {}", known())));
+                return Err(layered.error(name.clone(), format!("unknown command; the commands are {}", known())));
             }
         }
         let specs: BTreeMap<String, BindingSpec> = settings::deserialize(&layered)?;
         let mut bindings = Vec::new();
         // Keys clash only within one scope: a scoped command shadows a global one in its view.
-        let mut owner: BTreeMap<(Scope, String), Command> = BTreeMap::new();
+        // Each key remembers its first command and where that was written.
+        let mut owner: BTreeMap<(Scope, String), (Command, String)> = BTreeMap::new();
         for command in Command::ALL {
             let Some(spec) = specs.get(command.name()) else {
-                return Err(error(command.name().to_string(), "missing from the keymap".to_string()));
+                return Err(layered.error(command.name().to_string(), "missing from the keymap".to_string()));
             };
             let mut keys = Vec::new();
             for (i, text) in spec.keys.iter().enumerate() {
                 let path = format!("{}.keys[{i}]", command.name());
-                let key = Key::parse(text).map_err(|m| error(path.clone(), m))?;
+                let key = Key::parse(text).map_err(|m| layered.error(path.clone(), m))?;
                 if key == CTRL_C && command != Command::Quit {
-                    return Err(error(path, "Ctrl-c always quits; bind another key".to_string()));
+                    return Err(layered.error(path, "Ctrl-c always quits; bind another key".to_string()));
                 }
-                if let Some(other) = owner.insert((command.scope(), key.to_string()), command).filter(|o| *o != command)
-                {
-                    return Err(error(path, format!("`{key}` is already bound to `{}`", other.name())));
+                let slot = (command.scope(), key.to_string());
+                match owner.get(&slot) {
+                    Some((other, other_path)) if *other != command => {
+                        return Err(conflict(&layered, key, (command, path), (*other, other_path.clone())))
+                    }
+                    Some(_) => {}
+                    None => {
+                        owner.insert(slot, (command, path));
+                    }
                 }
                 if !keys.contains(&key) {
                     keys.push(key);
@@ -416,6 +454,14 @@ impl Keymap {
         }
         find(Scope::Global)
     }
+}
+
+/// One key bound to two commands of one scope. The error points at the binding written last
+/// (a user's binding rather than the built-in one it clashes with), naming the other command.
+fn conflict(layered: &settings::Layered, key: Key, this: (Command, String), first: (Command, String)) -> SettingsError {
+    let (blamed, other) =
+        if layered.written_at(&this.1) >= layered.written_at(&first.1) { (this.1, first.0) } else { (first.1, this.0) };
+    layered.error(blamed, format!("`{key}` is already bound to `{}`; a key runs one command", other.name()))
 }
 
 #[cfg(test)]
@@ -522,8 +568,8 @@ mod tests {
         // A user key that a built-in command also uses (`s` silences) is a conflict too; moving
         // the built-in one elsewhere resolves it.
         let err = Keymap::from_toml(Some(("[down]\nkeys = [\"j\", \"s\"]\n", "mine.toml"))).unwrap_err();
-        assert_eq!(err.key, "silence.keys[0]");
-        assert!(err.message.contains("`s` is already bound to `down`"), "{err}");
+        assert_eq!((err.file.as_str(), err.line, err.key.as_str()), ("mine.toml", Some(2), "down.keys[1]"));
+        assert!(err.message.contains("`s` is already bound to `silence`"), "{err}");
         let keymap = Keymap::from_toml(Some(("[silence]\nkeys = [\"Z\"]\n[down]\nkeys = [\"s\"]\n", "m"))).unwrap();
         assert_eq!(keymap.binding(Command::Down).unwrap().keys_text(), "s");
     }

@@ -12,11 +12,13 @@ pub mod app;
 pub mod filter;
 pub mod freshness;
 pub mod keymap;
+pub mod logs;
 pub mod metrics;
 pub mod palette;
 pub mod proposal;
 pub mod runs;
 pub mod settings;
+pub mod startup;
 mod terminal;
 pub mod theme;
 pub mod topo;
@@ -26,11 +28,12 @@ pub use action::Action;
 pub use app::{update, App, Chooser, Proposal, TypedName, View};
 pub use keymap::{Command, Keymap};
 pub use settings::SettingsError;
-pub use theme::{ColorMode, Theme};
+pub use terminal::set_mouse_capture;
+pub use theme::{ColorMode, Theme, ThemeChoice};
 pub use views::render;
 
 use crossterm::event::{self, Event};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::sync::mpsc::error::TryRecvError;
@@ -52,6 +55,10 @@ pub enum Feed {
     Events(Vec<crate::model::ProblemEvent>),
     /// A data source's health changed.
     Source { name: String, health: SourceHealth },
+    /// A data source's pull went fine: its data is complete up to `covered` (wall time, Unix
+    /// ms), even when the pull brought nothing new (an Alertmanager with no alerts). Its lag is
+    /// measured from here, not only from its newest observation.
+    Pulled { name: String, covered: crate::model::Timestamp },
     /// No more data will come, e.g. "scenario finished: 13,482 observations".
     Finished { summary: String },
     /// A one-line answer to something the user asked for, e.g. "P-0003: 2 silences created".
@@ -99,6 +106,39 @@ pub struct UiOptions {
     pub silence: Option<crate::runbook::SilenceTarget>,
     /// The runbooks the detail offers for a problem (empty when none are configured).
     pub runbooks: Runbooks,
+    /// The theme and colour mode asked for.
+    pub appearance: Appearance,
+}
+
+/// How the UI is asked to look, on the command line or in the config.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Appearance {
+    /// The theme asked for (`--theme`, else `[ui] theme`); `None` is the default theme.
+    pub theme: Option<ThemeChoice>,
+    /// The colour mode asked for (`--colors`); `None` decides from the environment.
+    pub colors: Option<ColorMode>,
+}
+
+/// The keymap and theme for `appearance`, read with the user's files in `config_dir`, and what
+/// was wrong with any of them. A file that cannot be used is left out (its defaults apply) and
+/// the other files still count, so this never fails: the UI shows the problems, `faultline config
+/// check` refuses them.
+pub fn load_style(config_dir: Option<&Path>, appearance: &Appearance) -> (Keymap, Theme, Vec<SettingsError>) {
+    let (keymap, keymap_problem) = Keymap::load_or_builtin(config_dir.map(|d| d.join("keymap.toml")).as_deref());
+    let mode = appearance.colors.unwrap_or_else(ColorMode::detect);
+    let (theme, mut problems) = Theme::load_or_fallback(appearance.theme.as_ref(), config_dir, mode);
+    problems.extend(keymap_problem);
+    (keymap, theme, problems)
+}
+
+/// The status-line notice for settings files that were left out: every problem, then what was
+/// done about it.
+fn settings_notice(problems: &[SettingsError]) -> Option<String> {
+    if problems.is_empty() {
+        return None;
+    }
+    let list = problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
+    Some(format!("{list} (defaults used for that file)"))
 }
 
 /// The loaded runbooks, shared; equal when they are the same load.
@@ -122,17 +162,15 @@ pub fn config_dir() -> Option<PathBuf> {
 /// Confirmed requests (silences, runbook runs and cancels) go to `requests`; without it nothing
 /// can be asked for.
 ///
-/// The keymap and theme are read from the config directory first; a bad file is returned as an
-/// error before the terminal is touched. Nothing is printed while the UI is up.
+/// The keymap and theme are read from the config directory first; a file that cannot be used is
+/// logged, left out (its defaults apply) and named in the status line of the first frame.
+/// Nothing is printed while the UI is up.
 pub fn run(
     mut feed: UnboundedReceiver<Feed>,
     requests: Option<UnboundedSender<Request>>,
     opts: UiOptions,
 ) -> anyhow::Result<()> {
-    let dir = config_dir();
-    let keymap = Keymap::load(dir.as_ref().map(|d| d.join("keymap.toml")).as_deref())?;
-    let theme = Theme::load(dir.as_ref().map(|d| d.join("theme.toml")).as_deref(), ColorMode::detect())?;
-    let mut app = App::with_style(opts, keymap, theme);
+    let mut app = startup::styled_app(opts);
     let requests = requests.as_ref();
 
     let mut session = terminal::Session::enter()?;
@@ -219,6 +257,12 @@ pub fn run(
                 Event::Resize(width, height) => {
                     step(&mut app, Action::Resize { width, height }, requests);
                     dirty = true;
+                }
+                Event::Mouse(mouse) => {
+                    if let Some(action) = Action::from_mouse(&mouse) {
+                        step(&mut app, action, requests);
+                        dirty = true;
+                    }
                 }
                 _ => {}
             }
@@ -310,6 +354,27 @@ mod tests {
 
     fn char_key(c: char) -> Event {
         Event::Key(event::KeyEvent::new(event::KeyCode::Char(c), event::KeyModifiers::NONE))
+    }
+
+    #[test]
+    fn a_bad_settings_file_is_left_out_and_named_in_the_first_notice() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("keymap.toml"), "[up]\nkeys = [\"j\"]\n").unwrap();
+        std::fs::write(dir.path().join("theme.toml"), "[severity]\ninfo = { fg = \"magenta\" }\n").unwrap();
+        let light = ThemeChoice { name: "light".into(), origin: "--theme".into(), key: String::new() };
+        let appearance = Appearance { theme: Some(light), colors: Some(ColorMode::TrueColor) };
+        let (keymap, theme, problems) = load_style(Some(dir.path()), &appearance);
+        assert_eq!(keymap, Keymap::builtin(), "the bad keymap is left out whole");
+        assert_eq!(theme.severity.info.fg, Some(ratatui::style::Color::Magenta), "the good theme.toml applies");
+        assert_eq!(theme.ui.status_bar.bg, Some(ratatui::style::Color::Rgb(0xe4, 0xe4, 0xe4)), "over the light theme");
+        let keymap_file = dir.path().join("keymap.toml").display().to_string();
+        let notice = settings_notice(&problems).unwrap();
+        assert!(
+            notice.starts_with(&format!("{keymap_file}:2: `up.keys[0]`: `j` is already bound to `down`")),
+            "{notice}"
+        );
+        assert!(notice.ends_with("(defaults used for that file)"), "{notice}");
+        assert_eq!(settings_notice(&[]), None);
     }
 
     #[test]

@@ -7,9 +7,14 @@ use super::app::{App, View};
 use super::filter::{list_headline, list_order, Fuzzy, SortOrder};
 use super::keymap::{self, Command};
 use super::views;
-use crate::model::{EntityId, ProblemId};
+use crate::model::{EntityId, Problem, ProblemId, Timestamp};
 use crossterm::event::{KeyCode, KeyEvent};
-use std::collections::BTreeSet;
+use nucleo::Utf32String;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+/// The palette's text of the whole-estate topology command.
+pub const TOPOLOGY_ALL: &str = "topology all";
 
 /// Results kept for the overlay (it shows fewer on a small screen).
 pub const MAX_RESULTS: usize = 50;
@@ -25,6 +30,8 @@ pub enum Target {
     Command(Command),
     /// Show the runbook's plan for the selected problem, as its key would.
     Runbook(String),
+    /// Open the whole estate's topology (`:topology all`; no key of its own).
+    EstateTopology,
 }
 
 impl Target {
@@ -33,7 +40,7 @@ impl Target {
         match self {
             Target::Entity(_) => "entity",
             Target::Problem(_) => "problem",
-            Target::Command(_) => "command",
+            Target::Command(_) | Target::EstateTopology => "command",
             Target::Runbook(_) => "runbook",
         }
     }
@@ -47,33 +54,107 @@ pub struct Entry {
     pub note: String,
 }
 
+/// An entry with its text as nucleo matches it, converted once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    pub entry: Entry,
+    text: Utf32String,
+}
+
+impl Candidate {
+    fn new(entry: Entry) -> Candidate {
+        let text = Utf32String::from(entry.text.as_str());
+        Candidate { entry, text }
+    }
+}
+
 /// The palette on screen.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Palette {
     pub query: String,
-    /// Everything that can be picked, gathered when the palette opened.
-    pub candidates: Vec<Entry>,
+    /// Commands, problems and entities, shared with the App's [`PaletteIndex`].
+    pub shared: Arc<Vec<Candidate>>,
+    /// The selected problem's runbooks, gathered when the palette opened.
+    pub runbooks: Vec<Candidate>,
     /// The candidates matching the query, best first (at most [`MAX_RESULTS`]).
     pub results: Vec<Entry>,
     pub selected: usize,
 }
 
 impl Palette {
+    /// Everything that can be picked, in the order an empty query lists it.
+    pub fn candidates(&self) -> impl Iterator<Item = &Candidate> {
+        self.shared.iter().chain(&self.runbooks)
+    }
+
+    /// How many entries can be picked.
+    pub fn len(&self) -> usize {
+        self.shared.len() + self.runbooks.len()
+    }
+
+    /// Whether nothing can be picked.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Re-ranks the candidates for the query: score, then kind (entity, problem, command,
     /// runbook), then text, so equal scores always come out in the same order.
     fn rank(&mut self) {
         self.selected = 0;
         if self.query.trim().is_empty() {
-            self.results = self.candidates.iter().take(MAX_RESULTS).cloned().collect();
+            self.results = self.candidates().take(MAX_RESULTS).map(|c| c.entry.clone()).collect();
             return;
         }
         let mut fuzzy = Fuzzy::new(&self.query);
         let mut scored: Vec<(u32, &Entry)> =
-            self.candidates.iter().filter_map(|e| fuzzy.score(&e.text).map(|s| (s, e))).collect();
-        scored.sort_by(|(sa, a), (sb, b)| {
+            self.candidates().filter_map(|c| fuzzy.score_utf32(&c.text).map(|s| (s, &c.entry))).collect();
+        let order = |(sa, a): &(u32, &Entry), (sb, b): &(u32, &Entry)| {
             sb.cmp(sa).then_with(|| a.target.kind_rank().cmp(&b.target.kind_rank())).then_with(|| a.text.cmp(&b.text))
-        });
-        self.results = scored.into_iter().take(MAX_RESULTS).map(|(_, e)| e.clone()).collect();
+        };
+        // Only the best MAX_RESULTS are shown: select them before sorting (a one-letter query
+        // can match all 10,000 problems).
+        if scored.len() > MAX_RESULTS {
+            scored.select_nth_unstable_by(MAX_RESULTS - 1, order);
+            scored.truncate(MAX_RESULTS);
+        }
+        scored.sort_by(order);
+        self.results = scored.into_iter().map(|(_, e)| e.clone()).collect();
+    }
+}
+
+/// What the shared candidates were gathered from: the fold's position, the list's query and
+/// order, and the topology as of the cursor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct IndexKey {
+    last_seq: u64,
+    problems: usize,
+    query: String,
+    sort: SortOrder,
+    as_of: Timestamp,
+    facts: u64,
+}
+
+/// The palette's commands, problems and entities, kept between openings (see the module doc).
+#[derive(Debug, Clone, Default)]
+pub struct PaletteIndex {
+    key: Option<IndexKey>,
+    shared: Arc<Vec<Candidate>>,
+    /// Each problem's entry, with the `last_seq` it was made at.
+    problems: HashMap<ProblemId, (u64, Candidate)>,
+}
+
+impl PaletteIndex {
+    /// The problem's entry, made now if it is new or changed since.
+    fn problem(&mut self, p: &Problem) -> Candidate {
+        let make = || {
+            let text = format!("{} {}", p.id, list_headline(p));
+            (p.last_seq, Candidate::new(Entry { target: Target::Problem(p.id), text, note: String::new() }))
+        };
+        let entry = self.problems.entry(p.id).or_insert_with(make);
+        if entry.0 != p.last_seq {
+            *entry = make();
+        }
+        entry.1.clone()
     }
 }
 
@@ -82,7 +163,7 @@ impl Target {
         match self {
             Target::Entity(_) => 0,
             Target::Problem(_) => 1,
-            Target::Command(_) => 2,
+            Target::Command(_) | Target::EstateTopology => 2,
             Target::Runbook(_) => 3,
         }
     }
@@ -91,34 +172,56 @@ impl Target {
 impl App {
     /// Opens the palette with everything it can reach now.
     pub(crate) fn open_palette(&mut self) {
-        let mut palette = Palette { candidates: self.palette_candidates(), ..Palette::default() };
+        let mut palette =
+            Palette { shared: self.palette_shared(), runbooks: self.palette_runbooks(), ..Palette::default() };
         palette.rank();
         self.palette = Some(palette);
     }
 
-    /// Commands first (as the help lists them), then problems in list order, entities by id,
-    /// and the selected problem's runbooks.
-    fn palette_candidates(&self) -> Vec<Entry> {
+    /// Commands first (as the help lists them), then problems in list order and entities by
+    /// id: the index's, brought up to date first if the problems, list or topology moved.
+    fn palette_shared(&mut self) -> Arc<Vec<Candidate>> {
+        let set = self.problems();
+        let key = IndexKey {
+            last_seq: set.last_seq,
+            problems: set.problems.len(),
+            query: self.list.query.clone(),
+            sort: self.list.sort,
+            as_of: set.as_of,
+            facts: self.topology_facts,
+        };
+        if self.palette_index.key.as_ref() != Some(&key) {
+            let mut index = std::mem::take(&mut self.palette_index);
+            index.shared = Arc::new(self.gather_shared(&mut index));
+            index.key = Some(key);
+            self.palette_index = index;
+        }
+        Arc::clone(&self.palette_index.shared)
+    }
+
+    fn gather_shared(&self, index: &mut PaletteIndex) -> Vec<Candidate> {
         let mut out = Vec::new();
         for b in self.keymap.bindings() {
             // The palette's own key opens nothing new from inside it.
             if b.command == Command::Palette {
                 continue;
             }
-            out.push(Entry {
+            out.push(Candidate::new(Entry {
                 target: Target::Command(b.command),
                 text: b.command.name().to_string(),
                 note: format!("{} · {}", b.keys_text(), b.description),
-            });
+            }));
         }
+        // No key of its own: the palette is the way to the whole estate.
+        out.push(Candidate::new(Entry {
+            target: Target::EstateTopology,
+            text: TOPOLOGY_ALL.to_string(),
+            note: "the whole estate's topology, also before any problem".to_string(),
+        }));
         let set = self.problems();
         for id in self.list_ids().iter() {
             if let Some(p) = set.problems.get(id) {
-                out.push(Entry {
-                    target: Target::Problem(*id),
-                    text: format!("{id} {}", list_headline(p)),
-                    note: String::new(),
-                });
+                out.push(index.problem(p));
             }
         }
         let mut entities: BTreeSet<EntityId> = set
@@ -144,18 +247,24 @@ impl App {
                 Some(name) => format!("{id} {name}"),
                 None => id.to_string(),
             };
-            out.push(Entry { target: Target::Entity(id), text, note: String::new() });
+            out.push(Candidate::new(Entry { target: Target::Entity(id), text, note: String::new() }));
         }
-        if let Some(problem) = self.target_problem() {
-            for rb in self.matching_runbooks(problem) {
+        out
+    }
+
+    /// The selected problem's runbooks (few; gathered at every opening).
+    fn palette_runbooks(&self) -> Vec<Candidate> {
+        let Some(problem) = self.target_problem() else { return Vec::new() };
+        self.matching_runbooks(problem)
+            .into_iter()
+            .map(|rb| {
                 let note = rb
                     .key
                     .map(|k| format!("key {k} · on {}", problem.id))
                     .unwrap_or_else(|| format!("on {}", problem.id));
-                out.push(Entry { target: Target::Runbook(rb.name.clone()), text: rb.name.clone(), note });
-            }
-        }
-        out
+                Candidate::new(Entry { target: Target::Runbook(rb.name.clone()), text: rb.name.clone(), note })
+            })
+            .collect()
     }
 
     /// A key while the palette shows: text edits the query, Up/Down move, Enter picks, Esc closes.
@@ -193,6 +302,7 @@ impl App {
             Target::Problem(id) => self.open_problem(id, 0),
             Target::Entity(entity) => self.open_entity_signals(&entity),
             Target::Runbook(name) => self.propose_run(&name),
+            Target::EstateTopology => self.open_topology_all(),
         }
     }
 
@@ -240,5 +350,37 @@ impl App {
         let at = lines.iter().position(|l| l.to_string().starts_with("SIGNALS")).unwrap_or(0);
         self.detail_scroll = at.min(self.max_detail_scroll());
         self.notice = Some(format!("{entity}: signals in {id}"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{EventKind, ProblemEvent, Severity};
+    use crate::ui::{update, Action, Feed, UiOptions};
+
+    fn opened(seq: u64, id: u64, title: &str) -> ProblemEvent {
+        let kind = EventKind::Opened { title: title.to_string(), severity: Severity::Major };
+        ProblemEvent { seq, problem: ProblemId(id), at: Timestamp(seq as i64 * 1000), kind }
+    }
+
+    #[test]
+    fn candidates_are_kept_between_openings_and_follow_the_problems() {
+        let mut app = App::new(UiOptions::default());
+        update(&mut app, Feed::Events(vec![opened(1, 1, "disk full"), opened(2, 2, "kafka lag")]).into());
+        update(&mut app, Action::Command(Command::Palette));
+        let first = Arc::clone(&app.palette.as_ref().unwrap().shared);
+        app.palette = None;
+        update(&mut app, Action::Command(Command::Palette));
+        assert!(Arc::ptr_eq(&first, &app.palette.as_ref().unwrap().shared), "nothing changed: the same candidates");
+        app.palette = None;
+        update(&mut app, Feed::Events(vec![opened(3, 3, "zookeeper session expired")]).into());
+        update(&mut app, Action::Command(Command::Palette));
+        let palette = app.palette.as_mut().unwrap();
+        assert!(!Arc::ptr_eq(&first, &palette.shared));
+        palette.query = "zookeeper".to_string();
+        palette.rank();
+        assert_eq!(palette.results.first().map(|e| e.target.clone()), Some(Target::Problem(ProblemId(3))));
+        assert_eq!(palette.len(), first.len() + 1);
     }
 }

@@ -1,7 +1,10 @@
 //! Taking over the terminal and always giving it back: on a normal exit, on an error, on a panic
-//! (from any thread) and on SIGTERM / SIGHUP / SIGINT.
+//! (from any thread) and on SIGTERM / SIGHUP / SIGINT. Mouse capture (on unless `--no-mouse` or
+//! `[ui] mouse = false`) is undone on the same paths: a terminal left capturing the mouse
+//! prints escape codes on every click in the shell afterwards.
 
 use crossterm::cursor::{Hide, Show};
+use crossterm::event::{DisableMouseCapture, EnableMouseCapture};
 use crossterm::execute;
 use crossterm::terminal::{disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen};
 use ratatui::backend::CrosstermBackend;
@@ -19,6 +22,16 @@ static ACTIVE: AtomicBool = AtomicBool::new(false);
 /// A panic restored the terminal while the UI was up; the event loop must stop drawing.
 static PANICKED: AtomicBool = AtomicBool::new(false);
 static PANIC_HOOK: Once = Once::new();
+/// Whether the next session captures the mouse (clicks and the wheel).
+static MOUSE_WANTED: AtomicBool = AtomicBool::new(true);
+/// The session on screen captures the mouse; restoring must release it.
+static MOUSE_CAPTURED: AtomicBool = AtomicBool::new(false);
+
+/// Whether UI sessions started from now on capture the mouse (`--no-mouse` turns it off, so
+/// the terminal's own selection and scrollback keep working).
+pub fn set_mouse_capture(on: bool) {
+    MOUSE_WANTED.store(on, Ordering::SeqCst);
+}
 
 /// How long the event loop has to notice a signal before the watchdog ends the process.
 const SIGNAL_GRACE: Duration = Duration::from_secs(2);
@@ -81,6 +94,7 @@ impl Session {
         }
         ACTIVE.store(true, Ordering::SeqCst);
         let entered = execute!(io::stdout(), EnterAlternateScreen, Hide)
+            .and_then(|()| capture_mouse())
             .and_then(|()| Terminal::new(CrosstermBackend::new(io::stdout())));
         match entered {
             Ok(terminal) => Ok(Session { terminal, signalled, ended, signals, watchdog: Some(watchdog) }),
@@ -132,9 +146,22 @@ fn watch(mut signals: Signals, signalled: &AtomicBool, ended: &AtomicBool) {
     }
 }
 
-/// Leaves the alternate screen and raw mode and shows the cursor, once; later calls do nothing.
-/// Errors are ignored: after an SSH drop there is no terminal left to restore.
+/// Starts capturing the mouse when wanted, noting it so [`restore`] releases it.
+fn capture_mouse() -> io::Result<()> {
+    if MOUSE_WANTED.load(Ordering::SeqCst) {
+        MOUSE_CAPTURED.store(true, Ordering::SeqCst);
+        execute!(io::stdout(), EnableMouseCapture)?;
+    }
+    Ok(())
+}
+
+/// Releases the mouse, leaves the alternate screen and raw mode and shows the cursor, once;
+/// later calls do nothing. Errors are ignored: after an SSH drop there is no terminal left to
+/// restore.
 pub(crate) fn restore() {
+    if MOUSE_CAPTURED.swap(false, Ordering::SeqCst) {
+        let _ = execute!(io::stdout(), DisableMouseCapture);
+    }
     if ACTIVE.swap(false, Ordering::SeqCst) {
         let _ = disable_raw_mode();
         let _ = execute!(io::stdout(), LeaveAlternateScreen, Show);

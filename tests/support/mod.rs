@@ -9,6 +9,8 @@
 
 #![allow(dead_code)]
 
+pub mod loki;
+pub mod moto;
 pub mod proxy;
 pub mod tmux;
 

@@ -6,9 +6,16 @@
 //! fall in the same intervals. A line whose time is before the current interval (late data) is
 //! counted in the current one. The engine turns an error-level count of `log_burst_min` or more
 //! into a log-burst signal; a template created during the interval is reported with `new` set.
+//!
+//! Beside the counts, each interval reports a bounded sample of the raw lines per entity
+//! ([`SampledLines`], [`ObservationKind::LogLines`]): the first line of each template seen in the
+//! interval, then error and warning lines, at most `sample_lines` per entity, in time order. The
+//! journal keeps those for the console to show; the full stream stays in the log backend. The
+//! `*_observed` methods report both as observations, in time order; [`LogPatterns::line`],
+//! [`LogPatterns::advance`] and [`LogPatterns::flush`] report the counts alone.
 
 use super::{detect_level, MinerConfig, Parsed, TemplateChange, TemplateId, TemplateMiner};
-use crate::model::{EntityId, Observation, ObservationKind, Severity, Timestamp};
+use crate::model::{EntityId, LogLine, Observation, ObservationKind, Severity, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -19,11 +26,15 @@ pub struct LogPatternConfig {
     pub miner: MinerConfig,
     /// Length of a counting interval, in milliseconds of data time.
     pub interval_ms: i64,
+    /// Raw lines kept per entity per interval (0: none). 20 a minute covers a few templates'
+    /// first lines and a burst's errors while a day of one chatty entity stays under 30 000
+    /// lines in the journal.
+    pub sample_lines: usize,
 }
 
 impl Default for LogPatternConfig {
     fn default() -> Self {
-        LogPatternConfig { miner: MinerConfig::default(), interval_ms: 60_000 }
+        LogPatternConfig { miner: MinerConfig::default(), interval_ms: 60_000, sample_lines: 20 }
     }
 }
 
@@ -61,6 +72,81 @@ impl PatternCount {
     }
 }
 
+/// The raw lines kept of one entity in one interval.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct SampledLines {
+    /// End of the interval.
+    pub at: Timestamp,
+    pub entity: EntityId,
+    /// In data-time order.
+    pub lines: Vec<LogLine>,
+}
+
+impl SampledLines {
+    /// The observation the journal keeps and the console shows.
+    fn to_observation(&self, source: &str) -> Observation {
+        Observation {
+            at: self.at,
+            source: source.to_string(),
+            kind: ObservationKind::LogLines { entity: self.entity.clone(), lines: self.lines.clone() },
+        }
+    }
+}
+
+/// What ended intervals report: the counts, then the sampled lines.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+struct LogReport {
+    /// Sorted by end of interval, entity, template id, level.
+    pub counts: Vec<PatternCount>,
+    /// Sorted by end of interval, entity.
+    pub samples: Vec<SampledLines>,
+}
+
+impl LogReport {
+    /// Both as observations in time order, the counts of an interval before its samples.
+    fn into_observations(self, source: &str, out: &mut Vec<Observation>) {
+        let mut samples = self.samples.into_iter().peekable();
+        for count in &self.counts {
+            while let Some(s) = samples.next_if(|s| s.at < count.at) {
+                out.push(s.to_observation(source));
+            }
+            out.push(count.to_observation(source));
+        }
+        out.extend(samples.map(|s| s.to_observation(source)));
+    }
+}
+
+/// The sample of one entity's lines in the current interval: the first line of each template
+/// and the error and warning lines, each list bounded by `sample_lines`.
+#[derive(Debug, Default)]
+struct Sample {
+    firsts: Vec<LogLine>,
+    templates: std::collections::BTreeSet<TemplateId>,
+    alarming: Vec<LogLine>,
+}
+
+impl Sample {
+    fn keep(&mut self, id: TemplateId, line: LogLine, cap: usize) {
+        if !self.templates.contains(&id) {
+            if self.firsts.len() < cap {
+                self.templates.insert(id);
+                self.firsts.push(line);
+            }
+        } else if line.level >= Severity::Warning && self.alarming.len() < cap {
+            self.alarming.push(line);
+        }
+    }
+
+    /// Firsts, then alarming lines, up to `cap`, in time order (stable: arrival order at ties).
+    fn into_lines(self, cap: usize) -> Vec<LogLine> {
+        let mut lines = self.firsts;
+        let room = cap.saturating_sub(lines.len());
+        lines.extend(self.alarming.into_iter().take(room));
+        lines.sort_by_key(|l| l.at);
+        lines
+    }
+}
+
 #[derive(Debug)]
 struct Tally {
     count: u64,
@@ -73,9 +159,11 @@ struct Tally {
 pub struct LogPatterns {
     miner: TemplateMiner,
     interval_ms: i64,
+    sample_lines: usize,
     /// End of the current interval (exclusive); `None` before the first line.
     interval_end: Option<Timestamp>,
     tallies: BTreeMap<EntityId, BTreeMap<(TemplateId, Severity), Tally>>,
+    samples: BTreeMap<EntityId, Sample>,
 }
 
 impl LogPatterns {
@@ -83,8 +171,10 @@ impl LogPatterns {
         LogPatterns {
             miner: TemplateMiner::new(config.miner),
             interval_ms: config.interval_ms.max(1),
+            sample_lines: config.sample_lines,
             interval_end: None,
             tallies: BTreeMap::new(),
+            samples: BTreeMap::new(),
         }
     }
 
@@ -93,30 +183,96 @@ impl LogPatterns {
     }
 
     /// Counts one line of `entity` seen at `at`. Intervals that ended at or before `at` are
-    /// reported to `out` first.
+    /// reported to `out` first (counts only; see [`LogPatterns::line_sampled`]).
     pub fn line(&mut self, entity: &EntityId, line: &str, at: Timestamp, out: &mut Vec<PatternCount>) -> Parsed {
-        self.advance(at, out);
-        if self.interval_end.is_none() {
-            self.interval_end = Some(self.end_of_interval(at));
-        }
-        let parsed = self.miner.add(line);
-        let level = detect_level(line).unwrap_or(Severity::Info);
-        if !self.tallies.contains_key(entity) {
-            self.tallies.insert(entity.clone(), BTreeMap::new());
-        }
-        let Some(by_template) = self.tallies.get_mut(entity) else { return parsed };
-        let tally = by_template.entry((parsed.id, level)).or_insert_with(|| Tally {
-            count: 0,
-            new: false,
-            template: self.miner.template(parsed.id).unwrap_or_default().to_string(),
-        });
-        tally.count += 1;
-        tally.new |= parsed.change == TemplateChange::Created;
-        parsed
+        counts_only(out, |report| self.line_report(entity, line, None, at, report))
     }
 
     /// Data time reached `at` (a quiet period, a tick): reports the interval if it has ended.
     pub fn advance(&mut self, at: Timestamp, out: &mut Vec<PatternCount>) {
+        counts_only(out, |report| self.advance_report(at, report))
+    }
+
+    /// Reports the current interval now, as if it had ended (shutdown, end of a replay).
+    pub fn flush(&mut self, out: &mut Vec<PatternCount>) {
+        counts_only(out, |report| self.flush_report(report))
+    }
+
+    /// [`LogPatterns::line`] reporting ended intervals as observations of `source`: each
+    /// interval's [`ObservationKind::LogPattern`] counts, then its [`ObservationKind::LogLines`]
+    /// samples. `level` overrides the level the line declares (a backend or a scenario that
+    /// labels levels itself); `None` detects it from the text.
+    pub fn line_observed(
+        &mut self,
+        entity: &EntityId,
+        line: &str,
+        level: Option<Severity>,
+        at: Timestamp,
+        source: &str,
+        out: &mut Vec<Observation>,
+    ) -> Parsed {
+        let mut report = LogReport::default();
+        let parsed = self.line_report(entity, line, level, at, &mut report);
+        report.into_observations(source, out);
+        parsed
+    }
+
+    /// [`LogPatterns::advance`] reporting counts and samples as observations of `source`.
+    pub fn advance_observed(&mut self, at: Timestamp, source: &str, out: &mut Vec<Observation>) {
+        let mut report = LogReport::default();
+        self.advance_report(at, &mut report);
+        report.into_observations(source, out);
+    }
+
+    /// [`LogPatterns::flush`] reporting counts and samples as observations of `source`.
+    pub fn flush_observed(&mut self, source: &str, out: &mut Vec<Observation>) {
+        let mut report = LogReport::default();
+        self.flush_report(&mut report);
+        report.into_observations(source, out);
+    }
+
+    fn line_report(
+        &mut self,
+        entity: &EntityId,
+        line: &str,
+        level: Option<Severity>,
+        at: Timestamp,
+        out: &mut LogReport,
+    ) -> Parsed {
+        self.advance_report(at, out);
+        if self.interval_end.is_none() {
+            self.interval_end = Some(self.end_of_interval(at));
+        }
+        // Credentials never reach the miner's templates or the kept samples (both are journaled).
+        let scrubbed = super::scrub(line);
+        let line: &str = &scrubbed;
+        let parsed = self.miner.add(line);
+        let level = level.or_else(|| detect_level(line)).unwrap_or(Severity::Info);
+        if !self.tallies.contains_key(entity) {
+            self.tallies.insert(entity.clone(), BTreeMap::new());
+        }
+        if let Some(by_template) = self.tallies.get_mut(entity) {
+            let tally = by_template.entry((parsed.id, level)).or_insert_with(|| Tally {
+                count: 0,
+                new: false,
+                template: self.miner.template(parsed.id).unwrap_or_default().to_string(),
+            });
+            tally.count += 1;
+            tally.new |= parsed.change == TemplateChange::Created;
+        }
+        if self.sample_lines > 0 {
+            let kept = LogLine { at, level, template_id: parsed.id.to_string(), line: self.cut(line).to_string() };
+            if !self.samples.contains_key(entity) {
+                self.samples.insert(entity.clone(), Sample::default());
+            }
+            if let Some(sample) = self.samples.get_mut(entity) {
+                sample.keep(parsed.id, kept, self.sample_lines);
+            }
+        }
+        parsed
+    }
+
+    fn advance_report(&mut self, at: Timestamp, out: &mut LogReport) {
         if let Some(end) = self.interval_end {
             if at >= end {
                 self.report(end, out);
@@ -125,11 +281,15 @@ impl LogPatterns {
         }
     }
 
-    /// Reports the current interval now, as if it had ended (shutdown, end of a replay).
-    pub fn flush(&mut self, out: &mut Vec<PatternCount>) {
+    fn flush_report(&mut self, out: &mut LogReport) {
         if let Some(end) = self.interval_end.take() {
             self.report(end, out);
         }
+    }
+
+    /// The line as kept: at most the miner's `max_line_bytes`, cut at a character boundary.
+    fn cut<'a>(&self, line: &'a str) -> &'a str {
+        super::cut(line, self.miner.config().max_line_bytes)
     }
 
     fn end_of_interval(&self, at: Timestamp) -> Timestamp {
@@ -137,12 +297,18 @@ impl LogPatterns {
         Timestamp(start.saturating_add(self.interval_ms))
     }
 
-    /// Sorted by entity, then template id, then level.
-    fn report(&mut self, end: Timestamp, out: &mut Vec<PatternCount>) {
+    /// Counts sorted by entity, then template id, then level; samples by entity.
+    fn report(&mut self, end: Timestamp, out: &mut LogReport) {
+        for (entity, sample) in std::mem::take(&mut self.samples) {
+            let lines = sample.into_lines(self.sample_lines);
+            if !lines.is_empty() {
+                out.samples.push(SampledLines { at: end, entity, lines });
+            }
+        }
         for (entity, by_template) in std::mem::take(&mut self.tallies) {
             for ((template_id, level), tally) in by_template {
                 let template = self.miner.template(template_id).map(str::to_string).unwrap_or(tally.template);
-                out.push(PatternCount {
+                out.counts.push(PatternCount {
                     at: end,
                     entity: entity.clone(),
                     template_id,
@@ -154,6 +320,14 @@ impl LogPatterns {
             }
         }
     }
+}
+
+/// Runs a sampled call with `out` as its counts, dropping the samples.
+fn counts_only<T>(out: &mut Vec<PatternCount>, f: impl FnOnce(&mut LogReport) -> T) -> T {
+    let mut report = LogReport { counts: std::mem::take(out), samples: Vec::new() };
+    let result = f(&mut report);
+    *out = report.counts;
+    result
 }
 
 #[cfg(test)]
@@ -222,6 +396,76 @@ mod tests {
         // The template was new in that interval, and the observation says so.
         let obs = counts[0].to_observation("loki");
         assert!(matches!(obs.kind, crate::model::ObservationKind::LogPattern { new_template: true, .. }), "{obs:?}");
+    }
+
+    #[test]
+    fn each_interval_samples_first_lines_of_templates_then_errors_and_warnings() {
+        let config = LogPatternConfig { sample_lines: 4, ..LogPatternConfig::default() };
+        let mut p = LogPatterns::new(config);
+        let (api, db) = (EntityId::new("service:api"), EntityId::new("database:db"));
+        let mut out = Vec::new();
+        for i in 0..5 {
+            p.line_observed(&api, &format!("GET /items/{i} 200"), None, Timestamp(i * 100), "loki", &mut out);
+        }
+        for i in 0..5 {
+            let line = format!("ERROR timeout after {i} ms");
+            p.line_observed(&api, &line, None, Timestamp(1_000 + i * 100), "loki", &mut out);
+        }
+        p.line_observed(&api, "disk usage 91%", Some(Severity::Warning), Timestamp(2_000), "loki", &mut out);
+        p.line_observed(&db, "checkpoint complete", None, Timestamp(3_000), "loki", &mut out);
+        assert!(out.is_empty(), "nothing before the interval ends");
+        p.advance_observed(Timestamp(60_000), "loki", &mut out);
+
+        // Counts first (as `advance` reports them), then one sample per entity (in entity
+        // order), all stamped with the interval's end.
+        let kinds: Vec<&str> = out
+            .iter()
+            .map(|o| match &o.kind {
+                ObservationKind::LogPattern { .. } => "count",
+                ObservationKind::LogLines { .. } => "lines",
+                _ => "other",
+            })
+            .collect();
+        assert_eq!(kinds, ["count", "count", "count", "count", "lines", "lines"]);
+        assert!(out.iter().all(|o| o.at == Timestamp(60_000) && o.source == "loki"));
+        let ObservationKind::LogLines { entity, lines } = &out[5].kind else { panic!() };
+        assert_eq!(entity, &api);
+        // Three templates' first lines (request, timeout, disk), then one more error up to 4.
+        let texts: Vec<&str> = lines.iter().map(|l| l.line.as_str()).collect();
+        assert_eq!(
+            texts,
+            ["GET /items/0 200", "ERROR timeout after 0 ms", "ERROR timeout after 1 ms", "disk usage 91%"]
+        );
+        assert_eq!(lines[1].level, Severity::Major);
+        assert_eq!(lines[3].level, Severity::Warning, "the given level wins over the text's");
+        assert_eq!(lines[1].template_id, lines[2].template_id);
+        // The counts beside them agree with the plain `advance`.
+        let timeouts = out.iter().find_map(|o| match &o.kind {
+            ObservationKind::LogPattern { count, template_id, .. } if *template_id == lines[1].template_id => {
+                Some(*count)
+            }
+            _ => None,
+        });
+        assert_eq!(timeouts, Some(5));
+    }
+
+    #[test]
+    fn samples_are_off_with_zero_lines_and_long_lines_are_cut() {
+        let mut p = LogPatterns::new(LogPatternConfig { sample_lines: 0, ..LogPatternConfig::default() });
+        let e = EntityId::new("host:a");
+        let mut out = Vec::new();
+        p.line_observed(&e, "disk full", None, Timestamp(0), "loki", &mut out);
+        p.flush_observed("loki", &mut out);
+        assert!(out.iter().all(|o| matches!(o.kind, ObservationKind::LogPattern { .. })), "{out:?}");
+
+        let mut config = LogPatternConfig::default();
+        config.miner.max_line_bytes = 8;
+        let mut p = LogPatterns::new(config);
+        let mut out = Vec::new();
+        p.line_observed(&e, "éééééééé long", None, Timestamp(0), "loki", &mut out);
+        p.flush_observed("loki", &mut out);
+        let Some(ObservationKind::LogLines { lines, .. }) = out.last().map(|o| &o.kind) else { panic!("{out:?}") };
+        assert_eq!(lines[0].line, "éééé");
     }
 
     #[test]

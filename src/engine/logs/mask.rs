@@ -233,7 +233,12 @@ impl Masker {
                 mask_token(token, classes, out)
             };
             if masked {
-                spans.push((start as u32 | IN_OUT, out.len() as u32, true));
+                if repeats_previous(spans, out, start) {
+                    // A list of like values (`@0x7fe @0x7ff …`) reads as one, whatever its length.
+                    out.truncate(start);
+                } else {
+                    spans.push((start as u32 | IN_OUT, out.len() as u32, true));
+                }
             } else {
                 // A `<*>` may also come with the line itself.
                 spans.push((token_start as u32, token_end as u32, classes & STAR != 0 && token.contains(WILDCARD)));
@@ -241,6 +246,23 @@ impl Masker {
         }
         MaskedLine { line, out: &self.out, spans: &self.spans }
     }
+}
+
+/// Whether the masked token just written to `out[start..]` is the same text as the previous
+/// token, itself masked, and starts with a prefix naming the kind of value (`@<*>`, `blk_<*>`):
+/// the next item of a list of like values. (From HDFS `BLOCK* ask 10.250.14.224:50010 to delete
+/// blk_-1 blk_2 …`, one event with 1 to 100 blocks, and a Windows CSI analogue,
+/// `called (stack @0x7fed806eb5d @0x7fefa1c8728 …)`, as many addresses as frames: a varying
+/// token count would split the event. A value without a prefix (`<*>`, `<*>:`) is no list:
+/// OpenSSH `Received disconnect from 1.2.3.4: 11: Bye Bye` has an address and a code, and
+/// ground truths write `<*> <*> <*>` for fixed groups such as a date.)
+fn repeats_previous(spans: &[(u32, u32, bool)], out: &str, start: usize) -> bool {
+    let Some(&(prev_start, prev_end, true)) = spans.last() else { return false };
+    if prev_start & IN_OUT == 0 {
+        return false;
+    }
+    let previous = &out[(prev_start & !IN_OUT) as usize..prev_end as usize];
+    !previous.starts_with(WILDCARD) && previous == &out[start..]
 }
 
 /// Masks one line into a fresh string, tokens separated by single spaces (tests and one-off

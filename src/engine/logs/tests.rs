@@ -155,3 +155,103 @@ fn one_word_of_three_is_too_little_to_share() {
     assert_eq!(c.id, d.id);
     assert_eq!(m.template(c.id), Some("startTimer start <*> sync"));
 }
+
+/// Mines `lines` with one miner; the template id of each.
+fn mine_all(lines: &[&str]) -> Vec<TemplateId> {
+    let mut m = miner();
+    lines.iter().map(|l| m.add(l).id).collect()
+}
+
+// Lines of formats faultline has no sample of (constructed here in their style, with values of
+// our own): Windows CBS/CSI, macOS syslog, OpenStack API logs.
+
+#[test]
+fn windows_servicing_lines_of_one_event_share_a_template() {
+    let ids = mine_all(&[
+        "Loaded Servicing Stack v6.1.7601.23505 with Core: C:\\Windows\\winsxs\\amd64_microsoft-windows-servicingstack_31bf3856ad364e35_6.1.7601.23505_none_681aa442f6fed7f0\\cbscore.dll",
+        "Loaded Servicing Stack v10.0.14393.0 with Core: C:\\Windows\\winsxs\\amd64_microsoft-windows-servicingstack_31bf3856ad364e35_10.0.14393.0_none_7e3a1b2c9d8e7f60\\cbscore.dll",
+        "Read out cached package applicability for package: Package_for_KB2928120~31bf3856ad364e35~amd64~~6.1.1.1, ApplicableState: 112, CurrentState:112",
+        "Read out cached package applicability for package: Package_for_KB3004394~31bf3856ad364e35~amd64~~6.1.7601.17514, ApplicableState: 80, CurrentState:112",
+        "Session: 30546173_4261722401 initialized by client WindowsUpdateAgent.",
+        "Session: 30546190_88213 initialized by client WindowsUpdateAgent.",
+    ]);
+    assert_eq!(ids[0], ids[1]);
+    assert_eq!(ids[2], ids[3]);
+    assert_eq!(ids[4], ids[5]);
+    assert_ne!(ids[0], ids[2]);
+    assert_ne!(ids[2], ids[4]);
+}
+
+#[test]
+fn a_list_of_like_values_reads_as_one_whatever_its_length() {
+    let mut m = miner();
+    let six = m.add("00000001@2016/9/27:20:30:31.455 WcpInitialize (wcp.dll version 0.0.0.6) called (stack @0x7fed806eb5d @0x7fefa1c8728 @0x7fefa1c8a98 @0xff83e474 @0xff83d7bd @0xff83db2f)");
+    let three = m.add("00000002@2016/9/27:20:31:02.101 WcpInitialize (wcp.dll version 0.0.0.6) called (stack @0x7fed806eb5d @0x7fefa1c8728 @0xff83e474)");
+    let two = m.add("0000000a@2016/9/28:04:30:30.918 WcpInitialize (wcp.dll version 0.0.0.6) called (stack @0x7fed806eb5d @0xff83e474)");
+    assert_eq!((six.id, three.id, two.id), (six.id, six.id, six.id));
+    assert_eq!(
+        m.template(six.id),
+        Some("<*>@<*>/<*>/<*>:<*>:<*>:<*>.<*> WcpInitialize (wcp.dll version <*>) called (stack @<*> @<*>)")
+    );
+    // The same for block lists.
+    let ids = mine_all(&[
+        "BLOCK* ask 10.250.14.224:50010 to delete blk_-1 blk_2 blk_3",
+        "BLOCK* ask 10.250.14.38:50010 to delete blk_7",
+    ]);
+    assert_eq!(ids[0], ids[1]);
+    // Values without a prefix are not a list: an address and a code stay two tokens.
+    assert_eq!(mask("disconnect from 1.2.3.4: 11: Bye"), "disconnect from <*>: <*>: Bye");
+}
+
+#[test]
+fn upper_case_names_tell_events_apart() {
+    let ids = mine_all(&[
+        "Failed to internally open package. [HRESULT = 0x800f0805 - CBS_E_INVALID_PACKAGE]",
+        "Failed to internally open package. [HRESULT = 0x800f081e - CBS_E_NOT_APPLICABLE]",
+        "Failed to internally open package. [HRESULT = 0x800f0805 - CBS_E_INVALID_PACKAGE]",
+        "attempt_1445144423722_0020_m_000000_0 TaskAttempt Transitioned from NEW to UNASSIGNED",
+        "attempt_1445144423722_0020_m_000001_0 TaskAttempt Transitioned from UNASSIGNED to ASSIGNED",
+        "attempt_1445144423722_0020_m_000002_0 TaskAttempt Transitioned from NEW to UNASSIGNED",
+    ]);
+    assert_ne!(ids[0], ids[1]);
+    assert_eq!(ids[0], ids[2]);
+    assert_ne!(ids[3], ids[4]);
+    assert_eq!(ids[3], ids[5]);
+    // Lower-case words still generalise (user names), and so do masked values.
+    let ids = mine_all(&["Invalid user webmaster from 1.2.3.4", "Invalid user test from 5.6.7.8"]);
+    assert_eq!(ids[0], ids[1]);
+    assert!(is_name_constant(b"\"GET") && is_name_constant(b"S_OK]") && is_name_constant(b"UNASSIGNED"));
+    assert!(!is_name_constant(b"A") && !is_name_constant(b"Bye") && !is_name_constant(b"<*>"));
+}
+
+#[test]
+fn openstack_requests_split_by_method_and_join_across_ids() {
+    let get = |req: &str, ids: &str, len: u32| {
+        format!("nova.osapi_compute.wsgi.server [req-{req} {ids}] 10.11.10.1 \"GET /v2/54fdadf860e544d0bd6b3a7b60a39b6e/servers/detail HTTP/1.1\" status: 200 len: {len} time: 0.2477829")
+    };
+    let lines = [
+        get("38101a0b-2096-447d-96ea-a692162415ae", "113d3a99c3da401fbd62cc2caa5b96d2 54fdadf860e544d0bd6b3a7b60a39b6e - - -", 1893),
+        get("0c5b2e1a-77aa-4c1e-9f3e-5d1a2b3c4d5e", "- - - - -", 211),
+        "nova.osapi_compute.wsgi.server [req-4895c258-b2f8-488f-a2a3-4fae63982e48 113d3a99c3da401fbd62cc2caa5b96d2 54fdadf860e544d0bd6b3a7b60a39b6e - - -] 10.11.10.1 \"POST /v2/54fdadf860e544d0bd6b3a7b60a39b6e/os-server-external-events HTTP/1.1\" status: 200 len: 380 time: 0.0913160".to_string(),
+        get("9bc36dd9-91c5-4314-898a-47625eb93b09", "113d3a99c3da401fbd62cc2caa5b96d2 54fdadf860e544d0bd6b3a7b60a39b6e - - -", 1910),
+    ];
+    let ids = mine_all(&lines.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(ids[0], ids[1]);
+    assert_eq!(ids[0], ids[3]);
+    assert_ne!(ids[0], ids[2]);
+}
+
+#[test]
+fn macos_process_lines_of_one_event_share_a_template() {
+    let ids = mine_all(&[
+        "kernel[0]: ARPT: 620701.011328: AirPort_Brcm43xx::syncPowerState: WWEN[enabled]",
+        "kernel[0]: ARPT: 620749.920514: AirPort_Brcm43xx::syncPowerState: WWEN[enabled]",
+        "com.apple.CDScheduler[43]: Thermal pressure state: 1 Memory pressure state: 0",
+        "com.apple.CDScheduler[258]: Thermal pressure state: 0 Memory pressure state: 0",
+        "kernel[0]: ARPT: 620702.879952: wl0: MDNS: IPV6 Addr: fe80:0:0:0:c6b3:1ff:fecd:467f",
+    ]);
+    assert_eq!(ids[0], ids[1]);
+    assert_eq!(ids[2], ids[3]);
+    assert_ne!(ids[0], ids[4]);
+    assert_ne!(ids[0], ids[2]);
+}

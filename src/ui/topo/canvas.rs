@@ -1,5 +1,11 @@
 //! A character grid that box-drawing lines are drawn on: each cell keeps which way lines leave
 //! it, so two lines that meet become a junction (`┬`, `┼`) instead of overwriting each other.
+//!
+//! A whole estate's diagram is thousands of cells wide and its runs-on lines share the channels
+//! between layers, so the same cells are crossed by hundreds of lines. Horizontal relation lines
+//! are therefore only recorded as where they start and end, per row, and laid onto the grid in
+//! one pass over the row when the canvas is finished: drawing costs the lines plus the cells,
+//! not the lines times their lengths.
 
 /// Which kind of thing a cell belongs to; the view turns it into a theme style.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -36,6 +42,11 @@ pub struct Canvas {
     double: Vec<bool>,
     text: Vec<char>,
     tags: Vec<Tag>,
+    /// Per row, horizontal relation lines as running counts: `+1` where lines going right (or
+    /// left) start covering cells, `-1` past their end; `width + 1` entries a row, made on the
+    /// first such line.
+    runs_right: Vec<i32>,
+    runs_left: Vec<i32>,
 }
 
 impl Canvas {
@@ -48,6 +59,52 @@ impl Canvas {
             double: vec![false; n],
             text: vec!['\0'; n],
             tags: vec![Tag::Blank; n],
+            runs_right: Vec::new(),
+            runs_left: Vec::new(),
+        }
+    }
+
+    /// Records a horizontal relation line on row `y` from `a` to `b` (`a < b`): cells `a..b` get
+    /// a line leaving right, `a+1..=b` one leaving left (as [`Canvas::mark`] would, cell by cell).
+    fn run(&mut self, a: usize, b: usize, y: usize) {
+        if y >= self.height || a >= self.width {
+            return;
+        }
+        let stride = self.width + 1;
+        if self.runs_right.is_empty() {
+            self.runs_right = vec![0; stride * self.height];
+            self.runs_left = vec![0; stride * self.height];
+        }
+        let row = y * stride;
+        let b = b.min(self.width);
+        self.runs_right[row + a] += 1;
+        self.runs_right[row + b] -= 1;
+        if a + 1 < self.width {
+            self.runs_left[row + a + 1] += 1;
+            self.runs_left[row + (b + 1).min(self.width)] -= 1;
+        }
+    }
+
+    /// Lays the recorded horizontal lines onto the grid.
+    fn lay_runs(&mut self) {
+        if self.runs_right.is_empty() {
+            return;
+        }
+        let stride = self.width + 1;
+        for y in 0..self.height {
+            let (mut right, mut left) = (0i32, 0i32);
+            for x in 0..self.width {
+                right += self.runs_right[y * stride + x];
+                left += self.runs_left[y * stride + x];
+                let bits = if right > 0 { RIGHT } else { 0 } | if left > 0 { LEFT } else { 0 };
+                if bits != 0 {
+                    let i = y * self.width + x;
+                    self.bits[i] |= bits;
+                    if self.tags[i] == Tag::Blank {
+                        self.tags[i] = Tag::Edge;
+                    }
+                }
+            }
         }
     }
 
@@ -75,6 +132,12 @@ impl Canvas {
             let ((x0, y0), (x1, y1)) = (pair[0], pair[1]);
             if y0 == y1 {
                 let (a, b) = (x0.min(x1), x0.max(x1));
+                if tag == Tag::Edge && !double {
+                    if a < b {
+                        self.run(a, b, y0);
+                    }
+                    continue;
+                }
                 for x in a..b {
                     self.mark(x, y0, RIGHT, tag, double);
                     self.mark(x + 1, y0, LEFT, tag, double);
@@ -106,7 +169,8 @@ impl Canvas {
         }
     }
 
-    pub fn finish(self) -> Vec<Cell> {
+    pub fn finish(mut self) -> Vec<Cell> {
+        self.lay_runs();
         (0..self.bits.len())
             .map(|i| {
                 let ch = if self.text[i] != '\0' { self.text[i] } else { glyph(self.bits[i], self.double[i]) };

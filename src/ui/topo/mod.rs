@@ -1,7 +1,9 @@
 //! The topology view's state and keys: a layered diagram of a problem's entities and the hops
 //! around them (or of the whole estate), as of the replay cursor. The layout is computed in
-//! [`crate::ui::update`] only when the cursor's topology, the problems or the hops change, and
-//! every frame copies a window of it (see `views::topology_view`).
+//! [`crate::ui::update`] only when what it shows changes: the topology's facts, the hops, a
+//! group opened, or the health, root-cause marks or focus the problems give its entities (a
+//! batch of events that leaves them as they were lays nothing out again). Every frame copies a
+//! window of it (see `views::topology_view`).
 
 pub mod canvas;
 pub mod layout;
@@ -9,7 +11,7 @@ pub mod sample;
 
 use super::app::App;
 use super::keymap::{Command, Scope};
-use crate::model::{EntityId, ProblemId, ProblemSet, Timestamp};
+use crate::model::{EntityId, ProblemId, ProblemSet};
 use layout::{Diagram, GroupKey, Health, Mark, NodeKey, Scene, LAYER_ROWS};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -37,13 +39,12 @@ pub struct NodeSignal {
     pub active: bool,
 }
 
-/// What the layout was computed from; a new one means a new layout.
+/// What the layout was computed from, with the marks and focus kept beside it; a new one means
+/// a new layout.
 #[derive(Debug, Clone, PartialEq)]
 struct LayoutKey {
-    at: Timestamp,
-    facts: u64,
-    position: usize,
-    events: usize,
+    /// Topology facts applied in the topology shown (`None`: no topology).
+    applied: Option<u64>,
     hops: u32,
 }
 
@@ -65,7 +66,13 @@ pub struct TopoView {
     pub signals: BTreeMap<EntityId, Vec<NodeSignal>>,
     /// The subject's entities (empty for the estate): what the hops are counted from.
     pub focus: Vec<EntityId>,
+    /// Health and root-cause marks the layout was drawn with.
+    marks: BTreeMap<EntityId, Mark>,
+    /// The replay's position and length the marks were taken at.
+    problems_key: Option<(usize, usize)>,
     key: Option<LayoutKey>,
+    /// Layouts computed since the view opened (for tests of the cache).
+    pub layouts: u64,
 }
 
 impl TopoView {
@@ -86,7 +93,10 @@ impl TopoView {
             }),
             signals: BTreeMap::new(),
             focus: Vec::new(),
+            marks: BTreeMap::new(),
+            problems_key: None,
             key: None,
+            layouts: 0,
         }
     }
 
@@ -285,34 +295,34 @@ impl App {
     pub(crate) fn refresh_topology_view(&mut self) {
         let Some(topo) = self.topo.as_mut() else { return };
         let set = self.replay.set();
-        let key = LayoutKey {
-            at: set.as_of,
-            facts: self.topology_facts,
-            position: self.replay.position(),
-            events: self.replay.len(),
-            hops: topo.hops,
-        };
-        if topo.key.as_ref() != Some(&key) {
+        let problems_key = (self.replay.position(), self.replay.len());
+        if topo.problems_key != Some(problems_key) {
             let Marks { marks, signals, focus } = marks(set, topo.subject);
+            if marks != topo.marks || focus != topo.focus {
+                topo.marks = marks;
+                topo.focus = focus;
+                topo.key = None;
+            }
+            topo.signals = signals;
+            topo.problems_key = Some(problems_key);
+        }
+        let key = LayoutKey { applied: self.topology_now.as_ref().map(|now| now.applied), hops: topo.hops };
+        if topo.key.as_ref() != Some(&key) {
             let empty = crate::engine::topology::Topology::new();
-            let topology = match &self.topology_now {
-                Some(now) if now.at == key.at && now.facts == key.facts => &now.topology,
-                _ => &empty,
-            };
-            let focus_ref = match topo.subject {
-                Subject::Problem(_) => Some(focus.as_slice()),
+            let topology = self.topology_now.as_ref().map_or(&empty, |now| &now.topology);
+            let focus = match topo.subject {
+                Subject::Problem(_) => Some(topo.focus.as_slice()),
                 Subject::Estate => None,
             };
             topo.diagram = layout::layout(&Scene {
                 topology,
-                focus: focus_ref,
+                focus,
                 hops: topo.hops,
-                marks: &marks,
+                marks: &topo.marks,
                 expanded: &topo.expanded,
             });
-            topo.signals = signals;
-            topo.focus = focus;
             topo.key = Some(key);
+            topo.layouts += 1;
         }
         if topo.selected_index().is_none() {
             // First the root cause, then anything failing, then the first node.
@@ -346,9 +356,137 @@ impl App {
     }
 }
 
+/// The index of the node whose box is drawn under screen cell `(column, row)`: the canvas
+/// starts below the title line and the view's header line, scrolled by `topo.scroll`.
+pub fn node_at(topo: &TopoView, height: u16, column: u16, row: u16) -> Option<usize> {
+    const CANVAS_TOP: u16 = 2;
+    if row < CANVAS_TOP || usize::from(row - CANVAS_TOP) >= canvas_rows(topo, height) {
+        return None;
+    }
+    let (x, y) = (topo.scroll.0 + usize::from(column), topo.scroll.1 + usize::from(row - CANVAS_TOP));
+    let d = &topo.diagram;
+    d.nodes.iter().position(|n| (n.x..n.x + d.box_width).contains(&x) && (n.y..n.y + 3).contains(&y))
+}
+
 /// The node in the row above (`up`) or below node `i` nearest to it across.
 fn vertical(d: &Diagram, i: usize, up: bool) -> Option<usize> {
     let node = &d.nodes[i];
     let row = if up { node.row.checked_sub(1)? } else { node.row + 1 };
     d.nodes.iter().enumerate().filter(|(_, n)| n.row == row).min_by_key(|(_, n)| n.x.abs_diff(node.x)).map(|(j, _)| j)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{EventKind, Impact, ProblemEvent, Severity, Timestamp};
+    use crate::ui::{render, update, Action, Feed, UiOptions};
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use ratatui::backend::TestBackend;
+    use ratatui::Terminal;
+
+    const T0: Timestamp = Timestamp(1_793_588_400_000);
+
+    fn key(code: KeyCode) -> Action {
+        Action::Key(KeyEvent::new(code, KeyModifiers::NONE))
+    }
+
+    fn event(seq: u64, kind: EventKind) -> Feed {
+        Feed::Events(vec![ProblemEvent { seq, problem: ProblemId(1), at: T0.plus_ms(60_000), kind }])
+    }
+
+    fn screen(app: &App) -> String {
+        let mut terminal = Terminal::new(TestBackend::new(app.size.0, app.size.1)).unwrap();
+        terminal.draw(|frame| render(app, frame)).unwrap();
+        let buffer = terminal.backend().buffer();
+        let width = usize::from(buffer.area.width);
+        buffer.content().chunks(width).map(|row| row.iter().map(|c| c.symbol()).collect::<String>() + "\n").collect()
+    }
+
+    #[test]
+    fn topology_all_from_the_palette_shows_the_estate_before_any_problem() {
+        let mut app = App::new(UiOptions { title: "live: prod".to_string(), ..UiOptions::default() });
+        update(&mut app, Feed::Observations(sample::estate(3, 2, 2, T0)).into());
+        assert!(app.problems().problems.is_empty());
+        update(&mut app, key(KeyCode::Char(':')));
+        for c in crate::ui::palette::TOPOLOGY_ALL.chars() {
+            update(&mut app, key(KeyCode::Char(c)));
+        }
+        let best = app.palette.as_ref().and_then(|p| p.results.first()).map(|e| e.target.clone());
+        assert_eq!(best, Some(crate::ui::palette::Target::EstateTopology));
+        update(&mut app, key(KeyCode::Enter));
+        let topo = app.topo.as_ref().expect("the topology view opened");
+        assert_eq!(topo.subject, Subject::Estate);
+        // 3 services with 2 pods each, 2 hosts, the database and its host.
+        assert_eq!(topo.diagram.entities, 3 * 3 + 2 + 2);
+        let text = screen(&app);
+        assert!(text.contains("estate topology") && text.contains("service:svc-00"), "{text}");
+        assert!(!text.contains("no topology known"), "{text}");
+    }
+
+    #[test]
+    fn the_layout_is_redone_only_when_what_it_shows_changes() {
+        let mut app = App::new(UiOptions::default());
+        update(&mut app, Feed::Observations(sample::estate(3, 2, 2, T0)).into());
+        update(&mut app, event(1, EventKind::Opened { title: "t".to_string(), severity: Severity::Major }).into());
+        app.open_topology_all();
+        let layouts = |app: &App| app.topo.as_ref().map_or(0, |t| t.layouts);
+        assert_eq!(layouts(&app), 1);
+        // Events that change no mark, frames, keys that only move the selection: no layout.
+        update(&mut app, event(2, EventKind::Acknowledged { by: "alice".to_string() }).into());
+        update(&mut app, Action::Command(Command::NodeRight));
+        update(&mut app, Action::Clock { unix_ms: T0.0 + 120_000 });
+        screen(&app);
+        assert_eq!(layouts(&app), 1);
+        // A mark changes (an entity is affected): laid out again, with the mark drawn.
+        let impact = Impact { affected: vec![EntityId::new("service:svc-01")], ..Impact::default() };
+        update(&mut app, event(3, EventKind::ImpactUpdated { impact }).into());
+        assert_eq!(layouts(&app), 2);
+        let topo = app.topo.as_ref().unwrap();
+        let node = topo.diagram.find_entity(&EntityId::new("service:svc-01")).map(|i| &topo.diagram.nodes[i]);
+        assert_eq!(node.map(|n| n.mark.health), Some(Health::Affected));
+        // Observations without topology facts: nothing; a new entity: laid out again.
+        update(&mut app, Feed::Observations(Vec::new()).into());
+        assert_eq!(layouts(&app), 2);
+        update(&mut app, Feed::Observations(sample::estate(4, 2, 2, T0.plus_ms(90_000))).into());
+        assert_eq!(layouts(&app), 3);
+        assert_eq!(app.topo.as_ref().unwrap().diagram.entities, 4 * 3 + 2 + 2);
+    }
+
+    #[test]
+    fn a_click_selects_a_node_and_a_second_click_opens_its_panel() {
+        let mut app = App::new(UiOptions::default());
+        update(&mut app, Action::Resize { width: 120, height: 30 });
+        update(&mut app, Feed::Observations(sample::estate(3, 2, 2, T0)).into());
+        app.open_topology_all();
+        let topo = app.topo.as_ref().unwrap();
+        let (sx, sy) = topo.scroll;
+        let target = topo
+            .diagram
+            .nodes
+            .iter()
+            .position(|n| {
+                n.row == 0
+                    && Some(&n.key) != topo.selected.as_ref()
+                    && n.y + 1 >= sy
+                    && n.x >= sx
+                    && n.x + 20 < sx + 120
+            })
+            .expect("another node on screen");
+        let n = &topo.diagram.nodes[target];
+        let (column, row) = ((n.x - sx + 3) as u16, (n.y + 1 - sy + 2) as u16);
+        let key = n.key.clone();
+        assert_eq!(node_at(topo, 30, column, row), Some(target));
+        assert_eq!(node_at(topo, 30, column, 1), None, "the header line is no node");
+        update(&mut app, Action::Click { column, row });
+        let topo = app.topo.as_ref().unwrap();
+        assert_eq!(topo.selected.as_ref(), Some(&key));
+        assert!(!topo.panel);
+        update(&mut app, Action::Click { column, row });
+        assert!(app.topo.as_ref().unwrap().panel, "a click on the selected node opens its panel");
+        // The wheel moves the selection a row of boxes.
+        let row_of = |app: &App| app.topo.as_ref().and_then(|t| t.selected_index().map(|i| t.diagram.nodes[i].row));
+        let before = row_of(&app);
+        update(&mut app, Action::Wheel { column, row, down: true });
+        assert_eq!(row_of(&app), before.map(|r| r + 1));
+    }
 }

@@ -5,13 +5,14 @@
 //! stay in place while the lines scroll.
 
 use super::{
-    chart, fit, output, pack, pad, runbooks, severity_label, silenced_label, status_label, text_width, thousands,
-    timeline, topology, wrap_words, App,
+    chart, fit, output, pack, pad, runbooks, severity_label, silenced_label, similar, status_label, text_width,
+    thousands, timeline, topology, wrap_words, App,
 };
 use crate::model::{
     Candidate, EntityId, Hop, KpiImpact, Problem, ProblemStatus, Severity, Signal, Timestamp, TrafficImpact,
 };
 use crate::report::{number, percent};
+use crate::ui::keymap::Command;
 use crate::ui::theme::Theme;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
@@ -118,10 +119,69 @@ pub fn all_lines(app: &App, problem: &Problem, width: u16) -> Vec<Line<'static>>
     let as_of = app.problems().as_of;
     let runbooks = runbooks::lines(app, problem, usize::from(width).max(20));
     let mut out = lines_with(problem, as_of, &app.theme, width, runbooks);
+    let logs = logs_block(app, problem, usize::from(width).max(20));
+    if !logs.is_empty() {
+        out.push(Line::default());
+        out.extend(logs);
+    }
+    // After the root cause (and its evidence), before the foundational cause.
+    let similar = similar::lines(app, problem.id, usize::from(width).max(20));
+    if !similar.is_empty() {
+        let at = out.iter().position(|l| l.spans.first().is_some_and(|s| s.content == "FOUNDATIONAL CAUSE"));
+        let at = at.unwrap_or(out.len());
+        out.splice(at..at, similar.into_iter().chain([Line::default()]));
+    }
     let topology = topology::lines(app, problem, as_of, usize::from(width).max(20));
     if !topology.is_empty() {
         out.push(Line::default());
         out.extend(topology);
+    }
+    out
+}
+
+/// Templates the LOGS block lists before the rest are summed up in one line.
+const MAX_TEMPLATES: usize = 5;
+
+/// LOGS: the templates of the problem's entities with the most lines in its span (from before
+/// onset to its end, or the cursor), each with a kept line of it, coloured by level; empty when
+/// no log source sent anything of those entities. After the signals: the root cause and its
+/// evidence come first on an 80x24 screen.
+fn logs_block(app: &App, problem: &Problem, width: usize) -> Vec<Line<'static>> {
+    use crate::ui::logs::{problem_entities, span_start};
+    let entities = problem_entities(problem);
+    if !entities.iter().any(|e| app.logs.knows(e)) {
+        return Vec::new();
+    }
+    let as_of = app.problems().as_of;
+    let to = problem.resolved_at.map_or(as_of, |r| r.min(as_of));
+    let top = app.logs.top_templates(&entities, span_start(problem), to);
+    let key = app.keymap.binding(Command::Logs).and_then(|b| b.keys.first()).map(ToString::to_string);
+    let note = key.map(|k| format!("{k}: log lines around onset"));
+    let mut out = vec![section("LOGS", note, &app.theme)];
+    if top.is_empty() {
+        out.push(Line::styled("  no lines counted since onset", app.theme.ui.muted));
+        return out;
+    }
+    let count_w = top.iter().take(MAX_TEMPLATES).map(|t| text_width(&thousands(t.count))).max().unwrap_or(1);
+    for t in top.iter().take(MAX_TEMPLATES) {
+        let lead = format!("  {:>count_w$}× {} ", thousands(t.count), pad(t.level.as_str(), 8));
+        let room = width.saturating_sub(text_width(&lead) + text_width(t.entity.as_str()) + 2);
+        out.push(Line::from(vec![
+            Span::raw(lead),
+            entity(t.entity, &app.theme),
+            Span::raw(format!("  {}", fit(t.template, room))),
+        ]));
+        if let Some(sample) = t.sample {
+            let lead = format!("    {} ", sample.at.clock());
+            let text = fit(&sample.line, width.saturating_sub(text_width(&lead)));
+            out.push(Line::from(vec![
+                Span::styled(lead, app.theme.ui.muted),
+                Span::styled(text, super::logs::level_style(&app.theme, sample)),
+            ]));
+        }
+    }
+    if top.len() > MAX_TEMPLATES {
+        out.push(Line::styled(format!("  and {} more", top.len() - MAX_TEMPLATES), app.theme.ui.muted));
     }
     out
 }

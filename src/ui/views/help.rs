@@ -5,7 +5,7 @@ use super::{pad, text_width, wrap_words, App};
 use crate::ui::keymap::Command;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Paragraph};
+use ratatui::widgets::{Block, Paragraph};
 use ratatui::Frame;
 
 /// Widest the box gets, in cells, so lines stay easy to read on wide screens.
@@ -150,6 +150,6 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     let height = (lines.len() as u16).saturating_add(2).min(area.height);
     let rect = Rect { x: area.x + (area.width - width) / 2, y: area.y + (area.height - height) / 2, width, height };
     let block = Block::bordered().title(" keys ").border_style(app.theme.ui.help_border);
-    frame.render_widget(Clear, rect);
+    super::clear_under(frame, area, rect);
     frame.render_widget(Paragraph::new(lines).block(block), rect);
 }

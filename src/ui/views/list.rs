@@ -126,14 +126,41 @@ fn filter_line(app: &App, width: usize) -> Line<'static> {
     Line::from(spans)
 }
 
+/// Where the list's parts go in `area`: the filter bar (when a filter shows), the table (header
+/// row, then problem rows), and the index of the first problem row shown. Computed from the App
+/// alone, so a mouse click finds the row drawn under it.
+fn window(app: &App, area: Rect) -> (Option<Rect>, Rect, usize) {
+    let mut table = area;
+    let mut bar = None;
+    if (app.list.editing || app.list.active()) && area.height > 1 {
+        bar = Some(Rect { height: 1, ..area });
+        table = Rect { y: area.y + 1, height: area.height - 1, ..area };
+    }
+    // The window keeps the selected row on screen, as the table's own offset would.
+    let rows_on_screen = usize::from(table.height.saturating_sub(1)).max(1);
+    let offset = app.selected_index().map_or(0, |i| (i + 1).saturating_sub(rows_on_screen));
+    (bar, table, offset)
+}
+
+/// The list index of the problem drawn on screen row `row` (the list fills the screen's body).
+pub fn row_at(app: &App, row: u16) -> Option<usize> {
+    let (w, h) = app.size;
+    let body = Rect::new(0, 1, w, h.saturating_sub(super::CHROME_ROWS));
+    let (_, table, offset) = window(app, body);
+    let first = table.y + 1;
+    if row < first || row >= table.y + table.height {
+        return None;
+    }
+    let index = offset + usize::from(row - first);
+    (index < app.list_ids().len()).then_some(index)
+}
+
 /// Draws the list into `area`.
 pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     let theme = &app.theme;
-    let mut area = area;
-    if (app.list.editing || app.list.active()) && area.height > 1 {
-        let bar = Rect { height: 1, ..area };
+    let (bar, area, offset) = window(app, area);
+    if let Some(bar) = bar {
         frame.render_widget(Paragraph::new(filter_line(app, usize::from(area.width))), bar);
-        area = Rect { y: area.y + 1, height: area.height - 1, ..area };
     }
     let set = app.problems();
     let id_w = id_width(set);
@@ -150,12 +177,10 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     };
     let header = Row::new(columns.iter().map(|c| Cell::from(aligned(title(*c), *c)))).style(theme.ui.header);
     // Only the rows on screen are looked up and built. The window is rebuilt from the App each
-    // frame (render never writes the App): it keeps the selected row on screen, as the table's
-    // own offset would.
+    // frame (render never writes the App).
     let ids = app.list_ids();
     let selected = app.selected_index();
     let rows_on_screen = usize::from(area.height.saturating_sub(1)).max(1);
-    let offset = selected.map_or(0, |i| (i + 1).saturating_sub(rows_on_screen));
     let window = &ids[offset.min(ids.len())..(offset + rows_on_screen).min(ids.len())];
     let problems: Vec<&Problem> = window.iter().filter_map(|id| set.problems.get(id)).collect();
     let rows: Vec<Row> = problems

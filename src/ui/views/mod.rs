@@ -5,10 +5,13 @@ pub mod chart;
 pub mod detail;
 pub mod help;
 pub mod list;
+pub mod logs;
 pub mod output;
 pub mod palette;
 pub mod plan;
+pub mod report;
 pub mod runbooks;
+pub mod similar;
 pub mod status;
 pub mod timeline;
 pub mod topology;
@@ -39,7 +42,9 @@ pub fn render(app: &App, frame: &mut Frame) {
     let [title, body, status_line] =
         Layout::vertical([Constraint::Length(1), Constraint::Fill(1), Constraint::Length(1)]).areas(frame.area());
     render_title(app, frame, title);
-    if let Some(topo) = &app.topo {
+    if let Some(pane) = &app.log_pane {
+        logs::render(app, pane, frame, body);
+    } else if let Some(topo) = &app.topo {
         topology_view::render(app, topo, frame, body);
     } else {
         match app.view {
@@ -58,14 +63,25 @@ pub fn render(app: &App, frame: &mut Frame) {
     if app.palette.is_some() {
         palette::render(app, frame, frame.area());
     }
+    if app.report.is_some() {
+        report::render(app, frame, frame.area());
+    }
     if app.help {
         help::render(app, frame, frame.area());
     }
 }
 
+/// Clears the rows an overlay box takes across the whole of `area`, not just the box: what is
+/// left of the view beside a box (a `›`, the end of a time) would read as part of it.
+pub(crate) fn clear_under(frame: &mut Frame, area: Rect, rect: Rect) {
+    let band = Rect { x: area.x, y: rect.y, width: area.width, height: rect.height };
+    frame.render_widget(ratatui::widgets::Clear, band.intersection(area));
+}
+
 /// The first line: what this is and what it shows.
 fn render_title(app: &App, frame: &mut Frame, area: Rect) {
     let what = match app.view {
+        _ if app.log_pane.is_some() => app.log_pane.as_ref().map(|p| logs::title(app, p)).unwrap_or_default(),
         _ if app.topo.is_some() => app.topo.as_ref().map(|t| topology_view::title(app, t)).unwrap_or_default(),
         View::List => list::title(app),
         View::Detail(id) => {

@@ -3,7 +3,7 @@
 use super::{fit, text_width, App};
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph};
+use ratatui::widgets::{Block, Borders, Paragraph};
 use ratatui::Frame;
 
 /// Width of the kind column (`problem`, `command`...).
@@ -47,8 +47,8 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     if palette.results.is_empty() {
         lines.push(Line::styled("  no match", theme.ui.muted));
     }
-    let title = format!(" {} of {} · Enter go · Esc close ", palette.results.len(), palette.candidates.len());
+    let title = format!(" {} of {} · Enter go · Esc close ", palette.results.len(), palette.len());
     let block = Block::default().borders(Borders::ALL).title(fit(&title, inner));
-    frame.render_widget(Clear, rect);
+    super::clear_under(frame, area, rect);
     frame.render_widget(Paragraph::new(lines).block(block), rect);
 }

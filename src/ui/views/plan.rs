@@ -12,7 +12,7 @@ use crate::ui::{Proposal, Request};
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Paragraph};
+use ratatui::widgets::{Block, Paragraph};
 use ratatui::Frame;
 
 /// Widest the box gets, in cells.
@@ -314,7 +314,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         Request::Cancel(c) => format!(" cancel {} on {}? ", c.runbook, c.problem),
     };
     let block = Block::bordered().title(title).border_style(theme.ui.help_border);
-    frame.render_widget(Clear, rect);
+    super::clear_under(frame, area, rect);
     frame.render_widget(Paragraph::new(body).block(block), rect);
 }
 

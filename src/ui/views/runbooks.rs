@@ -9,7 +9,7 @@ use crate::ui::keymap::Command;
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Paragraph};
+use ratatui::widgets::{Block, Paragraph};
 use ratatui::Frame;
 
 /// Runbooks listed in the detail before the rest are counted (`… and 2 more`).
@@ -126,6 +126,6 @@ pub fn render_chooser(app: &App, frame: &mut Frame, area: Rect) {
     let rect = Rect { x: area.x + (area.width - width) / 2, y: area.y + (area.height - height) / 2, width, height };
     let title = format!(" runbooks for {} ", chooser.problem);
     let block = Block::bordered().title(title).border_style(theme.ui.help_border);
-    frame.render_widget(Clear, rect);
+    super::clear_under(frame, area, rect);
     frame.render_widget(Paragraph::new(lines).block(block), rect);
 }

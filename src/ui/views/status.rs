@@ -59,7 +59,14 @@ fn sources(app: &App) -> Vec<Vec<Span<'static>>> {
         .sources
         .keys()
         .map(|n| (false, n))
-        .chain(app.freshness.sources.keys().filter(|n| !app.sources.contains_key(*n)).map(|n| (true, n)))
+        .chain(
+            app.freshness
+                .sources
+                .keys()
+                .chain(app.freshness.pulls.keys())
+                .filter(|n| !app.sources.contains_key(*n))
+                .map(|n| (true, n)),
+        )
         .collect();
     let mut out = Vec::new();
     for (_, name) in names {

@@ -1,0 +1,84 @@
+//! What a UI mode does before its first frame, callable without a terminal: the keymap and
+//! theme from the config directory, the App, and for `faultline demo` the built-in scenario read
+//! and the engine built. The binary runs these, and `benches/demo_startup.rs` times the same
+//! calls up to a first frame drawn into a `TestBackend` (target: under 100 ms).
+
+use super::{config_dir, load_style, settings_notice, update, Action, App, Feed, UiOptions};
+use crate::agent::Agent;
+use crate::engine::EngineConfig;
+use crate::journal::Journal;
+use crate::sources::fixture::{self, Scenario, ScenarioError};
+use ratatui::backend::Backend;
+use ratatui::Terminal;
+use std::path::{Path, PathBuf};
+
+/// The shipped demo scenario, built into the binary so `faultline demo` needs no files.
+pub const DEMO_SCENARIO: &str = include_str!("../../fixtures/scenarios/db-cpu-saturation.jsonl");
+/// The name errors give the built-in scenario.
+pub const DEMO_SCENARIO_NAME: &str = "<built-in>/fixtures/scenarios/db-cpu-saturation.jsonl";
+
+/// An App with the keymap and the theme `opts.appearance` chooses, with the user's files in the
+/// config directory laid over them. A bad file never stops the UI: it is left out (its defaults
+/// apply), logged, and named in the notice of the first frame.
+pub fn styled_app(opts: UiOptions) -> App {
+    let (keymap, theme, problems) = load_style(config_dir().as_deref(), &opts.appearance);
+    for problem in &problems {
+        tracing::warn!(%problem, "settings file left out; its defaults apply");
+    }
+    tracing::info!(colors = theme.mode.name(), "colour mode");
+    let mut app = App::with_style(opts, keymap, theme);
+    if let Some(text) = settings_notice(&problems) {
+        update(&mut app, Action::Feed(Feed::Notice(text)));
+    }
+    app
+}
+
+/// The scenario a demo plays: the file given, else the built-in one.
+pub fn demo_scenario(path: Option<&Path>) -> Result<Scenario, ScenarioError> {
+    match path {
+        Some(path) => fixture::load(path),
+        None => fixture::parse(DEMO_SCENARIO, Path::new(DEMO_SCENARIO_NAME)),
+    }
+}
+
+/// A demo ready to play: its engine (with the journal, if one is written) and the UI's options.
+pub struct Demo {
+    pub agent: Agent,
+    pub scenario: Scenario,
+    pub opts: UiOptions,
+}
+
+impl Demo {
+    /// The demo of `scenario` on an engine configured by `engine`; `readonly` and `log_path` as
+    /// the command line gave them.
+    pub fn new(
+        scenario: Scenario,
+        engine: EngineConfig,
+        journal: Option<Journal>,
+        readonly: bool,
+        log_path: Option<PathBuf>,
+        appearance: super::Appearance,
+    ) -> Demo {
+        let opts = UiOptions {
+            title: format!("demo: {}", scenario.header.name),
+            readonly,
+            log_path,
+            operator: crate::runbook::operator(),
+            silence: None,
+            runbooks: Default::default(),
+            appearance,
+        };
+        Demo { agent: Agent::new(engine, journal), scenario, opts }
+    }
+}
+
+/// Sizes the App to the terminal and draws one frame, as the event loop's first turn does.
+pub fn first_frame<B: Backend>(app: &mut App, terminal: &mut Terminal<B>) -> anyhow::Result<()>
+where
+    B::Error: Send + Sync + 'static,
+{
+    let size = terminal.size()?;
+    super::update(app, super::Action::Resize { width: size.width, height: size.height });
+    terminal.draw(|frame| super::render(app, frame))?;
+    Ok(())
+}

@@ -1,0 +1,90 @@
+//! The hard fault scenarios (`fixtures/scenarios/hard`): root cause under chronic noise and
+//! overlapping incidents.
+
+#[path = "../examples/make_fault_scenarios.rs"]
+#[allow(dead_code)]
+mod make_fault_scenarios;
+
+use faultline::engine::EngineConfig;
+use faultline::eval::scenarios::play;
+use faultline::sources::fixture;
+use std::path::Path;
+
+/// Prints every problem of `HARD` (a file under fixtures/scenarios/hard) with its signals and
+/// ranking: `HARD=chronic-neighbour-0 cargo test --test eval_hard dump -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn dump() {
+    let name = std::env::var("HARD").unwrap_or_else(|_| "chronic-neighbour-0".into());
+    let path = if name.ends_with(".jsonl") {
+        Path::new(&name).to_path_buf()
+    } else {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("fixtures/scenarios/hard/{name}.jsonl"))
+    };
+    let scenario = fixture::load(&path).unwrap();
+    let truth = scenario.header.truth.clone().unwrap();
+    println!("{}", scenario.header.description);
+    for i in &truth.incidents {
+        println!("truth {} root {}", i.id, i.root_cause);
+    }
+    let t0 = scenario.observations[0].at.0;
+    let (set, _) = play(&scenario.observations, &EngineConfig::default());
+    for p in set.problems.values() {
+        println!("\n{} {:?} {} opened +{}m", p.id, p.status, p.title, (p.opened_at.0 - t0) / 60_000);
+        for (k, s) in &p.signals {
+            let label = truth.signals.get(&k.0).map(String::as_str).unwrap_or("?");
+            println!(
+                "  {:<60} {:<10} first +{:>2}m last +{:>2}m active {} mark {:?} score {:.2}",
+                k.0,
+                label,
+                (s.first_seen.0 - t0) / 60_000,
+                (s.last_seen.0 - t0) / 60_000,
+                s.active,
+                s.mark,
+                s.score
+            );
+        }
+        for c in p.root_causes.iter().take(5) {
+            println!(
+                "  -> {} score {} explains {}/{} first +{}m: {}",
+                c.entity,
+                c.score,
+                c.explains,
+                c.affected,
+                (c.first_breach.0 - t0) / 60_000,
+                c.summary
+            );
+        }
+    }
+}
+
+/// The shipped hard files are what the generator writes, and the engine finds their roots: the
+/// figures reached when the timing rules went in (issue 13, point 4), as lower bounds. Before
+/// them the same set gave top-1 8/19, top-3 14/19 and left the root of every chronic-neighbour
+/// incident unranked.
+#[test]
+fn the_hard_scenarios_root_causes_are_ranked_first_despite_chronic_noise_and_overlaps() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/scenarios/hard");
+    for seed in make_fault_scenarios::HARD_SEEDS {
+        for kind in make_fault_scenarios::HARD_KINDS {
+            let shipped = std::fs::read(dir.join(format!("{kind}-{seed}.jsonl"))).unwrap();
+            let generated = make_fault_scenarios::render_hard(kind, seed).unwrap();
+            assert!(generated == shipped, "hard/{kind}-{seed}.jsonl is stale: run the generator with --hard");
+        }
+    }
+    let report = faultline::eval::scenarios::evaluate(&dir).unwrap();
+    let total = report.total();
+    let n = total.incidents.len();
+    let top1 = total.incidents.iter().filter(|i| i.root_rank == Some(1)).count();
+    let top3 = total.incidents.iter().filter(|i| i.root_rank.is_some_and(|r| r <= 3)).count();
+    assert_eq!(n, 19, "{report}");
+    // Reached: 16/19 first (the misses: a log-only fault 4 minutes after the trouble above it,
+    // within the 5-minute slack; a deployment whose error burst coincides with a spike of the
+    // database below it), every root in the top 3.
+    assert!(top1 >= 16, "top-1 {top1}/{n}\n{report}");
+    assert!(top3 >= 19, "top-3 {top3}/{n}\n{report}");
+    // The chronic neighbour is never anyone's root.
+    for s in report.scenarios.iter().filter(|s| s.name.starts_with("chronic-neighbour")) {
+        assert_eq!(s.incidents[0].root_rank, Some(1), "{report}");
+    }
+}
