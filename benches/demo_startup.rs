@@ -1,12 +1,12 @@
 //! `faultline demo` from start to its first frame, without a terminal: the built-in scenario
 //! read (10,130 observations of JSON Lines), the engine built, the keymap and theme loaded, and
 //! the first frame drawn into ratatui's `TestBackend`, through the same calls the binary makes
-//! (`faultline::ui::startup`). Not measured: the process start, the log file, entering the
+//! (`faultline::startup`). Not measured: the process start, the log file, entering the
 //! alternate screen. Run with `cargo bench --bench demo_startup`; target: under 100 ms.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use faultline::engine::EngineConfig;
-use faultline::ui::startup::{demo_scenario, first_frame, styled_app, Demo};
+use faultline::startup::{demo_scenario, first_frame, styled_app, Demo};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 use std::hint::black_box;

@@ -317,12 +317,13 @@ pub fn run(args: Args) -> Result<()> {
             let loaded = config.as_deref().map(Config::load).transpose()?;
             let engine = loaded.as_ref().map(Config::engine).unwrap_or_default();
             let appearance = appearance(args.theme.as_deref(), args.colors, loaded.as_ref().zip(config.as_deref()));
-            let scenario = ui::startup::demo_scenario(scenario.as_deref())?;
+            let scenario = faultline::startup::demo_scenario(scenario.as_deref())?;
             if !(speed.is_finite() && speed > 0.0) {
                 bail!("--speed must be a positive number of data seconds per second, got {speed}");
             }
             let journal = journal.as_deref().map(open_new_journal).transpose()?;
-            let demo = ui::startup::Demo::new(scenario, engine, journal, args.readonly, Some(log_path), appearance);
+            let demo =
+                faultline::startup::Demo::new(scenario, engine, journal, args.readonly, Some(log_path), appearance);
             if headless {
                 demo_headless(demo.agent, demo.scenario, events_out.as_deref())
             } else {

@@ -14,4 +14,5 @@ pub mod model;
 pub mod report;
 pub mod runbook;
 pub mod sources;
+pub mod startup;
 pub mod ui;

@@ -336,7 +336,7 @@ impl HttpClient {
 }
 
 /// The error and its causes on one line (reqwest's own message is terse).
-fn source_chain(e: &dyn std::error::Error) -> String {
+pub fn source_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
     while let Some(c) = cur {

@@ -18,7 +18,6 @@ pub mod palette;
 pub mod proposal;
 pub mod runs;
 pub mod settings;
-pub mod startup;
 mod terminal;
 pub mod theme;
 pub mod topo;
@@ -133,7 +132,7 @@ pub fn load_style(config_dir: Option<&Path>, appearance: &Appearance) -> (Keymap
 
 /// The status-line notice for settings files that were left out: every problem, then what was
 /// done about it.
-fn settings_notice(problems: &[SettingsError]) -> Option<String> {
+pub(crate) fn settings_notice(problems: &[SettingsError]) -> Option<String> {
     if problems.is_empty() {
         return None;
     }
@@ -170,7 +169,7 @@ pub fn run(
     requests: Option<UnboundedSender<Request>>,
     opts: UiOptions,
 ) -> anyhow::Result<()> {
-    let mut app = startup::styled_app(opts);
+    let mut app = crate::startup::styled_app(opts);
     let requests = requests.as_ref();
 
     let mut session = terminal::Session::enter()?;

@@ -249,9 +249,9 @@ impl AwsClient {
             if e.is_timeout() {
                 FetchError::Timeout { url: shown.clone(), ms: self.timeout_ms }
             } else if e.is_connect() {
-                FetchError::Connect { url: shown.clone(), message: chain(&e) }
+                FetchError::Connect { url: shown.clone(), message: crate::sources::http::source_chain(&e) }
             } else {
-                FetchError::Other { url: shown.clone(), message: chain(&e) }
+                FetchError::Other { url: shown.clone(), message: crate::sources::http::source_chain(&e) }
             }
         };
         let mut response = builder.body(body).send().await.map_err(classify)?;
@@ -273,17 +273,6 @@ pub fn amz_date(t: Timestamp) -> String {
     let s = t.to_rfc3339();
     let s: String = s.get(..19).unwrap_or(&s).chars().filter(|c| *c != '-' && *c != ':').collect();
     format!("{s}Z")
-}
-
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }
 
 #[cfg(test)]

@@ -144,7 +144,7 @@ impl LokiClient {
         let ms = self.settings.timeout_ms;
         let classify = |e: reqwest::Error| {
             let e = e.without_url();
-            let message = chain(&e);
+            let message = crate::sources::http::source_chain(&e);
             Attempt::Failed(if e.is_timeout() {
                 FetchError::Timeout { url: shown.clone(), ms }
             } else if e.is_connect() {
@@ -205,16 +205,4 @@ fn root_certificates(auth: &Auth) -> Result<Vec<reqwest::Certificate>, FetchErro
     let pem = std::fs::read(ca).map_err(|e| FetchError::Setup(format!("ca_file {}: {e}", ca.display())))?;
     reqwest::Certificate::from_pem_bundle(&pem)
         .map_err(|e| FetchError::Setup(format!("ca_file {}: not PEM certificates: {e}", ca.display())))
-}
-
-/// The error and its causes on one line.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }

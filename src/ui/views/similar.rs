@@ -14,6 +14,11 @@ const FULL_HEIGHT: u16 = 30;
 pub fn lines(app: &App, problem: ProblemId, width: usize) -> Vec<Line<'static>> {
     let theme = &app.theme;
     let Some(block) = app.similar.as_ref().filter(|b| b.problem == problem) else { return Vec::new() };
+    // "Nothing similar" is worth rows only on a tall terminal: at 80x24 the root cause, its
+    // evidence and the foundational cause come first.
+    if block.rows.is_empty() && app.size.1 < FULL_HEIGHT {
+        return Vec::new();
+    }
     let key = app.keymap.binding(crate::ui::Command::OpenSimilar).and_then(|b| b.keys.first()).map(|k| k.to_string());
     let note = match (&key, block.rows.is_empty()) {
         (_, true) => None,

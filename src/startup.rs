@@ -1,19 +1,20 @@
-//! What a UI mode does before its first frame, callable without a terminal: the keymap and
+//! What a UI mode does before its first frame, callable without a terminal (outside `ui`, which
+//! never reaches a source: the demo reads its scenario here): the keymap and
 //! theme from the config directory, the App, and for `faultline demo` the built-in scenario read
 //! and the engine built. The binary runs these, and `benches/demo_startup.rs` times the same
 //! calls up to a first frame drawn into a `TestBackend` (target: under 100 ms).
 
-use super::{config_dir, load_style, settings_notice, update, Action, App, Feed, UiOptions};
 use crate::agent::Agent;
 use crate::engine::EngineConfig;
 use crate::journal::Journal;
 use crate::sources::fixture::{self, Scenario, ScenarioError};
+use crate::ui::{config_dir, load_style, settings_notice, update, Action, App, Feed, UiOptions};
 use ratatui::backend::Backend;
 use ratatui::Terminal;
 use std::path::{Path, PathBuf};
 
 /// The shipped demo scenario, built into the binary so `faultline demo` needs no files.
-pub const DEMO_SCENARIO: &str = include_str!("../../fixtures/scenarios/db-cpu-saturation.jsonl");
+pub const DEMO_SCENARIO: &str = include_str!("../fixtures/scenarios/db-cpu-saturation.jsonl");
 /// The name errors give the built-in scenario.
 pub const DEMO_SCENARIO_NAME: &str = "<built-in>/fixtures/scenarios/db-cpu-saturation.jsonl";
 
@@ -57,7 +58,7 @@ impl Demo {
         journal: Option<Journal>,
         readonly: bool,
         log_path: Option<PathBuf>,
-        appearance: super::Appearance,
+        appearance: crate::ui::Appearance,
     ) -> Demo {
         let opts = UiOptions {
             title: format!("demo: {}", scenario.header.name),
@@ -78,7 +79,7 @@ where
     B::Error: Send + Sync + 'static,
 {
     let size = terminal.size()?;
-    super::update(app, super::Action::Resize { width: size.width, height: size.height });
-    terminal.draw(|frame| super::render(app, frame))?;
+    crate::ui::update(app, crate::ui::Action::Resize { width: size.width, height: size.height });
+    terminal.draw(|frame| crate::ui::render(app, frame))?;
     Ok(())
 }
