@@ -249,7 +249,10 @@ struct TempCopy(PathBuf);
 impl TempCopy {
     fn new(original: &Path) -> std::io::Result<TempCopy> {
         let name = original.file_name().map_or_else(|| "journal".into(), |n| n.to_string_lossy().into_owned());
-        let path = std::env::temp_dir().join(format!("faultline-salvage-{}-{name}", std::process::id()));
+        // Unique per process and per copy: two salvages in one process never share a file.
+        static COPIES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = COPIES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("faultline-salvage-{}-{n}-{name}", std::process::id()));
         Ok(TempCopy(path))
     }
 
