@@ -199,10 +199,36 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// A reqwest client builder with what every HTTP source shares: the source's timeouts, the CA
+/// bundle of `ca_file` and the client certificate of `client_cert_file` (headers are the caller's).
+pub fn client_builder(settings: &HttpSettings) -> Result<reqwest::ClientBuilder, FetchError> {
+    // rustls needs a process-wide crypto provider; installing twice is harmless.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let setup = |e: String| FetchError::Setup(e);
+    let auth = &settings.auth;
+    let mut builder = reqwest::Client::builder()
+        .timeout(Duration::from_millis(settings.timeout_ms))
+        .connect_timeout(Duration::from_millis(settings.timeout_ms));
+    if let Some(ca) = &auth.ca_file {
+        let pem = std::fs::read(ca).map_err(|e| setup(format!("ca_file {}: {e}", ca.display())))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| setup(format!("ca_file {}: not PEM certificates: {e}", ca.display())))?;
+        for c in certs {
+            builder = builder.add_root_certificate(c);
+        }
+    }
+    if let Some(cert) = &auth.client_cert_file {
+        let pem = std::fs::read(cert).map_err(|e| setup(format!("client_cert_file {}: {e}", cert.display())))?;
+        let id = reqwest::Identity::from_pem(&pem).map_err(|e| {
+            setup(format!("client_cert_file {}: needs a PEM certificate and its key: {e}", cert.display()))
+        })?;
+        builder = builder.identity(id);
+    }
+    Ok(builder)
+}
+
 impl HttpClient {
     pub fn new(settings: HttpSettings) -> Result<HttpClient, FetchError> {
-        // rustls needs a process-wide crypto provider; installing twice is harmless.
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let setup = |e: String| FetchError::Setup(e);
         let mut headers = HeaderMap::new();
         let auth = &settings.auth;
@@ -223,25 +249,7 @@ impl HttpClient {
             v.set_sensitive(true);
             headers.insert(AUTHORIZATION, v);
         }
-        let mut builder = reqwest::Client::builder()
-            .default_headers(headers)
-            .timeout(Duration::from_millis(settings.timeout_ms))
-            .connect_timeout(Duration::from_millis(settings.timeout_ms));
-        if let Some(ca) = &auth.ca_file {
-            let pem = std::fs::read(ca).map_err(|e| setup(format!("ca_file {}: {e}", ca.display())))?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem)
-                .map_err(|e| setup(format!("ca_file {}: not PEM certificates: {e}", ca.display())))?;
-            for c in certs {
-                builder = builder.add_root_certificate(c);
-            }
-        }
-        if let Some(cert) = &auth.client_cert_file {
-            let pem = std::fs::read(cert).map_err(|e| setup(format!("client_cert_file {}: {e}", cert.display())))?;
-            let id = reqwest::Identity::from_pem(&pem).map_err(|e| {
-                setup(format!("client_cert_file {}: needs a PEM certificate and its key: {e}", cert.display()))
-            })?;
-            builder = builder.identity(id);
-        }
+        let builder = client_builder(&settings)?.default_headers(headers);
         let client = builder.build().map_err(|e| setup(e.to_string()))?;
         Ok(HttpClient { client, settings })
     }

@@ -380,16 +380,9 @@ pub fn http_request(method: &str, url: &str, body: Option<(&str, &str)>) -> std:
     Ok((status, body.to_string()))
 }
 
-/// Percent-encodes a query parameter value.
+/// Percent-encodes a query parameter value (everything but `A-Z a-z 0-9 - _ . ~`).
 pub fn urlencode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
+    faultline::sources::cloudwatch::sigv4::encode(s)
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` for Unix seconds (for Alertmanager silences, Prometheus `time=` etc.).

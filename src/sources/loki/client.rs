@@ -37,7 +37,6 @@ enum Attempt {
 
 impl LokiClient {
     pub fn new(settings: HttpSettings, tenant: Option<String>) -> Result<LokiClient, FetchError> {
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let setup = FetchError::Setup;
         let auth: &Auth = &settings.auth;
         let bearer = auth.bearer_token.as_ref().map(|t| t.read("bearer_token")).transpose().map_err(setup)?;
@@ -52,19 +51,7 @@ impl LokiClient {
             HeaderValue::from_str(t)
                 .map_err(|_| setup(format!("tenant `{t}` holds characters a header cannot carry")))?;
         }
-        let mut builder = reqwest::Client::builder()
-            .timeout(Duration::from_millis(settings.timeout_ms))
-            .connect_timeout(Duration::from_millis(settings.timeout_ms));
-        for cert in root_certificates(auth)? {
-            builder = builder.add_root_certificate(cert);
-        }
-        if let Some(cert) = &auth.client_cert_file {
-            let pem = std::fs::read(cert).map_err(|e| setup(format!("client_cert_file {}: {e}", cert.display())))?;
-            let id = reqwest::Identity::from_pem(&pem).map_err(|e| {
-                setup(format!("client_cert_file {}: needs a PEM certificate and its key: {e}", cert.display()))
-            })?;
-            builder = builder.identity(id);
-        }
+        let builder = crate::sources::http::client_builder(&settings)?;
         let client = builder.build().map_err(|e| setup(e.to_string()))?;
         Ok(LokiClient { client, settings, tenant, bearer, basic })
     }
@@ -197,12 +184,4 @@ fn retryable(e: &FetchError) -> bool {
             | FetchError::Unavailable { .. }
             | FetchError::Closed { .. }
     )
-}
-
-/// Extra CA certificates from `ca_file`, if any.
-fn root_certificates(auth: &Auth) -> Result<Vec<reqwest::Certificate>, FetchError> {
-    let Some(ca) = &auth.ca_file else { return Ok(Vec::new()) };
-    let pem = std::fs::read(ca).map_err(|e| FetchError::Setup(format!("ca_file {}: {e}", ca.display())))?;
-    reqwest::Certificate::from_pem_bundle(&pem)
-        .map_err(|e| FetchError::Setup(format!("ca_file {}: not PEM certificates: {e}", ca.display())))
 }
