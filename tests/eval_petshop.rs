@@ -41,13 +41,18 @@ fn small_scenario(dir: &Path) {
         let slow = if i >= 2 { 1.0 } else { 0.0 };
         writeln!(issue, "{t}.0,{},{},{}", 0.09 + 0.5 * slow, 0.03 + 0.45 * slow, 0.02 + 0.4 * slow).unwrap();
     }
-    write(dir, "test/issue_0/metrics.csv", &issue);
-    write(
-        dir,
-        "test/issue_0/target.json",
-        r#"{"target": {"node": "site", "metric": "latency", "agg": "Average", "timestamp": 1681855800},
-            "root_cause": {"node": "db", "metric": null}, "metadata": {}}"#,
+    write_issue(dir, &issue, "latency", 1_681_855_800, "db");
+}
+
+/// Writes `test/issue_0`: its metrics, and a target naming `site`'s `metric` (Average) broken at
+/// `at` (Unix seconds) and the true root cause.
+fn write_issue(dir: &Path, metrics: &str, metric: &str, at: u64, root: &str) {
+    write(dir, "test/issue_0/metrics.csv", metrics);
+    let target = format!(
+        r#"{{"target": {{"node": "site", "metric": "{metric}", "agg": "Average", "timestamp": {at}}},
+            "root_cause": {{"node": "{root}", "metric": null}}, "metadata": {{}}}}"#
     );
+    write(dir, "test/issue_0/target.json", &target);
 }
 
 #[test]
@@ -104,13 +109,7 @@ fn loud_noise_behind_a_healthy_service(dir: &Path) {
         let (site, list) = if i >= 3 { (99.4, 96.0 + 0.5 * i as f64) } else { (100.0, 100.0) };
         writeln!(issue, "{t}.0,{site},{list},0.03,{},{}", 0.06 + 0.001 * i as f64, 0.2 + 0.01 * i as f64).unwrap();
     }
-    write(dir, "test/issue_0/metrics.csv", &issue);
-    write(
-        dir,
-        "test/issue_0/target.json",
-        r#"{"target": {"node": "site", "metric": "availability", "agg": "Average", "timestamp": 1681856220},
-            "root_cause": {"node": "list", "metric": null}, "metadata": {}}"#,
-    );
+    write_issue(dir, &issue, "availability", 1_681_856_220, "list");
 }
 
 /// With no signal on the target, the issue's problem is one whose trouble can have reached it
