@@ -94,7 +94,7 @@ pub enum ProblemMatch {
     TargetNode,
     /// No signal on the target node: a problem with trouble (see [`is_trouble`]) on what the
     /// target calls, reached the way the fault tree walks: on through a callee only if it is in
-    /// trouble itself (see [`trouble_reach`]).
+    /// trouble itself (see `trouble_reach`).
     Downstream,
     /// The engine raised nothing in the issue period on the target or below it.
     None,
