@@ -265,7 +265,10 @@ fn year(c: &mut Criterion) {
     {
         let mut j = Journal::open(&path).expect("the journal opens");
         let n = store::catch_up(&mut j).expect("catch up");
-        println!("store built from {n} events in {:.1} s (once, on the first catch-up)", started.elapsed().as_secs_f64());
+        println!(
+            "store built from {n} events in {:.1} s (once, on the first catch-up)",
+            started.elapsed().as_secs_f64()
+        );
         // What the agent pays per cycle: one incident's events, then a catch-up.
         let mut rng = Rng(11);
         let (hosts, services, templates) = (names("host:h", 400), names("service:s", 60), names("t-", 40));

@@ -364,8 +364,14 @@ fn recorded_source_health_decides_what_was_stale_not_gaps_in_data() {
     let journal = path.display().to_string();
     let (ok, out, err) = faultline(&["report", "--journal", &journal, "--since", "12h"]);
     assert!(ok, "{err}");
-    assert!(out.contains("- prometheus stale 1 time(s), 20m in all, longest 20m from 10:00:00 (connection refused)"), "{out}");
+    assert!(
+        out.contains("- prometheus stale 1 time(s), 20m in all, longest 20m from 10:00:00 (connection refused)"),
+        "{out}"
+    );
     let (ok, out, err) = faultline(&["report", "--journal", &journal, "--since", "1h"]);
     assert!(ok, "{err}");
-    assert!(out.contains("Every source was healthy throughout, as the agent saw it: alertmanager, prometheus."), "{out}");
+    assert!(
+        out.contains("Every source was healthy throughout, as the agent saw it: alertmanager, prometheus."),
+        "{out}"
+    );
 }

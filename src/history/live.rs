@@ -5,8 +5,8 @@
 //! this is the same history the CLI reads, without a second reader or channel.
 
 use super::handover::{Format, Handover, Period};
-use super::staleness::{StaleStretch, Staleness, STALE_GAP_MS};
 use super::similar::{outcome_line, Index};
+use super::staleness::{StaleStretch, Staleness, STALE_GAP_MS};
 use super::summary::{fold_into, IncidentSummary};
 use crate::model::{EventKind, Observation, ObservationKind, Problem, ProblemEvent, ProblemId, Timestamp};
 use std::collections::BTreeMap;
@@ -62,7 +62,12 @@ impl LiveHistory {
             match self.last_metric.get_mut(name) {
                 Some(last) => {
                     if o.at.since(*last) > STALE_GAP_MS {
-                        self.stale.push(StaleStretch { source: name.to_string(), from: *last, until: o.at, reason: None });
+                        self.stale.push(StaleStretch {
+                            source: name.to_string(),
+                            from: *last,
+                            until: o.at,
+                            reason: None,
+                        });
                     }
                     *last = (*last).max(o.at);
                 }

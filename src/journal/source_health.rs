@@ -30,7 +30,12 @@ impl Journal {
     /// Records `source`'s health as of a pull at `at` (`stale`: why it failed, `None` when the
     /// pull was fine), unless it is what the journal already says for that source. Returns
     /// whether a row was written.
-    pub fn record_source_health(&mut self, source: &str, at: Timestamp, stale: Option<&str>) -> Result<bool, JournalError> {
+    pub fn record_source_health(
+        &mut self,
+        source: &str,
+        at: Timestamp,
+        stale: Option<&str>,
+    ) -> Result<bool, JournalError> {
         if self.read_only {
             return Err(JournalError::ReadOnly { path: self.path.clone(), action: "recording source health" });
         }

@@ -74,7 +74,10 @@ impl Journal {
 
     /// The stored bodies of `problems` (those with a row), with the data time of their last
     /// folded event.
-    pub fn stored_summaries(&self, problems: &[ProblemId]) -> Result<Vec<(ProblemId, Timestamp, String)>, JournalError> {
+    pub fn stored_summaries(
+        &self,
+        problems: &[ProblemId],
+    ) -> Result<Vec<(ProblemId, Timestamp, String)>, JournalError> {
         let action = "reading stored summaries";
         let mut stmt = self
             .conn
@@ -126,7 +129,13 @@ impl Journal {
                     value: r.problem.0,
                 })?;
                 insert
-                    .execute(params![id, r.opened_at.millis(), r.closed_at.map(|t| t.millis()), r.last_at.millis(), r.body])
+                    .execute(params![
+                        id,
+                        r.opened_at.millis(),
+                        r.closed_at.map(|t| t.millis()),
+                        r.last_at.millis(),
+                        r.body
+                    ])
                     .map_err(sqlite_err(path, &action))?;
             }
         }
