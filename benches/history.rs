@@ -34,6 +34,7 @@ use faultline::journal::Journal;
 use faultline::model::{EntityId, EntityKind, Observation, ObservationKind, Outcome, ProblemId, Severity, Timestamp};
 use generate::{History, Incident, Rng, DAY, HOUR, MINUTE, WEEK_START};
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::time::Instant;
 
 fn names(prefix: &str, n: usize) -> Vec<&'static str> {
@@ -162,6 +163,18 @@ fn write_health(j: &mut Journal, days: i64) {
     }
 }
 
+/// A journal of `days` days of incidents in a new temporary directory, with metric
+/// observations over its last `metric_days`; the history (for more incidents) and its events.
+fn generated(name: &str, seed: u64, days: i64, metric_days: i64) -> (tempfile::TempDir, PathBuf, History, usize) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join(name);
+    let mut h = History::new();
+    let mut j = Journal::open(&path).expect("the journal opens");
+    let events = write_days(&mut j, &mut h, &mut Rng(seed), 0, days);
+    write_metrics(&mut j, WEEK_START + (days - metric_days) * DAY, metric_days * 24 * 60);
+    (dir, path, h, events)
+}
+
 fn ms(started: Instant) -> f64 {
     started.elapsed().as_secs_f64() * 1000.0
 }
@@ -190,15 +203,7 @@ fn report(c: &mut Criterion) {
     if !wanted("report/month") {
         return;
     }
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let path = dir.path().join("month.sqlite");
-    let mut rng = Rng(42);
-    let events = {
-        let mut j = Journal::open(&path).expect("the journal opens");
-        let events = write_days(&mut j, &mut History::new(), &mut rng, 0, 30);
-        write_metrics(&mut j, WEEK_START, 30 * 24 * 60);
-        events
-    };
+    let (_dir, path, _, events) = generated("month.sqlite", 42, 30, 30);
     println!("month journal: {events} events, {} MiB", std::fs::metadata(&path).map_or(0, |m| m.len()) >> 20);
 
     // Where the time went before the store: each step of the report, from the events.
@@ -242,20 +247,11 @@ fn year(c: &mut Criterion) {
     if !wanted("year/") {
         return;
     }
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let path = dir.path().join("year.sqlite");
-    let mut rng = Rng(7);
     let days = 360;
     let started = Instant::now();
-    let mut h = History::new();
-    let events = {
-        let mut j = Journal::open(&path).expect("the journal opens");
-        let events = write_days(&mut j, &mut h, &mut rng, 0, days);
-        // Observations are kept 7 days (the default retention); events and health for ever.
-        write_metrics(&mut j, WEEK_START + (days - 7) * DAY, 7 * 24 * 60);
-        write_health(&mut j, days);
-        events
-    };
+    // Observations are kept 7 days (the default retention); events and health for ever.
+    let (_dir, path, mut h, events) = generated("year.sqlite", 7, days, 7);
+    Journal::open(&path).map(|mut j| write_health(&mut j, days)).expect("the journal opens");
     println!(
         "year journal: {events} events, {} MiB, written in {:.0} s",
         std::fs::metadata(&path).map_or(0, |m| m.len()) >> 20,
