@@ -1,8 +1,12 @@
 //! Reading the history from where it is kept: a journal (live, or an agent's, read-only) or an
-//! incident bundle. The journal reads skip signal repeats (most of its rows) and, for a period,
-//! read only the problems alive in it (by the `at` and `kind` indexes of schema version 4).
+//! incident bundle. A journal's summaries come from its store ([`store`], schema version 6)
+//! when the agent keeps one; else its events are folded, skipping signal repeats (most of its
+//! rows) and, for a period, reading only the problems alive in it (by the `at` and `kind`
+//! indexes of schema version 4).
 
-use super::handover::{stale_stretches, Period, StaleStretch};
+use super::handover::Period;
+use super::staleness::Staleness;
+use super::store;
 use super::summary::{summarize, IncidentSummary};
 use crate::bundle::{self, Bundle, FileKind};
 use crate::journal::Journal;
@@ -41,6 +45,12 @@ impl Source {
         let kind = match bundle::file_kind(path)? {
             FileKind::Bundle => Kind::Bundle(Bundle::read(path)?),
             FileKind::Journal => Kind::Journal(Journal::open_read_only(path)?),
+            // A live journal's header may still be in its write-ahead log (no checkpoint yet):
+            // SQLite reads through it.
+            FileKind::Other if wal_of(path).exists() => match Journal::open_read_only(path) {
+                Ok(j) => Kind::Journal(j),
+                Err(_) => return Err(HistoryError::Unknown(path.to_path_buf())),
+            },
             FileKind::Other => return Err(HistoryError::Unknown(path.to_path_buf())),
         };
         Ok(Source { path: path.to_path_buf(), kind })
@@ -59,27 +69,54 @@ impl Source {
     pub fn summaries(&self, until: Option<Timestamp>) -> Result<BTreeMap<ProblemId, IncidentSummary>, HistoryError> {
         let until = until.unwrap_or(Timestamp(i64::MAX));
         Ok(match &self.kind {
-            Kind::Journal(j) => summarize(&j.history_events(until)?),
+            Kind::Journal(j) => match store::read(j, Timestamp(i64::MIN), until)? {
+                Some(stored) => stored.into_iter().filter(|(_, s)| s.opened_at <= until).collect(),
+                None => summarize(&j.history_events(until)?),
+            },
             Kind::Bundle(b) => summarize(b.events.iter().filter(|e| e.at <= until)),
         })
     }
 
-    /// Summaries of the problems alive in `period`, folded from their events up to its end.
+    /// Summaries of the problems alive in `period`, folded from their events up to its end
+    /// (possibly with a few more: the report picks). From the journal's stored summaries when
+    /// it keeps them ([`store`]), else from its events.
     pub fn summaries_in(&self, period: Period) -> Result<BTreeMap<ProblemId, IncidentSummary>, HistoryError> {
+        Ok(match &self.kind {
+            Kind::Journal(j) => match store::read(j, period.from, period.until)? {
+                Some(stored) => stored,
+                None => self.folded_in(period)?,
+            },
+            Kind::Bundle(b) => summarize(b.events.iter().filter(|e| e.at <= period.until)),
+        })
+    }
+
+    /// [`Source::summaries_in`] folded from the events, never from the stored summaries: what
+    /// the store is checked against.
+    pub fn folded_in(&self, period: Period) -> Result<BTreeMap<ProblemId, IncidentSummary>, HistoryError> {
         Ok(match &self.kind {
             Kind::Journal(j) => summarize(&j.history_events_between(period.from, period.until)?),
             Kind::Bundle(b) => summarize(b.events.iter().filter(|e| e.at <= period.until)),
         })
     }
 
-    /// Stretches in `period` when a source sent no data.
-    pub fn stale(&self, period: Period) -> Result<Vec<StaleStretch>, HistoryError> {
-        let seen = match &self.kind {
-            Kind::Journal(j) => j.data_times(period.from, period.until)?,
-            Kind::Bundle(b) => data_times(&b.observations, period),
-        };
-        Ok(stale_stretches(seen, period))
+    /// Which sources were stale in `period`: from the health the agent recorded when the
+    /// journal has it, else from gaps in metric data (see [`super::staleness`]).
+    pub fn stale(&self, period: Period) -> Result<Staleness, HistoryError> {
+        Ok(match &self.kind {
+            Kind::Journal(j) => match j.source_health_between(period.from, period.until)? {
+                Some(changes) => Staleness::from_health(&changes, period),
+                None => Staleness::from_gaps(j.data_times(period.from, period.until)?, period),
+            },
+            Kind::Bundle(b) => Staleness::from_gaps(data_times(&b.observations, period), period),
+        })
     }
+}
+
+/// SQLite's write-ahead log beside `path`.
+fn wal_of(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push("-wal");
+    PathBuf::from(name)
 }
 
 /// When each source sent metric data in `period`, from observations in memory (a bundle's, the

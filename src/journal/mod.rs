@@ -54,6 +54,8 @@ pub mod requests;
 pub mod salvage;
 mod schema;
 mod snapshots;
+mod source_health;
+mod summaries;
 #[cfg(test)]
 mod tests;
 
@@ -62,6 +64,8 @@ pub use lock::{Holder, WriterHold};
 pub use requests::{QueuedRequest, RequestQueue, RequestState, REQUEST_MAX_AGE_MS};
 pub use schema::SCHEMA_VERSION;
 pub use snapshots::{checksum, SnapshotMeta, SnapshotRow, SnapshotUnusable, KEEP_SNAPSHOTS};
+pub use source_health::HealthChange;
+pub use summaries::{StoredHistory, SummaryRow};
 
 use crate::model::{Observation, ProblemEvent, ProblemId, Timestamp};
 use rusqlite::{params, Connection, OpenFlags, TransactionBehavior};

@@ -584,13 +584,17 @@ fn a_version_1_journal_is_migrated_and_keeps_its_events() {
     let raw = Connection::open(&path).unwrap();
     // What a version 1 file looks like: without the steps that came after it.
     raw.execute_batch(
-        "DROP TRIGGER problem_events_no_replace; DROP TABLE requests; DROP TABLE snapshots; PRAGMA user_version = 1;",
+        "DROP TRIGGER problem_events_no_replace; DROP TABLE requests; DROP TABLE snapshots; \
+         DROP TABLE source_health; DROP TABLE problem_summaries; PRAGMA user_version = 1;",
     )
     .unwrap();
     drop(raw);
 
     let viewer = Journal::open_read_only(&path).unwrap();
     assert_eq!(viewer.schema_version().unwrap(), 1, "a viewer never migrates");
+    // The history's tables are missing: no health known, no summaries stored.
+    assert_eq!(viewer.source_health_between(Timestamp(0), Timestamp(i64::MAX)).unwrap(), None);
+    assert_eq!(viewer.summaries_covered(1).unwrap(), 0);
     assert_eq!(viewer.events_after(0).unwrap(), events);
     assert!(viewer.snapshots().unwrap().is_empty(), "an older file has no snapshots table: none");
     assert_eq!(viewer.observations().unwrap(), vec![metric(T0, &[0.5])]);
