@@ -84,7 +84,7 @@ fn a_503_is_retried_then_the_answer_comes_through() {
     let (url, seen) = serve(vec![Reply::Status(503, "busy"), Reply::Status(502, ""), Reply::Status(200, "{\"ok\":1}")]);
     let c = HttpClient::new(fast()).unwrap();
     let got = rt().block_on(c.get(&url, &[("query", "up".to_string())])).unwrap();
-    assert_eq!(got, Fetched { status: 200, body: b"{\"ok\":1}".to_vec() });
+    assert_eq!(got, Fetched { status: 200, body: b"{\"ok\":1}".to_vec(), retry_after: None });
     let seen = seen.lock().unwrap();
     assert_eq!(seen.len(), 3);
     assert!(seen[0].starts_with("GET /api?query=up HTTP/1.1"), "{}", seen[0]);
