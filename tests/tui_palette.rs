@@ -14,7 +14,6 @@ use faultline::ui::{update, Action, App, Feed, SourceHealth, UiOptions, View};
 mod screen;
 use screen::{demo_app, draw, key, rows, screen, type_text};
 
-use screen::DEMO_SCENARIO as SCENARIO;
 /// 2026-11-02T03:00:00Z in milliseconds.
 const T0: i64 = 1_793_588_400_000;
 
