@@ -52,23 +52,7 @@ retries = 0
 max_response_bytes = {CAP}
 # Only the four queries below: the requests of a cycle are counted.
 changes = []
-
-[[sources.prometheus.queries]]
-name = "cpu_utilisation"
-query = "node_cpu_utilisation"
-
-[[sources.prometheus.queries]]
-name = "latency_p99_seconds"
-query = "service_latency_p99_seconds"
-
-[[sources.prometheus.queries]]
-name = "service_info"
-query = "service_info"
-
-[[sources.prometheus.queries]]
-name = "traces_service_graph_request_total"
-query = "traces_service_graph_request_total"
-"#
+{TOPOLOGY_QUERIES}"#
     )
 }
 
