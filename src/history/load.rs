@@ -45,12 +45,6 @@ impl Source {
         let kind = match bundle::file_kind(path)? {
             FileKind::Bundle => Kind::Bundle(Bundle::read(path)?),
             FileKind::Journal => Kind::Journal(Journal::open_read_only(path)?),
-            // A live journal's header may still be in its write-ahead log (no checkpoint yet):
-            // SQLite reads through it.
-            FileKind::Other if wal_of(path).exists() => match Journal::open_read_only(path) {
-                Ok(j) => Kind::Journal(j),
-                Err(_) => return Err(HistoryError::Unknown(path.to_path_buf())),
-            },
             FileKind::Other => return Err(HistoryError::Unknown(path.to_path_buf())),
         };
         Ok(Source { path: path.to_path_buf(), kind })
@@ -110,13 +104,6 @@ impl Source {
             Kind::Bundle(b) => Staleness::from_gaps(data_times(&b.observations, period), period),
         })
     }
-}
-
-/// SQLite's write-ahead log beside `path`.
-fn wal_of(path: &Path) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push("-wal");
-    PathBuf::from(name)
 }
 
 /// When each source sent metric data in `period`, from observations in memory (a bundle's, the
