@@ -34,6 +34,9 @@ const SNAPSHOT_START: &str = "snapshot-start";
 const SNAPSHOT_END: &str = "snapshot-end";
 /// Set to a batch size: the writer feeds that many observations per [`Agent::feed_batch`].
 const BATCH_ENV: &str = "FAULTLINE_UPTIME_BATCH";
+/// What the writer prints once it is open (and resumed) and starts feeding: the kill timer
+/// starts there, so a slow start on a loaded machine does not eat every kill.
+const FEEDING: &str = "feeding";
 /// What the writer prints before and after each batch.
 const BATCH_START: &str = "batch-start";
 const BATCH_END: &str = "batch-end";
@@ -87,6 +90,7 @@ fn uptime_writer_child() {
     agent.set_upkeep(upkeep());
     let mut events = Vec::new();
     let stderr = std::io::stderr();
+    writeln!(stderr.lock(), "{FEEDING}").unwrap();
     let snapshot = |agent: &mut Agent| {
         writeln!(stderr.lock(), "{SNAPSHOT_START}").unwrap();
         agent.write_snapshot().unwrap();
@@ -117,8 +121,8 @@ fn uptime_writer_child() {
     writeln!(stderr.lock(), "done").unwrap();
 }
 
-/// Runs the writer on `journal`; kills it with SIGKILL after `kill_after` (if it is still
-/// running). Returns its stderr and whether it finished by itself.
+/// Runs the writer on `journal`; kills it with SIGKILL `kill_after` past the moment it starts
+/// feeding (if it is still running). Returns its stderr and whether it finished by itself.
 fn run_writer(journal: &Path, kill_after: Option<Duration>, dir: &Path, batch: Option<usize>) -> (String, bool) {
     let log = dir.join("writer.stderr");
     let mut command = Command::new(std::env::current_exe().unwrap());
@@ -134,6 +138,13 @@ fn run_writer(journal: &Path, kill_after: Option<Duration>, dir: &Path, batch: O
         .spawn()
         .unwrap();
     if let Some(after) = kill_after {
+        let fed = std::time::Instant::now() + Duration::from_secs(120);
+        while std::time::Instant::now() < fed
+            && child.try_wait().unwrap().is_none()
+            && !std::fs::read_to_string(&log).unwrap_or_default().contains(FEEDING)
+        {
+            std::thread::sleep(Duration::from_millis(10));
+        }
         std::thread::sleep(after);
         // SIGKILL: no destructor, no rollback but SQLite's own on the next open.
         let _ = child.kill();
