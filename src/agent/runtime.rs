@@ -511,13 +511,9 @@ impl Runtime {
                 tracing::warn!(source = %status.name, problems = ?status.problems, elapsed_ms = status.elapsed_ms, "stale");
             }
             let start = events.len();
-            let mut unjournaled = 0;
-            for obs in &pull.observations {
-                if !self.agent.feed(obs, &mut events)? {
-                    unjournaled += 1;
-                }
-            }
-            self.slots[i].status.unjournaled = unjournaled;
+            // One transaction per pull; its events are folded and published only once stored.
+            let journaled = self.agent.feed_batch(&pull.observations, &mut events)?;
+            self.slots[i].status.unjournaled = pull.observations.len() - journaled;
             let new = events.split_off(start);
             self.note_events(&new);
             events.extend(new);
