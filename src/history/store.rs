@@ -27,12 +27,24 @@ const CHUNK: usize = 20_000;
 /// Brings the stored summaries up to the journal's last event; returns how many events it
 /// folded. A store in another format, or with a row that does not read back, is rebuilt.
 pub fn catch_up(journal: &mut Journal) -> Result<usize, JournalError> {
+    catch_up_at_most(journal, usize::MAX)
+}
+
+/// [`catch_up`], folding at most `chunks` chunks of [`CHUNK`] events: what the live agent does
+/// each cycle, so a long journal's first backfill is spread over cycles instead of delaying the
+/// first pull (readers fold the events after the store, so a store behind is only slower).
+pub fn catch_up_at_most(journal: &mut Journal, chunks: usize) -> Result<usize, JournalError> {
+    let mut chunks = chunks;
     let mut after = journal.summaries_covered(FORMAT)?;
     if after == 0 {
         journal.store_summaries(FORMAT, 0, &[], true)?;
     }
     let mut folded = 0;
     'chunks: loop {
+        if chunks == 0 {
+            break;
+        }
+        chunks -= 1;
         let events = journal.history_events_after(after, CHUNK)?;
         let Some(last) = events.last().map(|e| e.seq) else { break };
         let mut ids: Vec<ProblemId> = events.iter().map(|e| e.problem).collect();
