@@ -13,7 +13,9 @@
 //! ```
 //!
 //! What is kept: everything that decides a future event (topology and its history, detector
-//! series, signals, problems, changes, KPI and traffic readings, the event sequence, data time).
+//! series, signals, problems, changes, KPI and traffic readings, the event sequence, data time);
+//! only what the engine still keeps, so a snapshot does not grow with history either. The
+//! indexes of open and closed problems are derived and rebuilt on reading.
 //! What is not: caches derived from those (topology closures, per-problem closure sets), which
 //! are recomputed on first use; graph node indices, which carry no meaning (see
 //! `TopologyState` in [`super::topology`]).
@@ -53,7 +55,13 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 /// trend its limit's direction (fixed when the trend starts; format 1 re-read it from the
 /// window); the detector lists which series watch which ceiling. A format-1 snapshot is refused
 /// with both versions named: its trends cannot say which way they approach their limit.
-pub const SNAPSHOT_VERSION: u32 = 2;
+///
+/// 3: memory is bounded (the engine forgets and retires; see its `retire` module): the
+/// configuration has `forget_resolved_after_ms` and `retire_after_ms`, problems closed long ago
+/// are no longer in `problems`, retired signals, series and bare entities are gone, and a merged
+/// problem's `last_activity` is the time of its merge. A format-2 snapshot is refused by its
+/// version; the agent then replays the journal.
+pub const SNAPSHOT_VERSION: u32 = 3;
 
 /// The faultline version of this build, as written in snapshots.
 pub const FAULTLINE_VERSION: &str = env!("CARGO_PKG_VERSION");
