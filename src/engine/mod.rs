@@ -141,9 +141,14 @@ fn sweep_due(before: Timestamp, now: Timestamp) -> bool {
 /// Counters for benchmarks and the status bar.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct EngineStats {
+    /// Entities in the live topology.
     pub entities: usize,
+    /// Metric series with detector state (retired ones not counted).
     pub series: usize,
+    /// Signals kept (retired ones not counted).
     pub signals: usize,
+    /// Problems kept: the open ones and those closed within the forget age, not every problem
+    /// ever opened (the events count those).
     pub problems: usize,
     pub last_seq: u64,
 }
