@@ -128,24 +128,25 @@ impl LiveHistory {
     pub fn report(&self, until: Timestamp, source: &str) -> Vec<String> {
         let period = Period { from: until.plus_ms(-REPORT_PERIOD_MS), until };
         let alive = self.summaries.values().filter(|s| s.opened_at <= until);
+        let stale = self.staleness(period);
+        Handover::new(alive, period, source, stale).render(Format::Text).lines().map(str::to_string).collect()
+    }
+
+    /// The stale sources of `period`: from the health the feed reported, when it reported any,
+    /// else from the gaps in each source's metric data.
+    fn staleness(&self, period: Period) -> Staleness {
         if !self.health.is_empty() {
             let changes: Vec<HealthChange> = self.health.values().flatten().cloned().collect();
-            let stale = Staleness::from_health(&changes, period);
-            return Handover::new(alive, period, source, stale)
-                .render(Format::Text)
-                .lines()
-                .map(str::to_string)
-                .collect();
+            return Staleness::from_health(&changes, period);
         }
         let mut stale: Vec<StaleStretch> =
             self.stale.iter().filter(|s| s.until >= period.from && s.from <= period.until).cloned().collect();
         for (source, last) in &self.last_metric {
-            if until.since(*last) > STALE_GAP_MS {
-                stale.push(StaleStretch { source: source.clone(), from: *last, until, reason: None });
+            if period.until.since(*last) > STALE_GAP_MS {
+                stale.push(StaleStretch { source: source.clone(), from: *last, until: period.until, reason: None });
             }
         }
-        let stale = Staleness { stretches: stale, ..Staleness::default() };
-        Handover::new(alive, period, source, stale).render(Format::Text).lines().map(str::to_string).collect()
+        Staleness { stretches: stale, ..Staleness::default() }
     }
 }
 
