@@ -568,22 +568,45 @@ fn main() -> anyhow::Result<()> {
             break;
         }
     }
-    // A clean stop, then a restart from the journal.
+    // A restart as after a kill -9 just before the next snapshot was due (the whole tail since
+    // the last one to read back and replay), then a clean stop and a restart from it.
+    let last = agent.last_snapshot();
+    drop(agent);
+    let (resumed, took) = resume(&o.journal, &config)?;
+    report_resume("after a kill", &resumed, took, last);
+    let mut agent = resumed.agent;
     let last = agent.write_snapshot()?;
     drop(agent);
-    let started = Instant::now();
-    let resumed = Agent::resume(config, Journal::open(&o.journal)?)?;
-    let took = started.elapsed();
+    let (resumed, took) = resume(&o.journal, &config)?;
+    report_resume("after a clean stop", &resumed, took, last);
     println!(
-        "resume: {:.2} s from snapshot {:?} ({:.1} MB), {} events in the journal, {} observations retained; \
-         final journal {:.1} MB, peak {:.1} MB",
-        took.as_secs_f64(),
-        resumed.from_snapshot.as_ref().map(|m| m.id),
-        last.map_or(0.0, |s| s.bytes as f64 / 1e6),
-        resumed.events.len(),
-        resumed.observations.len(),
+        "final journal {:.1} MB, peak {:.1} MB",
         journal_bytes(&o.journal) as f64 / 1e6,
         peak_journal as f64 / 1e6
     );
     Ok(())
+}
+
+fn resume(journal: &Path, config: &EngineConfig) -> anyhow::Result<(faultline::agent::Resumed, Duration)> {
+    let started = Instant::now();
+    let resumed = Agent::resume(config.clone(), Journal::open(journal)?)?;
+    Ok((resumed, started.elapsed()))
+}
+
+fn report_resume(
+    how: &str,
+    resumed: &faultline::agent::Resumed,
+    took: Duration,
+    last: Option<faultline::agent::SnapshotWritten>,
+) {
+    println!(
+        "resume {how}: {:.2} s from snapshot {:?} ({:.1} MB), {} events in the journal, {} observations read back, \
+         {} kept for the sources",
+        took.as_secs_f64(),
+        resumed.from_snapshot.as_ref().map(|m| m.id),
+        last.map_or(0.0, |s| s.bytes as f64 / 1e6),
+        resumed.events.len(),
+        resumed.read_back,
+        resumed.observations.len(),
+    );
 }

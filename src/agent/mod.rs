@@ -13,6 +13,7 @@ use crate::model::{
     Entity, EntityId, Observation, ObservationKind, Problem, ProblemEvent, ProblemId, RunRecord, Timestamp,
 };
 use crate::runbook::{Plan, ProblemContext};
+use crate::sources::resume::ResumeSet;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -22,9 +23,13 @@ pub struct Resumed {
     pub agent: Agent,
     /// The journal's events, in seq order.
     pub events: Vec<ProblemEvent>,
-    /// The journal's retained observations, in the order they were fed (what the sources pick
-    /// up from; older ones may have been pruned by retention).
+    /// What the sources pick up from, in the order it was fed: the snapshot's
+    /// [`ResumeSet`] plus the observations journaled after the snapshot, compacted the same
+    /// way (or, from a journal without a stored set, every retained observation).
     pub observations: Vec<Observation>,
+    /// Observations read back from the journal to resume (those after the snapshot, or every
+    /// retained one without a stored set).
+    pub read_back: usize,
     /// The snapshot the engine was restored from (`None`: every observation was replayed).
     pub from_snapshot: Option<SnapshotMeta>,
 }
@@ -94,6 +99,9 @@ pub struct Agent {
     last_snapshot: Option<SnapshotWritten>,
     /// Observations not journaled because they said nothing new.
     unjournaled: u64,
+    /// What the sources need to resume, kept with what is journaled and stored with each
+    /// snapshot (empty without a journal).
+    resume_set: ResumeSet,
 }
 
 impl Agent {
@@ -113,6 +121,7 @@ impl Agent {
             snapshot_at: None,
             last_snapshot: None,
             unjournaled: 0,
+            resume_set: ResumeSet::new(),
         }
     }
 
@@ -124,27 +133,33 @@ impl Agent {
     /// exactly the journal's events after the snapshot (determinism), or the journal was
     /// written with another `[engine]` config or version and is refused.
     ///
-    /// Returns the agent, the journal's events (for the views) and its retained observations
-    /// (for the sources to pick up where they were).
+    /// Only the observations after the snapshot are read back: the sources resume from the
+    /// [`ResumeSet`] stored with it, noted further with those. A snapshot written before
+    /// journals kept that set, or none at all, means reading every retained observation.
+    ///
+    /// Returns the agent, the journal's events (for the views) and what the sources pick up
+    /// from.
     pub fn resume(config: EngineConfig, journal: Journal) -> Result<Resumed, ResumeError> {
-        let retained = journal.observations_after(0)?;
         let recorded = journal.events_after(0)?;
         let mut start = None;
         for meta in journal.snapshots()? {
             match restore_from(&journal, &meta, &config)? {
-                Ok(engine) => {
-                    start = Some((meta, engine));
+                Ok(restored) => {
+                    start = Some((meta, restored));
                     break;
                 }
                 Err(why) => tracing::warn!(snapshot = meta.id, %why, "engine snapshot not usable; trying an older one"),
             }
         }
-        let (mut engine, from_snapshot) = match start {
-            Some((meta, engine)) => (engine, Some(meta)),
-            None => (Engine::new(config), None),
+        let (mut engine, stored_set, from_snapshot) = match start {
+            Some((meta, (engine, set))) => (engine, set, Some(meta)),
+            None => (Engine::new(config), None, None),
         };
         let after_observation = from_snapshot.as_ref().map_or(0, |m| m.observation);
         let after_seq = from_snapshot.as_ref().map_or(0, |m| m.seq);
+        // With a stored set only what follows the snapshot is read; without, everything
+        // retained (the sources need all of it) and the engine replays what follows.
+        let retained = journal.observations_after(if stored_set.is_some() { after_observation } else { 0 })?;
         let tail: Vec<&Observation> =
             retained.iter().filter(|(id, _)| *id > after_observation).map(|(_, o)| o).collect();
         let expected = &recorded[recorded.partition_point(|e| e.seq <= after_seq)..];
@@ -159,12 +174,20 @@ impl Agent {
                 seq: expected.get(i).or(replayed.get(i)).map_or(0, |e| e.seq),
             });
         }
+        let mut resume_set = stored_set.unwrap_or_default();
+        // With a stored set, what was read back is the tail: noting it brings the set up to
+        // date; without, the set is made of everything retained.
+        let read_back = retained.len();
+        for (_, obs) in &retained {
+            resume_set.note(obs);
+        }
         let mut agent = Agent::around(engine, Some(journal));
-        agent.observations = retained.len() as u64;
+        agent.observations = read_back as u64;
         agent.events = recorded.len() as u64;
         agent.snapshot_at = from_snapshot.as_ref().and_then(|m| m.at);
-        let observations = retained.into_iter().map(|(_, o)| o).collect();
-        Ok(Resumed { agent, events: recorded, observations, from_snapshot })
+        let observations = resume_set.observations();
+        agent.resume_set = resume_set;
+        Ok(Resumed { agent, events: recorded, observations, read_back, from_snapshot })
     }
 
     /// Sets how the journal is kept bounded (see [`Upkeep`]).
@@ -198,6 +221,13 @@ impl Agent {
                 return Ok(None);
             }
         };
+        let sources = match self.resume_set.to_json() {
+            Ok(sources) => sources,
+            Err(e) => {
+                tracing::error!(error = %e, "engine snapshot not written: the sources' resume set does not encode");
+                return Ok(None);
+            }
+        };
         let at = self.engine.data_time();
         let row = SnapshotRow {
             seq: snapshot.last_seq(),
@@ -205,6 +235,7 @@ impl Agent {
             at,
             format: SNAPSHOT_VERSION,
             body: body.as_bytes(),
+            sources: Some(sources.as_bytes()),
         };
         let id = journal.write_snapshot(row)?;
         let took = started.elapsed();
@@ -216,7 +247,7 @@ impl Agent {
             _ => 0,
         };
         self.snapshot_at = at;
-        let written = SnapshotWritten { id, seq: row.seq, bytes: body.len(), took, pruned };
+        let written = SnapshotWritten { id, seq: row.seq, bytes: body.len() + sources.len(), took, pruned };
         tracing::info!(
             id,
             seq = row.seq,
@@ -342,6 +373,9 @@ impl Agent {
             let rows: Vec<Step<'_>> =
                 steps.iter().map(|&(i, a, b)| Step { observation: Some(&batch[i]), events: &out[a..b] }).collect();
             j.append_batch(&rows)?;
+            for &(i, _, _) in &steps {
+                self.resume_set.note(&batch[i]);
+            }
             self.snapshot_if_due()?;
         }
         Ok(steps.len())
@@ -364,19 +398,21 @@ impl Agent {
         }
         if let Some(j) = self.journal.as_mut() {
             j.append(Some(obs), &out[start..])?;
+            self.resume_set.note(obs);
             self.snapshot_if_due()?;
         }
         Ok(true)
     }
 }
 
-/// The engine snapshot `meta` restored, or why it cannot be used (`Err` of the outer result:
-/// the journal could not be read at all).
+/// The engine snapshot `meta` restored with the sources' resume set stored beside it (`None`:
+/// the row predates it), or why it cannot be used (`Err` of the outer result: the journal could
+/// not be read at all).
 fn restore_from(
     journal: &Journal,
     meta: &SnapshotMeta,
     config: &EngineConfig,
-) -> Result<Result<Engine, String>, JournalError> {
+) -> Result<Result<(Engine, Option<ResumeSet>), String>, JournalError> {
     let body = match journal.read_snapshot(meta.id)? {
         Ok(body) => body,
         Err(unusable) => return Ok(Err(unusable.to_string())),
@@ -395,7 +431,22 @@ fn restore_from(
     if snapshot.last_seq() != meta.seq {
         return Ok(Err(format!("snapshot {} says seq {} but its row says {}", meta.id, snapshot.last_seq(), meta.seq)));
     }
-    Ok(Engine::restore(snapshot).map_err(|e| format!("snapshot {}: {e}", meta.id)))
+    let engine = match Engine::restore(snapshot) {
+        Ok(engine) => engine,
+        Err(e) => return Ok(Err(format!("snapshot {}: {e}", meta.id))),
+    };
+    let set = match journal.read_snapshot_sources(meta.id)? {
+        Ok(None) => None,
+        Ok(Some(bytes)) => match std::str::from_utf8(&bytes)
+            .map_err(|e| e.to_string())
+            .and_then(|text| ResumeSet::from_json(text).map_err(|e| e.to_string()))
+        {
+            Ok(set) => Some(set),
+            Err(e) => return Ok(Err(format!("snapshot {}: the sources' resume set: {e}", meta.id))),
+        },
+        Err(unusable) => return Ok(Err(unusable.to_string())),
+    };
+    Ok(Ok((engine, set)))
 }
 
 #[cfg(test)]

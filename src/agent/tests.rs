@@ -34,7 +34,9 @@ fn a_resumed_agent_goes_on_exactly_as_one_that_never_stopped() {
     drop(before);
     let resumed = Agent::resume(EngineConfig::default(), Journal::open(&path).unwrap()).unwrap();
     assert_eq!(resumed.events, got, "the journal's events are handed back");
-    assert_eq!(resumed.observations.len(), first.len());
+    // No snapshot: every observation is read back, and the sources get their compact set.
+    assert_eq!(resumed.read_back, first.len());
+    assert_eq!(resumed.observations, crate::sources::resume::ResumeSet::of(first).observations());
     let mut agent = resumed.agent;
     assert_eq!(agent.observations(), first.len() as u64);
     for o in rest {

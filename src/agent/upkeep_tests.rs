@@ -281,3 +281,33 @@ fn feeding_in_batches_journals_exactly_what_feeding_one_by_one_does() {
         assert!(resumed.events == one_by_one.events, "batches of {n}: the resumed events differ");
     }
 }
+
+#[test]
+fn a_resume_reads_back_only_what_follows_the_snapshot_and_the_sources_get_what_retention_pruned() {
+    let observations = scenario();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("journal.db");
+    let k = observations.len() * 4 / 5;
+    // Every observation an uninterrupted agent would have journaled, for the set it makes.
+    let mut agent = Agent::new(EngineConfig::default(), Some(Journal::open(&path).unwrap()));
+    agent.set_upkeep(upkeep(5 * MIN, Some(MIN)));
+    let mut events = Vec::new();
+    for o in &observations[..k] {
+        agent.feed(o, &mut events).unwrap();
+    }
+    let expected_set = agent.resume_set.observations();
+    drop(agent);
+    let journal = Journal::open_read_only(&path).unwrap();
+    let newest = journal.snapshots().unwrap()[0].clone();
+    let after: Vec<i64> =
+        journal.observations_after(newest.observation).unwrap().into_iter().map(|(id, _)| id).collect();
+    let retained = journal.observations_after(0).unwrap().len();
+    drop(journal);
+    let resumed = Agent::resume(EngineConfig::default(), Journal::open(&path).unwrap()).unwrap();
+    assert_eq!(resumed.from_snapshot.map(|m| m.id), Some(newest.id));
+    assert_eq!(resumed.read_back, after.len(), "only the tail is read back ({retained} retained)");
+    assert!(after.len() < retained, "the test needs observations before the snapshot: {} of {retained}", after.len());
+    // Alerts that fired before the retention window are still there for the sources to resolve.
+    assert_eq!(resumed.observations, expected_set);
+    assert!(expected_set.iter().any(|o| matches!(o.kind, ObservationKind::Alert { .. })), "{expected_set:?}");
+}

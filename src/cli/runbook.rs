@@ -237,7 +237,7 @@ async fn run_here(set: &RunbookSet, shown: Plan, pid: ProblemId, path: &Path, op
     let resumed = Agent::resume(opts.engine.clone(), journal)?;
     // Journaled at the journal's own data time: nothing is pulling, so the wall clock would
     // move the engine past whatever the data says (and resolve problems by the calendar).
-    let at = resumed.observations.iter().map(|o| o.at).max().unwrap_or_else(Timestamp::wall_clock);
+    let at = resumed.agent.engine().data_time().unwrap_or_else(Timestamp::wall_clock);
     let mut agent = resumed.agent;
     let problems = ProblemSet::fold(&resumed.events);
     let problem = problems.problems.get(&pid).with_context(|| format!("{pid} is not in {}", path.display()))?;

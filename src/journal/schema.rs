@@ -150,6 +150,14 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX IF NOT EXISTS problem_summaries_by_closed ON problem_summaries (closed_at);
     CREATE INDEX IF NOT EXISTS problem_summaries_by_last ON problem_summaries (last_at);
     ",
+    // Version 7. What the sources need to resume (see `sources::resume`), stored with each
+    // engine snapshot: a JSON array of observations in `sources`, with its own SHA-256 in
+    // `sources_checksum`. NULL in rows written before: a resume from such a row reads every
+    // retained observation back, as it did.
+    "
+    ALTER TABLE snapshots ADD COLUMN sources BLOB;
+    ALTER TABLE snapshots ADD COLUMN sources_checksum TEXT;
+    ",
 ];
 
 /// What an SQLite file holds, read from its header before anything is written to it.

@@ -42,6 +42,8 @@ pub struct SnapshotRow<'a> {
     pub at: Option<Timestamp>,
     pub format: u32,
     pub body: &'a [u8],
+    /// What the sources need to resume from here (a [`ResumeSet`](crate::sources::resume::ResumeSet)'s JSON).
+    pub sources: Option<&'a [u8]>,
 }
 
 /// Why a stored snapshot cannot be used (the reader falls back to an older one).
@@ -70,12 +72,13 @@ impl Journal {
         let path = &self.path;
         let seq = self.to_sql_int("snapshot seq", row.seq)?;
         let sum = checksum(row.body);
+        let sources_sum = row.sources.map(checksum);
         let action = format!("writing the engine snapshot at seq {}", row.seq);
         let tx =
             self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sqlite_err(path, &action))?;
         tx.execute(
-            "INSERT INTO snapshots (seq, observation, at, format, body, checksum, written_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT INTO snapshots (seq, observation, at, format, body, checksum, written_at, sources, sources_checksum) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             params![
                 seq,
                 row.observation,
@@ -83,7 +86,9 @@ impl Journal {
                 row.format,
                 row.body,
                 sum,
-                Timestamp::wall_clock().millis()
+                Timestamp::wall_clock().millis(),
+                row.sources,
+                sources_sum
             ],
         )
         .map_err(sqlite_err(path, &action))?;
@@ -167,6 +172,32 @@ impl Journal {
         Ok(Ok(body))
     }
 
+    /// What the sources need to resume from snapshot `id`, checked against its checksum:
+    /// `Ok(Ok(None))` for a row written before the journal kept it (read the retained
+    /// observations instead), `Ok(Err(..))` when the row is gone or damaged.
+    pub fn read_snapshot_sources(&self, id: i64) -> Result<Result<Option<Vec<u8>>, SnapshotUnusable>, JournalError> {
+        let path = &self.path;
+        let row = self
+            .conn
+            .query_row("SELECT seq, sources, sources_checksum FROM snapshots WHERE id = ?1", [id], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, Option<Vec<u8>>>(1)?, r.get::<_, Option<String>>(2)?))
+            })
+            .optional()
+            .map_err(sqlite_err(path, &format!("reading what the sources resume from in snapshot {id}")))?;
+        let shown = path.display().to_string();
+        let Some((seq, sources, expected)) = row else {
+            return Ok(Err(SnapshotUnusable::Gone { path: shown, id }));
+        };
+        let Some(sources) = sources else { return Ok(Ok(None)) };
+        let expected = expected.unwrap_or_default();
+        let found = checksum(&sources);
+        if found != expected {
+            let seq = u64::try_from(seq).unwrap_or(0);
+            return Ok(Err(SnapshotUnusable::Checksum { path: shown, id, seq, expected, found }));
+        }
+        Ok(Ok(Some(sources)))
+    }
+
     /// The id of the last observation ever appended (0: none), also when it has been pruned.
     pub fn last_observation_id(&self) -> Result<i64, JournalError> {
         self.conn
@@ -203,7 +234,7 @@ mod tests {
     }
 
     fn row(seq: u64, observation: i64, body: &[u8]) -> SnapshotRow<'_> {
-        SnapshotRow { seq, observation, at: Some(Timestamp(observation * 1000)), format: 2, body }
+        SnapshotRow { seq, observation, at: Some(Timestamp(observation * 1000)), format: 2, body, sources: None }
     }
 
     #[test]

@@ -204,6 +204,12 @@ impl AlertmanagerSource {
         pull
     }
 
+    /// What [`restore`](Self::restore) sets, for the tests that a resume set restores the same.
+    #[cfg(test)]
+    pub(crate) fn restored_state(&self) -> String {
+        format!("{:?}", self.tracker)
+    }
+
     /// Takes back the alerts this source reported firing and not yet resolved.
     pub fn restore<'a>(&mut self, observations: impl Iterator<Item = &'a Observation>) {
         self.tracker.restore(observations);

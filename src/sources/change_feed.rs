@@ -88,6 +88,12 @@ impl ChangeFeedSource {
         self.offset
     }
 
+    /// What [`restore`](Self::restore) sets, for the tests that a resume set restores the same.
+    #[cfg(test)]
+    pub(crate) fn restored_state(&self) -> String {
+        format!("{:?}", &self.journaled)
+    }
+
     /// Remembers the changes this source announced before (its journaled observations): the
     /// feed is read from its start again, and lines the journal holds are not announced twice.
     pub fn restore<'a>(&mut self, observations: impl Iterator<Item = &'a Observation>) {

@@ -9,6 +9,7 @@ pub mod http;
 pub mod loki;
 pub mod mapping;
 pub mod prometheus;
+pub mod resume;
 pub mod topology_file;
 
 use crate::model::{Observation, Timestamp};
@@ -36,9 +37,9 @@ impl Source {
         }
     }
 
-    /// Picks up where a journal left off: `observations` is everything the journal holds
-    /// (this source takes its own, by name), so the next pull asks only for what is new and
-    /// alerts that were firing can still resolve.
+    /// Picks up where a journal left off: `observations` is what the journal holds (every
+    /// observation, or a [`resume::ResumeSet`] of them; this source takes its own, by name), so
+    /// the next pull asks only for what is new and alerts that were firing can still resolve.
     pub fn restore(&mut self, observations: &[Observation]) {
         let name = self.name().to_string();
         let mine = observations.iter().filter(|o| o.source == name);
@@ -49,6 +50,19 @@ impl Source {
             Source::ChangeFeed(s) => s.restore(mine),
             Source::CloudWatch(s) => s.restore(mine),
             Source::Loki(s) => s.restore(mine),
+        }
+    }
+
+    /// What [`restore`](Self::restore) set, for the resume tests.
+    #[cfg(test)]
+    pub(crate) fn restored_state(&self) -> String {
+        match self {
+            Source::Prometheus(s) => s.restored_state(),
+            Source::Alertmanager(s) => s.restored_state(),
+            Source::Topology(s) => s.restored_state(),
+            Source::ChangeFeed(s) => s.restored_state(),
+            Source::CloudWatch(s) => s.restored_state(),
+            Source::Loki(s) => s.restored_state(),
         }
     }
 

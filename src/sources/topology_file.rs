@@ -162,6 +162,12 @@ impl TopologyFileSource {
         &self.config.name
     }
 
+    /// What [`restore`](Self::restore) sets, for the tests that a resume set restores the same.
+    #[cfg(test)]
+    pub(crate) fn restored_state(&self) -> String {
+        format!("{:?}", &self.announced)
+    }
+
     /// Picks up what this source announced before (its journaled observations), so only the
     /// differences with the file as it is now are announced.
     pub fn restore<'a>(&mut self, observations: impl Iterator<Item = &'a Observation>) {

@@ -660,6 +660,15 @@ impl CloudWatchSource {
         }
     }
 
+    /// What [`restore`](Self::restore) sets, for the tests that a resume set restores the same.
+    #[cfg(test)]
+    pub(crate) fn restored_state(&self) -> String {
+        format!(
+            "{:?}",
+            (&self.last_sample, &self.pulled_until, &self.known_entities, &self.known_relations, &self.firing)
+        )
+    }
+
     /// Picks up from this source's journaled observations: each series resumes after its
     /// newest sample, alarms that were firing can still resolve, known topology is not
     /// announced again.

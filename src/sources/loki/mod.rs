@@ -243,6 +243,12 @@ impl LokiSource {
         format!("{}{path}", self.config.url.trim_end_matches('/'))
     }
 
+    /// What [`restore`](Self::restore) sets, for the tests that a resume set restores the same.
+    #[cfg(test)]
+    pub(crate) fn restored_state(&self) -> String {
+        format!("{:?}", (&self.cursors, &self.known_entities, &self.known_relations))
+    }
+
     /// Picks up from this source's journaled observations: every query resumes at the end of
     /// the newest pattern interval (see the module documentation), known entities and relations
     /// are not announced again.
@@ -256,6 +262,13 @@ impl LokiSource {
                 }
                 ObservationKind::Relation { relation } => {
                     self.known_relations.insert(relation.clone());
+                }
+                // Withdrawn (this source never withdraws, but what is gone is not known).
+                ObservationKind::EntityGone { entity, .. } => {
+                    self.known_entities.remove(entity);
+                }
+                ObservationKind::RelationGone { relation } => {
+                    self.known_relations.remove(relation);
                 }
                 _ => {}
             }

@@ -717,6 +717,22 @@ impl PrometheusSource {
         }
     }
 
+    /// What [`restore`](Self::restore) sets, for the tests that a resume set restores the same.
+    #[cfg(test)]
+    pub(crate) fn restored_state(&self) -> String {
+        format!(
+            "{:?}",
+            (
+                &self.pulled_until,
+                &self.known_entities,
+                &self.known_relations,
+                &self.warmed,
+                &self.firing,
+                &self.tracker
+            )
+        )
+    }
+
     /// Picks up from this source's journaled observations: each query resumes after the last
     /// sample it delivered (the metric name is the query's name), and known entities and
     /// relations are not announced again.
@@ -738,6 +754,13 @@ impl PrometheusSource {
                 ObservationKind::Change { entity, change, .. } => self.tracker.remember(entity, *change, obs.at),
                 ObservationKind::Relation { relation } => {
                     self.known_relations.insert(relation.clone());
+                }
+                // Withdrawn (this source never withdraws, but what is gone is not known).
+                ObservationKind::EntityGone { entity, .. } => {
+                    self.known_entities.remove(entity);
+                }
+                ObservationKind::RelationGone { relation } => {
+                    self.known_relations.remove(relation);
                 }
                 // Alerts it reported firing, so they can still resolve. Rule failures are
                 // tracked with their rule's status, which the journal does not hold: a rule
