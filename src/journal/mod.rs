@@ -51,6 +51,7 @@
 
 mod error;
 pub mod lock;
+mod packs;
 pub mod requests;
 pub mod salvage;
 mod schema;
@@ -72,6 +73,7 @@ use crate::model::{Observation, ObservationKind, ProblemEvent, ProblemId, Timest
 use rusqlite::{params, Connection, OpenFlags, TransactionBehavior};
 use serde::Deserialize;
 use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -265,12 +267,29 @@ impl Journal {
             }
             previous = Some(e);
         }
+        // Metric observations go into one pack per source when the batch holds several of
+        // that source's (see `packs`); the rest are rows.
+        let mut metrics_of: HashMap<&str, usize> = HashMap::new();
+        for o in steps.iter().filter_map(|s| s.observation) {
+            if matches!(o.kind, ObservationKind::Metric { .. }) {
+                *metrics_of.entry(o.source.as_str()).or_default() += 1;
+            }
+        }
+        let packed =
+            |o: &Observation| matches!(o.kind, ObservationKind::Metric { .. }) && metrics_of[o.source.as_str()] > 1;
         // Encode and check everything before taking the write lock, so the lock is held only
         // for the inserts and a bad value never leaves half a batch behind.
         let rows = steps
             .iter()
             .map(|s| {
-                let observation = s.observation.map(|o| self.encode_observation(o)).transpose()?;
+                let observation = match s.observation {
+                    Some(o) if packed(o) => {
+                        self.check_metric(o)?;
+                        Some(Stored::Packed(o))
+                    }
+                    Some(o) => Some(Stored::Row(self.encode_observation(o)?)),
+                    None => None,
+                };
                 let events = s.events.iter().map(|e| self.encode_event(e)).collect::<Result<Vec<_>, _>>()?;
                 Ok((observation, events))
             })
@@ -293,9 +312,12 @@ impl Journal {
                 return Err(JournalError::SeqNotIncreasing { path: path.clone(), seq: first.seq, previous });
             }
         }
+        // Rows and packs share one id sequence: ids are given here, in step order.
+        let mut next_id = packs::last_observation_id_in(&tx, path)? + 1;
+        let mut packs: BTreeMap<&str, Vec<(i64, &Observation)>> = BTreeMap::new();
         {
             let mut insert_observation = tx
-                .prepare_cached("INSERT INTO observations (at, body) VALUES (?1, ?2)")
+                .prepare_cached("INSERT INTO observations (id, at, body) VALUES (?1, ?2, ?3)")
                 .map_err(sqlite_err(path, "preparing the observation insert"))?;
             let mut insert_event = tx
                 .prepare_cached(
@@ -306,20 +328,40 @@ impl Journal {
             for (observation, events) in &rows {
                 let observation_id = match observation {
                     // The messages are built only on error: this loop runs once per sample.
-                    Some((at, body)) => {
-                        insert_observation.execute(params![at, body]).map_err(|e| {
+                    Some(Stored::Row((at, body))) => {
+                        insert_observation.execute(params![next_id, at, body]).map_err(|e| {
                             sqlite_err(path, &format!("inserting an observation (data time {at} ms) of {span}"))(e)
                         })?;
-                        Some(tx.last_insert_rowid())
+                        Some(next_id)
+                    }
+                    Some(Stored::Packed(o)) => {
+                        packs.entry(o.source.as_str()).or_default().push((next_id, o));
+                        Some(next_id)
                     }
                     None => None,
                 };
+                if observation_id.is_some() {
+                    next_id += 1;
+                }
                 for row in events {
                     insert_event
                         .execute(params![row.seq, row.problem, row.at, row.kind, row.body, observation_id])
                         .map_err(|e| sqlite_err(path, &format!("inserting event seq {}", row.seq))(e))?;
                 }
             }
+        }
+        for (source, entries) in &packs {
+            let body = packs::encode(entries).ok_or_else(|| JournalError::ObservationNotStorable {
+                path: path.clone(),
+                at: entries[0].1.at,
+                source: serde::de::Error::custom("a pack of metric observations does not encode"),
+            })?;
+            let ids = (entries[0].0, entries[entries.len() - 1].0);
+            let at = entries.iter().map(|(_, o)| o.at.millis()).max().unwrap_or(0);
+            packs::insert(&tx, path, (ids.0, ids.1, at), source, &body)?;
+        }
+        if !packs.is_empty() {
+            packs::take_ids(&tx, path, next_id - 1)?;
         }
         tx.commit().map_err(sqlite_err(path, &format!("committing {span}")))
     }
@@ -332,9 +374,16 @@ impl Journal {
     /// True when the journal keeps at least one observation (it may hold no event yet: a
     /// topology alone makes none).
     pub fn has_observations(&self) -> Result<bool, JournalError> {
-        self.conn
+        let rows: bool = self
+            .conn
             .query_row("SELECT EXISTS(SELECT 1 FROM observations)", [], |r| r.get(0))
-            .map_err(sqlite_err(&self.path, "looking for observations"))
+            .map_err(sqlite_err(&self.path, "looking for observations"))?;
+        if rows || !self.has_packs()? {
+            return Ok(rows);
+        }
+        self.conn
+            .query_row("SELECT EXISTS(SELECT 1 FROM metric_packs)", [], |r| r.get(0))
+            .map_err(sqlite_err(&self.path, "looking for metric packs"))
     }
 
     /// All events with a seq greater than `seq`, in seq order (`events_after(0)` is everything).
@@ -412,14 +461,33 @@ impl Journal {
         let rows = stmt
             .query_map([from.millis(), until.millis()], |r| Ok((r.get::<_, String>(0)?, Timestamp(r.get(1)?))))
             .map_err(sqlite_err(path, &action))?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(sqlite_err(path, &action))
+        let mut out = rows.collect::<Result<Vec<_>, _>>().map_err(sqlite_err(path, &action))?;
+        if self.has_packs()? {
+            // A pack is one pull of one source: its newest time says when that source sent.
+            let mut stmt = self
+                .conn
+                .prepare_cached(
+                    "SELECT COALESCE(NULLIF(source, ''), 'data'), at FROM metric_packs WHERE at BETWEEN ?1 AND ?2",
+                )
+                .map_err(sqlite_err(path, &action))?;
+            let rows = stmt
+                .query_map([from.millis(), until.millis()], |r| Ok((r.get::<_, String>(0)?, Timestamp(r.get(1)?))))
+                .map_err(sqlite_err(path, &action))?;
+            for row in rows {
+                out.push(row.map_err(sqlite_err(path, &action))?);
+            }
+        }
+        Ok(out)
     }
 
     /// The newest data time in the journal (observations and events); `None` when empty.
     pub fn newest_data_time(&self) -> Result<Option<Timestamp>, JournalError> {
+        let packs = if self.has_packs()? { " UNION ALL SELECT MAX(at) FROM metric_packs" } else { "" };
         self.conn
             .query_row(
-                "SELECT MAX(t) FROM (SELECT MAX(at) AS t FROM observations UNION ALL SELECT MAX(at) FROM problem_events)",
+                &format!(
+                    "SELECT MAX(t) FROM (SELECT MAX(at) AS t FROM observations UNION ALL SELECT MAX(at) FROM problem_events{packs})"
+                ),
                 [],
                 |r| r.get::<_, Option<i64>>(0),
             )
@@ -429,7 +497,7 @@ impl Journal {
 
     /// All retained observations, in the order they were appended.
     pub fn observations(&self) -> Result<Vec<Observation>, JournalError> {
-        self.read_observations("SELECT id, body FROM observations ORDER BY id", None, "reading observations")
+        Ok(self.observations_after(0)?.into_iter().map(|(_, o)| o).collect())
     }
 
     /// The observations with an id above `id` and the events with a seq above `seq`, read in
@@ -467,7 +535,10 @@ impl Journal {
             })?;
             out.push((id, o));
         }
-        Ok(out)
+        if !self.has_packs()? {
+            return Ok(out);
+        }
+        self.with_packs_after(id, out)
     }
 
     /// A value the agent publishes for viewers (`meta` table), e.g. where silences go.
@@ -499,13 +570,34 @@ impl Journal {
         let Ok(id) = i64::try_from(problem.0) else {
             return Ok(Vec::new());
         };
-        self.read_observations(
+        let action = format!("reading the observations of {problem}");
+        let rows = self.read_observations(
             "SELECT id, body FROM observations WHERE id IN \
              (SELECT observation FROM problem_events WHERE problem = ?1 AND observation IS NOT NULL) \
              ORDER BY id",
             Some(rusqlite::types::Value::Integer(id)),
-            &format!("reading the observations of {problem}"),
-        )
+            &action,
+        )?;
+        if !self.has_packs()? {
+            return Ok(rows.into_iter().map(|(_, o)| o).collect());
+        }
+        // The rest may be in packs (metric samples that raised or moved a signal).
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT DISTINCT observation FROM problem_events WHERE problem = ?1 AND observation IS NOT NULL \
+                 ORDER BY observation",
+            )
+            .map_err(sqlite_err(&self.path, &action))?;
+        let named = stmt
+            .query_map([id], |r| r.get::<_, i64>(0))
+            .map_err(sqlite_err(&self.path, &action))?
+            .collect::<Result<Vec<i64>, _>>()
+            .map_err(sqlite_err(&self.path, &action))?;
+        let found: std::collections::BTreeSet<i64> = rows.iter().map(|(i, _)| *i).collect();
+        let missing: Vec<i64> = named.into_iter().filter(|i| !found.contains(i)).collect();
+        let packed = self.packed(&missing)?.into_iter().collect();
+        Ok(packs::merge(rows, packed).into_iter().map(|(_, o)| o).collect())
     }
 
     /// The retained `entity` observations (descriptions) of the entities `ids`, in the order
@@ -519,10 +611,11 @@ impl Journal {
             Some(rusqlite::types::Value::Text(wanted)),
             "reading the descriptions of a problem's entities",
         )
+        .map(|rows| rows.into_iter().map(|(_, o)| o).collect())
     }
 
-    /// Deletes the observations whose data time is before `t` (retention) and returns how many
-    /// were deleted. Events are never deleted; their link to a pruned observation just finds
+    /// Deletes the observations whose data time is before `t` (retention) and returns how many rows
+    /// were deleted (observation rows and metric packs). Events are never deleted; their link to a pruned observation just finds
     /// nothing.
     pub fn prune_observations_before(&mut self, t: Timestamp) -> Result<usize, JournalError> {
         if self.read_only {
@@ -530,9 +623,16 @@ impl Journal {
         }
         // The message is built only on error: formatting `t` is not free and panics for times
         // outside years 1970..=9999 (e.g. `Timestamp(i64::MAX)` to prune everything).
-        self.conn.execute("DELETE FROM observations WHERE at < ?1", [t.millis()]).map_err(|source| {
-            JournalError::Sqlite { path: self.path.clone(), action: format!("pruning observations before {t}"), source }
-        })
+        let err = |source| JournalError::Sqlite {
+            path: self.path.clone(),
+            action: format!("pruning observations before {t}"),
+            source,
+        };
+        let rows = self.conn.execute("DELETE FROM observations WHERE at < ?1", [t.millis()]).map_err(err)?;
+        let packs = self.conn.execute("DELETE FROM metric_packs WHERE at < ?1", [t.millis()]).map_err(|source| {
+            JournalError::Sqlite { path: self.path.clone(), action: format!("pruning metric packs before {t}"), source }
+        })?;
+        Ok(rows + packs)
     }
 
     /// SQLite's own consistency check: `["ok"]` when the file is sound, else its findings.
@@ -559,6 +659,21 @@ impl Journal {
             kind,
             body,
         })
+    }
+
+    /// A metric observation that goes into a pack: its samples must be finite (JSON has no
+    /// NaN; everything else in it always reads back).
+    fn check_metric(&self, o: &Observation) -> Result<(), JournalError> {
+        match &o.kind {
+            ObservationKind::Metric { samples, .. } if !samples.iter().all(|(_, v)| v.is_finite()) => {
+                Err(JournalError::ObservationNotStorable {
+                    path: self.path.clone(),
+                    at: o.at,
+                    source: serde::de::Error::custom("a sample is not a finite number"),
+                })
+            }
+            _ => Ok(()),
+        }
     }
 
     fn encode_observation(&self, o: &Observation) -> Result<(i64, String), JournalError> {
@@ -610,7 +725,7 @@ impl Journal {
         sql: &str,
         param: Option<rusqlite::types::Value>,
         action: &str,
-    ) -> Result<Vec<Observation>, JournalError> {
+    ) -> Result<Vec<(i64, Observation)>, JournalError> {
         let path = &self.path;
         let mut stmt = self.conn.prepare_cached(sql).map_err(sqlite_err(path, action))?;
         let map = |r: &rusqlite::Row<'_>| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?));
@@ -627,7 +742,7 @@ impl Journal {
                 id,
                 source,
             })?;
-            observations.push(o);
+            observations.push((id, o));
         }
         Ok(observations)
     }
@@ -654,6 +769,13 @@ fn decode_event(path: &Path, seq: i64, problem: i64, body: &str) -> Result<Probl
         return Err(mismatch(format!("problem column says {problem} but its JSON says {}", e.problem.0)));
     }
     Ok(e)
+}
+
+/// How one step's observation is stored by [`Journal::append_batch`]: a row (data time and
+/// JSON), or an entry of its source's pack.
+enum Stored<'a> {
+    Row((i64, String)),
+    Packed(&'a Observation),
 }
 
 fn last_seq_in(conn: &Connection, path: &Path) -> Result<u64, JournalError> {

@@ -158,6 +158,21 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE snapshots ADD COLUMN sources BLOB;
     ALTER TABLE snapshots ADD COLUMN sources_checksum TEXT;
     ",
+    // Version 8. Metric observations in packs (see `packs.rs`): one row per source per batch,
+    // `first` and `last` the ids of its first and last observation (the ids rows use too),
+    // `at` its newest data time in ms, `body` a JSON array of [id, at, entity, metric,
+    // [[t, value], ...]]. IF NOT EXISTS as in version 4.
+    "
+    CREATE TABLE IF NOT EXISTS metric_packs (
+        first  INTEGER PRIMARY KEY,
+        last   INTEGER NOT NULL,
+        at     INTEGER NOT NULL,
+        source TEXT NOT NULL,
+        body   TEXT NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS metric_packs_by_at ON metric_packs (at);
+    CREATE INDEX IF NOT EXISTS metric_packs_by_last ON metric_packs (last);
+    ",
 ];
 
 /// What an SQLite file holds, read from its header before anything is written to it.

@@ -200,6 +200,9 @@ impl Journal {
 
     /// The id of the last observation ever appended (0: none), also when it has been pruned.
     pub fn last_observation_id(&self) -> Result<i64, JournalError> {
+        if self.has_packs()? {
+            return super::packs::last_observation_id_in(&self.conn, &self.path);
+        }
         self.conn
             .query_row("SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'observations'), 0)", [], |r| {
                 r.get(0)
@@ -209,18 +212,31 @@ impl Journal {
 
     /// Retention that agrees with the snapshots: deletes the observations with a data time
     /// before `t` AND an id of at most `up_to` (the observation the oldest kept snapshot was
-    /// taken after: what follows it is what a resume replays). Returns how many were deleted.
+    /// taken after: what follows it is what a resume replays). Returns how many rows were deleted
+    /// (observation rows and metric packs).
     pub fn prune_observations_covered(&mut self, t: Timestamp, up_to: i64) -> Result<usize, JournalError> {
         if self.read_only {
             return Err(JournalError::ReadOnly { path: self.path.clone(), action: "pruning observations" });
         }
-        self.conn.execute("DELETE FROM observations WHERE at < ?1 AND id <= ?2", params![t.millis(), up_to]).map_err(
-            |source| JournalError::Sqlite {
+        let err = |source| JournalError::Sqlite {
+            path: self.path.clone(),
+            action: format!("pruning observations before {} up to id {up_to}", t.millis()),
+            source,
+        };
+        let rows = self
+            .conn
+            .execute("DELETE FROM observations WHERE at < ?1 AND id <= ?2", params![t.millis(), up_to])
+            .map_err(err)?;
+        // A pack goes when all of it is older than `t` and covered.
+        let packs = self
+            .conn
+            .execute("DELETE FROM metric_packs WHERE at < ?1 AND last <= ?2", params![t.millis(), up_to])
+            .map_err(|source| JournalError::Sqlite {
                 path: self.path.clone(),
-                action: format!("pruning observations before {} up to id {up_to}", t.millis()),
+                action: format!("pruning metric packs before {} up to id {up_to}", t.millis()),
                 source,
-            },
-        )
+            })?;
+        Ok(rows + packs)
     }
 }
 

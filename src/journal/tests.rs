@@ -1029,3 +1029,132 @@ fn writers_coming_and_going_never_hold_at_the_same_time() {
     let held: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
     assert!(held > 150, "{held} holds taken");
 }
+
+/// Metric observations of `source` (several samples each, out of order now and then), an
+/// alert between them, and an observation of another source: what a batch of pulls holds.
+fn mixed_batch(at: i64) -> Vec<Observation> {
+    let mut out = Vec::new();
+    for i in 0..6 {
+        let mut m = metric(at + i * 1000, &[0.1 * i as f64, 0.5]);
+        if i % 2 == 1 {
+            m.source = "cloudwatch".into();
+        }
+        out.push(m);
+        if i == 2 {
+            out.push(Observation {
+                at: Timestamp(at + 2500),
+                source: "am".into(),
+                kind: ObservationKind::Alert {
+                    entity: EntityId::new("host:db-1"),
+                    name: "HostDown".into(),
+                    fingerprint: "f1".into(),
+                    state: AlertState::Firing,
+                    severity: Severity::Critical,
+                    labels: Default::default(),
+                    summary: String::new(),
+                },
+            });
+        }
+    }
+    out
+}
+
+#[test]
+fn metric_observations_of_a_batch_are_packed_and_read_back_with_their_ids_like_rows() {
+    let (_dir, packed_path) = temp_journal();
+    let (_dir2, rows_path) = temp_journal();
+    let mut packed = Journal::open(&packed_path).unwrap();
+    let mut rows = Journal::open(&rows_path).unwrap();
+    let mut all = Vec::new();
+    let mut seq = 0;
+    for round in 0..3 {
+        let batch = mixed_batch(T0 + round * 60_000);
+        // An event on the third metric of each batch, and one on the alert.
+        let events: Vec<Vec<ProblemEvent>> = batch
+            .iter()
+            .enumerate()
+            .map(|(i, _)| {
+                if i == 2 || i == 3 {
+                    seq += 1;
+                    vec![if seq == 1 { opened(seq, 1) } else { event(seq, 1, EventKind::Resolved) }]
+                } else {
+                    Vec::new()
+                }
+            })
+            .collect();
+        let steps: Vec<Step<'_>> =
+            batch.iter().zip(&events).map(|(o, e)| Step { observation: Some(o), events: e }).collect();
+        packed.append_batch(&steps).unwrap();
+        for s in &steps {
+            rows.append(s.observation, s.events).unwrap();
+        }
+        // A single observation between batches is a row, with the next id.
+        let single = metric(T0 + round * 60_000 + 30_000, &[0.9]);
+        packed.append(Some(&single), &[]).unwrap();
+        rows.append(Some(&single), &[]).unwrap();
+        all.extend(batch);
+        all.push(single);
+    }
+    let packs: i64 = packed.conn.query_row("SELECT count(*) FROM metric_packs", [], |r| r.get(0)).unwrap();
+    assert_eq!(packs, 6, "one pack per source per batch");
+    let stored_rows: i64 = packed.conn.query_row("SELECT count(*) FROM observations", [], |r| r.get(0)).unwrap();
+    assert_eq!(stored_rows, 6, "the alerts and the single observations are rows");
+
+    assert_eq!(packed.observations().unwrap(), all);
+    assert_eq!(packed.last_observation_id().unwrap(), all.len() as i64);
+    for after in 0..=all.len() as i64 {
+        assert_eq!(packed.observations_after(after).unwrap(), rows.observations_after(after).unwrap(), "after {after}");
+    }
+    assert_eq!(packed.observations_of(ProblemId(1)).unwrap(), rows.observations_of(ProblemId(1)).unwrap());
+    assert_eq!(packed.observations_of(ProblemId(1)).unwrap().len(), 6);
+    let sorted = |mut v: Vec<(String, Timestamp)>| {
+        v.sort();
+        v.dedup();
+        v
+    };
+    let (from, until) = (Timestamp(T0 - 60_000), Timestamp(T0 + 600_000));
+    let senders =
+        |v: Vec<(String, Timestamp)>| v.into_iter().map(|(s, _)| s).collect::<std::collections::BTreeSet<_>>();
+    assert_eq!(senders(packed.data_times(from, until).unwrap()), senders(rows.data_times(from, until).unwrap()));
+    assert!(!sorted(packed.data_times(from, until).unwrap()).is_empty());
+    assert_eq!(packed.newest_data_time().unwrap(), rows.newest_data_time().unwrap());
+    assert!(packed.has_observations().unwrap());
+}
+
+#[test]
+fn retention_drops_a_pack_only_once_all_of_it_is_older_and_covered() {
+    let (_dir, path) = temp_journal();
+    let mut j = Journal::open(&path).unwrap();
+    let batch = mixed_batch(T0);
+    let steps: Vec<Step<'_>> = batch.iter().map(|o| Step { observation: Some(o), events: &[] }).collect();
+    j.append_batch(&steps).unwrap();
+    let newest = batch.iter().map(|o| o.at.millis()).max().unwrap();
+    let last = j.last_observation_id().unwrap();
+    // A cut inside a pack's time span keeps it whole (the prometheus pack's newest sample is
+    // 1 s before the cloudwatch one's).
+    j.prune_observations_covered(Timestamp(newest - 1000), last).unwrap();
+    let left: i64 = j.conn.query_row("SELECT count(*) FROM metric_packs", [], |r| r.get(0)).unwrap();
+    assert_eq!(left, 2);
+    // Covered in time but not by the snapshot: kept.
+    j.prune_observations_covered(Timestamp(newest + 1), 3).unwrap();
+    let left: i64 = j.conn.query_row("SELECT count(*) FROM metric_packs", [], |r| r.get(0)).unwrap();
+    assert_eq!(left, 2);
+    j.prune_observations_covered(Timestamp(newest + 1), last).unwrap();
+    assert!(j.observations().unwrap().is_empty());
+    assert_eq!(j.last_observation_id().unwrap(), last, "ids go on after pruning");
+    let next = metric(T0 + 100_000, &[0.2]);
+    j.append(Some(&next), &[]).unwrap();
+    assert_eq!(j.observations_after(0).unwrap(), vec![(last + 1, next)]);
+}
+
+#[test]
+fn a_batch_with_a_non_finite_packed_sample_is_refused_whole() {
+    let (_dir, path) = temp_journal();
+    let mut j = Journal::open(&path).unwrap();
+    let mut batch = mixed_batch(T0);
+    batch.push(metric(T0 + 9000, &[f64::NAN]));
+    let steps: Vec<Step<'_>> = batch.iter().map(|o| Step { observation: Some(o), events: &[] }).collect();
+    let err = j.append_batch(&steps).unwrap_err().to_string();
+    assert!(err.contains("not a finite number"), "{err}");
+    assert!(j.observations().unwrap().is_empty());
+}
