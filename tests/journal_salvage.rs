@@ -407,3 +407,61 @@ fn a_snapshot_the_salvaged_events_or_observations_cannot_follow_is_left_out_and_
     // Its id is not handed out again.
     assert_eq!(Journal::open_read_only(&copy).unwrap().last_observation_id().unwrap(), last);
 }
+
+#[test]
+fn damaged_sources_lose_their_snapshot_and_a_row_from_before_sources_is_kept_as_it_is() {
+    let observations = scenario();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("agent.sqlite");
+    pruned_agent_journal(&path, &observations);
+    let snapshots = Journal::open_read_only(&path).unwrap().snapshots().unwrap();
+    let (newest, older) = (&snapshots[0], &snapshots[1]);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    // The newest one's sources lose a byte; the older one looks as a row written before schema 7.
+    conn.execute("UPDATE snapshots SET sources = substr(sources, 2) WHERE id = ?1", [newest.id]).unwrap();
+    conn.execute("UPDATE snapshots SET sources = NULL, sources_checksum = NULL WHERE id = ?1", [older.id]).unwrap();
+    drop(conn);
+
+    let copy = dir.path().join("salvaged.sqlite");
+    let findings = salvage::salvage(&path, &copy).unwrap();
+    let report = findings.report();
+    let named = format!(
+        "lost from snapshots: id {} (seq {}): damaged: the checksum of what the sources",
+        newest.id, newest.seq
+    );
+    assert!(report.contains(&named), "{report}");
+    assert_eq!(
+        findings.snapshots.iter().map(|s| (s.id, s.sources.is_none())).collect::<Vec<_>>(),
+        vec![(older.id, true)]
+    );
+    let copied = Journal::open_read_only(&copy).unwrap();
+    assert_eq!(copied.snapshots().unwrap(), snapshots[1..]);
+    assert_eq!(copied.read_snapshot_sources(older.id).unwrap(), Ok(None));
+}
+
+#[test]
+fn a_cut_short_agent_journal_resumes_from_any_snapshot_salvage_keeps() {
+    let observations = scenario();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("agent.sqlite");
+    pruned_agent_journal(&path, &observations);
+    let bytes = std::fs::read(&path).unwrap();
+    let mut resumed_from_snapshot = 0;
+    for percent in [50, 75, 90, 95, 99] {
+        let cut = dir.path().join(format!("cut{percent}.sqlite"));
+        std::fs::write(&cut, &bytes[..bytes.len() * percent / 100]).unwrap();
+        let copy = dir.path().join(format!("cut{percent}-salvaged.sqlite"));
+        let findings = salvage::salvage(&cut, &copy).unwrap();
+        let report = findings.report();
+        assert!(report.contains("cut short"), "{report}");
+        // Whatever the cut took, a snapshot salvage keeps is one the copy resumes from.
+        let Some(newest) = findings.snapshots.last() else { continue };
+        let resumed = Agent::resume(EngineConfig::default(), Journal::open(&copy).unwrap())
+            .unwrap_or_else(|e| panic!("cut at {percent}%: {e}\n{report}"));
+        assert_eq!(resumed.from_snapshot.map(|m| m.id), Some(newest.id), "cut at {percent}%: {report}");
+        resumed_from_snapshot += 1;
+    }
+    // The last pages hold the newest rows: a cut of the last 1% leaves the older snapshot and
+    // everything after it, so the check above ran at least once.
+    assert!(resumed_from_snapshot > 0, "no cut left a snapshot to resume from");
+}

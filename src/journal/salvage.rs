@@ -191,11 +191,7 @@ impl Findings {
     fn snapshots_line(&self) -> String {
         let ids: Vec<String> = self.snapshots.iter().map(|s| s.id.to_string()).collect();
         match self.snapshots.last() {
-            None => {
-                "none kept: an agent can resume a salvaged copy only by replaying every kept observation from a fresh \
-                     engine"
-                    .to_string()
-            }
+            None => "none kept: a salvaged copy resumes only by replaying every kept observation".to_string(),
             Some(newest) => format!(
                 "{} kept (id {}): an agent can resume a salvaged copy from snapshot {} (seq {}) and the observations \
                  after id {}",
