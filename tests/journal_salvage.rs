@@ -279,6 +279,8 @@ fn a_salvaged_pruned_agent_journal_resumes_from_its_newest_snapshot_with_the_sam
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("agent.sqlite");
     let k = pruned_agent_journal(&path, &observations);
+    // The history's stored summaries say how far they reach; salvage does not copy their rows.
+    Journal::open(&path).unwrap().set_meta("summaries_seq", Some("40")).unwrap();
     let findings = salvage::scan(&path).unwrap();
     assert!(findings.is_sound(), "{}", findings.report());
     assert_eq!(findings.snapshots.len(), faultline::journal::KEEP_SNAPSHOTS, "{}", findings.report());
@@ -292,6 +294,7 @@ fn a_salvaged_pruned_agent_journal_resumes_from_its_newest_snapshot_with_the_sam
     let original = Journal::open_read_only(&path).unwrap();
     let salvaged = Journal::open_read_only(&copy).unwrap();
     assert_eq!(salvaged.last_observation_id().unwrap(), original.last_observation_id().unwrap());
+    assert_eq!(salvaged.meta("summaries_seq").unwrap(), None, "no claim of summaries the copy lacks");
     let newest = original.snapshots().unwrap()[0].clone();
     drop((original, salvaged));
 
