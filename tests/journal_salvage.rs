@@ -1,11 +1,16 @@
 //! A damaged journal is not a lost history (issue 16, point 4): journals cut short at several
 //! points and with flipped bytes give back every event whose stored bytes survived, invent or
 //! alter none, and say what was lost; `faultline journal check` and `salvage` say so on the command
-//! line, and a damaged journal refused elsewhere names the commands to run.
+//! line, and a damaged journal refused elsewhere names the commands to run. A salvaged agent
+//! journal keeps its engine snapshots, so it resumes from one even when retention has pruned the
+//! observations a replay from scratch would need.
 
+use faultline::agent::{Agent, ResumeError, Resumed, Upkeep};
+use faultline::engine::EngineConfig;
 use faultline::journal::salvage;
 use faultline::journal::Journal;
-use faultline::model::ProblemEvent;
+use faultline::model::{Observation, ProblemEvent};
+use faultline::sources::fixture;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -202,4 +207,264 @@ fn a_damaged_journal_refused_elsewhere_names_the_commands_to_run() {
     assert!(!check.status.success());
     let text = String::from_utf8_lossy(&check.stdout);
     assert!(text.contains("lost: 1 events"), "{text}");
+}
+
+const MIN: i64 = 60_000;
+
+fn scenario() -> Vec<Observation> {
+    let text = include_str!("../fixtures/scenarios/db-cpu-saturation.jsonl");
+    fixture::parse(text, Path::new("db-cpu-saturation.jsonl")).unwrap().observations
+}
+
+/// Snapshots every 5 minutes of data time, retention of one minute: what months of uptime look
+/// like in a few minutes of scenario (most observations pruned, two snapshots kept).
+fn upkeep() -> Upkeep {
+    Upkeep { snapshot_every_ms: Some(5 * MIN), retention_ms: Some(MIN), skip_quiet: true }
+}
+
+/// The scenario's first four fifths through a journaling agent at `path`, stopped without a
+/// clean shutdown; returns the index of the first observation not fed.
+fn pruned_agent_journal(path: &Path, observations: &[Observation]) -> usize {
+    let k = observations.len() * 4 / 5;
+    let mut agent = Agent::new(EngineConfig::default(), Some(Journal::open(path).unwrap()));
+    agent.set_upkeep(upkeep());
+    let mut events = Vec::new();
+    for o in &observations[..k] {
+        agent.feed(o, &mut events).unwrap();
+    }
+    let journal = agent.journal().unwrap();
+    assert_eq!(journal.snapshots().unwrap().len(), faultline::journal::KEEP_SNAPSHOTS);
+    let kept = journal.observations_after(0).unwrap().len();
+    assert!(kept < k / 2, "retention pruned most observations: {kept} of {k} kept");
+    k
+}
+
+/// The events of the whole scenario through one agent without a journal or a stop.
+fn uninterrupted(observations: &[Observation]) -> Vec<ProblemEvent> {
+    let mut agent = Agent::new(EngineConfig::default(), None);
+    let mut events = Vec::new();
+    for o in observations {
+        agent.feed(o, &mut events).unwrap();
+    }
+    events
+}
+
+/// Resumes the journal at `path`, feeds `rest` and returns the resume and every event after it.
+fn resume_and_finish(path: &Path, rest: &[Observation]) -> (Resumed, Vec<ProblemEvent>) {
+    let mut resumed = Agent::resume(EngineConfig::default(), Journal::open(path).unwrap()).unwrap();
+    resumed.agent.set_upkeep(upkeep());
+    let mut events = resumed.events.clone();
+    for o in rest {
+        resumed.agent.feed(o, &mut events).unwrap();
+    }
+    (resumed, events)
+}
+
+/// Every snapshot row's columns, for comparing an original with its salvaged copy.
+fn snapshot_rows(path: &Path) -> Vec<Vec<rusqlite::types::Value>> {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    let mut stmt = conn
+        .prepare(
+            "SELECT id, seq, observation, at, format, body, checksum, written_at, sources, sources_checksum \
+             FROM snapshots ORDER BY id",
+        )
+        .unwrap();
+    let rows = stmt.query_map([], |r| (0..10).map(|i| r.get(i)).collect::<rusqlite::Result<Vec<_>>>()).unwrap();
+    rows.collect::<rusqlite::Result<Vec<_>>>().unwrap()
+}
+
+#[test]
+fn a_salvaged_pruned_agent_journal_resumes_from_its_newest_snapshot_with_the_same_events() {
+    let observations = scenario();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("agent.sqlite");
+    let k = pruned_agent_journal(&path, &observations);
+    // The history's stored summaries say how far they reach; salvage does not copy their rows.
+    Journal::open(&path).unwrap().set_meta("summaries_seq", Some("40")).unwrap();
+    let findings = salvage::scan(&path).unwrap();
+    assert!(findings.is_sound(), "{}", findings.report());
+    assert_eq!(findings.snapshots.len(), faultline::journal::KEEP_SNAPSHOTS, "{}", findings.report());
+    let check = faultline().args(["journal", "check"]).arg(&path).output().unwrap();
+    assert!(check.status.success());
+    assert!(String::from_utf8_lossy(&check.stdout).contains("2 snapshots"));
+
+    let copy = dir.path().join("salvaged.sqlite");
+    salvage::salvage(&path, &copy).unwrap();
+    assert_eq!(snapshot_rows(&copy), snapshot_rows(&path), "every snapshot column is kept");
+    let original = Journal::open_read_only(&path).unwrap();
+    let salvaged = Journal::open_read_only(&copy).unwrap();
+    assert_eq!(salvaged.last_observation_id().unwrap(), original.last_observation_id().unwrap());
+    assert_eq!(salvaged.meta("summaries_seq").unwrap(), None, "no claim of summaries the copy lacks");
+    let newest = original.snapshots().unwrap()[0].clone();
+    drop((original, salvaged));
+
+    // The copy resumes from the snapshot, and finishing the scenario on it gives the events of a
+    // run without a stop.
+    let (resumed, events) = resume_and_finish(&copy, &observations[k..]);
+    assert_eq!(resumed.from_snapshot, Some(newest), "resumed from the newest snapshot");
+    assert_eq!(resumed.events, original_events(&path).into_values().collect::<Vec<_>>());
+    assert!(events == uninterrupted(&observations), "the events differ from a run without a stop");
+
+    // What salvage gave before it kept snapshots: the same rows without them, which a resume
+    // refuses (the pruned observations replay to other events).
+    let bare = dir.path().join("bare.sqlite");
+    salvage::salvage(&path, &bare).unwrap();
+    rusqlite::Connection::open(&bare).unwrap().execute("DELETE FROM snapshots", []).unwrap();
+    match Agent::resume(EngineConfig::default(), Journal::open(&bare).unwrap()) {
+        Err(ResumeError::Diverged { .. }) => {}
+        Err(e) => panic!("expected a diverged replay, got {e}"),
+        Ok(r) => panic!("a pruned journal without snapshots resumed (from {:?})", r.from_snapshot),
+    }
+}
+
+#[test]
+fn a_damaged_newest_snapshot_is_listed_lost_and_the_older_one_is_kept() {
+    let observations = scenario();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("agent.sqlite");
+    let k = pruned_agent_journal(&path, &observations);
+    let snapshots = Journal::open_read_only(&path).unwrap().snapshots().unwrap();
+    let (newest, older) = (&snapshots[0], &snapshots[1]);
+    // One byte of the newest body flipped in place, as a failing disk would.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let mut body: Vec<u8> =
+        conn.query_row("SELECT body FROM snapshots WHERE id = ?1", [newest.id], |r| r.get(0)).unwrap();
+    let middle = body.len() / 2;
+    body[middle] ^= 0x20;
+    conn.execute("UPDATE snapshots SET body = ?1 WHERE id = ?2", rusqlite::params![body, newest.id]).unwrap();
+    drop(conn);
+
+    let check = faultline().args(["journal", "check"]).arg(&path).output().unwrap();
+    assert!(!check.status.success());
+    let text = String::from_utf8_lossy(&check.stdout);
+    let named = format!("lost from snapshots: id {} (seq {}): damaged", newest.id, newest.seq);
+    assert!(text.contains(&named), "{text}");
+
+    let copy = dir.path().join("salvaged.sqlite");
+    let findings = salvage::salvage(&path, &copy).unwrap();
+    assert_eq!(findings.lost.len(), 1, "{}", findings.report());
+    assert!(findings.lost[0].why.contains("checksum"), "{:?}", findings.lost);
+    assert_eq!(findings.snapshots.iter().map(|s| s.id).collect::<Vec<_>>(), vec![older.id]);
+    let salvaged = Journal::open_read_only(&copy).unwrap().snapshots().unwrap();
+    assert_eq!(&salvaged, &snapshots[1..]);
+
+    let (resumed, events) = resume_and_finish(&copy, &observations[k..]);
+    assert_eq!(resumed.from_snapshot.as_ref(), Some(older), "resumed from the older snapshot");
+    assert!(events == uninterrupted(&observations), "the events differ from a run without a stop");
+}
+
+#[test]
+fn a_snapshot_the_salvaged_events_or_observations_cannot_follow_is_left_out_and_named() {
+    let observations = scenario();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("agent.sqlite");
+    pruned_agent_journal(&path, &observations);
+    let snapshots = Journal::open_read_only(&path).unwrap().snapshots().unwrap();
+    let (newest, older) = (&snapshots[0], &snapshots[1]);
+    assert!(older.seq < newest.seq, "{snapshots:?}");
+
+    // The events from the newest snapshot's seq on no longer parse (and their old text is wiped,
+    // or the search of the file's bytes would find it): the newest snapshot lies beyond the last
+    // salvaged event, and a resume from the older one would give events the copy lacks.
+    let events_cut = dir.path().join("events-cut.sqlite");
+    std::fs::copy(&path, &events_cut).unwrap();
+    let conn = rusqlite::Connection::open(&events_cut).unwrap();
+    conn.pragma_update(None, "secure_delete", true).unwrap();
+    conn.execute("DROP TRIGGER problem_events_no_update", []).unwrap();
+    conn.execute("UPDATE problem_events SET body = '{' WHERE seq >= ?1", [newest.seq as i64]).unwrap();
+    drop(conn);
+    let findings = salvage::scan(&events_cut).unwrap();
+    let report = findings.report();
+    let beyond = format!("lost from snapshots: id {} (seq {}): left out", newest.id, newest.seq);
+    assert!(report.contains(&beyond) && report.contains("beyond the last salvaged event"), "{report}");
+    assert_eq!(findings.events_from_bytes, 0, "{report}");
+    let cut = format!(
+        "lost from snapshots: id {} (seq {}): left out: events after it were lost (from seq {})",
+        older.id, older.seq, newest.seq
+    );
+    assert!(report.contains(&cut), "{report}");
+    assert!(findings.snapshots.is_empty(), "{report}");
+
+    // The observations after the newest snapshot no longer parse: neither snapshot can be
+    // followed by the salvaged observations.
+    let last = Journal::open_read_only(&path).unwrap().last_observation_id().unwrap();
+    assert!(last > newest.observation, "observations follow the newest snapshot");
+    let obs_cut = dir.path().join("observations-cut.sqlite");
+    std::fs::copy(&path, &obs_cut).unwrap();
+    let conn = rusqlite::Connection::open(&obs_cut).unwrap();
+    conn.execute("UPDATE observations SET body = '{' WHERE id = ?1", [last]).unwrap();
+    drop(conn);
+    let copy = dir.path().join("salvaged.sqlite");
+    let findings = salvage::salvage(&obs_cut, &copy).unwrap();
+    let report = findings.report();
+    assert!(findings.snapshots.is_empty(), "{report}");
+    for s in &snapshots {
+        let named = format!(
+            "lost from snapshots: id {} (seq {}): left out: 1 observations after it were lost (from id {last})",
+            s.id, s.seq
+        );
+        assert!(report.contains(&named), "{report}");
+    }
+    assert!(report.contains("snapshots: none kept"), "{report}");
+    assert!(Journal::open_read_only(&copy).unwrap().snapshots().unwrap().is_empty());
+    // Its id is not handed out again.
+    assert_eq!(Journal::open_read_only(&copy).unwrap().last_observation_id().unwrap(), last);
+}
+
+#[test]
+fn damaged_sources_lose_their_snapshot_and_a_row_from_before_sources_is_kept_as_it_is() {
+    let observations = scenario();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("agent.sqlite");
+    pruned_agent_journal(&path, &observations);
+    let snapshots = Journal::open_read_only(&path).unwrap().snapshots().unwrap();
+    let (newest, older) = (&snapshots[0], &snapshots[1]);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    // The newest one's sources lose a byte; the older one looks as a row written before schema 7.
+    conn.execute("UPDATE snapshots SET sources = substr(sources, 2) WHERE id = ?1", [newest.id]).unwrap();
+    conn.execute("UPDATE snapshots SET sources = NULL, sources_checksum = NULL WHERE id = ?1", [older.id]).unwrap();
+    drop(conn);
+
+    let copy = dir.path().join("salvaged.sqlite");
+    let findings = salvage::salvage(&path, &copy).unwrap();
+    let report = findings.report();
+    let named = format!(
+        "lost from snapshots: id {} (seq {}): damaged: the checksum of what the sources",
+        newest.id, newest.seq
+    );
+    assert!(report.contains(&named), "{report}");
+    assert_eq!(
+        findings.snapshots.iter().map(|s| (s.id, s.sources.is_none())).collect::<Vec<_>>(),
+        vec![(older.id, true)]
+    );
+    let copied = Journal::open_read_only(&copy).unwrap();
+    assert_eq!(copied.snapshots().unwrap(), snapshots[1..]);
+    assert_eq!(copied.read_snapshot_sources(older.id).unwrap(), Ok(None));
+}
+
+#[test]
+fn a_cut_short_agent_journal_resumes_from_any_snapshot_salvage_keeps() {
+    let observations = scenario();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("agent.sqlite");
+    pruned_agent_journal(&path, &observations);
+    let bytes = std::fs::read(&path).unwrap();
+    let mut resumed_from_snapshot = 0;
+    for percent in [50, 75, 90, 95, 99] {
+        let cut = dir.path().join(format!("cut{percent}.sqlite"));
+        std::fs::write(&cut, &bytes[..bytes.len() * percent / 100]).unwrap();
+        let copy = dir.path().join(format!("cut{percent}-salvaged.sqlite"));
+        let findings = salvage::salvage(&cut, &copy).unwrap();
+        let report = findings.report();
+        assert!(report.contains("cut short"), "{report}");
+        // Whatever the cut took, a snapshot salvage keeps is one the copy resumes from.
+        let Some(newest) = findings.snapshots.last() else { continue };
+        let resumed = Agent::resume(EngineConfig::default(), Journal::open(&copy).unwrap())
+            .unwrap_or_else(|e| panic!("cut at {percent}%: {e}\n{report}"));
+        assert_eq!(resumed.from_snapshot.map(|m| m.id), Some(newest.id), "cut at {percent}%: {report}");
+        resumed_from_snapshot += 1;
+    }
+    // The last pages hold the newest rows: a cut of the last 1% leaves the older snapshot and
+    // everything after it, so the check above ran at least once.
+    assert!(resumed_from_snapshot > 0, "no cut left a snapshot to resume from");
 }

@@ -1,8 +1,8 @@
 //! `faultline journal check|salvage`: a damaged journal is not a lost history.
 //!
 //! `check` reads the journal without changing it and says what is damaged and where (exit 1 when
-//! anything is); `salvage` writes every readable event, observation, request and meta row into a
-//! new journal and lists what was lost. See `faultline::journal::salvage` for how rows are found.
+//! anything is); `salvage` writes every readable event, observation, request, meta row and engine
+//! snapshot into a new journal and lists what was lost. See `faultline::journal::salvage` for how rows are found.
 
 use anyhow::{bail, Result};
 use clap::Subcommand;
@@ -43,11 +43,12 @@ pub fn run(command: JournalCommand) -> Result<()> {
             let _ = write!(out, "{}", findings.report());
             let _ = writeln!(
                 out,
-                "salvaged into {}: {} events, {} observations, {} requests",
+                "salvaged into {}: {} events, {} observations, {} requests, {} engine snapshots",
                 output.display(),
                 findings.events.len(),
                 findings.observations.len(),
-                findings.requests.len()
+                findings.requests.len(),
+                findings.snapshots.len()
             );
             Ok(())
         }

@@ -18,11 +18,22 @@
 //! its seq was not read otherwise. Observations have no such key in their text, so they are only
 //! taken from SQLite.
 //!
+//! Engine snapshots are kept too, each only when its checksums (body, and what the sources resume
+//! from) still match, and only when a resume from it is consistent with what was salvaged: the
+//! events up to its seq and every event and observation after it are there. A months-old
+//! journal has pruned most of its observations, so without its snapshots a salvaged copy could
+//! only be replayed from a fresh engine, which gives other events than the journal holds. The
+//! last id each table handed out is kept as well, so ids are never reused after a salvage (an
+//! event's observation, a snapshot's tail, the request audit trail stay unambiguous).
+//!
 //! Salvage writes a new journal (never the damaged file): the same schema, every kept row with its
 //! original seq or id, so viewers, replay and export read it like any journal. An agent resumes
-//! on it only if nothing it needs was lost: it replays the kept observations and checks that they
-//! give the kept events, and refuses with the first seq that differs otherwise.
+//! on it from the newest kept snapshot plus the observations after it (or, with none, by replaying
+//! every kept observation), checks that this gives the kept events, and refuses with the first seq
+//! that differs otherwise. The history's stored summaries are derived data and not copied: the
+//! salvaged journal says it has none, and the agent's next catch-up folds them again.
 
+use super::snapshots::checksum;
 use super::{decode_event, sqlite_err, Journal, JournalError};
 use crate::model::{Observation, ProblemEvent};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
@@ -54,6 +65,34 @@ pub struct Findings {
     pub events_from_bytes: usize,
     /// The largest event seq SQLite or the file's bytes know of (0 when none).
     pub max_seq_known: u64,
+    /// Engine snapshots whose checksums match and that a resume can continue from consistently
+    /// with the rest of the findings, in id order.
+    pub snapshots: Vec<StoredSnapshot>,
+    /// The last id each AUTOINCREMENT table handed out (`sqlite_sequence`), where readable.
+    pub sequences: Vec<(String, i64)>,
+    /// The largest observation id known: SQLite's largest, the last handed out, or the largest
+    /// read (0 when none). Observation ids after the oldest snapshot's are dense, retention never
+    /// prunes them.
+    pub max_observation_known: i64,
+}
+
+/// One engine snapshot row as stored (see `snapshots.rs`), its checksums checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredSnapshot {
+    pub id: i64,
+    /// The last event seq the engine had emitted.
+    pub seq: i64,
+    /// The id of the last observation the engine had been fed.
+    pub observation: i64,
+    /// The engine's data time in ms (`None` before its first observation).
+    pub at: Option<i64>,
+    pub format: i64,
+    pub body: Vec<u8>,
+    pub checksum: String,
+    /// Wall time of the write in ms.
+    pub written_at: i64,
+    /// What the sources resume from, with its checksum (`None` in rows from before schema 7).
+    pub sources: Option<(Vec<u8>, String)>,
 }
 
 /// One request row as stored (see `requests.rs`).
@@ -99,10 +138,11 @@ impl Findings {
         if self.is_sound() {
             let _ = writeln!(
                 out,
-                "journal {name}: sound (SQLite integrity check ok; {} events, {} observations, {} requests, all readable)",
+                "journal {name}: sound (SQLite integrity check ok; {} events, {} observations, {} requests, {} snapshots, all readable)",
                 self.events.len(),
                 self.observations.len(),
-                self.requests.len()
+                self.requests.len(),
+                self.snapshots.len()
             );
             return out;
         }
@@ -140,10 +180,28 @@ impl Findings {
             span(ids.clone().min(), ids.max(), "id")
         );
         let _ = writeln!(out, "  requests: {} readable", self.requests.len());
+        let _ = writeln!(out, "  snapshots: {}", self.snapshots_line());
         for lost in &self.lost {
             let _ = writeln!(out, "  lost from {}: {}: {}", lost.table, lost.keys, lost.why);
         }
         out
+    }
+
+    /// The snapshots kept and where a resume of the salvaged journal starts.
+    fn snapshots_line(&self) -> String {
+        let ids: Vec<String> = self.snapshots.iter().map(|s| s.id.to_string()).collect();
+        match self.snapshots.last() {
+            None => "none kept: a salvaged copy resumes only by replaying every kept observation".to_string(),
+            Some(newest) => format!(
+                "{} kept (id {}): an agent can resume a salvaged copy from snapshot {} (seq {}) and the observations \
+                 after id {}",
+                self.snapshots.len(),
+                ids.join(", "),
+                newest.id,
+                newest.seq,
+                newest.observation
+            ),
+        }
     }
 }
 
@@ -202,10 +260,13 @@ pub fn scan(path: &Path) -> Result<Findings, JournalError> {
     scan_observations(&conn, &mut f);
     scan_requests(&conn, &mut f);
     scan_meta(&conn, &mut f);
+    scan_sequences(&conn, &mut f);
+    scan_snapshots(&conn, &mut f);
     if f.lost.iter().any(|l| l.table == "events") || f.events.is_empty() {
         events_from_bytes(path, &mut f);
     }
     f.events.sort_by_key(|(e, _, _)| e.seq);
+    leave_out_inconsistent_snapshots(&mut f);
     Ok(f)
 }
 
@@ -426,6 +487,7 @@ fn scan_events(conn: &Connection, f: &mut Findings) {
 
 fn scan_observations(conn: &Connection, f: &mut Findings) {
     let max = max_key(conn, "observations", "id");
+    f.max_observation_known = max.unwrap_or(0);
     let read = |c: &Connection, from: i64, limit: i64| {
         batch(c, "SELECT id, body FROM observations WHERE id >= ?1 ORDER BY id LIMIT ?2", from, limit, |r| {
             Ok((r.get::<_, i64>(0)?, text(r, 1)?))
@@ -459,12 +521,18 @@ fn scan_observations(conn: &Connection, f: &mut Findings) {
     f.lost.extend(lost);
 }
 
-fn scan_requests(conn: &Connection, f: &mut Findings) {
+/// Whether the file's schema names `table` (false too when the schema cannot be read: that is
+/// reported by the events' scan).
+fn has_table(conn: &Connection, table: &str) -> bool {
     let exists = conn
-        .query_row("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'requests'", [], |_| Ok(()))
+        .query_row("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1", [table], |_| Ok(()))
         .optional();
-    if !matches!(exists, Ok(Some(()))) {
-        return; // a journal from before requests existed, or an unreadable schema (reported by events)
+    matches!(exists, Ok(Some(())))
+}
+
+fn scan_requests(conn: &Connection, f: &mut Findings) {
+    if !has_table(conn, "requests") {
+        return; // a journal from before requests existed
     }
     let max = max_key(conn, "requests", "id");
     let cols = "id, asked_at, who, kind, body, state, outcome, handled_at";
@@ -502,6 +570,169 @@ fn scan_meta(conn: &Connection, f: &mut Findings) {
     match read() {
         Ok(meta) => f.meta = meta,
         Err(e) => f.lost.push(Lost { table: "meta", keys: "all keys".into(), why: e.to_string() }),
+    }
+}
+
+/// The last ids handed out. Unreadable, they are left to the ids the salvage writes (a
+/// snapshot the rest then cannot vouch for is left out, see [`leave_out_inconsistent_snapshots`]).
+fn scan_sequences(conn: &Connection, f: &mut Findings) {
+    let read = || -> rusqlite::Result<Vec<(String, i64)>> {
+        let mut stmt = conn.prepare("SELECT name, seq FROM sqlite_sequence ORDER BY name")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect()
+    };
+    f.sequences = read().unwrap_or_default();
+    let handed_out = f.sequences.iter().find(|(name, _)| name == "observations").map_or(0, |(_, seq)| *seq);
+    let read_max = f.observations.last().map_or(0, |(id, _, _)| *id);
+    f.max_observation_known = f.max_observation_known.max(handed_out).max(read_max);
+}
+
+/// Columns of a snapshot row, in the order [`snapshot_row`] reads them.
+const SNAPSHOT_COLUMNS: &str = "id, seq, observation, at, format, body, checksum, written_at";
+
+type SnapshotRowRaw = (StoredSnapshot, Option<Vec<u8>>, Option<Vec<u8>>);
+
+/// A snapshot row with its raw checksum text and sources (checked by [`checked_snapshot`]).
+fn snapshot_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, SnapshotRowRaw)> {
+    let id = r.get(0)?;
+    let snapshot = StoredSnapshot {
+        id,
+        seq: r.get(1)?,
+        observation: r.get(2)?,
+        at: r.get(3)?,
+        format: r.get(4)?,
+        body: text(r, 5)?,
+        checksum: String::new(),
+        written_at: r.get(7)?,
+        sources: None,
+    };
+    let sum = String::from_utf8_lossy(&text(r, 6)?).into_owned();
+    Ok((id, (StoredSnapshot { checksum: sum, ..snapshot }, text_or_null(r, 8)?, text_or_null(r, 9)?)))
+}
+
+/// A nullable text or blob column as bytes (another type reads as no bytes: a damaged row).
+fn text_or_null(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Option<Vec<u8>>> {
+    Ok(match r.get_ref(i)? {
+        rusqlite::types::ValueRef::Null => None,
+        v => Some(v.as_bytes().map(<[u8]>::to_vec).unwrap_or_default()),
+    })
+}
+
+/// The snapshot when its body (and its sources, when stored) match their checksums, else why not.
+fn checked_snapshot((mut s, sources, sources_checksum): SnapshotRowRaw) -> Result<StoredSnapshot, String> {
+    let found = checksum(&s.body);
+    if found != s.checksum {
+        return Err(format!("damaged: its body's checksum is {found}, the row says {}", s.checksum));
+    }
+    s.sources = match (sources, sources_checksum) {
+        (None, None) => None,
+        (Some(bytes), Some(expected)) => {
+            let expected = String::from_utf8_lossy(&expected).into_owned();
+            let found = checksum(&bytes);
+            if found != expected {
+                return Err(format!(
+                    "damaged: the checksum of what the sources resume from is {found}, the row says {expected}"
+                ));
+            }
+            Some((bytes, expected))
+        }
+        (Some(_), None) => return Err("damaged: what the sources resume from has no checksum".into()),
+        (None, Some(_)) => return Err("damaged: a checksum for what the sources resume from, but no sources".into()),
+    };
+    Ok(s)
+}
+
+fn scan_snapshots(conn: &Connection, f: &mut Findings) {
+    if !has_table(conn, "snapshots") {
+        return; // a journal from before snapshots existed
+    }
+    // Rows from before schema 7 have no sources columns.
+    let sources = if conn.prepare("SELECT sources, sources_checksum FROM snapshots LIMIT 0").is_ok() {
+        "sources, sources_checksum"
+    } else {
+        "NULL, NULL"
+    };
+    let max = max_key(conn, "snapshots", "id");
+    let read = |c: &Connection, from: i64, limit: i64| {
+        batch(
+            c,
+            &format!("SELECT {SNAPSHOT_COLUMNS}, {sources} FROM snapshots WHERE id >= ?1 ORDER BY id LIMIT ?2"),
+            from,
+            limit,
+            snapshot_row,
+        )
+    };
+    let lookup = |c: &Connection, k: i64| {
+        c.query_row(&format!("SELECT {SNAPSHOT_COLUMNS}, {sources} FROM snapshots WHERE id = ?1"), [k], |r| {
+            snapshot_row(r).map(|(_, row)| row)
+        })
+        .optional()
+    };
+    let mut snapshots = Vec::new();
+    let mut lost = Vec::new();
+    scan_keys(
+        conn,
+        "snapshots",
+        "id",
+        max,
+        read,
+        lookup,
+        |id, row: SnapshotRowRaw| {
+            let seq = row.0.seq;
+            match checked_snapshot(row) {
+                Ok(s) => snapshots.push(s),
+                Err(why) => lost.push(Lost { table: "snapshots", keys: format!("id {id} (seq {seq})"), why }),
+            }
+        },
+        &mut f.lost,
+    );
+    f.snapshots = snapshots;
+    f.lost.extend(lost);
+}
+
+/// Leaves out (as lost, with why) each snapshot a resume could not continue from consistently
+/// with what was salvaged: one beyond the last salvaged event or observation, or one after which
+/// an event or observation was lost (the engine would replay what the copy lacks, or lack what
+/// it holds). Event seqs are dense, and so are observation ids after the oldest snapshot.
+fn leave_out_inconsistent_snapshots(f: &mut Findings) {
+    let last_seq = f.events.last().map_or(0, |(e, _, _)| e.seq);
+    let lost_seqs = f.lost_seqs();
+    let observation_ids: BTreeSet<i64> = f.observations.iter().map(|(id, _, _)| *id).collect();
+    let last_observation = f.max_observation_known;
+    let snapshots = std::mem::take(&mut f.snapshots);
+    for s in snapshots {
+        let seq = u64::try_from(s.seq).unwrap_or(u64::MAX);
+        let after = s.observation.saturating_add(1);
+        let kept_after = observation_ids.range(after..).count() as i64;
+        let missing_after = last_observation.saturating_sub(s.observation).saturating_sub(kept_after);
+        let first_missing = || (after..=last_observation).find(|id| !observation_ids.contains(id)).unwrap_or(after);
+        let why = if seq > last_seq {
+            Some(format!(
+                "left out: it was taken at seq {seq}, beyond the last salvaged event (seq {last_seq}); a resume from it \
+                 would skip the lost events"
+            ))
+        } else if let Some(first) = lost_seqs.iter().find(|&&lost| lost > seq) {
+            Some(format!(
+                "left out: events after it were lost (from seq {first}); a resume from it would give events the copy lacks"
+            ))
+        } else if s.observation > last_observation {
+            Some(format!(
+                "left out: it follows observation id {}, beyond the last salvaged observation (id {last_observation})",
+                s.observation
+            ))
+        } else if missing_after > 0 {
+            Some(format!(
+                "left out: {missing_after} observations after it were lost (from id {}); a resume from it would \
+                 replay without them",
+                first_missing()
+            ))
+        } else {
+            None
+        };
+        match why {
+            Some(why) => f.lost.push(Lost { table: "snapshots", keys: format!("id {} (seq {seq})", s.id), why }),
+            None => f.snapshots.push(s),
+        }
     }
 }
 
@@ -610,12 +841,75 @@ pub fn salvage(from: &Path, to: &Path) -> Result<Findings, JournalError> {
         let mut insert = tx
             .prepare("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)")
             .map_err(sqlite_err(&path, "preparing the meta insert"))?;
-        for (k, v) in &findings.meta {
+        // The stored summaries are not copied, so nor is what says how far they reach.
+        for (k, v) in findings.meta.iter().filter(|(k, _)| !DERIVED_META.contains(&k.as_str())) {
             insert.execute(params![k, v]).map_err(sqlite_err(&path, &format!("writing meta {k}")))?;
         }
+        write_snapshots(&tx, &path, &findings.snapshots)?;
+        write_sequences(&tx, &path, &findings)?;
     }
     tx.commit().map_err(sqlite_err(&path, "committing the salvaged rows"))?;
     Ok(findings)
+}
+
+/// Meta keys of the history's stored summaries (see `summaries.rs`), derived data salvage does
+/// not copy: without them the salvaged journal has no store, and the next catch-up folds one.
+const DERIVED_META: [&str; 2] = ["summaries_seq", "summaries_format"];
+
+fn write_snapshots(
+    tx: &rusqlite::Transaction<'_>,
+    path: &Path,
+    snapshots: &[StoredSnapshot],
+) -> Result<(), JournalError> {
+    let mut insert = tx
+        .prepare(
+            "INSERT INTO snapshots (id, seq, observation, at, format, body, checksum, written_at, sources, \
+             sources_checksum) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )
+        .map_err(sqlite_err(path, "preparing the snapshot insert"))?;
+    for s in snapshots {
+        let (sources, sources_checksum) = s.sources.clone().unzip();
+        insert
+            .execute(params![
+                s.id,
+                s.seq,
+                s.observation,
+                s.at,
+                s.format,
+                s.body,
+                s.checksum,
+                s.written_at,
+                sources,
+                sources_checksum
+            ])
+            .map_err(sqlite_err(path, &format!("writing snapshot id {}", s.id)))?;
+    }
+    Ok(())
+}
+
+/// Tables whose last handed-out id the salvaged journal keeps, so none is handed out twice.
+const SEQUENCED: [&str; 3] = ["observations", "requests", "snapshots"];
+
+/// Brings each table's last handed-out id up to the damaged journal's (the rows written above
+/// set it to the largest id kept, which is less when the last rows were pruned or lost).
+fn write_sequences(tx: &rusqlite::Transaction<'_>, path: &Path, findings: &Findings) -> Result<(), JournalError> {
+    for table in SEQUENCED {
+        let stored = findings.sequences.iter().find(|(name, _)| name == table).map_or(0, |(_, seq)| *seq);
+        let last = if table == "observations" { stored.max(findings.max_observation_known) } else { stored };
+        if last <= 0 {
+            continue;
+        }
+        let action = format!("keeping the last {table} id ({last})");
+        tx.execute(
+            "INSERT INTO sqlite_sequence (name, seq) SELECT ?1, 0 \
+             WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = ?1)",
+            [table],
+        )
+        .map_err(sqlite_err(path, &action))?;
+        tx.execute("UPDATE sqlite_sequence SET seq = ?2 WHERE name = ?1 AND seq < ?2", params![table, last])
+            .map_err(sqlite_err(path, &action))?;
+    }
+    Ok(())
 }
 
 /// (seq, problem, at, kind, body) of an event, as `append` would store it.
