@@ -468,3 +468,53 @@ fn a_cut_short_agent_journal_resumes_from_any_snapshot_salvage_keeps() {
     // everything after it, so the check above ran at least once.
     assert!(resumed_from_snapshot > 0, "no cut left a snapshot to resume from");
 }
+
+#[test]
+fn metric_packs_are_salvaged_as_observations_with_their_ids_and_the_copy_resumes() {
+    // A live agent journals a pull at a time, its metric samples in packs.
+    let observations = scenario();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("batched.sqlite");
+    let k = observations.len() * 4 / 5;
+    let mut agent = Agent::new(EngineConfig::default(), Some(Journal::open(&path).unwrap()));
+    agent.set_upkeep(upkeep());
+    let mut events = Vec::new();
+    for pull in observations[..k].chunks(40) {
+        agent.feed_batch(pull, &mut events).unwrap();
+    }
+    drop(agent);
+    let packs: i64 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .query_row("SELECT count(*) FROM metric_packs", [], |r| r.get(0))
+        .unwrap();
+    assert!(packs > 0, "the batches made packs");
+    let original = Journal::open_read_only(&path).unwrap();
+    let kept = original.observations_after(0).unwrap();
+
+    let findings = salvage::scan(&path).unwrap();
+    assert!(findings.is_sound(), "{}", findings.report());
+    let found: Vec<(i64, Observation)> = findings.observations.iter().map(|(id, o, _)| (*id, o.clone())).collect();
+    assert_eq!(found, kept, "every observation, packed or not, with its id");
+
+    let copy = dir.path().join("salvaged.sqlite");
+    salvage::salvage(&path, &copy).unwrap();
+    let salvaged = Journal::open_read_only(&copy).unwrap();
+    assert_eq!(salvaged.observations_after(0).unwrap(), kept);
+    assert_eq!(salvaged.last_observation_id().unwrap(), original.last_observation_id().unwrap());
+    drop((original, salvaged));
+    let (resumed, _) = resume_and_finish(&copy, &[]);
+    assert!(resumed.from_snapshot.is_some(), "the copy resumes from a snapshot");
+
+    // A damaged pack is named, and the rest is kept.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let first: i64 = conn.query_row("SELECT max(first) FROM metric_packs", [], |r| r.get(0)).unwrap();
+    conn.execute("UPDATE metric_packs SET body = '[[1,' WHERE first = ?1", [first]).unwrap();
+    drop(conn);
+    let findings = salvage::scan(&path).unwrap();
+    assert!(
+        findings.lost.iter().any(|l| l.table == "metric packs" && l.keys.contains(&first.to_string())),
+        "{}",
+        findings.report()
+    );
+    assert!(findings.observations.len() < kept.len() && findings.observations.len() > kept.len() / 2);
+}

@@ -141,10 +141,10 @@ impl Journal {
         let mut decoded: BTreeMap<i64, Vec<(i64, Observation)>> = BTreeMap::new();
         for &id in ids {
             for p in self.packs_spanning(id)? {
-                if !decoded.contains_key(&p.first) {
-                    decoded.insert(p.first, p.decode(&self.path)?);
-                }
-                let entries = &decoded[&p.first];
+                let entries = match decoded.entry(p.first) {
+                    std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+                    std::collections::btree_map::Entry::Vacant(e) => e.insert(p.decode(&self.path)?),
+                };
                 if let Ok(k) = entries.binary_search_by_key(&id, |(i, _)| *i) {
                     out.insert(id, entries[k].1.clone());
                     break;

@@ -517,8 +517,69 @@ fn scan_observations(conn: &Connection, f: &mut Findings) {
         },
         &mut f.lost,
     );
+    if has_table(conn, "metric_packs") {
+        scan_packs(conn, f, &mut observations, &mut lost);
+    }
     f.observations = observations;
     f.lost.extend(lost);
+}
+
+/// The metric packs' observations (see `packs.rs`), each as its own row's body, merged into
+/// `observations` by id: a salvaged journal stores them as rows.
+fn scan_packs(
+    conn: &Connection,
+    f: &mut Findings,
+    observations: &mut Vec<(i64, Observation, String)>,
+    lost: &mut Vec<Lost>,
+) {
+    let max = max_key(conn, "metric_packs", "first");
+    f.max_observation_known = f.max_observation_known.max(max_key(conn, "metric_packs", "last").unwrap_or(0));
+    let read = |c: &Connection, from: i64, limit: i64| {
+        batch(
+            c,
+            "SELECT first, source, body FROM metric_packs WHERE first >= ?1 ORDER BY first LIMIT ?2",
+            from,
+            limit,
+            |r| Ok((r.get::<_, i64>(0)?, (text(r, 1)?, text(r, 2)?))),
+        )
+    };
+    let lookup = |c: &Connection, k: i64| {
+        c.query_row("SELECT source, body FROM metric_packs WHERE first = ?1", [k], |r| Ok((text(r, 0)?, text(r, 1)?)))
+            .optional()
+    };
+    let path = f.path.clone();
+    let mut packed = Vec::new();
+    scan_keys(
+        conn,
+        "metric packs",
+        "first id",
+        max,
+        read,
+        lookup,
+        |first, (source, body): (Vec<u8>, Vec<u8>)| {
+            let decoded =
+                utf8(source).and_then(|source| utf8(body).map(|body| super::packs::PackRow { first, source, body }));
+            let entries = decoded.and_then(|p| p.decode(&path).map_err(|e| e.to_string()));
+            match entries {
+                Ok(entries) => {
+                    for (id, o) in entries {
+                        match serde_json::to_string(&o) {
+                            Ok(body) => packed.push((id, o, body)),
+                            Err(e) => {
+                                lost.push(Lost { table: "observations", keys: format!("id {id}"), why: e.to_string() })
+                            }
+                        }
+                    }
+                }
+                Err(why) => lost.push(Lost { table: "metric packs", keys: format!("the pack from id {first}"), why }),
+            }
+        },
+        &mut f.lost,
+    );
+    if !packed.is_empty() {
+        observations.extend(packed);
+        observations.sort_by_key(|(id, _, _)| *id);
+    }
 }
 
 /// Whether the file's schema names `table` (false too when the schema cannot be read: that is
