@@ -22,6 +22,9 @@
 //! - `observations`: the [`Observation`]s that fed the engine, as JSON, bounded by a retention
 //!   setting ([`Journal::prune_observations_before`]). Each event row remembers which
 //!   observation caused it, so one problem's observations can be exported with it.
+//! - `metric_packs`: the metric observations of a batch ([`Journal::append_batch`]), one row per
+//!   source per batch, sharing the observations' ids ([`packs`]); readers see them as
+//!   observations.
 //! - `requests`: viewers' requests to the agent (who, when, what, and what came of it), an
 //!   audit trail that triggers keep from being deleted or rewritten once handled.
 //! - `snapshots`: the newest [`KEEP_SNAPSHOTS`] engine snapshots with the seq and observation
