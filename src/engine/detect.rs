@@ -312,9 +312,6 @@ const EPISODE_RATE_FLOOR: f64 = -3.0;
 const RECORD_SCALE: f64 = 0.01;
 /// A record scoring at least this (one `RECORD_SCALE` beyond the range) is surprising.
 const RECORD_SURPRISE: f64 = 0.632_120_558_828_557_7;
-/// A series' range means something once it has been seen this long (ms of data time): a day,
-/// so that its daily peak is in it.
-const RECORD_AFTER_MS: i64 = DAY_MS;
 /// A surprising sample scoring at least this (the engine's `Major` severity) raises its anomaly
 /// at once; a lesser one waits for `min_consecutive` samples.
 pub const AT_ONCE_SCORE: f64 = 0.9;
@@ -571,10 +568,10 @@ impl SeriesState {
         let (score, surprising, bunched) = if warm { self.surprise(c, z.abs()) } else { (0.0, false, false) };
         let band = c.threshold * sigma[a];
         let baseline = Baseline { expected: predicted[a], lower: predicted[a] - band, upper: predicted[a] + band };
-        // A range is known once the series has been seen for a day: before, every day's peak
-        // hour sets a record.
-        let novelty =
-            if warm && at - self.first_at >= RECORD_AFTER_MS { novelty(value, self.range_lo, self.range_hi) } else { 0.0 };
+        // A range is known once the series has been seen for as many days as a daily season
+        // needs: before, every day's peak hour above the first day's sets a record.
+        let known = at - self.first_at >= i64::from(c.season_min_cycles) * DAY_MS;
+        let novelty = if warm && known { novelty(value, self.range_lo, self.range_hi) } else { 0.0 };
         let record = (novelty > 0.0).then(|| Record {
             high: value > self.range_hi,
             previous: if value > self.range_hi { self.range_hi } else { self.range_lo },
@@ -1264,8 +1261,7 @@ fn judge<'a>(
                 s.saturation = Some(Box::new(SaturationState::new(&c.saturation[i])));
             }
             let baseline = Baseline { expected: value, lower: value, upper: value };
-            let j =
-                Judgement {
+            let j = Judgement {
                 score: 0.0,
                 surprising: false,
                 bunched: false,
