@@ -1813,16 +1813,30 @@ mod tests {
     }
 
     #[test]
-    fn a_record_needs_a_day_of_history_and_says_how_far_it_went() {
-        // Every 5 minutes, a calm day-long rise: each sample a new high of its first day.
-        let samples: Vec<(Timestamp, f64)> = (0..600).map(|i| (at(i * 5 * MIN), i as f64 / 10.0)).collect();
-        let mut d = Detector::new(DetectConfig::default());
-        let day = (DAY_MS / (5 * MIN)) as usize;
-        for (i, &(t, v)) in samples.iter().enumerate() {
-            if let Detection::Anomalous { record: Some(r), .. } = d.sample(1, t, v).anomaly {
-                assert!(i >= day, "{i}: a record before a day of history: {r:?}");
+    fn a_record_needs_the_days_a_season_needs_and_says_how_far_it_went() {
+        // Every 5 minutes, a daily swing between 10 and 20 with a spike at noon that is higher
+        // each day (20, 22, 24): each day's spike is a record of the days seen so far.
+        let c = DetectConfig::default();
+        let per_day = DAY_MS / (5 * MIN);
+        let value = |i: i64| {
+            let phase = (i % per_day) as f64 / per_day as f64;
+            let noon = i % per_day == per_day / 2;
+            if noon {
+                20.0 + 2.0 * (i / per_day) as f64
+            } else {
+                10.0 + 9.0 * (std::f64::consts::PI * phase).sin() + 0.1 * wobble(i)
+            }
+        };
+        let known = i64::from(c.season_min_cycles) * per_day;
+        let mut d = Detector::new(c);
+        let mut records = 0;
+        for i in 0..known + per_day {
+            if let Detection::Anomalous { record: Some(r), .. } = d.sample(1, at(i * 5 * MIN), value(i)).anomaly {
+                assert!(i >= known, "{i}: a record before the series was known for two days: {r:?}");
+                records += 1;
             }
         }
+        assert!(records > 0, "the third day's spike is a record");
         let r = Record { high: false, previous: 20.0, over_ms: 3 * HOUR_MS };
         assert_eq!(record_text(15.0, &r), "new low: 25% below the lowest value in 3h");
         let r = Record { high: true, previous: 0.0, over_ms: 3 * DAY_MS };
