@@ -325,7 +325,7 @@ pub fn run(args: Args) -> Result<()> {
             let demo =
                 faultline::startup::Demo::new(scenario, engine, journal, args.readonly, Some(log_path), appearance);
             if headless {
-                demo_headless(demo.agent, demo.scenario, events_out.as_deref())
+                demo_headless(demo.agent, demo.scenario.collect()?, events_out.as_deref())
             } else {
                 demo_ui(demo.agent, demo.scenario, speed, events_out, demo.opts)
             }
@@ -654,7 +654,7 @@ fn demo_headless(mut agent: Agent, scenario: Scenario, events_out: Option<&Path>
 /// Plays the scenario paced by its data time into the UI on this thread.
 fn demo_ui(
     mut agent: Agent,
-    scenario: Scenario,
+    scenario: faultline::startup::DemoScenario,
     speed: f64,
     events_out: Option<PathBuf>,
     opts: UiOptions,
@@ -663,15 +663,24 @@ fn demo_ui(
     let player = std::thread::Builder::new()
         .name("demo-player".into())
         .spawn(move || -> Result<()> {
-            let observations = scenario.observations;
-            let t0 = observations.first().map(|o| o.at).unwrap_or_default();
             let started = Instant::now();
+            let mut t0 = None;
             let mut all = Vec::new();
             let mut batch = Vec::new();
             // The observations fed since the last hand-over: the metric context and topology.
             let mut seen: Vec<Observation> = Vec::new();
-            for obs in &observations {
-                let due = data_offset(t0, obs.at, speed);
+            for obs in scenario.observations {
+                let obs = match obs {
+                    Ok(obs) => obs,
+                    Err(e) => {
+                        // Only a built-in scenario streams, and the tests read it whole: still,
+                        // say so on screen and in the exit status rather than stop silently.
+                        let _ = tx.send(Feed::Events(std::mem::take(&mut batch)));
+                        let _ = tx.send(Feed::Notice(format!("the scenario stopped: {e}")));
+                        return Err(e.into());
+                    }
+                };
+                let due = data_offset(*t0.get_or_insert(obs.at), obs.at, speed);
                 let elapsed = started.elapsed();
                 if due > elapsed {
                     // Hand over what is ready before waiting for the next observation's time.
@@ -688,8 +697,8 @@ fn demo_ui(
                     }
                     std::thread::sleep(due - elapsed);
                 }
-                agent.feed(obs, &mut batch)?;
-                seen.push(obs.clone());
+                agent.feed(&obs, &mut batch)?;
+                seen.push(obs);
             }
             if events_out.is_some() {
                 all.extend_from_slice(&batch);

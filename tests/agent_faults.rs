@@ -52,23 +52,7 @@ retries = 0
 max_response_bytes = {CAP}
 # Only the four queries below: the requests of a cycle are counted.
 changes = []
-
-[[sources.prometheus.queries]]
-name = "cpu_utilisation"
-query = "node_cpu_utilisation"
-
-[[sources.prometheus.queries]]
-name = "latency_p99_seconds"
-query = "service_latency_p99_seconds"
-
-[[sources.prometheus.queries]]
-name = "service_info"
-query = "service_info"
-
-[[sources.prometheus.queries]]
-name = "traces_service_graph_request_total"
-query = "traces_service_graph_request_total"
-"#
+{TOPOLOGY_QUERIES}"#
     )
 }
 
@@ -358,6 +342,17 @@ fn prometheus_stopped_mid_run_goes_stale_keeps_the_problem_and_recovers_after_a_
         .filter(|o| matches!(&o.kind, ObservationKind::Entity { entity } if entity.id.as_str() == "host:db-1"))
         .count();
     assert_eq!(db_entities, 1, "host:db-1 announced once");
+
+    // What the history reads: the health changes (healthy, stale with why, healthy again), one
+    // row each, and the problem's summary kept up with its events.
+    drop(rt);
+    let j = Journal::open_read_only(&journal).unwrap();
+    let changes = j.source_health_between(t1, t4).unwrap().expect("the agent records source health");
+    let states: Vec<(Timestamp, bool)> = changes.iter().map(|c| (c.at, c.stale.is_none())).collect();
+    assert_eq!(states, vec![(t1, true), (t2, false), (t4, true)], "{changes:#?}");
+    assert!(changes[1].stale.as_deref().is_some_and(|why| why.contains("cannot connect")), "{changes:#?}");
+    let summaries = faultline::history::store::read(&j, t1, t4).unwrap().expect("the agent keeps the store");
+    assert!(summaries.contains_key(&found.id), "{:?}", summaries.keys());
 }
 
 #[test]

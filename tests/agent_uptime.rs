@@ -4,7 +4,9 @@
 //! few observations, and is killed at random moments, many of them inside a snapshot or a
 //! prune; each restart resumes from the journal (snapshot + tail) and goes on where the journal
 //! ends. Once it finishes, the journal's events are exactly those of a run that was never
-//! stopped: the same problem ids, the same silences, nothing lost or doubled.
+//! stopped: the same problem ids, the same silences, nothing lost or doubled. A second run feeds
+//! the scenario in batches ([`Agent::feed_batch`], one transaction each, as the live runtime
+//! does per pull) and is killed inside batch writes: a batch is stored whole or not at all.
 //!
 //! The writer is this test binary run again with only [`uptime_writer_child`] selected and
 //! [`WRITER_ENV`] set; without the variable that test returns at once. It drives `Agent` and
@@ -30,6 +32,14 @@ const RETENTION_MS: i64 = 60_000;
 /// What the writer prints before and after each snapshot (with its prune).
 const SNAPSHOT_START: &str = "snapshot-start";
 const SNAPSHOT_END: &str = "snapshot-end";
+/// Set to a batch size: the writer feeds that many observations per [`Agent::feed_batch`].
+const BATCH_ENV: &str = "FAULTLINE_UPTIME_BATCH";
+/// What the writer prints once it is open (and resumed) and starts feeding: the kill timer
+/// starts there, so a slow start on a loaded machine does not eat every kill.
+const FEEDING: &str = "feeding";
+/// What the writer prints before and after each batch.
+const BATCH_START: &str = "batch-start";
+const BATCH_END: &str = "batch-end";
 
 /// The demo scenario with three operator silences on its problems, in the middle of it.
 fn scenario() -> Vec<Observation> {
@@ -80,23 +90,46 @@ fn uptime_writer_child() {
     agent.set_upkeep(upkeep());
     let mut events = Vec::new();
     let stderr = std::io::stderr();
-    for (i, o) in obs.iter().enumerate().skip(next) {
-        agent.feed(o, &mut events).unwrap();
-        if i % SNAPSHOT_EVERY == 0 {
-            writeln!(stderr.lock(), "{SNAPSHOT_START}").unwrap();
-            agent.write_snapshot().unwrap();
-            writeln!(stderr.lock(), "{SNAPSHOT_END}").unwrap();
+    writeln!(stderr.lock(), "{FEEDING}").unwrap();
+    let snapshot = |agent: &mut Agent| {
+        writeln!(stderr.lock(), "{SNAPSHOT_START}").unwrap();
+        agent.write_snapshot().unwrap();
+        writeln!(stderr.lock(), "{SNAPSHOT_END}").unwrap();
+    };
+    match std::env::var(BATCH_ENV).ok().and_then(|n| n.parse::<usize>().ok()) {
+        // As a live agent does with each pull: a batch per transaction.
+        Some(n) => {
+            for (k, chunk) in obs[next..].chunks(n).enumerate() {
+                writeln!(stderr.lock(), "{BATCH_START}").unwrap();
+                agent.feed_batch(chunk, &mut events).unwrap();
+                writeln!(stderr.lock(), "{BATCH_END}").unwrap();
+                if (k + 1) * n % SNAPSHOT_EVERY < n {
+                    snapshot(&mut agent);
+                }
+            }
+        }
+        None => {
+            for (i, o) in obs.iter().enumerate().skip(next) {
+                agent.feed(o, &mut events).unwrap();
+                if i % SNAPSHOT_EVERY == 0 {
+                    snapshot(&mut agent);
+                }
+            }
         }
     }
     agent.write_snapshot().unwrap();
     writeln!(stderr.lock(), "done").unwrap();
 }
 
-/// Runs the writer on `journal`; kills it with SIGKILL after `kill_after` (if it is still
-/// running). Returns its stderr and whether it finished by itself.
-fn run_writer(journal: &Path, kill_after: Option<Duration>, dir: &Path) -> (String, bool) {
+/// Runs the writer on `journal`; kills it with SIGKILL `kill_after` past the moment it starts
+/// feeding (if it is still running). Returns its stderr and whether it finished by itself.
+fn run_writer(journal: &Path, kill_after: Option<Duration>, dir: &Path, batch: Option<usize>) -> (String, bool) {
     let log = dir.join("writer.stderr");
-    let mut child = Command::new(std::env::current_exe().unwrap())
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    if let Some(n) = batch {
+        command.env(BATCH_ENV, n.to_string());
+    }
+    let mut child = command
         .args(["uptime_writer_child", "--exact", "--nocapture", "--test-threads=1"])
         .env(WRITER_ENV, journal)
         .stdin(Stdio::null())
@@ -105,6 +138,13 @@ fn run_writer(journal: &Path, kill_after: Option<Duration>, dir: &Path) -> (Stri
         .spawn()
         .unwrap();
     if let Some(after) = kill_after {
+        let fed = std::time::Instant::now() + Duration::from_secs(120);
+        while std::time::Instant::now() < fed
+            && child.try_wait().unwrap().is_none()
+            && !std::fs::read_to_string(&log).unwrap_or_default().contains(FEEDING)
+        {
+            std::thread::sleep(Duration::from_millis(10));
+        }
         std::thread::sleep(after);
         // SIGKILL: no destructor, no rollback but SQLite's own on the next open.
         let _ = child.kill();
@@ -116,13 +156,25 @@ fn run_writer(journal: &Path, kill_after: Option<Duration>, dir: &Path) -> (Stri
     (text, finished)
 }
 
-/// The last snapshot marker the writer printed: `true` when it was killed inside one.
-fn killed_inside_a_snapshot(stderr: &str) -> bool {
-    stderr.lines().rev().find(|l| *l == SNAPSHOT_START || *l == SNAPSHOT_END) == Some(SNAPSHOT_START)
+/// The last `start`/`end` marker the writer printed: `true` when it was killed between them.
+fn killed_inside(stderr: &str, start: &str, end: &str) -> bool {
+    stderr.lines().rev().find(|l| *l == start || *l == end) == Some(start)
 }
 
 #[test]
 fn an_agent_killed_during_snapshots_and_pruning_resumes_with_the_same_problems_and_silences() {
+    killed_and_resumed(None, SNAPSHOT_START, SNAPSHOT_END);
+}
+
+#[test]
+fn an_agent_killed_during_batch_writes_resumes_with_the_same_problems_and_silences() {
+    killed_and_resumed(Some(16), BATCH_START, BATCH_END);
+}
+
+/// Kills the writer (feeding one by one, or `batch` at a time) at scrambled moments until at
+/// least one kill landed between the markers `start` and `end`; then its journal must hold
+/// exactly the events of a run never stopped.
+fn killed_and_resumed(batch: Option<usize>, start: &str, end: &str) {
     let obs = scenario();
     let mut expected = Vec::new();
     let mut whole = Agent::new(EngineConfig::default(), None);
@@ -141,13 +193,13 @@ fn an_agent_killed_during_snapshots_and_pruning_resumes_with_the_same_problems_a
     let mut finished = false;
     for round in 0u64..40 {
         let ms = 300 + (round.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 54) % 1200;
-        let (stderr, done) = run_writer(&path, Some(Duration::from_millis(ms)), dir.path());
+        let (stderr, done) = run_writer(&path, Some(Duration::from_millis(ms)), dir.path(), batch);
         if done {
             finished = true;
             break;
         }
         kills += 1;
-        inside += usize::from(killed_inside_a_snapshot(&stderr));
+        inside += usize::from(killed_inside(&stderr, start, end));
         if std::fs::metadata(&path).map_or(true, |m| m.len() == 0) {
             continue; // killed before it created the journal's schema
         }
@@ -158,10 +210,10 @@ fn an_agent_killed_during_snapshots_and_pruning_resumes_with_the_same_problems_a
         }
     }
     if !finished {
-        run_writer(&path, None, dir.path());
+        run_writer(&path, None, dir.path(), batch);
     }
     assert!(kills >= 3, "the writer was killed {kills} times");
-    assert!(inside >= 1, "no kill landed inside a snapshot or prune in {kills} kills");
+    assert!(inside >= 1, "no kill landed between {start} and {end} in {kills} kills");
 
     let journal = Journal::open_read_only(&path).unwrap();
     let got = journal.events_after(0).unwrap();
@@ -173,5 +225,5 @@ fn an_agent_killed_during_snapshots_and_pruning_resumes_with_the_same_problems_a
     let kept = journal.observations().unwrap().len();
     assert!(kept < obs.len() / 2, "{kept} of {} observations kept", obs.len());
     assert!(!journal.snapshots().unwrap().is_empty());
-    eprintln!("{kills} kills, {inside} inside a snapshot or prune; {kept} observations kept of {}", obs.len());
+    eprintln!("{kills} kills, {inside} between {start} and {end}; {kept} observations kept of {}", obs.len());
 }

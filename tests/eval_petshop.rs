@@ -41,13 +41,18 @@ fn small_scenario(dir: &Path) {
         let slow = if i >= 2 { 1.0 } else { 0.0 };
         writeln!(issue, "{t}.0,{},{},{}", 0.09 + 0.5 * slow, 0.03 + 0.45 * slow, 0.02 + 0.4 * slow).unwrap();
     }
-    write(dir, "test/issue_0/metrics.csv", &issue);
-    write(
-        dir,
-        "test/issue_0/target.json",
-        r#"{"target": {"node": "site", "metric": "latency", "agg": "Average", "timestamp": 1681855800},
-            "root_cause": {"node": "db", "metric": null}, "metadata": {}}"#,
+    write_issue(dir, &issue, "latency", 1_681_855_800, "db");
+}
+
+/// Writes `test/issue_0`: its metrics, and a target naming `site`'s `metric` (Average) broken at
+/// `at` (Unix seconds) and the true root cause.
+fn write_issue(dir: &Path, metrics: &str, metric: &str, at: u64, root: &str) {
+    write(dir, "test/issue_0/metrics.csv", metrics);
+    let target = format!(
+        r#"{{"target": {{"node": "site", "metric": "{metric}", "agg": "Average", "timestamp": {at}}},
+            "root_cause": {{"node": "{root}", "metric": null}}, "metadata": {{}}}}"#
     );
+    write(dir, "test/issue_0/target.json", &target);
 }
 
 #[test]
@@ -76,6 +81,63 @@ fn a_small_scenario_goes_through_the_engine_and_is_ranked() {
     assert_eq!(line["ranking"][0]["node"], "db");
     assert_eq!(line["ranking"][0]["source"], "engine");
     assert_eq!(line["ranking"].as_array().unwrap().len(), 3);
+}
+
+/// `site` calls `list` and `pay`, `pay` calls `db`. In the issue `db` is slow from its first row
+/// on, on two statistics, behind a `pay` that stays healthy; three rows later `list` starts
+/// failing, the true cause of the dip in `site`'s availability, which stays inside its normal
+/// range (no signal on the target, as in most of PetShop's availability issues).
+fn loud_noise_behind_a_healthy_service(dir: &Path) {
+    write(
+        dir,
+        "graph.csv",
+        ",site,list,pay,db\nsite,0.0,1.0,1.0,0.0\nlist,0.0,0.0,0.0,0.0\npay,0.0,0.0,0.0,1.0\ndb,0.0,0.0,0.0,0.0\n",
+    );
+    let header = "microservice,site,list,pay,db,db\nmetric,availability,availability,latency,latency,latency\n\
+                  statistic,Average,Average,Average,Average,p99\nunix_timestamp,,,,,\n";
+    let mut normal = header.to_string();
+    for i in 0..300u64 {
+        let t = 1_692_608_400 + 300 * i;
+        let (a, b, c, d) = (wobble(4 * i), wobble(4 * i + 1), wobble(4 * i + 2), wobble(4 * i + 3));
+        let site = if i % 10 == 0 { 99.0 + 0.5 * a } else { 100.0 };
+        writeln!(normal, "{t}.0,{site},100.0,{},{},{}", 0.03 + 0.002 * b, 0.02 + 0.001 * c, 0.05 + 0.003 * d).unwrap();
+    }
+    write(dir, "noissue/metrics.csv", &normal);
+    let mut issue = header.to_string();
+    for i in 0..6u64 {
+        let t = 1_681_855_320 + 300 * i;
+        let (site, list) = if i >= 3 { (99.4, 96.0 + 0.5 * i as f64) } else { (100.0, 100.0) };
+        writeln!(issue, "{t}.0,{site},{list},0.03,{},{}", 0.06 + 0.001 * i as f64, 0.2 + 0.01 * i as f64).unwrap();
+    }
+    write_issue(dir, &issue, "availability", 1_681_856_220, "list");
+}
+
+/// With no signal on the target, the issue's problem is one whose trouble can have reached it
+/// (through callees in trouble, as the fault tree walks), not the loudest or oldest below it: the
+/// slow database behind the healthy `pay` cannot have made `site` fail.
+#[test]
+fn with_no_signal_on_the_target_the_problem_is_one_whose_trouble_can_reach_it() {
+    let dir = tempfile::tempdir().unwrap();
+    loud_noise_behind_a_healthy_service(dir.path());
+    let report = petshop::evaluate(dir.path(), None).unwrap();
+    let issue = &report.issues[0];
+    // The premise: the database's problem is there, older and with more signals.
+    let (replayed, scenario) = {
+        let scenario = petshop::load_scenarios(dir.path()).unwrap().remove(0);
+        (petshop::replay(&scenario, &scenario.issues[0], &Default::default()), scenario)
+    };
+    let problem_of = |node: &str| {
+        replayed.problems.values().find(|p| p.signals.values().any(|s| s.entity.as_str() == node)).expect(node)
+    };
+    let (db, list) = (problem_of("db"), problem_of("list"));
+    assert_ne!(db.id, list.id, "{report}");
+    assert!(db.opened_at < list.opened_at && db.signals.len() > list.signals.len(), "{db:?}\n{list:?}");
+    assert!(!replayed.problems.values().any(|p| p.signals.values().any(|s| s.entity.as_str() == "site")));
+    assert_eq!(scenario.issues[0].target.root_cause.node, "list");
+    // The choice.
+    assert_eq!(issue.problem_match, petshop::ProblemMatch::Downstream);
+    assert_eq!(issue.problem, Some(list.id), "{report}");
+    assert_eq!((issue.rank, issue.engine_rank), (Some(1), Some(1)), "{report}");
 }
 
 #[test]
@@ -132,11 +194,16 @@ fn real_petshop_low_traffic_is_ranked_in_full() {
     assert_eq!(report.issues.len(), scenario.issues.len());
     let r = report.row("low_traffic", "all", "all").unwrap();
     assert_eq!(r.issues, 26);
-    // The root cause of latency issues beats the authors' baseline at rank 1 and within 3 (a
-    // regression guard; availability does not beat it yet: see the README).
+    // The root cause of latency issues beats the authors' baseline at rank 1 and within 3, that of
+    // availability issues at rank 1 and ties it within 3 (regression guards: see the README).
     let latency = report.row("low_traffic", "all", "latency").unwrap();
     let (base1, base3) = latency.baseline.expect("a published baseline");
     assert!(latency.top1 > base1 && latency.top3 > base3, "{report}");
+    let availability = report.row("low_traffic", "all", "availability").unwrap();
+    let (base1, base3) = availability.baseline.expect("a published baseline");
+    // The published baseline has two decimals: 11 of 12 (0.917) is its 0.92.
+    let percent = |x: f64| (x * 100.0).round();
+    assert!(availability.top1 > base1 && percent(availability.top3) >= percent(base3), "{report}");
     let text = std::fs::read_to_string(&rankings).unwrap();
     assert_eq!(text.lines().count(), 26);
     // Same input, same ranking.

@@ -62,7 +62,6 @@ fn logs(end: i64) -> Vec<Line> {
 }
 
 fn config(dir: &Path, prom: &str, loki: &str) -> std::path::PathBuf {
-    let path = dir.join("faultline.toml");
     let text = format!(
         r#"
 [[sources.prometheus]]
@@ -90,8 +89,7 @@ timeout = "5s"
 query = '{{service="checkout"}}'
 "#
     );
-    std::fs::write(&path, text).unwrap();
-    path
+    write_config(dir, &text)
 }
 
 #[test]

@@ -13,7 +13,6 @@ use std::time::Duration;
 use support::*;
 
 fn config(dir: &Path, url: &str) -> std::path::PathBuf {
-    let path = dir.join("faultline.toml");
     let text = format!(
         r#"
 [[sources.prometheus]]
@@ -23,26 +22,9 @@ step = "15s"
 lookback = "40m"
 timeout = "2s"
 retries = 1
-
-[[sources.prometheus.queries]]
-name = "cpu_utilisation"
-query = "node_cpu_utilisation"
-
-[[sources.prometheus.queries]]
-name = "latency_p99_seconds"
-query = "service_latency_p99_seconds"
-
-[[sources.prometheus.queries]]
-name = "service_info"
-query = "service_info"
-
-[[sources.prometheus.queries]]
-name = "traces_service_graph_request_total"
-query = "traces_service_graph_request_total"
-"#
+{TOPOLOGY_QUERIES}"#
     );
-    std::fs::write(&path, text).unwrap();
-    path
+    write_config(dir, &text)
 }
 
 #[test]
@@ -124,12 +106,7 @@ fn a_prometheus_that_is_not_there_is_reported_stale_not_a_crash() {
 #[test]
 fn alertmanager_alerts_fold_with_prometheus_alerts_and_a_proposed_silence_is_created() {
     let am = alertmanager();
-    let prom = prometheus(PrometheusOpts {
-        backfill_openmetrics: Some(topology_history(now_secs(), 30)),
-        rules_yaml: Some(TOPOLOGY_RULES.to_string()),
-        alertmanager_url: Some(am.url.clone()),
-        ..Default::default()
-    });
+    let prom = prometheus(PrometheusOpts { alertmanager_url: Some(am.url.clone()), ..topology_opts() });
     let am_alerts = format!("{}/api/v2/alerts", am.url);
     wait_until("HostCpuSaturated in Alertmanager", Duration::from_secs(40), || {
         http_get(&am_alerts).1.contains("HostCpuSaturated")

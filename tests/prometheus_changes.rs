@@ -70,7 +70,6 @@ fn wait_scraped(prom: &Server, promql: &str, value: &str) {
 }
 
 fn config(dir: &Path, url: &str) -> std::path::PathBuf {
-    let path = dir.join("faultline.toml");
     let text = format!(
         r#"
 [[sources.prometheus]]
@@ -95,8 +94,7 @@ role = "users"
 query = "active_users"
 "#
     );
-    std::fs::write(&path, text).unwrap();
-    path
+    write_config(dir, &text)
 }
 
 #[test]

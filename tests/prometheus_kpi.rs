@@ -74,7 +74,6 @@ fn history(last: i64) -> String {
 }
 
 fn config(dir: &Path, url: &str) -> std::path::PathBuf {
-    let path = dir.join("faultline.toml");
     let text = format!(
         r#"
 [[sources.prometheus]]
@@ -97,8 +96,7 @@ entity = "service:checkout"
 higher_is_better = false
 "#
     );
-    std::fs::write(&path, text).unwrap();
-    path
+    write_config(dir, &text)
 }
 
 fn number(text: String) -> f64 {

@@ -118,12 +118,7 @@ fn backfilled_history_is_queryable_up_to_its_end() {
 #[test]
 fn backfilled_alert_fires_in_prometheus_and_reaches_alertmanager() {
     let am = alertmanager();
-    let prom = prometheus(PrometheusOpts {
-        backfill_openmetrics: Some(topology_history(now_secs(), 30)),
-        rules_yaml: Some(TOPOLOGY_RULES.to_string()),
-        alertmanager_url: Some(am.url.clone()),
-        ..Default::default()
-    });
+    let prom = prometheus(PrometheusOpts { alertmanager_url: Some(am.url.clone()), ..topology_opts() });
 
     let firing_db_cpu = |alerts: &Value| {
         alerts.as_array().is_some_and(|a| {

@@ -52,14 +52,7 @@ fn demo_open_the_storm_problem_see_the_root_cause_quit_and_the_terminal_is_resto
     assert!(list.contains("faultline"), "{list}");
 
     // Walk the selection down to the storm problem's row.
-    let rows: Vec<&str> = list.lines().filter(|l| l.contains("P-0")).collect();
-    let target = rows.iter().position(|l| l.contains("host:db-1")).expect("the storm problem is listed");
-    let selected = rows.iter().position(|l| l.trim_start().starts_with('›')).expect("a row is selected");
-    let key = if target >= selected { "j" } else { "k" };
-    for _ in 0..target.abs_diff(selected) {
-        t.keys(&[key]);
-    }
-    t.wait_for("the storm row to be selected", |s| s.lines().any(|l| l.contains('›') && l.contains("host:db-1")));
+    t.select_problem(&list, "host:db-1");
     t.keys(&["Enter"]);
     let detail = t.wait_for("the detail view", |s| s.contains("ROOT CAUSE") && s.contains("TIMELINE"));
     let root = detail.lines().skip_while(|l| !l.contains("ROOT CAUSE")).nth(1).unwrap_or_default();

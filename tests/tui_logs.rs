@@ -3,10 +3,9 @@
 //! drawn on ratatui's TestBackend; and once end to end, the real binary in tmux (needs `tmux`).
 
 use crossterm::event::KeyCode;
-use faultline::engine::{Engine, EngineConfig};
 use faultline::sources::fixture;
 use faultline::ui::views::detail;
-use faultline::ui::{update, Action, App, Feed, UiOptions, View};
+use faultline::ui::{App, UiOptions, View};
 use ratatui::style::Modifier;
 use std::path::Path;
 
@@ -14,28 +13,13 @@ mod support;
 
 #[path = "tui/screen.rs"]
 mod screen;
-use screen::{draw, key, rows, screen, type_text};
+use screen::{demo_app, draw, key, rows, screen, type_text};
 
-const SCENARIO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/scenarios/db-cpu-saturation.jsonl");
-
-/// The demo scenario played through the engine into an App, as `faultline demo` does.
-fn demo(width: u16, height: u16) -> App {
-    let scenario = fixture::load(Path::new(SCENARIO)).unwrap();
-    let mut engine = Engine::new(EngineConfig::default());
-    let mut events = Vec::new();
-    for o in &scenario.observations {
-        engine.observe(o, &mut events);
-    }
-    let mut app = App::new(UiOptions { title: "demo: db-cpu-saturation".into(), ..UiOptions::default() });
-    update(&mut app, Action::Resize { width, height });
-    update(&mut app, Feed::Events(events).into());
-    update(&mut app, Feed::Observations(scenario.observations).into());
-    app
-}
+use screen::DEMO_SCENARIO as SCENARIO;
 
 /// The demo with the detail of the problem whose root cause is the demo's expected one open.
 fn storm_detail(width: u16, height: u16) -> App {
-    let mut app = demo(width, height);
+    let mut app = demo_app(width, height);
     let expect = fixture::load(Path::new(SCENARIO)).unwrap().header.expect.unwrap();
     let id = app
         .problems()
@@ -177,21 +161,9 @@ fn no_logs_says_so_instead_of_opening_an_empty_pane() {
 #[test]
 fn e2e_demo_log_pane_search_highlights_the_match() {
     let t = support::tmux::Tmux::start("logs");
-    let line = format!(
-        "{} demo --speed 1500 --log-file {}",
-        env!("CARGO_BIN_EXE_faultline"),
-        t.path("faultline.log").display()
-    );
-    t.keys(&[&line, "Enter"]);
+    t.start_demo("1500");
     let list = t.wait_for("the scenario to finish", |s| s.contains("finished") && s.contains("host:db-1"));
-    let rows: Vec<&str> = list.lines().filter(|l| l.contains("P-0")).collect();
-    let target = rows.iter().position(|l| l.contains("host:db-1")).expect("the storm problem is listed");
-    let selected = rows.iter().position(|l| l.trim_start().starts_with('›')).expect("a row is selected");
-    let key = if target >= selected { "j" } else { "k" };
-    for _ in 0..target.abs_diff(selected) {
-        t.keys(&[key]);
-    }
-    t.wait_for("the storm row to be selected", |s| s.lines().any(|l| l.contains('›') && l.contains("host:db-1")));
+    t.select_problem(&list, "host:db-1");
     t.keys(&["Enter"]);
     t.wait_for("the detail view", |s| s.contains("ROOT CAUSE"));
     t.keys(&["v"]);

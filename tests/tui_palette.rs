@@ -3,21 +3,17 @@
 //! through the engine, and on small hand-made problem sets.
 
 use crossterm::event::KeyCode;
-use faultline::engine::{Engine, EngineConfig};
 use faultline::model::{
     AlertState, EntityId, EventKind, Impact, Mark, Observation, ObservationKind, ProblemEvent, ProblemId, Severity,
     Signal, SignalKey, SignalKind, Timestamp,
 };
-use faultline::sources::fixture;
 use faultline::ui::palette::Target;
 use faultline::ui::{update, Action, App, Feed, SourceHealth, UiOptions, View};
-use std::path::Path;
 
 #[path = "tui/screen.rs"]
 mod screen;
-use screen::{draw, key, rows, screen, type_text};
+use screen::{demo_app, draw, key, rows, screen, type_text};
 
-const SCENARIO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/scenarios/db-cpu-saturation.jsonl");
 /// 2026-11-02T03:00:00Z in milliseconds.
 const T0: i64 = 1_793_588_400_000;
 
@@ -28,20 +24,6 @@ fn at(minutes: i64) -> Timestamp {
 fn sized(title: &str, width: u16, height: u16) -> App {
     let mut app = App::new(UiOptions { title: title.to_string(), ..UiOptions::default() });
     update(&mut app, Action::Resize { width, height });
-    app
-}
-
-/// The demo scenario played through the engine into an App, as `faultline demo` does.
-fn demo(width: u16, height: u16) -> App {
-    let scenario = fixture::load(Path::new(SCENARIO)).unwrap();
-    let mut engine = Engine::new(EngineConfig::default());
-    let mut events = Vec::new();
-    for o in &scenario.observations {
-        engine.observe(o, &mut events);
-    }
-    let mut app = sized("demo: db-cpu-saturation", width, height);
-    update(&mut app, Feed::Events(events).into());
-    update(&mut app, Feed::Observations(scenario.observations).into());
     app
 }
 
@@ -131,7 +113,7 @@ fn listed(app: &App) -> Vec<u64> {
 
 #[test]
 fn palette_on_the_demo_jumps_from_db_1_to_its_signals() {
-    let mut app = demo(80, 24);
+    let mut app = demo_app(80, 24);
     key(&mut app, KeyCode::Char(':'));
     assert!(app.palette.is_some(), "`:` opens the palette");
     type_text(&mut app, "db-1");

@@ -10,12 +10,7 @@ use support::tmux::Tmux;
 #[test]
 fn demo_palette_jumps_to_db_1_signals_and_the_filter_narrows_the_list() {
     let t = Tmux::start("palette");
-    let line = format!(
-        "{} demo --speed 1500 --log-file {}",
-        env!("CARGO_BIN_EXE_faultline"),
-        t.path("faultline.log").display()
-    );
-    t.keys(&[&line, "Enter"]);
+    t.start_demo("1500");
     t.wait_for("the scenario to finish", |s| s.contains("finished") && s.contains("host:db-1"));
 
     t.keys(&[":"]);

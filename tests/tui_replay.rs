@@ -38,14 +38,7 @@ fn replay_the_storm_back_to_its_first_ranking_forward_to_the_last_and_back_to_li
     assert!(!status_line(&list).contains("REPLAY"), "opens live, at the end: {list}");
 
     // Select P-0003 and open it.
-    let rows: Vec<&str> = list.lines().filter(|l| l.contains("P-0")).collect();
-    let target = rows.iter().position(|l| l.contains("P-0003")).expect("P-0003 is listed");
-    let selected = rows.iter().position(|l| l.trim_start().starts_with('›')).expect("a row is selected");
-    let key = if target >= selected { "j" } else { "k" };
-    for _ in 0..target.abs_diff(selected) {
-        t.keys(&[key]);
-    }
-    t.wait_for("P-0003 selected", |s| s.lines().any(|l| l.contains('›') && l.contains("P-0003")));
+    t.select_problem(&list, "P-0003");
     t.keys(&["Enter"]);
     let live = t.wait_for("the detail of P-0003", |s| s.contains("ROOT CAUSE") && s.contains("TIMELINE"));
     let final_top = top_candidate(&live);

@@ -328,20 +328,9 @@ fn a_200_node_estate_collapses_siblings_and_scrolls() {
 #[test]
 fn tmux_t_on_the_demo_shows_the_topology_with_the_root_cause_marked() {
     let t = Tmux::start("topology");
-    let line = format!(
-        "{} demo --speed 1500 --log-file {}",
-        env!("CARGO_BIN_EXE_faultline"),
-        t.path("faultline.log").display()
-    );
-    t.keys(&[&line, "Enter"]);
+    t.start_demo("1500");
     let list = t.wait_for("the scenario to finish", |s| s.contains("finished") && s.contains("host:db-1"));
-    let rows: Vec<&str> = list.lines().filter(|l| l.contains("P-0")).collect();
-    let target = rows.iter().position(|l| l.contains("host:db-1")).expect("the storm problem is listed");
-    let selected = rows.iter().position(|l| l.trim_start().starts_with('›')).expect("a row is selected");
-    for _ in 0..target.abs_diff(selected) {
-        t.keys(&[if target >= selected { "j" } else { "k" }]);
-    }
-    t.wait_for("the storm row to be selected", |s| s.lines().any(|l| l.contains('›') && l.contains("host:db-1")));
+    t.select_problem(&list, "host:db-1");
     t.keys(&["T"]);
     let topo = t.wait_for("the topology view", |s| s.contains("topology") && s.contains("◆ root cause"));
     let lines: Vec<&str> = topo.lines().collect();

@@ -8,7 +8,7 @@ pub mod requests;
 pub mod runtime;
 
 use crate::engine::{Engine, EngineConfig, EngineSnapshot, SNAPSHOT_VERSION};
-use crate::journal::{Journal, JournalError, SnapshotMeta, SnapshotRow};
+use crate::journal::{Journal, JournalError, SnapshotMeta, SnapshotRow, Step};
 use crate::model::{
     Entity, EntityId, Observation, ObservationKind, Problem, ProblemEvent, ProblemId, RunRecord, Timestamp,
 };
@@ -312,6 +312,39 @@ impl Agent {
     ) -> Result<(), JournalError> {
         let kind = ObservationKind::RunbookFinished { problem, record: Box::new(record) };
         self.feed(&Observation { at, source: "runbook".into(), kind }, out).map(drop)
+    }
+
+    /// Feeds `batch` (one source's pull) through the engine in order, journals the steps that
+    /// say something ([`Upkeep::skip_quiet`], as [`Agent::feed`]) with their events in ONE
+    /// transaction, and appends the events to `out`; then writes a snapshot when one is due.
+    /// Returns how many observations were journaled. A crash loses the whole batch or nothing;
+    /// publish the events only once this returned `Ok`, so none is shown that the journal lacks.
+    /// On a journal error the engine has still seen the batch; the error says what was not
+    /// stored.
+    pub fn feed_batch(&mut self, batch: &[Observation], out: &mut Vec<ProblemEvent>) -> Result<usize, JournalError> {
+        let first = out.len();
+        // (observation index, where its events start and end in `out`)
+        let mut steps: Vec<(usize, usize, usize)> = Vec::with_capacity(batch.len());
+        for (i, obs) in batch.iter().enumerate() {
+            let quiet = self.upkeep.skip_quiet && !self.engine.says_something(obs);
+            let start = out.len();
+            self.engine.observe(obs, out);
+            // `says_something` promises no event; a broken promise is journaled, never lost.
+            if quiet && out.len() == start {
+                self.unjournaled += 1;
+            } else {
+                steps.push((i, start, out.len()));
+            }
+        }
+        self.observations += batch.len() as u64;
+        self.events += (out.len() - first) as u64;
+        if let Some(j) = self.journal.as_mut() {
+            let rows: Vec<Step<'_>> =
+                steps.iter().map(|&(i, a, b)| Step { observation: Some(&batch[i]), events: &out[a..b] }).collect();
+            j.append_batch(&rows)?;
+            self.snapshot_if_due()?;
+        }
+        Ok(steps.len())
     }
 
     /// Feeds one observation, journals it with its events in one transaction, and appends the

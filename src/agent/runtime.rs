@@ -443,8 +443,11 @@ impl Runtime {
     /// Pulls every source once, whether due or not, and returns the events.
     pub async fn cycle(&mut self, now: Timestamp) -> Result<Vec<ProblemEvent>, JournalError> {
         let all: Vec<usize> = (0..self.slots.len()).collect();
+        let before: Vec<SourceHealth> = self.slots.iter().map(|s| s.status.health()).collect();
         let results = self.fetch(&all, now).await;
-        self.apply(results, now)
+        let events = self.apply(results, now)?;
+        self.keep_history(&all, &before, now)?;
+        Ok(events)
     }
 
     /// Pulls the sources `which`, at most `max_concurrent` at a time. The future holds no borrow
@@ -511,13 +514,9 @@ impl Runtime {
                 tracing::warn!(source = %status.name, problems = ?status.problems, elapsed_ms = status.elapsed_ms, "stale");
             }
             let start = events.len();
-            let mut unjournaled = 0;
-            for obs in &pull.observations {
-                if !self.agent.feed(obs, &mut events)? {
-                    unjournaled += 1;
-                }
-            }
-            self.slots[i].status.unjournaled = unjournaled;
+            // One transaction per pull; its events are folded and published only once stored.
+            let journaled = self.agent.feed_batch(&pull.observations, &mut events)?;
+            self.slots[i].status.unjournaled = pull.observations.len() - journaled;
             let new = events.split_off(start);
             self.note_events(&new);
             events.extend(new);
@@ -657,6 +656,7 @@ impl Runtime {
                 Vec::new()
             };
             let events = self.apply(results, at)?;
+            self.keep_history(&due, &before, at)?;
             let after = Instant::now();
             for (&i, old) in due.iter().zip(before) {
                 let slot = &mut self.slots[i];
@@ -678,6 +678,25 @@ impl Runtime {
                 send(Feed::Observations(observations));
             }
         }
+    }
+
+    /// What the history reads besides the events (`faultline report`, `similar`): each source's
+    /// health when it changes (or on its first pull), and the per-problem summaries brought up to
+    /// the events just journaled, one chunk a cycle at the most.
+    fn keep_history(&mut self, due: &[usize], before: &[SourceHealth], at: Timestamp) -> Result<(), JournalError> {
+        let changed: Vec<(String, Option<String>)> = due
+            .iter()
+            .map(|&i| &self.slots[i].status)
+            .zip(before)
+            .filter(|(status, old)| status.health() != **old || status.cycles == 1)
+            .map(|(status, _)| (status.name.clone(), (!status.healthy).then(|| status.problems.join("; "))))
+            .collect();
+        let Some(j) = self.agent.journal_mut().filter(|j| !j.is_read_only()) else { return Ok(()) };
+        for (name, stale) in changed {
+            j.record_source_health(&name, at, stale.as_deref())?;
+        }
+        crate::history::store::catch_up_at_most(j, 1)?;
+        Ok(())
     }
 
     /// Carries out one request and tells the UI the outcome.

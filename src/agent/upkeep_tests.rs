@@ -224,3 +224,60 @@ fn a_clean_stop_writes_a_snapshot_so_a_resume_replays_nothing() {
     let resumed = Agent::resume(EngineConfig::default(), journal).unwrap();
     assert_eq!(resumed.from_snapshot, Some(meta));
 }
+
+/// `observations` through a journaling agent with `upkeep`, in batches of `n` (`None`: one
+/// `feed` each). Returns the live events, how many were left out, and the journal's events and
+/// observations (with their ids).
+fn journaled(path: &Path, observations: &[Observation], n: Option<usize>) -> JournaledRun {
+    let mut agent = Agent::new(EngineConfig::default(), Some(Journal::open(path).unwrap()));
+    agent.set_upkeep(upkeep(5 * MIN, None));
+    let mut live = Vec::new();
+    match n {
+        Some(n) => {
+            for chunk in observations.chunks(n) {
+                let journaled = agent.feed_batch(chunk, &mut live).unwrap();
+                assert!(journaled <= chunk.len());
+            }
+        }
+        None => {
+            for o in observations {
+                agent.feed(o, &mut live).unwrap();
+            }
+        }
+    }
+    let unjournaled = agent.unjournaled();
+    drop(agent);
+    let journal = Journal::open_read_only(path).unwrap();
+    JournaledRun {
+        live,
+        unjournaled,
+        events: journal.events_after(0).unwrap(),
+        observations: journal.observations_after(0).unwrap(),
+    }
+}
+
+#[derive(Debug, PartialEq)]
+struct JournaledRun {
+    live: Vec<ProblemEvent>,
+    unjournaled: u64,
+    events: Vec<ProblemEvent>,
+    observations: Vec<(i64, Observation)>,
+}
+
+#[test]
+fn feeding_in_batches_journals_exactly_what_feeding_one_by_one_does() {
+    let observations = with_chatter(&scenario());
+    let dir = tempfile::tempdir().unwrap();
+    let one_by_one = journaled(&dir.path().join("single.db"), &observations, None);
+    assert!(one_by_one.unjournaled > 0 && !one_by_one.events.is_empty(), "a scenario with quiet steps and events");
+    assert!(one_by_one.live == one_by_one.events, "the live events are the journal's");
+    // Batch sizes that split the scenario's steps differently, the whole scenario in one too.
+    for n in [1, 7, 500, observations.len()] {
+        let path = dir.path().join(format!("batch-{n}.db"));
+        let batched = journaled(&path, &observations, Some(n));
+        assert!(batched == one_by_one, "batches of {n}: another journal than one by one");
+        // And it resumes to the same place.
+        let resumed = Agent::resume(EngineConfig::default(), Journal::open(&path).unwrap()).unwrap();
+        assert!(resumed.events == one_by_one.events, "batches of {n}: the resumed events differ");
+    }
+}

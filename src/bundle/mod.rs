@@ -203,14 +203,37 @@ pub fn file_kind(path: &Path) -> Result<FileKind, BundleError> {
             Err(source) => return Err(BundleError::Io { path: path.to_path_buf(), action: "reading".into(), source }),
         }
     }
-    if read < header.len() || &header[..16] != b"SQLite format 3\0" {
-        return Ok(FileKind::Other);
-    }
-    Ok(match i32::from_be_bytes([header[68], header[69], header[70], header[71]]) {
+    let id = if read == header.len() && &header[..16] == b"SQLite format 3\0" {
+        i32::from_be_bytes([header[68], header[69], header[70], header[71]])
+    } else {
+        0
+    };
+    Ok(match id {
         APPLICATION_ID => FileKind::Bundle,
         JOURNAL_APPLICATION_ID => FileKind::Journal,
+        // A live journal's header can still be in its write-ahead log (SQLite has not
+        // checkpointed yet): the file says nothing, SQLite reading through the log does.
+        _ if wal_of(path).exists() => match application_id_through_wal(path) {
+            Some(APPLICATION_ID) => FileKind::Bundle,
+            Some(JOURNAL_APPLICATION_ID) => FileKind::Journal,
+            _ => FileKind::Other,
+        },
         _ => FileKind::Other,
     })
+}
+
+/// SQLite's write-ahead log beside `path`.
+fn wal_of(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push("-wal");
+    PathBuf::from(name)
+}
+
+/// The application id SQLite reads for `path`, its write-ahead log included; `None` when it
+/// cannot be opened read-only as a database.
+fn application_id_through_wal(path: &Path) -> Option<i32> {
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).ok()?;
+    conn.query_row("PRAGMA application_id", [], |row| row.get(0)).ok()
 }
 
 const SCHEMA: &str = "

@@ -13,7 +13,9 @@
 //! 3. the issue's rows, the same way.
 //!
 //! The events are folded into problems ([`ProblemSet::fold`]) and the problem that holds the
-//! target node's signals is chosen ([`ProblemMatch`]). Its root-cause candidates, best first,
+//! target node's signals is chosen ([`ProblemMatch`]); when the target shows nothing, a problem
+//! whose trouble can have come up to it along the calls, as the fault tree would walk, not merely
+//! the loudest or oldest one below it. Its root-cause candidates, best first,
 //! open the ranking. The engine ranks only anomalous entities whose dependencies are healthy,
 //! so the rest of the nodes follow by a documented, deterministic fallback ([`Source`]): the
 //! problem's other affected entities, then entities with signals in other problems, both by their
@@ -29,6 +31,7 @@ pub use data::{
 };
 pub use report::{baseline, rank_of, recall_at, PetshopReport, RecallRow};
 
+use crate::engine::rca::is_trouble;
 use crate::engine::{Engine, EngineConfig};
 use crate::model::{
     Entity, EntityId, EntityKind, Observation, ObservationKind, Problem, ProblemId, ProblemSet, ProblemStatus,
@@ -89,7 +92,9 @@ pub enum ProblemMatch {
     TargetMetric,
     /// It holds a signal of another metric on the target node.
     TargetNode,
-    /// No signal on the target node: a problem on what the target calls (transitively).
+    /// No signal on the target node: a problem with trouble (see [`is_trouble`]) on what the
+    /// target calls, reached the way the fault tree walks: on through a callee only if it is in
+    /// trouble itself (see `trouble_reach`).
     Downstream,
     /// The engine raised nothing in the issue period on the target or below it.
     None,
@@ -415,7 +420,14 @@ fn choose_problem<'a>(
     let series = SeriesName { node: target.node.clone(), metric: target.metric.clone(), statistic: target.agg.clone() };
     let target_series = series.engine_metric();
     let metric_prefix = format!("{}_", target.metric.to_lowercase());
-    let downstream: BTreeSet<String> = reach(&scenario.graph, &target.node).into_keys().collect();
+    let in_trouble: BTreeSet<&str> = problems
+        .problems
+        .values()
+        .flat_map(|p| p.signals.values())
+        .filter(|s| s.last_seen >= issue_start && is_trouble(s))
+        .map(|s| s.entity.as_str())
+        .collect();
+    let downstream = trouble_reach(&scenario.graph, &target.node, &in_trouble);
     let live: Vec<&Problem> =
         problems.problems.values().filter(|p| !matches!(p.status, ProblemStatus::Merged(_))).collect();
     let in_issue = |p: &Problem| p.signals.values().filter(|s| s.last_seen >= issue_start).count();
@@ -423,7 +435,7 @@ fn choose_problem<'a>(
         ProblemMatch::TargetSeries => s.entity.as_str() == target.node && s.name == target_series,
         ProblemMatch::TargetMetric => s.entity.as_str() == target.node && s.name.starts_with(&metric_prefix),
         ProblemMatch::TargetNode => s.entity.as_str() == target.node,
-        ProblemMatch::Downstream => downstream.contains(s.entity.as_str()),
+        ProblemMatch::Downstream => downstream.contains(s.entity.as_str()) && is_trouble(s),
         ProblemMatch::None => false,
     };
     let rules =
@@ -452,6 +464,20 @@ fn by_strongest_signal<'a>(signals: impl Iterator<Item = &'a Signal>) -> Vec<(St
     let mut v: Vec<(&str, (f64, Timestamp))> = best.into_iter().collect();
     v.sort_by(|a, b| b.1 .0.total_cmp(&a.1 .0).then(a.1 .1.cmp(&b.1 .1)).then(a.0.cmp(b.0)));
     v.into_iter().map(|(n, (score, _))| (n.to_string(), score)).collect()
+}
+
+/// What `target` calls, transitively, along which trouble can have come up to it: on through a
+/// callee only if it is in trouble in the issue period (`in_trouble`), as the fault tree walks
+/// (`rca::trouble_walk`). A problem below a healthy service did not reach the target through
+/// it: with no signal on the target, the issue's problem is one whose trouble can have reached
+/// it, whatever other trouble (a database slow all along behind a healthy service, a callee's
+/// traffic that the target itself sends) happens to be louder or older in the same minutes.
+fn trouble_reach(graph: &CallGraph, target: &str, in_trouble: &BTreeSet<&str>) -> BTreeSet<String> {
+    let callees = |n: &str| graph.calls.iter().filter(|(a, _)| a == n).map(|(_, b)| b.as_str()).collect();
+    bfs(target, |n| if n == target || in_trouble.contains(n) { callees(n) } else { Vec::new() })
+        .into_keys()
+        .filter(|n| n != target)
+        .collect()
 }
 
 /// Hops from `start` to every node it reaches along *calls* edges (caller to callee).
@@ -529,6 +555,19 @@ mod tests {
             nodes: nodes.into_iter().collect(),
             calls: edges.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect(),
         }
+    }
+
+    #[test]
+    fn trouble_reaches_the_target_only_through_callees_in_trouble() {
+        let g = graph(&[("site", "pay"), ("pay", "db"), ("site", "list"), ("list", "search"), ("search", "s3")]);
+        // `pay` is healthy: the database's trouble did not come up through it. `list` is in
+        // trouble, `search` is not: `s3` is out of reach, `search` itself in it.
+        let trouble = BTreeSet::from(["db", "list", "s3"]);
+        let reached = trouble_reach(&g, "site", &trouble);
+        assert_eq!(reached, BTreeSet::from(["list".to_string(), "pay".to_string(), "search".to_string()]));
+        // Everything in trouble: everything the target calls.
+        let all = BTreeSet::from(["pay", "db", "list", "search", "s3"]);
+        assert_eq!(trouble_reach(&g, "site", &all).len(), 5);
     }
 
     #[test]

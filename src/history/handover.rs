@@ -2,21 +2,19 @@
 //!
 //! Problems opened, resolved and still open, by severity; for each one line of root cause and
 //! foundational cause, its impact, how long it took to resolve, and what was done and by whom;
-//! root causes that came back more than once; flapping signals; and the sources that went quiet.
+//! root causes that came back more than once; flapping signals; and the sources that were stale
+//! ([`super::staleness`]).
 //! Built from [`IncidentSummary`]s (never from the UI), so the CLI and the UI's overlay print
 //! the same text. Deterministic: sorted everywhere, no clock; the period is given.
 //!
 //! Two renderings: Markdown (headings and lists, for a ticket or a wiki) and text (short lines,
 //! no markup, fits a chat message).
 
+use super::staleness::{Basis, StaleStretch, Staleness, STALE_GAP_MS};
 use super::summary::IncidentSummary;
 use crate::model::{Outcome, Severity, Timestamp};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-
-/// A source whose data stopped for longer than this is reported as stale (milliseconds): the
-/// same bar as the status line's lag (`ui::freshness::STALE_LAG_MS`).
-pub const STALE_GAP_MS: i64 = 60_000;
 
 /// How the report is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,42 +30,6 @@ pub struct Period {
     pub until: Timestamp,
 }
 
-/// A stretch in which a source sent no data.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StaleStretch {
-    pub source: String,
-    /// Its last data before the gap.
-    pub from: Timestamp,
-    /// Its first data after the gap (or the period's end).
-    pub until: Timestamp,
-}
-
-/// The stretches longer than [`STALE_GAP_MS`] without data of each source, from the data times
-/// of its observations (`(source, data time)`, any order); a source silent up to the period's
-/// end is stale until the end.
-pub fn stale_stretches(mut seen: Vec<(String, Timestamp)>, period: Period) -> Vec<StaleStretch> {
-    seen.sort();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < seen.len() {
-        let source = seen[i].0.clone();
-        let mut last = seen[i].1;
-        i += 1;
-        while i < seen.len() && seen[i].0 == source {
-            let t = seen[i].1;
-            if t.since(last) > STALE_GAP_MS {
-                out.push(StaleStretch { source: source.clone(), from: last, until: t });
-            }
-            last = t;
-            i += 1;
-        }
-        if period.until.since(last) > STALE_GAP_MS {
-            out.push(StaleStretch { source, from: last, until: period.until });
-        }
-    }
-    out
-}
-
 /// The report's content, before it is written out.
 #[derive(Debug, Clone)]
 pub struct Handover<'a> {
@@ -79,7 +41,7 @@ pub struct Handover<'a> {
     pub problems: Vec<&'a IncidentSummary>,
     /// Flapping signals seen in the period, with their activation counts.
     pub flapping: BTreeMap<String, u32>,
-    pub stale: Vec<StaleStretch>,
+    pub stale: Staleness,
 }
 
 impl<'a> Handover<'a> {
@@ -88,7 +50,7 @@ impl<'a> Handover<'a> {
         summaries: impl IntoIterator<Item = &'a IncidentSummary>,
         period: Period,
         source: &str,
-        stale: Vec<StaleStretch>,
+        stale: Staleness,
     ) -> Handover<'a> {
         let mut problems = Vec::new();
         let mut flapping = BTreeMap::new();
@@ -264,19 +226,30 @@ impl<'a> Handover<'a> {
 
     fn sources(&self, w: &Writer, out: &mut String) {
         w.heading(out, "Sources");
-        if self.stale.is_empty() {
-            w.line(out, &format!("Every metric source sent data throughout (no gap over {}).", duration(STALE_GAP_MS)));
+        if self.stale.stretches.is_empty() {
+            let all = match self.stale.basis {
+                Basis::DataGaps => {
+                    format!("Every metric source sent data throughout (no gap over {}).", duration(STALE_GAP_MS))
+                }
+                Basis::Health if self.stale.sources.is_empty() => "No source health recorded in the period.".into(),
+                Basis::Health => {
+                    let names: Vec<String> = self.stale.sources.iter().map(|s| w.code(s)).collect();
+                    format!("Every source was healthy throughout, as the agent saw it: {}.", names.join(", "))
+                }
+            };
+            w.line(out, &all);
             return;
         }
         let mut by: BTreeMap<&str, Vec<&StaleStretch>> = BTreeMap::new();
-        for s in &self.stale {
+        for s in &self.stale.stretches {
             by.entry(&s.source).or_default().push(s);
         }
         for (source, list) in by {
             let total: i64 = list.iter().map(|s| s.until.since(s.from)).sum();
             let longest = list.iter().max_by_key(|s| (s.until.since(s.from), std::cmp::Reverse(s.from)));
             let longest = longest.map_or(String::new(), |l| {
-                format!(", longest {} from {}", duration(l.until.since(l.from)), l.from.clock())
+                let why = l.reason.as_ref().map_or(String::new(), |r| format!(" ({})", w.escape(r)));
+                format!(", longest {} from {}{why}", duration(l.until.since(l.from)), l.from.clock())
             });
             w.bullet(
                 out,
@@ -418,24 +391,8 @@ pub fn duration(ms: i64) -> String {
 mod tests {
     use super::*;
 
-    fn t(min: i64) -> Timestamp {
-        Timestamp(min * 60_000)
-    }
-
     #[test]
-    fn gaps_over_a_minute_are_stale_stretches() {
-        let seen = vec![
-            ("prom".to_string(), t(0)),
-            ("am".to_string(), t(0)),
-            ("prom".to_string(), t(1)),
-            ("prom".to_string(), t(5)),
-            ("prom".to_string(), t(10)),
-            ("am".to_string(), t(10)),
-        ];
-        let stale = stale_stretches(seen, Period { from: t(0), until: t(10) });
-        let got: Vec<(&str, i64, i64)> =
-            stale.iter().map(|s| (s.source.as_str(), s.from.millis() / 60_000, s.until.millis() / 60_000)).collect();
-        assert_eq!(got, vec![("am", 0, 10), ("prom", 1, 5), ("prom", 5, 10)]);
+    fn durations_are_the_two_largest_units() {
         assert_eq!(duration(2 * 3_600_000 + 5 * 60_000 + 7_000), "2h 5m");
         assert_eq!(duration(7 * 86_400_000), "7d");
         assert_eq!(duration(0), "0s");

@@ -4,8 +4,9 @@
 //! from the journal. The UI already holds every event of its journal for the replay cursor, so
 //! this is the same history the CLI reads, without a second reader or channel.
 
-use super::handover::{Format, Handover, Period, StaleStretch, STALE_GAP_MS};
+use super::handover::{Format, Handover, Period};
 use super::similar::{outcome_line, Index};
+use super::staleness::{StaleStretch, Staleness, STALE_GAP_MS};
 use super::summary::{fold_into, IncidentSummary};
 use crate::model::{EventKind, Observation, ObservationKind, Problem, ProblemEvent, ProblemId, Timestamp};
 use std::collections::BTreeMap;
@@ -61,7 +62,12 @@ impl LiveHistory {
             match self.last_metric.get_mut(name) {
                 Some(last) => {
                     if o.at.since(*last) > STALE_GAP_MS {
-                        self.stale.push(StaleStretch { source: name.to_string(), from: *last, until: o.at });
+                        self.stale.push(StaleStretch {
+                            source: name.to_string(),
+                            from: *last,
+                            until: o.at,
+                            reason: None,
+                        });
                     }
                     *last = (*last).max(o.at);
                 }
@@ -110,10 +116,11 @@ impl LiveHistory {
             self.stale.iter().filter(|s| s.until >= period.from && s.from <= period.until).cloned().collect();
         for (source, last) in &self.last_metric {
             if until.since(*last) > STALE_GAP_MS {
-                stale.push(StaleStretch { source: source.clone(), from: *last, until });
+                stale.push(StaleStretch { source: source.clone(), from: *last, until, reason: None });
             }
         }
         let alive = self.summaries.values().filter(|s| s.opened_at <= until);
+        let stale = Staleness { stretches: stale, ..Staleness::default() };
         Handover::new(alive, period, source, stale).render(Format::Text).lines().map(str::to_string).collect()
     }
 }

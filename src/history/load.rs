@@ -1,8 +1,12 @@
 //! Reading the history from where it is kept: a journal (live, or an agent's, read-only) or an
-//! incident bundle. The journal reads skip signal repeats (most of its rows) and, for a period,
-//! read only the problems alive in it (by the `at` and `kind` indexes of schema version 4).
+//! incident bundle. A journal's summaries come from its store ([`store`], schema version 6)
+//! when the agent keeps one; else its events are folded, skipping signal repeats (most of its
+//! rows) and, for a period, reading only the problems alive in it (by the `at` and `kind`
+//! indexes of schema version 4).
 
-use super::handover::{stale_stretches, Period, StaleStretch};
+use super::handover::Period;
+use super::staleness::Staleness;
+use super::store;
 use super::summary::{summarize, IncidentSummary};
 use crate::bundle::{self, Bundle, FileKind};
 use crate::journal::Journal;
@@ -59,26 +63,46 @@ impl Source {
     pub fn summaries(&self, until: Option<Timestamp>) -> Result<BTreeMap<ProblemId, IncidentSummary>, HistoryError> {
         let until = until.unwrap_or(Timestamp(i64::MAX));
         Ok(match &self.kind {
-            Kind::Journal(j) => summarize(&j.history_events(until)?),
+            Kind::Journal(j) => match store::read(j, Timestamp(i64::MIN), until)? {
+                Some(stored) => stored.into_iter().filter(|(_, s)| s.opened_at <= until).collect(),
+                None => summarize(&j.history_events(until)?),
+            },
             Kind::Bundle(b) => summarize(b.events.iter().filter(|e| e.at <= until)),
         })
     }
 
-    /// Summaries of the problems alive in `period`, folded from their events up to its end.
+    /// Summaries of the problems alive in `period`, folded from their events up to its end
+    /// (possibly with a few more: the report picks). From the journal's stored summaries when
+    /// it keeps them ([`store`]), else from its events.
     pub fn summaries_in(&self, period: Period) -> Result<BTreeMap<ProblemId, IncidentSummary>, HistoryError> {
+        Ok(match &self.kind {
+            Kind::Journal(j) => match store::read(j, period.from, period.until)? {
+                Some(stored) => stored,
+                None => self.folded_in(period)?,
+            },
+            Kind::Bundle(b) => summarize(b.events.iter().filter(|e| e.at <= period.until)),
+        })
+    }
+
+    /// [`Source::summaries_in`] folded from the events, never from the stored summaries: what
+    /// the store is checked against.
+    pub fn folded_in(&self, period: Period) -> Result<BTreeMap<ProblemId, IncidentSummary>, HistoryError> {
         Ok(match &self.kind {
             Kind::Journal(j) => summarize(&j.history_events_between(period.from, period.until)?),
             Kind::Bundle(b) => summarize(b.events.iter().filter(|e| e.at <= period.until)),
         })
     }
 
-    /// Stretches in `period` when a source sent no data.
-    pub fn stale(&self, period: Period) -> Result<Vec<StaleStretch>, HistoryError> {
-        let seen = match &self.kind {
-            Kind::Journal(j) => j.data_times(period.from, period.until)?,
-            Kind::Bundle(b) => data_times(&b.observations, period),
-        };
-        Ok(stale_stretches(seen, period))
+    /// Which sources were stale in `period`: from the health the agent recorded when the
+    /// journal has it, else from gaps in metric data (see [`super::staleness`]).
+    pub fn stale(&self, period: Period) -> Result<Staleness, HistoryError> {
+        Ok(match &self.kind {
+            Kind::Journal(j) => match j.source_health_between(period.from, period.until)? {
+                Some(changes) => Staleness::from_health(&changes, period),
+                None => Staleness::from_gaps(j.data_times(period.from, period.until)?, period),
+            },
+            Kind::Bundle(b) => Staleness::from_gaps(data_times(&b.observations, period), period),
+        })
     }
 }
 

@@ -6,6 +6,7 @@ use crate::model::{
     ChangeKind, EntityId, EntityKind, EventKind, Mark, Outcome, ProblemEvent, ProblemId, Severity, Signal, SignalKind,
     Timestamp,
 };
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The title prefix of the engine's background problem (flapping and low-criticality signals):
@@ -13,11 +14,12 @@ use std::collections::{BTreeMap, BTreeSet};
 pub const BACKGROUND_TITLE: &str = "background:";
 
 /// A past problem, as the history sees it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IncidentSummary {
     pub id: ProblemId,
     /// Where it was read: empty for the journal searched, else the bundle's path (a bundle's
     /// ids come from another journal and may repeat this one's).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub origin: String,
     pub title: String,
     /// The worst severity it reached.
@@ -49,7 +51,7 @@ pub struct IncidentSummary {
 }
 
 /// What the engine named as the root cause.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RootCause {
     pub entity: EntityId,
     pub entity_kind: EntityKind,
@@ -78,7 +80,7 @@ impl Foundational {
 }
 
 /// The change linked as the foundational cause.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Foundational {
     pub change: ChangeKind,
     pub entity: EntityId,
@@ -86,7 +88,7 @@ pub struct Foundational {
 }
 
 /// One runbook run and how it ended.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunSummary {
     pub runbook: String,
     pub operator: String,
@@ -97,7 +99,7 @@ pub struct RunSummary {
 }
 
 /// One silence made (or tried) for it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SilenceSummary {
     pub by: String,
     pub at: Timestamp,

@@ -34,8 +34,9 @@
 //!
 //! # Crash guarantee
 //! Each [`Journal::append`] is one transaction: its observation and all its events are stored
-//! together or not at all. A crash of the writing process (even `kill -9`) loses at most the
-//! transaction in flight, the events of one `append`, and never corrupts the file: the next open
+//! together or not at all; so is each [`Journal::append_batch`] (one source pull's steps). A
+//! crash of the writing process (even `kill -9`) loses at most the transaction in flight, the
+//! steps of one `append` or `append_batch`, and never corrupts the file: the next open
 //! replays cleanly and accepts the next seq (`tests/journal_crash.rs` shows it). With
 //! `synchronous=NORMAL` in WAL mode a power loss or OS crash may additionally roll back the most
 //! recent committed transactions (those not yet synced at a checkpoint), still without corruption;
@@ -54,6 +55,8 @@ pub mod requests;
 pub mod salvage;
 mod schema;
 mod snapshots;
+mod source_health;
+mod summaries;
 #[cfg(test)]
 mod tests;
 
@@ -62,8 +65,10 @@ pub use lock::{Holder, WriterHold};
 pub use requests::{QueuedRequest, RequestQueue, RequestState, REQUEST_MAX_AGE_MS};
 pub use schema::SCHEMA_VERSION;
 pub use snapshots::{checksum, SnapshotMeta, SnapshotRow, SnapshotUnusable, KEEP_SNAPSHOTS};
+pub use source_health::HealthChange;
+pub use summaries::{StoredHistory, SummaryRow};
 
-use crate::model::{Observation, ProblemEvent, ProblemId, Timestamp};
+use crate::model::{Observation, ObservationKind, ProblemEvent, ProblemId, Timestamp};
 use rusqlite::{params, Connection, OpenFlags, TransactionBehavior};
 use serde::Deserialize;
 use std::borrow::Cow;
@@ -93,6 +98,13 @@ pub struct Tail {
     pub observations: Vec<(i64, Observation)>,
     /// New events, in seq order.
     pub events: Vec<ProblemEvent>,
+}
+
+/// One step of the engine to journal: the observation fed in (if any) and the events it gave.
+#[derive(Debug, Clone, Copy)]
+pub struct Step<'a> {
+    pub observation: Option<&'a Observation>,
+    pub events: &'a [ProblemEvent],
 }
 
 /// One event, encoded and checked, ready to insert.
@@ -228,62 +240,85 @@ impl Journal {
     /// any) and the events it produced (possibly none). Event seqs must strictly increase, the
     /// first one above [`Journal::last_seq`]; otherwise nothing is written.
     pub fn append(&mut self, observation: Option<&Observation>, events: &[ProblemEvent]) -> Result<(), JournalError> {
+        self.append_batch(&[Step { observation, events }])
+    }
+
+    /// Stores many steps of the engine in ONE transaction, in order (what one source's pull
+    /// gives): all of them or none. The same checks as [`Journal::append`] over the whole
+    /// batch: seqs strictly increase across its steps, and nothing is written when any value
+    /// would not read back as itself. One commit instead of one per step is what lets a journal
+    /// keep up with thousands of series (SQLite's cost is mostly the commit, not the insert).
+    pub fn append_batch(&mut self, steps: &[Step<'_>]) -> Result<(), JournalError> {
         if self.read_only {
             return Err(JournalError::ReadOnly { path: self.path.clone(), action: "append" });
         }
-        if observation.is_none() && events.is_empty() {
+        let mut events = steps.iter().flat_map(|s| s.events.iter());
+        let (first, last) = (events.next(), steps.iter().rev().find_map(|s| s.events.last()));
+        let observations = steps.iter().filter(|s| s.observation.is_some()).count();
+        if observations == 0 && first.is_none() {
             return Ok(());
         }
-        for pair in events.windows(2) {
-            if pair[1].seq <= pair[0].seq {
-                return Err(JournalError::SeqNotIncreasing {
-                    path: self.path.clone(),
-                    seq: pair[1].seq,
-                    previous: pair[0].seq,
-                });
+        let mut previous = first;
+        for e in events {
+            if let Some(p) = previous.filter(|p| e.seq <= p.seq) {
+                return Err(JournalError::SeqNotIncreasing { path: self.path.clone(), seq: e.seq, previous: p.seq });
             }
+            previous = Some(e);
         }
         // Encode and check everything before taking the write lock, so the lock is held only
         // for the inserts and a bad value never leaves half a batch behind.
-        let observation_row = observation.map(|o| self.encode_observation(o)).transpose()?;
-        let rows = events.iter().map(|e| self.encode_event(e)).collect::<Result<Vec<_>, _>>()?;
+        let rows = steps
+            .iter()
+            .map(|s| {
+                let observation = s.observation.map(|o| self.encode_observation(o)).transpose()?;
+                let events = s.events.iter().map(|e| self.encode_event(e)).collect::<Result<Vec<_>, _>>()?;
+                Ok((observation, events))
+            })
+            .collect::<Result<Vec<_>, JournalError>>()?;
 
         let path = &self.path;
-        let span = match (events.first(), events.last()) {
-            (Some(a), Some(b)) => format!("events seq {}..={}", a.seq, b.seq),
-            _ => "an observation".to_string(),
+        let span = match (first, last, observations) {
+            (Some(a), Some(b), _) => format!("events seq {}..={}", a.seq, b.seq),
+            (_, _, 1) => "an observation".to_string(),
+            (_, _, n) => format!("{n} observations"),
         };
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sqlite_err(path, &format!("taking the write lock to append {span}")))?;
-        if let Some(first) = events.first() {
+        if let Some(first) = first {
             // Read inside the transaction: the check and the insert see the same state.
             let previous = last_seq_in(&tx, path)?;
             if first.seq <= previous {
                 return Err(JournalError::SeqNotIncreasing { path: path.clone(), seq: first.seq, previous });
             }
         }
-        let observation_id = match observation_row {
-            Some((at, body)) => {
-                tx.prepare_cached("INSERT INTO observations (at, body) VALUES (?1, ?2)")
-                    .and_then(|mut s| s.execute(params![at, body]))
-                    .map_err(sqlite_err(path, &format!("inserting the observation of {span}")))?;
-                Some(tx.last_insert_rowid())
-            }
-            None => None,
-        };
         {
-            let mut insert = tx
+            let mut insert_observation = tx
+                .prepare_cached("INSERT INTO observations (at, body) VALUES (?1, ?2)")
+                .map_err(sqlite_err(path, "preparing the observation insert"))?;
+            let mut insert_event = tx
                 .prepare_cached(
                     "INSERT INTO problem_events (seq, problem, at, kind, body, observation) \
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 )
                 .map_err(sqlite_err(path, "preparing the event insert"))?;
-            for row in &rows {
-                insert
-                    .execute(params![row.seq, row.problem, row.at, row.kind, row.body, observation_id])
-                    .map_err(sqlite_err(path, &format!("inserting event seq {}", row.seq)))?;
+            for (observation, events) in &rows {
+                let observation_id = match observation {
+                    // The messages are built only on error: this loop runs once per sample.
+                    Some((at, body)) => {
+                        insert_observation.execute(params![at, body]).map_err(|e| {
+                            sqlite_err(path, &format!("inserting an observation (data time {at} ms) of {span}"))(e)
+                        })?;
+                        Some(tx.last_insert_rowid())
+                    }
+                    None => None,
+                };
+                for row in events {
+                    insert_event
+                        .execute(params![row.seq, row.problem, row.at, row.kind, row.body, observation_id])
+                        .map_err(|e| sqlite_err(path, &format!("inserting event seq {}", row.seq))(e))?;
+                }
             }
         }
         tx.commit().map_err(sqlite_err(path, &format!("committing {span}")))
@@ -529,7 +564,19 @@ impl Journal {
     fn encode_observation(&self, o: &Observation) -> Result<(i64, String), JournalError> {
         let not_storable = |source| JournalError::ObservationNotStorable { path: self.path.clone(), at: o.at, source };
         let body = serde_json::to_string(o).map_err(not_storable)?;
-        if serde_json::from_str::<Observation>(&body).map_err(not_storable)? != *o {
+        let reads_back = match &o.kind {
+            // The bulk of a journal, so spared the parse: a metric's only way not to read back
+            // as itself is a number that is not finite (it becomes `null`); its strings and
+            // times always do, and finite floats do exactly (serde_json's `float_roundtrip`).
+            ObservationKind::Metric { samples, .. } => {
+                if !samples.iter().all(|(_, v)| v.is_finite()) {
+                    return Err(not_storable(serde::de::Error::custom("a sample is not a finite number")));
+                }
+                true
+            }
+            _ => serde_json::from_str::<Observation>(&body).map_err(not_storable)? == *o,
+        };
+        if !reads_back {
             return Err(not_storable(serde::de::Error::custom("it reads back as a different observation")));
         }
         Ok((o.at.millis(), body))

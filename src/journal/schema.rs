@@ -120,6 +120,36 @@ const MIGRATIONS: &[&str] = &[
         written_at  INTEGER NOT NULL
     );
     ",
+    // Version 6. The history's tables. Source health as the agent saw it (see `source_health.rs`):
+    // one row per change of a source's health, `at` the time of the pull in ms, `healthy` 1 or 0,
+    // `reason` why it was stale: what the handover report reads for "sources that were stale
+    // and for how long". IF NOT EXISTS as in version 4.
+    "
+    CREATE TABLE IF NOT EXISTS source_health (
+        id      INTEGER PRIMARY KEY AUTOINCREMENT,
+        source  TEXT NOT NULL,
+        at      INTEGER NOT NULL,
+        healthy INTEGER NOT NULL CHECK (healthy IN (0, 1)),
+        reason  TEXT
+    );
+    CREATE INDEX IF NOT EXISTS source_health_by_source ON source_health (source, id);
+    CREATE INDEX IF NOT EXISTS source_health_by_at ON source_health (at);
+
+    -- Each problem's history summary (see `summaries.rs`), the fold of its events up to the
+    -- seq in meta `summaries_seq`: derived data the agent keeps up, so a report or a search
+    -- over months reads a row per problem instead of every event. `opened_at`, `closed_at`
+    -- (resolved or merged; NULL while open) and `last_at` (its last event) are data times in
+    -- ms, `body` the summary as JSON.
+    CREATE TABLE IF NOT EXISTS problem_summaries (
+        problem   INTEGER PRIMARY KEY,
+        opened_at INTEGER NOT NULL,
+        closed_at INTEGER,
+        last_at   INTEGER NOT NULL,
+        body      TEXT NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS problem_summaries_by_closed ON problem_summaries (closed_at);
+    CREATE INDEX IF NOT EXISTS problem_summaries_by_last ON problem_summaries (last_at);
+    ",
 ];
 
 /// What an SQLite file holds, read from its header before anything is written to it.

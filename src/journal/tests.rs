@@ -402,6 +402,40 @@ fn seq_must_strictly_increase_and_a_refused_batch_writes_nothing() {
     assert_eq!(observation_count(&path), 2);
 }
 
+/// Many steps in one transaction: seqs checked across the steps and against the file, a bad
+/// value in the last step refuses the whole batch, and a stored batch reads back like the same
+/// steps appended one by one (each event linked to its own step's observation).
+#[test]
+fn a_batch_of_steps_is_stored_whole_or_not_at_all() {
+    let (_dir, path) = temp_journal();
+    let mut j = Journal::open(&path).unwrap();
+    let (o1, o2, o3) = (metric(T0, &[0.5]), metric(T0 + 1000, &[0.6]), metric(T0 + 2000, &[0.7]));
+    let (first, second) = (vec![opened(1, 1)], vec![opened(2, 2), opened(3, 2)]);
+    let step = |observation, events| Step { observation, events };
+
+    // Nothing at all is a no-op; seqs must increase across steps, not only within one.
+    j.append_batch(&[]).unwrap();
+    j.append_batch(&[step(None, &[])]).unwrap();
+    let back = [opened(1, 3)];
+    let e = j.append_batch(&[step(Some(&o1), &second), step(Some(&o2), &back)]).unwrap_err();
+    assert!(matches!(e, JournalError::SeqNotIncreasing { seq: 1, previous: 3, .. }), "{e:?}");
+    // A NaN in the batch's last observation: nothing of the earlier steps is written either.
+    let bad = metric(T0 + 3000, &[f64::NAN]);
+    let e = j.append_batch(&[step(Some(&o1), &first), step(Some(&o2), &second), step(Some(&bad), &[])]).unwrap_err();
+    assert!(matches!(e, JournalError::ObservationNotStorable { .. }), "{e:?}");
+    assert_eq!((j.last_seq().unwrap(), observation_count(&path)), (0, 0));
+
+    j.append_batch(&[step(Some(&o1), &first), step(Some(&o2), &[]), step(Some(&o3), &second)]).unwrap();
+    assert_eq!(j.events_after(0).unwrap(), [first.clone(), second.clone()].concat());
+    assert_eq!(j.observations().unwrap(), vec![o1.clone(), o2.clone(), o3.clone()]);
+    assert_eq!(j.observations_of(ProblemId(1)).unwrap(), vec![o1.clone()]);
+    assert_eq!(j.observations_of(ProblemId(2)).unwrap(), vec![o3.clone()]);
+    // Against the file, inside the transaction: the next batch must go on after seq 3.
+    let e = j.append_batch(&[step(None, &second)]).unwrap_err();
+    assert!(matches!(e, JournalError::SeqNotIncreasing { seq: 2, previous: 3, .. }), "{e:?}");
+    assert_eq!(j.integrity_check().unwrap(), vec!["ok".to_string()]);
+}
+
 /// One writer per journal, in one process too: a second `open` is refused while the first
 /// journal is alive, naming the holder; once it is dropped the next writer continues from the
 /// file's seq, checked inside its write transaction.
@@ -584,13 +618,17 @@ fn a_version_1_journal_is_migrated_and_keeps_its_events() {
     let raw = Connection::open(&path).unwrap();
     // What a version 1 file looks like: without the steps that came after it.
     raw.execute_batch(
-        "DROP TRIGGER problem_events_no_replace; DROP TABLE requests; DROP TABLE snapshots; PRAGMA user_version = 1;",
+        "DROP TRIGGER problem_events_no_replace; DROP TABLE requests; DROP TABLE snapshots; \
+         DROP TABLE source_health; DROP TABLE problem_summaries; PRAGMA user_version = 1;",
     )
     .unwrap();
     drop(raw);
 
     let viewer = Journal::open_read_only(&path).unwrap();
     assert_eq!(viewer.schema_version().unwrap(), 1, "a viewer never migrates");
+    // The history's tables are missing: no health known, no summaries stored.
+    assert_eq!(viewer.source_health_between(Timestamp(0), Timestamp(i64::MAX)).unwrap(), None);
+    assert_eq!(viewer.summaries_covered(1).unwrap(), 0);
     assert_eq!(viewer.events_after(0).unwrap(), events);
     assert!(viewer.snapshots().unwrap().is_empty(), "an older file has no snapshots table: none");
     assert_eq!(viewer.observations().unwrap(), vec![metric(T0, &[0.5])]);

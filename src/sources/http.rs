@@ -1,13 +1,18 @@
 //! HTTP for the sources: one client per backend with a timeout per request, retries with
 //! jittered exponential backoff (backon) on what is worth retrying (connection failures,
-//! timeouts, 502/503/504), and a cap on the response size read into memory.
+//! timeouts, 502/503/504), and a cap on the response size read into memory. Every HTTP source
+//! uses it: extra headers (Loki's tenant) come from [`HttpSettings::headers`], HTTP 429 is
+//! retried after the server's `Retry-After` where [`HttpSettings::retry_rate_limited`] asks for
+//! it, and a caller that signs each attempt itself (CloudWatch's SigV4) sends one attempt at a
+//! time through [`HttpClient::post_once`], so timeouts, TLS, the body cap and error naming are
+//! the same everywhere.
 //!
 //! Secrets (bearer tokens, basic-auth passwords) are read from a file or an environment
 //! variable named in the config, sent as headers marked sensitive, and never logged: errors and
 //! logs name the URL without its query string or credentials.
 
 use backon::{ExponentialBuilder, Retryable};
-use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, RETRY_AFTER};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -68,7 +73,16 @@ pub struct HttpSettings {
     /// Largest response body read, in bytes.
     pub max_body_bytes: usize,
     pub auth: Auth,
+    /// Extra headers on every request, e.g. Loki's tenant `X-Scope-OrgID`.
+    pub headers: Vec<(String, String)>,
+    /// Retry HTTP 429 after the server's `Retry-After` (at most [`MAX_RETRY_AFTER`]), else after
+    /// the backoff; a 429 still there after the retries is returned as the answer. Off: a 429 is
+    /// returned at once.
+    pub retry_rate_limited: bool,
 }
+
+/// Longest `Retry-After` honoured; a longer one is returned to the caller (its next cycle waits).
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
 
 impl Default for HttpSettings {
     fn default() -> Self {
@@ -79,6 +93,8 @@ impl Default for HttpSettings {
             backoff_max_ms: 5_000,
             max_body_bytes: 32 * 1024 * 1024,
             auth: Auth::default(),
+            headers: Vec::new(),
+            retry_rate_limited: false,
         }
     }
 }
@@ -177,6 +193,8 @@ fn unavailable_detail(body: &[u8]) -> String {
 pub struct Fetched {
     pub status: u16,
     pub body: Vec<u8>,
+    /// The wait the server's `Retry-After` asked for (whole seconds only).
+    pub retry_after: Option<Duration>,
 }
 
 /// The HTTP client of one backend.
@@ -184,6 +202,15 @@ pub struct Fetched {
 pub struct HttpClient {
     client: reqwest::Client,
     settings: HttpSettings,
+    /// What every request carries (auth, extra headers), sensitive ones marked.
+    headers: HeaderMap,
+}
+
+/// One attempt's failure: a transport error, or a 429 to retry after its `Retry-After`.
+#[derive(Debug)]
+enum Attempt {
+    Failed(FetchError),
+    RateLimited(Fetched),
 }
 
 /// The URL as it may be shown: scheme, host, port and path; no credentials, no query.
@@ -249,13 +276,31 @@ impl HttpClient {
             v.set_sensitive(true);
             headers.insert(AUTHORIZATION, v);
         }
-        let builder = client_builder(&settings)?.default_headers(headers);
+        for (name, value) in &settings.headers {
+            let n = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| setup(format!("header `{name}`: not a valid header name")))?;
+            let v = HeaderValue::from_str(value)
+                .map_err(|_| setup(format!("header `{name}`: its value holds characters a header cannot carry")))?;
+            headers.insert(n, v);
+        }
+        let builder = client_builder(&settings)?.default_headers(headers.clone());
         let client = builder.build().map_err(|e| setup(e.to_string()))?;
-        Ok(HttpClient { client, settings })
+        Ok(HttpClient { client, settings, headers })
     }
 
     pub fn settings(&self) -> &HttpSettings {
         &self.settings
+    }
+
+    /// The headers every request carries (auth, extra headers), for a websocket handshake.
+    pub fn default_headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// The underlying reqwest client (its timeouts, TLS and default headers), for a caller with
+    /// its own protocol on top (e.g. the AWS credential providers).
+    pub fn reqwest(&self) -> &reqwest::Client {
+        &self.client
     }
 
     /// GET with retries. A non-2xx answer other than 502/503/504 is returned as is (the API's
@@ -272,7 +317,13 @@ impl HttpClient {
         self.with_retries(attempt, url).await
     }
 
-    async fn with_retries<F, Fut>(&self, attempt: F, url: &str) -> Result<Fetched, FetchError>
+    /// One POST of `body` with `headers` and no retries, any status returned as is (502/503/504
+    /// included): for a caller that signs each attempt and owns its retry policy (SigV4).
+    pub async fn post_once(&self, url: &str, headers: HeaderMap, body: Vec<u8>) -> Result<Fetched, FetchError> {
+        self.send(self.client.post(url).headers(headers).body(body), url, false).await
+    }
+
+    async fn with_retries<F, Fut>(&self, mut attempt: F, url: &str) -> Result<Fetched, FetchError>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<Fetched, FetchError>>,
@@ -284,22 +335,56 @@ impl HttpClient {
             .with_max_times(s.retries)
             .with_jitter();
         let shown = redact(url);
-        let result = attempt
+        let rate_limited = s.retry_rate_limited;
+        let tagged = || {
+            let answer = attempt();
+            async move {
+                match answer.await {
+                    Ok(f) if rate_limited && f.status == 429 => Err(Attempt::RateLimited(f)),
+                    Ok(f) => Ok(f),
+                    Err(e) => Err(Attempt::Failed(e)),
+                }
+            }
+        };
+        let result = tagged
             .retry(backoff)
-            .when(FetchError::retryable)
-            .notify(
-                |e, wait| tracing::warn!(url = %shown, error = %e, retry_in_ms = wait.as_millis() as u64, "retrying"),
-            )
+            .when(|e| match e {
+                Attempt::Failed(f) => f.retryable(),
+                Attempt::RateLimited(f) => f.retry_after.is_none_or(|w| w <= MAX_RETRY_AFTER),
+            })
+            .adjust(|e, backoff| match e {
+                Attempt::RateLimited(Fetched { retry_after: Some(wait), .. }) => Some(*wait),
+                _ => backoff,
+            })
+            .notify(|e, wait| {
+                let why = match e {
+                    Attempt::Failed(f) => f.to_string(),
+                    Attempt::RateLimited(..) => "HTTP 429 (rate limited)".into(),
+                };
+                tracing::warn!(url = %shown, error = %why, retry_in_ms = wait.as_millis() as u64, "retrying");
+            })
             .await;
         match result {
-            Err(FetchError::Unavailable { url, status, detail, .. }) => {
+            Ok(f) | Err(Attempt::RateLimited(f)) => Ok(f),
+            Err(Attempt::Failed(FetchError::Unavailable { url, status, detail, .. })) => {
                 Err(FetchError::Unavailable { url, status, attempts: s.retries + 1, detail })
             }
-            other => other,
+            Err(Attempt::Failed(e)) => Err(e),
         }
     }
 
+    /// One attempt; 502/503/504 become [`FetchError::Unavailable`] (retried).
     async fn once(&self, request: reqwest::RequestBuilder, url: &str, idempotent: bool) -> Result<Fetched, FetchError> {
+        let fetched = self.send(request, url, idempotent).await?;
+        if matches!(fetched.status, 502..=504) {
+            let detail = unavailable_detail(&fetched.body);
+            return Err(FetchError::Unavailable { url: redact(url), status: fetched.status, attempts: 1, detail });
+        }
+        Ok(fetched)
+    }
+
+    /// Sends the request and reads the answer within the cap; transport failures named by kind.
+    async fn send(&self, request: reqwest::RequestBuilder, url: &str, idempotent: bool) -> Result<Fetched, FetchError> {
         let shown = redact(url);
         let classify = |e: reqwest::Error| {
             // reqwest's text repeats the whole URL, query included; the redacted one leads.
@@ -316,6 +401,12 @@ impl HttpClient {
         };
         let mut response = request.send().await.map_err(classify)?;
         let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
         let limit = self.settings.max_body_bytes;
         if matches!(status, 502..=504) {
             // The reason is worth a few KiB at most; the cap still holds.
@@ -326,8 +417,7 @@ impl HttpClient {
                     break;
                 }
             }
-            let detail = unavailable_detail(&body);
-            return Err(FetchError::Unavailable { url: shown, status, attempts: 1, detail });
+            return Ok(Fetched { status, body, retry_after });
         }
         if response.content_length().is_some_and(|n| n > limit as u64) {
             return Err(FetchError::TooLarge { url: shown, limit });
@@ -339,7 +429,7 @@ impl HttpClient {
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(Fetched { status, body })
+        Ok(Fetched { status, body, retry_after })
     }
 }
 

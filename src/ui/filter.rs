@@ -149,6 +149,19 @@ fn filtered(set: &ProblemSet, sorted: &[ProblemId], query: &str, texts: &mut Mat
         .collect()
 }
 
+/// Whether `query` can only match a subset of what the list `before` matched, the problems and
+/// the order being the same (`sorted`): it extends the old query at the end, and neither uses
+/// nucleo's syntax that can widen a match when it grows (`!` negation, `^` `$` anchors, `'`
+/// exact, `\` escapes). A fuzzy match of the longer pattern is then a match of the shorter one
+/// (each atom's characters in order; an uppercase letter only makes it case-sensitive).
+fn narrows(before: &Key, query: &str, sorted: (u64, usize, SortOrder)) -> bool {
+    let special = |q: &str| q.contains(['!', '^', '$', '\'', '\\']);
+    (before.last_seq, before.problems, before.sort) == sorted
+        && !before.query.trim().is_empty()
+        && query.starts_with(&before.query)
+        && !special(query)
+}
+
 /// Problems not merged away, in `sort` order.
 fn sorted_ids(set: &ProblemSet, sort: SortOrder) -> Vec<ProblemId> {
     let mut problems: Vec<&Problem> =
@@ -241,6 +254,9 @@ impl ListFilter {
         }
         self.order = if self.query.trim().is_empty() {
             self.sorted.clone()
+        } else if self.key.as_ref().is_some_and(|k| narrows(k, &self.query, sorted_key)) {
+            // A character typed at the end only narrows: re-match what matched before.
+            filtered(set, &self.order, &self.query, &mut self.texts)
         } else {
             filtered(set, &self.sorted, &self.query, &mut self.texts)
         };
@@ -355,6 +371,30 @@ mod tests {
         for c in text.chars() {
             update(app, Action::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)));
         }
+    }
+
+    #[test]
+    fn typing_on_narrows_from_the_last_matches_and_gives_what_a_fresh_match_gives() {
+        let mut app = App::new(UiOptions::default());
+        let titles = ["disk full on db-1", "db-10 lag", "kafka lag on db-2", "DB-1 down", "cpu on web-1", "d b 1"];
+        let events = (0..60u64).map(|i| opened(i + 1, i + 1, &format!("{} #{i}", titles[i as usize % titles.len()])));
+        update(&mut app, Feed::Events(events.collect()).into());
+        let fresh = |app: &App| super::list_order(app.replay.set(), &app.list.query, app.list.sort);
+        update(&mut app, Action::Key(KeyEvent::new(KeyCode::Char('/'), KeyModifiers::NONE)));
+        // Narrowing, then keys that must not narrow from the last matches: a backspace, a
+        // negation that grows, an uppercase letter (case-sensitive from then on), an anchor.
+        let mut matched = Vec::new();
+        for keys in ["db-1", "\u{8}\u{8}2", " !lag", "\u{8}\u{8}\u{8}\u{8}\u{8}D", "B$"] {
+            for c in keys.chars() {
+                let code = if c == '\u{8}' { KeyCode::Backspace } else { KeyCode::Char(c) };
+                update(&mut app, Action::Key(KeyEvent::new(code, KeyModifiers::NONE)));
+                assert_eq!(app.list_ids().as_ref(), fresh(&app).as_slice(), "after {:?}", app.list.query);
+                matched.push(app.list_ids().len());
+            }
+        }
+        assert_eq!(app.list.query, "db2DB$");
+        // The sequence both narrowed and widened (not a vacuous check on empty lists).
+        assert!(matched.iter().any(|&n| n > 0 && n < 60) && matched.windows(2).any(|w| w[1] > w[0]), "{matched:?}");
     }
 
     #[test]

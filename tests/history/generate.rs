@@ -15,6 +15,19 @@ pub const DAY: i64 = 24 * HOUR;
 /// 2026-03-02T00:00:00Z, a Monday.
 pub const WEEK_START: i64 = 1_772_409_600_000;
 
+/// A small deterministic generator (xorshift), so every run builds the same history.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// A number in `0..n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
 /// One incident to write.
 #[derive(Debug, Clone)]
 pub struct Incident {
@@ -114,6 +127,11 @@ pub struct History {
 impl History {
     pub fn new() -> History {
         History { events: Vec::new(), next_seq: 1, next_id: 1 }
+    }
+
+    /// Writes one more event of `problem` (a reopening, a merge...).
+    pub fn event(&mut self, problem: ProblemId, at: Timestamp, kind: EventKind) {
+        self.push(problem, at, kind);
     }
 
     fn push(&mut self, problem: ProblemId, at: Timestamp, kind: EventKind) {

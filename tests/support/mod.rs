@@ -507,14 +507,46 @@ pub fn topology_history(end_secs: i64, minutes: u32) -> String {
     out
 }
 
-/// A Prometheus backfilled with [`topology_history`] and [`TOPOLOGY_RULES`], once
-/// `HostCpuSaturated` fires.
-pub fn topology_prometheus() -> Server {
-    let prom = prometheus(PrometheusOpts {
+/// A Prometheus holding the last 30 minutes of [`topology_history`] with [`TOPOLOGY_RULES`];
+/// add what a test needs with `PrometheusOpts { alertmanager_url: …, ..topology_opts() }`.
+pub fn topology_opts() -> PrometheusOpts {
+    PrometheusOpts {
         backfill_openmetrics: Some(topology_history(now_secs(), 30)),
         rules_yaml: Some(TOPOLOGY_RULES.to_string()),
         ..Default::default()
-    });
+    }
+}
+
+/// The `[[sources.prometheus.queries]]` tables that read [`topology_history`]'s four series.
+pub const TOPOLOGY_QUERIES: &str = r#"
+[[sources.prometheus.queries]]
+name = "cpu_utilisation"
+query = "node_cpu_utilisation"
+
+[[sources.prometheus.queries]]
+name = "latency_p99_seconds"
+query = "service_latency_p99_seconds"
+
+[[sources.prometheus.queries]]
+name = "service_info"
+query = "service_info"
+
+[[sources.prometheus.queries]]
+name = "traces_service_graph_request_total"
+query = "traces_service_graph_request_total"
+"#;
+
+/// Writes `text` as `dir/faultline.toml` and returns its path.
+pub fn write_config(dir: &Path, text: &str) -> PathBuf {
+    let path = dir.join("faultline.toml");
+    fs::write(&path, text).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+    path
+}
+
+/// A Prometheus backfilled with [`topology_history`] and [`TOPOLOGY_RULES`], once
+/// `HostCpuSaturated` fires.
+pub fn topology_prometheus() -> Server {
+    let prom = prometheus(topology_opts());
     wait_until("HostCpuSaturated firing", Duration::from_secs(20), || {
         http_get(&format!("{}/api/v1/alerts", prom.url)).1.contains("HostCpuSaturated")
     });
@@ -534,7 +566,6 @@ pub fn fire_alert(am: &Server) {
 
 /// A config with the test's Prometheus and Alertmanager, journal at `dir/journal.sqlite`.
 pub fn live_config(dir: &Path, prom: &Server, am: &Server) -> PathBuf {
-    let path = dir.join("faultline.toml");
     let text = format!(
         r#"
 [journal]
@@ -557,8 +588,7 @@ silence_duration = "2h"
         prom = prom.url,
         am = am.url,
     );
-    std::fs::write(&path, text).unwrap();
-    path
+    write_config(dir, &text)
 }
 
 /// Runs `faultline agent --once --config CONFIG [--journal JOURNAL]` with its log in `dir`, and

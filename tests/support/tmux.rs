@@ -58,6 +58,30 @@ impl Tmux {
         }
     }
 
+    /// Types `faultline demo --speed SPEED` (its log in this server's directory) at the prompt.
+    pub fn start_demo(&self, speed: &str) {
+        let line = format!(
+            "{} demo --speed {speed} --log-file {}",
+            env!("CARGO_BIN_EXE_faultline"),
+            self.path("faultline.log").display()
+        );
+        self.keys(&[&line, "Enter"]);
+    }
+
+    /// Walks the problem list's selection (`›`) with `j`/`k` to the row holding `row`, starting
+    /// from the `list` screen, and waits until it is selected.
+    pub fn select_problem(&self, list: &str, row: &str) {
+        let rows: Vec<&str> = list.lines().filter(|l| l.contains("P-0")).collect();
+        let target =
+            rows.iter().position(|l| l.contains(row)).unwrap_or_else(|| panic!("{row} is not listed:\n{list}"));
+        let selected = rows.iter().position(|l| l.trim_start().starts_with('›')).expect("a row is selected");
+        let key = if target >= selected { "j" } else { "k" };
+        for _ in 0..target.abs_diff(selected) {
+            self.keys(&[key]);
+        }
+        self.wait_for(&format!("{row} to be selected"), |s| s.lines().any(|l| l.contains('›') && l.contains(row)));
+    }
+
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }

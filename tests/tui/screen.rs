@@ -3,7 +3,9 @@
 //! test crate of its own).
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use faultline::ui::{render, update, Action, App};
+use faultline::engine::{Engine, EngineConfig};
+use faultline::sources::fixture;
+use faultline::ui::{render, update, Action, App, Feed, UiOptions};
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use ratatui::Terminal;
@@ -42,4 +44,25 @@ pub fn type_text(app: &mut App, text: &str) {
     for c in text.chars() {
         key(app, KeyCode::Char(c));
     }
+}
+
+/// The demo's scenario file.
+#[allow(dead_code)]
+pub const DEMO_SCENARIO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/scenarios/db-cpu-saturation.jsonl");
+
+/// The demo scenario played through the engine into an App of `width`×`height` cells, as
+/// `faultline demo` does.
+#[allow(dead_code)]
+pub fn demo_app(width: u16, height: u16) -> App {
+    let scenario = fixture::load(std::path::Path::new(DEMO_SCENARIO)).unwrap();
+    let mut engine = Engine::new(EngineConfig::default());
+    let mut events = Vec::new();
+    for o in &scenario.observations {
+        engine.observe(o, &mut events);
+    }
+    let mut app = App::new(UiOptions { title: "demo: db-cpu-saturation".into(), ..UiOptions::default() });
+    update(&mut app, Action::Resize { width, height });
+    update(&mut app, Feed::Events(events).into());
+    update(&mut app, Feed::Observations(scenario.observations).into());
+    app
 }

@@ -4,14 +4,16 @@
 //! outlives the call: exponential with jitter, carried over cycles, so a throttled source asks
 //! less often until AWS answers normally again, and is never reported failed for it.
 //!
-//! One reqwest client per source (timeout, response cap); the `sources::http` client sends
-//! only GETs and JSON, and SigV4 signs the exact headers and body sent.
+//! The transport is the shared [`HttpClient`] (timeout, TLS, response cap, errors naming the
+//! URL), one attempt at a time through [`HttpClient::post_once`]: SigV4 signs the exact headers
+//! and body of each attempt, with the time and credentials of that attempt.
 
 use super::api::{error_of, ApiError};
 use super::credentials::{CredentialsError, Provider};
 use super::sigv4::{self, form, Keys};
 use crate::model::Timestamp;
-use crate::sources::http::{redact, FetchError};
+use crate::sources::http::{redact, FetchError, HttpClient, HttpSettings};
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -96,12 +98,10 @@ pub struct Service {
 /// The signed query-protocol client of one source.
 #[derive(Debug)]
 pub struct AwsClient {
-    http: reqwest::Client,
+    http: HttpClient,
     region: String,
     credentials: Provider,
-    timeout_ms: u64,
     retries: usize,
-    max_body_bytes: usize,
     pub backoff: Backoff,
     /// Calls made this cycle, by action (for the cost note).
     pub calls: BTreeMap<String, usize>,
@@ -119,19 +119,18 @@ pub struct Settings {
 
 impl AwsClient {
     pub fn new(region: String, credentials: Provider, s: Settings) -> Result<AwsClient, FetchError> {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_millis(s.timeout_ms))
-            .connect_timeout(Duration::from_millis(s.timeout_ms))
-            .build()
-            .map_err(|e| FetchError::Setup(e.to_string()))?;
+        // Retries are this client's own (throttling outlives a call); the HTTP client sends once.
+        let http = HttpClient::new(HttpSettings {
+            timeout_ms: s.timeout_ms,
+            retries: 0,
+            max_body_bytes: s.max_body_bytes,
+            ..HttpSettings::default()
+        })?;
         Ok(AwsClient {
             http,
             region,
             credentials,
-            timeout_ms: s.timeout_ms,
             retries: s.retries,
-            max_body_bytes: s.max_body_bytes,
             backoff: Backoff::new(s.throttle_min_ms),
             calls: BTreeMap::new(),
             bytes: 0,
@@ -140,7 +139,7 @@ impl AwsClient {
 
     /// Credentials usable now, found (or refreshed) if need be.
     pub async fn credentials(&mut self, now: Timestamp) -> Result<super::credentials::Credentials, CredentialsError> {
-        self.credentials.get(&self.http, now).await
+        self.credentials.get(self.http.reqwest(), now).await
     }
 
     /// One call of `params` (holding `Action`) to `service`: the body of its answer.
@@ -150,7 +149,7 @@ impl AwsClient {
         let mut transport_wait = 200;
         for attempt in 0..=self.retries {
             let now = Timestamp::wall_clock();
-            let creds = self.credentials.get(&self.http, now).await?;
+            let creds = self.credentials.get(self.http.reqwest(), now).await?;
             *self.calls.entry(action.clone()).or_default() += 1;
             let last = attempt == self.retries;
             match self.once(service, params, &creds.keys, now).await {
@@ -225,46 +224,24 @@ impl AwsClient {
         let scope = sigv4::Scope { region: &self.region, service: service.signing_name, amz_date: &amz_date };
         let path = if url.path().is_empty() { "/" } else { url.path() };
         let request = sigv4::Request { method: "POST", path, query: "", headers: &headers, body: body.as_bytes() };
-        let mut authorization =
-            reqwest::header::HeaderValue::from_str(&sigv4::authorization(keys, &scope, &request)).map_err(|_| {
-                FetchError::Other { url: shown.clone(), message: "the access key id cannot go in a header".into() }
-            })?;
-        authorization.set_sensitive(true);
-        let mut builder = self
-            .http
-            .post(url)
-            .header("content-type", content_type)
-            .header("x-amz-date", &amz_date)
-            .header(reqwest::header::AUTHORIZATION, authorization);
-        if let Some(token) = &keys.session_token {
-            let mut v = reqwest::header::HeaderValue::from_str(token).map_err(|_| FetchError::Other {
+        let header = |value: &str, what: &str| {
+            let mut v = HeaderValue::from_str(value).map_err(|_| FetchError::Other {
                 url: shown.clone(),
-                message: "the session token cannot go in a header".into(),
+                message: format!("the {what} cannot go in a header"),
             })?;
             v.set_sensitive(true);
-            builder = builder.header("x-amz-security-token", v);
-        }
-        let classify = |e: reqwest::Error| {
-            let e = e.without_url();
-            if e.is_timeout() {
-                FetchError::Timeout { url: shown.clone(), ms: self.timeout_ms }
-            } else if e.is_connect() {
-                FetchError::Connect { url: shown.clone(), message: crate::sources::http::source_chain(&e) }
-            } else {
-                FetchError::Other { url: shown.clone(), message: crate::sources::http::source_chain(&e) }
-            }
+            Ok::<_, FetchError>(v)
         };
-        let mut response = builder.body(body).send().await.map_err(classify)?;
-        let status = response.status().as_u16();
-        let mut bytes = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(classify)? {
-            if bytes.len() + chunk.len() > self.max_body_bytes {
-                return Err(FetchError::TooLarge { url: shown, limit: self.max_body_bytes });
-            }
-            bytes.extend_from_slice(&chunk);
+        let mut sent = HeaderMap::new();
+        sent.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+        sent.insert("x-amz-date", header(&amz_date, "date")?);
+        sent.insert(AUTHORIZATION, header(&sigv4::authorization(keys, &scope, &request), "access key id")?);
+        if let Some(token) = &keys.session_token {
+            sent.insert("x-amz-security-token", header(token, "session token")?);
         }
-        self.bytes += bytes.len();
-        Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
+        let fetched = self.http.post_once(url.as_str(), sent, body.into_bytes()).await?;
+        self.bytes += fetched.body.len();
+        Ok((fetched.status, String::from_utf8_lossy(&fetched.body).into_owned()))
     }
 }
 

@@ -84,7 +84,7 @@ fn a_503_is_retried_then_the_answer_comes_through() {
     let (url, seen) = serve(vec![Reply::Status(503, "busy"), Reply::Status(502, ""), Reply::Status(200, "{\"ok\":1}")]);
     let c = HttpClient::new(fast()).unwrap();
     let got = rt().block_on(c.get(&url, &[("query", "up".to_string())])).unwrap();
-    assert_eq!(got, Fetched { status: 200, body: b"{\"ok\":1}".to_vec() });
+    assert_eq!(got, Fetched { status: 200, body: b"{\"ok\":1}".to_vec(), retry_after: None });
     let seen = seen.lock().unwrap();
     assert_eq!(seen.len(), 3);
     assert!(seen[0].starts_with("GET /api?query=up HTTP/1.1"), "{}", seen[0]);
@@ -161,4 +161,43 @@ fn secrets_are_sent_but_never_shown() {
     );
     assert_eq!(base64("Aladdin:open sesame"), "QWxhZGRpbjpvcGVuIHNlc2FtZQ==");
     assert_eq!(base64("ab"), "YWI=");
+}
+
+#[test]
+fn extra_headers_go_on_every_request_and_a_429_is_retried_only_when_asked() {
+    let script = || vec![Reply::Status(429, "slow down"), Reply::Status(200, "{}")];
+    let (url, seen) = serve(script());
+    let plain = HttpClient::new(fast()).unwrap();
+    assert_eq!(rt().block_on(plain.get(&url, &[])).unwrap().status, 429, "returned at once by default");
+    assert_eq!(seen.lock().unwrap().len(), 1);
+
+    let (url, seen) = serve(script());
+    let settings =
+        HttpSettings { headers: vec![("X-Scope-OrgID".into(), "team-a".into())], retry_rate_limited: true, ..fast() };
+    let c = HttpClient::new(settings).unwrap();
+    assert_eq!(rt().block_on(c.get(&url, &[])).unwrap().status, 200);
+    let heads = seen.lock().unwrap().clone();
+    assert_eq!(heads.len(), 2, "the 429 was retried once");
+    assert!(heads.iter().all(|h| h.to_ascii_lowercase().contains("x-scope-orgid: team-a\r\n")), "{heads:?}");
+    assert_eq!(c.default_headers().get("x-scope-orgid").map(|v| v.as_bytes()), Some(&b"team-a"[..]));
+
+    let bad = HttpSettings { headers: vec![("X-Scope-OrgID".into(), "a\nb".into())], ..fast() };
+    assert_eq!(
+        HttpClient::new(bad).unwrap_err().to_string(),
+        "setting up the HTTP client: header `X-Scope-OrgID`: its value holds characters a header cannot carry"
+    );
+}
+
+#[test]
+fn post_once_sends_one_attempt_and_returns_a_503_as_the_answer() {
+    let (url, seen) = serve(vec![Reply::Status(503, "<Error><Code>Throttling</Code></Error>"), Reply::Status(200, "")]);
+    let c = HttpClient::new(fast()).unwrap();
+    let mut headers = HeaderMap::new();
+    headers.insert("x-amz-date", HeaderValue::from_static("20260101T120000Z"));
+    let got = rt().block_on(c.post_once(&url, headers, b"Action=DescribeAlarms".to_vec())).unwrap();
+    assert_eq!((got.status, got.body.as_slice()), (503, &b"<Error><Code>Throttling</Code></Error>"[..]));
+    let heads = seen.lock().unwrap().clone();
+    assert_eq!(heads.len(), 1, "no retry: the caller owns its retry policy");
+    assert!(heads[0].starts_with("POST /api "), "{}", heads[0]);
+    assert!(heads[0].to_ascii_lowercase().contains("x-amz-date: 20260101t120000z\r\n"), "{}", heads[0]);
 }

@@ -29,14 +29,13 @@ pub mod client;
 pub mod range;
 pub mod tail;
 
-use super::http::{Auth, FetchError, HttpSettings};
+use super::http::{Auth, FetchError, HttpClient, HttpSettings};
 use super::mapping::Mapping;
 use super::prometheus::Pull;
 use crate::config::HumanDuration;
 use crate::engine::logs::{detect_level, LogPatternConfig, LogPatterns};
 use crate::model::{Entity, EntityId, EntityKind, Observation, ObservationKind, Relation, Timestamp};
 use api::Entry;
-use client::LokiClient;
 use range::{Lines, RangeAsk};
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -204,7 +203,7 @@ struct Tally {
 pub struct LokiSource {
     config: LokiConfig,
     mapping: Mapping,
-    client: LokiClient,
+    client: HttpClient,
     patterns: LogPatterns,
     streams: HashMap<BTreeMap<String, String>, StreamState>,
     /// Where each query's next read starts, in nanoseconds (`None`: `lookback` before now).
@@ -219,7 +218,7 @@ impl LokiSource {
     pub fn new(config: LokiConfig, mapping: Mapping) -> Result<LokiSource, FetchError> {
         let settings =
             HttpSettings::for_source(config.timeout.millis(), config.retries, config.max_response_bytes, &config.auth);
-        let client = LokiClient::new(settings, config.tenant.clone())?;
+        let client = client::loki_client(settings, config.tenant.clone())?;
         let patterns =
             LogPatterns::new(LogPatternConfig { interval_ms: config.count_interval.millis(), ..Default::default() });
         let cursors = vec![None; config.queries.len()];

@@ -5,8 +5,7 @@
 //! the rest is read next cycle from where this one stopped.
 
 use super::api::{self, Entry, LokiError, QueryData};
-use super::client::LokiClient;
-use crate::sources::http::{redact, FetchError};
+use crate::sources::http::{redact, FetchError, HttpClient};
 use crate::sources::prometheus::api::RangeSeries;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -47,7 +46,7 @@ pub struct RangeAsk<'a> {
 }
 
 /// Reads `ask`'s range, paging while pages come back full.
-pub async fn read_range(client: &LokiClient, ask: &RangeAsk<'_>) -> RangeRead {
+pub async fn read_range(client: &HttpClient, ask: &RangeAsk<'_>) -> RangeRead {
     let mut read = RangeRead::default();
     let mut start = ask.start_ns;
     let shown = redact(ask.url);

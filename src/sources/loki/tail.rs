@@ -15,8 +15,8 @@
 //! runtime that started the tail.
 
 use super::api::{self, Entry};
-use super::client::LokiClient;
 use super::range::{self, Lines, RangeAsk};
+use crate::sources::http::HttpClient;
 use std::collections::{BTreeMap, VecDeque};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::PathBuf;
@@ -86,7 +86,7 @@ impl Drop for Tail {
 
 impl Tail {
     /// Starts the thread (call from within a tokio runtime: the gap fill runs on it).
-    pub fn start(spec: TailSpec, client: LokiClient) -> Tail {
+    pub fn start(spec: TailSpec, client: HttpClient) -> Tail {
         let gathered = Arc::new(Mutex::new(Gathered::default()));
         let stop = Arc::new(AtomicBool::new(false));
         let runtime = tokio::runtime::Handle::try_current().ok();
@@ -145,7 +145,7 @@ fn wall_ns() -> i64 {
 /// The thread's side.
 struct Follower {
     spec: TailSpec,
-    client: LokiClient,
+    client: HttpClient,
     gathered: Arc<Mutex<Gathered>>,
     stop: Arc<AtomicBool>,
     runtime: Option<tokio::runtime::Handle>,
@@ -282,8 +282,7 @@ impl Follower {
         let shown = crate::sources::http::redact(&url.replacen("ws", "http", 1));
         let fail = |what: String| format!("tail `{q}`: {shown}: {what}");
         let mut request = url.as_str().into_client_request().map_err(|e| fail(e.to_string()))?;
-        let headers = self.client.handshake_headers(&url).map_err(|e| fail(e.to_string()))?;
-        for (name, value) in &headers {
+        for (name, value) in self.client.default_headers() {
             request.headers_mut().insert(name.clone(), value.clone());
         }
         let host = request.uri().host().unwrap_or_default().trim_matches(['[', ']']).to_string();

@@ -324,7 +324,8 @@ impl App {
             topo.key = Some(key);
             topo.layouts += 1;
         }
-        if topo.selected_index().is_none() {
+        let fresh = topo.selected_index().is_none();
+        if fresh {
             // First the root cause, then anything failing, then the first node.
             let d = &topo.diagram;
             let pick = d
@@ -341,19 +342,52 @@ impl App {
         if let Some(n) = topo.selected_index().map(|i| &d.nodes[i]) {
             let (left, right) = (n.x.saturating_sub(2), n.x + d.box_width + 2);
             let (top, bottom) = (n.y.saturating_sub(1), n.y + 4);
-            if left < sx {
-                sx = left;
-            } else if right > sx + vw {
-                sx = right.saturating_sub(vw);
+            // A node picked for the user (on opening, or after its node vanished) that is off
+            // screen: of the windows that show it, the one that shows the most of the trouble
+            // (failing and affected nodes), nearest to centring it. A node the user moves to
+            // scrolls the least that shows it.
+            let trouble = || d.nodes.iter().filter(|m| m.mark.health != Health::Healthy);
+            if left < sx || right > sx + vw {
+                sx = if fresh {
+                    let spans: Vec<_> = trouble().map(|m| (m.x.saturating_sub(2), m.x + d.box_width + 2)).collect();
+                    best_window((left, right), vw, &spans)
+                } else if left < sx {
+                    left
+                } else {
+                    right.saturating_sub(vw)
+                };
             }
-            if top < sy {
-                sy = top;
-            } else if bottom > sy + vh {
-                sy = bottom.saturating_sub(vh);
+            if top < sy || bottom > sy + vh {
+                sy = if fresh {
+                    let spans: Vec<_> = trouble().map(|m| (m.y.saturating_sub(1), m.y + 4)).collect();
+                    best_window((top, bottom), vh, &spans)
+                } else if top < sy {
+                    top
+                } else {
+                    bottom.saturating_sub(vh)
+                };
             }
         }
         topo.scroll = (sx.min(d.width.saturating_sub(vw)), sy.min(d.height.saturating_sub(vh)));
     }
+}
+
+/// The start of a window of `view` cells on one axis that shows `must` (start, end) whole and as
+/// many of `spans` whole as it can, the nearest to centring `must` among those; `must` alone when
+/// it is wider than the view. Candidates are the windows that start or end at a span's edge, so
+/// the cost is the square of the spans given (the troubled nodes, a few).
+fn best_window(must: (usize, usize), view: usize, spans: &[(usize, usize)]) -> usize {
+    let (lo, hi) = (must.1.saturating_sub(view), must.0);
+    if lo >= hi {
+        return must.0;
+    }
+    let centred = ((must.0 + must.1) / 2).saturating_sub(view / 2).clamp(lo, hi);
+    let shown = |start: usize| spans.iter().filter(|&&(a, b)| a >= start && b <= start + view).count();
+    let candidates = spans.iter().flat_map(|&(a, b)| [a, b.saturating_sub(view)]).map(|c| c.clamp(lo, hi));
+    std::iter::once(centred)
+        .chain(candidates)
+        .max_by_key(|&c| (shown(c), std::cmp::Reverse(c.abs_diff(centred)), std::cmp::Reverse(c)))
+        .unwrap_or(centred)
 }
 
 /// The index of the node whose box is drawn under screen cell `(column, row)`: the canvas
@@ -378,6 +412,22 @@ fn vertical(d: &Diagram, i: usize, up: bool) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_picked_node_off_screen_opens_with_the_most_trouble_in_view() {
+        // Must show 100..120 in a 50-cell view: windows 70..100 all do.
+        assert_eq!(best_window((100, 120), 50, &[]), 85, "nothing else to show: centred");
+        // Trouble at 60..75 cannot show beside it (a window starting at 60 misses 120).
+        assert_eq!(best_window((100, 120), 50, &[(60, 75)]), 85, "cannot show both: centred");
+        // Trouble at 75..90 shows in windows starting 70..75: the nearest the centre, 75.
+        assert_eq!(best_window((100, 120), 50, &[(75, 90)]), 75);
+        // One each side (75..90 from 70..75, 130..140 from 90..100): a tie, the nearer centre.
+        assert_eq!(best_window((100, 120), 50, &[(75, 90), (130, 140)]), 90);
+        // Two troubled spans on the right beat one on the left.
+        assert_eq!(best_window((100, 120), 50, &[(72, 80), (125, 130), (140, 150)]), 100);
+        // A node wider than the view: its start.
+        assert_eq!(best_window((100, 200), 50, &[(0, 10)]), 100);
+    }
     use crate::model::{EventKind, Impact, ProblemEvent, Severity, Timestamp};
     use crate::ui::{render, update, Action, Feed, UiOptions};
     use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};

@@ -205,7 +205,9 @@ pub(crate) fn wrap_words(text: &str, width: usize) -> Vec<String> {
 
 /// Lays out pieces of styled text on lines of `width` cells, joined by `separator`, breaking only
 /// between pieces. The first line starts with `lead`; the following ones are indented to `indent`
-/// cells. A piece wider than a line gets a line of its own (and is clipped by the terminal).
+/// cells. A piece wider than a line starts a line of its own and wraps at its spaces onto
+/// indented lines (a word wider than a line is cut with `…`): never clipped unmarked by the
+/// terminal.
 pub(crate) fn pack(
     lead: Vec<Span<'static>>,
     pieces: Vec<Vec<Span<'static>>>,
@@ -237,12 +239,58 @@ pub(crate) fn pack(
             current.push(Span::raw(separator.to_string()));
             used += text_width(separator);
         }
-        used += w;
-        current.extend(piece);
+        if used + w > width {
+            used = wrap_piece(piece, &mut current, &mut lines, (used, empty), indent, width);
+        } else {
+            used += w;
+            current.extend(piece);
+        }
         empty = false;
     }
     lines.push(Line::from(current));
     lines
+}
+
+/// Adds `piece` word by word to `current` (which has `used` cells, `fresh` when nothing but its
+/// lead or indent), moving to a new line indented to `indent` when a word does not fit; returns
+/// the cells used on the last line.
+fn wrap_piece(
+    piece: Vec<Span<'static>>,
+    current: &mut Vec<Span<'static>>,
+    lines: &mut Vec<Line<'static>>,
+    (mut used, mut fresh): (usize, bool),
+    indent: usize,
+    width: usize,
+) -> usize {
+    for span in piece {
+        let style = span.style;
+        for word in span.content.split_inclusive(' ') {
+            let mut word = word.to_string();
+            let w = text_width(word.trim_end());
+            if used + w > width && !fresh {
+                if let Some(last) = current.last_mut() {
+                    last.content = last.content.trim_end().to_string().into();
+                }
+                lines.push(Line::from(std::mem::take(current)));
+                current.push(Span::raw(" ".repeat(indent)));
+                used = indent;
+                fresh = true;
+            }
+            if fresh {
+                word = word.trim_start().to_string();
+                if word.is_empty() {
+                    continue;
+                }
+            }
+            if used + text_width(word.trim_end()) > width {
+                word = fit(&word, width.saturating_sub(used));
+            }
+            used += text_width(&word);
+            current.push(Span::styled(word, style));
+            fresh = false;
+        }
+    }
+    used
 }
 
 #[cfg(test)]
@@ -275,5 +323,12 @@ mod tests {
         let pieces = ["aaaa", "bbbb", "cccc"].iter().map(|s| vec![Span::raw(s.to_string())]).collect();
         let text: Vec<String> = pack(Vec::new(), pieces, ", ", 0, 12).iter().map(|l| l.to_string()).collect();
         assert_eq!(text, vec!["aaaa, bbbb,", "cccc"]);
+        // A piece wider than a line wraps at its spaces; a word wider than a line is cut.
+        let pieces = ["aa", "bb cc dd ee", "ff"].iter().map(|s| vec![Span::raw(s.to_string())]).collect();
+        let text: Vec<String> = pack(vec![Span::raw("> ")], pieces, " ", 2, 8).iter().map(|l| l.to_string()).collect();
+        assert_eq!(text, vec!["> aa", "  bb cc", "  dd ee", "  ff"]);
+        let pieces = ["aa", "bbbbbbbbbbbbbbbb", "cc"].iter().map(|s| vec![Span::raw(s.to_string())]).collect();
+        let text: Vec<String> = pack(vec![Span::raw("> ")], pieces, " ", 2, 10).iter().map(|l| l.to_string()).collect();
+        assert_eq!(text, vec!["> aa", "  bbbbbbb…", "  cc"]);
     }
 }

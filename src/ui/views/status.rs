@@ -7,6 +7,7 @@ use crate::ui::freshness;
 use crate::ui::keymap::Command;
 use crate::ui::SourceHealth;
 use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
@@ -52,7 +53,10 @@ fn data_time(app: &App) -> Vec<Span<'static>> {
 /// health shows that, as before. Lag alone marks a source (`!`, stale style) only against the
 /// wall clock: in a demo or a recording "now" is the newest data of any source, and a source
 /// that sends on change (alerts) lags it without being stale.
-fn sources(app: &App) -> Vec<Vec<Span<'static>>> {
+///
+/// Worst first (down, then stale or behind, then the rest, each by name): when the line is too
+/// short for all of them, the ones cut are healthy, and a `+N` says how many.
+fn sources(app: &App) -> Vec<(u8, Vec<Span<'static>>)> {
     let theme = &app.theme;
     // Sources that report their health first (as before lags were shown), then data-only ones.
     let names: std::collections::BTreeSet<(bool, &String)> = app
@@ -68,33 +72,94 @@ fn sources(app: &App) -> Vec<Vec<Span<'static>>> {
                 .map(|n| (true, n)),
         )
         .collect();
-    let mut out = Vec::new();
+    let mut out: Vec<(u8, Vec<Span<'static>>)> = Vec::new();
     for (_, name) in names {
         let health = app.sources.get(name);
+        let rank = match health {
+            Some(SourceHealth::Down { .. }) => 0,
+            Some(SourceHealth::Stale { .. }) => 1,
+            _ => 2,
+        };
         let Some(lag) = app.freshness.lag_ms(name) else {
             if let Some(health) = health {
-                out.push(vec![Span::raw(format!("{name} ")), Span::styled(health_label(health), theme.health(health))]);
+                out.push((
+                    rank,
+                    vec![Span::raw(format!("{name} ")), Span::styled(health_label(health), theme.health(health))],
+                ));
             }
             continue;
         };
         let lag_text = freshness::lag_text(lag);
         let short = freshness::short_name(name);
         let behind = app.freshness.clock.is_some() && lag > freshness::STALE_LAG_MS;
-        out.push(match health {
-            Some(h @ (SourceHealth::Stale { .. } | SourceHealth::Down { .. })) => {
-                vec![
-                    Span::raw(format!("{short} ")),
-                    Span::styled(format!("{} ({lag_text})", health_label(h)), theme.health(h)),
-                ]
-            }
-            _ if behind => vec![Span::styled(format!("{short} ! {lag_text}"), theme.health.stale)],
-            Some(h @ (SourceHealth::Ok | SourceHealth::Noted { .. })) => {
-                vec![Span::raw(format!("{short} ")), Span::styled(format!("✓ {lag_text}"), theme.health(h))]
-            }
-            None => vec![Span::raw(format!("{short} {lag_text}"))],
-        });
+        let rank = if behind { rank.min(1) } else { rank };
+        out.push((
+            rank,
+            match health {
+                Some(h @ (SourceHealth::Stale { .. } | SourceHealth::Down { .. })) => {
+                    vec![
+                        Span::raw(format!("{short} ")),
+                        Span::styled(format!("{} ({lag_text})", health_label(h)), theme.health(h)),
+                    ]
+                }
+                _ if behind => vec![Span::styled(format!("{short} ! {lag_text}"), theme.health.stale)],
+                Some(h @ (SourceHealth::Ok | SourceHealth::Noted { .. })) => {
+                    vec![Span::raw(format!("{short} ")), Span::styled(format!("✓ {lag_text}"), theme.health(h))]
+                }
+                None => vec![Span::raw(format!("{short} {lag_text}"))],
+            },
+        ));
     }
+    // Stable: within a rank, the order above.
+    out.sort_by_key(|(rank, _)| *rank);
     out
+}
+
+/// Appends as many of `sources` (rank, spans; worst first) as fit in `room` cells after `used`,
+/// each after a separator, and `+N` for those left out, so a healthy source is never cut in half
+/// or dropped unsaid; a stale or down one that does not fit whole is cut with `…` if its name and
+/// a few cells of why fit.
+///
+/// `mark` gives the `+N` its marker and style from the worst rank left out (`+2 ✗` in the down
+/// style when a down source is among them).
+fn push_sources(
+    rest: &mut Vec<Span<'static>>,
+    sources: Vec<(u8, Vec<Span<'static>>)>,
+    (used, room): (usize, usize),
+    mark: impl Fn(u8) -> (&'static str, Style),
+) {
+    let width = |spans: &[Span]| spans.iter().map(Span::width).sum::<usize>();
+    let total = sources.len();
+    let ranks: Vec<u8> = sources.iter().map(|(rank, _)| *rank).collect();
+    let mut used = used;
+    let mut shown = 0;
+    for (rank, spans) in sources {
+        let left_out = total - shown - 1;
+        // " │ " or " · " before it, and room kept for " · +N ✗" after it while some remain.
+        let reserve = if left_out > 0 { 6 + left_out.to_string().len() } else { 0 };
+        if used + 3 + width(&spans) + reserve > room {
+            // The worst source is the one that matters: cut rather than counted, if it gets a
+            // few cells of its own.
+            let avail = room.saturating_sub(used + 3 + reserve);
+            let name = spans.first().map_or(0, Span::width);
+            if shown == 0 && rank < 2 && avail >= name + 4 {
+                rest.push(Span::raw(" │ "));
+                rest.extend(cut(spans, avail));
+                shown = 1;
+            }
+            break;
+        }
+        rest.push(if shown == 0 { Span::raw(" │ ") } else { Span::raw(" · ") });
+        used += 3 + width(&spans);
+        rest.extend(spans);
+        shown += 1;
+    }
+    if shown < total {
+        rest.push(if shown == 0 { Span::raw(" │ ") } else { Span::raw(" · ") });
+        let worst = ranks[shown..].iter().copied().min().unwrap_or(2);
+        let (symbol, style) = mark(worst);
+        rest.push(Span::styled(format!("+{}{symbol}", total - shown), style));
+    }
 }
 
 /// Cells the counts need after a notice to be worth showing at all.
@@ -130,10 +195,6 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         rest.push(sep());
         rest.push(Span::styled("✗ feed closed", theme.health.down));
     }
-    for (i, spans) in sources(app).into_iter().enumerate() {
-        rest.push(if i == 0 { sep() } else { Span::raw(" · ") });
-        rest.extend(spans);
-    }
 
     let help_key = app.keymap.binding(Command::Help).and_then(|b| b.keys.first()).map(|k| k.to_string());
     let mut right = help_key.map(|k| format!(" {k} help ")).unwrap_or_default();
@@ -164,6 +225,15 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         if used + MIN_REST > room_after {
             rest.clear();
         }
+    }
+    if !rest.is_empty() {
+        let used = left.iter().chain(&rest).map(Span::width).sum();
+        let mark = |rank| match rank {
+            0 => (" ✗", theme.health.down),
+            1 => (" !", theme.health.stale),
+            _ => ("", Style::default()),
+        };
+        push_sources(&mut rest, sources(app), (used, room_after), mark);
     }
     left.extend(rest);
 
@@ -205,6 +275,33 @@ mod tests {
         assert_eq!(mode_label("demo: db-cpu-saturation"), "DEMO");
         assert_eq!(mode_label("replay: incident.bundle"), "RECORDED");
         assert_eq!(mode_label("prod-eu-1"), "LIVE");
+    }
+
+    #[test]
+    fn sources_that_do_not_fit_are_counted_not_cut() {
+        let plain = |rank| (if rank < 2 { " !" } else { "" }, Style::default());
+        let source = |name: &str| (2, vec![Span::raw(format!("{name} ")), Span::raw("✓ 2s")]);
+        let all = || vec![source("prom"), source("loki"), source("am")];
+        let text = |room| {
+            let mut rest = Vec::new();
+            push_sources(&mut rest, all(), (0, room), plain);
+            rest.iter().map(|s| s.content.to_string()).collect::<String>()
+        };
+        assert_eq!(text(80), " │ prom ✓ 2s · loki ✓ 2s · am ✓ 2s");
+        assert_eq!(text(32), " │ prom ✓ 2s · loki ✓ 2s · +1");
+        assert_eq!(text(30), " │ prom ✓ 2s · +2");
+        assert_eq!(text(5), " │ +3");
+        // The first (worst) source is cut rather than counted when it gets a few cells; the count
+        // of those left out carries the worst one's mark.
+        let text = |sources: Vec<_>, room| {
+            let mut rest = Vec::new();
+            push_sources(&mut rest, sources, (0, room), plain);
+            rest.iter().map(|s| s.content.to_string()).collect::<String>()
+        };
+        let down = |name: &str| (0, vec![Span::raw(format!("{name} ")), Span::raw("✗ down: connection refused")]);
+        assert_eq!(text(vec![down("am"), source("prom")], 27), " │ am ✗ down: conne… · +1");
+        assert_eq!(text(vec![down("am"), down("loki")], 27), " │ am ✗ down: conne… · +1 !");
+        assert_eq!(text(vec![down("alertmanager"), down("loki")], 16), " │ +2 !");
     }
 
     #[test]

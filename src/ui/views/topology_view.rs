@@ -90,6 +90,16 @@ pub fn render(app: &App, topo: &TopoView, frame: &mut Frame, area: Rect) {
             buf[(body.x + col, body.y + row)].set_symbol(cell.ch.encode_utf8(&mut utf8)).set_style(style);
         }
     }
+    // More of the diagram to the left or right: an arrow at that edge of the first row.
+    if body.width > 2 && body.height > 0 {
+        let style = app.theme.ui.section;
+        if sx > 0 {
+            buf[(body.x, body.y)].set_symbol("◀").set_style(style);
+        }
+        if sx + usize::from(body.width) < d.width {
+            buf[(body.x + body.width - 1, body.y)].set_symbol("▶").set_style(style);
+        }
+    }
     if panel > 0 {
         if let Some(n) = selected {
             let block = Block::new().borders(Borders::TOP).border_style(app.theme.ui.help_border);
