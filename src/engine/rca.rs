@@ -49,6 +49,10 @@ const W_EARLY: f64 = 0.25;
 const W_STRENGTH: f64 = 0.25;
 /// Earliness halves about every 3.5 minutes after onset (e-folding time of 5 minutes).
 const EARLY_FOLD_MS: f64 = 300_000.0;
+/// Anomalous samples that confirm an anomaly (the detector's default `min_consecutive`).
+const CONFIRMED_SAMPLES: u64 = 2;
+/// Weight of an unconfirmed anomaly's score in a candidate's strength (see [`confirmed`]).
+const UNCONFIRMED_WEIGHT: f64 = 0.5;
 /// Candidates kept in a ranking.
 const MAX_CANDIDATES: usize = 10;
 /// Along *calls*, a dependency's deviation on a quantity must be at least this fraction of the
@@ -300,7 +304,7 @@ pub fn rank_timed<'s>(
                 b.score.total_cmp(&a.score).then(a.first_seen.cmp(&b.first_seen)).then(a.key.cmp(&b.key))
             });
             let strongest = ordered[0];
-            let strength = strongest.score.clamp(0.0, 1.0);
+            let strength = ordered.iter().map(|s| confirmed(s)).fold(0.0f64, f64::max).clamp(0.0, 1.0);
             let first_breach = own.iter().map(|s| s.first_seen).min().unwrap_or(onset);
             let node = nodes.get(id).copied();
             // Who reaches this candidate going down and whose trouble it accounts for: the
@@ -364,6 +368,18 @@ pub fn rank_timed<'s>(
     });
     candidates.truncate(MAX_CANDIDATES);
     candidates
+}
+
+/// A signal's score as evidence of a root cause: an anomaly seen on one sample only (raised at
+/// once, as a record or a near-impossible value, and never seen again) counts half, as a
+/// sustained anomaly needs a second sample to be raised: one surprising sample is not yet
+/// as strong evidence as trouble that lasted.
+fn confirmed(s: &Signal) -> f64 {
+    if s.kind == SignalKind::Anomaly && s.count < CONFIRMED_SAMPLES {
+        s.score * UNCONFIRMED_WEIGHT
+    } else {
+        s.score
+    }
 }
 
 /// The walk down from `start` (what it runs on and calls, `max_depth` hops at most) along which
@@ -731,6 +747,28 @@ mod tests {
         let ids: Vec<&str> = c.iter().map(|c| c.entity.as_str()).collect();
         assert_eq!(ids, ["database:x", "host:z"]);
         assert!(c[0].score > c[1].score);
+    }
+
+    #[test]
+    fn one_surprising_sample_is_weaker_evidence_than_trouble_that_lasted() {
+        use RelationKind::*;
+        // Two independent roots that explain as much: database:x broke a minute earlier, on one
+        // sample never seen again (raised at once); database:y lasted three samples.
+        let t = topo(&[("service:a", Calls, "database:x"), ("service:b", Calls, "database:y")]);
+        let mut lasted = sig("database:y", "cpu", SignalKind::Anomaly, 1.0, 60_000);
+        lasted.count = 3;
+        let mut a = sig("service:a", "cpu", SignalKind::Anomaly, 1.0, 60_000);
+        a.count = 3;
+        let mut b = sig("service:b", "cpu", SignalKind::Anomaly, 1.0, 60_000);
+        b.count = 3;
+        let s = [a, b, sig("database:x", "cpu", SignalKind::Anomaly, 1.0, 0), lasted];
+        let refs: Vec<&Signal> = s.iter().collect();
+        let c = rank(&refs, &t, 6, 20);
+        let ids: Vec<&str> = c.iter().map(|c| c.entity.as_str()).collect();
+        assert_eq!(ids, ["database:y", "database:x"], "{c:?}");
+        assert_eq!((c[0].explains, c[1].explains), (2, 2));
+        assert_eq!((c[0].strength, c[1].strength), (1.0, 0.5));
+        assert!(c[1].first_breach < c[0].first_breach);
     }
 
     fn metric_sig(entity: &str, name: &str, first: i64, value: f64, expected: f64) -> Signal {
