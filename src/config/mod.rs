@@ -158,6 +158,12 @@ pub struct EngineSection {
     /// A signal raised or re-fired this many times within `flap_window` is chronic flapping.
     pub flap_activations: u32,
     pub flap_window: HumanDuration,
+    /// A problem resolved (or merged) this long ago is dropped from the engine's memory (the
+    /// journal keeps its events). At least `reopen_window`.
+    pub forget_resolved_after: HumanDuration,
+    /// Series, signals and entities not seen this long are retired (state dropped; one that
+    /// comes back starts fresh). At least `flap_window`, `reopen_window` and `correlation_window`.
+    pub retire_after: HumanDuration,
     /// `[engine.detect]`: anomaly detection tunables.
     pub detect: DetectConfig,
 }
@@ -178,6 +184,8 @@ impl Default for EngineSection {
             kpi_step: d.kpi_step,
             flap_activations: d.flap_activations,
             flap_window: HumanDuration(d.flap_window_ms),
+            forget_resolved_after: HumanDuration(d.forget_resolved_after_ms),
+            retire_after: HumanDuration(d.retire_after_ms),
             detect: d.detect,
         }
     }
@@ -283,6 +291,8 @@ impl Config {
             kpi_step: e.kpi_step,
             flap_activations: e.flap_activations,
             flap_window_ms: e.flap_window.millis(),
+            forget_resolved_after_ms: e.forget_resolved_after.millis(),
+            retire_after_ms: e.retire_after.millis(),
         }
     }
 
@@ -324,6 +334,13 @@ impl Config {
         in_range("engine.max_evidence_paths", e.max_evidence_paths as u64, 1, 1000)?;
         in_range("engine.flap_activations", e.flap_activations.into(), 2, 16)?;
         positive("engine.flap_window", e.flap_window)?;
+        at_least("engine.forget_resolved_after", e.forget_resolved_after, &[("reopen_window", e.reopen_window)])?;
+        let windows = [
+            ("flap_window", e.flap_window),
+            ("reopen_window", e.reopen_window),
+            ("correlation_window", e.correlation_window),
+        ];
+        at_least("engine.retire_after", e.retire_after, &windows)?;
         if !(e.kpi_step > 0.0 && e.kpi_step <= 1.0) {
             return Err((
                 "engine.kpi_step".into(),
@@ -570,6 +587,15 @@ fn positive(key: &str, d: HumanDuration) -> Result<(), (String, String)> {
     }
 }
 
+/// Checks that the duration at `key` is at least each of the other `[engine]` durations named:
+/// the engine could not keep what those windows look back on otherwise.
+fn at_least(key: &str, d: HumanDuration, others: &[(&str, HumanDuration)]) -> Result<(), (String, String)> {
+    match others.iter().find(|(_, o)| d.millis() < o.millis()) {
+        None => Ok(()),
+        Some((name, o)) => Err((key.into(), format!("duration \"{d}\" must be at least engine.{name} (\"{o}\")"))),
+    }
+}
+
 /// Checks the entries of a per-metric list at `list` (`engine.detect.limits`): each names a
 /// metric no earlier entry names (one may have only `one`), its number (key `keys.0`) is finite
 /// and its duration (key `keys.1`) longer than zero.
@@ -652,6 +678,27 @@ mod tests {
         assert_eq!(parse("[journal]\nsnapshot_every = \"1h\"\n").unwrap().journal.snapshot_every.millis(), 3_600_000);
         let e = parse("[journal]\nsnapshot_every = \"0s\"\n").unwrap_err().to_string();
         assert!(e.contains("journal.snapshot_every"), "{e}");
+    }
+
+    #[test]
+    fn memory_bounds_default_reach_the_engine_and_are_checked_against_the_windows() {
+        let e = parse("").unwrap().engine();
+        assert_eq!((e.forget_resolved_after_ms, e.retire_after_ms), (86_400_000, 604_800_000));
+        let e = parse("[engine]\nforget_resolved_after = \"2h\"\nretire_after = \"3d\"\n").unwrap().engine();
+        assert_eq!((e.forget_resolved_after_ms, e.retire_after_ms), (7_200_000, 3 * 86_400_000));
+        let e = parse("[engine]\nforget_resolved_after = \"10m\"\n").unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "faultline.toml:2:25: engine.forget_resolved_after: duration \"10m\" must be at least \
+             engine.reopen_window (\"30m\")"
+        );
+        let e = parse("[engine]\nflap_window = \"2d\"\nretire_after = \"1d\"\n").unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "faultline.toml:3:16: engine.retire_after: duration \"1day\" must be at least engine.flap_window (\"2days\")"
+        );
+        let e = parse("[engine]\nretire_after = \"soon\"\n").unwrap_err().to_string();
+        assert!(e.starts_with("faultline.toml:2:16: ") && e.contains("soon"), "{e}");
     }
 
     #[test]

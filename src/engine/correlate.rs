@@ -59,7 +59,9 @@ pub enum Phase {
 #[serde(deny_unknown_fields)]
 pub struct ProblemState {
     pub id: ProblemId,
-    pub phase: Phase,
+    /// Changed only through [`Problems::set_phase`], which keeps the indexes of open and closed
+    /// problems.
+    phase: Phase,
     pub signals: BTreeSet<SignalKey>,
     /// Entities of its unmarked signals (the anchors of its place in the topology) and how many
     /// of those signals sit on each.
@@ -129,6 +131,20 @@ impl ProblemState {
 
     pub fn is_open(&self) -> bool {
         self.phase == Phase::Open
+    }
+
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    /// When it stopped counting: the time it resolved, or for a merged problem the time of the
+    /// merge (its `last_activity`, set then); `None` while open.
+    fn closed_at(&self) -> Option<Timestamp> {
+        match self.phase {
+            Phase::Open => None,
+            Phase::Resolved { at } => Some(at),
+            Phase::Merged { .. } => Some(self.last_activity),
+        }
     }
 
     /// Adds a signal; an unmarked one (`anchor`) also anchors the problem on its entity and kind.
@@ -219,9 +235,15 @@ impl ProblemState {
     }
 }
 
-/// All problems the engine knows, by id. Ids count up from 1.
+/// The problems the engine keeps, by id. Ids count up from 1.
+///
+/// Memory does not grow with the number of problems ever opened: open ones are indexed so that
+/// no per-observation path walks the others, and a problem resolved (or merged away) longer ago
+/// than the engine's forget age is dropped by [`Problems::forget_closed`] (the journal keeps its
+/// events; views fold those, never this). The indexes are derived from the phases and rebuilt
+/// when a snapshot is read, so a snapshot holds the problems only.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(from = "WrittenProblems")]
 pub struct Problems {
     by_id: BTreeMap<ProblemId, ProblemState>,
     next: u64,
@@ -229,6 +251,30 @@ pub struct Problems {
     deadlines: BTreeSet<(Timestamp, ProblemId)>,
     /// The same, by problem, so a cancel removes exactly its entry.
     deadline_of: BTreeMap<ProblemId, Timestamp>,
+    /// Ids of the open problems, oldest first.
+    #[serde(skip)]
+    open: BTreeSet<ProblemId>,
+    /// Resolved and merged problems by the time they closed (see [`ProblemState::closed_at`]).
+    #[serde(skip)]
+    closed: BTreeSet<(Timestamp, ProblemId)>,
+}
+
+/// [`Problems`] as a snapshot writes it: without the indexes, which are derived.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WrittenProblems {
+    by_id: BTreeMap<ProblemId, ProblemState>,
+    next: u64,
+    deadlines: BTreeSet<(Timestamp, ProblemId)>,
+    deadline_of: BTreeMap<ProblemId, Timestamp>,
+}
+
+impl From<WrittenProblems> for Problems {
+    fn from(w: WrittenProblems) -> Problems {
+        let open = w.by_id.values().filter(|p| p.is_open()).map(|p| p.id).collect();
+        let closed = w.by_id.values().filter_map(|p| p.closed_at().map(|t| (t, p.id))).collect();
+        Problems { by_id: w.by_id, next: w.next, deadlines: w.deadlines, deadline_of: w.deadline_of, open, closed }
+    }
 }
 
 impl Problems {
@@ -236,10 +282,12 @@ impl Problems {
         self.by_id.get(&id)
     }
 
+    /// The problem's state, to change anything but its phase (see [`Problems::set_phase`]).
     pub fn get_mut(&mut self, id: ProblemId) -> Option<&mut ProblemState> {
         self.by_id.get_mut(&id)
     }
 
+    /// Problems kept (open, and closed within the forget age).
     pub fn len(&self) -> usize {
         self.by_id.len()
     }
@@ -248,8 +296,61 @@ impl Problems {
         self.by_id.is_empty()
     }
 
+    /// Every problem kept, in id order.
     pub fn iter(&self) -> impl Iterator<Item = &ProblemState> {
         self.by_id.values()
+    }
+
+    /// The open problems, oldest first, without walking the closed ones.
+    pub fn open_problems(&self) -> impl Iterator<Item = &ProblemState> {
+        self.open.iter().filter_map(|id| self.by_id.get(id))
+    }
+
+    /// How many problems are open.
+    pub fn open_count(&self) -> usize {
+        self.open.len()
+    }
+
+    /// Whether `id` was ever opened (kept or forgotten since).
+    pub fn issued(&self, id: ProblemId) -> bool {
+        (1..=self.next).contains(&id.0)
+    }
+
+    /// Moves problem `id` to `phase` at data time `at`, keeping the indexes. A merged problem's
+    /// `last_activity` becomes the time of the merge (when it is forgotten from).
+    pub fn set_phase(&mut self, id: ProblemId, phase: Phase, at: Timestamp) {
+        let Some(p) = self.by_id.get_mut(&id) else { return };
+        if let Some(t) = p.closed_at() {
+            self.closed.remove(&(t, id));
+        }
+        if matches!(phase, Phase::Merged { .. }) {
+            p.last_activity = p.last_activity.max(at);
+        }
+        p.phase = phase;
+        match p.closed_at() {
+            None => {
+                self.open.insert(id);
+            }
+            Some(t) => {
+                self.open.remove(&id);
+                self.closed.insert((t, id));
+            }
+        }
+    }
+
+    /// Drops the problems that closed (resolved, or merged away) at or before `cutoff`, and
+    /// returns their ids, oldest close first.
+    pub fn forget_closed(&mut self, cutoff: Timestamp) -> Vec<ProblemId> {
+        let mut gone = Vec::new();
+        while let Some(&(t, id)) = self.closed.first() {
+            if t > cutoff {
+                break;
+            }
+            self.closed.pop_first();
+            self.by_id.remove(&id);
+            gone.push(id);
+        }
+        gone
     }
 
     /// Creates a problem and returns its id.
@@ -257,6 +358,7 @@ impl Problems {
         self.next += 1;
         let id = ProblemId(self.next);
         self.by_id.insert(id, ProblemState::new(id, at, severity));
+        self.open.insert(id);
         id
     }
 
@@ -288,11 +390,14 @@ impl Problems {
         window_ms: i64,
         mut test: impl FnMut(&mut ProblemState) -> bool,
     ) -> Vec<ProblemId> {
-        self.by_id
-            .values_mut()
-            .filter(|p| p.is_open() && !p.background && at.since(p.last_activity) <= window_ms)
-            .filter_map(|p| test(p).then_some(p.id))
-            .collect()
+        let mut out = Vec::new();
+        for id in &self.open {
+            let Some(p) = self.by_id.get_mut(id) else { continue };
+            if !p.background && at.since(p.last_activity) <= window_ms && test(p) {
+                out.push(p.id);
+            }
+        }
+        out
     }
 
     /// Open incident problems active within the window with `entity` below their trouble (see

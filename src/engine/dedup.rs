@@ -175,6 +175,30 @@ impl SignalTable {
         }
     }
 
+    /// Drops the signals that are clear and were last seen at or before `cutoff`, unless `keep`
+    /// says otherwise; returns each dropped key with the problem it was in. A dropped signal
+    /// that fires again is raised afresh: new first-seen time, count and activation history.
+    pub fn retire(
+        &mut self,
+        cutoff: Timestamp,
+        mut keep: impl FnMut(&Entry) -> bool,
+    ) -> Vec<(SignalKey, Option<ProblemId>)> {
+        let mut gone = Vec::new();
+        self.entries.retain(|key, e| {
+            let stale = !e.signal.active && e.signal.last_seen <= cutoff && !keep(e);
+            if stale {
+                gone.push((key.clone(), e.problem));
+            }
+            !stale
+        });
+        gone
+    }
+
+    /// Every signal, in key order.
+    pub fn entries(&self) -> impl Iterator<Item = &Entry> {
+        self.entries.values()
+    }
+
     /// Log-burst signals last seen before `cutoff`: they have gone quiet and should clear.
     pub fn quiet_logs(&self, cutoff: Timestamp) -> Vec<SignalKey> {
         self.active_logs.range(..(cutoff, SignalKey(String::new()))).map(|(_, k)| k.clone()).collect()

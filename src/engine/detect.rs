@@ -1125,6 +1125,19 @@ impl Detector {
         }
     }
 
+    /// Data time (ms) of the latest sample series `series` learned from (`None`: none yet).
+    pub fn last_sample(&self, series: u64) -> Option<i64> {
+        self.series.get(&series).map(|s| s.last_at)
+    }
+
+    /// Forgets series `series` entirely (its state and the limit and ceiling it was registered
+    /// with): the engine retires a series that stopped reporting, under a new id if it returns.
+    pub fn retire(&mut self, series: u64) {
+        self.series.remove(&series);
+        self.limits.remove(&series);
+        self.saturations.remove(&series);
+    }
+
     /// The baseline series `series` is judged against now (`None` before its first sample).
     pub fn season(&self, series: u64) -> Option<Season> {
         self.series.get(&series).map(|s| s.season)

@@ -54,6 +54,16 @@ impl TrafficTable {
         }
     }
 
+    /// Forgets the readings of every entity and role whose newest is at or before `cutoff`.
+    pub fn retire(&mut self, cutoff: Timestamp) {
+        self.series.retain(|_, q| q.back().is_some_and(|(t, _)| *t > cutoff));
+    }
+
+    /// Entities with readings kept (once per role), in id order.
+    pub fn entities(&self) -> impl Iterator<Item = &EntityId> {
+        self.series.keys().map(|(e, _)| e)
+    }
+
     /// The latest reading.
     pub fn latest(&self, entity: &EntityId, role: TrafficRole) -> Option<f64> {
         self.series.get(&(entity.clone(), role)).and_then(|q| q.back()).map(|(_, v)| *v)

@@ -6,6 +6,7 @@ pub mod detect;
 pub mod impact;
 pub mod logs;
 pub mod rca;
+mod retire;
 pub mod snapshot;
 pub mod topology;
 
@@ -56,6 +57,14 @@ pub struct EngineConfig {
     /// and marked (smart filter).
     pub flap_activations: u32,
     pub flap_window_ms: i64,
+    /// A problem resolved (or merged into another) this long ago is dropped from the engine's
+    /// memory; the journal keeps its events, and views fold those. Taken as at least
+    /// `reopen_window_ms`, so a forgotten problem is one that could not reopen anyway.
+    pub forget_resolved_after_ms: i64,
+    /// Series, signals and entities not seen this long are retired: their state is dropped, and
+    /// one that comes back starts fresh, like a new one (see [`Engine::retire`]). Taken as at
+    /// least the flap, reopen and correlation windows.
+    pub retire_after_ms: i64,
 }
 
 impl Default for EngineConfig {
@@ -75,6 +84,8 @@ impl Default for EngineConfig {
             kpi_step: 0.05,
             flap_activations: 3,
             flap_window_ms: 60 * MIN,
+            forget_resolved_after_ms: 24 * 60 * MIN,
+            retire_after_ms: 7 * 24 * 60 * MIN,
         }
     }
 }
@@ -117,12 +128,27 @@ pub struct Engine {
     impact_due: BTreeSet<ProblemId>,
 }
 
+/// How often, in data time, the engine forgets old problems and retires what vanished: on the
+/// first observation of each such period (so a restored engine sweeps when the original did).
+pub const SWEEP_EVERY_MS: i64 = 10 * 60_000;
+
+/// Whether data time moving from `before` to `now` enters a new sweep period (never on the first
+/// observation).
+fn sweep_due(before: Timestamp, now: Timestamp) -> bool {
+    before != Timestamp(i64::MIN) && before.0.div_euclid(SWEEP_EVERY_MS) != now.0.div_euclid(SWEEP_EVERY_MS)
+}
+
 /// Counters for benchmarks and the status bar.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct EngineStats {
+    /// Entities in the live topology.
     pub entities: usize,
+    /// Metric series with detector state (retired ones not counted).
     pub series: usize,
+    /// Signals kept (retired ones not counted).
     pub signals: usize,
+    /// Problems kept: the open ones and those closed within the forget age, not every problem
+    /// ever opened (the events count those).
     pub problems: usize,
     pub last_seq: u64,
 }
@@ -197,9 +223,14 @@ impl Engine {
 
     /// Feeds one observation; appends the resulting events to `out`.
     pub fn observe(&mut self, obs: &Observation, out: &mut Vec<ProblemEvent>) {
+        let before = self.now;
         self.now = self.now.max(obs.at);
         self.history.observe(obs);
         self.advance_time(out);
+        if sweep_due(before, self.now) {
+            self.forget();
+            self.retire();
+        }
         match &obs.kind {
             ObservationKind::Entity { .. }
             | ObservationKind::Relation { .. }
@@ -219,8 +250,8 @@ impl Engine {
                 let window = self.config.foundational_window_ms;
                 let due: Vec<ProblemId> = self
                     .problems
-                    .iter()
-                    .filter(|s| s.is_open() && (0..=window).contains(&s.onset.since(obs.at)))
+                    .open_problems()
+                    .filter(|s| (0..=window).contains(&s.onset.since(obs.at)))
                     .map(|s| s.id)
                     .collect();
                 self.touched.extend(due);
@@ -364,8 +395,8 @@ impl Engine {
                 };
                 let due = self
                     .problems
-                    .iter()
-                    .filter(|s| s.is_open() && s.entities.keys().any(|e| reach.contains(e)))
+                    .open_problems()
+                    .filter(|s| s.entities.keys().any(|e| reach.contains(e)))
                     .map(|s| s.id);
                 self.impact_due.extend(due);
             }
@@ -428,12 +459,15 @@ impl Engine {
     }
 
     /// The problem `id` lives on in: itself, or the problem it was merged into (transitively).
+    /// A problem forgotten since (see [`retire`]) lives on in itself, as far as the engine can
+    /// tell; `None` only for an id never opened.
     fn surviving(&self, mut id: ProblemId) -> Option<ProblemId> {
         // Merges only go to older problems, so the chain is finite; the bound is a guard.
         for _ in 0..=self.problems.len() {
-            match self.problems.get(id)?.phase {
-                Phase::Merged { into } => id = into,
-                _ => return Some(id),
+            match self.problems.get(id).map(|p| p.phase()) {
+                Some(Phase::Merged { into }) => id = into,
+                Some(_) => return Some(id),
+                None => return self.problems.issued(id).then_some(id),
             }
         }
         None
@@ -470,11 +504,9 @@ impl Engine {
         }
         let due = self.problems.due(self.now);
         for (at, id) in due {
-            if let Some(p) = self.problems.get_mut(id) {
-                if p.is_open() && p.all_clear_since.is_some() {
-                    p.phase = Phase::Resolved { at };
-                    self.emit(out, id, at, EventKind::Resolved);
-                }
+            if self.problems.get(id).is_some_and(|p| p.is_open() && p.all_clear_since.is_some()) {
+                self.problems.set_phase(id, Phase::Resolved { at }, at);
+                self.emit(out, id, at, EventKind::Resolved);
             }
         }
     }
@@ -508,12 +540,10 @@ impl Engine {
             (_, Some(p))
                 if signal.mark.is_none()
                     && self.problems.get(p).is_some_and(
-                        |s| matches!(s.phase, Phase::Resolved { at: r } if at.since(r) <= self.config.reopen_window_ms),
+                        |s| matches!(s.phase(), Phase::Resolved { at: r } if at.since(r) <= self.config.reopen_window_ms),
                     ) =>
             {
-                if let Some(state) = self.problems.get_mut(p) {
-                    state.phase = Phase::Open;
-                }
+                self.problems.set_phase(p, Phase::Open, at);
                 self.emit(out, p, at, EventKind::Reopened);
                 self.on_signal_changed(p, &signal, at);
                 self.emit(out, p, at, EventKind::SignalUpdated { signal });
@@ -613,7 +643,7 @@ impl Engine {
     /// Whether problem `p` can still take signals at `at`: open, or resolved within the reopen
     /// window.
     fn takes_signals(&self, p: ProblemId, at: Timestamp) -> bool {
-        match self.problems.get(p).map(|s| s.phase) {
+        match self.problems.get(p).map(|s| s.phase()) {
             Some(Phase::Open) => true,
             Some(Phase::Resolved { at: r }) => at.since(r) <= self.config.reopen_window_ms,
             _ => false,
@@ -628,9 +658,7 @@ impl Engine {
             Some(b) => {
                 let (from, into) = if b < p { (p, b) } else { (b, p) };
                 if self.problems.get(into).is_some_and(|s| !s.is_open()) {
-                    if let Some(state) = self.problems.get_mut(into) {
-                        state.phase = Phase::Open;
-                    }
+                    self.problems.set_phase(into, Phase::Open, at);
                     self.emit(out, into, at, EventKind::Reopened);
                 }
                 self.merge(from, into, at, out);
@@ -782,12 +810,10 @@ impl Engine {
     /// resolved within the reopen window, else a new one (severity info).
     fn background_problem(&mut self, at: Timestamp, out: &mut Vec<ProblemEvent>) -> ProblemId {
         if let Some(id) = self.background {
-            match self.problems.get(id).map(|s| s.phase) {
+            match self.problems.get(id).map(|s| s.phase()) {
                 Some(Phase::Open) => return id,
                 Some(Phase::Resolved { at: r }) if at.since(r) <= self.config.reopen_window_ms => {
-                    if let Some(state) = self.problems.get_mut(id) {
-                        state.phase = Phase::Open;
-                    }
+                    self.problems.set_phase(id, Phase::Open, at);
                     self.emit(out, id, at, EventKind::Reopened);
                     return id;
                 }
@@ -851,8 +877,8 @@ impl Engine {
 
     /// Moves every signal of `from` into `into`.
     fn merge(&mut self, from: ProblemId, into: ProblemId, at: Timestamp, out: &mut Vec<ProblemEvent>) {
+        self.problems.set_phase(from, Phase::Merged { into }, at);
         let Some(state) = self.problems.get_mut(from) else { return };
-        state.phase = Phase::Merged { into };
         self.traffic_before.remove(&from);
         let keys: Vec<SignalKey> = std::mem::take(&mut state.signals).into_iter().collect();
         state.entities.clear();
@@ -876,7 +902,7 @@ impl Engine {
     /// the survivor is reassessed.
     fn reassess(&mut self, at: Timestamp, out: &mut Vec<ProblemEvent>) {
         if std::mem::take(&mut self.touched_kpis) {
-            let open = self.problems.iter().filter(|s| s.is_open()).map(|s| s.id).collect();
+            let open = self.problems.open_problems().map(|s| s.id).collect();
             self.reassess_impacts(open, at, out);
         }
         let due = std::mem::take(&mut self.impact_due);
@@ -893,10 +919,8 @@ impl Engine {
                 let Some(root) = state.ranking.first().map(|c| c.entity.clone()) else { continue };
                 let twin = self
                     .problems
-                    .iter()
-                    .find(|q| {
-                        q.id != p && q.is_open() && !q.background && q.ranking.first().is_some_and(|c| c.entity == root)
-                    })
+                    .open_problems()
+                    .find(|q| q.id != p && !q.background && q.ranking.first().is_some_and(|c| c.entity == root))
                     .map(|q| q.id);
                 if let Some(q) = twin {
                     let (from, into) = if q < p { (p, q) } else { (q, p) };

@@ -589,6 +589,16 @@ impl ChangeLog {
         q.push_back(change);
     }
 
+    /// Forgets the changes of every entity whose latest change is at or before `cutoff`.
+    pub fn retire(&mut self, cutoff: Timestamp) {
+        self.by_entity.retain(|_, q| q.back().is_some_and(|c| c.at > cutoff));
+    }
+
+    /// Entities with changes kept, in no particular order.
+    pub fn entities(&self) -> impl Iterator<Item = &EntityId> {
+        self.by_entity.keys()
+    }
+
     fn on(&self, entity: &EntityId) -> impl Iterator<Item = &SeenChange> {
         self.by_entity.get(entity).into_iter().flatten()
     }

@@ -13,7 +13,9 @@
 //! ```
 //!
 //! What is kept: everything that decides a future event (topology and its history, detector
-//! series, signals, problems, changes, KPI and traffic readings, the event sequence, data time).
+//! series, signals, problems, changes, KPI and traffic readings, the event sequence, data time);
+//! only what the engine still keeps, so a snapshot does not grow with history either. The
+//! indexes of open and closed problems are derived and rebuilt on reading.
 //! What is not: caches derived from those (topology closures, per-problem closure sets), which
 //! are recomputed on first use; graph node indices, which carry no meaning (see
 //! `TopologyState` in [`super::topology`]).
@@ -53,7 +55,21 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 /// trend its limit's direction (fixed when the trend starts; format 1 re-read it from the
 /// window); the detector lists which series watch which ceiling. A format-1 snapshot is refused
 /// with both versions named: its trends cannot say which way they approach their limit.
-pub const SNAPSHOT_VERSION: u32 = 2;
+///
+/// 3: memory is bounded (the engine forgets and retires; see its `retire` module): the
+/// configuration has `forget_resolved_after_ms` and `retire_after_ms`, problems closed long ago
+/// are no longer in `problems`, retired signals, series and bare entities are gone, and a merged
+/// problem's `last_activity` is the time of its merge. A format-2 snapshot is still read (see
+/// [`READS_ALSO`]).
+pub const SNAPSHOT_VERSION: u32 = 3;
+
+/// Older formats this build still restores. Format 2 is format 3 without what 3 added: its
+/// configuration lacks the memory bounds (they take their defaults), its problems are all the
+/// engine ever opened (the first sweep forgets the old ones) and a merged problem's
+/// `last_activity` may be older than its merge (it is forgotten that much sooner). So an agent
+/// upgraded over a journal resumes from its snapshot rather than refusing a journal whose early
+/// observations retention has pruned.
+pub const READS_ALSO: &[u32] = &[2];
 
 /// The faultline version of this build, as written in snapshots.
 pub const FAULTLINE_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -181,7 +197,7 @@ fn parse<'a, T: Deserialize<'a>>(text: &'a str) -> Result<T, SnapshotError> {
 }
 
 fn check_version(found: u32, written_by: &str) -> Result<(), SnapshotError> {
-    if found == SNAPSHOT_VERSION {
+    if found == SNAPSHOT_VERSION || READS_ALSO.contains(&found) {
         return Ok(());
     }
     let written_by = if written_by.is_empty() { "unknown".to_string() } else { written_by.to_string() };
@@ -284,5 +300,41 @@ impl Engine {
             touched_kpis: state.touched_kpis,
             impact_due: state.impact_due,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{AlertState, Observation, ObservationKind, Severity};
+
+    #[test]
+    fn a_format_2_snapshot_is_restored_with_the_default_memory_bounds() {
+        let mut engine = Engine::new(EngineConfig::default());
+        let mut events = Vec::new();
+        for (at, state) in [(0, AlertState::Firing), (60_000, AlertState::Resolved)] {
+            let kind = ObservationKind::Alert {
+                entity: EntityId::new("host:a"),
+                name: "Slow".into(),
+                fingerprint: "a".into(),
+                state,
+                severity: Severity::Warning,
+                labels: Default::default(),
+                summary: String::new(),
+            };
+            engine.observe(&Observation { at: Timestamp(at), source: "t".into(), kind }, &mut events);
+        }
+        let text = engine.snapshot().to_json().unwrap();
+        let bounds = format!(
+            ",\"forget_resolved_after_ms\":{},\"retire_after_ms\":{}",
+            EngineConfig::default().forget_resolved_after_ms,
+            EngineConfig::default().retire_after_ms
+        );
+        let ours = format!("{{\"format\":{SNAPSHOT_VERSION},");
+        let old = text.replacen(&ours, "{\"format\":2,", 1).replacen(&bounds, "", 1);
+        assert!(old.starts_with("{\"format\":2,") && !old.contains("retire_after_ms"), "{old}");
+        let restored = Engine::restore(EngineSnapshot::from_json(&old).unwrap()).unwrap();
+        assert_eq!(restored.config(), &EngineConfig::default());
+        assert!(restored.snapshot().to_json().unwrap() == text, "written again as format 3, the same state");
     }
 }

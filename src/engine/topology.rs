@@ -361,6 +361,22 @@ impl Topology {
         }
     }
 
+    /// Drops `id` when it is bare (what [`Topology::ensure`] makes for an entity only signals
+    /// named: no description from discovery or a file) and has no relations. The engine retires
+    /// such an entity once nothing names it any more; named again, it is made again, the same.
+    /// Returns whether it went.
+    pub fn retire_bare(&mut self, id: &EntityId) -> bool {
+        let Some(&n) = self.index.get(id) else { return false };
+        let bare = self.entities.get(id).is_some_and(|e| *e == Entity::new(id.clone(), kind_from_id(id.as_str())));
+        let related = self.graph.edges_directed(n, Direction::Outgoing).next().is_some()
+            || self.graph.edges_directed(n, Direction::Incoming).next().is_some();
+        if !bare || related || self.declared.contains_key(id) {
+            return false;
+        }
+        self.remove(id);
+        true
+    }
+
     /// Removes an entity and its relations, whoever stated them.
     pub fn remove(&mut self, id: &EntityId) {
         if let Some(n) = self.index.remove(id) {

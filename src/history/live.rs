@@ -8,6 +8,7 @@ use super::handover::{Format, Handover, Period};
 use super::similar::{outcome_line, Index};
 use super::staleness::{StaleStretch, Staleness, STALE_GAP_MS};
 use super::summary::{fold_into, IncidentSummary};
+use crate::journal::HealthChange;
 use crate::model::{EventKind, Observation, ObservationKind, Problem, ProblemEvent, ProblemId, Timestamp};
 use std::collections::BTreeMap;
 
@@ -40,6 +41,10 @@ pub struct LiveHistory {
     index: Index,
     last_metric: BTreeMap<String, Timestamp>,
     stale: Vec<StaleStretch>,
+    /// Each source's health changes as the feed reported them (a live agent reports them; a
+    /// demo or a recording does not): when there are any, the report rests on them, as
+    /// `faultline report` rests on the journal's rows, not on gaps in the data.
+    health: BTreeMap<String, Vec<HealthChange>>,
 }
 
 impl LiveHistory {
@@ -52,6 +57,16 @@ impl LiveHistory {
                     self.index.push(s.clone());
                 }
             }
+        }
+    }
+
+    /// Notes a source's health as the feed reported it at data time `at`: healthy (`None`) or
+    /// stale with why; only changes are kept.
+    pub fn source_health(&mut self, source: &str, stale: Option<&str>, at: Timestamp) {
+        let stale = stale.map(str::to_string);
+        let changes = self.health.entry(source.to_string()).or_default();
+        if changes.last().is_none_or(|c| c.stale.is_some() != stale.is_some()) {
+            changes.push(HealthChange { source: source.to_string(), at, stale });
         }
     }
 
@@ -112,15 +127,55 @@ impl LiveHistory {
     /// The handover report of the [`REPORT_PERIOD_MS`] up to `until`, as text lines.
     pub fn report(&self, until: Timestamp, source: &str) -> Vec<String> {
         let period = Period { from: until.plus_ms(-REPORT_PERIOD_MS), until };
+        let alive = self.summaries.values().filter(|s| s.opened_at <= until);
+        let stale = self.staleness(period);
+        Handover::new(alive, period, source, stale).render(Format::Text).lines().map(str::to_string).collect()
+    }
+
+    /// The stale sources of `period`: from the health the feed reported, when it reported any,
+    /// else from the gaps in each source's metric data.
+    fn staleness(&self, period: Period) -> Staleness {
+        if !self.health.is_empty() {
+            let changes: Vec<HealthChange> = self.health.values().flatten().cloned().collect();
+            return Staleness::from_health(&changes, period);
+        }
         let mut stale: Vec<StaleStretch> =
             self.stale.iter().filter(|s| s.until >= period.from && s.from <= period.until).cloned().collect();
         for (source, last) in &self.last_metric {
-            if until.since(*last) > STALE_GAP_MS {
-                stale.push(StaleStretch { source: source.clone(), from: *last, until, reason: None });
+            if period.until.since(*last) > STALE_GAP_MS {
+                stale.push(StaleStretch { source: source.clone(), from: *last, until: period.until, reason: None });
             }
         }
-        let alive = self.summaries.values().filter(|s| s.opened_at <= until);
-        let stale = Staleness { stretches: stale, ..Staleness::default() };
-        Handover::new(alive, period, source, stale).render(Format::Text).lines().map(str::to_string).collect()
+        Staleness { stretches: stale, ..Staleness::default() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::EntityId;
+
+    fn metric(source: &str, at: Timestamp) -> Observation {
+        let kind =
+            ObservationKind::Metric { entity: EntityId::new("host:a"), metric: "cpu".into(), samples: vec![(at, 0.5)] };
+        Observation { at, source: source.to_string(), kind }
+    }
+
+    #[test]
+    fn reported_health_decides_the_stale_sources_not_gaps_in_data() {
+        let t = |min: i64| Timestamp(1_767_571_200_000 + min * 60_000);
+        let mut h = LiveHistory::default();
+        // A source polled every 5 minutes: its data has gaps over a minute, but it was healthy.
+        h.observations(&(0..12).map(|k| metric("prom", t(k * 5))).collect::<Vec<_>>());
+        let by_gaps = h.report(t(60), "live").join("\n");
+        assert!(by_gaps.contains("prom") && by_gaps.contains("stale"), "{by_gaps}");
+        // What the agent reported: healthy, stale for ten minutes with why, healthy again.
+        h.source_health("prom", None, t(0));
+        h.source_health("prom", Some("cannot connect"), t(20));
+        h.source_health("prom", Some("cannot connect (and 2 more)"), t(25));
+        h.source_health("prom", None, t(30));
+        let by_health = h.report(t(60), "live").join("\n");
+        assert!(by_health.contains("stale 1 time(s), 10m in all"), "{by_health}");
+        assert!(by_health.contains("cannot connect"), "{by_health}");
     }
 }

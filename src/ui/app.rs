@@ -857,6 +857,15 @@ fn apply(app: &mut App, action: Action) {
     match action {
         Action::Feed(Feed::Events(events)) => app.fold(events),
         Action::Feed(Feed::Source { name, health }) => {
+            // The report overlay's stale sources rest on these, as `faultline report` does on
+            // the journal's rows; their time is the newest data's.
+            if let Some(at) = app.freshness.newest.or(Some(app.problems().as_of)).filter(|t| t.0 > 0) {
+                let stale = match &health {
+                    SourceHealth::Ok | SourceHealth::Noted { .. } => None,
+                    SourceHealth::Stale { reason } | SourceHealth::Down { reason } => Some(reason.as_str()),
+                };
+                app.history.source_health(&name, stale, at);
+            }
             app.sources.insert(name, health);
         }
         Action::Feed(Feed::Pulled { name, covered }) => app.freshness.pulled(name, covered),
