@@ -287,7 +287,7 @@ pub fn rank_timed<'s>(
         affected[id]
             .iter()
             .filter(|o| family(o) != Some(Family::Traffic))
-            .any(|o| !below.iter().any(|(dep, by_calls)| accounts_for(&timely(dep, o), o, *by_calls)))
+            .any(|o| !below.iter().any(|(dep, by_calls)| accounts_for(&timely(dep, o), o, &affected[id], *by_calls)))
     };
     let mut roots: Vec<&EntityId> = affected.keys().copied().filter(|id| unexplained(id)).collect();
     if roots.is_empty() {
@@ -321,7 +321,9 @@ pub fn rank_timed<'s>(
                     let by_calls = calls_only(walk, target);
                     let mut troubles =
                         affected[*other].iter().filter(|o| family(o) != Some(Family::Traffic)).peekable();
-                    if troubles.peek().is_none() || !troubles.all(|o| accounts_for(&timely(own, o), o, by_calls)) {
+                    if troubles.peek().is_none()
+                        || !troubles.all(|o| accounts_for(&timely(own, o), o, &affected[*other], by_calls))
+                    {
                         continue;
                     }
                     explains += 1;
@@ -481,28 +483,50 @@ fn quantity(name: &str) -> String {
 }
 
 /// True when the trouble of a dependency (its trouble signals `dep`) can account for one trouble
-/// signal `own` of a dependent. Down the vertical stack (`by_calls` false: one name may mean
-/// another scale there, such as a process's and its host's CPU) any trouble below counts. Along
-/// *calls*, trouble propagates up in kind: a slow dependency makes its callers slow, a failing
-/// one makes them fail. So a latency or error signal is accounted for by trouble of the same
-/// [`Family`] below, and, on the same quantity (see [`quantity`]), only by a deviation at least [`ACCOUNT_FRACTION`]
-/// of its own (latencies add up along calls: a database 2 ms slower does not explain a service
-/// 500 ms slower); resource trouble, alerts and log bursts below account for anything, and any
-/// trouble below accounts for resource, traffic or unknown trouble, as the fault tree always had it.
-fn accounts_for(dep: &[&Signal], own: &Signal, by_calls: bool) -> bool {
+/// signal `own` of a dependent whose trouble signals are `own_all`. Down the vertical stack
+/// (`by_calls` false: one name may mean another scale there, such as a process's and its host's
+/// CPU) any trouble below counts. Along *calls*, trouble propagates up in kind: a slow dependency
+/// makes its callers slow, a failing one makes them fail. So a latency or error signal is
+/// accounted for by trouble of the same [`Family`] below, and, on the same quantity (see
+/// [`quantity`]), only by a deviation at least [`ACCOUNT_FRACTION`] of the dependent's (latencies
+/// add up along calls: a database 2 ms slower does not explain a service 500 ms slower). The
+/// dependent's deviation is its signal's, at most the median over the quantity's statistics in
+/// trouble ([`quantity_deviation`]): one tail statistic far beyond the others (at low traffic,
+/// one slow request is the p99) does not make the dependent too slow for a dependency that
+/// moved as much as its other statistics did. Resource trouble, alerts and log bursts below
+/// account for anything, and any trouble below accounts for resource, traffic or unknown
+/// trouble, as the fault tree always had it.
+fn accounts_for(dep: &[&Signal], own: &Signal, own_all: &[&Signal], by_calls: bool) -> bool {
     if !by_calls {
         return !dep.is_empty();
     }
     let fo = family(own);
+    let q = quantity(&own.name);
+    // How far the dependent moved on this quantity: this statistic's deviation, but no more
+    // than the quantity's median over its statistics in trouble.
+    let size = deviation(own).unwrap_or(0.0).min(quantity_deviation(own_all, &q));
     dep.iter().any(|d| match (fo, family(d)) {
         (Some(Family::Traffic), _) | (_, Some(Family::Traffic)) => false,
         (None | Some(Family::Other), _) | (_, None | Some(Family::Other)) => true,
         (Some(a), Some(b)) => {
             (a == b || (a, b) == (Family::Latency, Family::Errors))
-                && (quantity(&d.name) != quantity(&own.name)
-                    || deviation(d).unwrap_or(0.0) >= ACCOUNT_FRACTION * deviation(own).unwrap_or(0.0))
+                && (quantity(&d.name) != q || deviation(d).unwrap_or(0.0) >= ACCOUNT_FRACTION * size)
         }
     })
+}
+
+/// How far an entity moved on one quantity: the median deviation of its metric signals on that
+/// quantity (`latency_average`, `latency_p50`, `latency_p99` are all `latency`), 0 if none.
+/// The statistics of a quantity move together when the quantity moves; the median is not
+/// swayed by one of them alone.
+fn quantity_deviation(signals: &[&Signal], q: &str) -> f64 {
+    let mut d: Vec<f64> = signals.iter().filter(|s| quantity(&s.name) == q).filter_map(|s| deviation(s)).collect();
+    d.sort_by(f64::total_cmp);
+    match d.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => d[n / 2],
+        n => (d[n / 2 - 1] + d[n / 2]) / 2.0,
+    }
 }
 
 /// Sort key for evidence paths of equal length: the entity ids along them.
