@@ -881,6 +881,44 @@ mod tests {
     }
 
     #[test]
+    fn one_tail_statistic_far_beyond_the_rest_does_not_hide_the_dependency_that_moved_as_much() {
+        use RelationKind::*;
+        let t = topo(&[("service:gateway", Calls, "service:lambda"), ("service:lambda", Calls, "function:updater")]);
+        // The function got about 250 ms slower on every statistic it reports in trouble; the
+        // lambda wrapping it as much, and its p99 (one slow request at low traffic) 1.6 s.
+        let slower = |entity: &str, p99: Option<f64>| {
+            let mut v = vec![
+                metric_sig(entity, "latency_average", 0, 0.23, 0.05),
+                metric_sig(entity, "latency_p50", 0, 0.30, 0.05),
+                metric_sig(entity, "latency_p90", 0, 0.37, 0.08),
+            ];
+            v.extend(p99.map(|x| metric_sig(entity, "latency_p99", 0, x, 0.15)));
+            v
+        };
+        let mut s = slower("function:updater", None);
+        s.extend(slower("service:lambda", Some(1.78)));
+        s.extend(slower("service:gateway", Some(1.78)));
+        let refs: Vec<&Signal> = s.iter().collect();
+        let c = rank(&refs, &t, 6, 20);
+        assert_eq!(c.len(), 1, "{c:?}");
+        assert_eq!((c[0].entity.as_str(), c[0].explains), ("function:updater", 3));
+        // A lambda slower on most statistics than the function explains stays a root of its
+        // own: the median, not the one statistic, is what the function must match half of.
+        let mut s = slower("function:updater", None);
+        s.extend([
+            metric_sig("service:lambda", "latency_average", 0, 1.9, 0.05),
+            metric_sig("service:lambda", "latency_p50", 0, 1.7, 0.05),
+            metric_sig("service:lambda", "latency_p90", 0, 0.37, 0.08),
+        ]);
+        let refs: Vec<&Signal> = s.iter().collect();
+        let c = rank(&refs, &t, 6, 20);
+        let mut roots: Vec<(&str, usize)> = c.iter().map(|c| (c.entity.as_str(), c.explains)).collect();
+        roots.sort();
+        assert_eq!(roots, [("function:updater", 1), ("service:lambda", 1)], "{c:?}");
+        assert!((quantity_deviation(&refs[3..], "latency") - 1.65).abs() < 1e-9);
+    }
+
+    #[test]
     fn harmless_moves_traffic_and_healthy_services_in_between_make_no_root() {
         use RelationKind::*;
         let t = topo(&[
