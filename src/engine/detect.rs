@@ -571,7 +571,12 @@ impl SeriesState {
         // A range is known once the series has been seen for as many days as a daily season
         // needs: before, every day's peak hour above the first day's sets a record.
         let known = at - self.first_at >= i64::from(c.season_min_cycles) * DAY_MS;
-        let novelty = if warm && known { novelty(value, self.range_lo, self.range_hi) } else { 0.0 };
+        // A new extreme within the band at its narrowest (`threshold` floors: a fraction
+        // `min_relative_deviation` of the expected level, or the resolution) is too small to
+        // matter, however narrow the range it leaves: the band calls such a move a rounding
+        // error, and so does the record view.
+        let significant = residual[a].abs() >= c.threshold * floor(predicted[a]);
+        let novelty = if warm && known && significant { novelty(value, self.range_lo, self.range_hi) } else { 0.0 };
         let record = (novelty > 0.0).then(|| Record {
             high: value > self.range_hi,
             previous: if value > self.range_hi { self.range_hi } else { self.range_lo },
@@ -1856,6 +1861,35 @@ mod tests {
         assert_eq!(record_text(0.25, &r), "new high: 0.25 above the highest value in 3d");
         let r = Record { high: true, previous: 200.0, over_ms: 90 * MIN };
         assert_eq!(record_text(203.0, &r), "new high: 1.5% above the highest value in 90m");
+    }
+
+    #[test]
+    fn a_record_too_small_against_the_level_is_no_news() {
+        // A latency of about 44.4 µs that stays within ±2 µs for three days (the PetShop client
+        // that set a record 1 µs beyond its highest value, 7.6% above its level).
+        let c = DetectConfig::default();
+        let level = 44.4e-6;
+        let calm = |i: i64| level + 2e-6 * wobble(i);
+        let feed = |d: &mut Detector| {
+            for i in 0..3 * DAY_MS / (5 * MIN) {
+                d.sample(1, at(i * 5 * MIN), calm(i));
+            }
+        };
+        let next = 3 * DAY_MS;
+        let mut d = Detector::new(c.clone());
+        feed(&mut d);
+        let highest = d.series[&1].range_hi;
+        let small = level * (1.0 + 0.9 * c.threshold * c.min_relative_deviation);
+        assert!(small > highest, "a new high: {small} > {highest}");
+        assert_eq!(d.sample(1, at(next), small).anomaly, Detection::Normal, "within the band's narrowest width");
+        // Beyond that width, the same kind of new high is a record, raised at once.
+        let mut d = Detector::new(c.clone());
+        feed(&mut d);
+        let large = level * (1.0 + 1.5 * c.threshold * c.min_relative_deviation);
+        match d.sample(1, at(next), large).anomaly {
+            Detection::Anomalous { record: Some(r), .. } => assert!(r.high && r.previous == highest, "{r:?}"),
+            other => panic!("expected a record, got {other:?}"),
+        }
     }
 
     #[test]
