@@ -239,6 +239,16 @@ fn pruned_agent_journal(path: &Path, observations: &[Observation]) -> usize {
     k
 }
 
+/// A temporary directory, the pruned agent journal in it, the scenario and the index of the
+/// first observation not fed (see [`pruned_agent_journal`]).
+fn pruned() -> (tempfile::TempDir, PathBuf, Vec<Observation>, usize) {
+    let observations = scenario();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("agent.sqlite");
+    let k = pruned_agent_journal(&path, &observations);
+    (dir, path, observations, k)
+}
+
 /// The events of the whole scenario through one agent without a journal or a stop.
 fn uninterrupted(observations: &[Observation]) -> Vec<ProblemEvent> {
     let mut agent = Agent::new(EngineConfig::default(), None);
@@ -275,10 +285,7 @@ fn snapshot_rows(path: &Path) -> Vec<Vec<rusqlite::types::Value>> {
 
 #[test]
 fn a_salvaged_pruned_agent_journal_resumes_from_its_newest_snapshot_with_the_same_events() {
-    let observations = scenario();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("agent.sqlite");
-    let k = pruned_agent_journal(&path, &observations);
+    let (dir, path, observations, k) = pruned();
     // The history's stored summaries say how far they reach; salvage does not copy their rows.
     Journal::open(&path).unwrap().set_meta("summaries_seq", Some("40")).unwrap();
     let findings = salvage::scan(&path).unwrap();
@@ -319,10 +326,7 @@ fn a_salvaged_pruned_agent_journal_resumes_from_its_newest_snapshot_with_the_sam
 
 #[test]
 fn a_damaged_newest_snapshot_is_listed_lost_and_the_older_one_is_kept() {
-    let observations = scenario();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("agent.sqlite");
-    let k = pruned_agent_journal(&path, &observations);
+    let (dir, path, observations, k) = pruned();
     let snapshots = Journal::open_read_only(&path).unwrap().snapshots().unwrap();
     let (newest, older) = (&snapshots[0], &snapshots[1]);
     // One byte of the newest body flipped in place, as a failing disk would.
@@ -355,10 +359,7 @@ fn a_damaged_newest_snapshot_is_listed_lost_and_the_older_one_is_kept() {
 
 #[test]
 fn a_snapshot_the_salvaged_events_or_observations_cannot_follow_is_left_out_and_named() {
-    let observations = scenario();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("agent.sqlite");
-    pruned_agent_journal(&path, &observations);
+    let (dir, path, _, _) = pruned();
     let snapshots = Journal::open_read_only(&path).unwrap().snapshots().unwrap();
     let (newest, older) = (&snapshots[0], &snapshots[1]);
     assert!(older.seq < newest.seq, "{snapshots:?}");
@@ -413,10 +414,7 @@ fn a_snapshot_the_salvaged_events_or_observations_cannot_follow_is_left_out_and_
 
 #[test]
 fn damaged_sources_lose_their_snapshot_and_a_row_from_before_sources_is_kept_as_it_is() {
-    let observations = scenario();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("agent.sqlite");
-    pruned_agent_journal(&path, &observations);
+    let (dir, path, _, _) = pruned();
     let snapshots = Journal::open_read_only(&path).unwrap().snapshots().unwrap();
     let (newest, older) = (&snapshots[0], &snapshots[1]);
     let conn = rusqlite::Connection::open(&path).unwrap();
@@ -444,10 +442,7 @@ fn damaged_sources_lose_their_snapshot_and_a_row_from_before_sources_is_kept_as_
 
 #[test]
 fn a_cut_short_agent_journal_resumes_from_any_snapshot_salvage_keeps() {
-    let observations = scenario();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("agent.sqlite");
-    pruned_agent_journal(&path, &observations);
+    let (dir, path, _, _) = pruned();
     let bytes = std::fs::read(&path).unwrap();
     let mut resumed_from_snapshot = 0;
     for percent in [50, 75, 90, 95, 99] {
