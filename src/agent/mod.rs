@@ -8,7 +8,7 @@ pub mod requests;
 pub mod runtime;
 
 use crate::engine::{Engine, EngineConfig, EngineSnapshot, SNAPSHOT_VERSION};
-use crate::journal::{Journal, JournalError, SnapshotMeta, SnapshotRow, Step};
+use crate::journal::{BodyProbe, Journal, JournalError, SnapshotMeta, Step, StreamedRow};
 use crate::model::{
     Entity, EntityId, Observation, ObservationKind, Problem, ProblemEvent, ProblemId, RunRecord, Timestamp,
 };
@@ -214,13 +214,15 @@ impl Agent {
         };
         let started = Instant::now();
         let snapshot = self.engine.snapshot();
-        let body = match snapshot.to_json() {
-            Ok(body) => body,
-            Err(e) => {
-                tracing::error!(error = %e, "engine snapshot not written");
-                return Ok(None);
-            }
-        };
+        // Two passes over the snapshot instead of its JSON text: the first only measures and
+        // hashes, the second writes straight into the row, so the text (tens of MB at thousands
+        // of series) is never held whole.
+        let mut probe = BodyProbe::default();
+        if let Err(e) = serde_json::to_writer(&mut probe, &snapshot) {
+            tracing::error!(error = %e, "engine snapshot not written");
+            return Ok(None);
+        }
+        let (len, sum) = probe.finish();
         let sources = match self.resume_set.to_json() {
             Ok(sources) => sources,
             Err(e) => {
@@ -229,15 +231,20 @@ impl Agent {
             }
         };
         let at = self.engine.data_time();
-        let row = SnapshotRow {
+        let row = StreamedRow {
             seq: snapshot.last_seq(),
             observation: journal.last_observation_id()?,
             at,
             format: SNAPSHOT_VERSION,
-            body: body.as_bytes(),
+            len,
+            checksum: sum,
             sources: Some(sources.as_bytes()),
         };
-        let id = journal.write_snapshot(row)?;
+        let seq = row.seq;
+        let id = journal.write_snapshot_streamed(row, &mut |w| {
+            serde_json::to_writer(w, &snapshot).map_err(std::io::Error::other)
+        })?;
+        drop(snapshot);
         let took = started.elapsed();
         let pruned = match (self.upkeep.retention_ms, at) {
             (Some(keep), Some(now)) => match journal.snapshots()?.last() {
@@ -247,11 +254,11 @@ impl Agent {
             _ => 0,
         };
         self.snapshot_at = at;
-        let written = SnapshotWritten { id, seq: row.seq, bytes: body.len() + sources.len(), took, pruned };
+        let written = SnapshotWritten { id, seq, bytes: len + sources.len(), took, pruned };
         tracing::info!(
             id,
-            seq = row.seq,
-            bytes = body.len(),
+            seq,
+            bytes = len + sources.len(),
             took_ms = took.as_millis() as u64,
             pruned,
             "engine snapshot"

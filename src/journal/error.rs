@@ -114,6 +114,10 @@ pub enum JournalError {
     #[error("journal {}: event row seq {seq}: {detail}", .path.display())]
     EventMismatch { path: PathBuf, seq: u64, detail: String },
 
+    /// An engine snapshot's body did not come out as announced (nothing was stored).
+    #[error("journal {}: engine snapshot at seq {seq} not written: {detail}", .path.display())]
+    SnapshotNotWritten { path: PathBuf, seq: u64, detail: String },
+
     /// A stored observation row does not parse as an `Observation`.
     #[error("journal {}: observation row id {id} does not parse: {source}{}", .path.display(), salvage_hint(.path))]
     ObservationUnreadable {

@@ -68,7 +68,7 @@ pub use error::JournalError;
 pub use lock::{Holder, WriterHold};
 pub use requests::{QueuedRequest, RequestQueue, RequestState, REQUEST_MAX_AGE_MS};
 pub use schema::SCHEMA_VERSION;
-pub use snapshots::{checksum, SnapshotMeta, SnapshotRow, SnapshotUnusable, KEEP_SNAPSHOTS};
+pub use snapshots::{checksum, BodyProbe, SnapshotMeta, SnapshotRow, SnapshotUnusable, StreamedRow, KEEP_SNAPSHOTS};
 pub use source_health::HealthChange;
 pub use summaries::{StoredHistory, SummaryRow};
 

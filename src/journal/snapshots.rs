@@ -62,30 +62,97 @@ pub fn checksum(body: &[u8]) -> String {
     hex::encode(Sha256::digest(body))
 }
 
+/// A writer that keeps only the length and SHA-256 of what goes through it: a first pass over
+/// a snapshot body, so the body can then be streamed into its row without ever being held whole
+/// ([`Journal::write_snapshot_streamed`]).
+#[derive(Default)]
+pub struct BodyProbe {
+    len: usize,
+    hash: Sha256,
+}
+
+impl BodyProbe {
+    /// The length and checksum (hex) of what was written.
+    pub fn finish(self) -> (usize, String) {
+        (self.len, hex::encode(self.hash.finalize()))
+    }
+}
+
+impl std::io::Write for BodyProbe {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.hash.update(buf);
+        self.len += buf.len();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A snapshot whose body is written by a function (see [`Journal::write_snapshot_streamed`]):
+/// its place, and the length and checksum the body will have.
+#[derive(Debug, Clone)]
+pub struct StreamedRow<'a> {
+    pub seq: u64,
+    pub observation: i64,
+    pub at: Option<Timestamp>,
+    pub format: u32,
+    pub len: usize,
+    pub checksum: String,
+    pub sources: Option<&'a [u8]>,
+}
+
 impl Journal {
     /// Stores a snapshot and deletes all but the newest [`KEEP_SNAPSHOTS`], in one transaction.
     /// Returns the new row's id.
     pub fn write_snapshot(&mut self, row: SnapshotRow<'_>) -> Result<i64, JournalError> {
+        let streamed = StreamedRow {
+            seq: row.seq,
+            observation: row.observation,
+            at: row.at,
+            format: row.format,
+            len: row.body.len(),
+            checksum: checksum(row.body),
+            sources: row.sources,
+        };
+        self.write_snapshot_streamed(streamed, &mut |w| w.write_all(row.body))
+    }
+
+    /// [`Journal::write_snapshot`] with the body written by `body` straight into the row
+    /// (SQLite's incremental blob I/O), never held whole in memory: a snapshot of thousands of
+    /// series is tens of MB, and holding it (plus SQLite's own copies of a bound blob) tripled
+    /// the agent's peak memory at each snapshot. `body` must write exactly `row.len` bytes with
+    /// checksum `row.checksum` (a [`BodyProbe`] pass gives both), or nothing is stored.
+    pub fn write_snapshot_streamed(
+        &mut self,
+        row: StreamedRow<'_>,
+        body: &mut dyn FnMut(&mut dyn std::io::Write) -> std::io::Result<()>,
+    ) -> Result<i64, JournalError> {
         if self.read_only {
             return Err(JournalError::ReadOnly { path: self.path.clone(), action: "writing a snapshot" });
         }
         let path = &self.path;
         let seq = self.to_sql_int("snapshot seq", row.seq)?;
-        let sum = checksum(row.body);
+        let len = i64::try_from(row.len).map_err(|_| JournalError::OutOfRange {
+            path: path.clone(),
+            what: "snapshot size",
+            value: row.len as u64,
+        })?;
         let sources_sum = row.sources.map(checksum);
         let action = format!("writing the engine snapshot at seq {}", row.seq);
         let tx =
             self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sqlite_err(path, &action))?;
         tx.execute(
             "INSERT INTO snapshots (seq, observation, at, format, body, checksum, written_at, sources, sources_checksum) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+             VALUES (?1, ?2, ?3, ?4, zeroblob(?5), ?6, ?7, ?8, ?9)",
             params![
                 seq,
                 row.observation,
                 row.at.map(|t| t.millis()),
                 row.format,
-                row.body,
-                sum,
+                len,
+                row.checksum,
                 Timestamp::wall_clock().millis(),
                 row.sources,
                 sources_sum
@@ -93,6 +160,27 @@ impl Journal {
         )
         .map_err(sqlite_err(path, &action))?;
         let id = tx.last_insert_rowid();
+        {
+            let blob = tx.blob_open("main", "snapshots", "body", id, false).map_err(sqlite_err(path, &action))?;
+            let mut out = Checked { blob, probe: BodyProbe::default() };
+            let written = {
+                let mut buffered = std::io::BufWriter::with_capacity(1 << 16, &mut out);
+                body(&mut buffered).and_then(|()| std::io::Write::flush(&mut buffered))
+            };
+            let (got, sum) = std::mem::take(&mut out.probe).finish();
+            let wrong = match written {
+                Err(e) => Some(format!("writing its body failed: {e}")),
+                Ok(()) if got != row.len || sum != row.checksum => Some(format!(
+                    "its body came out as {got} bytes with checksum {sum}, not the {} bytes with checksum {} announced",
+                    row.len, row.checksum
+                )),
+                Ok(()) => None,
+            };
+            if let Some(detail) = wrong {
+                // Dropping the transaction rolls the row back.
+                return Err(JournalError::SnapshotNotWritten { path: path.clone(), seq: row.seq, detail });
+            }
+        }
         tx.execute(
             "DELETE FROM snapshots WHERE id NOT IN (SELECT id FROM snapshots ORDER BY id DESC LIMIT ?1)",
             [KEEP_SNAPSHOTS as i64],
@@ -240,6 +328,25 @@ impl Journal {
     }
 }
 
+/// The blob being written, checked as it goes (a blob cannot grow: a longer body is an error
+/// from SQLite, a shorter or different one is caught by the probe).
+struct Checked<'a> {
+    blob: rusqlite::blob::Blob<'a>,
+    probe: BodyProbe,
+}
+
+impl std::io::Write for Checked<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.blob.write(buf)?;
+        self.probe.write_all(&buf[..n])?;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.blob.flush()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -265,6 +372,45 @@ mod tests {
         assert_eq!((kept[0].seq, kept[0].observation, kept[0].at, kept[0].bytes), (3, 3, Some(Timestamp(3000)), 7));
         assert_eq!(j.read_snapshot(ids[2]).unwrap().unwrap(), b"{\"x\":1}");
         assert!(matches!(j.read_snapshot(ids[0]).unwrap(), Err(SnapshotUnusable::Gone { .. })));
+    }
+
+    #[test]
+    fn a_streamed_body_is_stored_as_announced_and_one_that_differs_is_not_stored_at_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::open(&dir.path().join("j")).unwrap();
+        // Larger than SQLite's page and the writer's buffer, so it goes through in pieces.
+        let body: Vec<u8> = (0..300_000u32).flat_map(|i| format!("{},", i % 977).into_bytes()).collect();
+        let mut probe = BodyProbe::default();
+        std::io::Write::write_all(&mut probe, &body).unwrap();
+        let (len, sum) = probe.finish();
+        assert_eq!((len, sum.as_str()), (body.len(), checksum(&body).as_str()));
+        let streamed = |sum: &str, len: usize| StreamedRow {
+            seq: 7,
+            observation: 3,
+            at: Some(Timestamp(3000)),
+            format: 3,
+            len,
+            checksum: sum.to_string(),
+            sources: Some(&b"[]"[..]),
+        };
+        let id = j
+            .write_snapshot_streamed(streamed(&sum, len), &mut |w| body.chunks(10_007).try_for_each(|c| w.write_all(c)))
+            .unwrap();
+        assert_eq!(j.read_snapshot(id).unwrap().unwrap(), body);
+        assert_eq!(j.read_snapshot_sources(id).unwrap().unwrap().as_deref(), Some(&b"[]"[..]));
+
+        // A second pass that writes other bytes of the same length, one that writes less, and
+        // one that would write more: refused, and the journal keeps only the first snapshot.
+        let mut other = body.clone();
+        other[5] ^= 1;
+        let e = j.write_snapshot_streamed(streamed(&sum, len), &mut |w| w.write_all(&other)).unwrap_err();
+        assert!(e.to_string().contains("not written") && e.to_string().contains("checksum"), "{e}");
+        let e = j.write_snapshot_streamed(streamed(&sum, len), &mut |w| w.write_all(&body[..10])).unwrap_err();
+        assert!(e.to_string().contains("10 bytes"), "{e}");
+        let mut longer = body.clone();
+        longer.push(b'x');
+        assert!(j.write_snapshot_streamed(streamed(&sum, len), &mut |w| w.write_all(&longer)).is_err());
+        assert_eq!(j.snapshots().unwrap().iter().map(|m| m.id).collect::<Vec<_>>(), vec![id]);
     }
 
     #[test]
