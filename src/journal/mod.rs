@@ -68,7 +68,9 @@ pub use error::JournalError;
 pub use lock::{Holder, WriterHold};
 pub use requests::{QueuedRequest, RequestQueue, RequestState, REQUEST_MAX_AGE_MS};
 pub use schema::SCHEMA_VERSION;
-pub use snapshots::{checksum, BodyProbe, SnapshotMeta, SnapshotRow, SnapshotUnusable, StreamedRow, KEEP_SNAPSHOTS};
+#[cfg(test)]
+pub use snapshots::SnapshotRow;
+pub use snapshots::{checksum, BodyProbe, SnapshotMeta, SnapshotUnusable, StreamedRow, KEEP_SNAPSHOTS};
 pub use source_health::HealthChange;
 pub use summaries::{StoredHistory, SummaryRow};
 
@@ -446,8 +448,9 @@ impl Journal {
         )
     }
 
-    /// The source and data time of every retained metric observation between `from` and
-    /// `until`, in no particular order: when each polled source sent data (what the handover
+    /// The source and data time of every retained metric observation row and metric pack (one
+    /// per pull) between `from` and `until`, in no particular order: when each polled source
+    /// sent data (what the handover
     /// report measures staleness from; alerts and log patterns come only when something
     /// happens, so their silence says nothing). An empty source reads as `data`.
     pub fn data_times(&self, from: Timestamp, until: Timestamp) -> Result<Vec<(String, Timestamp)>, JournalError> {

@@ -111,7 +111,7 @@ pub struct RequestRow {
 /// Something that could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lost {
-    /// `events`, `observations`, `requests`, `meta` or `file`.
+    /// `events`, `observations`, `metric packs`, `requests`, `snapshots`, `meta` or `file`.
     pub table: &'static str,
     /// The keys concerned, e.g. "seq 250" or "ids 5,001..=5,030".
     pub keys: String,

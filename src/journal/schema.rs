@@ -103,7 +103,7 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX IF NOT EXISTS problem_events_by_at ON problem_events (at);
     CREATE INDEX IF NOT EXISTS problem_events_by_kind ON problem_events (kind, at);
     ",
-    // Version 5. Engine snapshots (see `Journal::write_snapshot`): `seq` is the last event seq the
+    // Version 5. Engine snapshots (see `Journal::write_snapshot_streamed`): `seq` is the last event seq the
     // engine had emitted, `observation` the id of the last observation it was fed (0: none),
     // `at` its data time in ms (NULL before any), `format` the snapshot format, `body` the
     // snapshot's JSON and `checksum` the SHA-256 of the body (hex): a row whose body does not

@@ -34,7 +34,8 @@ pub struct SnapshotMeta {
     pub bytes: usize,
 }
 
-/// A snapshot to store: its place in the journal and its body (the engine snapshot's JSON).
+/// A snapshot to store whole: its place in the journal and its body (the engine snapshot's JSON).
+#[cfg(test)]
 #[derive(Debug, Clone, Copy)]
 pub struct SnapshotRow<'a> {
     pub seq: u64,
@@ -104,8 +105,9 @@ pub struct StreamedRow<'a> {
 }
 
 impl Journal {
-    /// Stores a snapshot and deletes all but the newest [`KEEP_SNAPSHOTS`], in one transaction.
-    /// Returns the new row's id.
+    /// Stores a snapshot held whole in memory (what the tests write; the agent streams its
+    /// own with [`Journal::write_snapshot_streamed`]). Returns the new row's id.
+    #[cfg(test)]
     pub fn write_snapshot(&mut self, row: SnapshotRow<'_>) -> Result<i64, JournalError> {
         let streamed = StreamedRow {
             seq: row.seq,
@@ -119,10 +121,11 @@ impl Journal {
         self.write_snapshot_streamed(streamed, &mut |w| w.write_all(row.body))
     }
 
-    /// [`Journal::write_snapshot`] with the body written by `body` straight into the row
+    /// Stores a snapshot and deletes all but the newest [`KEEP_SNAPSHOTS`], in one transaction,
+    /// with the body written by `body` straight into the row
     /// (SQLite's incremental blob I/O), never held whole in memory: a snapshot of thousands of
-    /// series is tens of MB, and holding it (plus SQLite's own copies of a bound blob) tripled
-    /// the agent's peak memory at each snapshot. `body` must write exactly `row.len` bytes with
+    /// series is tens of MB, and holding it (plus SQLite's own copies of a bound blob) added about
+    /// 2.9x its size to the agent's peak memory at each snapshot. `body` must write exactly `row.len` bytes with
     /// checksum `row.checksum` (a [`BodyProbe`] pass gives both), or nothing is stored.
     pub fn write_snapshot_streamed(
         &mut self,
