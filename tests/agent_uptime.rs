@@ -7,6 +7,9 @@
 //! stopped: the same problem ids, the same silences, nothing lost or doubled. A second run feeds
 //! the scenario in batches ([`Agent::feed_batch`], one transaction each, as the live runtime
 //! does per pull) and is killed inside batch writes: a batch is stored whole or not at all.
+//! A batch is written in a millisecond or so, too short for a timer in another process to hit
+//! reliably on a loaded machine, so in that run the writer kills itself: a second thread sends
+//! SIGKILL to its own process a scrambled few microseconds after a chosen batch starts.
 //!
 //! The writer is this test binary run again with only [`uptime_writer_child`] selected and
 //! [`WRITER_ENV`] set; without the variable that test returns at once. It drives `Agent` and
@@ -40,6 +43,9 @@ const FEEDING: &str = "feeding";
 /// What the writer prints before and after each batch.
 const BATCH_START: &str = "batch-start";
 const BATCH_END: &str = "batch-end";
+/// Set to `K:US` in the batch run: SIGKILL the writer `US` microseconds after batch `K` of
+/// this run starts.
+const SELF_KILL_ENV: &str = "FAULTLINE_UPTIME_SELF_KILL";
 
 /// The demo scenario with three operator silences on its problems, in the middle of it.
 fn scenario() -> Vec<Observation> {
@@ -99,8 +105,15 @@ fn uptime_writer_child() {
     match std::env::var(BATCH_ENV).ok().and_then(|n| n.parse::<usize>().ok()) {
         // As a live agent does with each pull: a batch per transaction.
         Some(n) => {
+            let self_kill = std::env::var(SELF_KILL_ENV).ok().map(|v| {
+                let (k, us) = v.split_once(':').expect("K:US");
+                (k.parse::<usize>().unwrap(), self_killer(us.parse().unwrap()))
+            });
             for (k, chunk) in obs[next..].chunks(n).enumerate() {
                 writeln!(stderr.lock(), "{BATCH_START}").unwrap();
+                if let Some((_, pull)) = self_kill.as_ref().filter(|(at, _)| *at == k) {
+                    pull.send(()).unwrap();
+                }
                 agent.feed_batch(chunk, &mut events).unwrap();
                 writeln!(stderr.lock(), "{BATCH_END}").unwrap();
                 if (k + 1) * n % SNAPSHOT_EVERY < n {
@@ -121,13 +134,43 @@ fn uptime_writer_child() {
     writeln!(stderr.lock(), "done").unwrap();
 }
 
-/// Runs the writer on `journal`; kills it with SIGKILL `kill_after` past the moment it starts
-/// feeding (if it is still running). Returns its stderr and whether it finished by itself.
-fn run_writer(journal: &Path, kill_after: Option<Duration>, dir: &Path, batch: Option<usize>) -> (String, bool) {
+/// A thread that, once told, waits `us` microseconds and sends SIGKILL to this process (no
+/// destructor, no rollback: what `kill -9` from outside does).
+fn self_killer(us: u64) -> std::sync::mpsc::Sender<()> {
+    let (pull, trigger) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        if trigger.recv().is_ok() {
+            std::thread::sleep(Duration::from_micros(us));
+            // SAFETY: kill(2) on our own pid; it has no memory effects in this process.
+            unsafe {
+                libc::kill(libc::getpid(), libc::SIGKILL);
+            }
+        }
+    });
+    pull
+}
+
+/// How a writer run ends early.
+#[derive(Clone, Copy)]
+enum Kill {
+    /// Not at all: it runs to the end.
+    Never,
+    /// SIGKILL from this process, this long past the moment it starts feeding.
+    After(Duration),
+    /// SIGKILL from itself, `us` microseconds after batch `batch` of the run starts.
+    InBatch { batch: usize, us: u64 },
+}
+
+/// Runs the writer on `journal` and kills it as `kill` says (if it is still running). Returns
+/// its stderr and whether it finished by itself.
+fn run_writer(journal: &Path, kill: Kill, dir: &Path, batch: Option<usize>) -> (String, bool) {
     let log = dir.join("writer.stderr");
     let mut command = Command::new(std::env::current_exe().unwrap());
     if let Some(n) = batch {
         command.env(BATCH_ENV, n.to_string());
+    }
+    if let Kill::InBatch { batch, us } = kill {
+        command.env(SELF_KILL_ENV, format!("{batch}:{us}"));
     }
     let mut child = command
         .args(["uptime_writer_child", "--exact", "--nocapture", "--test-threads=1"])
@@ -137,7 +180,7 @@ fn run_writer(journal: &Path, kill_after: Option<Duration>, dir: &Path, batch: O
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
-    if let Some(after) = kill_after {
+    if let Kill::After(after) = kill {
         let fed = std::time::Instant::now() + Duration::from_secs(120);
         while std::time::Instant::now() < fed
             && child.try_wait().unwrap().is_none()
@@ -152,7 +195,7 @@ fn run_writer(journal: &Path, kill_after: Option<Duration>, dir: &Path, batch: O
     let status = child.wait().unwrap();
     let text = std::fs::read_to_string(&log).unwrap();
     let finished = status.success() && text.contains("done");
-    assert!(finished || kill_after.is_some(), "the writer failed without being killed ({status}):\n{text}");
+    assert!(finished || !matches!(kill, Kill::Never), "the writer failed without being killed ({status}):\n{text}");
     (text, finished)
 }
 
@@ -173,7 +216,9 @@ fn an_agent_killed_during_batch_writes_resumes_with_the_same_problems_and_silenc
 
 /// Kills the writer (feeding one by one, or `batch` at a time) at scrambled moments until at
 /// least one kill landed between the markers `start` and `end`; then its journal must hold
-/// exactly the events of a run never stopped.
+/// exactly the events of a run never stopped. One by one, the kills come from this process on a
+/// timer; in batches, the writer kills itself a scrambled few microseconds into a scrambled
+/// batch (see the module's doc).
 fn killed_and_resumed(batch: Option<usize>, start: &str, end: &str) {
     let obs = scenario();
     let mut expected = Vec::new();
@@ -192,8 +237,12 @@ fn killed_and_resumed(batch: Option<usize>, start: &str, end: &str) {
     let mut inside = 0;
     let mut finished = false;
     for round in 0u64..40 {
-        let ms = 300 + (round.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 54) % 1200;
-        let (stderr, done) = run_writer(&path, Some(Duration::from_millis(ms)), dir.path(), batch);
+        let scramble = round.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let kill = match batch {
+            None => Kill::After(Duration::from_millis(300 + (scramble >> 54) % 1200)),
+            Some(_) => Kill::InBatch { batch: 1 + (scramble >> 56) as usize % 60, us: (scramble >> 20) % 2500 },
+        };
+        let (stderr, done) = run_writer(&path, kill, dir.path(), batch);
         if done {
             finished = true;
             break;
@@ -210,7 +259,7 @@ fn killed_and_resumed(batch: Option<usize>, start: &str, end: &str) {
         }
     }
     if !finished {
-        run_writer(&path, None, dir.path(), batch);
+        run_writer(&path, Kill::Never, dir.path(), batch);
     }
     assert!(kills >= 3, "the writer was killed {kills} times");
     assert!(inside >= 1, "no kill landed between {start} and {end} in {kills} kills");
