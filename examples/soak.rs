@@ -2,7 +2,7 @@
 //! see that memory, per-observation cost, journal size and resume time stay flat over time.
 //!
 //! `cargo run --release --example soak -- [DAYS] [--entities N] [--series N] [--step-s S]
-//! [--snapshot-every-min M] [--retention-h H] [--journal PATH] [--explain]`; `touch
+//! [--snapshot-every-min M] [--retention-h H] [--journal PATH] [--explain] [--phases]`; `touch
 //! <journal>.stop` ends a run after the current day (with its resume figure).
 //!
 //! The estate (deterministic, splitmix64 with a fixed seed) is meant to look like production,
@@ -25,6 +25,10 @@
 //! disk (now and its peak, sampled every 10 minutes of data), VmRSS and VmHWM, and the last
 //! snapshot's size and time; then the events of the day by kind (with `--explain`, also which
 //! signals they were about). At the end, the time to resume from the journal.
+//!
+//! `--phases` says where the peak comes from: it resets the peak (`/proc/self/clear_refs`)
+//! before each batch and prints, under each day, the highest peak over the day's batches that
+//! wrote a snapshot and over the others (`hwm_MB` is then the highest of both).
 
 use faultline::agent::{Agent, Upkeep};
 use faultline::engine::EngineConfig;
@@ -74,6 +78,7 @@ struct Options {
     retention_ms: i64,
     journal: PathBuf,
     explain: bool,
+    phases: bool,
 }
 
 fn options() -> Result<Options, String> {
@@ -86,6 +91,7 @@ fn options() -> Result<Options, String> {
         retention_ms: DAY,
         journal: std::env::temp_dir().join("faultline-soak.journal"),
         explain: false,
+        phases: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -99,6 +105,7 @@ fn options() -> Result<Options, String> {
             "--retention-h" => o.retention_ms = number(&a, value(&a)?)? as i64 * 60 * MIN,
             "--journal" => o.journal = PathBuf::from(value(&a)?),
             "--explain" => o.explain = true,
+            "--phases" => o.phases = true,
             days => o.days = number("DAYS", days.to_string())? as u32,
         }
     }
@@ -386,6 +393,11 @@ fn plan_day(day_start: i64, e: &Estate, rng: &mut Rng) -> (Vec<Incident>, Vec<Ob
     (incidents, changes)
 }
 
+/// Resets this process's VmHWM to its current RSS (Linux `clear_refs` 5).
+fn reset_peak() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
 /// `(VmRSS, VmHWM)` of this process in kB.
 fn memory() -> (u64, u64) {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -518,6 +530,7 @@ fn main() -> anyhow::Result<()> {
         changes.reverse();
         let (mut fed, skipped_before) = (0u64, agent.unjournaled());
         let (mut cpu, mut wall) = (Duration::ZERO, Duration::ZERO);
+        let (mut peak_snapshot_batch, mut peak_other_batch) = (0u64, 0u64);
         let mut t = day_start;
         while t < day_start + DAY {
             batch.clear();
@@ -525,10 +538,22 @@ fn main() -> anyhow::Result<()> {
                 batch.extend(changes.pop());
             }
             estate.cycle(t, o.step_ms, &incidents, &mut rng, &mut batch);
+            let snapshots_before = agent.last_snapshot().map(|s| s.id);
+            if o.phases {
+                reset_peak();
+            }
             let (cpu_before, started) = (thread_cpu(), Instant::now());
             agent.feed_batch(&batch, &mut events)?;
             wall += started.elapsed();
             cpu += thread_cpu().saturating_sub(cpu_before);
+            if o.phases {
+                let peak = memory().1;
+                if agent.last_snapshot().map(|s| s.id) != snapshots_before {
+                    peak_snapshot_batch = peak_snapshot_batch.max(peak);
+                } else {
+                    peak_other_batch = peak_other_batch.max(peak);
+                }
+            }
             fed += batch.len() as u64;
             tally.count(&events);
             events.clear();
@@ -537,7 +562,10 @@ fn main() -> anyhow::Result<()> {
                 peak_journal = peak_journal.max(journal_bytes(&o.journal));
             }
         }
-        let (rss, hwm) = memory();
+        let (rss, mut hwm) = memory();
+        if o.phases {
+            hwm = peak_snapshot_batch.max(peak_other_batch);
+        }
         let snap = agent.last_snapshot();
         let unjournaled = agent.unjournaled() - skipped_before;
         let journal = journal_bytes(&o.journal);
@@ -559,6 +587,13 @@ fn main() -> anyhow::Result<()> {
             snap.map_or(0.0, |s| s.bytes as f64 / 1e6),
             snap.map_or(0, |s| s.took.as_millis()),
         );
+        if o.phases {
+            println!(
+                "     peak over batches that wrote a snapshot {:.1} MB, over the others {:.1} MB",
+                peak_snapshot_batch as f64 / 1024.0,
+                peak_other_batch as f64 / 1024.0
+            );
+        }
         tally.print(o.explain);
         // `touch <journal>.stop` ends the run after this day, with the resume figure.
         let mut stop = o.journal.as_os_str().to_owned();

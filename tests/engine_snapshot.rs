@@ -41,9 +41,12 @@ fn feed(engine: &mut Engine, obs: &[Observation], out: &mut Vec<ProblemEvent>) {
     }
 }
 
-/// Snapshot -> JSON text -> parsed -> restored, the way a bundle or a resume does it.
+/// Snapshot -> JSON text -> parsed -> restored, the way a bundle or a resume does it. The
+/// borrowed view the agent writes from must give the same bytes as the copied snapshot.
 fn through_json(engine: &Engine) -> (Engine, String) {
     let text = serde_json::to_string(&engine.snapshot()).unwrap();
+    let view = serde_json::to_string(&engine.snapshot_view()).unwrap();
+    assert!(view == text, "the snapshot view writes other bytes than the snapshot");
     let parsed: EngineSnapshot = serde_json::from_str(&text).unwrap();
     (Engine::restore(parsed).unwrap(), text)
 }

@@ -213,10 +213,11 @@ impl Agent {
             return Ok(None);
         };
         let started = Instant::now();
-        let snapshot = self.engine.snapshot();
-        // Two passes over the snapshot instead of its JSON text: the first only measures and
-        // hashes, the second writes straight into the row, so the text (tens of MB at thousands
-        // of series) is never held whole.
+        // Borrowed, not copied: the state is not held twice while it is written. Two passes
+        // over it instead of its JSON text: the first only measures and hashes, the second
+        // writes straight into the row, so the text (tens of MB at thousands of series) is
+        // never held whole.
+        let snapshot = self.engine.snapshot_view();
         let mut probe = BodyProbe::default();
         if let Err(e) = serde_json::to_writer(&mut probe, &snapshot) {
             tracing::error!(error = %e, "engine snapshot not written");
@@ -244,7 +245,6 @@ impl Agent {
         let id = journal.write_snapshot_streamed(row, &mut |w| {
             serde_json::to_writer(w, &snapshot).map_err(std::io::Error::other)
         })?;
-        drop(snapshot);
         let took = started.elapsed();
         let pruned = match (self.upkeep.retention_ms, at) {
             (Some(keep), Some(now)) => match journal.snapshots()?.last() {

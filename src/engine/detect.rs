@@ -1017,12 +1017,29 @@ pub struct DetectorState {
     saturations: HashMap<u64, usize>,
 }
 
+/// [`DetectorState`] borrowed from the detector, for writing a snapshot without copying the
+/// series: serializes to exactly the JSON of [`Detector::state`].
+#[derive(Serialize)]
+pub struct DetectorStateView<'a> {
+    #[serde(serialize_with = "sorted_pairs::serialize_ref")]
+    series: &'a HashMap<u64, Box<SeriesState>>,
+    #[serde(serialize_with = "sorted_pairs::serialize_ref")]
+    limits: &'a HashMap<u64, usize>,
+    #[serde(serialize_with = "sorted_pairs::serialize_ref")]
+    saturations: &'a HashMap<u64, usize>,
+}
+
 impl Detector {
     pub fn new(config: DetectConfig) -> Detector {
         Detector { config, series: HashMap::new(), limits: HashMap::new(), saturations: HashMap::new() }
     }
 
     /// A copy of the learned state (see [`Detector::from_state`]).
+    /// What [`Detector::state`] copies, borrowed.
+    pub fn state_view(&self) -> DetectorStateView<'_> {
+        DetectorStateView { series: &self.series, limits: &self.limits, saturations: &self.saturations }
+    }
+
     pub fn state(&self) -> DetectorState {
         DetectorState {
             series: self.series.clone(),

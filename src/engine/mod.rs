@@ -19,7 +19,7 @@ use dedup::{alert_score, Change, Occurrence, SignalTable};
 use detect::{DetectConfig, Detection, Detector};
 use rca::{ChangeLog, SeenChange};
 use serde::{Deserialize, Serialize};
-pub use snapshot::{EngineSnapshot, SnapshotError, SNAPSHOT_VERSION};
+pub use snapshot::{EngineSnapshot, EngineSnapshotView, SnapshotError, SNAPSHOT_VERSION};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use topology::{Topology, TopologyChange, TopologyHistory};
 

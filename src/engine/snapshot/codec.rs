@@ -223,6 +223,14 @@ pub mod pairs {
         s.collect_seq(m.iter())
     }
 
+    /// [`serialize`] for a field that borrows its map.
+    pub fn serialize_ref<S: Serializer, K: Serialize, V: Serialize>(
+        m: &&BTreeMap<K, V>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        serialize(*m, s)
+    }
+
     pub fn deserialize<'de, D, K, V>(d: D) -> Result<BTreeMap<K, V>, D::Error>
     where
         D: Deserializer<'de>,
@@ -296,6 +304,16 @@ pub mod sorted_pairs {
         let mut v: Vec<(&K, &V)> = m.iter().collect();
         v.sort_by(|a, b| a.0.cmp(b.0));
         s.collect_seq(v)
+    }
+
+    /// [`serialize`] for a field that borrows its map.
+    pub fn serialize_ref<S, K, V>(m: &&HashMap<K, V>, s: S) -> Result<S::Ok, S::Error>
+    where
+        S: Serializer,
+        K: Serialize + Ord,
+        V: Serialize,
+    {
+        serialize(*m, s)
     }
 
     pub fn deserialize<'de, D, K, V>(d: D) -> Result<HashMap<K, V>, D::Error>
