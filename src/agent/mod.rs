@@ -8,7 +8,7 @@ pub mod requests;
 pub mod runtime;
 
 use crate::engine::{Engine, EngineConfig, EngineSnapshot, SNAPSHOT_VERSION};
-use crate::journal::{BodyProbe, Journal, JournalError, SnapshotMeta, Step, StreamedRow};
+use crate::journal::{BodyProbe, Journal, JournalError, Pins, SnapshotMeta, Step, StreamedRow};
 use crate::model::{
     Entity, EntityId, Observation, ObservationKind, Problem, ProblemEvent, ProblemId, RunRecord, Timestamp,
 };
@@ -240,6 +240,11 @@ impl Agent {
             len,
             checksum: sum,
             sources: Some(sources.as_bytes()),
+            // With retention, keep what a bundle of a problem opened within it starts from.
+            pins: self.upkeep.retention_ms.zip(at).map(|(keep, now)| Pins {
+                since: now.plus_ms(-keep),
+                window_ms: self.engine.config().correlation_window_ms,
+            }),
         };
         let seq = row.seq;
         let id = journal.write_snapshot_streamed(row, &mut |w| {
@@ -412,14 +417,9 @@ impl Agent {
     }
 }
 
-/// The engine snapshot `meta` restored with the sources' resume set stored beside it (`None`:
-/// the row predates it), or why it cannot be used (`Err` of the outer result: the journal could
-/// not be read at all).
-fn restore_from(
-    journal: &Journal,
-    meta: &SnapshotMeta,
-    config: &EngineConfig,
-) -> Result<Result<(Engine, Option<ResumeSet>), String>, JournalError> {
+/// The engine of snapshot `meta`, with the configuration it carries, or why it cannot be used
+/// (`Err` of the outer result: the journal could not be read at all).
+pub(crate) fn restore_engine(journal: &Journal, meta: &SnapshotMeta) -> Result<Result<Engine, String>, JournalError> {
     let body = match journal.read_snapshot(meta.id)? {
         Ok(body) => body,
         Err(unusable) => return Ok(Err(unusable.to_string())),
@@ -432,15 +432,26 @@ fn restore_from(
         Ok(s) => s,
         Err(e) => return Ok(Err(format!("snapshot {}: {e}", meta.id))),
     };
-    if snapshot.config != *config {
-        return Ok(Err(format!("snapshot {} was taken with another [engine] config", meta.id)));
-    }
     if snapshot.last_seq() != meta.seq {
         return Ok(Err(format!("snapshot {} says seq {} but its row says {}", meta.id, snapshot.last_seq(), meta.seq)));
     }
-    let engine = match Engine::restore(snapshot) {
+    Ok(Engine::restore(snapshot).map_err(|e| format!("snapshot {}: {e}", meta.id)))
+}
+
+/// The engine snapshot `meta` restored with the sources' resume set stored beside it (`None`:
+/// the row predates it), or why it cannot be used (`Err` of the outer result: the journal could
+/// not be read at all).
+fn restore_from(
+    journal: &Journal,
+    meta: &SnapshotMeta,
+    config: &EngineConfig,
+) -> Result<Result<(Engine, Option<ResumeSet>), String>, JournalError> {
+    let engine = match restore_engine(journal, meta)? {
+        Ok(engine) if engine.config() != config => {
+            return Ok(Err(format!("snapshot {} was taken with another [engine] config", meta.id)))
+        }
         Ok(engine) => engine,
-        Err(e) => return Ok(Err(format!("snapshot {}: {e}", meta.id))),
+        Err(why) => return Ok(Err(why)),
     };
     let set = match journal.read_snapshot_sources(meta.id)? {
         Ok(None) => None,

@@ -1,8 +1,8 @@
 //! Cutting one problem's bundle out of a journal's events and observations.
 
 use super::{Bundle, BundleError, BundleMeta, BUNDLE_FORMAT};
-use crate::engine::topology::history::{TopologyHistory, DEFAULT_MAX_CHANGES};
 use crate::engine::{Engine, EngineConfig};
+use crate::journal::Journal;
 use crate::model::{EventKind, Observation, ObservationKind, ProblemEvent, ProblemId, ProblemSet, ProblemStatus};
 use std::collections::BTreeSet;
 
@@ -10,6 +10,8 @@ use std::collections::BTreeSet;
 /// the order stored). The journal is replayed through a fresh engine with `config`: the events
 /// must come out exactly as recorded, or the bundle could not be re-derived and is refused.
 /// `source` names the journal in messages and in the bundle; `exported_by` is `user@host`.
+/// A journal whose oldest observations retention pruned is exported from one of its snapshots
+/// instead: [`export_journal`].
 pub fn export(
     events: &[ProblemEvent],
     observations: &[Observation],
@@ -18,6 +20,22 @@ pub fn export(
     source: &str,
     exported_by: &str,
 ) -> Result<Bundle, BundleError> {
+    export_from(Engine::new(config), events, observations, problem, source, exported_by)
+}
+
+/// [`export`] from `engine` as a journal's snapshot restored it: `events` are all the
+/// journal's events (those up to the engine's last seq are context, the rest must be re-derived)
+/// and `observations` those journaled after the snapshot. The snapshot must be from before the
+/// problem's window, or the bundle could not start where it should ([`BundleError::Pruned`]).
+pub fn export_from(
+    mut engine: Engine,
+    events: &[ProblemEvent],
+    observations: &[Observation],
+    problem: ProblemId,
+    source: &str,
+    exported_by: &str,
+) -> Result<Bundle, BundleError> {
+    let config = engine.config().clone();
     let set = ProblemSet::fold(events);
     let Some(p) = set.problems.get(&problem) else {
         return Err(BundleError::NoSuchProblem {
@@ -35,16 +53,24 @@ pub fn export(
         ProblemStatus::Open => last_data.max(p.updated_at),
     };
     let window_start = onset.plus_ms(-config.correlation_window_ms);
+    if let Some(from) = engine.data_time().filter(|&t| t > window_start) {
+        return Err(BundleError::Pruned { source_file: source.to_string(), problem, window_start, from: Some(from) });
+    }
+    // The events up to the engine's last seq are history; the rest the observations re-derive.
+    let engine_seq_at_start = engine.last_seq();
+    let (earlier, events) = events.split_at(events.partition_point(|e| e.seq <= engine_seq_at_start));
 
-    let mut engine = Engine::new(config.clone());
     let mut produced: Vec<ProblemEvent> = Vec::with_capacity(events.len());
-    let mut start: Option<(usize, usize, crate::engine::EngineSnapshot)> = None;
+    let mut start: Option<(usize, usize, crate::engine::EngineSnapshot, Option<crate::engine::topology::Topology>)> =
+        None;
     let mut stop = observations.len();
     let diverged =
         |seq: u64| BundleError::Diverged { source_file: source.to_string(), observations: observations.len(), seq };
     for (i, o) in observations.iter().enumerate() {
         if start.is_none() && o.at >= window_start {
-            start = Some((i, produced.len(), engine.snapshot()));
+            // The topology as of the window's start, from what the engine saw up to here.
+            let topology = engine.topology_history().as_of(window_start);
+            start = Some((i, produced.len(), engine.snapshot(), topology));
         }
         let reached_end = produced.last().is_some_and(|e| e.seq >= last_of_problem);
         if start.is_some() && reached_end && o.at > end {
@@ -58,7 +84,7 @@ pub fn export(
             return Err(diverged(produced[k].seq));
         }
     }
-    let Some((first_obs, first_event, snapshot)) = start else {
+    let Some((first_obs, first_event, snapshot, topology)) = start else {
         // No observation at or after the window's start: the problem's own were pruned.
         return Err(diverged(events.first().map_or(0, |e| e.seq)));
     };
@@ -66,11 +92,12 @@ pub fn export(
         return Err(diverged(events.get(produced.len()).map_or(last_of_problem, |e| e.seq)));
     }
 
-    let snapshot_seq = first_event.checked_sub(1).map_or(0, |k| produced[k].seq);
+    let snapshot_seq = first_event.checked_sub(1).map_or(engine_seq_at_start, |k| produced[k].seq);
     // Context for the views: the earlier events of every problem that was open when the window
     // started or that the window touches (a merge needs the absorbed problem's history).
     let window = &produced[first_event..];
-    let earlier = ProblemSet::fold(&produced[..first_event]);
+    let before: Vec<&ProblemEvent> = earlier.iter().chain(&produced[..first_event]).collect();
+    let earlier = ProblemSet::fold(before.iter().copied());
     let mut relevant: BTreeSet<ProblemId> = window.iter().map(|e| e.problem).collect();
     relevant.extend(earlier.problems.values().filter(|q| q.is_open()).map(|q| q.id));
     for e in window {
@@ -79,11 +106,10 @@ pub fn export(
         }
     }
     let mut bundle_events: Vec<ProblemEvent> =
-        produced[..first_event].iter().filter(|e| relevant.contains(&e.problem)).cloned().collect();
+        before.iter().filter(|e| relevant.contains(&e.problem)).map(|e| (*e).clone()).collect();
     bundle_events.extend_from_slice(window);
 
-    let topology = TopologyHistory::from_observations(&observations[..first_obs], DEFAULT_MAX_CHANGES)
-        .as_of(window_start)
+    let topology = topology
         .map(|t| {
             let mut facts: Vec<Observation> = t
                 .entities()
@@ -119,6 +145,65 @@ pub fn export(
         events: bundle_events.len(),
     };
     Ok(Bundle { meta, snapshot, topology, observations, events: bundle_events })
+}
+
+/// Builds the bundle of `problem` from `journal`. While the journal still holds every
+/// observation from its first (nothing pruned), it is replayed from the start with `config`, as
+/// [`export`] does. Once retention pruned the oldest, the replay starts from the newest engine
+/// snapshot taken before the problem's window whose following observations are all still there
+/// (with the configuration the snapshot carries: the agent's); without one the problem can no
+/// longer be exported ([`BundleError::Pruned`]).
+pub fn export_journal(
+    journal: &Journal,
+    problem: ProblemId,
+    config: EngineConfig,
+    source: &str,
+    exported_by: &str,
+) -> Result<Bundle, BundleError> {
+    let events = journal.events_after(0)?;
+    let observations = journal.observations_after(0)?;
+    let first_id = observations.first().map_or(1, |(id, _)| *id);
+    let feed = |after: i64| -> Vec<Observation> {
+        observations.iter().filter(|(id, _)| *id > after).map(|(_, o)| o.clone()).collect()
+    };
+    if first_id <= 1 {
+        return export(&events, &feed(0), problem, config, source, exported_by);
+    }
+    let set = ProblemSet::fold(&events);
+    let Some(p) = set.problems.get(&problem) else {
+        return Err(BundleError::NoSuchProblem {
+            source_file: source.to_string(),
+            problem,
+            known: known_problems(&set),
+        });
+    };
+    let mut oldest_usable = None;
+    // Newest first: the shortest replay.
+    for meta in journal.snapshots()? {
+        // Every observation after it must still be there.
+        if meta.observation < first_id - 1 {
+            break;
+        }
+        let engine = match crate::agent::restore_engine(journal, &meta)? {
+            Ok(engine) => engine,
+            Err(why) => {
+                tracing::warn!(snapshot = meta.id, %why, "snapshot not usable for an export");
+                continue;
+            }
+        };
+        let window_start = p.opened_at.plus_ms(-engine.config().correlation_window_ms);
+        if meta.at.is_some_and(|at| at > window_start) {
+            oldest_usable = meta.at;
+            continue;
+        }
+        return export_from(engine, &events, &feed(meta.observation), problem, source, exported_by);
+    }
+    Err(BundleError::Pruned {
+        source_file: source.to_string(),
+        problem,
+        window_start: p.opened_at.plus_ms(-config.correlation_window_ms),
+        from: oldest_usable,
+    })
 }
 
 /// "it has P-0001 to P-0005" (or "it has no problems"): for messages about a missing problem.

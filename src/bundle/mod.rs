@@ -30,7 +30,7 @@ mod export;
 #[cfg(test)]
 mod tests;
 
-pub use export::{export, known_problems};
+pub use export::{export, export_from, export_journal, known_problems};
 
 use crate::engine::{Engine, EngineConfig, EngineSnapshot};
 use crate::model::{Observation, ProblemEvent, ProblemId, ProblemSet, Timestamp};
@@ -176,6 +176,15 @@ pub enum BundleError {
     },
     #[error("{}: the engine snapshot cannot be restored: {detail}", path.display())]
     Snapshot { path: PathBuf, detail: String },
+    #[error(
+        "{source_file}: {problem}'s window starts at {window_start}, but the journal no longer holds the engine's \
+         state from then{}: retention pruned the observations before, and no engine snapshot from before the \
+         window is kept",
+        from.map(|t| format!(" (the oldest it can replay from is {t})")).unwrap_or_default()
+    )]
+    Pruned { source_file: String, problem: ProblemId, window_start: Timestamp, from: Option<Timestamp> },
+    #[error(transparent)]
+    Journal(#[from] crate::journal::JournalError),
 }
 
 /// What kind of faultline file this is, read from its SQLite header without opening it.

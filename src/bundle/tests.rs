@@ -78,3 +78,59 @@ fn file_kinds_are_told_apart_by_their_header() {
     assert!(err.contains("it is a journal"), "{err}");
     assert!(file_kind(&dir.path().join("missing")).is_err());
 }
+
+/// An agent's journal after retention pruned its oldest observations: a fresh replay of what is
+/// left cannot give the journaled events, so problems are exported from a snapshot taken before
+/// their window; those whose window no snapshot covers any more are refused saying so.
+#[test]
+fn a_pruned_agent_journal_exports_from_a_snapshot_before_the_window() {
+    use crate::agent::{Agent, Upkeep};
+    use crate::journal::Journal;
+    let (observations, events) = demo();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("agent.journal");
+    let mut agent = Agent::new(EngineConfig::default(), Some(Journal::open(&path).unwrap()));
+    agent.set_upkeep(Upkeep { snapshot_every_ms: Some(2 * 60_000), retention_ms: Some(60 * 60_000), skip_quiet: true });
+    let mut fed = Vec::new();
+    for o in &observations {
+        agent.feed(o, &mut fed).unwrap();
+    }
+    agent.write_snapshot().unwrap();
+    assert_eq!(fed, events, "the agent's events are the engine's");
+    drop(agent);
+    let journal = Journal::open_read_only(&path).unwrap();
+    let kept = journal.observations_after(0).unwrap();
+    assert!(kept.first().is_some_and(|(id, _)| *id > 1), "retention pruned the oldest observations");
+
+    // What export did before: a fresh engine over what is left parts from the journal at once.
+    let kept_obs: Vec<Observation> = kept.iter().map(|(_, o)| o.clone()).collect();
+    let set = ProblemSet::fold(&events);
+    let newest = *set.problems.keys().next_back().unwrap();
+    let fresh = export(&events, &kept_obs, newest, EngineConfig::default(), "agent", "tester@host");
+    assert!(matches!(fresh, Err(BundleError::Diverged { .. })), "{fresh:?}");
+
+    let (mut exported, mut refused) = (0, 0);
+    for (&id, p) in &set.problems {
+        match export_journal(&journal, id, EngineConfig::default(), "agent", "tester@host") {
+            Ok(bundle) => {
+                exported += 1;
+                let whole = export(&events, &observations, id, EngineConfig::default(), "demo", "tester@host").unwrap();
+                assert_eq!(bundle.meta.window_start, whole.meta.window_start, "{id}");
+                assert_eq!(bundle.meta.window_end, whole.meta.window_end, "{id}");
+                assert_eq!(bundle.meta.snapshot_seq, whole.meta.snapshot_seq, "{id}");
+                assert_eq!(bundle.events, whole.events, "{id}: the same history and window events");
+                assert_eq!(bundle.topology, whole.topology, "{id}: the same topology at the window's start");
+                assert_eq!(bundle.problems().problems.get(&id), Some(p));
+                let verdict = bundle.rederive().unwrap();
+                assert!(verdict.matches(), "{id}: {}", verdict.describe());
+            }
+            Err(BundleError::Pruned { problem, window_start, .. }) => {
+                refused += 1;
+                assert_eq!(problem, id);
+                assert_eq!(window_start, p.opened_at.plus_ms(-EngineConfig::default().correlation_window_ms));
+            }
+            Err(e) => panic!("{id}: {e}"),
+        }
+    }
+    assert!(exported >= 1 && refused >= 1, "{exported} exported, {refused} refused");
+}

@@ -53,9 +53,8 @@ pub fn run(
         }
         Format::Bundle => {
             let out = output.context("a bundle needs -o FILE")?;
-            let observations = journal.observations()?;
             let started = std::time::Instant::now();
-            let b = bundle::export(&events, &observations, id, engine, &source, &faultline::runbook::operator())?;
+            let b = bundle::export_journal(&journal, id, engine, &source, &faultline::runbook::operator())?;
             b.write(out)?;
             let size = std::fs::metadata(out).map(|m| m.len()).unwrap_or(0);
             eprintln!(

@@ -259,11 +259,8 @@ impl Engine {
             .flat_map(|(entity, metrics)| metrics.iter().map(move |(m, id)| (entity, m.as_str(), *id)))
             .collect();
         series.sort_unstable();
-        let mut traffic_before: Vec<(ProblemId, BorrowedBaselines<'_>)> = self
-            .traffic_before
-            .iter()
-            .map(|(p, b)| (*p, b.iter().map(|(k, v)| (k, ExactF64(*v))).collect()))
-            .collect();
+        let mut traffic_before: Vec<(ProblemId, BorrowedBaselines<'_>)> =
+            self.traffic_before.iter().map(|(p, b)| (*p, b.iter().map(|(k, v)| (k, ExactF64(*v))).collect())).collect();
         traffic_before.sort_by_key(|(p, _)| *p);
         EngineSnapshotView {
             format: SNAPSHOT_VERSION,
@@ -330,6 +327,11 @@ impl Engine {
                 impact_due: self.impact_due.clone(),
             },
         }
+    }
+
+    /// The seq of the last event the engine emitted (0: none).
+    pub fn last_seq(&self) -> u64 {
+        self.seq
     }
 
     /// The latest data time the engine has seen (`None` before its first observation): what

@@ -70,7 +70,7 @@ pub use requests::{QueuedRequest, RequestQueue, RequestState, REQUEST_MAX_AGE_MS
 pub use schema::SCHEMA_VERSION;
 #[cfg(test)]
 pub use snapshots::SnapshotRow;
-pub use snapshots::{checksum, BodyProbe, SnapshotMeta, SnapshotUnusable, StreamedRow, KEEP_SNAPSHOTS};
+pub use snapshots::{checksum, BodyProbe, Pins, SnapshotMeta, SnapshotUnusable, StreamedRow, KEEP_SNAPSHOTS};
 pub use source_health::HealthChange;
 pub use summaries::{StoredHistory, SummaryRow};
 

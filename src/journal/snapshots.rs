@@ -4,7 +4,9 @@
 //!
 //! A snapshot row is written in one transaction with the seq of the last event the engine had
 //! emitted, the id of the last observation it was fed and a SHA-256 of its body; the same
-//! transaction deletes all but the newest [`KEEP_SNAPSHOTS`]. A crash while writing leaves the
+//! transaction deletes all but the newest [`KEEP_SNAPSHOTS`] and those [`Pins`] keep (so that a
+//! recent problem can still be exported as a bundle from the state before its window). A crash
+//! while writing leaves the
 //! previous rows as they were (the transaction rolls back); a row whose body no longer matches
 //! its checksum (a damaged disk, an edited file) is reported unusable by [`Journal::read_snapshot`]
 //! and the reader takes the one before.
@@ -102,6 +104,20 @@ pub struct StreamedRow<'a> {
     pub len: usize,
     pub checksum: String,
     pub sources: Option<&'a [u8]>,
+    /// Older snapshots to keep beside the newest [`KEEP_SNAPSHOTS`] (`None`: none).
+    pub pins: Option<Pins>,
+}
+
+/// Which older snapshots a journal keeps: for every problem opened at or after `since`, the
+/// newest snapshot taken at least `window_ms` before its onset, the state a bundle of that
+/// problem starts from (`bundle::export_journal`). The agent pins for the problems opened within
+/// its retention, so that whatever the journal still has observations of can be exported. The
+/// observations after the oldest snapshot kept are kept with it (retention prunes only what the
+/// oldest snapshot covers): a pin holds them back by at most a window and a snapshot interval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pins {
+    pub since: Timestamp,
+    pub window_ms: i64,
 }
 
 impl Journal {
@@ -117,6 +133,7 @@ impl Journal {
             len: row.body.len(),
             checksum: checksum(row.body),
             sources: row.sources,
+            pins: None,
         };
         self.write_snapshot_streamed(streamed, &mut |w| w.write_all(row.body))
     }
@@ -184,9 +201,21 @@ impl Journal {
                 return Err(JournalError::SnapshotNotWritten { path: path.clone(), seq: row.seq, detail });
             }
         }
+        // A snapshot's data time never goes back, so the newest before a time has the highest
+        // id. Pinned: per recent problem, the newest from before its window; for the next
+        // problem to open, the newest from a window before this one and all after it (they
+        // become that one as time goes on).
+        let (since, window, now) = match (row.pins, row.at) {
+            (Some(p), Some(at)) => (p.since.millis(), p.window_ms, at.millis()),
+            _ => (i64::MAX, 0, i64::MIN),
+        };
         tx.execute(
-            "DELETE FROM snapshots WHERE id NOT IN (SELECT id FROM snapshots ORDER BY id DESC LIMIT ?1)",
-            [KEEP_SNAPSHOTS as i64],
+            "DELETE FROM snapshots WHERE id NOT IN (SELECT id FROM snapshots ORDER BY id DESC LIMIT ?1) \
+             AND id NOT IN (SELECT (SELECT s.id FROM snapshots s WHERE s.at <= e.at - ?3 ORDER BY s.id DESC LIMIT 1) \
+                            FROM problem_events e WHERE e.kind = 'opened' AND e.at >= ?2) \
+             AND id IS NOT (SELECT id FROM snapshots WHERE at <= ?4 - ?3 ORDER BY id DESC LIMIT 1) \
+             AND (?5 = 0 OR at IS NULL OR at <= ?4 - ?3)",
+            params![KEEP_SNAPSHOTS as i64, since, window, now, row.pins.is_some() && row.at.is_some()],
         )
         .map_err(sqlite_err(path, "deleting the older snapshots"))?;
         tx.commit().map_err(sqlite_err(path, &action))?;
@@ -378,6 +407,56 @@ mod tests {
     }
 
     #[test]
+    fn pins_keep_a_snapshot_from_before_each_recent_problems_window_and_no_more() {
+        use crate::model::{EventKind, ProblemEvent, ProblemId, Severity};
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::open(&dir.path().join("j")).unwrap();
+        let (window, keep) = (3_000, 20_000);
+        let onsets = [10_500i64, 25_500, 27_000, 27_200];
+        let mut seq = 0;
+        for k in 1..=60i64 {
+            let at = k * 1000;
+            for (i, &t) in onsets.iter().enumerate() {
+                if t > at - 1000 && t <= at {
+                    seq += 1;
+                    let kind = EventKind::Opened { title: format!("p{i}"), severity: Severity::Warning };
+                    j.append(None, &[ProblemEvent { seq, problem: ProblemId(i as u64 + 1), at: Timestamp(t), kind }])
+                        .unwrap();
+                }
+            }
+            let body = format!("{{\"k\":{k}}}");
+            let row = StreamedRow {
+                seq,
+                observation: 0,
+                at: Some(Timestamp(at)),
+                format: 3,
+                len: body.len(),
+                checksum: checksum(body.as_bytes()),
+                sources: None,
+                // The last one does not pin: only the newest two stay.
+                pins: (k < 60).then_some(Pins { since: Timestamp(at - keep), window_ms: window }),
+            };
+            j.write_snapshot_streamed(row, &mut |w| w.write_all(body.as_bytes())).unwrap();
+            let kept: Vec<i64> = j.snapshots().unwrap().iter().filter_map(|m| m.at).map(|t| t.millis()).collect();
+            if k == 60 {
+                assert_eq!(kept, vec![60_000, 59_000]);
+                continue;
+            }
+            // Every problem opened within `keep` has a snapshot from before its window, and so
+            // will the next one to open (at `at` at the earliest).
+            let recent: Vec<i64> = onsets.iter().copied().filter(|&t| t <= at && t >= at - keep).collect();
+            // (Once there was a snapshot that old: the first is at 1 s.)
+            for t in recent.iter().copied().chain([at]).filter(|&t| t - window >= 1000) {
+                assert!(kept.iter().any(|&s| s <= t - window), "snapshot {at}: none before {t} - {window}: {kept:?}");
+            }
+            // And no more: those of the last window (three here), the newest before it, one per
+            // recent problem.
+            assert!(kept.len() <= 4 + recent.len(), "snapshot {at}: {kept:?} for {recent:?}");
+            assert_eq!(kept[..2.min(k as usize)], [at, at - 1000][..2.min(k as usize)]);
+        }
+    }
+
+    #[test]
     fn a_streamed_body_is_stored_as_announced_and_one_that_differs_is_not_stored_at_all() {
         let dir = tempfile::tempdir().unwrap();
         let mut j = Journal::open(&dir.path().join("j")).unwrap();
@@ -395,6 +474,7 @@ mod tests {
             len,
             checksum: sum.to_string(),
             sources: Some(&b"[]"[..]),
+            pins: None,
         };
         let id = j
             .write_snapshot_streamed(streamed(&sum, len), &mut |w| body.chunks(10_007).try_for_each(|c| w.write_all(c)))

@@ -1158,3 +1158,58 @@ fn a_batch_with_a_non_finite_packed_sample_is_refused_whole() {
     assert!(err.contains("not a finite number"), "{err}");
     assert!(j.observations().unwrap().is_empty());
 }
+
+/// A version-8 journal (snapshot bodies in the middle of their rows) is rebuilt with the body
+/// last, keeping its snapshots, their ids and the id sequence: a zeroblob is written in place
+/// without being allocated only when it ends the record (see schema version 9).
+#[test]
+fn a_version_8_journal_gets_snapshot_bodies_last_and_keeps_its_snapshots() {
+    let (_dir, path) = temp_journal();
+    let bodies: [&[u8]; 3] = [b"{\"a\":1}", b"{\"b\":2}", b"{\"c\":3}"];
+    {
+        let mut j = Journal::open(&path).unwrap();
+        for (k, body) in bodies.iter().enumerate() {
+            let row = SnapshotRow {
+                seq: k as u64,
+                observation: 0,
+                at: Some(Timestamp(k as i64)),
+                format: 3,
+                body,
+                sources: Some(&b"[]"[..]),
+            };
+            j.write_snapshot(row).unwrap();
+        }
+    }
+    let columns = |raw: &Connection| -> Vec<String> {
+        let mut stmt = raw.prepare("SELECT name FROM pragma_table_info('snapshots') ORDER BY cid").unwrap();
+        stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
+    };
+    let raw = Connection::open(&path).unwrap();
+    assert_eq!(columns(&raw).last().map(String::as_str), Some("body"));
+    // What a version 8 file looks like: the body between `format` and `checksum`.
+    raw.execute_batch(
+        "CREATE TABLE old (id INTEGER PRIMARY KEY AUTOINCREMENT, seq INTEGER NOT NULL, observation INTEGER NOT NULL, \
+         at INTEGER, format INTEGER NOT NULL, body BLOB NOT NULL, checksum TEXT NOT NULL, written_at INTEGER NOT NULL, \
+         sources BLOB, sources_checksum TEXT);
+         INSERT INTO old SELECT id, seq, observation, at, format, body, checksum, written_at, sources, sources_checksum
+           FROM snapshots;
+         UPDATE sqlite_sequence SET seq = 9 WHERE name = 'old';
+         DROP TABLE snapshots; ALTER TABLE old RENAME TO snapshots; PRAGMA user_version = 8;",
+    )
+    .unwrap();
+    assert_eq!(columns(&raw)[5], "body");
+    drop(raw);
+
+    let mut j = Journal::open(&path).unwrap();
+    assert_eq!(j.schema_version().unwrap(), SCHEMA_VERSION);
+    let kept = j.snapshots().unwrap();
+    assert_eq!(kept.iter().map(|m| m.id).collect::<Vec<_>>(), vec![3, 2], "the newest two, ids kept");
+    assert_eq!(j.read_snapshot(3).unwrap().unwrap(), bodies[2]);
+    assert_eq!(j.read_snapshot(2).unwrap().unwrap(), bodies[1]);
+    assert_eq!(j.read_snapshot_sources(3).unwrap().unwrap().as_deref(), Some(&b"[]"[..]));
+    let raw = Connection::open(&path).unwrap();
+    assert_eq!(columns(&raw).last().map(String::as_str), Some("body"));
+    drop(raw);
+    let row = SnapshotRow { seq: 9, observation: 0, at: Some(Timestamp(9)), format: 3, body: b"{}", sources: None };
+    assert_eq!(j.write_snapshot(row).unwrap(), 10, "ids go on after the highest ever handed out");
+}
