@@ -217,7 +217,7 @@ fn scenario() -> Vec<Observation> {
 }
 
 /// Snapshots every 5 minutes of data time, retention of one minute: what months of uptime look
-/// like in a few minutes of scenario (most observations pruned, two snapshots kept).
+/// like in a few minutes of scenario (most observations pruned, a few snapshots kept).
 fn upkeep() -> Upkeep {
     Upkeep { snapshot_every_ms: Some(5 * MIN), retention_ms: Some(MIN), skip_quiet: true }
 }
@@ -233,7 +233,9 @@ fn pruned_agent_journal(path: &Path, observations: &[Observation]) -> usize {
         agent.feed(o, &mut events).unwrap();
     }
     let journal = agent.journal().unwrap();
-    assert_eq!(journal.snapshots().unwrap().len(), faultline::journal::KEEP_SNAPSHOTS);
+    // The newest two, and those a bundle of a problem opened now or within retention starts
+    // from (see `journal::Pins`).
+    assert!(journal.snapshots().unwrap().len() >= faultline::journal::KEEP_SNAPSHOTS);
     let kept = journal.observations_after(0).unwrap().len();
     assert!(kept < k / 2, "retention pruned most observations: {kept} of {k} kept");
     k
@@ -290,10 +292,11 @@ fn a_salvaged_pruned_agent_journal_resumes_from_its_newest_snapshot_with_the_sam
     Journal::open(&path).unwrap().set_meta("summaries_seq", Some("40")).unwrap();
     let findings = salvage::scan(&path).unwrap();
     assert!(findings.is_sound(), "{}", findings.report());
-    assert_eq!(findings.snapshots.len(), faultline::journal::KEEP_SNAPSHOTS, "{}", findings.report());
+    let stored = Journal::open_read_only(&path).unwrap().snapshots().unwrap().len();
+    assert_eq!(findings.snapshots.len(), stored, "{}", findings.report());
     let check = faultline().args(["journal", "check"]).arg(&path).output().unwrap();
     assert!(check.status.success());
-    assert!(String::from_utf8_lossy(&check.stdout).contains("2 snapshots"));
+    assert!(String::from_utf8_lossy(&check.stdout).contains(&format!("{stored} snapshots")));
 
     let copy = dir.path().join("salvaged.sqlite");
     salvage::salvage(&path, &copy).unwrap();
@@ -348,7 +351,9 @@ fn a_damaged_newest_snapshot_is_listed_lost_and_the_older_one_is_kept() {
     let findings = salvage::salvage(&path, &copy).unwrap();
     assert_eq!(findings.lost.len(), 1, "{}", findings.report());
     assert!(findings.lost[0].why.contains("checksum"), "{:?}", findings.lost);
-    assert_eq!(findings.snapshots.iter().map(|s| s.id).collect::<Vec<_>>(), vec![older.id]);
+    // The others, oldest first.
+    let others: Vec<i64> = snapshots[1..].iter().rev().map(|s| s.id).collect();
+    assert_eq!(findings.snapshots.iter().map(|s| s.id).collect::<Vec<_>>(), others);
     let salvaged = Journal::open_read_only(&copy).unwrap().snapshots().unwrap();
     assert_eq!(&salvaged, &snapshots[1..]);
 
@@ -431,9 +436,10 @@ fn damaged_sources_lose_their_snapshot_and_a_row_from_before_sources_is_kept_as_
         newest.id, newest.seq
     );
     assert!(report.contains(&named), "{report}");
+    // The others, oldest first; only the older one has no sources.
     assert_eq!(
         findings.snapshots.iter().map(|s| (s.id, s.sources.is_none())).collect::<Vec<_>>(),
-        vec![(older.id, true)]
+        snapshots[1..].iter().rev().map(|s| (s.id, s.id == older.id)).collect::<Vec<_>>()
     );
     let copied = Journal::open_read_only(&copy).unwrap();
     assert_eq!(copied.snapshots().unwrap(), snapshots[1..]);

@@ -160,50 +160,79 @@ pub fn export_journal(
     source: &str,
     exported_by: &str,
 ) -> Result<Bundle, BundleError> {
-    let events = journal.events_after(0)?;
-    let observations = journal.observations_after(0)?;
-    let first_id = observations.first().map_or(1, |(id, _)| *id);
-    let feed = |after: i64| -> Vec<Observation> {
-        observations.iter().filter(|(id, _)| *id > after).map(|(_, o)| o.clone()).collect()
-    };
-    if first_id <= 1 {
-        return export(&events, &feed(0), problem, config, source, exported_by);
+    Loaded::read(journal)?.export(journal, problem, config, source, exported_by)
+}
+
+/// A journal's events and observations, read once for several exports.
+pub struct Loaded {
+    events: Vec<ProblemEvent>,
+    /// With their ids.
+    observations: Vec<(i64, Observation)>,
+}
+
+impl Loaded {
+    pub fn read(journal: &Journal) -> Result<Loaded, BundleError> {
+        Ok(Loaded { events: journal.events_after(0)?, observations: journal.observations_after(0)? })
     }
-    let set = ProblemSet::fold(&events);
-    let Some(p) = set.problems.get(&problem) else {
-        return Err(BundleError::NoSuchProblem {
-            source_file: source.to_string(),
-            problem,
-            known: known_problems(&set),
-        });
-    };
-    let mut oldest_usable = None;
-    // Newest first: the shortest replay.
-    for meta in journal.snapshots()? {
-        // Every observation after it must still be there.
-        if meta.observation < first_id - 1 {
-            break;
+
+    /// The problems the journal's events fold into.
+    pub fn problems(&self) -> ProblemSet {
+        ProblemSet::fold(&self.events)
+    }
+
+    /// [`export_journal`] of `problem` from what was read of `journal`.
+    pub fn export(
+        &self,
+        journal: &Journal,
+        problem: ProblemId,
+        config: EngineConfig,
+        source: &str,
+        exported_by: &str,
+    ) -> Result<Bundle, BundleError> {
+        let (events, observations) = (&self.events, &self.observations);
+        let first_id = observations.first().map_or(1, |(id, _)| *id);
+        let feed = |after: i64| -> Vec<Observation> {
+            observations.iter().filter(|(id, _)| *id > after).map(|(_, o)| o.clone()).collect()
+        };
+        if first_id <= 1 {
+            return export(events, &feed(0), problem, config, source, exported_by);
         }
-        let engine = match crate::agent::restore_engine(journal, &meta)? {
-            Ok(engine) => engine,
-            Err(why) => {
-                tracing::warn!(snapshot = meta.id, %why, "snapshot not usable for an export");
+        let set = ProblemSet::fold(events);
+        let Some(p) = set.problems.get(&problem) else {
+            return Err(BundleError::NoSuchProblem {
+                source_file: source.to_string(),
+                problem,
+                known: known_problems(&set),
+            });
+        };
+        let mut oldest_usable = None;
+        // Newest first: the shortest replay.
+        for meta in journal.snapshots()? {
+            // Every observation after it must still be there.
+            if meta.observation < first_id - 1 {
+                break;
+            }
+            let engine = match crate::agent::restore_engine(journal, &meta)? {
+                Ok(engine) => engine,
+                Err(why) => {
+                    tracing::warn!(snapshot = meta.id, %why, "snapshot not usable for an export");
+                    continue;
+                }
+            };
+            let window_start = p.opened_at.plus_ms(-engine.config().correlation_window_ms);
+            if meta.at.is_some_and(|at| at > window_start) {
+                oldest_usable = meta.at;
                 continue;
             }
-        };
-        let window_start = p.opened_at.plus_ms(-engine.config().correlation_window_ms);
-        if meta.at.is_some_and(|at| at > window_start) {
-            oldest_usable = meta.at;
-            continue;
+            return export_from(engine, events, &feed(meta.observation), problem, source, exported_by);
         }
-        return export_from(engine, &events, &feed(meta.observation), problem, source, exported_by);
+        Err(BundleError::Pruned {
+            source_file: source.to_string(),
+            problem,
+            window_start: p.opened_at.plus_ms(-config.correlation_window_ms),
+            from: oldest_usable,
+        })
     }
-    Err(BundleError::Pruned {
-        source_file: source.to_string(),
-        problem,
-        window_start: p.opened_at.plus_ms(-config.correlation_window_ms),
-        from: oldest_usable,
-    })
 }
 
 /// "it has P-0001 to P-0005" (or "it has no problems"): for messages about a missing problem.

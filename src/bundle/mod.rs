@@ -26,11 +26,12 @@
 //! failed export leaves nothing behind. A file of a newer format, a foreign file and a truncated
 //! one are refused with what is wrong.
 
+pub mod archive;
 mod export;
 #[cfg(test)]
 mod tests;
 
-pub use export::{export, export_from, export_journal, known_problems};
+pub use export::{export, export_from, export_journal, known_problems, Loaded};
 
 use crate::engine::{Engine, EngineConfig, EngineSnapshot};
 use crate::model::{Observation, ProblemEvent, ProblemId, ProblemSet, Timestamp};

@@ -82,13 +82,14 @@ fn file_kinds_are_told_apart_by_their_header() {
 /// An agent's journal after retention pruned its oldest observations: a fresh replay of what is
 /// left cannot give the journaled events, so problems are exported from a snapshot taken before
 /// their window; those whose window no snapshot covers any more are refused saying so.
-#[test]
-fn a_pruned_agent_journal_exports_from_a_snapshot_before_the_window() {
+/// The demo through an agent journaling into `dir` with a snapshot every 2 minutes and an
+/// hour's retention (so its oldest observations are pruned): (journal path, observations,
+/// events).
+fn pruned_agent_journal(dir: &Path) -> (PathBuf, Vec<Observation>, Vec<ProblemEvent>) {
     use crate::agent::{Agent, Upkeep};
     use crate::journal::Journal;
     let (observations, events) = demo();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("agent.journal");
+    let path = dir.join("agent.journal");
     let mut agent = Agent::new(EngineConfig::default(), Some(Journal::open(&path).unwrap()));
     agent.set_upkeep(Upkeep { snapshot_every_ms: Some(2 * 60_000), retention_ms: Some(60 * 60_000), skip_quiet: true });
     let mut fed = Vec::new();
@@ -97,7 +98,14 @@ fn a_pruned_agent_journal_exports_from_a_snapshot_before_the_window() {
     }
     agent.write_snapshot().unwrap();
     assert_eq!(fed, events, "the agent's events are the engine's");
-    drop(agent);
+    (path, observations, events)
+}
+
+#[test]
+fn a_pruned_agent_journal_exports_from_a_snapshot_before_the_window() {
+    use crate::journal::Journal;
+    let dir = tempfile::tempdir().unwrap();
+    let (path, observations, events) = pruned_agent_journal(dir.path());
     let journal = Journal::open_read_only(&path).unwrap();
     let kept = journal.observations_after(0).unwrap();
     assert!(kept.first().is_some_and(|(id, _)| *id > 1), "retention pruned the oldest observations");
@@ -133,4 +141,47 @@ fn a_pruned_agent_journal_exports_from_a_snapshot_before_the_window() {
         }
     }
     assert!(exported >= 1 && refused >= 1, "{exported} exported, {refused} refused");
+}
+
+/// `journal archive`: the closed problems a pruned journal can still export are written once;
+/// the others are named with why; a second run writes nothing new; a file in the way that is
+/// not the problem's bundle is written again.
+#[test]
+fn archiving_writes_each_exportable_closed_problem_once_and_names_the_rest() {
+    use crate::journal::Journal;
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _, events) = pruned_agent_journal(dir.path());
+    let journal = Journal::open_read_only(&path).unwrap();
+    let out = dir.path().join("archive");
+    let config = EngineConfig::default();
+    let first = archive::archive(&journal, &out, None, &config, "agent", "tester@host").unwrap();
+    let set = ProblemSet::fold(&events);
+    let closed = set.problems.values().filter(|p| !p.is_open()).count();
+    assert_eq!(first.written.len() + first.failed.len(), closed, "{}", first.describe());
+    assert_eq!(first.not_yet.len(), set.problems.len() - closed);
+    assert!(!first.written.is_empty() && !first.failed.is_empty(), "{}", first.describe());
+    for (id, why) in &first.failed {
+        assert!(why.contains("no longer holds"), "{id}: {why}");
+    }
+    for (id, file) in &first.written {
+        assert_eq!(file, &archive::archived_path(&out, *id));
+        let bundle = Bundle::read(file).unwrap();
+        assert_eq!(bundle.meta.problem, *id);
+        assert!(bundle.rederive().unwrap().matches(), "{id}");
+    }
+
+    let again = archive::archive(&journal, &out, None, &config, "agent", "tester@host").unwrap();
+    assert!(again.written.is_empty(), "{}", again.describe());
+    assert_eq!(again.already, first.written.iter().map(|(id, _)| *id).collect::<Vec<_>>());
+
+    let (id, file) = &first.written[0];
+    std::fs::write(file, b"not a bundle").unwrap();
+    let mended = archive::archive(&journal, &out, None, &config, "agent", "tester@host").unwrap();
+    assert_eq!(mended.written.iter().map(|(i, _)| *i).collect::<Vec<_>>(), vec![*id]);
+    assert_eq!(Bundle::read(file).unwrap().meta.problem, *id);
+
+    // Closed after the cut-off: left for a later run.
+    let none =
+        archive::archive(&journal, &dir.path().join("later"), Some(Timestamp(0)), &config, "agent", "t@h").unwrap();
+    assert!(none.written.is_empty() && none.failed.is_empty() && none.not_yet.len() == set.problems.len());
 }
