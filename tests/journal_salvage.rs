@@ -9,7 +9,7 @@ use faultline::agent::{Agent, ResumeError, Resumed, Upkeep};
 use faultline::engine::EngineConfig;
 use faultline::journal::salvage;
 use faultline::journal::Journal;
-use faultline::model::{Observation, ProblemEvent};
+use faultline::model::{Observation, ProblemEvent, ProblemSet};
 use faultline::sources::fixture;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -518,4 +518,45 @@ fn metric_packs_are_salvaged_as_observations_with_their_ids_and_the_copy_resumes
         findings.report()
     );
     assert!(findings.observations.len() < kept.len() && findings.observations.len() > kept.len() / 2);
+}
+
+/// `faultline journal archive`: on an agent journal that kept everything, a bundle of each
+/// closed problem that replays, and a second run writes nothing new; on one whose retention
+/// pruned the state before a problem's window, that problem is named with why.
+#[test]
+fn journal_archive_writes_bundles_of_closed_problems_and_names_what_it_cannot_export() {
+    let (dir, pruned_path, observations, _) = pruned();
+    let path = dir.path().join("whole.sqlite");
+    let mut agent = Agent::new(EngineConfig::default(), Some(Journal::open(&path).unwrap()));
+    agent.set_upkeep(Upkeep { snapshot_every_ms: Some(5 * MIN), retention_ms: None, skip_quiet: true });
+    let mut events = Vec::new();
+    for o in &observations {
+        agent.feed(o, &mut events).unwrap();
+    }
+    drop(agent);
+    let closed = ProblemSet::fold(&events).problems.values().filter(|p| !p.is_open()).count();
+    assert!(closed >= 2, "{closed}");
+    let out = dir.path().join("archive");
+    let run = |journal: &Path, out: &Path| {
+        let o = faultline().args(["journal", "archive"]).arg(journal).arg("-o").arg(out).output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let first = run(&path, &out);
+    let written: Vec<PathBuf> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(written.len(), closed, "{first}");
+    assert!(first.starts_with(&format!("{closed} bundle(s) written, 0 already archived")), "{first}");
+    for file in &written {
+        let name = file.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(name.starts_with("P-") && name.ends_with(".faultline"), "{name}");
+        assert!(first.contains(&format!("{}: {}", name.trim_end_matches(".faultline"), file.display())), "{first}");
+        let replay = faultline().args(["replay", "--headless"]).arg(file).output().unwrap();
+        assert!(replay.status.success(), "{}", String::from_utf8_lossy(&replay.stderr));
+    }
+    let again = run(&path, &out);
+    assert!(again.starts_with(&format!("0 bundle(s) written, {closed} already archived")), "{again}");
+
+    // (A folder per journal: problem ids are the journal's.)
+    let pruned = run(&pruned_path, &dir.path().join("archive-of-pruned"));
+    assert!(pruned.contains("not exportable: ") && pruned.contains("no longer holds the engine's state"), "{pruned}");
 }

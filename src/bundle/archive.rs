@@ -3,7 +3,8 @@
 //! export a problem only while it holds the observations from before its window: see
 //! `journal::Pins`). Run it more often than the journal's retention (a daily timer): each run
 //! writes the bundles not yet there, named `P-0042.faultline`, and says which problems can no
-//! longer be exported and why. The journal is only read.
+//! longer be exported and why. The journal is only read. One folder per journal: the names
+//! are the journal's problem ids.
 
 use super::export::Loaded;
 use super::{Bundle, BundleError};

@@ -27,7 +27,7 @@ pub enum JournalCommand {
     /// run it more often than the retention (a daily timer).
     Archive {
         file: PathBuf,
-        /// The archive folder (created if missing).
+        /// The archive folder (created if missing; one per journal: files are named by problem id).
         #[arg(short, long)]
         output: PathBuf,
         /// Only problems closed at least this long before the journal's newest data (e.g. "1h").
