@@ -49,6 +49,22 @@ pub struct Upkeep {
     pub skip_quiet: bool,
 }
 
+/// Compaction of old closed problems out of the journal (see `journal::compact`): after a
+/// snapshot, at most once an hour of data time, the events of each problem closed more than
+/// `after_ms` ago whose bundle `faultline journal archive` wrote into `archive_dir` are deleted
+/// from the journal. A problem is taken only when: it is closed and had no event since
+/// `after_ms` (data time); its summary is stored (the history keeps it); no kept snapshot is
+/// older than its last event (a resume never replays it); and its bundle reads back with every
+/// one of its events. Anything else leaves it as it is, for a later run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Compaction {
+    pub after_ms: i64,
+    pub archive_dir: std::path::PathBuf,
+}
+
+/// Problems compacted per run at most (a run is bounded; the rest wait an hour).
+const COMPACT_PER_RUN: usize = 200;
+
 /// One snapshot written to the journal: how big and how long it took (JSON and the insert).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SnapshotWritten {
@@ -102,6 +118,9 @@ pub struct Agent {
     /// What the sources need to resume, kept with what is journaled and stored with each
     /// snapshot (empty without a journal).
     resume_set: ResumeSet,
+    compaction: Option<Compaction>,
+    /// Data time of the last compaction run.
+    compacted_at: Option<Timestamp>,
 }
 
 impl Agent {
@@ -122,6 +141,8 @@ impl Agent {
             last_snapshot: None,
             unjournaled: 0,
             resume_set: ResumeSet::new(),
+            compaction: None,
+            compacted_at: None,
         }
     }
 
@@ -259,6 +280,9 @@ impl Agent {
             _ => 0,
         };
         self.snapshot_at = at;
+        if let Some(now) = at {
+            self.compact_if_due(now)?;
+        }
         let written = SnapshotWritten { id, seq, bytes: len + sources.len(), took, pruned };
         tracing::info!(
             id,
@@ -270,6 +294,52 @@ impl Agent {
         );
         self.last_snapshot = Some(written);
         Ok(Some(written))
+    }
+
+    /// Compacts old closed problems out of the journal (see [`Compaction`]).
+    pub fn set_compaction(&mut self, compaction: Option<Compaction>) {
+        self.compaction = compaction;
+    }
+
+    /// A compaction run when one is set and the last was an hour of data time ago or more;
+    /// returns the problems compacted.
+    fn compact_if_due(&mut self, now: Timestamp) -> Result<Vec<crate::journal::Compacted>, JournalError> {
+        const HOUR_MS: i64 = 3_600_000;
+        let (Some(c), Some(journal)) = (self.compaction.as_ref(), self.journal.as_mut()) else {
+            return Ok(Vec::new());
+        };
+        if self.compacted_at.is_some_and(|last| now.since(last) < HOUR_MS) || journal.is_read_only() {
+            return Ok(Vec::new());
+        }
+        self.compacted_at = Some(now);
+        let covered = journal.summaries_covered(crate::history::store::FORMAT)?;
+        let Some(oldest) = journal.snapshots()?.last().map(|m| m.seq) else { return Ok(Vec::new()) };
+        let mut done = Vec::new();
+        for id in journal.compaction_candidates(now.plus_ms(-c.after_ms))?.into_iter().take(COMPACT_PER_RUN) {
+            let events = journal.events_of(id)?;
+            let Some(last) = events.last().map(|e| e.seq) else { continue };
+            let closed = crate::model::ProblemSet::fold(&events).problems.get(&id).is_some_and(|p| !p.is_open());
+            if !closed || last > covered || last > oldest {
+                continue;
+            }
+            let path = crate::bundle::archive::archived_path(&c.archive_dir, id);
+            let held = match crate::bundle::Bundle::read(&path) {
+                Ok(b) if b.meta.problem == id => {
+                    let seqs: std::collections::BTreeSet<u64> = b.events.iter().map(|e| e.seq).collect();
+                    events.iter().all(|e| seqs.contains(&e.seq) && b.events.contains(e))
+                }
+                _ => false,
+            };
+            if !held {
+                tracing::debug!(problem = %id, bundle = %path.display(), "not compacted: no bundle holds its events yet");
+                continue;
+            }
+            if let Some(done_one) = journal.compact_problem(id, &path.display().to_string())? {
+                tracing::info!(problem = %id, events = done_one.events, bundle = %path.display(), "problem compacted");
+                done.push(done_one);
+            }
+        }
+        Ok(done)
     }
 
     /// A snapshot when one is due by [`Upkeep::snapshot_every_ms`] of data time.

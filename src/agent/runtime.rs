@@ -300,6 +300,13 @@ impl Runtime {
             retention_ms: Some(config.journal.retention.millis()),
             skip_quiet: true,
         });
+        agent.set_compaction(
+            config
+                .journal
+                .compact_after
+                .zip(config.journal.archive.clone())
+                .map(|(after, dir)| crate::agent::Compaction { after_ms: after.millis(), archive_dir: dir }),
+        );
         for (source, _) in &mut sources {
             source.restore(&observations);
         }

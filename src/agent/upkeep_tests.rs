@@ -3,7 +3,7 @@
 //! nothing new left out of the journal without changing a replay.
 
 use super::*;
-use crate::model::{AlertState, Severity};
+use crate::model::{AlertState, ProblemSet, Severity};
 use crate::sources::fixture;
 use std::path::Path;
 
@@ -310,4 +310,71 @@ fn a_resume_reads_back_only_what_follows_the_snapshot_and_the_sources_get_what_r
     // Alerts that fired before the retention window are still there for the sources to resolve.
     assert_eq!(resumed.observations, expected_set);
     assert!(expected_set.iter().any(|o| matches!(o.kind, ObservationKind::Alert { .. })), "{expected_set:?}");
+}
+
+/// Compaction: once the history store covers them and a bundle holds every one of their
+/// events, old closed problems leave the journal; a problem without a bundle, or closed too
+/// recently, stays; the summaries stay (also through a store rebuild); the journal still
+/// resumes to the same state.
+#[test]
+fn old_closed_problems_whose_bundle_holds_their_events_are_compacted_and_the_rest_stays() {
+    let obs = scenario();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("j.sqlite");
+    let archive = dir.path().join("archive");
+    let mut agent = Agent::new(EngineConfig::default(), Some(Journal::open(&path).unwrap()));
+    agent.set_upkeep(upkeep(2 * MIN, None));
+    let mut events = Vec::new();
+    for o in &obs {
+        agent.feed(o, &mut events).unwrap();
+    }
+    crate::history::store::catch_up(agent.journal_mut().unwrap()).unwrap();
+    let reader = Journal::open_read_only(&path).unwrap();
+    let report =
+        crate::bundle::archive::archive(&reader, &archive, None, &EngineConfig::default(), "j", "t@h").unwrap();
+    let set = ProblemSet::fold(&events);
+    let closed: Vec<ProblemId> = set.problems.values().filter(|p| !p.is_open()).map(|p| p.id).collect();
+    assert!(closed.len() >= 2 && report.written.len() == closed.len(), "{}", report.describe());
+    // The newest closed problem's bundle goes missing: it must stay.
+    let newest_close = closed.iter().map(|id| set.problems[id].updated_at).max().unwrap();
+    let kept_back = *closed.iter().find(|id| set.problems[id].updated_at == newest_close).unwrap();
+    std::fs::remove_file(crate::bundle::archive::archived_path(&archive, kept_back)).unwrap();
+
+    agent.set_compaction(Some(Compaction { after_ms: 1, archive_dir: archive.clone() }));
+    agent.write_snapshot().unwrap();
+    let journal = agent.journal().unwrap();
+    let compacted: Vec<ProblemId> = journal.compacted().unwrap().iter().map(|c| c.problem).collect();
+    let expected: Vec<ProblemId> = closed.iter().copied().filter(|id| *id != kept_back).collect();
+    assert_eq!(compacted, expected);
+    for c in journal.compacted().unwrap() {
+        assert!(journal.events_of(c.problem).unwrap().is_empty());
+        assert_eq!(c.events, events.iter().filter(|e| e.problem == c.problem).count());
+        assert!(c.bundle.ends_with(&format!("{}.faultline", c.problem)));
+    }
+    assert!(!journal.events_of(kept_back).unwrap().is_empty(), "{kept_back} stays");
+    // The summaries stay, also when the store is rebuilt.
+    let rows = |j: &Journal| j.stored_summaries(&compacted).unwrap().len();
+    assert_eq!(rows(journal), compacted.len());
+    agent.journal_mut().unwrap().store_summaries(crate::history::store::FORMAT, 0, &[], true).unwrap();
+    assert_eq!(rows(agent.journal().unwrap()), compacted.len());
+    let state = agent.engine().snapshot().to_json().unwrap();
+    drop(agent);
+
+    // The journal resumes from its newest snapshot to the same state.
+    let resumed = Agent::resume(EngineConfig::default(), Journal::open(&path).unwrap()).unwrap();
+    assert!(resumed.agent.engine().snapshot().to_json().unwrap() == state);
+    let left: Vec<ProblemEvent> = events.iter().filter(|e| !compacted.contains(&e.problem)).cloned().collect();
+    assert_eq!(Journal::open_read_only(&path).unwrap().events_after(0).unwrap(), left);
+
+    // Archived again, but closed more recently than the cut-off: it stays.
+    let mut agent = resumed.agent;
+    let reader = Journal::open_read_only(&path).unwrap();
+    let report =
+        crate::bundle::archive::archive(&reader, &archive, None, &EngineConfig::default(), "j", "t@h").unwrap();
+    assert_eq!(report.written.iter().map(|(id, _)| *id).collect::<Vec<_>>(), vec![kept_back]);
+    let now = agent.engine().data_time().unwrap();
+    agent.set_compaction(Some(Compaction { after_ms: now.since(newest_close) + 1, archive_dir: archive }));
+    agent.write_snapshot().unwrap();
+    assert_eq!(agent.journal().unwrap().compacted().unwrap().len(), compacted.len());
+    assert!(!agent.journal().unwrap().events_of(kept_back).unwrap().is_empty());
 }

@@ -20,17 +20,20 @@ pub fn export(
     source: &str,
     exported_by: &str,
 ) -> Result<Bundle, BundleError> {
-    export_from(Engine::new(config), events, observations, problem, source, exported_by)
+    export_from(Engine::new(config), events, observations, &BTreeSet::new(), problem, source, exported_by)
 }
 
 /// [`export`] from `engine` as a journal's snapshot restored it: `events` are all the
 /// journal's events (those up to the engine's last seq are context, the rest must be re-derived)
 /// and `observations` those journaled after the snapshot. The snapshot must be from before the
 /// problem's window, or the bundle could not start where it should ([`BundleError::Pruned`]).
+/// The events of `compacted` problems are no longer in the journal (see `journal::compact`):
+/// the replay gives them again, and they are taken as re-derived rather than compared.
 pub fn export_from(
     mut engine: Engine,
     events: &[ProblemEvent],
     observations: &[Observation],
+    compacted: &BTreeSet<ProblemId>,
     problem: ProblemId,
     source: &str,
     exported_by: &str,
@@ -66,6 +69,8 @@ pub fn export_from(
     let mut stop = observations.len();
     let diverged =
         |seq: u64| BundleError::Diverged { source_file: source.to_string(), observations: observations.len(), seq };
+    // The next journaled event a produced one must equal.
+    let mut next = 0;
     for (i, o) in observations.iter().enumerate() {
         if start.is_none() && o.at >= window_start {
             // The topology as of the window's start, from what the engine saw up to here.
@@ -80,8 +85,11 @@ pub fn export_from(
         let before = produced.len();
         engine.observe(o, &mut produced);
         // Check as we go: the first event that differs is where the configuration parts ways.
-        if let Some(k) = (before..produced.len()).find(|&k| events.get(k) != Some(&produced[k])) {
-            return Err(diverged(produced[k].seq));
+        for e in produced[before..].iter().filter(|e| !compacted.contains(&e.problem)) {
+            if events.get(next) != Some(e) {
+                return Err(diverged(e.seq));
+            }
+            next += 1;
         }
     }
     let Some((first_obs, first_event, snapshot, topology)) = start else {
@@ -89,7 +97,7 @@ pub fn export_from(
         return Err(diverged(events.first().map_or(0, |e| e.seq)));
     };
     if !produced.iter().any(|e| e.seq == last_of_problem) {
-        return Err(diverged(events.get(produced.len()).map_or(last_of_problem, |e| e.seq)));
+        return Err(diverged(events.get(next).map_or(last_of_problem, |e| e.seq)));
     }
 
     let snapshot_seq = first_event.checked_sub(1).map_or(engine_seq_at_start, |k| produced[k].seq);
@@ -168,11 +176,17 @@ pub struct Loaded {
     events: Vec<ProblemEvent>,
     /// With their ids.
     observations: Vec<(i64, Observation)>,
+    /// Problems whose events were compacted out of the journal.
+    compacted: BTreeSet<ProblemId>,
 }
 
 impl Loaded {
     pub fn read(journal: &Journal) -> Result<Loaded, BundleError> {
-        Ok(Loaded { events: journal.events_after(0)?, observations: journal.observations_after(0)? })
+        Ok(Loaded {
+            events: journal.events_after(0)?,
+            observations: journal.observations_after(0)?,
+            compacted: journal.compacted()?.into_iter().map(|c| c.problem).collect(),
+        })
     }
 
     /// The problems the journal's events fold into.
@@ -195,7 +209,8 @@ impl Loaded {
             observations.iter().filter(|(id, _)| *id > after).map(|(_, o)| o.clone()).collect()
         };
         if first_id <= 1 {
-            return export(events, &feed(0), problem, config, source, exported_by);
+            let engine = Engine::new(config);
+            return export_from(engine, events, &feed(0), &self.compacted, problem, source, exported_by);
         }
         let set = ProblemSet::fold(events);
         let Some(p) = set.problems.get(&problem) else {
@@ -224,7 +239,8 @@ impl Loaded {
                 oldest_usable = meta.at;
                 continue;
             }
-            return export_from(engine, events, &feed(meta.observation), problem, source, exported_by);
+            let observations = feed(meta.observation);
+            return export_from(engine, events, &observations, &self.compacted, problem, source, exported_by);
         }
         Err(BundleError::Pruned {
             source_file: source.to_string(),

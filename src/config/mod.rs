@@ -204,6 +204,12 @@ pub struct JournalSection {
     /// An engine snapshot is written every this much data time (and when the agent stops), so
     /// a resume replays only what followed it.
     pub snapshot_every: HumanDuration,
+    /// The folder `faultline journal archive` writes closed problems' bundles into (relative to
+    /// the config file's directory). Needed by `compact_after`.
+    pub archive: Option<PathBuf>,
+    /// Problems closed longer ago than this whose bundle is in `archive` leave the journal
+    /// (their summary stays for the history); unset: events are kept forever.
+    pub compact_after: Option<HumanDuration>,
 }
 
 impl Default for JournalSection {
@@ -212,6 +218,8 @@ impl Default for JournalSection {
             path: None,
             retention: HumanDuration(7 * 24 * 3_600_000),
             snapshot_every: HumanDuration(10 * 60_000),
+            archive: None,
+            compact_after: None,
         }
     }
 }
@@ -256,6 +264,9 @@ impl Config {
                 }
             };
             if let Some(path) = config.journal.path.as_mut() {
+                relative(path);
+            }
+            if let Some(path) = config.journal.archive.as_mut() {
                 relative(path);
             }
             for t in &mut config.sources.topology {
@@ -385,6 +396,18 @@ impl Config {
         positive("journal.snapshot_every", self.journal.snapshot_every)?;
         if self.journal.path.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
             return Err(("journal.path".into(), "must not be empty (leave it out for the default)".into()));
+        }
+        if let Some(after) = self.journal.compact_after {
+            if self.journal.archive.as_ref().is_none_or(|p| p.as_os_str().is_empty()) {
+                return Err((
+                    "journal.compact_after".into(),
+                    "needs journal.archive: the folder `faultline journal archive` writes the bundles that keep \
+                     compacted problems' events"
+                        .into(),
+                ));
+            }
+            // The engine must have forgotten a problem before its events go: it could reopen it.
+            at_least("journal.compact_after", after, &[("forget_resolved_after", self.engine.forget_resolved_after)])?;
         }
         for (i, a) in self.sources.alertmanager.iter().enumerate() {
             let key = |k: &str| format!("sources.alertmanager[{i}].{k}");
@@ -678,6 +701,18 @@ mod tests {
         assert_eq!(parse("[journal]\nsnapshot_every = \"1h\"\n").unwrap().journal.snapshot_every.millis(), 3_600_000);
         let e = parse("[journal]\nsnapshot_every = \"0s\"\n").unwrap_err().to_string();
         assert!(e.contains("journal.snapshot_every"), "{e}");
+    }
+
+    #[test]
+    fn compaction_needs_an_archive_and_waits_for_the_engine_to_forget() {
+        let j = parse("").unwrap().journal;
+        assert_eq!((j.archive, j.compact_after), (None, None), "events are kept forever by default");
+        let j = parse("[journal]\narchive = \"arch\"\ncompact_after = \"30d\"\n").unwrap().journal;
+        assert_eq!(j.compact_after.map(HumanDuration::millis), Some(30 * 86_400_000));
+        let e = parse("[journal]\ncompact_after = \"30d\"\n").unwrap_err().to_string();
+        assert!(e.contains("journal.compact_after") && e.contains("needs journal.archive"), "{e}");
+        let e = parse("[journal]\narchive = \"a\"\ncompact_after = \"2h\"\n").unwrap_err().to_string();
+        assert!(e.contains("journal.compact_after") && e.contains("engine.forget_resolved_after"), "{e}");
     }
 
     #[test]

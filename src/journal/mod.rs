@@ -52,6 +52,7 @@
 //! row that a viewer cannot parse or would fold differently. Reading a row that does not parse
 //! anyway (an edited file) is an error naming the seq and the file.
 
+mod compact;
 mod error;
 pub mod lock;
 mod packs;
@@ -64,6 +65,7 @@ mod summaries;
 #[cfg(test)]
 mod tests;
 
+pub use compact::Compacted;
 pub use error::JournalError;
 pub use lock::{Holder, WriterHold};
 pub use requests::{QueuedRequest, RequestQueue, RequestState, REQUEST_MAX_AGE_MS};

@@ -199,6 +199,19 @@ const MIGRATIONS: &[&str] = &[
     DROP TABLE snapshots;
     ALTER TABLE snapshots_v9 RENAME TO snapshots;
     ",
+    // Version 10. Problems compacted out of `problem_events` (see `compact.rs`): how many events
+    // they had, their first and last seq, the bundle that holds them, and when (wall clock, ms).
+    // Their summary stays in `problem_summaries`.
+    "
+    CREATE TABLE IF NOT EXISTS compacted (
+        problem   INTEGER PRIMARY KEY,
+        events    INTEGER NOT NULL,
+        first_seq INTEGER NOT NULL,
+        last_seq  INTEGER NOT NULL,
+        bundle    TEXT NOT NULL,
+        at        INTEGER NOT NULL
+    );
+    ",
 ];
 
 /// What an SQLite file holds, read from its header before anything is written to it.

@@ -113,7 +113,9 @@ impl Journal {
         let tx =
             self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sqlite_err(path, &action))?;
         if reset {
-            tx.execute("DELETE FROM problem_summaries", []).map_err(sqlite_err(path, &action))?;
+            // A compacted problem's row cannot be folded again from its events: it stays.
+            tx.execute("DELETE FROM problem_summaries WHERE problem NOT IN (SELECT problem FROM compacted)", [])
+                .map_err(sqlite_err(path, &action))?;
         }
         {
             let mut insert = tx
