@@ -2,7 +2,8 @@
 //! see that memory, per-observation cost, journal size and resume time stay flat over time.
 //!
 //! `cargo run --release --example soak -- [DAYS] [--entities N] [--series N] [--step-s S]
-//! [--snapshot-every-min M] [--retention-h H] [--journal PATH] [--explain] [--phases]`; `touch
+//! [--snapshot-every-min M] [--retention-h H] [--journal PATH] [--explain] [--phases]
+//! [--resume-only [--drop-newest-snapshot]]`; `touch
 //! <journal>.stop` ends a run after the current day (with its resume figure).
 //!
 //! The estate (deterministic, splitmix64 with a fixed seed) is meant to look like production,
@@ -25,6 +26,12 @@
 //! disk (now and its peak, sampled every 10 minutes of data), VmRSS and VmHWM, and the last
 //! snapshot's size and time; then the events of the day by kind (with `--explain`, also which
 //! signals they were about). At the end, the time to resume from the journal.
+//!
+//! `--resume-only` feeds nothing: it times a resume of the journal a run left (e.g. again on a
+//! quieter machine), and a clean stop and resume after it. The resume lines give wall and CPU
+//! time (the machine is shared). With `--drop-newest-snapshot` it first deletes the newest
+//! snapshot (the one the run's clean stop wrote), so the resume is the one after a kill: from
+//! the last hourly snapshot, with the tail since it to read back and replay.
 //!
 //! `--phases` says where the peak comes from: it resets the peak (`/proc/self/clear_refs`)
 //! before each batch and prints, under each day, the highest peak over the day's batches that
@@ -79,6 +86,8 @@ struct Options {
     journal: PathBuf,
     explain: bool,
     phases: bool,
+    resume_only: bool,
+    drop_newest_snapshot: bool,
 }
 
 fn options() -> Result<Options, String> {
@@ -92,6 +101,8 @@ fn options() -> Result<Options, String> {
         journal: std::env::temp_dir().join("faultline-soak.journal"),
         explain: false,
         phases: false,
+        resume_only: false,
+        drop_newest_snapshot: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -106,6 +117,8 @@ fn options() -> Result<Options, String> {
             "--journal" => o.journal = PathBuf::from(value(&a)?),
             "--explain" => o.explain = true,
             "--phases" => o.phases = true,
+            "--resume-only" => o.resume_only = true,
+            "--drop-newest-snapshot" => o.drop_newest_snapshot = true,
             days => o.days = number("DAYS", days.to_string())? as u32,
         }
     }
@@ -490,6 +503,21 @@ impl Tally {
 
 fn main() -> anyhow::Result<()> {
     let o = options().map_err(anyhow::Error::msg)?;
+    let config = EngineConfig::default();
+    if o.resume_only {
+        if o.drop_newest_snapshot {
+            let conn = rusqlite::Connection::open(&o.journal)?;
+            conn.execute("DELETE FROM snapshots WHERE id = (SELECT max(id) FROM snapshots)", [])?;
+        }
+        let (resumed, took) = resume(&o.journal, &config)?;
+        report_resume("of the journal as left", &resumed, took, None);
+        let mut agent = resumed.agent;
+        let last = agent.write_snapshot()?;
+        drop(agent);
+        let (resumed, took) = resume(&o.journal, &config)?;
+        report_resume("after a clean stop", &resumed, took, last);
+        return Ok(());
+    }
     for suffix in ["", "-wal", "-shm", ".lock", ".stop"] {
         let mut p = o.journal.as_os_str().to_owned();
         p.push(suffix);
@@ -497,7 +525,6 @@ fn main() -> anyhow::Result<()> {
     }
     let mut rng = Rng(0x50A4);
     let estate = Estate::new(&o, &mut rng);
-    let config = EngineConfig::default();
     let mut agent = Agent::new(config.clone(), Some(Journal::open(&o.journal)?));
     agent.set_upkeep(Upkeep {
         snapshot_every_ms: Some(o.snapshot_every_ms),
@@ -622,22 +649,24 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn resume(journal: &Path, config: &EngineConfig) -> anyhow::Result<(faultline::agent::Resumed, Duration)> {
-    let started = Instant::now();
+/// A resume of `journal`: the agent and (wall, thread CPU) time.
+fn resume(journal: &Path, config: &EngineConfig) -> anyhow::Result<(faultline::agent::Resumed, (Duration, Duration))> {
+    let (started, cpu) = (Instant::now(), thread_cpu());
     let resumed = Agent::resume(config.clone(), Journal::open(journal)?)?;
-    Ok((resumed, started.elapsed()))
+    Ok((resumed, (started.elapsed(), thread_cpu().saturating_sub(cpu))))
 }
 
 fn report_resume(
     how: &str,
     resumed: &faultline::agent::Resumed,
-    took: Duration,
+    (took, cpu): (Duration, Duration),
     last: Option<faultline::agent::SnapshotWritten>,
 ) {
     println!(
-        "resume {how}: {:.2} s from snapshot {:?} ({:.1} MB), {} events in the journal, {} observations read back, \
-         {} kept for the sources",
+        "resume {how}: {:.2} s ({:.2} s CPU) from snapshot {:?} ({:.1} MB), {} events in the journal, {} observations \
+         read back, {} kept for the sources",
         took.as_secs_f64(),
+        cpu.as_secs_f64(),
         resumed.from_snapshot.as_ref().map(|m| m.id),
         last.map_or(0.0, |s| s.bytes as f64 / 1e6),
         resumed.events.len(),
