@@ -352,6 +352,9 @@ fn old_closed_problems_whose_bundle_holds_their_events_are_compacted_and_the_res
         assert!(c.bundle.ends_with(&format!("{}.faultline", c.problem)));
     }
     assert!(!journal.events_of(kept_back).unwrap().is_empty(), "{kept_back} stays");
+    // The seqs compacted out are no damage.
+    let findings = crate::journal::salvage::scan(&path).unwrap();
+    assert!(findings.is_sound(), "{}", findings.report());
     // The summaries stay, also when the store is rebuilt.
     let rows = |j: &Journal| j.stored_summaries(&compacted).unwrap().len();
     assert_eq!(rows(journal), compacted.len());
