@@ -280,8 +280,9 @@ impl Agent {
             _ => 0,
         };
         self.snapshot_at = at;
-        if let Some(now) = at {
-            self.compact_if_due(now)?;
+        // Best effort: a compaction that fails leaves the events where they are, for the next run.
+        if let Some(Err(e)) = at.map(|now| self.compact_if_due(now)) {
+            tracing::error!(error = %e, "compaction failed; the events stay in the journal");
         }
         let written = SnapshotWritten { id, seq, bytes: len + sources.len(), took, pruned };
         tracing::info!(
