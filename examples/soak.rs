@@ -509,14 +509,7 @@ fn main() -> anyhow::Result<()> {
             let conn = rusqlite::Connection::open(&o.journal)?;
             conn.execute("DELETE FROM snapshots WHERE id = (SELECT max(id) FROM snapshots)", [])?;
         }
-        let (resumed, took) = resume(&o.journal, &config)?;
-        report_resume("of the journal as left", &resumed, took, None);
-        let mut agent = resumed.agent;
-        let last = agent.write_snapshot()?;
-        drop(agent);
-        let (resumed, took) = resume(&o.journal, &config)?;
-        report_resume("after a clean stop", &resumed, took, last);
-        return Ok(());
+        return resume_then_clean_stop(&o.journal, &config, "of the journal as left", None);
     }
     for suffix in ["", "-wal", "-shm", ".lock", ".stop"] {
         let mut p = o.journal.as_os_str().to_owned();
@@ -634,18 +627,30 @@ fn main() -> anyhow::Result<()> {
     // the last one to read back and replay), then a clean stop and a restart from it.
     let last = agent.last_snapshot();
     drop(agent);
-    let (resumed, took) = resume(&o.journal, &config)?;
-    report_resume("after a kill", &resumed, took, last);
-    let mut agent = resumed.agent;
-    let last = agent.write_snapshot()?;
-    drop(agent);
-    let (resumed, took) = resume(&o.journal, &config)?;
-    report_resume("after a clean stop", &resumed, took, last);
+    resume_then_clean_stop(&o.journal, &config, "after a kill", last)?;
     println!(
         "final journal {:.1} MB, peak {:.1} MB",
         journal_bytes(&o.journal) as f64 / 1e6,
         peak_journal as f64 / 1e6
     );
+    Ok(())
+}
+
+/// A resume of `journal` (reported as `how`), then a clean stop (a snapshot) and a resume
+/// from it.
+fn resume_then_clean_stop(
+    journal: &Path,
+    config: &EngineConfig,
+    how: &str,
+    last: Option<faultline::agent::SnapshotWritten>,
+) -> anyhow::Result<()> {
+    let (resumed, took) = resume(journal, config)?;
+    report_resume(how, &resumed, took, last);
+    let mut agent = resumed.agent;
+    let last = agent.write_snapshot()?;
+    drop(agent);
+    let (resumed, took) = resume(journal, config)?;
+    report_resume("after a clean stop", &resumed, took, last);
     Ok(())
 }
 
