@@ -262,7 +262,7 @@ impl Engine {
                 for (at, value) in samples {
                     let verdict = self.detector.sample(id, *at, *value);
                     match verdict.anomaly {
-                        Detection::Anomalous { score, value, baseline } => {
+                        Detection::Anomalous { score, value, baseline, .. } => {
                             let severity = if score >= 0.9 { Severity::Major } else { Severity::Warning };
                             let occurrence = Occurrence {
                                 key: key.clone(),
