@@ -50,7 +50,11 @@
 //! [`AT_ONCE_SCORE`] (near impossible under the series' own history). It lasts while samples
 //! stay out of band, and clears after `clear_after` samples back in band. Its score is the
 //! highest of its samples'. [`anomaly_scores`], what the NAB evaluation scores, is exactly this
-//! signal: a score when an anomaly is raised or its score goes up, 0 otherwise.
+//! signal: a score when an anomaly is raised or its score goes up, 0 otherwise. An anomaly raised
+//! at once on one sample (a record or a near-impossible sample, not a bunch) is *lone* until a
+//! second sample out of band follows: one sample cannot tell a fault from a blip (a GC pause, a
+//! slow scrape), so the engine lets a lone anomaly join a problem but not open one on its own
+//! (see `Engine::fire_lone` in [`crate::engine`]).
 //!
 //! Memory per series, on 64-bit targets (asserted in the tests): [`SERIES_STATE_BYTES`] = 1,504
 //! bytes of state (24 + 168 seasonal offsets as `f32` with a seen and a disagree counter each:
@@ -220,7 +224,11 @@ pub enum Detection {
     /// The series is (still) anomalous: raise or repeat its anomaly. `baseline` is what was
     /// expected at this time (seasonal where a season is in use) and the band around it;
     /// `record`, the record the anomaly set beyond every value its series had, if it did.
-    Anomalous { score: f64, value: f64, baseline: Baseline, record: Option<Record> },
+    /// `lone`: raised at once on this one sample, with nothing else on the series agreeing yet
+    /// (no second sample out of band, no bunch of spikes): evidence, but possibly a blip (a GC
+    /// pause, a slow scrape). The engine lets a lone anomaly join a problem but open one only
+    /// when something else corroborates it; the repeats of the same anomaly are not lone.
+    Anomalous { score: f64, value: f64, baseline: Baseline, record: Option<Record>, lone: bool },
     /// The series' trend reaches its configured `limit` in `eta_ms` milliseconds of data time
     /// (0: already there), within its horizon: raise or repeat the forecast. `score` is 0.5 at
     /// the horizon and 1 at the limit.
@@ -1223,8 +1231,10 @@ impl Detector {
             // own history, and a bunch of spikes (several samples already) need no second one.
             let at_once = record || j.bunched || (j.surprising && j.score >= AT_ONCE_SCORE);
             if s.anomalous_run >= c.min_consecutive || at_once {
+                // This sample alone raised it: nothing else on the series agrees yet.
+                let lone = !s.raised && s.anomalous_run == 1 && !j.bunched;
                 s.raised = true;
-                Detection::Anomalous { score: s.peak, value, baseline: j.baseline, record: s.record }
+                Detection::Anomalous { score: s.peak, value, baseline: j.baseline, record: s.record, lone }
             } else {
                 Detection::Normal
             }
@@ -1834,7 +1844,7 @@ mod tests {
             d.sample(1, t, v);
         }
         match d.sample(1, samples[2000].0, samples[2000].1).anomaly {
-            Detection::Anomalous { score, value, baseline, record: Some(r) } => {
+            Detection::Anomalous { score, value, baseline, record: Some(r), .. } => {
                 assert_eq!((score, value), (scores[2000], 104.0));
                 assert!(r.high && r.previous == highest, "{r:?}");
                 assert_eq!(r.over_ms, 2000 * 5 * MIN);

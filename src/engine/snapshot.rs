@@ -259,11 +259,8 @@ impl Engine {
             .flat_map(|(entity, metrics)| metrics.iter().map(move |(m, id)| (entity, m.as_str(), *id)))
             .collect();
         series.sort_unstable();
-        let mut traffic_before: Vec<(ProblemId, BorrowedBaselines<'_>)> = self
-            .traffic_before
-            .iter()
-            .map(|(p, b)| (*p, b.iter().map(|(k, v)| (k, ExactF64(*v))).collect()))
-            .collect();
+        let mut traffic_before: Vec<(ProblemId, BorrowedBaselines<'_>)> =
+            self.traffic_before.iter().map(|(p, b)| (*p, b.iter().map(|(k, v)| (k, ExactF64(*v))).collect())).collect();
         traffic_before.sort_by_key(|(p, _)| *p);
         EngineSnapshotView {
             format: SNAPSHOT_VERSION,
@@ -366,6 +363,8 @@ impl Engine {
                 return Err(SnapshotError::Inconsistent(format!("traffic baselines of {p} are listed twice")));
             }
         }
+        // Held lone anomalies are the active signals in no problem.
+        let held = state.signals.unplaced();
         Ok(Engine {
             config,
             topology: state.topology,
@@ -385,6 +384,7 @@ impl Engine {
             touched: state.touched,
             touched_kpis: state.touched_kpis,
             impact_due: state.impact_due,
+            held,
         })
     }
 }
