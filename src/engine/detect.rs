@@ -1928,8 +1928,16 @@ mod tests {
             assert_eq!(d.sample(1, at(i * MIN), calm(i)).anomaly, Detection::Normal, "{i}");
         }
         match d.sample(1, at(300 * MIN), 400.0).anomaly {
-            Detection::Anomalous { score, .. } => assert!(score >= AT_ONCE_SCORE, "{score}"),
+            Detection::Anomalous { score, lone, .. } => {
+                assert!(score >= AT_ONCE_SCORE, "{score}");
+                assert!(lone, "nothing else on the series agrees yet");
+            }
             other => panic!("expected an anomaly at once, got {other:?}"),
+        }
+        // A second sample out of band corroborates it: no longer lone.
+        match d.sample(1, at(301 * MIN), 400.0).anomaly {
+            Detection::Anomalous { lone, .. } => assert!(!lone, "a second sample agrees"),
+            other => panic!("expected the anomaly to go on, got {other:?}"),
         }
         // Just out of band (a score between 0.63 and 0.9): not on its own.
         let mut d = Detector::new(DetectConfig::default());
@@ -1943,7 +1951,10 @@ mod tests {
         let v = d.sample(1, at(300 * MIN), level + 4.6 * sigma);
         assert_eq!(v.anomaly, Detection::Normal, "a lone surprise waits for a second sample");
         match d.sample(1, at(301 * MIN), level + 4.6 * sigma).anomaly {
-            Detection::Anomalous { score, .. } => assert!((0.632..AT_ONCE_SCORE).contains(&score), "{score}"),
+            Detection::Anomalous { score, lone, .. } => {
+                assert!((0.632..AT_ONCE_SCORE).contains(&score), "{score}");
+                assert!(!lone, "raised on its second sample");
+            }
             other => panic!("expected an anomaly on the second sample, got {other:?}"),
         }
     }

@@ -839,11 +839,14 @@ fn a_problem_kept_open_by_recurring_spikes_takes_no_new_fault_between_them() {
     assert!(groups.contains(&vec!["alert:service:edge/HighErrorRate".to_string()]), "{groups:?}");
 }
 
+/// A series: entity and metric.
+type Series<'a> = (&'a str, &'a str);
+
 /// A calm estate: `service:shop` runs on `host:h1` and calls `service:pay`; each has two series
 /// wobbling about 100 (±10) every 30 s for 300 samples. Then, at sample 300, `spike` puts one
 /// near-impossible value (400) on each of the series it names, `after` on the sample that follows
 /// on each series it names; every other sample stays calm, for 20 more.
-fn calm_estate(spike: &[(&str, &str)], after: &[(&str, &str)]) -> Feed {
+fn calm_estate(spike: &[Series], after: &[Series]) -> Feed {
     let mut f = Feed::new();
     f.relate("service:shop", RelationKind::RunsOn, "host:h1");
     f.relate("service:shop", RelationKind::Calls, "service:pay");
@@ -893,7 +896,7 @@ fn a_lone_near_impossible_sample_is_a_signal_but_opens_no_problem() {
 #[test]
 fn a_lone_sample_corroborated_opens_a_problem() {
     let shop = ("service:shop", "latency_p99_ms");
-    let cases: [(&[(&str, &str)], &[(&str, &str)]); 4] = [
+    let cases: [(&[Series], &[Series]); 4] = [
         (&[shop], &[shop]),
         (&[shop, ("service:shop", "requests_per_s")], &[]),
         (&[shop], &[("host:h1", "cpu_utilisation_pct")]),
