@@ -194,6 +194,12 @@ impl SignalTable {
         gone
     }
 
+    /// The active signals in no problem: the lone anomalies the engine holds back (every other
+    /// active signal is placed in a problem when it fires).
+    pub fn unplaced(&self) -> BTreeSet<SignalKey> {
+        self.entries.values().filter(|e| e.signal.active && e.problem.is_none()).map(|e| e.signal.key.clone()).collect()
+    }
+
     /// Every signal, in key order.
     pub fn entries(&self) -> impl Iterator<Item = &Entry> {
         self.entries.values()

@@ -37,19 +37,29 @@
 //! `1 - exp(-sqrt(S / S_t))`, with `S_t` that of a lone normal error at `threshold` deviations:
 //! 0.63 at the threshold and, in a calm series, about `1 - exp(-z / threshold)`.
 //!
-//! Beside the band, a scale-free second view: how far a sample sets a record beyond every value
-//! its series had (`novelty`, a fraction of the range). `anomaly_scores` (what the NAB
-//! evaluation scores) takes the higher of the two, at the opening of an episode or when it gets
-//! worse; the raise-and-clear logic of [`Detector::sample`] uses the band only.
+//! Beside the band, a scale-free second view, the *record*: how far a sample goes beyond every
+//! value its series had (`novelty`, a fraction of the range), once the series has been seen for
+//! a day (before, every day's peak hour is a record). A record is news whatever the
+//! distribution of the errors (heavy tails and spikes make a band wide; a new extreme is still
+//! new), and it says so: [`Record`], [`record_text`] ("new high: 12% above the highest value in
+//! 9d"), beside the expected value and band. A sample's score is the higher of the two views.
 //!
 //! A sample scoring at least 0.63 starts an anomaly; it is raised after `min_consecutive` samples
-//! (the first surprising, the rest at least out of band), lasts while samples stay out of band,
-//! and clears after `clear_after` samples back in band. Its score is the highest of its samples'.
+//! (the first surprising, the rest at least out of band), or at once for a record, a bunch of
+//! spikes (the episodes view: several samples agree already) or a score of at least
+//! [`AT_ONCE_SCORE`] (near impossible under the series' own history). It lasts while samples
+//! stay out of band, and clears after `clear_after` samples back in band. Its score is the
+//! highest of its samples'. [`anomaly_scores`], what the NAB evaluation scores, is exactly this
+//! signal: a score when an anomaly is raised or its score goes up, 0 otherwise. An anomaly raised
+//! at once on one sample (a record or a near-impossible sample, not a bunch) is *lone* until a
+//! second sample out of band follows: one sample cannot tell a fault from a blip (a GC pause, a
+//! slow scrape), so the engine lets a lone anomaly join a problem but not open one on its own
+//! (see `Engine::fire_lone` in [`crate::engine`]).
 //!
-//! Memory per series, on 64-bit targets (asserted in the tests): [`SERIES_STATE_BYTES`] = 1,480
+//! Memory per series, on 64-bit targets (asserted in the tests): [`SERIES_STATE_BYTES`] = 1,504
 //! bytes of state (24 + 168 seasonal offsets as `f32` with a seen and a disagree counter each:
-//! 1,152; three candidate levels with their error statistics: 192; the range: 16; the rest:
-//! 120), boxed, plus
+//! 1,152; three candidate levels with their error statistics: 192; the range: 16; the record of
+//! the anomaly under way: 24; the rest: 120), boxed, plus
 //! its slot in the detector's map (about 17 bytes at full load); a series whose metric has a
 //! limit adds [`TREND_STATE_BYTES`] = 536 (its last 32 samples), one with a ceiling
 //! [`SATURATION_STATE_BYTES`] = 40. Every buffer has a fixed size: nothing grows with time or
@@ -212,8 +222,13 @@ pub enum Detection {
     /// Nothing to report.
     Normal,
     /// The series is (still) anomalous: raise or repeat its anomaly. `baseline` is what was
-    /// expected at this time (seasonal where a season is in use) and the band around it.
-    Anomalous { score: f64, value: f64, baseline: Baseline },
+    /// expected at this time (seasonal where a season is in use) and the band around it;
+    /// `record`, the record the anomaly set beyond every value its series had, if it did.
+    /// `lone`: raised at once on this one sample, with nothing else on the series agreeing yet
+    /// (no second sample out of band, no bunch of spikes): evidence, but possibly a blip (a GC
+    /// pause, a slow scrape). The engine lets a lone anomaly join a problem but open one only
+    /// when something else corroborates it; the repeats of the same anomaly are not lone.
+    Anomalous { score: f64, value: f64, baseline: Baseline, record: Option<Record>, lone: bool },
     /// The series' trend reaches its configured `limit` in `eta_ms` milliseconds of data time
     /// (0: already there), within its horizon: raise or repeat the forecast. `score` is 0.5 at
     /// the horizon and 1 at the limit.
@@ -225,6 +240,19 @@ pub enum Detection {
     /// Back in band (or the forecast is beyond the horizon again, or the series is back below
     /// its ceiling): clear.
     Cleared { value: f64 },
+}
+
+/// A new high or low: a sample beyond every value its series had (the record view).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Record {
+    /// A new high (else a new low).
+    pub high: bool,
+    /// The highest (for a new high) or lowest value the series had before.
+    #[serde(with = "exact_f64")]
+    pub previous: f64,
+    /// How long the series had been watched when it set the record, ms of data time.
+    pub over_ms: i64,
 }
 
 /// The judgements of one sample: its deviation from the baseline, (for a metric with a limit)
@@ -290,9 +318,11 @@ const EPISODE_RATE_FLOOR: f64 = -3.0;
 /// A record beyond a series' range by this fraction of the range scores 0.63 ([`novelty`]).
 /// Chosen on the 41 NAB files: 0.005 to 0.05 all score within 3 points of each other.
 const RECORD_SCALE: f64 = 0.01;
-/// An anomaly episode (for [`anomaly_scores`]) ends after this many samples in a row that are
-/// in band and score below one half.
-const EPISODE_QUIET: u32 = 12;
+/// A record scoring at least this (one `RECORD_SCALE` beyond the range) is surprising.
+const RECORD_SURPRISE: f64 = 0.632_120_558_828_557_7;
+/// A surprising sample scoring at least this (the engine's `Major` severity) raises its anomaly
+/// at once; a lesser one waits for `min_consecutive` samples.
+pub const AT_ONCE_SCORE: f64 = 0.9;
 /// Cap of `S = -log10(p)`: beyond 1e-300, all samples are equally impossible.
 const MAX_SURPRISE: f64 = 300.0;
 
@@ -381,6 +411,9 @@ struct SeriesState {
     /// The highest score of the anomaly under way: its score.
     #[serde(with = "exact_f64")]
     peak: f64,
+    /// The record the anomaly under way set, if it set one (for its explanation).
+    #[serde(default)]
+    record: Option<Record>,
     trend: Option<Box<TrendState>>,
     saturation: Option<Box<SaturationState>>,
 }
@@ -427,6 +460,9 @@ struct Judgement {
     score: f64,
     /// Scores at least 0.63: may start an anomaly.
     surprising: bool,
+    /// Surprising for the episodes out of band among the latest samples alone (spikes bunching
+    /// up): several samples agree already.
+    bunched: bool,
     /// At least `threshold` robust deviations out: may continue one.
     out_of_band: bool,
     /// The series had seen `warmup_samples` samples: `baseline` means something.
@@ -434,6 +470,8 @@ struct Judgement {
     /// How far the sample goes beyond every value the series had, in [0, 1): the scale-free
     /// second view ([`novelty`]); 0 inside the range.
     novelty: f64,
+    /// The record this sample set, where it went beyond the series' range.
+    record: Option<Record>,
     baseline: Baseline,
 }
 
@@ -473,6 +511,7 @@ impl SeriesState {
             normal_run: 0,
             raised: false,
             peak: 0.0,
+            record: None,
             trend: None,
             saturation: None,
         }
@@ -534,15 +573,28 @@ impl SeriesState {
         let a = self.season as usize;
         let z = residual[a] / sigma[a];
         let warm = self.n >= c.warmup_samples;
-        let (score, surprising) = if warm { self.surprise(c, z.abs()) } else { (0.0, false) };
+        let (score, surprising, bunched) = if warm { self.surprise(c, z.abs()) } else { (0.0, false, false) };
         let band = c.threshold * sigma[a];
         let baseline = Baseline { expected: predicted[a], lower: predicted[a] - band, upper: predicted[a] + band };
-        let novelty = if warm { novelty(value, self.range_lo, self.range_hi) } else { 0.0 };
+        // A range is known once the series has been seen for as many days as a daily season
+        // needs: before, every day's peak hour above the first day's sets a record.
+        let known = at - self.first_at >= i64::from(c.season_min_cycles) * DAY_MS;
+        // A new extreme within the band at its narrowest (`threshold` floors: a fraction
+        // `min_relative_deviation` of the expected level, or the resolution) is too small to
+        // matter, however narrow the range it leaves: the band calls such a move a rounding
+        // error, and so does the record view.
+        let significant = residual[a].abs() >= c.threshold * floor(predicted[a]);
+        let novelty = if warm && known && significant { novelty(value, self.range_lo, self.range_hi) } else { 0.0 };
+        let record = (novelty > 0.0).then(|| Record {
+            high: value > self.range_hi,
+            previous: if value > self.range_hi { self.range_hi } else { self.range_lo },
+            over_ms: at - self.first_at,
+        });
         // NaN (a snapshot from before the range was kept) loses to any number: learned again.
         self.range_hi = self.range_hi.max(value);
         self.range_lo = self.range_lo.min(value);
         let out_of_band = warm && z.abs() >= c.threshold;
-        let judgement = Judgement { score, surprising, out_of_band, warm, novelty, baseline };
+        let judgement = Judgement { score, surprising, bunched, out_of_band, warm, novelty, record, baseline };
         // The resolution (the series' quantisation step) is learned from steps into samples in
         // band only: a jump out of a flat series is not its quantisation, and would otherwise
         // hide the rest of the anomaly under a floor of its own size.
@@ -717,7 +769,7 @@ impl SeriesState {
     /// - the episodes out of band (runs, each counted once) among the latest 16 samples, under a
     ///   binomial at that rate (at least 1/1000, as errors are rarely normal): spikes that
     ///   bunch up are news even where lone spikes are not.
-    fn surprise(&mut self, c: &DetectConfig, z: f64) -> (f64, bool) {
+    fn surprise(&mut self, c: &DetectConfig, z: f64) -> (f64, bool, bool) {
         let s_threshold = -log10_tail(c.threshold);
         let gauss = log10_tail(z);
         let (mut single, mut episodes) = (gauss, 0.0f64);
@@ -749,7 +801,8 @@ impl SeriesState {
         }
         let s = (-single.min(episodes)).clamp(0.0, MAX_SURPRISE);
         let score = 1.0 - (-(s / s_threshold).sqrt()).exp();
-        (score, s >= s_threshold && z >= c.threshold)
+        let out = z >= c.threshold;
+        (score, s >= s_threshold && out, -episodes >= s_threshold && out)
     }
 }
 
@@ -949,6 +1002,26 @@ pub fn saturation_text(metric: &str, value: f64, threshold: f64, lasted_ms: i64,
     format!("{metric} at {value} for {} (saturated at ≥ {threshold}{expected})", span_text(lasted_ms))
 }
 
+/// What a record anomaly says beside its expected value and band, e.g. `new high: 12% above the
+/// highest value in 9d`: which side, how far beyond the previous extreme (a percentage of it
+/// where it is not 0 and on the same side of 0, else the difference), and over how much data
+/// time the series had been seen.
+pub fn record_text(value: f64, record: &Record) -> String {
+    let (what, side, extreme) = if record.high { ("high", "above", "highest") } else { ("low", "below", "lowest") };
+    let excess = (value - record.previous).abs();
+    let by = if record.previous != 0.0 && value.signum() == record.previous.signum() {
+        let p = 100.0 * excess / record.previous.abs();
+        if p >= 10.0 {
+            format!("{p:.0}%")
+        } else {
+            format!("{p:.1}%")
+        }
+    } else {
+        format!("{excess:.3}").trim_end_matches('0').trim_end_matches('.').to_string()
+    };
+    format!("new {what}: {by} {side} the {extreme} value in {}", span_text(record.over_ms))
+}
+
 /// A span of data time for a name: seconds below a minute (`45s`), whole minutes below two
 /// hours (`4m`), then hours (`5h`), then days (`3d`).
 pub fn span_text(ms: i64) -> String {
@@ -1137,14 +1210,31 @@ impl Detector {
         let Some((j, s)) = judge(&mut self.series, (&self.limits, &self.saturations), c, series, at, value) else {
             return Verdict::NORMAL;
         };
+        // The higher of the two views; a record is surprising as such.
+        let score = j.score.max(j.novelty);
+        let record = j.novelty >= RECORD_SURPRISE;
+        let surprising = j.surprising || record;
         let continuing = (s.raised || s.anomalous_run > 0) && j.out_of_band;
-        let anomaly = if j.surprising || continuing {
-            s.peak = if s.anomalous_run == 0 && !s.raised { j.score } else { s.peak.max(j.score) };
+        let anomaly = if surprising || continuing {
+            if s.anomalous_run == 0 && !s.raised {
+                s.peak = score;
+                s.record = None;
+            } else {
+                s.peak = s.peak.max(score);
+            }
+            if record {
+                s.record = j.record;
+            }
             s.anomalous_run += 1;
             s.normal_run = 0;
-            if s.anomalous_run >= c.min_consecutive {
+            // A record (a fact, not a probability), a sample near impossible under the series'
+            // own history, and a bunch of spikes (several samples already) need no second one.
+            let at_once = record || j.bunched || (j.surprising && j.score >= AT_ONCE_SCORE);
+            if s.anomalous_run >= c.min_consecutive || at_once {
+                // This sample alone raised it: nothing else on the series agrees yet.
+                let lone = !s.raised && s.anomalous_run == 1 && !j.bunched;
                 s.raised = true;
-                Detection::Anomalous { score: s.peak, value, baseline: j.baseline }
+                Detection::Anomalous { score: s.peak, value, baseline: j.baseline, record: s.record, lone }
             } else {
                 Detection::Normal
             }
@@ -1216,42 +1306,44 @@ fn judge<'a>(
                 s.saturation = Some(Box::new(SaturationState::new(&c.saturation[i])));
             }
             let baseline = Baseline { expected: value, lower: value, upper: value };
-            let j =
-                Judgement { score: 0.0, surprising: false, out_of_band: false, warm: false, novelty: 0.0, baseline };
+            let j = Judgement {
+                score: 0.0,
+                surprising: false,
+                bunched: false,
+                out_of_band: false,
+                warm: false,
+                novelty: 0.0,
+                record: None,
+                baseline,
+            };
             Some((j, &mut **e.insert(Box::new(s))))
         }
     }
 }
 
 /// One anomaly score in [0, 1] per sample of one series, played in order through a fresh
-/// detector: causal (a score never depends on later samples). What `faultline eval anomalies`
-/// scores.
-///
-/// Each sample's score is the higher of two views: the baseline's (how improbable its distance
-/// from the expected value is) and the range's ([`novelty`]: how far it sets a record). As an
-/// operator sees one signal per anomaly, with its severity raised when it gets worse, a sample
-/// scores only when it opens an episode or goes above the episode's highest score so far; the
-/// others score 0. An episode ends after [`EPISODE_QUIET`] samples in band scoring below one
-/// half. 0 while warming up and for ignored samples.
+/// [`Detector`]: causal (a score never depends on later samples). What `faultline eval anomalies`
+/// scores: exactly the engine's signal. A sample scores when the engine raises an anomaly on it
+/// (its score) or raises the score of the anomaly under way (the new score: an operator sees one
+/// signal whose severity goes up); every other sample scores 0, including those that repeat a
+/// raised anomaly and those of a lone surprise that was never raised (`min_consecutive`).
 pub fn anomaly_scores(samples: &[(Timestamp, f64)], config: &DetectConfig) -> Vec<f64> {
-    let (mut all, none) = (HashMap::new(), HashMap::new());
-    let (mut peak, mut quiet) = (0.0f64, 0u32);
+    let mut detector = Detector::new(config.clone());
+    // The score of the anomaly raised now (0: none).
+    let mut shown = 0.0f64;
     samples
         .iter()
-        .map(|&(at, value)| {
-            let Some((j, _)) = judge(&mut all, (&none, &none), config, 0, at, value) else { return 0.0 };
-            let score = j.score.max(j.novelty);
-            let news = if score > peak { score } else { 0.0 };
-            if j.out_of_band || score >= 0.5 {
-                quiet = 0;
-                peak = peak.max(score);
-            } else {
-                quiet += 1;
-                if quiet >= EPISODE_QUIET {
-                    peak = 0.0;
-                }
+        .map(|&(at, value)| match detector.sample(0, at, value).anomaly {
+            Detection::Anomalous { score, .. } => {
+                let news = if score > shown { score } else { 0.0 };
+                shown = shown.max(score);
+                news
             }
-            news
+            Detection::Cleared { .. } => {
+                shown = 0.0;
+                0.0
+            }
+            _ => 0.0,
         })
         .collect()
 }
@@ -1282,7 +1374,7 @@ mod tests {
         // The figures the module documentation states.
         assert_eq!(SERIES_STATE_BYTES, std::mem::size_of::<SeriesState>());
         if cfg!(target_pointer_width = "64") {
-            assert_eq!(SERIES_STATE_BYTES, 1480);
+            assert_eq!(SERIES_STATE_BYTES, 1504);
             assert_eq!(TREND_STATE_BYTES, 536);
             assert_eq!(SATURATION_STATE_BYTES, 40);
         }
@@ -1314,8 +1406,8 @@ mod tests {
         for k in 0..200 {
             assert_eq!(next(&mut d, 0.30 + 0.03 * wobble(k)).anomaly, Detection::Normal, "sample {k}");
         }
-        assert_eq!(next(&mut d, 0.97).anomaly, Detection::Normal, "one sample is not enough");
-        match next(&mut d, 0.98).anomaly {
+        // Near impossible (a score above 0.9): raised on its first sample.
+        match next(&mut d, 0.97).anomaly {
             Detection::Anomalous { score, baseline, .. } => {
                 assert!(score > 0.9, "{score}");
                 assert!((baseline.expected - 0.30).abs() < 0.02, "{baseline:?}");
@@ -1420,7 +1512,7 @@ mod tests {
                 other => panic!("{other:?}"),
             }
         }
-        assert_eq!(raised_at, Some(201), "raised on the second sample of the shift");
+        assert_eq!(raised_at, Some(200), "30 deviations out: raised on the first sample of the shift");
         let cleared = cleared_at.expect("the new level became the baseline");
         // `shift_after` is one hour: 120 samples at 30 s, then `clear_after`.
         assert!((320..=330).contains(&cleared), "cleared at {cleared}");
@@ -1744,6 +1836,127 @@ mod tests {
         assert!(scores[2000] > 0.9, "the first record is news: {}", scores[2000]);
         // The climb goes on: each sample higher, but no worse a score than the first: silent.
         assert!(scores[2001..].iter().all(|&s| s == 0.0), "{:?}", &scores[2000..]);
+        // The engine raises it on its first sample, says what the record is, and still gives the
+        // band it was judged by.
+        let mut d = Detector::new(DetectConfig::default());
+        let highest = samples[..2000].iter().map(|s| s.1).fold(f64::MIN, f64::max);
+        for &(t, v) in &samples[..2000] {
+            d.sample(1, t, v);
+        }
+        match d.sample(1, samples[2000].0, samples[2000].1).anomaly {
+            Detection::Anomalous { score, value, baseline, record: Some(r), .. } => {
+                assert_eq!((score, value), (scores[2000], 104.0));
+                assert!(r.high && r.previous == highest, "{r:?}");
+                assert_eq!(r.over_ms, 2000 * 5 * MIN);
+                assert!(baseline.lower < baseline.expected && baseline.expected < baseline.upper, "{baseline:?}");
+                let by = 100.0 * (104.0 - highest) / highest;
+                let text = format!("new high: {by:.1}% above the highest value in 6d");
+                assert_eq!(record_text(value, &r), text);
+            }
+            other => panic!("expected a record anomaly, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_record_needs_the_days_a_season_needs_and_says_how_far_it_went() {
+        // Every 5 minutes, a daily swing between 10 and 20 with a spike at noon that is higher
+        // each day (20, 22, 24): each day's spike is a record of the days seen so far.
+        let c = DetectConfig::default();
+        let per_day = DAY_MS / (5 * MIN);
+        let value = |i: i64| {
+            let phase = (i % per_day) as f64 / per_day as f64;
+            let noon = i % per_day == per_day / 2;
+            if noon {
+                20.0 + 2.0 * (i / per_day) as f64
+            } else {
+                10.0 + 9.0 * (std::f64::consts::PI * phase).sin() + 0.1 * wobble(i)
+            }
+        };
+        let known = i64::from(c.season_min_cycles) * per_day;
+        let mut d = Detector::new(c);
+        let mut records = 0;
+        for i in 0..known + per_day {
+            if let Detection::Anomalous { record: Some(r), .. } = d.sample(1, at(i * 5 * MIN), value(i)).anomaly {
+                assert!(i >= known, "{i}: a record before the series was known for two days: {r:?}");
+                records += 1;
+            }
+        }
+        assert!(records > 0, "the third day's spike is a record");
+        let r = Record { high: false, previous: 20.0, over_ms: 3 * HOUR_MS };
+        assert_eq!(record_text(15.0, &r), "new low: 25% below the lowest value in 3h");
+        let r = Record { high: true, previous: 0.0, over_ms: 3 * DAY_MS };
+        assert_eq!(record_text(0.25, &r), "new high: 0.25 above the highest value in 3d");
+        let r = Record { high: true, previous: 200.0, over_ms: 90 * MIN };
+        assert_eq!(record_text(203.0, &r), "new high: 1.5% above the highest value in 90m");
+    }
+
+    #[test]
+    fn a_record_too_small_against_the_level_is_no_news() {
+        // A latency of about 44.4 µs that stays within ±2 µs for three days (the PetShop client
+        // that set a record 1 µs beyond its highest value, 7.6% above its level).
+        let c = DetectConfig::default();
+        let level = 44.4e-6;
+        let calm = |i: i64| level + 2e-6 * wobble(i);
+        let feed = |d: &mut Detector| {
+            for i in 0..3 * DAY_MS / (5 * MIN) {
+                d.sample(1, at(i * 5 * MIN), calm(i));
+            }
+        };
+        let next = 3 * DAY_MS;
+        let mut d = Detector::new(c.clone());
+        feed(&mut d);
+        let highest = d.series[&1].range_hi;
+        let small = level * (1.0 + 0.9 * c.threshold * c.min_relative_deviation);
+        assert!(small > highest, "a new high: {small} > {highest}");
+        assert_eq!(d.sample(1, at(next), small).anomaly, Detection::Normal, "within the band's narrowest width");
+        // Beyond that width, the same kind of new high is a record, raised at once.
+        let mut d = Detector::new(c.clone());
+        feed(&mut d);
+        let large = level * (1.0 + 1.5 * c.threshold * c.min_relative_deviation);
+        match d.sample(1, at(next), large).anomaly {
+            Detection::Anomalous { record: Some(r), .. } => assert!(r.high && r.previous == highest, "{r:?}"),
+            other => panic!("expected a record, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_near_impossible_sample_is_raised_at_once_a_merely_surprising_one_waits() {
+        let calm = |i: i64| 100.0 + 10.0 * wobble(i);
+        // Far out (score above 0.9): raised on its own sample.
+        let mut d = Detector::new(DetectConfig::default());
+        for i in 0..300 {
+            assert_eq!(d.sample(1, at(i * MIN), calm(i)).anomaly, Detection::Normal, "{i}");
+        }
+        match d.sample(1, at(300 * MIN), 400.0).anomaly {
+            Detection::Anomalous { score, lone, .. } => {
+                assert!(score >= AT_ONCE_SCORE, "{score}");
+                assert!(lone, "nothing else on the series agrees yet");
+            }
+            other => panic!("expected an anomaly at once, got {other:?}"),
+        }
+        // A second sample out of band corroborates it: no longer lone.
+        match d.sample(1, at(301 * MIN), 400.0).anomaly {
+            Detection::Anomalous { lone, .. } => assert!(!lone, "a second sample agrees"),
+            other => panic!("expected the anomaly to go on, got {other:?}"),
+        }
+        // Just out of band (a score between 0.63 and 0.9): not on its own.
+        let mut d = Detector::new(DetectConfig::default());
+        for i in 0..300 {
+            d.sample(1, at(i * MIN), calm(i));
+        }
+        // The band's half-width over `threshold`, as the detector widens it while young.
+        let s = &d.series[&1];
+        let sigma = s.models[0].err * MAD_TO_SIGMA * (1.0 + YOUNG_SAMPLES / f64::from(s.n)).sqrt();
+        let level = s.models[0].level;
+        let v = d.sample(1, at(300 * MIN), level + 4.6 * sigma);
+        assert_eq!(v.anomaly, Detection::Normal, "a lone surprise waits for a second sample");
+        match d.sample(1, at(301 * MIN), level + 4.6 * sigma).anomaly {
+            Detection::Anomalous { score, lone, .. } => {
+                assert!((0.632..AT_ONCE_SCORE).contains(&score), "{score}");
+                assert!(!lone, "raised on its second sample");
+            }
+            other => panic!("expected an anomaly on the second sample, got {other:?}"),
+        }
     }
 
     #[test]

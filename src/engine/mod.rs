@@ -126,6 +126,9 @@ pub struct Engine {
     touched_kpis: bool,
     /// Open problems whose traffic may have moved during the current observation.
     impact_due: BTreeSet<ProblemId>,
+    /// Lone anomalies held back (see [`Engine::fire_lone`]): active signals in no problem. Not
+    /// in snapshots: restored from the signals, as no other active signal is in no problem.
+    held: BTreeSet<SignalKey>,
 }
 
 /// How often, in data time, the engine forgets old problems and retires what vanished: on the
@@ -174,6 +177,7 @@ impl Engine {
             touched: BTreeSet::new(),
             touched_kpis: false,
             impact_due: BTreeSet::new(),
+            held: BTreeSet::new(),
         }
     }
 
@@ -262,7 +266,7 @@ impl Engine {
                 for (at, value) in samples {
                     let verdict = self.detector.sample(id, *at, *value);
                     match verdict.anomaly {
-                        Detection::Anomalous { score, value, baseline } => {
+                        Detection::Anomalous { score, value, baseline, lone, .. } => {
                             let severity = if score >= 0.9 { Severity::Major } else { Severity::Warning };
                             let occurrence = Occurrence {
                                 key: key.clone(),
@@ -277,7 +281,11 @@ impl Engine {
                                 baseline: Some(baseline),
                                 labels: None,
                             };
-                            self.fire(occurrence, out);
+                            if lone {
+                                self.fire_lone(occurrence, out);
+                            } else {
+                                self.fire(occurrence, out);
+                            }
                         }
                         Detection::Cleared { .. } => self.clear(&key, *at, out),
                         _ => {}
@@ -511,10 +519,104 @@ impl Engine {
         }
     }
 
+    /// A signal fired: dedup counts it, then it is placed in its problem ([`Engine::place`]).
     fn fire(&mut self, o: Occurrence<'_>, out: &mut Vec<ProblemEvent>) {
         let key = o.key.clone();
         let at = o.at;
         let change = self.signals.fire(o);
+        self.place(key, change, at, out);
+    }
+
+    /// A *lone* anomaly: raised at once on one sample, nothing else on its series agreeing yet
+    /// ([`Detection::Anomalous`]). One sample cannot tell a fault from a blip (a GC pause, a slow
+    /// scrape), and a blip must not page anyone, so it may go where the signal would go anyway
+    /// but not open a problem on its own. It is placed like any signal when something
+    /// corroborates it (see [`Engine::corroborated`]); else it is recorded as a signal but held:
+    /// no event. A held signal is placed as soon as a second sample out of band follows on its
+    /// series (the detector no longer calls it lone) or another signal fires on its entity or a
+    /// direct neighbour ([`Engine::release_near`]); a blip that nothing corroborates clears
+    /// quietly.
+    fn fire_lone(&mut self, o: Occurrence<'_>, out: &mut Vec<ProblemEvent>) {
+        let key = o.key.clone();
+        let at = o.at;
+        let change = self.signals.fire(o);
+        // The smart filter first: a marked signal never opens an incident, it is placed in the
+        // background like any.
+        self.mark(&key, at, out);
+        if self.corroborated(&key, at) {
+            self.place(key, change, at, out);
+        } else {
+            self.held.insert(key);
+        }
+    }
+
+    /// Whether lone signal `key` has company: it is marked (it goes to the background problem),
+    /// its problem is open, the cookbook rule would have it join an open problem (it opens
+    /// none), or another held signal fires on its entity or a direct neighbour.
+    fn corroborated(&mut self, key: &SignalKey, at: Timestamp) -> bool {
+        let Some(entry) = self.signals.get(key) else { return true };
+        if entry.signal.mark.is_some()
+            || entry.problem.is_some_and(|p| self.problems.get(p).is_some_and(|s| s.is_open()))
+        {
+            return true;
+        }
+        let s = &entry.signal;
+        let (entity, kind, name, since) = (s.entity.clone(), s.kind, s.name.clone(), s.first_seen);
+        let window = self.config.correlation_window_ms;
+        let hops = self.config.topology_hops;
+        let mut matches = self.problems.matching(&entity, kind, &name, at, window, &mut self.topology, hops);
+        matches.retain(|p| self.may_join(*p, &entity, since));
+        !matches.is_empty() || self.held_near(&entity).iter().any(|k| k != key)
+    }
+
+    /// The held signals on `entity` or a direct neighbour (a call or a *runs on* edge either
+    /// way), oldest first.
+    fn held_near(&self, entity: &EntityId) -> Vec<SignalKey> {
+        if self.held.is_empty() {
+            return Vec::new();
+        }
+        let mut near: BTreeSet<&EntityId> = BTreeSet::from([entity]);
+        if let Some(n) = self.topology.node(entity) {
+            let edges = self.topology.dependencies(n).into_iter().chain(self.topology.dependents(n));
+            near.extend(edges.map(|(_, m)| self.topology.id_of(m)));
+        }
+        let mut found: Vec<(Timestamp, SignalKey)> = self
+            .held
+            .iter()
+            .filter_map(|k| self.signals.get(k))
+            .filter(|e| near.contains(&e.signal.entity))
+            .map(|e| (e.signal.first_seen, e.signal.key.clone()))
+            .collect();
+        found.sort();
+        found.into_iter().map(|(_, k)| k).collect()
+    }
+
+    /// A signal fired on `entity` and was placed: the held signals near it are corroborated, and
+    /// placed too (oldest first), where the cookbook rule puts them: with it, as a rule.
+    fn release_near(&mut self, entity: &EntityId, at: Timestamp, out: &mut Vec<ProblemEvent>) {
+        for key in self.held_near(entity) {
+            self.held.remove(&key);
+            if let Some(signal) = self.signals.get(&key).map(|e| e.signal.clone()) {
+                let onset = signal.first_seen;
+                self.correlate(signal, onset, None, at, out);
+            }
+        }
+    }
+
+    /// Places signal `key`, just fired with `change`, in its problem, then (unless the smart
+    /// filter marked it) the held signals it corroborates: after it, so that they join it.
+    fn place(&mut self, key: SignalKey, change: Change, at: Timestamp, out: &mut Vec<ProblemEvent>) {
+        self.held.remove(&key);
+        self.place_one(key.clone(), change, at, out);
+        if let Some(entry) = self.signals.get(&key).filter(|e| e.signal.mark.is_none()) {
+            let entity = entry.signal.entity.clone();
+            self.release_near(&entity, at, out);
+        }
+    }
+
+    /// Places signal `key`, just fired with `change`, in its problem: its open one, its resolved
+    /// one again, or those the cookbook rule finds ([`Engine::correlate`]).
+    fn place_one(&mut self, key: SignalKey, change: Change, at: Timestamp, out: &mut Vec<ProblemEvent>) {
         let solid_since = self.unmark_if_solid(&key, at);
         self.mark(&key, at, out);
         let Some(entry) = self.signals.get(&key) else { return };
@@ -676,6 +778,8 @@ impl Engine {
         if self.signals.clear(key, at) != Change::Cleared {
             return;
         }
+        // A held blip that nothing corroborated expires quietly.
+        self.held.remove(key);
         let Some(entry) = self.signals.get(key) else { return };
         let signal = entry.signal.clone();
         if let Some(p) = entry.problem {

@@ -49,6 +49,10 @@ const W_EARLY: f64 = 0.25;
 const W_STRENGTH: f64 = 0.25;
 /// Earliness halves about every 3.5 minutes after onset (e-folding time of 5 minutes).
 const EARLY_FOLD_MS: f64 = 300_000.0;
+/// Anomalous samples that confirm an anomaly (the detector's default `min_consecutive`).
+const CONFIRMED_SAMPLES: u64 = 2;
+/// Weight of an unconfirmed anomaly's score in a candidate's strength (see [`confirmed`]).
+const UNCONFIRMED_WEIGHT: f64 = 0.5;
 /// Candidates kept in a ranking.
 const MAX_CANDIDATES: usize = 10;
 /// Along *calls*, a dependency's deviation on a quantity must be at least this fraction of the
@@ -283,7 +287,7 @@ pub fn rank_timed<'s>(
         affected[id]
             .iter()
             .filter(|o| family(o) != Some(Family::Traffic))
-            .any(|o| !below.iter().any(|(dep, by_calls)| accounts_for(&timely(dep, o), o, *by_calls)))
+            .any(|o| !below.iter().any(|(dep, by_calls)| accounts_for(&timely(dep, o), o, &affected[id], *by_calls)))
     };
     let mut roots: Vec<&EntityId> = affected.keys().copied().filter(|id| unexplained(id)).collect();
     if roots.is_empty() {
@@ -300,7 +304,7 @@ pub fn rank_timed<'s>(
                 b.score.total_cmp(&a.score).then(a.first_seen.cmp(&b.first_seen)).then(a.key.cmp(&b.key))
             });
             let strongest = ordered[0];
-            let strength = strongest.score.clamp(0.0, 1.0);
+            let strength = ordered.iter().map(|s| confirmed(s)).fold(0.0f64, f64::max).clamp(0.0, 1.0);
             let first_breach = own.iter().map(|s| s.first_seen).min().unwrap_or(onset);
             let node = nodes.get(id).copied();
             // Who reaches this candidate going down and whose trouble it accounts for: the
@@ -317,7 +321,9 @@ pub fn rank_timed<'s>(
                     let by_calls = calls_only(walk, target);
                     let mut troubles =
                         affected[*other].iter().filter(|o| family(o) != Some(Family::Traffic)).peekable();
-                    if troubles.peek().is_none() || !troubles.all(|o| accounts_for(&timely(own, o), o, by_calls)) {
+                    if troubles.peek().is_none()
+                        || !troubles.all(|o| accounts_for(&timely(own, o), o, &affected[*other], by_calls))
+                    {
                         continue;
                     }
                     explains += 1;
@@ -364,6 +370,18 @@ pub fn rank_timed<'s>(
     });
     candidates.truncate(MAX_CANDIDATES);
     candidates
+}
+
+/// A signal's score as evidence of a root cause: an anomaly seen on one sample only (raised at
+/// once, as a record or a near-impossible value, and never seen again) counts half, as a
+/// sustained anomaly needs a second sample to be raised: one surprising sample is not yet
+/// as strong evidence as trouble that lasted.
+fn confirmed(s: &Signal) -> f64 {
+    if s.kind == SignalKind::Anomaly && s.count < CONFIRMED_SAMPLES {
+        s.score * UNCONFIRMED_WEIGHT
+    } else {
+        s.score
+    }
 }
 
 /// The walk down from `start` (what it runs on and calls, `max_depth` hops at most) along which
@@ -465,28 +483,50 @@ fn quantity(name: &str) -> String {
 }
 
 /// True when the trouble of a dependency (its trouble signals `dep`) can account for one trouble
-/// signal `own` of a dependent. Down the vertical stack (`by_calls` false: one name may mean
-/// another scale there, such as a process's and its host's CPU) any trouble below counts. Along
-/// *calls*, trouble propagates up in kind: a slow dependency makes its callers slow, a failing
-/// one makes them fail. So a latency or error signal is accounted for by trouble of the same
-/// [`Family`] below, and, on the same quantity (see [`quantity`]), only by a deviation at least [`ACCOUNT_FRACTION`]
-/// of its own (latencies add up along calls: a database 2 ms slower does not explain a service
-/// 500 ms slower); resource trouble, alerts and log bursts below account for anything, and any
-/// trouble below accounts for resource, traffic or unknown trouble, as the fault tree always had it.
-fn accounts_for(dep: &[&Signal], own: &Signal, by_calls: bool) -> bool {
+/// signal `own` of a dependent whose trouble signals are `own_all`. Down the vertical stack
+/// (`by_calls` false: one name may mean another scale there, such as a process's and its host's
+/// CPU) any trouble below counts. Along *calls*, trouble propagates up in kind: a slow dependency
+/// makes its callers slow, a failing one makes them fail. So a latency or error signal is
+/// accounted for by trouble of the same [`Family`] below, and, on the same quantity (see
+/// [`quantity`]), only by a deviation at least [`ACCOUNT_FRACTION`] of the dependent's (latencies
+/// add up along calls: a database 2 ms slower does not explain a service 500 ms slower). The
+/// dependent's deviation is its signal's, at most the median over the quantity's statistics in
+/// trouble ([`quantity_deviation`]): one tail statistic far beyond the others (at low traffic,
+/// one slow request is the p99) does not make the dependent too slow for a dependency that
+/// moved as much as its other statistics did. Resource trouble, alerts and log bursts below
+/// account for anything, and any trouble below accounts for resource, traffic or unknown
+/// trouble, as the fault tree always had it.
+fn accounts_for(dep: &[&Signal], own: &Signal, own_all: &[&Signal], by_calls: bool) -> bool {
     if !by_calls {
         return !dep.is_empty();
     }
     let fo = family(own);
+    let q = quantity(&own.name);
+    // How far the dependent moved on this quantity: this statistic's deviation, but no more
+    // than the quantity's median over its statistics in trouble.
+    let size = deviation(own).unwrap_or(0.0).min(quantity_deviation(own_all, &q));
     dep.iter().any(|d| match (fo, family(d)) {
         (Some(Family::Traffic), _) | (_, Some(Family::Traffic)) => false,
         (None | Some(Family::Other), _) | (_, None | Some(Family::Other)) => true,
         (Some(a), Some(b)) => {
             (a == b || (a, b) == (Family::Latency, Family::Errors))
-                && (quantity(&d.name) != quantity(&own.name)
-                    || deviation(d).unwrap_or(0.0) >= ACCOUNT_FRACTION * deviation(own).unwrap_or(0.0))
+                && (quantity(&d.name) != q || deviation(d).unwrap_or(0.0) >= ACCOUNT_FRACTION * size)
         }
     })
+}
+
+/// How far an entity moved on one quantity: the median deviation of its metric signals on that
+/// quantity (`latency_average`, `latency_p50`, `latency_p99` are all `latency`), 0 if none.
+/// The statistics of a quantity move together when the quantity moves; the median is not
+/// swayed by one of them alone.
+fn quantity_deviation(signals: &[&Signal], q: &str) -> f64 {
+    let mut d: Vec<f64> = signals.iter().filter(|s| quantity(&s.name) == q).filter_map(|s| deviation(s)).collect();
+    d.sort_by(f64::total_cmp);
+    match d.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => d[n / 2],
+        n => (d[n / 2 - 1] + d[n / 2]) / 2.0,
+    }
 }
 
 /// Sort key for evidence paths of equal length: the entity ids along them.
@@ -743,6 +783,28 @@ mod tests {
         assert!(c[0].score > c[1].score);
     }
 
+    #[test]
+    fn one_surprising_sample_is_weaker_evidence_than_trouble_that_lasted() {
+        use RelationKind::*;
+        // Two independent roots that explain as much: database:x broke a minute earlier, on one
+        // sample never seen again (raised at once); database:y lasted three samples.
+        let t = topo(&[("service:a", Calls, "database:x"), ("service:b", Calls, "database:y")]);
+        let mut lasted = sig("database:y", "cpu", SignalKind::Anomaly, 1.0, 60_000);
+        lasted.count = 3;
+        let mut a = sig("service:a", "cpu", SignalKind::Anomaly, 1.0, 60_000);
+        a.count = 3;
+        let mut b = sig("service:b", "cpu", SignalKind::Anomaly, 1.0, 60_000);
+        b.count = 3;
+        let s = [a, b, sig("database:x", "cpu", SignalKind::Anomaly, 1.0, 0), lasted];
+        let refs: Vec<&Signal> = s.iter().collect();
+        let c = rank(&refs, &t, 6, 20);
+        let ids: Vec<&str> = c.iter().map(|c| c.entity.as_str()).collect();
+        assert_eq!(ids, ["database:y", "database:x"], "{c:?}");
+        assert_eq!((c[0].explains, c[1].explains), (2, 2));
+        assert_eq!((c[0].strength, c[1].strength), (1.0, 0.5));
+        assert!(c[1].first_breach < c[0].first_breach);
+    }
+
     fn metric_sig(entity: &str, name: &str, first: i64, value: f64, expected: f64) -> Signal {
         let mut s = sig(entity, name, SignalKind::Anomaly, 0.95, first);
         s.value = Some(value);
@@ -816,6 +878,44 @@ mod tests {
         let c = rank(&refs, &t, 6, 20);
         assert_eq!(c.len(), 1);
         assert_eq!(c[0].entity, EntityId::new("host:db-1"));
+    }
+
+    #[test]
+    fn one_tail_statistic_far_beyond_the_rest_does_not_hide_the_dependency_that_moved_as_much() {
+        use RelationKind::*;
+        let t = topo(&[("service:gateway", Calls, "service:lambda"), ("service:lambda", Calls, "function:updater")]);
+        // The function got about 250 ms slower on every statistic it reports in trouble; the
+        // lambda wrapping it as much, and its p99 (one slow request at low traffic) 1.6 s.
+        let slower = |entity: &str, p99: Option<f64>| {
+            let mut v = vec![
+                metric_sig(entity, "latency_average", 0, 0.23, 0.05),
+                metric_sig(entity, "latency_p50", 0, 0.30, 0.05),
+                metric_sig(entity, "latency_p90", 0, 0.37, 0.08),
+            ];
+            v.extend(p99.map(|x| metric_sig(entity, "latency_p99", 0, x, 0.15)));
+            v
+        };
+        let mut s = slower("function:updater", None);
+        s.extend(slower("service:lambda", Some(1.78)));
+        s.extend(slower("service:gateway", Some(1.78)));
+        let refs: Vec<&Signal> = s.iter().collect();
+        let c = rank(&refs, &t, 6, 20);
+        assert_eq!(c.len(), 1, "{c:?}");
+        assert_eq!((c[0].entity.as_str(), c[0].explains), ("function:updater", 3));
+        // A lambda slower on most statistics than the function explains stays a root of its
+        // own: the median, not the one statistic, is what the function must match half of.
+        let mut s = slower("function:updater", None);
+        s.extend([
+            metric_sig("service:lambda", "latency_average", 0, 1.9, 0.05),
+            metric_sig("service:lambda", "latency_p50", 0, 1.7, 0.05),
+            metric_sig("service:lambda", "latency_p90", 0, 0.37, 0.08),
+        ]);
+        let refs: Vec<&Signal> = s.iter().collect();
+        let c = rank(&refs, &t, 6, 20);
+        let mut roots: Vec<(&str, usize)> = c.iter().map(|c| (c.entity.as_str(), c.explains)).collect();
+        roots.sort();
+        assert_eq!(roots, [("function:updater", 1), ("service:lambda", 1)], "{c:?}");
+        assert!((quantity_deviation(&refs[3..], "latency") - 1.65).abs() < 1e-9);
     }
 
     #[test]

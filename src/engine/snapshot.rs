@@ -368,6 +368,8 @@ impl Engine {
                 return Err(SnapshotError::Inconsistent(format!("traffic baselines of {p} are listed twice")));
             }
         }
+        // Held lone anomalies are the active signals in no problem.
+        let held = state.signals.unplaced();
         Ok(Engine {
             config,
             topology: state.topology,
@@ -387,6 +389,7 @@ impl Engine {
             touched: state.touched,
             touched_kpis: state.touched_kpis,
             impact_due: state.impact_due,
+            held,
         })
     }
 }

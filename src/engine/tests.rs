@@ -838,3 +838,100 @@ fn a_problem_kept_open_by_recurring_spikes_takes_no_new_fault_between_them() {
     assert_eq!(groups.len(), 2, "{groups:?}");
     assert!(groups.contains(&vec!["alert:service:edge/HighErrorRate".to_string()]), "{groups:?}");
 }
+
+/// A series: entity and metric.
+type Series<'a> = (&'a str, &'a str);
+
+/// A calm estate: `service:shop` runs on `host:h1` and calls `service:pay`; each has two series
+/// wobbling about 100 (±10) every 30 s for 300 samples. Then, at sample 300, `spike` puts one
+/// near-impossible value (400) on each of the series it names, `after` on the sample that follows
+/// on each series it names; every other sample stays calm, for 20 more.
+fn calm_estate(spike: &[Series], after: &[Series]) -> Feed {
+    let mut f = Feed::new();
+    f.relate("service:shop", RelationKind::RunsOn, "host:h1");
+    f.relate("service:shop", RelationKind::Calls, "service:pay");
+    let series = [
+        ("service:shop", "latency_p99_ms"),
+        ("service:shop", "requests_per_s"),
+        ("service:pay", "latency_p99_ms"),
+        ("host:h1", "cpu_utilisation_pct"),
+    ];
+    for i in 0..320 {
+        for (k, (entity, metric)) in series.iter().enumerate() {
+            let out = match i {
+                300 => spike.contains(&(*entity, *metric)),
+                301 => after.contains(&(*entity, *metric)),
+                _ => false,
+            };
+            let v = if out { 400.0 } else { 100.0 + 10.0 * wobble(i + 1000 * k as i64) };
+            f.metric(i * MIN / 2, entity, metric, v);
+        }
+    }
+    f
+}
+
+/// The key of an anomaly signal.
+fn anomaly(entity: &str, metric: &str) -> SignalKey {
+    SignalKey(format!("anomaly:{entity}:{metric}"))
+}
+
+/// A lone near-impossible sample (a GC pause, a slow scrape) is a signal, not a page: it opens
+/// no problem, and clears quietly.
+#[test]
+fn a_lone_near_impossible_sample_is_a_signal_but_opens_no_problem() {
+    let shop = ("service:shop", "latency_p99_ms");
+    let f = calm_estate(&[shop], &[]);
+    let entry = f.engine.signals.get(&anomaly(shop.0, shop.1)).expect("the sample raised a signal");
+    assert!(entry.signal.score >= detect::AT_ONCE_SCORE, "{:?}", entry.signal);
+    assert_eq!(entry.signal.first_seen, Timestamp(300 * MIN / 2));
+    assert!(!entry.signal.active, "cleared after the calm samples that followed");
+    assert_eq!(entry.problem, None);
+    assert!(f.events.is_empty(), "no problem for a blip: {:?}", f.events);
+    assert!(f.engine.held.is_empty(), "{:?}", f.engine.held);
+}
+
+/// The same sample with company opens a problem with it: a second sample out of band on its
+/// series, another series of its entity at the same time, or a series of a direct neighbour
+/// (its host, a service it calls). Its trouble starts at the first sample.
+#[test]
+fn a_lone_sample_corroborated_opens_a_problem() {
+    let shop = ("service:shop", "latency_p99_ms");
+    let cases: [(&[Series], &[Series]); 4] = [
+        (&[shop], &[shop]),
+        (&[shop, ("service:shop", "requests_per_s")], &[]),
+        (&[shop], &[("host:h1", "cpu_utilisation_pct")]),
+        (&[shop], &[("service:pay", "latency_p99_ms")]),
+    ];
+    for (spike, after) in cases {
+        let f = calm_estate(spike, after);
+        let set = f.problems();
+        assert_eq!(set.visible().len(), 1, "{spike:?} then {after:?}: {:?}", f.groups());
+        let p = set.visible()[0];
+        let mut expected: Vec<String> = spike.iter().chain(after).map(|(e, m)| anomaly(e, m).0).collect();
+        expected.sort();
+        expected.dedup();
+        assert_eq!(f.groups(), vec![expected], "{spike:?} then {after:?}");
+        let onset = p.signals.values().map(|s| s.first_seen).min();
+        assert_eq!(onset, Some(Timestamp(300 * MIN / 2)), "{spike:?} then {after:?}");
+        assert!(f.engine.held.is_empty(), "{:?}", f.engine.held);
+    }
+}
+
+/// A held signal survives a snapshot: restored from the signals, it is still placed when a
+/// second sample corroborates it, as in the engine that never stopped.
+#[test]
+fn a_held_signal_is_held_across_a_snapshot() {
+    let shop = ("service:shop", "latency_p99_ms");
+    let mut whole = calm_estate(&[], &[]);
+    let spike = |f: &mut Feed, i: i64| f.metric(i * MIN / 2, shop.0, shop.1, 400.0);
+    spike(&mut whole, 320);
+    assert_eq!(whole.engine.held, BTreeSet::from([anomaly(shop.0, shop.1)]));
+    let text = whole.engine.snapshot().to_json().unwrap();
+    let mut restored =
+        Feed { engine: Engine::restore(EngineSnapshot::from_json(&text).unwrap()).unwrap(), events: Vec::new() };
+    assert_eq!(restored.engine.held, whole.engine.held);
+    spike(&mut whole, 321);
+    spike(&mut restored, 321);
+    assert_eq!(restored.events, whole.events);
+    assert_eq!(whole.groups(), vec![vec![anomaly(shop.0, shop.1).0]]);
+}

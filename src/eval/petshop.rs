@@ -82,7 +82,8 @@ pub enum Source {
 }
 
 /// How the problem that stands for the issue was chosen: the first rule that finds one wins;
-/// among several problems, the one with most signals seen in the issue period, then the oldest.
+/// among several problems, the one with most trouble (see [`is_trouble`]: a latency that went down is
+/// no sign of the issue) seen in the issue period, then the oldest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProblemMatch {
@@ -430,7 +431,7 @@ fn choose_problem<'a>(
     let downstream = trouble_reach(&scenario.graph, &target.node, &in_trouble);
     let live: Vec<&Problem> =
         problems.problems.values().filter(|p| !matches!(p.status, ProblemStatus::Merged(_))).collect();
-    let in_issue = |p: &Problem| p.signals.values().filter(|s| s.last_seen >= issue_start).count();
+    let in_issue = |p: &Problem| p.signals.values().filter(|s| s.last_seen >= issue_start && is_trouble(s)).count();
     let holds = |rule: ProblemMatch, s: &Signal| match rule {
         ProblemMatch::TargetSeries => s.entity.as_str() == target.node && s.name == target_series,
         ProblemMatch::TargetMetric => s.entity.as_str() == target.node && s.name.starts_with(&metric_prefix),
