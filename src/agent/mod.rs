@@ -326,8 +326,9 @@ impl Agent {
             let path = crate::bundle::archive::archived_path(&c.archive_dir, id);
             let held = match crate::bundle::Bundle::read(&path) {
                 Ok(b) if b.meta.problem == id => {
-                    let seqs: std::collections::BTreeSet<u64> = b.events.iter().map(|e| e.seq).collect();
-                    events.iter().all(|e| seqs.contains(&e.seq) && b.events.contains(e))
+                    // Every one of its events, as journaled.
+                    let held: BTreeMap<u64, &ProblemEvent> = b.events.iter().map(|e| (e.seq, e)).collect();
+                    events.iter().all(|e| held.get(&e.seq) == Some(&e))
                 }
                 _ => false,
             };

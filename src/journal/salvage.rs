@@ -537,15 +537,17 @@ fn scan_packs(
     let read = |c: &Connection, from: i64, limit: i64| {
         batch(
             c,
-            "SELECT first, source, body FROM metric_packs WHERE first >= ?1 ORDER BY first LIMIT ?2",
+            "SELECT first, source, body, last FROM metric_packs WHERE first >= ?1 ORDER BY first LIMIT ?2",
             from,
             limit,
-            |r| Ok((r.get::<_, i64>(0)?, (text(r, 1)?, text(r, 2)?))),
+            |r| Ok((r.get::<_, i64>(0)?, (text(r, 1)?, text(r, 2)?, r.get::<_, i64>(3)?))),
         )
     };
     let lookup = |c: &Connection, k: i64| {
-        c.query_row("SELECT source, body FROM metric_packs WHERE first = ?1", [k], |r| Ok((text(r, 0)?, text(r, 1)?)))
-            .optional()
+        c.query_row("SELECT source, body, last FROM metric_packs WHERE first = ?1", [k], |r| {
+            Ok((text(r, 0)?, text(r, 1)?, r.get::<_, i64>(2)?))
+        })
+        .optional()
     };
     let path = f.path.clone();
     let mut packed = Vec::new();
@@ -556,10 +558,12 @@ fn scan_packs(
         max,
         read,
         lookup,
-        |first, (source, body): (Vec<u8>, Vec<u8>)| {
+        |first, (source, body, last): (Vec<u8>, Vec<u8>, i64)| {
             let decoded =
                 utf8(source).and_then(|source| utf8(body).map(|body| super::packs::PackRow { first, source, body }));
-            let entries = decoded.and_then(|p| p.decode(&path).map_err(|e| e.to_string()));
+            let entries = decoded
+                .and_then(|p| p.decode(&path).map_err(|e| e.to_string()))
+                .and_then(|entries| ids_as_written(first, last, entries));
             match entries {
                 Ok(entries) => {
                     for (id, o) in entries {
@@ -580,6 +584,32 @@ fn scan_packs(
         observations.extend(packed);
         observations.sort_by_key(|(id, _, _)| *id);
     }
+    // An id found twice (a row and a pack, or two packs) means a damaged id that still
+    // parsed: which copy is right cannot be told, so neither is kept.
+    let mut twice: Vec<i64> = observations.windows(2).filter(|w| w[0].0 == w[1].0).map(|w| w[0].0).collect();
+    twice.dedup();
+    if !twice.is_empty() {
+        observations.retain(|(id, _, _)| twice.binary_search(id).is_err());
+        for id in twice {
+            lost.push(Lost {
+                table: "observations",
+                keys: format!("id {id}"),
+                why: "stored twice (a damaged id that still reads): neither copy kept".into(),
+            });
+        }
+    }
+}
+
+/// A pack's entries as the journal wrote them: ids rising from `first` to at most `last`
+/// (packs of one batch interleave, so not every id between is theirs). Anything else is a
+/// damaged body that still parses.
+fn ids_as_written(first: i64, last: i64, entries: Vec<(i64, Observation)>) -> Result<Vec<(i64, Observation)>, String> {
+    let ids: Vec<i64> = entries.iter().map(|(id, _)| *id).collect();
+    let rising = ids.windows(2).all(|w| w[0] < w[1]);
+    if ids.first() != Some(&first) || ids.last().is_some_and(|&l| l > last) || !rising {
+        return Err(format!("its observation ids do not run from {first} to at most {last} in order (damaged)"));
+    }
+    Ok(entries)
 }
 
 /// Whether the file's schema names `table` (false too when the schema cannot be read: that is
