@@ -227,6 +227,12 @@ impl Loaded {
             if meta.observation < first_id - 1 {
                 break;
             }
+            // Taken after the onset: after the window too, whatever the configuration (not
+            // worth restoring; the newest are most of them).
+            if meta.at.is_some_and(|at| at > p.opened_at) {
+                oldest_usable = meta.at;
+                continue;
+            }
             let engine = match crate::agent::restore_engine(journal, &meta)? {
                 Ok(engine) => engine,
                 Err(why) => {
