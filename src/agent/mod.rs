@@ -62,7 +62,8 @@ pub struct Compaction {
     pub archive_dir: std::path::PathBuf,
 }
 
-/// Problems compacted per run at most (a run is bounded; the rest wait an hour).
+/// Problems compacted per run at most (a run is bounded; the rest wait an hour). Problems
+/// without a bundle are passed over, so they never hold back the ones after them.
 const COMPACT_PER_RUN: usize = 200;
 
 /// One snapshot written to the journal: how big and how long it took (JSON and the insert).
@@ -316,14 +317,22 @@ impl Agent {
         let covered = journal.summaries_covered(crate::history::store::FORMAT)?;
         let Some(oldest) = journal.snapshots()?.last().map(|m| m.seq) else { return Ok(Vec::new()) };
         let mut done = Vec::new();
-        for id in journal.compaction_candidates(now.plus_ms(-c.after_ms))?.into_iter().take(COMPACT_PER_RUN) {
+        for id in journal.compaction_candidates(now.plus_ms(-c.after_ms))? {
+            if done.len() >= COMPACT_PER_RUN {
+                break;
+            }
+            // Cheap first: most problems never archived (from before the archive was set up)
+            // cost a lookup, and they do not hold back the ones after them.
+            let path = crate::bundle::archive::archived_path(&c.archive_dir, id);
+            if !path.is_file() {
+                continue;
+            }
             let events = journal.events_of(id)?;
             let Some(last) = events.last().map(|e| e.seq) else { continue };
             let closed = crate::model::ProblemSet::fold(&events).problems.get(&id).is_some_and(|p| !p.is_open());
             if !closed || last > covered || last > oldest {
                 continue;
             }
-            let path = crate::bundle::archive::archived_path(&c.archive_dir, id);
             let held = match crate::bundle::Bundle::read(&path) {
                 Ok(b) if b.meta.problem == id => {
                     // Every one of its events, as journaled.
