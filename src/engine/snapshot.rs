@@ -291,40 +291,35 @@ impl Engine {
     /// The engine's whole state, to restore with [`Engine::restore`]. Take it between two
     /// [`Engine::observe`] calls (it copies the state: memory for a moment doubles).
     pub fn snapshot(&self) -> EngineSnapshot {
-        let mut series: Vec<(EntityId, String, u64)> = self
-            .series
-            .iter()
-            .flat_map(|(entity, metrics)| metrics.iter().map(move |(m, id)| (entity.clone(), m.clone(), *id)))
-            .collect();
-        series.sort();
-        let mut traffic_before: Vec<(ProblemId, WrittenBaselines)> = self
-            .traffic_before
-            .iter()
-            .map(|(p, b)| (*p, b.iter().map(|(k, v)| (k.clone(), ExactF64(*v))).collect()))
-            .collect();
-        traffic_before.sort_by_key(|(p, _)| *p);
+        // The owned copy of what the view borrows: one place decides what is written and in
+        // which order.
+        let v = self.snapshot_view().state;
         EngineSnapshot {
             format: SNAPSHOT_VERSION,
             faultline: FAULTLINE_VERSION.to_string(),
             config: self.config.clone(),
             state: EngineState {
-                seq: self.seq,
-                now: self.now,
-                topology: self.topology.clone(),
-                history: self.history.clone(),
+                seq: v.seq,
+                now: v.now,
+                topology: v.topology.clone(),
+                history: v.history.clone(),
                 detector: self.detector.state(),
-                series,
-                next_series: self.next_series,
-                signals: self.signals.clone(),
-                problems: self.problems.clone(),
-                changes: self.changes.clone(),
-                kpis: self.kpis.clone(),
-                traffic: self.traffic.clone(),
-                traffic_before,
-                background: self.background,
-                touched: self.touched.clone(),
-                touched_kpis: self.touched_kpis,
-                impact_due: self.impact_due.clone(),
+                series: v.series.into_iter().map(|(e, m, id)| (e.clone(), m.to_string(), id)).collect(),
+                next_series: v.next_series,
+                signals: v.signals.clone(),
+                problems: v.problems.clone(),
+                changes: v.changes.clone(),
+                kpis: v.kpis.clone(),
+                traffic: v.traffic.clone(),
+                traffic_before: v
+                    .traffic_before
+                    .into_iter()
+                    .map(|(p, b)| (p, b.into_iter().map(|(k, x)| (k.clone(), x)).collect()))
+                    .collect(),
+                background: v.background,
+                touched: v.touched.clone(),
+                touched_kpis: v.touched_kpis,
+                impact_due: v.impact_due.clone(),
             },
         }
     }
