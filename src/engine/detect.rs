@@ -228,7 +228,9 @@ pub enum Detection {
     /// (no second sample out of band, no bunch of spikes): evidence, but possibly a blip (a GC
     /// pause, a slow scrape). The engine lets a lone anomaly join a problem but open one only
     /// when something else corroborates it; the repeats of the same anomaly are not lone.
-    Anomalous { score: f64, value: f64, baseline: Baseline, record: Option<Record>, lone: bool },
+    /// `run`: the samples out of band in a row, this one included (1 after a sample back in
+    /// band): persistence, what corroborates a lone anomaly on its own series.
+    Anomalous { score: f64, value: f64, baseline: Baseline, record: Option<Record>, lone: bool, run: u32 },
     /// The series' trend reaches its configured `limit` in `eta_ms` milliseconds of data time
     /// (0: already there), within its horizon: raise or repeat the forecast. `score` is 0.5 at
     /// the horizon and 1 at the limit.
@@ -1234,7 +1236,8 @@ impl Detector {
                 // This sample alone raised it: nothing else on the series agrees yet.
                 let lone = !s.raised && s.anomalous_run == 1 && !j.bunched;
                 s.raised = true;
-                Detection::Anomalous { score: s.peak, value, baseline: j.baseline, record: s.record, lone }
+                let run = s.anomalous_run;
+                Detection::Anomalous { score: s.peak, value, baseline: j.baseline, record: s.record, lone, run }
             } else {
                 Detection::Normal
             }

@@ -266,7 +266,7 @@ impl Engine {
                 for (at, value) in samples {
                     let verdict = self.detector.sample(id, *at, *value);
                     match verdict.anomaly {
-                        Detection::Anomalous { score, value, baseline, lone, .. } => {
+                        Detection::Anomalous { score, value, baseline, lone, run, .. } => {
                             let severity = if score >= 0.9 { Severity::Major } else { Severity::Warning };
                             let occurrence = Occurrence {
                                 key: key.clone(),
@@ -281,7 +281,11 @@ impl Engine {
                                 baseline: Some(baseline),
                                 labels: None,
                             };
-                            if lone {
+                            // A held lone anomaly stays held until its series stays out of
+                            // band as long as a band anomaly needs to be raised at all: an
+                            // out-of-band sample after one back in band is a second blip.
+                            let persists = run >= self.config.detect.min_consecutive;
+                            if lone || (!persists && self.held.contains(&key)) {
                                 self.fire_lone(occurrence, out);
                             } else {
                                 self.fire(occurrence, out);
@@ -532,10 +536,11 @@ impl Engine {
     /// scrape), and a blip must not page anyone, so it may go where the signal would go anyway
     /// but not open a problem on its own. It is placed like any signal when something
     /// corroborates it (see [`Engine::corroborated`]); else it is recorded as a signal but held:
-    /// no event. A held signal is placed as soon as a second sample out of band follows on its
-    /// series (the detector no longer calls it lone) or another signal fires on its entity or a
-    /// direct neighbour ([`Engine::release_near`]); a blip that nothing corroborates clears
-    /// quietly.
+    /// no event. A held signal is placed as soon as its series stays out of band for
+    /// `min_consecutive` samples in a row (what a band anomaly needs to be raised at all), or a
+    /// signal that is not held itself fires on its entity or a direct neighbour
+    /// ([`Engine::release_near`]). Two blips are still blips: a held signal does not corroborate
+    /// another. A blip that nothing corroborates clears quietly.
     fn fire_lone(&mut self, o: Occurrence<'_>, out: &mut Vec<ProblemEvent>) {
         let key = o.key.clone();
         let at = o.at;
@@ -551,8 +556,8 @@ impl Engine {
     }
 
     /// Whether lone signal `key` has company: it is marked (it goes to the background problem),
-    /// its problem is open, the cookbook rule would have it join an open problem (it opens
-    /// none), or another held signal fires on its entity or a direct neighbour.
+    /// its problem is open, or the cookbook rule would have it join an open problem (it opens
+    /// none).
     fn corroborated(&mut self, key: &SignalKey, at: Timestamp) -> bool {
         let Some(entry) = self.signals.get(key) else { return true };
         if entry.signal.mark.is_some()
@@ -566,7 +571,7 @@ impl Engine {
         let hops = self.config.topology_hops;
         let mut matches = self.problems.matching(&entity, kind, &name, at, window, &mut self.topology, hops);
         matches.retain(|p| self.may_join(*p, &entity, since));
-        !matches.is_empty() || self.held_near(&entity).iter().any(|k| k != key)
+        !matches.is_empty()
     }
 
     /// The held signals on `entity` or a direct neighbour (a call or a *runs on* edge either

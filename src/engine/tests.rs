@@ -843,10 +843,9 @@ fn a_problem_kept_open_by_recurring_spikes_takes_no_new_fault_between_them() {
 type Series<'a> = (&'a str, &'a str);
 
 /// A calm estate: `service:shop` runs on `host:h1` and calls `service:pay`; each has two series
-/// wobbling about 100 (±10) every 30 s for 300 samples. Then, at sample 300, `spike` puts one
-/// near-impossible value (400) on each of the series it names, `after` on the sample that follows
-/// on each series it names; every other sample stays calm, for 20 more.
-fn calm_estate(spike: &[Series], after: &[Series]) -> Feed {
+/// wobbling about 100 (±10) every 30 s for 320 samples, except at the samples `out` names: there
+/// the series takes a near-impossible value (400).
+fn calm_estate(out: &[(Series, i64)]) -> Feed {
     let mut f = Feed::new();
     f.relate("service:shop", RelationKind::RunsOn, "host:h1");
     f.relate("service:shop", RelationKind::Calls, "service:pay");
@@ -858,12 +857,7 @@ fn calm_estate(spike: &[Series], after: &[Series]) -> Feed {
     ];
     for i in 0..320 {
         for (k, (entity, metric)) in series.iter().enumerate() {
-            let out = match i {
-                300 => spike.contains(&(*entity, *metric)),
-                301 => after.contains(&(*entity, *metric)),
-                _ => false,
-            };
-            let v = if out { 400.0 } else { 100.0 + 10.0 * wobble(i + 1000 * k as i64) };
+            let v = if out.contains(&((*entity, *metric), i)) { 400.0 } else { 100.0 + 10.0 * wobble(i + 1000 * k as i64) };
             f.metric(i * MIN / 2, entity, metric, v);
         }
     }
@@ -876,11 +870,13 @@ fn anomaly(entity: &str, metric: &str) -> SignalKey {
 }
 
 /// A lone near-impossible sample (a GC pause, a slow scrape) is a signal, not a page: it opens
-/// no problem, and clears quietly.
+/// no problem, and clears quietly. Two blips are still blips: neither a second series of the
+/// entity or of a neighbour blipping at the same time, nor a second blip on the series after a
+/// sample back in band, opens one.
 #[test]
 fn a_lone_near_impossible_sample_is_a_signal_but_opens_no_problem() {
     let shop = ("service:shop", "latency_p99_ms");
-    let f = calm_estate(&[shop], &[]);
+    let f = calm_estate(&[(shop, 300)]);
     let entry = f.engine.signals.get(&anomaly(shop.0, shop.1)).expect("the sample raised a signal");
     assert!(entry.signal.score >= detect::AT_ONCE_SCORE, "{:?}", entry.signal);
     assert_eq!(entry.signal.first_seen, Timestamp(300 * MIN / 2));
@@ -888,31 +884,50 @@ fn a_lone_near_impossible_sample_is_a_signal_but_opens_no_problem() {
     assert_eq!(entry.problem, None);
     assert!(f.events.is_empty(), "no problem for a blip: {:?}", f.events);
     assert!(f.engine.held.is_empty(), "{:?}", f.engine.held);
+
+    let blips: [&[(Series, i64)]; 4] = [
+        &[(shop, 300), (("service:shop", "requests_per_s"), 300)],
+        &[(shop, 300), (("host:h1", "cpu_utilisation_pct"), 301)],
+        &[(shop, 300), (("service:pay", "latency_p99_ms"), 300)],
+        &[(shop, 300), (shop, 302)],
+    ];
+    for out in blips {
+        let f = calm_estate(out);
+        assert!(f.events.is_empty(), "{out:?}: no problem for blips: {:?}", f.groups());
+        for ((entity, metric), _) in out {
+            assert!(f.engine.signals.get(&anomaly(entity, metric)).is_some(), "{out:?}: {entity} {metric} is a signal");
+        }
+        assert!(f.engine.held.is_empty(), "{:?}", f.engine.held);
+    }
 }
 
-/// The same sample with company opens a problem with it: a second sample out of band on its
-/// series, another series of its entity at the same time, or a series of a direct neighbour
-/// (its host, a service it calls). Its trouble starts at the first sample.
+/// The same sample with company opens a problem with it: its series staying out of band for a
+/// second sample in a row, or a signal that is not a blip itself (two samples out of band) on
+/// another series of its entity or of a direct neighbour (its host, a service it calls) while
+/// it is active. Its trouble starts at the first sample.
 #[test]
 fn a_lone_sample_corroborated_opens_a_problem() {
     let shop = ("service:shop", "latency_p99_ms");
-    let cases: [(&[Series], &[Series]); 4] = [
-        (&[shop], &[shop]),
-        (&[shop, ("service:shop", "requests_per_s")], &[]),
-        (&[shop], &[("host:h1", "cpu_utilisation_pct")]),
-        (&[shop], &[("service:pay", "latency_p99_ms")]),
+    fn sustained(series: Series<'static>) -> Vec<(Series<'static>, i64)> {
+        vec![(series, 301), (series, 302)]
+    }
+    let cases: [Vec<(Series, i64)>; 4] = [
+        vec![(shop, 300), (shop, 301)],
+        [vec![(shop, 300)], sustained(("service:shop", "requests_per_s"))].concat(),
+        [vec![(shop, 300)], sustained(("host:h1", "cpu_utilisation_pct"))].concat(),
+        [vec![(shop, 300)], sustained(("service:pay", "latency_p99_ms"))].concat(),
     ];
-    for (spike, after) in cases {
-        let f = calm_estate(spike, after);
+    for out in cases {
+        let f = calm_estate(&out);
         let set = f.problems();
-        assert_eq!(set.visible().len(), 1, "{spike:?} then {after:?}: {:?}", f.groups());
+        assert_eq!(set.visible().len(), 1, "{out:?}: {:?}", f.groups());
         let p = set.visible()[0];
-        let mut expected: Vec<String> = spike.iter().chain(after).map(|(e, m)| anomaly(e, m).0).collect();
+        let mut expected: Vec<String> = out.iter().map(|((e, m), _)| anomaly(e, m).0).collect();
         expected.sort();
         expected.dedup();
-        assert_eq!(f.groups(), vec![expected], "{spike:?} then {after:?}");
+        assert_eq!(f.groups(), vec![expected], "{out:?}");
         let onset = p.signals.values().map(|s| s.first_seen).min();
-        assert_eq!(onset, Some(Timestamp(300 * MIN / 2)), "{spike:?} then {after:?}");
+        assert_eq!(onset, Some(Timestamp(300 * MIN / 2)), "{out:?}");
         assert!(f.engine.held.is_empty(), "{:?}", f.engine.held);
     }
 }
@@ -922,7 +937,7 @@ fn a_lone_sample_corroborated_opens_a_problem() {
 #[test]
 fn a_held_signal_is_held_across_a_snapshot() {
     let shop = ("service:shop", "latency_p99_ms");
-    let mut whole = calm_estate(&[], &[]);
+    let mut whole = calm_estate(&[]);
     let spike = |f: &mut Feed, i: i64| f.metric(i * MIN / 2, shop.0, shop.1, 400.0);
     spike(&mut whole, 320);
     assert_eq!(whole.engine.held, BTreeSet::from([anomaly(shop.0, shop.1)]));
