@@ -857,7 +857,8 @@ fn calm_estate(out: &[(Series, i64)]) -> Feed {
     ];
     for i in 0..320 {
         for (k, (entity, metric)) in series.iter().enumerate() {
-            let v = if out.contains(&((*entity, *metric), i)) { 400.0 } else { 100.0 + 10.0 * wobble(i + 1000 * k as i64) };
+            let v =
+                if out.contains(&((*entity, *metric), i)) { 400.0 } else { 100.0 + 10.0 * wobble(i + 1000 * k as i64) };
             f.metric(i * MIN / 2, entity, metric, v);
         }
     }
