@@ -23,6 +23,11 @@ pub use snapshot::{EngineSnapshot, EngineSnapshotView, SnapshotError, SNAPSHOT_V
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use topology::{Topology, TopologyChange, TopologyHistory};
 
+/// A hash map for the engine's per-observation lookups by name (series ids, the topology's
+/// index): foldhash instead of std's SipHash, randomly seeded per map as std's is. Nothing may
+/// depend on its iteration order (snapshots sort).
+pub(crate) type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 /// Tunables of the engine pipe. All durations are milliseconds of data time.
 ///
 /// Serialized (in engine snapshots and incident bundles) with the field names below; a field
@@ -102,7 +107,7 @@ pub struct Engine {
     history: TopologyHistory,
     detector: Detector,
     /// Detector series ids by entity and metric name.
-    series: HashMap<EntityId, HashMap<String, u64>>,
+    series: FastMap<EntityId, FastMap<String, u64>>,
     next_series: u64,
     signals: SignalTable,
     problems: Problems,
@@ -163,7 +168,7 @@ impl Engine {
             config,
             topology: Topology::new(),
             history: TopologyHistory::default(),
-            series: HashMap::new(),
+            series: FastMap::default(),
             next_series: 0,
             signals: SignalTable::default(),
             problems: Problems::default(),
@@ -262,11 +267,13 @@ impl Engine {
             }
             ObservationKind::Metric { entity, metric, samples } => {
                 let id = self.series_id(entity, metric);
-                let key = SignalKey(format!("anomaly:{entity}:{metric}"));
+                // Formatted only when a sample is news: most samples are not.
+                let anomaly_key = || SignalKey(format!("anomaly:{entity}:{metric}"));
                 for (at, value) in samples {
                     let verdict = self.detector.sample(id, *at, *value);
                     match verdict.anomaly {
                         Detection::Anomalous { score, value, baseline, lone, run, .. } => {
+                            let key = anomaly_key();
                             let severity = if score >= 0.9 { Severity::Major } else { Severity::Warning };
                             let occurrence = Occurrence {
                                 key: key.clone(),
@@ -291,7 +298,7 @@ impl Engine {
                                 self.fire(occurrence, out);
                             }
                         }
-                        Detection::Cleared { .. } => self.clear(&key, *at, out),
+                        Detection::Cleared { .. } => self.clear(&anomaly_key(), *at, out),
                         _ => {}
                     }
                     match verdict.forecast {

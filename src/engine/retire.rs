@@ -21,7 +21,7 @@
 
 use super::Engine;
 use crate::model::{EntityId, SignalKey, Timestamp};
-use std::collections::BTreeSet;
+use std::collections::HashSet;
 
 impl Engine {
     /// Drops the problems closed longer than the forget age ago.
@@ -87,7 +87,10 @@ impl Engine {
 
     /// Takes bare entities that nothing names any more out of the live graph.
     fn retire_entities(&mut self) {
-        let mut named: BTreeSet<&EntityId> = self.signals.entries().map(|e| &e.signal.entity).collect();
+        // A hash set: the sweep visits every entity, and ordered string comparisons of all of
+        // them were a tenth of the engine bench.
+        let mut named: HashSet<&EntityId, foldhash::fast::RandomState> =
+            self.signals.entries().map(|e| &e.signal.entity).collect();
         named.extend(self.series.keys());
         named.extend(self.traffic.entities());
         named.extend(self.kpis.keys().map(|(e, _)| e));

@@ -42,7 +42,7 @@ use super::detect::{Detector, DetectorState, DetectorStateView};
 use super::impact::{KpiTable, TrafficTable};
 use super::rca::ChangeLog;
 use super::topology::{Topology, TopologyHistory};
-use super::{Engine, EngineConfig};
+use super::{Engine, EngineConfig, FastMap};
 use crate::model::{EntityId, ProblemId, Timestamp, TrafficRole};
 use codec::{pairs, ExactF64};
 use serde::{Deserialize, Serialize};
@@ -343,7 +343,7 @@ impl Engine {
         let EngineSnapshot { config, state, .. } = snapshot;
         let detector =
             Detector::from_state(config.detect.clone(), state.detector).map_err(SnapshotError::Inconsistent)?;
-        let mut series: HashMap<EntityId, HashMap<String, u64>> = HashMap::new();
+        let mut series: FastMap<EntityId, FastMap<String, u64>> = FastMap::default();
         let mut ids = BTreeSet::new();
         for (entity, metric, id) in state.series {
             if id >= state.next_series || !ids.insert(id) {

@@ -53,7 +53,7 @@ struct Declared {
 #[derive(Debug, Default, Clone)]
 pub struct Topology {
     graph: StableDiGraph<EntityId, Edge>,
-    index: HashMap<EntityId, NodeIndex>,
+    index: super::FastMap<EntityId, NodeIndex>,
     /// The effective description of every entity (discovery merged with the file).
     entities: BTreeMap<EntityId, Entity>,
     /// Entities a topology file declares.
