@@ -868,6 +868,15 @@ impl Engine {
             hops,
         );
         matches.retain(|p| self.may_join(*p, &signal.entity, onset));
+        // A signal on an entity that one of them already holds trouble on belongs there: it is
+        // near the others, but that is no reason to merge them (an old problem kept busy by
+        // its own recurring trouble would swallow a new incident next to it). Only a signal new
+        // to all of them bridges them.
+        if let Some(home) =
+            matches.iter().position(|p| self.problems.get(*p).is_some_and(|s| s.entities.contains_key(&signal.entity)))
+        {
+            matches = vec![matches[home]];
+        }
         let target = match matches.first() {
             Some(p) => *p,
             None => {
