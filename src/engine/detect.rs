@@ -33,7 +33,11 @@
 //! or, where the series went this far out of band before, at the rate it did (a series' own
 //! outliers are its normal: a spiky series is not anomalous for spiking); (b) the episodes out of
 //! band (runs, each counted once) among its latest 16 samples, under a binomial at that rate (at
-//! least 1/1000): spikes that bunch up are news where lone spikes are not. The score is
+//! least 1/1000): spikes that bunch up are news where lone spikes are not; (c) the *drift*:
+//! the mean of the latest 3 errors (each clipped at the band's edge), at the rate this series'
+//! drifts reached that far before where that is higher. A level shift or a stall that stays
+//! just inside a band widening with it (each such error teaches the scale) is missed by (a) and
+//! (b) sample after sample; three samples leaning the same way are not. The score is
 //! `1 - exp(-sqrt(S / S_t))`, with `S_t` that of a lone normal error at `threshold` deviations:
 //! 0.63 at the threshold and, in a calm series, about `1 - exp(-z / threshold)`.
 //!
@@ -46,8 +50,9 @@
 //!
 //! A sample scoring at least 0.63 starts an anomaly; it is raised after `min_consecutive` samples
 //! (the first surprising, the rest at least out of band), or at once for a record, a bunch of
-//! spikes (the episodes view: several samples agree already) or a score of at least
-//! [`AT_ONCE_SCORE`] (near impossible under the series' own history). It lasts while samples
+//! spikes or a drift (several samples agree already; a drift even on a sample inside the band)
+//! or a score of at least [`AT_ONCE_SCORE`] (near impossible under the series' own history).
+//! It lasts while samples
 //! stay out of band, and clears after `clear_after` samples back in band. Its score is the
 //! highest of its samples'. [`anomaly_scores`], what the NAB evaluation scores, is exactly this
 //! signal: a score when an anomaly is raised or its score goes up, 0 otherwise. An anomaly raised
@@ -56,10 +61,10 @@
 //! slow scrape), so the engine lets a lone anomaly join a problem but not open one on its own
 //! (see `Engine::fire_lone` in [`crate::engine`]).
 //!
-//! Memory per series, on 64-bit targets (asserted in the tests): [`SERIES_STATE_BYTES`] = 1,504
+//! Memory per series, on 64-bit targets (asserted in the tests): [`SERIES_STATE_BYTES`] = 1,528
 //! bytes of state (24 + 168 seasonal offsets as `f32` with a seen and a disagree counter each:
 //! 1,152; three candidate levels with their error statistics: 192; the range: 16; the record of
-//! the anomaly under way: 24; the rest: 120), boxed, plus
+//! the anomaly under way: 24; the drift's latest errors and rates: 20; the rest: 124), boxed, plus
 //! its slot in the detector's map (about 17 bytes at full load); a series whose metric has a
 //! limit adds [`TREND_STATE_BYTES`] = 536 (its last 32 samples), one with a ceiling
 //! [`SATURATION_STATE_BYTES`] = 40. Every buffer has a fixed size: nothing grows with time or
@@ -1437,7 +1442,7 @@ mod tests {
         // The figures the module documentation states.
         assert_eq!(SERIES_STATE_BYTES, std::mem::size_of::<SeriesState>());
         if cfg!(target_pointer_width = "64") {
-            assert_eq!(SERIES_STATE_BYTES, 1504);
+            assert_eq!(SERIES_STATE_BYTES, 1528);
             assert_eq!(TREND_STATE_BYTES, 536);
             assert_eq!(SATURATION_STATE_BYTES, 40);
         }
@@ -1826,6 +1831,54 @@ mod tests {
             let v = d.sample(7, at(i * MIN), 0.06 + 0.02 * wobble(i));
             assert_eq!(v.forecast, Detection::Normal, "{i}");
         }
+    }
+
+    #[test]
+    fn a_shift_that_stays_inside_the_band_is_raised_as_a_drift() {
+        // Noise of ±10 around 100 with a spike to 160 every 50 samples (so a lone sample out of
+        // band is this series' normal), then the level moves up by 22: about 3.5 robust
+        // deviations, so most samples of the shift stay inside the band, and a band that
+        // learns from them widens.
+        let value = |i: i64| 100.0 + 10.0 * wobble(i) + if i % 50 == 25 { 60.0 } else { 0.0 };
+        let shifted = |i: i64| 122.0 + 10.0 * wobble(i);
+        let run = |drift: bool| {
+            let mut d = Detector::new(DetectConfig::default());
+            for i in 0..3000 {
+                d.sample(1, at(i * 5 * MIN), value(i));
+            }
+            for i in 3000..3012 {
+                let v = shifted(i);
+                let s = &mut d.series.get_mut(&1).expect("a series");
+                if !drift {
+                    // Without the drift view: its rates as if it always drifted.
+                    s.drift_rate = [1.0; DRIFT_LEVELS];
+                }
+                if let Detection::Anomalous { lone, .. } = d.sample(1, at(i * 5 * MIN), v).anomaly {
+                    return Some((i - 3000, lone));
+                }
+            }
+            None
+        };
+        let (k, lone) = run(true).expect("the shift is raised");
+        assert!(k < 4, "within the first samples of the shift: {k}");
+        assert!(!lone, "several samples agree: not a lone blip");
+        assert_eq!(run(false), None, "the lone-error and episode views alone miss it");
+    }
+
+    #[test]
+    fn a_series_that_always_wanders_is_not_drifting() {
+        // Errors that lean the same way for a while, all the time (a smoothed noise the flat
+        // level cannot follow): drifts are this series' normal, and its own drift rates say so.
+        let mut smooth = 0.0;
+        let samples: Vec<(Timestamp, f64)> = (0..6000)
+            .map(|i| {
+                smooth = 0.8 * smooth + 0.2 * wobble(i);
+                (at(i * 5 * MIN), 100.0 + 40.0 * smooth)
+            })
+            .collect();
+        let scores = anomaly_scores(&samples, &DetectConfig::default());
+        let raised = scores[1000..].iter().filter(|&&s| s >= 0.632).count();
+        assert!(raised <= 2, "{raised} anomalies in 5,000 samples of the series' usual wander");
     }
 
     #[test]
