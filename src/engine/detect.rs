@@ -871,15 +871,19 @@ impl SeriesState {
         let leaning = drift * signed_z > 0.0
             && signed_z.abs() >= c.threshold / 2.0
             && (sum / DRIFT_SAMPLES as f64).abs() >= least;
-        let gauss = log10_tail(drift.abs());
-        let mut lp = 0.0f64;
+        let mut highest = None;
         for (k, reached) in reached.iter_mut().enumerate() {
             *reached = drift.abs() >= c.threshold * (1.0 + 0.5 * k as f64);
-            if *reached && leaning {
+            if *reached {
                 // Levels go up: the highest one reached counts.
-                lp = gauss.max(f64::from(self.drift_rate[k]).log10()).min(0.0);
+                highest = Some(k);
             }
         }
+        // The tail only for a drift worth judging: most samples have none (throughput).
+        let lp = match highest {
+            Some(k) if leaning => log10_tail(drift.abs()).max(f64::from(self.drift_rate[k]).log10()).min(0.0),
+            _ => 0.0,
+        };
         (lp, reached)
     }
 }
