@@ -67,11 +67,12 @@
 
 use super::rca::{worse_direction, Worse};
 use super::snapshot::codec::{array, exact_f32_array, exact_f64, exact_f64_array, human_duration, sorted_pairs};
+use super::FastMap;
 use crate::config::HumanDuration;
 use crate::model::{Baseline, Timestamp};
 use serde::{Deserialize, Serialize};
+use std::cell::Cell;
 use std::collections::hash_map::Entry;
-use std::collections::HashMap;
 
 /// Detector tunables: `[engine.detect]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -671,7 +672,8 @@ impl SeriesState {
         // A bucket learns `season_alpha` per cycle, spread over the samples of one visit (an
         // hour), and plain averages over its first samples.
         let per_visit = (HOUR_MS as f64 / self.step_ms.max(1.0)).max(1.0);
-        let gamma = -((1.0 - c.season_alpha).ln() / per_visit).exp_m1();
+        let gamma =
+            remembered(&GAMMA, [c.season_alpha, per_visit], || -((1.0 - c.season_alpha).ln() / per_visit).exp_m1());
         // Three visits' worth of samples in a row that the flat level finds in band and the
         // season does not: the bucket learned something wrong (a spike as its first sample, a
         // pattern that changed for good) and starts over.
@@ -772,7 +774,7 @@ impl SeriesState {
     ///   binomial at that rate (at least 1/1000, as errors are rarely normal): spikes that
     ///   bunch up are news even where lone spikes are not.
     fn surprise(&mut self, c: &DetectConfig, z: f64) -> (f64, bool, bool) {
-        let s_threshold = -log10_tail(c.threshold);
+        let s_threshold = remembered(&THRESHOLD_SURPRISE, [c.threshold, 0.0], || -log10_tail(c.threshold));
         let gauss = log10_tail(z);
         let (mut single, mut episodes) = (gauss, 0.0f64);
         let mut level = c.threshold;
@@ -831,6 +833,35 @@ fn novelty(value: f64, lo: f64, hi: f64) -> f64 {
     } else {
         0.0
     }
+}
+
+thread_local! {
+    /// The last [`SeriesState::learn`] seasonal rate, by `season_alpha` and samples per visit.
+    static GAMMA: Cell<([u64; 2], f64)> = const { Cell::new(([u64::MAX; 2], 0.0)) };
+    /// The last surprise of an error at the threshold, by threshold.
+    static THRESHOLD_SURPRISE: Cell<([u64; 2], f64)> = const { Cell::new(([u64::MAX; 2], 0.0)) };
+}
+
+/// `f()`, remembered in `memo` for the last `key` asked: values that depend on the configuration
+/// and a series' sampling step only, the same for sample after sample, but each a logarithm and
+/// an exponential (per sample they were a tenth of the detector's time). The same bits give the
+/// same value, so results are exactly those of calling `f` each time. (`u64::MAX` is a NaN no
+/// key has: an empty memo.)
+fn remembered(
+    memo: &'static std::thread::LocalKey<Cell<([u64; 2], f64)>>,
+    key: [f64; 2],
+    f: impl FnOnce() -> f64,
+) -> f64 {
+    let bits = key.map(f64::to_bits);
+    memo.with(|m| {
+        let (at, value) = m.get();
+        if at == bits {
+            return value;
+        }
+        let value = f();
+        m.set((bits, value));
+        value
+    })
 }
 
 /// log10 of the two-sided normal tail `2·Q(z)` for `z >= 0`, without underflow.
@@ -1072,11 +1103,11 @@ pub fn eta_text(eta_ms: i64) -> String {
 #[derive(Debug, Clone, Default)]
 pub struct Detector {
     config: DetectConfig,
-    series: HashMap<u64, Box<SeriesState>>,
+    series: FastMap<u64, Box<SeriesState>>,
     /// Index into `config.limits` of each series registered with a metric that has one.
-    limits: HashMap<u64, usize>,
+    limits: FastMap<u64, usize>,
     /// Index into `config.saturation` of each series registered with a metric that has a ceiling.
-    saturations: HashMap<u64, usize>,
+    saturations: FastMap<u64, usize>,
 }
 
 /// What a [`Detector`] has learned, for an engine snapshot; its configuration is the engine's.
@@ -1085,11 +1116,11 @@ pub struct Detector {
 #[serde(deny_unknown_fields)]
 pub struct DetectorState {
     #[serde(with = "sorted_pairs")]
-    series: HashMap<u64, Box<SeriesState>>,
+    series: FastMap<u64, Box<SeriesState>>,
     #[serde(with = "sorted_pairs")]
-    limits: HashMap<u64, usize>,
+    limits: FastMap<u64, usize>,
     #[serde(with = "sorted_pairs")]
-    saturations: HashMap<u64, usize>,
+    saturations: FastMap<u64, usize>,
 }
 
 /// [`DetectorState`] borrowed from the detector, for writing a snapshot without copying the
@@ -1097,16 +1128,16 @@ pub struct DetectorState {
 #[derive(Serialize)]
 pub struct DetectorStateView<'a> {
     #[serde(serialize_with = "sorted_pairs::serialize_ref")]
-    series: &'a HashMap<u64, Box<SeriesState>>,
+    series: &'a FastMap<u64, Box<SeriesState>>,
     #[serde(serialize_with = "sorted_pairs::serialize_ref")]
-    limits: &'a HashMap<u64, usize>,
+    limits: &'a FastMap<u64, usize>,
     #[serde(serialize_with = "sorted_pairs::serialize_ref")]
-    saturations: &'a HashMap<u64, usize>,
+    saturations: &'a FastMap<u64, usize>,
 }
 
 impl Detector {
     pub fn new(config: DetectConfig) -> Detector {
-        Detector { config, series: HashMap::new(), limits: HashMap::new(), saturations: HashMap::new() }
+        Detector { config, series: FastMap::default(), limits: FastMap::default(), saturations: FastMap::default() }
     }
 
     /// A copy of the learned state (see [`Detector::from_state`]).
@@ -1285,8 +1316,8 @@ impl Detector {
 /// trend and a saturation watch where `watched` maps the series to a limit and a ceiling); the
 /// judgement and the series' state, or `None` for an ignored sample.
 fn judge<'a>(
-    all: &'a mut HashMap<u64, Box<SeriesState>>,
-    (limits, saturations): (&HashMap<u64, usize>, &HashMap<u64, usize>),
+    all: &'a mut FastMap<u64, Box<SeriesState>>,
+    (limits, saturations): (&FastMap<u64, usize>, &FastMap<u64, usize>),
     c: &DetectConfig,
     series: u64,
     at: Timestamp,

@@ -282,7 +282,7 @@ impl<K: Ord, V> Insert<K, V> for BTreeMap<K, V> {
     }
 }
 
-impl<K: Eq + Hash, V> Insert<K, V> for HashMap<K, V> {
+impl<K: Eq + Hash, V, H: std::hash::BuildHasher> Insert<K, V> for HashMap<K, V, H> {
     fn insert_new(&mut self, k: K, v: V) -> bool {
         self.insert(k, v).is_none()
     }
@@ -295,7 +295,7 @@ pub mod sorted_pairs {
     use std::collections::HashMap;
     use std::hash::Hash;
 
-    pub fn serialize<S, K, V>(m: &HashMap<K, V>, s: S) -> Result<S::Ok, S::Error>
+    pub fn serialize<S, K, V, H>(m: &HashMap<K, V, H>, s: S) -> Result<S::Ok, S::Error>
     where
         S: Serializer,
         K: Serialize + Ord,
@@ -307,7 +307,7 @@ pub mod sorted_pairs {
     }
 
     /// [`serialize`] for a field that borrows its map.
-    pub fn serialize_ref<S, K, V>(m: &&HashMap<K, V>, s: S) -> Result<S::Ok, S::Error>
+    pub fn serialize_ref<S, K, V, H>(m: &&HashMap<K, V, H>, s: S) -> Result<S::Ok, S::Error>
     where
         S: Serializer,
         K: Serialize + Ord,
@@ -316,11 +316,12 @@ pub mod sorted_pairs {
         serialize(*m, s)
     }
 
-    pub fn deserialize<'de, D, K, V>(d: D) -> Result<HashMap<K, V>, D::Error>
+    pub fn deserialize<'de, D, K, V, H>(d: D) -> Result<HashMap<K, V, H>, D::Error>
     where
         D: Deserializer<'de>,
         K: Deserialize<'de> + Eq + Hash,
         V: Deserialize<'de>,
+        H: std::hash::BuildHasher + Default,
     {
         super::unique_pairs(d)
     }
