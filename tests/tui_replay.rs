@@ -54,7 +54,7 @@ fn replay_the_storm_back_to_its_first_ranking_forward_to_the_last_and_back_to_li
     }
     let first = t.wait_for("the first ranking", |s| s.contains("no earlier ranking of P-0003"));
     let status = status_line(&first);
-    assert!(status.contains("REPLAY 10:25:00"), "the cursor's data time: {status}");
+    assert!(status.contains("REPLAY 10:25:30"), "the cursor's data time: {status}");
     let first_top = top_candidate(&first);
     assert!(first_top.starts_with("#1"), "{first}");
     assert_ne!(first_top, final_top, "the first ranking differs from the final one:\n{first}");
