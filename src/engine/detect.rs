@@ -51,10 +51,11 @@
 //! stay out of band, and clears after `clear_after` samples back in band. Its score is the
 //! highest of its samples'. [`anomaly_scores`], what the NAB evaluation scores, is exactly this
 //! signal: a score when an anomaly is raised or its score goes up, 0 otherwise. An anomaly raised
-//! at once on one sample (a record or a near-impossible sample, not a bunch) is *lone* until a
-//! second sample out of band follows: one sample cannot tell a fault from a blip (a GC pause, a
-//! slow scrape), so the engine lets a lone anomaly join a problem but not open one on its own
-//! (see `Engine::fire_lone` in [`crate::engine`]).
+//! at once on one sample (a record or a near-impossible sample, not a bunch) is *lone*: one
+//! sample cannot tell a fault from a blip (a GC pause, a slow scrape), so the engine lets a lone
+//! anomaly join a problem but not open one on its own until its series stays out of band for
+//! `min_consecutive` samples in a row (the `run` each verdict reports) or something else
+//! corroborates it (see `Engine::fire_lone` in [`crate::engine`]).
 //!
 //! Memory per series, on 64-bit targets (asserted in the tests): [`SERIES_STATE_BYTES`] = 1,504
 //! bytes of state (24 + 168 seasonal offsets as `f32` with a seen and a disagree counter each:
