@@ -1352,7 +1352,11 @@ impl Detector {
                 // Samples out of band in a row, this one included (bit 0 of the history is this
                 // sample; `exceed_bits` is kept from the first warm sample, as an anomaly needs).
                 // A band anomaly's run is all out of band; a drift's may be all within the band.
-                let run = s.anomalous_run.min(s.exceed_bits[0].trailing_ones());
+                let out_run = match s.exceed_bits[0].trailing_ones() {
+                    16 => u32::MAX, // the whole history kept: at least that
+                    n => n,
+                };
+                let run = s.anomalous_run.min(out_run);
                 // Nothing else on the series agrees yet: this sample alone raised it, or a drift
                 // did with fewer samples out of band in a row than a band anomaly needs (a small
                 // drift is as often the estate moving a little, after a deployment or a gap).
@@ -1909,16 +1913,60 @@ mod tests {
                     // Without the drift view: its rates as if it always drifted.
                     s.drift_rate = [1.0; DRIFT_LEVELS];
                 }
-                if let Detection::Anomalous { lone, .. } = d.sample(1, at(i * 5 * MIN), v).anomaly {
-                    return Some((i - 3000, lone));
+                if let Detection::Anomalous { lone, run, .. } = d.sample(1, at(i * 5 * MIN), v).anomaly {
+                    return Some((i - 3000, lone, run));
                 }
             }
             None
         };
-        let (k, lone) = run(true, 28.0).expect("the shift is raised");
+        let (k, lone, out_run) = run(true, 28.0).expect("the shift is raised");
         assert!(k < 4, "within the first samples of the shift: {k}");
-        assert!(!lone, "several samples agree: not a lone blip");
+        // Raised by the drift: lone (held by the engine until something corroborates it) unless
+        // as many samples in a row were out of band as a band anomaly needs.
+        assert_eq!(lone, out_run < DetectConfig::default().min_consecutive, "raised at {k} with {out_run} out of band");
         assert_eq!(run(false, 28.0), None, "the lone-error and episode views alone miss it");
+    }
+
+    #[test]
+    fn a_drift_within_the_band_is_lone_until_the_series_stays_out_of_band() {
+        // Three days of noise of ±10 around 100, then the level moves up to 80 % of the band's
+        // half-width: every sample of the move is within the band, and the drift view raises it.
+        let mut d = Detector::new(DetectConfig::default());
+        let mut last = None;
+        for i in 0..864 {
+            if let Detection::Normal = d.sample(1, at(i * 5 * MIN), 100.0 + 10.0 * wobble(i)).anomaly {
+                last = Some(i);
+            }
+        }
+        assert_eq!(last, Some(863), "calm history");
+        // The band's half-width now, from a copy of the series (judging changes its state).
+        let mut probe = d.series.get(&1).expect("a series").clone();
+        let j = probe.judge(&DetectConfig::default(), at(864 * 5 * MIN).millis(), 100.0).expect("a newer sample");
+        let band = j.baseline.upper - j.baseline.expected;
+        assert!(band > 0.0, "a learned band: {:?}", j.baseline);
+        let mut raised = None;
+        for i in 864..876 {
+            let v = 100.0 + 0.8 * band + 2.0 * wobble(i);
+            if let Detection::Anomalous { lone, run, baseline, .. } = d.sample(1, at(i * 5 * MIN), v).anomaly {
+                assert!(v < baseline.upper, "within the band: {v} against {baseline:?}");
+                raised = Some((lone, run));
+                break;
+            }
+        }
+        assert_eq!(raised, Some((true, 0)), "a drift within the band, raised lone with no sample out of band");
+        // Then the series goes out of band and stays there: persistence, not lone.
+        let mut verdicts = Vec::new();
+        for i in 876..880 {
+            verdicts.push(d.sample(1, at(i * 5 * MIN), 100.0 + 3.0 * band).anomaly);
+        }
+        let runs: Vec<(bool, u32)> = verdicts
+            .iter()
+            .filter_map(|v| match *v {
+                Detection::Anomalous { lone, run, .. } => Some((lone, run)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(runs[..2], [(false, 1), (false, 2)], "repeats, then two samples out of band in a row");
     }
 
     #[test]
