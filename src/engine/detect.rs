@@ -60,8 +60,9 @@
 //! Memory per series, on 64-bit targets (asserted in the tests): [`SERIES_STATE_BYTES`] = 1,504
 //! bytes of state (24 + 168 seasonal offsets as `f32` with a seen and a disagree counter each:
 //! 1,152; three candidate levels with their error statistics: 192; the range: 16; the record of
-//! the anomaly under way: 24; the rest: 120), boxed, plus
-//! its slot in the detector's map (about 17 bytes at full load); a series whose metric has a
+//! the anomaly under way: 24; the rest: 120), kept side by side with the other series' in
+//! chunks of 64 (see `states`), plus its slot in the detector's index (about 17 bytes at full
+//! load); a series whose metric has a
 //! limit adds [`TREND_STATE_BYTES`] = 536 (its last 32 samples), one with a ceiling
 //! [`SATURATION_STATE_BYTES`] = 40. Every buffer has a fixed size: nothing grows with time or
 //! with the number of samples.
@@ -72,8 +73,10 @@ use super::FastMap;
 use crate::config::HumanDuration;
 use crate::model::{Baseline, Timestamp};
 use serde::{Deserialize, Serialize};
+use states::SeriesStates;
 use std::cell::Cell;
-use std::collections::hash_map::Entry;
+
+mod states;
 
 /// Detector tunables: `[engine.detect]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -458,10 +461,49 @@ struct SaturationState {
     normal_run: u32,
 }
 
+/// A sample's score in [0, 1], or what it is computed from where it is seldom needed.
+///
+/// A sample in band (most samples) can neither start nor continue an anomaly: its score counts
+/// only if the sample also sets a record (the higher of the two views). Its tail probability and
+/// score (an `erfc`, a `log10`, an `exp` and a `sqrt`) were a tenth of the detector's time for
+/// nothing; [`Score::value`] computes them, when asked, by the same expressions in the same
+/// order as [`SeriesState::surprise`] does for a sample out of band: the same bits.
+#[derive(Debug, Clone, Copy)]
+enum Score {
+    Known(f64),
+    /// In band, `z` robust deviations from the baseline (below `threshold`): the score of a
+    /// lone error this large under a normal distribution.
+    InBand {
+        z: f64,
+    },
+}
+
+impl Score {
+    fn value(self, c: &DetectConfig) -> f64 {
+        match self {
+            Score::Known(score) => score,
+            Score::InBand { z } => surprise_score(c, log10_tail(z), 0.0).1,
+        }
+    }
+}
+
+/// The surprise `S = -log10(p)` of the least probable of a lone error (`single`, log10 of its
+/// probability) and the episodes out of band (`episodes`, likewise), and the score it makes.
+fn surprise_score(c: &DetectConfig, single: f64, episodes: f64) -> (f64, f64) {
+    let s_threshold = threshold_surprise(c);
+    let s = (-single.min(episodes)).clamp(0.0, MAX_SURPRISE);
+    (s, 1.0 - (-(s / s_threshold).sqrt()).exp())
+}
+
+/// The surprise of a lone normal error at `threshold` deviations (remembered).
+fn threshold_surprise(c: &DetectConfig) -> f64 {
+    remembered(&THRESHOLD_SURPRISE, [c.threshold, 0.0], || -log10_tail(c.threshold))
+}
+
 /// How one sample compares with its series' baseline.
 #[derive(Debug, Clone, Copy)]
 struct Judgement {
-    score: f64,
+    score: Score,
     /// Scores at least 0.63: may start an anomaly.
     surprising: bool,
     /// Surprising for the episodes out of band among the latest samples alone (spikes bunching
@@ -559,6 +601,10 @@ impl SeriesState {
 
         // Back at the level from before a shift (the end of a saturation): that level again.
         for (m, model) in self.models.iter_mut().enumerate() {
+            // No shift to return from (NaN: the test below is false): skip its two bands.
+            if model.before_shift.is_nan() {
+                continue;
+            }
             let before = model.before_shift + offsets[m];
             let now = model.level + offsets[m];
             if (value - before).abs() < c.threshold * sigma_of(model, before)
@@ -577,7 +623,8 @@ impl SeriesState {
         let a = self.season as usize;
         let z = residual[a] / sigma[a];
         let warm = self.n >= c.warmup_samples;
-        let (score, surprising, bunched) = if warm { self.surprise(c, z.abs()) } else { (0.0, false, false) };
+        let (score, surprising, bunched) =
+            if warm { self.surprise(c, z.abs()) } else { (Score::Known(0.0), false, false) };
         let band = c.threshold * sigma[a];
         let baseline = Baseline { expected: predicted[a], lower: predicted[a] - band, upper: predicted[a] + band };
         // A range is known once the series has been seen for as many days as a daily season
@@ -774,25 +821,30 @@ impl SeriesState {
     /// - the episodes out of band (runs, each counted once) among the latest 16 samples, under a
     ///   binomial at that rate (at least 1/1000, as errors are rarely normal): spikes that
     ///   bunch up are news even where lone spikes are not.
-    fn surprise(&mut self, c: &DetectConfig, z: f64) -> (f64, bool, bool) {
-        let s_threshold = remembered(&THRESHOLD_SURPRISE, [c.threshold, 0.0], || -log10_tail(c.threshold));
-        let gauss = log10_tail(z);
-        let (mut single, mut episodes) = (gauss, 0.0f64);
-        let mut level = c.threshold;
-        for k in 0..LEVELS {
-            if z < level {
-                break;
+    fn surprise(&mut self, c: &DetectConfig, z: f64) -> (Score, bool, bool) {
+        // In band (below the first level, so the loop below would stop at once): neither
+        // surprising nor bunched, and the score is computed only if asked (see [`Score`]).
+        let in_band = z < c.threshold;
+        let (mut single, mut episodes) = (0.0, 0.0f64);
+        if !in_band {
+            let gauss = log10_tail(z);
+            single = gauss;
+            let mut level = c.threshold;
+            for k in 0..LEVELS {
+                if z < level {
+                    break;
+                }
+                let rate = f64::from(self.exceed_rate[k]).log10();
+                // Levels go up: the highest one reached counts.
+                single = gauss.max(rate).min(0.0);
+                let bits = ((self.exceed_bits[k] & WINDOW_MASK) << 1) | 1;
+                let count = (bits & !(bits >> 1)).count_ones();
+                if count >= 2 {
+                    let rate = rate.max(log10_tail(level)).clamp(EPISODE_RATE_FLOOR, 0.0);
+                    episodes = episodes.min(log10_binomial_tail(WINDOW, count, rate));
+                }
+                level *= 2.0;
             }
-            let rate = f64::from(self.exceed_rate[k]).log10();
-            // Levels go up: the highest one reached counts.
-            single = gauss.max(rate).min(0.0);
-            let bits = ((self.exceed_bits[k] & WINDOW_MASK) << 1) | 1;
-            let count = (bits & !(bits >> 1)).count_ones();
-            if count >= 2 {
-                let rate = rate.max(log10_tail(level)).clamp(EPISODE_RATE_FLOOR, 0.0);
-                episodes = episodes.min(log10_binomial_tail(WINDOW, count, rate));
-            }
-            level *= 2.0;
         }
         // Recorded after judging: a sample is not compared with itself.
         let w = 1.0 / (self.rate_n as f32 + RATE_PRIOR).min(RATE_MEMORY);
@@ -804,10 +856,13 @@ impl SeriesState {
             self.exceed_rate[k] += w * (f32::from(u8::from(out)) - self.exceed_rate[k]);
             level *= 2.0;
         }
-        let s = (-single.min(episodes)).clamp(0.0, MAX_SURPRISE);
-        let score = 1.0 - (-(s / s_threshold).sqrt()).exp();
+        if in_band {
+            return (Score::InBand { z }, false, false);
+        }
+        let (s, score) = surprise_score(c, single, episodes);
+        let s_threshold = threshold_surprise(c);
         let out = z >= c.threshold;
-        (score, s >= s_threshold && out, -episodes >= s_threshold && out)
+        (Score::Known(score), s >= s_threshold && out, -episodes >= s_threshold && out)
     }
 }
 
@@ -1104,7 +1159,7 @@ pub fn eta_text(eta_ms: i64) -> String {
 #[derive(Debug, Clone, Default)]
 pub struct Detector {
     config: DetectConfig,
-    series: FastMap<u64, Box<SeriesState>>,
+    series: SeriesStates,
     /// Index into `config.limits` of each series registered with a metric that has one.
     limits: FastMap<u64, usize>,
     /// Index into `config.saturation` of each series registered with a metric that has a ceiling.
@@ -1128,8 +1183,7 @@ pub struct DetectorState {
 /// series: serializes to exactly the JSON of [`Detector::state`].
 #[derive(Serialize)]
 pub struct DetectorStateView<'a> {
-    #[serde(serialize_with = "sorted_pairs::serialize_ref")]
-    series: &'a FastMap<u64, Box<SeriesState>>,
+    series: &'a SeriesStates,
     #[serde(serialize_with = "sorted_pairs::serialize_ref")]
     limits: &'a FastMap<u64, usize>,
     #[serde(serialize_with = "sorted_pairs::serialize_ref")]
@@ -1138,7 +1192,12 @@ pub struct DetectorStateView<'a> {
 
 impl Detector {
     pub fn new(config: DetectConfig) -> Detector {
-        Detector { config, series: FastMap::default(), limits: FastMap::default(), saturations: FastMap::default() }
+        Detector {
+            config,
+            series: SeriesStates::default(),
+            limits: FastMap::default(),
+            saturations: FastMap::default(),
+        }
     }
 
     /// A copy of the learned state (see [`Detector::from_state`]).
@@ -1149,7 +1208,7 @@ impl Detector {
 
     pub fn state(&self) -> DetectorState {
         DetectorState {
-            series: self.series.clone(),
+            series: self.series.iter().map(|(id, s)| (id, Box::new(s.clone()))).collect(),
             limits: self.limits.clone(),
             saturations: self.saturations.clone(),
         }
@@ -1169,7 +1228,14 @@ impl Detector {
                 ));
             }
         }
-        Ok(Detector { config, series: state.series, limits: state.limits, saturations: state.saturations })
+        // In id order, the order the engine's series first reported: laid out as they were.
+        let mut restored: Vec<(u64, Box<SeriesState>)> = state.series.into_iter().collect();
+        restored.sort_unstable_by_key(|(id, _)| *id);
+        let mut series = SeriesStates::default();
+        for (id, s) in restored {
+            series.insert(id, *s);
+        }
+        Ok(Detector { config, series, limits: state.limits, saturations: state.saturations })
     }
 
     /// Number of series with state (each [`SERIES_STATE_BYTES`] plus its map slot).
@@ -1191,20 +1257,20 @@ impl Detector {
 
     /// Data time (ms) of the latest sample series `series` learned from (`None`: none yet).
     pub fn last_sample(&self, series: u64) -> Option<i64> {
-        self.series.get(&series).map(|s| s.last_at)
+        self.series.get(series).map(|s| s.last_at)
     }
 
     /// Forgets series `series` entirely (its state and the limit and ceiling it was registered
     /// with): the engine retires a series that stopped reporting, under a new id if it returns.
     pub fn retire(&mut self, series: u64) {
-        self.series.remove(&series);
+        self.series.remove(series);
         self.limits.remove(&series);
         self.saturations.remove(&series);
     }
 
     /// The baseline series `series` is judged against now (`None` before its first sample).
     pub fn season(&self, series: u64) -> Option<Season> {
-        self.series.get(&series).map(|s| s.season)
+        self.series.get(series).map(|s| s.season)
     }
 
     /// Learns from past samples of series `series` (oldest first) without reporting anything:
@@ -1222,7 +1288,7 @@ impl Detector {
                 }
             }
         }
-        if let Some(s) = self.series.get_mut(&series) {
+        if let Some(s) = self.series.get_mut(series) {
             s.anomalous_run = 0;
             s.normal_run = 0;
             s.raised = false;
@@ -1244,12 +1310,13 @@ impl Detector {
         let Some((j, s)) = judge(&mut self.series, (&self.limits, &self.saturations), c, series, at, value) else {
             return Verdict::NORMAL;
         };
-        // The higher of the two views; a record is surprising as such.
-        let score = j.score.max(j.novelty);
+        // A record is surprising as such.
         let record = j.novelty >= RECORD_SURPRISE;
         let surprising = j.surprising || record;
         let continuing = (s.raised || s.anomalous_run > 0) && j.out_of_band;
         let anomaly = if surprising || continuing {
+            // The higher of the two views (computed here: in band and no record, unused).
+            let score = j.score.value(c).max(j.novelty);
             if s.anomalous_run == 0 && !s.raised {
                 s.peak = score;
                 s.record = None;
@@ -1263,7 +1330,7 @@ impl Detector {
             s.normal_run = 0;
             // A record (a fact, not a probability), a sample near impossible under the series'
             // own history, and a bunch of spikes (several samples already) need no second one.
-            let at_once = record || j.bunched || (j.surprising && j.score >= AT_ONCE_SCORE);
+            let at_once = record || j.bunched || (j.surprising && j.score.value(c) >= AT_ONCE_SCORE);
             if s.anomalous_run >= c.min_consecutive || at_once {
                 // This sample alone raised it: nothing else on the series agrees yet.
                 let lone = !s.raised && s.anomalous_run == 1 && !j.bunched;
@@ -1317,7 +1384,7 @@ impl Detector {
 /// trend and a saturation watch where `watched` maps the series to a limit and a ceiling); the
 /// judgement and the series' state, or `None` for an ignored sample.
 fn judge<'a>(
-    all: &'a mut FastMap<u64, Box<SeriesState>>,
+    all: &'a mut SeriesStates,
     (limits, saturations): (&FastMap<u64, usize>, &FastMap<u64, usize>),
     c: &DetectConfig,
     series: u64,
@@ -1327,12 +1394,12 @@ fn judge<'a>(
     if !value.is_finite() {
         return None;
     }
-    match all.entry(series) {
-        Entry::Occupied(e) => {
-            let s = e.into_mut();
-            s.judge(c, at.millis(), value).map(|j| (j, &mut **s))
+    match all.slot(series) {
+        Some(slot) => {
+            let s = all.at_mut(slot);
+            s.judge(c, at.millis(), value).map(|j| (j, s))
         }
-        Entry::Vacant(e) => {
+        None => {
             let mut s = SeriesState::new(at.millis(), value);
             if let Some(&i) = limits.get(&series) {
                 s.trend = Some(Box::new(TrendState::new(&c.limits[i], value)));
@@ -1342,7 +1409,7 @@ fn judge<'a>(
             }
             let baseline = Baseline { expected: value, lower: value, upper: value };
             let j = Judgement {
-                score: 0.0,
+                score: Score::Known(0.0),
                 surprising: false,
                 bunched: false,
                 out_of_band: false,
@@ -1351,7 +1418,7 @@ fn judge<'a>(
                 record: None,
                 baseline,
             };
-            Some((j, &mut **e.insert(Box::new(s))))
+            Some((j, all.insert(series, s)))
         }
     }
 }
