@@ -367,10 +367,16 @@ struct Model {
     before_shift: f64,
 }
 
+/// Laid out in the order a sample reads it (`repr(C)`: declaration order): the scalars, the
+/// models and the anomaly's state first (six cache lines, read as one stretch), then the daily
+/// season (one bucket's offset and counters close together), then the weekly one. A series'
+/// state comes from main memory once per sample: one stretch that the processor prefetches costs
+/// less than a dozen lines scattered over its 1.5 kB. (Snapshots name the fields: their order in
+/// a snapshot is this one, and any order reads back.)
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[repr(C)]
 struct SeriesState {
-    n: u32,
     first_at: i64,
     last_at: i64,
     #[serde(with = "exact_f64")]
@@ -388,33 +394,22 @@ struct SeriesState {
     range_hi: f64,
     #[serde(with = "exact_f64", default = "not_a_number")]
     range_lo: f64,
+    n: u32,
+    rate_n: u32,
     /// Flat, daily, weekly.
     models: [Model; 3],
-    #[serde(with = "exact_f32_array")]
-    daily: [f32; DAILY_BUCKETS],
-    #[serde(with = "exact_f32_array")]
-    weekly: [f32; WEEKLY_BUCKETS],
-    /// Samples each seasonal bucket has learned from (saturating).
-    daily_seen: [u8; DAILY_BUCKETS],
-    #[serde(with = "array")]
-    weekly_seen: [u8; WEEKLY_BUCKETS],
-    /// Samples in a row (per bucket) the flat level found normal and the season did not.
-    daily_disagree: [u8; DAILY_BUCKETS],
-    #[serde(with = "array")]
-    weekly_disagree: [u8; WEEKLY_BUCKETS],
-    season: Season,
     /// How often the series went out of band at each level (threshold × 2^k): a slow average
     /// over the samples since the last change of season (`rate_n`).
     #[serde(with = "exact_f32_array")]
     exceed_rate: [f32; LEVELS],
-    rate_n: u32,
     /// Which of the latest 16 samples were out of band at each level (bit 0: the latest).
     exceed_bits: [u16; LEVELS],
+    season: Season,
+    raised: bool,
     /// Consecutive anomalous samples (the first surprising, the others out of band).
     anomalous_run: u32,
     /// Consecutive samples in band.
     normal_run: u32,
-    raised: bool,
     /// The highest score of the anomaly under way: its score.
     #[serde(with = "exact_f64")]
     peak: f64,
@@ -423,6 +418,18 @@ struct SeriesState {
     record: Option<Record>,
     trend: Option<Box<TrendState>>,
     saturation: Option<Box<SaturationState>>,
+    #[serde(with = "exact_f32_array")]
+    daily: [f32; DAILY_BUCKETS],
+    /// Samples each seasonal bucket has learned from (saturating).
+    daily_seen: [u8; DAILY_BUCKETS],
+    /// Samples in a row (per bucket) the flat level found normal and the season did not.
+    daily_disagree: [u8; DAILY_BUCKETS],
+    #[serde(with = "exact_f32_array")]
+    weekly: [f32; WEEKLY_BUCKETS],
+    #[serde(with = "array")]
+    weekly_seen: [u8; WEEKLY_BUCKETS],
+    #[serde(with = "array")]
+    weekly_disagree: [u8; WEEKLY_BUCKETS],
 }
 
 /// The last samples of a metric with a limit, and its forecast's state.

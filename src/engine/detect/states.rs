@@ -113,3 +113,61 @@ impl Serialize for SeriesStates {
         s.collect_seq(pairs)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::detect::{LimitConfig, TrendState};
+    use crate::engine::snapshot::codec::sorted_pairs;
+
+    fn state(at: i64) -> SeriesState {
+        SeriesState::new(at, at as f64)
+    }
+
+    #[test]
+    fn a_retired_series_slot_goes_to_the_next_new_series_without_its_trend() {
+        let mut states = SeriesStates::default();
+        for id in 0..(CHUNK as u64 + 6) {
+            states.insert(id, state(id as i64));
+        }
+        assert_eq!(states.chunks.len(), 2, "a second chunk once the first is full");
+        let limit = LimitConfig {
+            metric: "filesystem_free_ratio".into(),
+            limit: 0.0,
+            horizon: crate::config::HumanDuration::from_millis(1),
+            direction: None,
+        };
+        states.get_mut(5).unwrap().trend = Some(Box::new(TrendState::new(&limit, 1.0)));
+        let slot = states.slot(5).unwrap();
+        states.remove(5);
+        assert!(states.get(5).is_none());
+        assert_eq!(states.len(), CHUNK + 5);
+        assert!(states.at(slot).trend.is_none(), "a retired series' trend is dropped at once");
+
+        let s = states.insert(1000, state(1000));
+        assert_eq!((s.first_at, s.n), (1000, 1));
+        assert_eq!(states.slot(1000), Some(slot), "the free slot is taken first");
+        assert_eq!(states.chunks.len(), 2);
+        assert_eq!(states[&1000].last_at, 1000);
+        assert_eq!(states[&6].last_at, 6, "the others are untouched");
+    }
+
+    #[test]
+    fn states_serialize_exactly_as_the_map_of_boxes_snapshots_held() {
+        let mut states = SeriesStates::default();
+        let mut map: FastMap<u64, Box<SeriesState>> = FastMap::default();
+        for id in [7u64, 3, 90, 1, 42] {
+            states.insert(id, state(id as i64 * 1000));
+            map.insert(id, Box::new(state(id as i64 * 1000)));
+        }
+        states.remove(90);
+        map.remove(&90);
+        states.insert(5, state(5));
+        map.insert(5, Box::new(state(5)));
+        let ours = serde_json::to_string(&states).unwrap();
+        let mut theirs = serde_json::Serializer::new(Vec::new());
+        sorted_pairs::serialize(&map, &mut theirs).unwrap();
+        assert_eq!(ours, String::from_utf8(theirs.into_inner()).unwrap());
+        assert!(ours.starts_with("[[1,{"), "{ours}");
+    }
+}
