@@ -8,17 +8,19 @@
 //! prefetches; boxes land wherever the allocator puts them, and a copy of the map (a clone, a
 //! restored snapshot) scatters them in hash order. A slot left by a retired series is taken by
 //! the next new one, so the chunks never hold more slots than the most series ever watched at
-//! once (rounded up to a chunk).
+//! once (rounded up to a chunk). For the same reason the slot after the one found last is tried
+//! before the index: a series' id is kept beside its slot, so a wrong guess costs one compare.
 
 use super::SeriesState;
 use crate::engine::FastMap;
 use serde::ser::{Serialize, Serializer};
+use std::cell::Cell;
 
 /// Slots per chunk: 64 states (about 96 kB) are allocated at once, never moved by growth.
 const CHUNK: usize = 64;
 
 /// Series states by series id.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(super) struct SeriesStates {
     /// Slot of each series.
     index: FastMap<u64, u32>,
@@ -26,6 +28,22 @@ pub(super) struct SeriesStates {
     chunks: Vec<Vec<SeriesState>>,
     /// Slots of retired series, reused first.
     free: Vec<u32>,
+    /// The series in each slot (`None`: free).
+    ids: Vec<Option<u64>>,
+    /// The slot found last (`u32::MAX` at first, so that slot 0 is tried first).
+    cursor: Cell<u32>,
+}
+
+impl Default for SeriesStates {
+    fn default() -> SeriesStates {
+        SeriesStates {
+            index: FastMap::default(),
+            chunks: Vec::new(),
+            free: Vec::new(),
+            ids: Vec::new(),
+            cursor: Cell::new(u32::MAX),
+        }
+    }
 }
 
 impl SeriesStates {
@@ -34,9 +52,13 @@ impl SeriesStates {
         self.index.len()
     }
 
-    /// The slot of series `series`, if it has state.
+    /// The slot of series `series`, if it has state: the one after the slot found last if it
+    /// holds `series` (series report in the order of their slots), else the index's.
     pub(super) fn slot(&self, series: u64) -> Option<u32> {
-        self.index.get(&series).copied()
+        let next = self.cursor.get().wrapping_add(1);
+        let slot = if self.ids.get(next as usize) == Some(&Some(series)) { next } else { *self.index.get(&series)? };
+        self.cursor.set(slot);
+        Some(slot)
     }
 
     pub(super) fn at_mut(&mut self, slot: u32) -> &mut SeriesState {
@@ -62,6 +84,7 @@ impl SeriesStates {
         let slot = match self.free.pop() {
             Some(slot) => {
                 *self.at_mut(slot) = state;
+                self.ids[slot as usize] = Some(series);
                 slot
             }
             None => {
@@ -72,10 +95,12 @@ impl SeriesStates {
                 if let Some(chunk) = self.chunks.last_mut() {
                     chunk.push(state);
                 }
+                self.ids.push(Some(series));
                 slot as u32
             }
         };
         self.index.insert(series, slot);
+        self.cursor.set(slot);
         self.at_mut(slot)
     }
 
@@ -85,6 +110,7 @@ impl SeriesStates {
             let state = self.at_mut(slot);
             state.trend = None;
             state.saturation = None;
+            self.ids[slot as usize] = None;
             self.free.push(slot);
         }
     }
@@ -140,6 +166,8 @@ mod tests {
         states.get_mut(5).unwrap().trend = Some(Box::new(TrendState::new(&limit, 1.0)));
         let slot = states.slot(5).unwrap();
         states.remove(5);
+        assert_eq!(states.slot(4), Some(slot - 1));
+        assert_eq!(states.slot(5), None, "the slot after the last found no longer holds it");
         assert!(states.get(5).is_none());
         assert_eq!(states.len(), CHUNK + 5);
         assert!(states.at(slot).trend.is_none(), "a retired series' trend is dropped at once");
@@ -147,6 +175,9 @@ mod tests {
         let s = states.insert(1000, state(1000));
         assert_eq!((s.first_at, s.n), (1000, 1));
         assert_eq!(states.slot(1000), Some(slot), "the free slot is taken first");
+        assert_eq!((states.slot(4), states.slot(1000), states.slot(6)), (Some(slot - 1), Some(slot), Some(slot + 1)));
+        assert_eq!((states.slot(4), states.slot(5)), (Some(slot - 1), None));
+        assert_eq!((states.slot(CHUNK as u64 + 5), states.slot(0)), (Some(CHUNK as u32 + 5), Some(0)), "past the end");
         assert_eq!(states.chunks.len(), 2);
         assert_eq!(states[&1000].last_at, 1000);
         assert_eq!(states[&6].last_at, 6, "the others are untouched");
