@@ -61,8 +61,8 @@
 //! bytes of state (24 + 168 seasonal offsets as `f32` with a seen and a disagree counter each:
 //! 1,152; three candidate levels with their error statistics: 192; the range: 16; the record of
 //! the anomaly under way: 24; the rest: 120), kept side by side with the other series' in
-//! chunks of 64 (see `states`), plus its slot in the detector's index (about 17 bytes at full
-//! load); a series whose metric has a
+//! chunks of 64 (see `states`), plus its id beside it (16 bytes) and its entry in the detector's
+//! index (about 17 bytes at full load); a series whose metric has a
 //! limit adds [`TREND_STATE_BYTES`] = 536 (its last 32 samples), one with a ceiling
 //! [`SATURATION_STATE_BYTES`] = 40. Every buffer has a fixed size: nothing grows with time or
 //! with the number of samples.

@@ -90,6 +90,7 @@ impl SeriesStates {
             None => {
                 if self.chunks.last().is_none_or(|c| c.len() == CHUNK) {
                     self.chunks.push(Vec::with_capacity(CHUNK));
+                    self.ids.reserve_exact(CHUNK);
                 }
                 let slot = (self.chunks.len() - 1) * CHUNK + self.chunks.last().map_or(0, Vec::len);
                 if let Some(chunk) = self.chunks.last_mut() {
