@@ -33,7 +33,11 @@
 //! or, where the series went this far out of band before, at the rate it did (a series' own
 //! outliers are its normal: a spiky series is not anomalous for spiking); (b) the episodes out of
 //! band (runs, each counted once) among its latest 16 samples, under a binomial at that rate (at
-//! least 1/1000): spikes that bunch up are news where lone spikes are not. The score is
+//! least 1/1000): spikes that bunch up are news where lone spikes are not; (c) the *drift*:
+//! the mean of the latest 3 errors (each clipped at the band's edge), at the rate this series'
+//! drifts reached that far before where that is higher. A level shift or a stall that stays
+//! just inside a band widening with it (each such error teaches the scale) is missed by (a) and
+//! (b) sample after sample; three samples leaning the same way are not. The score is
 //! `1 - exp(-sqrt(S / S_t))`, with `S_t` that of a lone normal error at `threshold` deviations:
 //! 0.63 at the threshold and, in a calm series, about `1 - exp(-z / threshold)`.
 //!
@@ -47,7 +51,8 @@
 //! A sample scoring at least 0.63 starts an anomaly; it is raised after `min_consecutive` samples
 //! (the first surprising, the rest at least out of band), or at once for a record, a bunch of
 //! spikes (the episodes view: several samples agree already) or a score of at least
-//! [`AT_ONCE_SCORE`] (near impossible under the series' own history). It lasts while samples
+//! [`AT_ONCE_SCORE`] (near impossible under the series' own history). A drift starts one even
+//! on a sample inside the band. It lasts while samples
 //! stay out of band, and clears after `clear_after` samples back in band. Its score is the
 //! highest of its samples'. [`anomaly_scores`], what the NAB evaluation scores, is exactly this
 //! signal: a score when an anomaly is raised or its score goes up, 0 otherwise. An anomaly raised
@@ -57,12 +62,13 @@
 //! `min_consecutive` samples in a row (the `run` each verdict reports) or something else
 //! corroborates it (see `Engine::fire_lone` in [`crate::engine`]).
 //!
-//! Memory per series, on 64-bit targets (asserted in the tests): [`SERIES_STATE_BYTES`] = 1,504
+//! Memory per series, on 64-bit targets (asserted in the tests): [`SERIES_STATE_BYTES`] = 1,528
 //! bytes of state (24 + 168 seasonal offsets as `f32` with a seen and a disagree counter each:
 //! 1,152; three candidate levels with their error statistics: 192; the range: 16; the record of
-//! the anomaly under way: 24; the rest: 120), kept side by side with the other series' in
-//! chunks of 64 (see `states`), plus its id beside it (16 bytes) and its entry in the detector's
-//! index (about 17 bytes at full load); a series whose metric has a
+//! the anomaly under way: 24; the drift's latest errors and rates: 20; the rest: 124), kept side
+//! by side with the other series' in chunks of 64 (see `states`), plus its id beside it (16
+//! bytes) and its entry in the detector's index (about 17 bytes at full load); a series whose
+//! metric has a
 //! limit adds [`TREND_STATE_BYTES`] = 536 (its last 32 samples), one with a ceiling
 //! [`SATURATION_STATE_BYTES`] = 40. Every buffer has a fixed size: nothing grows with time or
 //! with the number of samples.
@@ -233,8 +239,10 @@ pub enum Detection {
     /// (no second sample out of band, no bunch of spikes): evidence, but possibly a blip (a GC
     /// pause, a slow scrape). The engine lets a lone anomaly join a problem but open one only
     /// when something else corroborates it; the repeats of the same anomaly are not lone.
-    /// `run`: the samples out of band in a row, this one included (1 after a sample back in
-    /// band): persistence, what corroborates a lone anomaly on its own series.
+    /// A drift raised with fewer samples out of band in a row than `min_consecutive` is lone
+    /// too. `run`: the samples out of band in a row, this one included (0 for a drift within
+    /// the band, 1 after a sample back in band): persistence, what corroborates a lone anomaly
+    /// on its own series.
     Anomalous { score: f64, value: f64, baseline: Baseline, record: Option<Record>, lone: bool, run: u32 },
     /// The series' trend reaches its configured `limit` in `eta_ms` milliseconds of data time
     /// (0: already there), within its horizon: raise or repeat the forecast. `score` is 0.5 at
@@ -322,6 +330,12 @@ const RATE_PRIOR: f32 = 200.0;
 const RATE_MEMORY: f32 = 4000.0;
 /// log10 of the least out-of-band rate episodes are judged with.
 const EPISODE_RATE_FLOOR: f64 = -3.0;
+/// Latest errors whose mean the drift view judges. Chosen on the 41 NAB files (the README gives
+/// the neighbouring settings' scores).
+const DRIFT_SAMPLES: usize = 3;
+/// Drift levels whose rates are kept: threshold × 1 and × 1.5 (with errors clipped at the
+/// threshold, the drift of 3 samples is at most √3 thresholds).
+const DRIFT_LEVELS: usize = 2;
 /// A record beyond a series' range by this fraction of the range scores 0.63 ([`novelty`]).
 /// Chosen on the 41 NAB files: 0.005 to 0.05 all score within 3 points of each other.
 const RECORD_SCALE: f64 = 0.01;
@@ -406,6 +420,14 @@ struct SeriesState {
     exceed_bits: [u16; LEVELS],
     season: Season,
     raised: bool,
+    /// The latest errors in robust deviations, signed and clipped at `threshold` (the drift
+    /// view; slot `rate_n % DRIFT_SAMPLES` is the latest).
+    #[serde(with = "exact_f32_array", default)]
+    recent_z: [f32; DRIFT_SAMPLES],
+    /// How often their drift reached threshold × 1 and × 1.5: a slow average over the same
+    /// samples as `exceed_rate`.
+    #[serde(with = "exact_f32_array", default)]
+    drift_rate: [f32; DRIFT_LEVELS],
     /// Consecutive anomalous samples (the first surprising, the others out of band).
     anomalous_run: u32,
     /// Consecutive samples in band.
@@ -482,6 +504,8 @@ enum Score {
     /// lone error this large under a normal distribution.
     InBand {
         z: f64,
+        /// The drift view's log10 probability (0: no drift worth judging).
+        drifting: f64,
     },
 }
 
@@ -489,16 +513,17 @@ impl Score {
     fn value(self, c: &DetectConfig) -> f64 {
         match self {
             Score::Known(score) => score,
-            Score::InBand { z } => surprise_score(c, log10_tail(z), 0.0).1,
+            Score::InBand { z, drifting } => surprise_score(c, log10_tail(z), 0.0, drifting).1,
         }
     }
 }
 
 /// The surprise `S = -log10(p)` of the least probable of a lone error (`single`, log10 of its
-/// probability) and the episodes out of band (`episodes`, likewise), and the score it makes.
-fn surprise_score(c: &DetectConfig, single: f64, episodes: f64) -> (f64, f64) {
+/// probability), the episodes out of band (`episodes`, likewise) and the drift (`drifting`),
+/// and the score it makes.
+fn surprise_score(c: &DetectConfig, single: f64, episodes: f64, drifting: f64) -> (f64, f64) {
     let s_threshold = threshold_surprise(c);
-    let s = (-single.min(episodes)).clamp(0.0, MAX_SURPRISE);
+    let s = (-single.min(episodes).min(drifting)).clamp(0.0, MAX_SURPRISE);
     (s, 1.0 - (-(s / s_threshold).sqrt()).exp())
 }
 
@@ -560,6 +585,8 @@ impl SeriesState {
             exceed_rate: [0.0; LEVELS],
             rate_n: 0,
             exceed_bits: [0; LEVELS],
+            recent_z: [0.0; DRIFT_SAMPLES],
+            drift_rate: [0.0; DRIFT_LEVELS],
             anomalous_run: 0,
             normal_run: 0,
             raised: false,
@@ -630,13 +657,18 @@ impl SeriesState {
         let a = self.season as usize;
         let z = residual[a] / sigma[a];
         let warm = self.n >= c.warmup_samples;
-        let (score, surprising, bunched) =
-            if warm { self.surprise(c, z.abs()) } else { (Score::Known(0.0), false, false) };
-        let band = c.threshold * sigma[a];
-        let baseline = Baseline { expected: predicted[a], lower: predicted[a] - band, upper: predicted[a] + band };
         // A range is known once the series has been seen for as many days as a daily season
         // needs: before, every day's peak hour above the first day's sets a record.
         let known = at - self.first_at >= i64::from(c.season_min_cycles) * DAY_MS;
+        // The band at its narrowest, in deviations: a drift within it is a rounding error.
+        let narrowest = c.threshold * floor(predicted[a]) / sigma[a];
+        // Drifts are judged once the series is known (before, a daily swing the flat level cannot
+        // follow drifts every day), and learned from the start.
+        let least_drift = if known { narrowest } else { f64::INFINITY };
+        let (score, surprising, bunched) =
+            if warm { self.surprise(c, z, least_drift) } else { (Score::Known(0.0), false, false) };
+        let band = c.threshold * sigma[a];
+        let baseline = Baseline { expected: predicted[a], lower: predicted[a] - band, upper: predicted[a] + band };
         // A new extreme within the band at its narrowest (`threshold` floors: a fraction
         // `min_relative_deviation` of the expected level, or the resolution) is too small to
         // matter, however narrow the range it leaves: the band calls such a move a rounding
@@ -813,12 +845,15 @@ impl SeriesState {
             self.season = best.0;
             self.exceed_rate = [0.0; LEVELS];
             self.exceed_bits = [0; LEVELS];
+            self.recent_z = [0.0; DRIFT_SAMPLES];
+            self.drift_rate = [0.0; DRIFT_LEVELS];
             self.rate_n = 0;
         }
     }
 
-    /// The score of a sample `z` robust deviations from its baseline, and whether it is
-    /// surprising enough to start an anomaly; then records how far out of band it went.
+    /// The score of a sample `z` robust deviations from its baseline (signed: + above), whether
+    /// it is surprising enough to start an anomaly, and whether several samples agree already
+    /// (it may be raised at once); then records how far out of band it went.
     ///
     /// A sample is as surprising as it is improbable (`S = -log10 p`), taking the least
     /// probable of:
@@ -827,10 +862,13 @@ impl SeriesState {
     ///   its normal: a spiky series is not anomalous for spiking);
     /// - the episodes out of band (runs, each counted once) among the latest 16 samples, under a
     ///   binomial at that rate (at least 1/1000, as errors are rarely normal): spikes that
-    ///   bunch up are news even where lone spikes are not.
-    fn surprise(&mut self, c: &DetectConfig, z: f64) -> (Score, bool, bool) {
-        // In band (below the first level, so the loop below would stop at once): neither
-        // surprising nor bunched, and the score is computed only if asked (see [`Score`]).
+    ///   bunch up are news even where lone spikes are not;
+    /// - the drift ([`SeriesState::drift`]): the latest samples leaning the same way, each
+    ///   perhaps within the band, together as improbable as this series' history says.
+    fn surprise(&mut self, c: &DetectConfig, signed_z: f64, least_drift: f64) -> (Score, bool, bool) {
+        let z = signed_z.abs();
+        // In band (below the first level, so the loop below would stop at once): not bunched,
+        // surprising only for a drift, and the score is computed only if asked (see [`Score`]).
         let in_band = z < c.threshold;
         let (mut single, mut episodes) = (0.0, 0.0f64);
         if !in_band {
@@ -853,6 +891,7 @@ impl SeriesState {
                 level *= 2.0;
             }
         }
+        let (drifting, drift_reached) = self.drift(c, signed_z, least_drift);
         // Recorded after judging: a sample is not compared with itself.
         let w = 1.0 / (self.rate_n as f32 + RATE_PRIOR).min(RATE_MEMORY);
         self.rate_n = self.rate_n.saturating_add(1);
@@ -863,13 +902,63 @@ impl SeriesState {
             self.exceed_rate[k] += w * (f32::from(u8::from(out)) - self.exceed_rate[k]);
             level *= 2.0;
         }
-        if in_band {
-            return (Score::InBand { z }, false, false);
+        for (rate, reached) in self.drift_rate.iter_mut().zip(drift_reached) {
+            *rate += w * (f32::from(u8::from(reached)) - *rate);
         }
-        let (s, score) = surprise_score(c, single, episodes);
         let s_threshold = threshold_surprise(c);
-        let out = z >= c.threshold;
-        (Score::Known(score), s >= s_threshold && out, -episodes >= s_threshold && out)
+        // A drift starts an anomaly whether or not this sample is out of band; it is raised as
+        // any surprise is, when the next sample is out of band or drifting still (one drift
+        // alone is often the whole estate moving a little, as after a deployment or a gap).
+        let drifted = -drifting >= s_threshold;
+        if in_band && !drifted {
+            return (Score::InBand { z, drifting }, false, false);
+        }
+        let single = if in_band { log10_tail(z) } else { single };
+        let (s, score) = surprise_score(c, single, episodes, drifting);
+        let out = !in_band;
+        (Score::Known(score), s >= s_threshold && (out || drifted), -episodes >= s_threshold && out)
+    }
+
+    /// The drift view of the sample `signed_z` robust deviations from its baseline: log10 of how
+    /// probable the mean error of the latest [`DRIFT_SAMPLES`] samples (this one included) is,
+    /// and which drift levels it reached (recorded by the caller after judging).
+    ///
+    /// A level shift, a stall or a slow climb can stay just inside the band sample after
+    /// sample while the band widens with it (each such error teaches the scale), so neither the
+    /// lone-error view nor the episodes view ever fires. Their mean does: errors clipped at
+    /// `threshold` (a spike beyond the band is the other views' business, and one huge error
+    /// cannot make a drift), summed and divided by `√n`, are one normal deviate for errors that
+    /// are independent. Errors are rarely that, so as for lone errors, the series' own history
+    /// decides: the drift is as probable as the rate at which its drifts reached the same level
+    /// before, where that is higher. It counts only on the side this sample leans, with this
+    /// sample at least half a threshold out (a drift that is ending is no news), and a mean error
+    /// of at least `least` deviations (the band's narrowest: a smaller drift is a rounding error).
+    fn drift(&mut self, c: &DetectConfig, signed_z: f64, least: f64) -> (f64, [bool; DRIFT_LEVELS]) {
+        let slot = self.rate_n as usize % DRIFT_SAMPLES;
+        self.recent_z[slot] = signed_z.clamp(-c.threshold, c.threshold) as f32;
+        let mut reached = [false; DRIFT_LEVELS];
+        if (self.rate_n as usize) < DRIFT_SAMPLES {
+            return (0.0, reached);
+        }
+        let sum: f64 = self.recent_z.iter().map(|&x| f64::from(x)).sum();
+        let drift = sum / (DRIFT_SAMPLES as f64).sqrt();
+        let leaning = drift * signed_z > 0.0
+            && signed_z.abs() >= c.threshold / 2.0
+            && (sum / DRIFT_SAMPLES as f64).abs() >= least;
+        let mut highest = None;
+        for (k, reached) in reached.iter_mut().enumerate() {
+            *reached = drift.abs() >= c.threshold * (1.0 + 0.5 * k as f64);
+            if *reached {
+                // Levels go up: the highest one reached counts.
+                highest = Some(k);
+            }
+        }
+        // The tail only for a drift worth judging: most samples have none (throughput).
+        let lp = match highest {
+            Some(k) if leaning => log10_tail(drift.abs()).max(f64::from(self.drift_rate[k]).log10()).min(0.0),
+            _ => 0.0,
+        };
+        (lp, reached)
     }
 }
 
@@ -1339,10 +1428,20 @@ impl Detector {
             // own history, and a bunch of spikes (several samples already) need no second one.
             let at_once = record || j.bunched || (j.surprising && j.score.value(c) >= AT_ONCE_SCORE);
             if s.anomalous_run >= c.min_consecutive || at_once {
-                // This sample alone raised it: nothing else on the series agrees yet.
-                let lone = !s.raised && s.anomalous_run == 1 && !j.bunched;
+                // Samples out of band in a row, this one included (bit 0 of the history is this
+                // sample; `exceed_bits` is kept from the first warm sample, as an anomaly needs).
+                // A band anomaly's run is all out of band; a drift's may be all within the band.
+                let out_run = match s.exceed_bits[0].trailing_ones() {
+                    16 => u32::MAX, // the whole history kept: at least that
+                    n => n,
+                };
+                let run = s.anomalous_run.min(out_run);
+                // Nothing else on the series agrees yet: this sample alone raised it, or a drift
+                // did with fewer samples out of band in a row than a band anomaly needs (a small
+                // drift is as often the estate moving a little, after a deployment or a gap).
+                let drift_only = run < s.anomalous_run && run < c.min_consecutive;
+                let lone = !s.raised && (s.anomalous_run == 1 || drift_only) && !j.bunched;
                 s.raised = true;
-                let run = s.anomalous_run;
                 Detection::Anomalous { score: s.peak, value, baseline: j.baseline, record: s.record, lone, run }
             } else {
                 Detection::Normal
@@ -1483,7 +1582,7 @@ mod tests {
         // The figures the module documentation states.
         assert_eq!(SERIES_STATE_BYTES, std::mem::size_of::<SeriesState>());
         if cfg!(target_pointer_width = "64") {
-            assert_eq!(SERIES_STATE_BYTES, 1504);
+            assert_eq!(SERIES_STATE_BYTES, 1528);
             assert_eq!(TREND_STATE_BYTES, 536);
             assert_eq!(SATURATION_STATE_BYTES, 40);
         }
@@ -1872,6 +1971,97 @@ mod tests {
             let v = d.sample(7, at(i * MIN), 0.06 + 0.02 * wobble(i));
             assert_eq!(v.forecast, Detection::Normal, "{i}");
         }
+    }
+
+    #[test]
+    fn a_shift_in_a_spiky_series_is_raised_by_its_drift() {
+        // Noise of ±10 around 100 with a spike to 160 every 50 samples (so a sample out of band
+        // is this series' normal), then the level moves up by 28: about 4.4 robust deviations,
+        // so the samples of the shift go in and out of the band (which widens as it learns from
+        // those inside), and no one of them is surprising for this series.
+        let value = |i: i64| 100.0 + 10.0 * wobble(i) + if i % 50 == 25 { 60.0 } else { 0.0 };
+        let run = |drift: bool, by: f64| {
+            let mut d = Detector::new(DetectConfig::default());
+            for i in 0..3000 {
+                d.sample(1, at(i * 5 * MIN), value(i));
+            }
+            for i in 3000..3012 {
+                let v = 100.0 + by + 10.0 * wobble(i);
+                let s = &mut d.series.get_mut(1).expect("a series");
+                if !drift {
+                    // Without the drift view: its rates as if it always drifted.
+                    s.drift_rate = [1.0; DRIFT_LEVELS];
+                }
+                if let Detection::Anomalous { lone, run, .. } = d.sample(1, at(i * 5 * MIN), v).anomaly {
+                    return Some((i - 3000, lone, run));
+                }
+            }
+            None
+        };
+        let (k, lone, out_run) = run(true, 28.0).expect("the shift is raised");
+        assert!(k < 4, "within the first samples of the shift: {k}");
+        // Raised by the drift: lone (held by the engine until something corroborates it) unless
+        // as many samples in a row were out of band as a band anomaly needs.
+        assert_eq!(lone, out_run < DetectConfig::default().min_consecutive, "raised at {k} with {out_run} out of band");
+        assert_eq!(run(false, 28.0), None, "the lone-error and episode views alone miss it");
+    }
+
+    #[test]
+    fn a_drift_within_the_band_is_lone_until_the_series_stays_out_of_band() {
+        // Three days of noise of ±10 around 100, then the level moves up to 80 % of the band's
+        // half-width: every sample of the move is within the band, and the drift view raises it.
+        let mut d = Detector::new(DetectConfig::default());
+        let mut last = None;
+        for i in 0..864 {
+            if let Detection::Normal = d.sample(1, at(i * 5 * MIN), 100.0 + 10.0 * wobble(i)).anomaly {
+                last = Some(i);
+            }
+        }
+        assert_eq!(last, Some(863), "calm history");
+        // The band's half-width now, from a copy of the series (judging changes its state).
+        let mut probe = d.series.get(1).expect("a series").clone();
+        let j = probe.judge(&DetectConfig::default(), at(864 * 5 * MIN).millis(), 100.0).expect("a newer sample");
+        let band = j.baseline.upper - j.baseline.expected;
+        assert!(band > 0.0, "a learned band: {:?}", j.baseline);
+        let mut raised = None;
+        for i in 864..876 {
+            let v = 100.0 + 0.8 * band + 2.0 * wobble(i);
+            if let Detection::Anomalous { lone, run, baseline, .. } = d.sample(1, at(i * 5 * MIN), v).anomaly {
+                assert!(v < baseline.upper, "within the band: {v} against {baseline:?}");
+                raised = Some((lone, run));
+                break;
+            }
+        }
+        assert_eq!(raised, Some((true, 0)), "a drift within the band, raised lone with no sample out of band");
+        // Then the series goes out of band and stays there: persistence, not lone.
+        let mut verdicts = Vec::new();
+        for i in 876..880 {
+            verdicts.push(d.sample(1, at(i * 5 * MIN), 100.0 + 3.0 * band).anomaly);
+        }
+        let runs: Vec<(bool, u32)> = verdicts
+            .iter()
+            .filter_map(|v| match *v {
+                Detection::Anomalous { lone, run, .. } => Some((lone, run)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(runs[..2], [(false, 1), (false, 2)], "repeats, then two samples out of band in a row");
+    }
+
+    #[test]
+    fn a_series_that_always_wanders_is_not_drifting() {
+        // Errors that lean the same way for a while, all the time (a smoothed noise the flat
+        // level cannot follow): drifts are this series' normal, and its own drift rates say so.
+        let mut smooth = 0.0;
+        let samples: Vec<(Timestamp, f64)> = (0..6000)
+            .map(|i| {
+                smooth = 0.8 * smooth + 0.2 * wobble(i);
+                (at(i * 5 * MIN), 100.0 + 40.0 * smooth)
+            })
+            .collect();
+        let scores = anomaly_scores(&samples, &DetectConfig::default());
+        let raised = scores[1000..].iter().filter(|&&s| s >= 0.632).count();
+        assert!(raised <= 2, "{raised} anomalies in 5,000 samples of the series' usual wander");
     }
 
     #[test]
