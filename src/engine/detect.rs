@@ -492,16 +492,18 @@ struct SaturationState {
 
 /// A sample's score in [0, 1], or what it is computed from where it is seldom needed.
 ///
-/// A sample in band (most samples) can neither start nor continue an anomaly: its score counts
-/// only if the sample also sets a record (the higher of the two views). Its tail probability and
+/// A sample in band whose latest samples do not drift (most samples) can neither start nor
+/// continue an anomaly: its score counts only if the sample also sets a record (the higher of the
+/// two views). Its tail probability and
 /// score (an `erfc`, a `log10`, an `exp` and a `sqrt`) were a tenth of the detector's time for
 /// nothing; [`Score::value`] computes them, when asked, by the same expressions in the same
 /// order as [`SeriesState::surprise`] does for a sample out of band: the same bits.
 #[derive(Debug, Clone, Copy)]
 enum Score {
     Known(f64),
-    /// In band, `z` robust deviations from the baseline (below `threshold`): the score of a
-    /// lone error this large under a normal distribution.
+    /// In band, `z` robust deviations from the baseline (below `threshold`), with no drift
+    /// surprising enough to start an anomaly: the score of a lone error this large under a
+    /// normal distribution, or of the drift where that is less probable.
     InBand {
         z: f64,
         /// The drift view's log10 probability (0: no drift worth judging).
