@@ -123,6 +123,7 @@ impl SeriesStates {
 }
 
 /// `d.series[&id]`: the state of a series that has one (tests).
+#[cfg(test)]
 impl std::ops::Index<&u64> for SeriesStates {
     type Output = SeriesState;
 
