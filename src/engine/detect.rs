@@ -159,7 +159,8 @@ pub fn default_limits() -> Vec<LimitConfig> {
         metric: s.metric,
         limit: s.at,
         horizon: HumanDuration::from_millis(CEILING_HORIZON_MS),
-        direction: Some(Direction::Rising),
+        // Utilisations rise to their ceiling (from the name, as the example config leaves it).
+        direction: None,
     });
     std::iter::once(free).chain(ceilings).collect()
 }
