@@ -976,11 +976,18 @@ impl TrendState {
         let line = |t: i64| vr + slope * (t as f64 - tr);
         let past = |v: f64| (self.falling && v <= self.limit) || (!self.falling && v >= self.limit);
         // Reached: at or past the limit on the side the series approaches it from (fixed for the
-        // trend's life: a series that was past the limit and recovered is not "reached"), with
-        // the trend there too (the line now, or the latest third's median): one sample past a
-        // ceiling (a spike of a utilisation to 99 %) is a blip, not the limit reached.
-        if past(value) && (past(line(at)) || past(vr)) {
-            return Some(0);
+        // trend's life: a series that was past the limit and recovered is not "reached"), by a
+        // series already forecast to get there: a trend that arrives. A jump past it (a spike of
+        // a utilisation to 99 %, a CPU pinned at once) is news for the band and the saturation
+        // view, not for the trend.
+        if past(value) {
+            return self.raised.then_some(0);
+        }
+        // A trend moves all along: the middle third's median lies well between the outer ones'
+        // (a step, or a flat stretch before a jump, leaves it at one end).
+        let (_, vm) = medians(&points[third..len - third]);
+        if !(0.2..=0.8).contains(&((vm - vl) / (vr - vl))) {
+            return None;
         }
         // Moving away from the limit (a recovery, a cleanup): no forecast.
         if (self.falling && slope >= 0.0) || (!self.falling && slope <= 0.0) {
@@ -1449,7 +1456,8 @@ mod tests {
         let s = &d.series[&1];
         assert_eq!((s.daily.len(), s.weekly.len(), s.exceed_bits.len()), (24, 168, LEVELS));
         assert_eq!(s.trend.as_ref().map(|t| t.at.len()), Some(TREND_SAMPLES));
-        assert!(s.saturation.is_none() && d.series[&2].trend.is_none());
+        // A utilisation has a ceiling, and a forecast of its climb to it.
+        assert!(s.saturation.is_none() && d.series[&2].trend.is_some());
         assert_eq!(d.series[&2].saturation.as_ref().map(|t| t.since), Some(None));
         assert_eq!(d.series_count(), 2);
     }
