@@ -30,7 +30,7 @@
 //! values, so the output is byte-identical everywhere. `tests/eval_scenarios.rs` includes this file
 //! and checks that [`render`] reproduces the shipped fixtures.
 
-use faultline::engine::detect::default_saturation;
+use faultline::engine::detect::{default_limits, default_saturation};
 use faultline::engine::logs::{LogPatternConfig, LogPatterns};
 use faultline::model::{
     AlertState, ChangeKind, Criticality, Entity, EntityId, EntityKind, Observation, ObservationKind, Relation,
@@ -454,9 +454,13 @@ impl Story {
         // A series that goes silent belongs to the incident too: whatever the detector makes of
         // the gap and the cold values after it is the incident's doing.
         self.label(format!("anomaly:{entity}:{metric}"), incident);
-        // A utilisation the detector watches for saturation may raise that signal too.
+        // A utilisation the detector watches for saturation may raise that signal too, and the
+        // forecast of its climb to the ceiling (as may any metric with a limit).
         if default_saturation().iter().any(|s| s.metric == metric) {
             self.label(format!("saturation:{entity}:{metric}"), incident);
+        }
+        if default_limits().iter().any(|l| l.metric == metric) {
+            self.label(format!("forecast:{entity}:{metric}"), incident);
         }
     }
 

@@ -122,8 +122,8 @@ pub struct DetectConfig {
     pub shift_after: HumanDuration,
     /// ...and at least this many of them in a row (1 to [`MAX_SHIFT_SAMPLES`]).
     pub shift_samples: u32,
-    /// Trend-to-limit forecasts, by metric name (default: `filesystem_free_ratio` reaching 0
-    /// within 2 h). Configured limits replace the default list.
+    /// Trend-to-limit forecasts, by metric name (default: see [`default_limits`]). Configured
+    /// limits replace the default list.
     pub limits: Vec<LimitConfig>,
     /// Sustained saturation, by metric name: a utilisation at or above its ceiling for a while is
     /// news whatever its baseline says (default: see [`default_saturation`]). Configured entries
@@ -145,16 +145,38 @@ impl Default for DetectConfig {
             season_min_gain: 0.2,
             shift_after: HumanDuration::from_millis(HOUR_MS),
             shift_samples: 12,
-            limits: vec![LimitConfig {
-                metric: "filesystem_free_ratio".to_string(),
-                limit: 0.0,
-                horizon: HumanDuration::from_millis(2 * HOUR_MS),
-                direction: None,
-            }],
+            limits: default_limits(),
             saturation: default_saturation(),
         }
     }
 }
+
+/// The default `[[engine.detect.limits]]` list: `filesystem_free_ratio` reaching 0 within 2 h,
+/// and every utilisation of [`default_saturation`] climbing to its ceiling within
+/// [`CEILING_HORIZON_MS`]. A baseline follows a steady climb (its band widens with the lag), so
+/// a leak or a filling disk raises no anomaly on the way; where it is headed is news before it
+/// gets there, and an early signal on the entity that will saturate places its trouble before
+/// the symptoms it causes.
+pub fn default_limits() -> Vec<LimitConfig> {
+    let free = LimitConfig {
+        metric: "filesystem_free_ratio".to_string(),
+        limit: 0.0,
+        horizon: HumanDuration::from_millis(2 * HOUR_MS),
+        direction: None,
+    };
+    let ceilings = default_saturation().into_iter().map(|s| LimitConfig {
+        metric: s.metric,
+        limit: s.at,
+        horizon: HumanDuration::from_millis(CEILING_HORIZON_MS),
+        // Utilisations rise to their ceiling (from the name, as the example config leaves it).
+        direction: None,
+    });
+    std::iter::once(free).chain(ceilings).collect()
+}
+
+/// How far ahead a utilisation's climb to its ceiling is forecast by default: an hour, so that
+/// a daily swing of load (hours from trough to peak) is not a climb to the ceiling.
+pub const CEILING_HORIZON_MS: i64 = HOUR_MS;
 
 /// The default `[[engine.detect.saturation]]` list, for the utilisations the sources and the
 /// scenarios name (ratios from 0 to 1): `cpu_utilisation` at 95 % for 1 minute (a host or
@@ -1100,20 +1122,30 @@ impl TrendState {
         let third = len / 3;
         let (tl, vl) = medians(&points[..third]);
         let (tr, vr) = medians(&points[len - third..]);
-        // Reached: at or past the limit on the side the series approaches it from (fixed for the
-        // trend's life: a series that was past the limit and recovered is not "reached").
-        if (self.falling && value <= self.limit) || (!self.falling && value >= self.limit) {
-            return Some(0);
-        }
         if tr <= tl {
             return None;
         }
         let slope = (vr - vl) / (tr - tl);
+        let line = |t: i64| vr + slope * (t as f64 - tr);
+        let past = |v: f64| (self.falling && v <= self.limit) || (!self.falling && v >= self.limit);
+        // Reached: at or past the limit on the side the series approaches it from (fixed for the
+        // trend's life: a series that was past the limit and recovered is not "reached"), by a
+        // series already forecast to get there: a trend that arrives. A jump past it (a spike of
+        // a utilisation to 99 %, a CPU pinned at once) is news for the band and the saturation
+        // view, not for the trend.
+        if past(value) {
+            return self.raised.then_some(0);
+        }
+        // A trend moves all along: the middle third's median lies well between the outer ones'
+        // (a step, or a flat stretch before a jump, leaves it at one end).
+        let (_, vm) = medians(&points[third..len - third]);
+        if !(0.2..=0.8).contains(&((vm - vl) / (vr - vl))) {
+            return None;
+        }
         // Moving away from the limit (a recovery, a cleanup): no forecast.
         if (self.falling && slope >= 0.0) || (!self.falling && slope <= 0.0) {
             return None;
         }
-        let line = |t: i64| vr + slope * (t as f64 - tr);
         // The move over the window must stand out of the noise around the line.
         let mut spread = [0f64; TREND_SAMPLES];
         for (s, &(t, v)) in spread.iter_mut().zip(points) {
@@ -1599,7 +1631,8 @@ mod tests {
         let s = &d.series[&1];
         assert_eq!((s.daily.len(), s.weekly.len(), s.exceed_bits.len()), (24, 168, LEVELS));
         assert_eq!(s.trend.as_ref().map(|t| t.at.len()), Some(TREND_SAMPLES));
-        assert!(s.saturation.is_none() && d.series[&2].trend.is_none());
+        // A utilisation has a ceiling, and a forecast of its climb to it.
+        assert!(s.saturation.is_none() && d.series[&2].trend.is_some());
         assert_eq!(d.series[&2].saturation.as_ref().map(|t| t.since), Some(None));
         assert_eq!(d.series_count(), 2);
     }

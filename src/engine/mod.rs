@@ -136,6 +136,11 @@ pub struct Engine {
     held: BTreeSet<SignalKey>,
 }
 
+/// How long a forecast must last before it may open a problem on its own (data time, ms); before,
+/// it joins what it is near, and a signal on its entity or a neighbour corroborates it, as for a
+/// lone anomaly ([`Engine::fire_lone`]).
+pub const FORECAST_LASTS_MS: i64 = 10 * 60_000;
+
 /// How often, in data time, the engine forgets old problems and retires what vanished: on the
 /// first observation of each such period (so a restored engine sweeps when the original did).
 pub const SWEEP_EVERY_MS: i64 = 10 * 60_000;
@@ -307,8 +312,10 @@ impl Engine {
                             // in 47m"); repeats keep the name and update the value.
                             let name = format!("{metric} reaches {limit} in {}", detect::eta_text(eta_ms));
                             let severity = if score >= 0.9 { Severity::Major } else { Severity::Warning };
+                            let key = SignalKey(format!("forecast:{entity}:{metric}"));
+                            let lasted = self.forecast_lasted(&key, *at);
                             let occurrence = Occurrence {
-                                key: SignalKey(format!("forecast:{entity}:{metric}")),
+                                key,
                                 kind: SignalKind::Anomaly,
                                 entity,
                                 name: &name,
@@ -320,7 +327,13 @@ impl Engine {
                                 baseline: None,
                                 labels: None,
                             };
-                            self.fire(occurrence, out);
+                            // Where a series is headed, not trouble yet: held like a lone
+                            // anomaly until something corroborates it or it lasts.
+                            if lasted {
+                                self.fire(occurrence, out);
+                            } else {
+                                self.fire_lone(occurrence, out);
+                            }
                         }
                         Detection::Cleared { .. } => {
                             self.clear(&SignalKey(format!("forecast:{entity}:{metric}")), *at, out)
@@ -560,6 +573,17 @@ impl Engine {
         } else {
             self.held.insert(key);
         }
+    }
+
+    /// Whether forecast `key` has been raised without a break for [`FORECAST_LASTS_MS`] at `at`:
+    /// a climb seen that long is news on its own (a few samples of noise can tilt the trend
+    /// line of a fast-scraped series; they do not hold it for ten minutes).
+    fn forecast_lasted(&self, key: &SignalKey, at: Timestamp) -> bool {
+        self.signals
+            .get(key)
+            .filter(|e| e.signal.active)
+            .and_then(|e| e.activations.back())
+            .is_some_and(|since| at.since(*since) >= FORECAST_LASTS_MS)
     }
 
     /// Whether lone signal `key` has company: it is marked (it goes to the background problem),

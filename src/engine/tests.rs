@@ -951,3 +951,58 @@ fn a_held_signal_is_held_across_a_snapshot() {
     assert_eq!(restored.events, whole.events);
     assert_eq!(whole.groups(), vec![vec![anomaly(shop.0, shop.1).0]]);
 }
+
+/// A memory leak with a short baseline: the container's memory sits at 52 % for 9 minutes, then
+/// climbs 1.5 points a minute to 99 % (an OOM kill at minute 41); its service slows down from
+/// minute 26. A baseline follows a steady climb (nothing is out of band on the way), and the
+/// memory saturates only at minute 40, 14 minutes after the service broke: alone, that opened
+/// a problem of its own for the container (a dependency breaking well after the problem above
+/// it) and left the service's problem without a root. The climb to the ceiling is a forecast
+/// long before the service slows down: one problem, rooted at the container.
+#[test]
+fn a_memory_climb_with_a_short_baseline_is_one_problem_rooted_at_the_container() {
+    let mut f = Feed::new();
+    f.relate("service:frontend", RelationKind::Calls, "service:shop");
+    f.relate("service:shop", RelationKind::RunsOn, "container:shop-1");
+    let memory = |m: i64| match m {
+        ..9 => 0.52 + 0.004 * wobble(m),
+        9..=40 => (0.52 + 0.015 * (m - 9) as f64 + 0.003 * wobble(m)).min(0.99),
+        _ => 0.55 + 0.002 * wobble(m),
+    };
+    let onset = 26 * MIN;
+    for m in 0..=50 {
+        f.metric(m * MIN, "container:shop-1", "memory_utilisation", memory(m));
+        let slow = (26..41).contains(&m);
+        f.metric(m * MIN, "service:shop", "latency_p99_ms", if slow { 900.0 } else { 120.0 + 5.0 * wobble(m + 7) });
+        let frontend = if slow { 1400.0 } else { 300.0 + 8.0 * wobble(m + 11) };
+        f.metric(m * MIN, "service:frontend", "latency_p99_ms", frontend);
+    }
+    let set = f.problems();
+    let visible = set.visible();
+    assert_eq!(visible.len(), 1, "{:?}", f.groups());
+    let p = visible[0];
+    let forecast = SignalKey("forecast:container:shop-1:memory_utilisation".into());
+    let saturation = SignalKey("saturation:container:shop-1:memory_utilisation".into());
+    for key in [&forecast, &saturation, &anomaly("service:shop", "latency_p99_ms")] {
+        assert!(p.signals.contains_key(key), "{key:?} in {:?}", p.signals.keys());
+    }
+    let climb = &p.signals[&forecast];
+    assert!(climb.first_seen < Timestamp(onset), "the climb is news before the service slows: {climb:?}");
+    assert!(climb.name.starts_with("memory_utilisation reaches 0.95 in "), "{}", climb.name);
+    assert_eq!(p.root_causes[0].entity.as_str(), "container:shop-1", "{:?}", p.root_causes);
+}
+
+/// One sample of a utilisation at its ceiling (a spike to 99 %) is not the ceiling reached: no
+/// forecast, and (a lone blip) no problem.
+#[test]
+fn one_spike_to_the_ceiling_is_no_forecast_and_no_problem() {
+    let mut f = Feed::new();
+    f.relate("service:shop", RelationKind::RunsOn, "container:shop-1");
+    for m in 0..120 {
+        let v = if m == 90 { 0.99 } else { 0.6 + 0.01 * wobble(m) };
+        f.metric(m * MIN, "container:shop-1", "memory_utilisation", v);
+    }
+    let forecast = SignalKey("forecast:container:shop-1:memory_utilisation".into());
+    assert!(f.engine.signals.get(&forecast).is_none(), "no forecast signal");
+    assert!(f.problems().visible().is_empty(), "{:?}", f.groups());
+}
