@@ -1100,8 +1100,9 @@ impl TrendState {
     }
 
     /// Adds a sample; the time (ms) until the trend reaches the limit if that is within the
-    /// horizon (0: the sample is at or past the limit).
-    fn push(&mut self, at: i64, value: f64) -> Option<i64> {
+    /// horizon (0: the sample is at or past the limit). `ceiling_watched`: the series' ceiling is
+    /// also watched for sustained saturation, which then owns a jump past the limit.
+    fn push(&mut self, at: i64, value: f64, ceiling_watched: bool) -> Option<i64> {
         let head = usize::from(self.head);
         self.at[head] = at;
         self.value[head] = value;
@@ -1129,12 +1130,14 @@ impl TrendState {
         let line = |t: i64| vr + slope * (t as f64 - tr);
         let past = |v: f64| (self.falling && v <= self.limit) || (!self.falling && v >= self.limit);
         // Reached: at or past the limit on the side the series approaches it from (fixed for the
-        // trend's life: a series that was past the limit and recovered is not "reached"), by a
-        // series already forecast to get there: a trend that arrives. A jump past it (a spike of
-        // a utilisation to 99 %, a CPU pinned at once) is news for the band and the saturation
-        // view, not for the trend.
+        // trend's life: a series that was past the limit and recovered is not "reached"). Where
+        // the ceiling is also watched for saturation, only by a series already forecast to get
+        // there (a trend that arrives): a jump past it (a spike of a utilisation to 99 %, a CPU
+        // pinned at once) is news for the band and the saturation view, not for the trend. A
+        // limit nothing else watches (free space at 0, filled in seconds) is news however the
+        // series got there.
         if past(value) {
-            return self.raised.then_some(0);
+            return (self.raised || !ceiling_watched).then_some(0);
         }
         // A trend moves all along: the middle third's median lies well between the outer ones'
         // (a step, or a flat stretch before a jump, leaves it at one end).
@@ -1409,8 +1412,9 @@ impl Detector {
         for &(at, value) in samples {
             let watched = (&self.limits, &self.saturations);
             if let Some((_, s)) = judge(&mut self.series, watched, &self.config, series, at, value) {
+                let ceiling_watched = s.saturation.is_some();
                 if let Some(t) = s.trend.as_deref_mut() {
-                    t.push(at.millis(), value);
+                    t.push(at.millis(), value, ceiling_watched);
                 }
                 // A saturation under way when watching starts counts from where history shows it.
                 if let Some(t) = s.saturation.as_deref_mut() {
@@ -1492,9 +1496,10 @@ impl Detector {
                 Detection::Normal
             }
         };
+        let ceiling_watched = s.saturation.is_some();
         let forecast = match s.trend.as_deref_mut() {
             None => Detection::Normal,
-            Some(t) => match t.push(at.millis(), value) {
+            Some(t) => match t.push(at.millis(), value, ceiling_watched) {
                 Some(eta_ms) => {
                     t.raised = true;
                     t.normal_run = 0;
@@ -1968,6 +1973,34 @@ mod tests {
         assert_eq!(next(&mut d, 0.9), Detection::Cleared { value: 0.9 });
         for k in 0..2 * TREND_SAMPLES {
             assert_eq!(next(&mut d, 0.9 - 0.001 * wobble(k as i64).abs()), Detection::Normal, "{k}");
+        }
+    }
+
+    #[test]
+    fn a_limit_jumped_past_is_reached_unless_a_saturation_view_owns_the_ceiling() {
+        // A scratch disk filled in seconds, before its trend window was half full: free space at
+        // its limit is news however it got there. A CPU pinned at once is the saturation view's
+        // news (sustained), not "reaches 0.95 in now".
+        for (metric, start, past, reached) in
+            [("filesystem_free_ratio", 1.0, 0.0, true), ("cpu_utilisation", 0.1, 1.0, false)]
+        {
+            let mut d = Detector::new(DetectConfig::default());
+            d.register(1, metric);
+            let mut seen = None;
+            for i in 0..3 * TREND_SAMPLES as i64 {
+                let v = if i < 4 { start } else { past };
+                if let Detection::Forecast { eta_ms, .. } = d.sample(1, at(i * 1000), v).forecast {
+                    seen.get_or_insert((i, eta_ms));
+                }
+            }
+            match seen {
+                Some((i, eta_ms)) => {
+                    assert!(reached, "{metric}: no forecast expected, got one at sample {i}");
+                    assert_eq!(eta_ms, 0, "{metric}: at the limit");
+                    assert_eq!(i, TREND_SAMPLES as i64 / 2 - 1, "{metric}: once the window is half full");
+                }
+                None => assert!(!reached, "{metric}: the limit is reached"),
+            }
         }
     }
 

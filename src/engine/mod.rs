@@ -138,7 +138,8 @@ pub struct Engine {
 
 /// How long a forecast must last before it may open a problem on its own (data time, ms); before,
 /// it joins what it is near, and a signal on its entity or a neighbour corroborates it, as for a
-/// lone anomaly ([`Engine::fire_lone`]).
+/// lone anomaly ([`Engine::fire_lone`]). A forecast whose limit is this close or nearer is not
+/// held.
 pub const FORECAST_LASTS_MS: i64 = 10 * 60_000;
 
 /// How often, in data time, the engine forgets old problems and retires what vanished: on the
@@ -328,8 +329,10 @@ impl Engine {
                                 labels: None,
                             };
                             // Where a series is headed, not trouble yet: held like a lone
-                            // anomaly until something corroborates it or it lasts.
-                            if lasted {
+                            // anomaly until something corroborates it or it lasts. Unless the
+                            // limit comes first: a disk full in 3 minutes (or already at its
+                            // limit) cannot wait out a 10-minute hold.
+                            if lasted || eta_ms <= FORECAST_LASTS_MS {
                                 self.fire(occurrence, out);
                             } else {
                                 self.fire_lone(occurrence, out);

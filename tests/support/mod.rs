@@ -30,8 +30,10 @@ pub const ALERTMANAGER_CONFIG: &str = include_str!("../../fixtures/prometheus/al
 
 const INSTALL_HINT: &str =
     "apt-get install prometheus prometheus-alertmanager prometheus-node-exporter prometheus-pushgateway";
-/// How long a server may take to answer its readiness endpoint (2 shared cores, tests in parallel).
-const READY_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a server may take to answer its readiness endpoint (2 shared cores, tests in
+/// parallel). Three moto servers starting at once behind a release build once took more than
+/// 30 s to print anything; a server that fails exits or logs, and is reported at once.
+const READY_TIMEOUT: Duration = Duration::from_secs(90);
 const PORT_PLACEHOLDER: &str = "{PORT}";
 
 /// A free TCP port on 127.0.0.1 (bound to port 0, then released).
