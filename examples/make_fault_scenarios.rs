@@ -30,7 +30,7 @@
 //! values, so the output is byte-identical everywhere. `tests/eval_scenarios.rs` includes this file
 //! and checks that [`render`] reproduces the shipped fixtures.
 
-use faultline::engine::detect::{default_limits, default_saturation};
+use faultline::engine::detect::{default_saturation, DetectConfig};
 use faultline::engine::logs::{LogPatternConfig, LogPatterns};
 use faultline::model::{
     AlertState, ChangeKind, Criticality, Entity, EntityId, EntityKind, Observation, ObservationKind, Relation,
@@ -459,7 +459,7 @@ impl Story {
         if default_saturation().iter().any(|s| s.metric == metric) {
             self.label(format!("saturation:{entity}:{metric}"), incident);
         }
-        if default_limits().iter().any(|l| l.metric == metric) {
+        if DetectConfig::default().forecast_limits().iter().any(|l| l.metric == metric) {
             self.label(format!("forecast:{entity}:{metric}"), incident);
         }
     }

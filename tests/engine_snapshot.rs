@@ -210,6 +210,7 @@ fn the_configuration_round_trips_bit_for_bit() {
         metric: "db_pool_utilisation".into(),
         at: f64::MIN_POSITIVE,
         sustained: HumanDuration::from_millis(90_001),
+        forecast: HumanDuration::from_millis(0),
     });
     let text = serde_json::to_string(&c).unwrap();
     let back: EngineConfig = serde_json::from_str(&text).unwrap();

@@ -16,7 +16,8 @@
 //!   `shift_samples` of them) confirm a shift: the level jumps by their mean error (a season keeps
 //!   its shape) and the anomaly clears instead of alarming as long as the new level lasts. A later
 //!   return to the level before the shift (the end of a saturation) is a return, not news.
-//! - **Trend to a limit** for the metrics named in `limits`: a resistant line (Tukey's, through
+//! - **Trend to a limit** for the metrics named in `limits`, and to each saturation ceiling
+//!   (`saturation`, its `forecast` horizon): a resistant line (Tukey's, through
 //!   the medians of the outer thirds) over the last [`TREND_SAMPLES`] samples, extrapolated to
 //!   the limit: within the horizon, a [`Detection::Forecast`] with the time left ("full in 47m").
 //!   Which way the series approaches its limit is fixed when its trend starts (configured, else
@@ -123,7 +124,9 @@ pub struct DetectConfig {
     /// ...and at least this many of them in a row (1 to [`MAX_SHIFT_SAMPLES`]).
     pub shift_samples: u32,
     /// Trend-to-limit forecasts, by metric name (default: see [`default_limits`]). Configured
-    /// limits replace the default list.
+    /// limits replace the default list. Every saturation ceiling below is forecast too (see
+    /// [`SaturationConfig::forecast`] and [`DetectConfig::forecast_limits`]), unless a limit here
+    /// names its metric.
     pub limits: Vec<LimitConfig>,
     /// Sustained saturation, by metric name: a utilisation at or above its ceiling for a while is
     /// news whatever its baseline says (default: see [`default_saturation`]). Configured entries
@@ -151,32 +154,45 @@ impl Default for DetectConfig {
     }
 }
 
-/// The default `[[engine.detect.limits]]` list: `filesystem_free_ratio` reaching 0 within 2 h,
-/// and every utilisation of [`default_saturation`] climbing to its ceiling within
-/// [`CEILING_HORIZON_MS`]. A baseline follows a steady climb (its band widens with the lag), so
-/// a leak or a filling disk raises no anomaly on the way; where it is headed is news before it
-/// gets there, and an early signal on the entity that will saturate places its trouble before
-/// the symptoms it causes.
+/// The default `[[engine.detect.limits]]` list: `filesystem_free_ratio` reaching 0 within 2 h.
+/// The saturation ceilings are forecast beside it ([`DetectConfig::forecast_limits`]).
 pub fn default_limits() -> Vec<LimitConfig> {
-    let free = LimitConfig {
+    vec![LimitConfig {
         metric: "filesystem_free_ratio".to_string(),
         limit: 0.0,
         horizon: HumanDuration::from_millis(2 * HOUR_MS),
         direction: None,
-    };
-    let ceilings = default_saturation().into_iter().map(|s| LimitConfig {
-        metric: s.metric,
-        limit: s.at,
-        horizon: HumanDuration::from_millis(CEILING_HORIZON_MS),
-        // Utilisations rise to their ceiling (from the name, as the example config leaves it).
-        direction: None,
-    });
-    std::iter::once(free).chain(ceilings).collect()
+    }]
 }
 
 /// How far ahead a utilisation's climb to its ceiling is forecast by default: an hour, so that
 /// a daily swing of load (hours from trough to peak) is not a climb to the ceiling.
 pub const CEILING_HORIZON_MS: i64 = HOUR_MS;
+
+fn ceiling_horizon() -> HumanDuration {
+    HumanDuration::from_millis(CEILING_HORIZON_MS)
+}
+
+impl DetectConfig {
+    /// Every trend forecast the detector runs: `limits`, then each saturation ceiling with a
+    /// `forecast` horizon whose metric no limit names (rising to `at`). A baseline follows a
+    /// steady climb (its band widens with the lag), so a leak or a filling disk raises no anomaly
+    /// on the way; where it is headed is news before it gets there, and an early signal on the
+    /// entity that will saturate places its trouble before the symptoms it causes.
+    pub fn forecast_limits(&self) -> Vec<LimitConfig> {
+        let ceilings = self
+            .saturation
+            .iter()
+            .filter(|s| s.forecast.millis() > 0 && !self.limits.iter().any(|l| l.metric == s.metric))
+            .map(|s| LimitConfig {
+                metric: s.metric.clone(),
+                limit: s.at,
+                horizon: s.forecast,
+                direction: Some(Direction::Rising),
+            });
+        self.limits.iter().cloned().chain(ceilings).collect()
+    }
+}
 
 /// The default `[[engine.detect.saturation]]` list, for the utilisations the sources and the
 /// scenarios name (ratios from 0 to 1): `cpu_utilisation` at 95 % for 1 minute (a host or
@@ -188,6 +204,7 @@ pub fn default_saturation() -> Vec<SaturationConfig> {
         metric: metric.to_string(),
         at: 0.95,
         sustained: HumanDuration::from_millis(minutes * 60_000),
+        forecast: ceiling_horizon(),
     };
     vec![entry("cpu_utilisation", 1), entry("memory_utilisation", 2), entry("disk_utilisation", 2)]
 }
@@ -247,6 +264,11 @@ pub struct SaturationConfig {
     /// How long every sample must stay at or above `at`: `for` in the configuration.
     #[serde(rename = "for", serialize_with = "human_duration")]
     pub sustained: HumanDuration,
+    /// How far ahead a climb to the ceiling is forecast ("reaches 0.95 in 40m"; default 1 h,
+    /// `"0s"`: not forecast). A limit in `[[engine.detect.limits]]` for the same metric replaces
+    /// this forecast.
+    #[serde(default = "ceiling_horizon", serialize_with = "human_duration")]
+    pub forecast: HumanDuration,
 }
 
 /// What one sample meant for one judgement of its series.
@@ -1326,11 +1348,18 @@ pub struct DetectorStateView<'a> {
 impl Detector {
     pub fn new(config: DetectConfig) -> Detector {
         Detector {
-            config,
+            config: Self::expanded(config),
             series: SeriesStates::default(),
             limits: FastMap::default(),
             saturations: FastMap::default(),
         }
+    }
+
+    /// `config` with every forecast in `limits` ([`DetectConfig::forecast_limits`]): a series'
+    /// limit index points into that list.
+    fn expanded(mut config: DetectConfig) -> DetectConfig {
+        config.limits = config.forecast_limits();
+        config
     }
 
     /// A copy of the learned state (see [`Detector::from_state`]).
@@ -1350,6 +1379,7 @@ impl Detector {
     /// The detector with `config` that had learned `state`. An error says which series names a
     /// limit or a ceiling `config` does not have.
     pub fn from_state(config: DetectConfig, state: DetectorState) -> Result<Detector, String> {
+        let config = Self::expanded(config);
         for (what, map, len) in
             [("limit", &state.limits, config.limits.len()), ("ceiling", &state.saturations, config.saturation.len())]
         {
@@ -2002,6 +2032,44 @@ mod tests {
                 None => assert!(!reached, "{metric}: the limit is reached"),
             }
         }
+    }
+
+    #[test]
+    fn every_saturation_ceiling_is_forecast_unless_a_limit_names_its_metric_or_it_is_off() {
+        let ceiling = |metric: &str, forecast_ms: i64| SaturationConfig {
+            metric: metric.into(),
+            at: 0.9,
+            sustained: HumanDuration::from_millis(MIN),
+            forecast: HumanDuration::from_millis(forecast_ms),
+        };
+        let c = DetectConfig {
+            saturation: vec![ceiling("db_pool_utilisation", 30 * MIN), ceiling("cpu_utilisation", 0)],
+            ..DetectConfig::default()
+        };
+        let limits = c.forecast_limits();
+        let pool = limits.iter().find(|l| l.metric == "db_pool_utilisation").expect("the pool's ceiling");
+        assert_eq!((pool.limit, pool.horizon.millis(), pool.direction), (0.9, 30 * MIN, Some(Direction::Rising)));
+        assert!(!limits.iter().any(|l| l.metric == "cpu_utilisation"), "forecast \"0s\": none");
+        assert_eq!(limits[0].metric, "filesystem_free_ratio", "the limits come first");
+        // The pool climbing from 0.3 toward its ceiling is forecast before it gets there.
+        let mut d = Detector::new(c.clone());
+        d.register(1, "db_pool_utilisation");
+        let first = (0..60).find_map(|i| match d.sample(1, at(i * MIN), 0.3 + 0.01 * i as f64).forecast {
+            Detection::Forecast { limit, eta_ms, .. } => Some((i, limit, eta_ms)),
+            _ => None,
+        });
+        let (i, limit, eta_ms) = first.expect("the climb is forecast");
+        assert_eq!(limit, 0.9);
+        assert!(eta_ms > 0 && 0.3 + 0.01 * (i as f64) < 0.9, "before the ceiling: sample {i}, eta {eta_ms}");
+        // A limit for the metric replaces the ceiling's forecast.
+        let own = LimitConfig {
+            metric: "db_pool_utilisation".into(),
+            limit: 0.8,
+            horizon: HumanDuration::from_millis(HOUR_MS),
+            direction: None,
+        };
+        let c = DetectConfig { limits: vec![own.clone()], ..c };
+        assert_eq!(c.forecast_limits(), vec![own]);
     }
 
     #[test]
