@@ -1006,3 +1006,36 @@ fn one_spike_to_the_ceiling_is_no_forecast_and_no_problem() {
     assert!(f.engine.signals.get(&forecast).is_none(), "no forecast signal");
     assert!(f.problems().visible().is_empty(), "{:?}", f.groups());
 }
+
+/// A forecast waits 10 minutes for company before it opens a problem alone, unless its limit
+/// comes first: a disk filling to 0 in minutes opens one at its first forecast, a slow fill
+/// (an hour to go) only once its forecast has lasted 10 minutes. Both disks drain from their
+/// first sample, as a new mount does, so no baseline sees anything.
+#[test]
+fn a_forecast_opens_a_problem_at_once_only_when_its_limit_is_nearer_than_the_hold() {
+    const STEP: i64 = 15_000;
+    let mut f = Feed::new();
+    // From 60 % free, the scratch disk drains 5 points a minute (12 minutes to full) and the
+    // data disk 1 point a minute (an hour).
+    let free = |k: i64, per_min: f64| {
+        let m = (k * STEP) as f64 / MIN as f64;
+        (0.6 - per_min * m).max(0.0) + 0.0005 * wobble(k)
+    };
+    for k in 0..(30 * MIN / STEP) {
+        f.metric(k * STEP, "host:scratch", "filesystem_free_ratio", free(k, 0.05));
+        f.metric(k * STEP, "host:data", "filesystem_free_ratio", free(k, 0.01));
+    }
+    let set = f.problems();
+    let opened = |entity: &str| {
+        let key = SignalKey(format!("forecast:{entity}:filesystem_free_ratio"));
+        let signal = f.engine.signals.get(&key).unwrap_or_else(|| panic!("{key:?} raised")).signal.clone();
+        let p = set.visible().into_iter().find(|p| p.signals.contains_key(&key));
+        (signal, p.map(|p| p.opened_at))
+    };
+    let (fast, fast_opened) = opened("host:scratch");
+    assert!(fast.name.starts_with("filesystem_free_ratio reaches 0 in "), "{}", fast.name);
+    assert_eq!(fast_opened, Some(fast.first_seen), "minutes from full: no hold ({})", fast.name);
+    let (slow, slow_opened) = opened("host:data");
+    let slow_opened = slow_opened.expect("the slow fill opens a problem once it has lasted");
+    assert!(slow_opened.since(slow.first_seen) >= FORECAST_LASTS_MS, "{slow:?} opened at {slow_opened:?}");
+}
