@@ -1101,6 +1101,13 @@ impl TrendState {
 
     /// Adds a sample; the time (ms) until the trend reaches the limit if that is within the
     /// horizon (0: the sample is at or past the limit).
+    ///
+    /// Every sample of a series with a limit passes here (every utilisation with a default
+    /// ceiling), so the tests that need the least come first: the medians of the times are read
+    /// off the window (its times only go up: a sample not newer than the last is never pushed),
+    /// the middle third's median is taken only for a line heading for the limit, and the noise
+    /// around the line is compared by counting, not sorting. Each is the value or the outcome
+    /// of the sorts they replace (see [`median`], [`spread_hides`]): the same forecasts.
     fn push(&mut self, at: i64, value: f64) -> Option<i64> {
         let head = usize::from(self.head);
         self.at[head] = at;
@@ -1113,20 +1120,19 @@ impl TrendState {
         }
         // Oldest first.
         let start = (usize::from(self.head) + TREND_SAMPLES - len) % TREND_SAMPLES;
-        let mut points = [(0i64, 0f64); TREND_SAMPLES];
-        for (i, p) in points[..len].iter_mut().enumerate() {
+        let mut times = [0i64; TREND_SAMPLES];
+        let mut values = [0f64; TREND_SAMPLES];
+        for i in 0..len {
             let j = (start + i) % TREND_SAMPLES;
-            *p = (self.at[j], self.value[j]);
+            times[i] = self.at[j];
+            values[i] = self.value[j];
         }
-        let points = &points[..len];
+        let (times, values) = (&times[..len], &mut values[..len]);
         let third = len / 3;
-        let (tl, vl) = medians(&points[..third]);
-        let (tr, vr) = medians(&points[len - third..]);
+        let (tl, tr) = (median_time(&times[..third]), median_time(&times[len - third..]));
         if tr <= tl {
             return None;
         }
-        let slope = (vr - vl) / (tr - tl);
-        let line = |t: i64| vr + slope * (t as f64 - tr);
         let past = |v: f64| (self.falling && v <= self.limit) || (!self.falling && v >= self.limit);
         // Reached: at or past the limit on the side the series approaches it from (fixed for the
         // trend's life: a series that was past the limit and recovered is not "reached"), by a
@@ -1136,30 +1142,58 @@ impl TrendState {
         if past(value) {
             return self.raised.then_some(0);
         }
-        // A trend moves all along: the middle third's median lies well between the outer ones'
-        // (a step, or a flat stretch before a jump, leaves it at one end).
-        let (_, vm) = medians(&points[third..len - third]);
-        if !(0.2..=0.8).contains(&((vm - vl) / (vr - vl))) {
-            return None;
-        }
+        // The medians are taken on copies: the window's order is needed below.
+        let mut scratch = [0f64; TREND_SAMPLES];
+        let mut median_of = |range: std::ops::Range<usize>| {
+            let xs = &mut scratch[..range.len()];
+            xs.copy_from_slice(&values[range]);
+            median(xs)
+        };
+        let (vl, vr) = (median_of(0..third), median_of(len - third..len));
+        let slope = (vr - vl) / (tr - tl);
         // Moving away from the limit (a recovery, a cleanup): no forecast.
         if (self.falling && slope >= 0.0) || (!self.falling && slope <= 0.0) {
             return None;
         }
-        // The move over the window must stand out of the noise around the line.
-        let mut spread = [0f64; TREND_SAMPLES];
-        for (s, &(t, v)) in spread.iter_mut().zip(points) {
-            *s = (v - line(t)).abs();
+        // A trend moves all along: the middle third's median lies well between the outer ones'
+        // (a step, or a flat stretch before a jump, leaves it at one end).
+        let vm = median_of(third..len - third);
+        if !(0.2..=0.8).contains(&((vm - vl) / (vr - vl))) {
+            return None;
         }
-        let spread = &mut spread[..len];
-        spread.sort_by(f64::total_cmp);
-        let noise = spread[len / 2] * MAD_TO_SIGMA;
+        let line = |t: i64| vr + slope * (t as f64 - tr);
         let eta = (self.limit - line(at)) / slope;
-        if !(eta.is_finite() && eta >= 0.0) || (vr - vl).abs() < 3.0 * noise {
+        if !(eta.is_finite() && eta >= 0.0) {
+            return None;
+        }
+        // The move over the window must stand out of the noise around the line.
+        for (v, &t) in values.iter_mut().zip(times) {
+            *v = (*v - line(t)).abs();
+        }
+        if spread_hides((vr - vl).abs(), values) {
             return None;
         }
         (eta <= self.horizon_ms as f64).then_some(eta.ceil() as i64)
     }
+}
+
+/// Whether a move of `size` is within the noise around a trend line: below 3 σ of the distances
+/// `spread` of the samples from the line (σ from their upper median, `spread[len / 2]` once
+/// sorted; `spread` is left in any order).
+///
+/// The median is not needed, only which side of `size` it puts 3 σ on: `3σ(x)` never decreases
+/// as `x` grows (rounding is monotonic), so it exceeds `size` at the upper median exactly when
+/// it does for at least as many distances as lie from the upper median up, a count. Distances
+/// that are not finite (values near `f64::MAX`) are sorted as before.
+fn spread_hides(size: f64, spread: &mut [f64]) -> bool {
+    let three_sigma = |x: f64| 3.0 * (x * MAD_TO_SIGMA);
+    let k = spread.len() / 2;
+    if size.is_finite() && spread.iter().all(|x| x.is_finite()) {
+        let above = spread.iter().filter(|&&x| size < three_sigma(x)).count();
+        return above >= spread.len() - k;
+    }
+    spread.sort_by(f64::total_cmp);
+    size < three_sigma(spread[k])
 }
 
 impl SaturationState {
@@ -1253,24 +1287,36 @@ pub fn span_text(ms: i64) -> String {
     }
 }
 
-/// Median time and median value of some samples (not empty).
-fn medians(points: &[(i64, f64)]) -> (f64, f64) {
-    let mut t = [0f64; TREND_SAMPLES];
-    let mut v = [0f64; TREND_SAMPLES];
-    let n = points.len();
-    for (i, &(at, value)) in points.iter().enumerate() {
-        t[i] = at as f64;
-        v[i] = value;
+/// The median of some values (not empty), in any order: sorted, the middle one, or halfway
+/// between the middle two (`xs` is left sorted).
+fn median(xs: &mut [f64]) -> f64 {
+    let n = xs.len();
+    xs.sort_by(f64::total_cmp);
+    if n % 2 == 1 {
+        xs[n / 2]
+    } else {
+        xs[n / 2 - 1] + (xs[n / 2] - xs[n / 2 - 1]) / 2.0
     }
-    let median = |xs: &mut [f64]| {
-        xs.sort_by(f64::total_cmp);
-        if n % 2 == 1 {
-            xs[n / 2]
-        } else {
-            xs[n / 2 - 1] + (xs[n / 2] - xs[n / 2 - 1]) / 2.0
+}
+
+/// The median of some times (not empty), as [`median`] finds it for the same times as `f64`:
+/// read off the middle where they are in order, as a trend's window always is (`as f64` keeps
+/// that order), else sorted.
+fn median_time(ts: &[i64]) -> f64 {
+    if !ts.is_sorted() {
+        let mut xs = [0f64; TREND_SAMPLES];
+        for (x, &t) in xs.iter_mut().zip(ts) {
+            *x = t as f64;
         }
-    };
-    (median(&mut t[..n]), median(&mut v[..n]))
+        return median(&mut xs[..ts.len()]);
+    }
+    let n = ts.len();
+    if n % 2 == 1 {
+        ts[n / 2] as f64
+    } else {
+        let (a, b) = (ts[n / 2 - 1] as f64, ts[n / 2] as f64);
+        a + (b - a) / 2.0
+    }
 }
 
 /// A forecast's time left, for its name: whole minutes below two hours (`47m`), then hours
@@ -1996,6 +2042,86 @@ mod tests {
             }
             assert_eq!(seen, expect, "starting at {start}");
         }
+    }
+
+    /// The trend's forecast as it was computed before its fast path: every median sorted.
+    fn forecast_by_sorting(t: &TrendState) -> Option<i64> {
+        let len = usize::from(t.len);
+        if len < TREND_SAMPLES / 2 {
+            return None;
+        }
+        let start = (usize::from(t.head) + TREND_SAMPLES - len) % TREND_SAMPLES;
+        let points: Vec<(i64, f64)> =
+            (0..len).map(|i| (t.at[(start + i) % TREND_SAMPLES], t.value[(start + i) % TREND_SAMPLES])).collect();
+        let value = points[len - 1].1;
+        let medians = |ps: &[(i64, f64)]| {
+            let mut ts: Vec<f64> = ps.iter().map(|p| p.0 as f64).collect();
+            let mut vs: Vec<f64> = ps.iter().map(|p| p.1).collect();
+            (median(&mut ts), median(&mut vs))
+        };
+        let third = len / 3;
+        let (tl, vl) = medians(&points[..third]);
+        let (tr, vr) = medians(&points[len - third..]);
+        if tr <= tl {
+            return None;
+        }
+        let slope = (vr - vl) / (tr - tl);
+        let line = |at: i64| vr + slope * (at as f64 - tr);
+        if (t.falling && value <= t.limit) || (!t.falling && value >= t.limit) {
+            return t.raised.then_some(0);
+        }
+        let (_, vm) = medians(&points[third..len - third]);
+        if !(0.2..=0.8).contains(&((vm - vl) / (vr - vl))) {
+            return None;
+        }
+        if (t.falling && slope >= 0.0) || (!t.falling && slope <= 0.0) {
+            return None;
+        }
+        let mut spread: Vec<f64> = points.iter().map(|&(at, v)| (v - line(at)).abs()).collect();
+        spread.sort_by(f64::total_cmp);
+        let noise = spread[len / 2] * MAD_TO_SIGMA;
+        let eta = (t.limit - line(points[len - 1].0)) / slope;
+        if !(eta.is_finite() && eta >= 0.0) || (vr - vl).abs() < 3.0 * noise {
+            return None;
+        }
+        (eta <= t.horizon_ms as f64).then_some(eta.ceil() as i64)
+    }
+
+    #[test]
+    fn the_trend_forecasts_exactly_what_sorting_every_median_did() {
+        // Climbs and drains of every steepness and noise, flat and stepped series, repeated
+        // values (ties), values near the largest float, and both directions, each pushed
+        // sample by sample and compared with the forecast computed by sorting.
+        let shapes: [&dyn Fn(i64) -> f64; 8] = [
+            &|i| 0.3 + 0.05 * wobble(i),
+            &|i| 0.5 + 0.004 * i as f64 + 0.01 * wobble(i),
+            &|i| 0.9 - 0.01 * i as f64 + 0.002 * wobble(i),
+            &|i| if i % 40 < 20 { 0.2 } else { 0.9 },
+            &|i| (0.1 * (i / 7) as f64).min(1.2),
+            &|i| ((i * 37) % 11) as f64 / 10.0,
+            &|i| f64::MAX / 2.0 * wobble(i),
+            &|i| 0.96 + 0.03 * wobble(i) - 0.2 * f64::from(u8::from(i % 90 > 60)),
+        ];
+        let mut forecasts = 0;
+        for (k, shape) in shapes.iter().enumerate() {
+            for (limit, falling) in [(1.0, false), (0.95, false), (0.0, true), (0.5, true)] {
+                let config = LimitConfig {
+                    metric: "m".into(),
+                    limit,
+                    horizon: HumanDuration::from_millis(2 * HOUR_MS),
+                    direction: Some(if falling { Direction::Falling } else { Direction::Rising }),
+                };
+                let mut t = TrendState::new(&config, shape(0));
+                for i in 0..400 {
+                    let at = i * MIN + (i % 3) * 1000;
+                    let fast = t.push(at, shape(i));
+                    assert_eq!(fast, forecast_by_sorting(&t), "shape {k}, limit {limit}, sample {i}");
+                    forecasts += usize::from(fast.is_some());
+                    t.raised = fast.is_some() || (t.raised && i % 5 != 0);
+                }
+            }
+        }
+        assert!(forecasts > 100, "the shapes make forecasts: {forecasts}");
     }
 
     #[test]
