@@ -1287,33 +1287,74 @@ pub fn span_text(ms: i64) -> String {
 /// The median of some values (not empty), in any order: as sorted by `total_cmp`, the middle
 /// one, or halfway between the middle two.
 ///
-/// Found without sorting: a trend takes three medians of about ten values per sample, and an
-/// insertion sort's every step is a branch the processor cannot guess (a fifth of the
-/// detector's time with a third of the series watched for a ceiling). The value at place `p`
-/// of the sorted values is the highest of those with at most `p` values below them (itself
-/// included; no higher one qualifies): counts and maxima, no branch. Compared by their
-/// `total_cmp` keys, so the places are exactly the sort's (values the order finds equal have
-/// the same bits).
+/// A trend takes three medians of ten or twelve values per sample, and an insertion sort's
+/// every step is a branch the processor cannot guess (a fifth of the detector's time with a
+/// third of the series watched for a ceiling). Sorted instead by a fixed network of
+/// compare-exchanges ([`SORT_10`], [`SORT_12`]: minima and maxima, no branch) of their
+/// `total_cmp` keys, so the order is exactly the sort's (values the order finds equal have the
+/// same bits); other lengths (a window still filling) by counting: the value at place `p` is
+/// the highest of those with at most `p` values below them.
 fn median(xs: &[f64]) -> f64 {
     let n = xs.len();
+    let (lo, hi) = ((n - 1) / 2, n / 2);
     let mut keys = [0i64; TREND_SAMPLES];
     for (k, &x) in keys.iter_mut().zip(xs) {
         *k = order_key(x);
     }
-    let keys = &keys[..n];
-    let (lo, hi) = ((n - 1) / 2, n / 2);
-    let (mut at_lo, mut at_hi) = (i64::MIN, i64::MIN);
-    for &k in keys {
-        let below = keys.iter().map(|&o| usize::from(o < k)).sum::<usize>();
-        at_lo = at_lo.max(if below <= lo { k } else { i64::MIN });
-        at_hi = at_hi.max(if below <= hi { k } else { i64::MIN });
-    }
+    let (at_lo, at_hi) = match n {
+        10 => network_sorted(&keys, &SORT_10, [lo, hi]),
+        12 => network_sorted(&keys, &SORT_12, [lo, hi]),
+        _ => {
+            let keys = &keys[..n];
+            let (mut at_lo, mut at_hi) = (i64::MIN, i64::MIN);
+            for &k in keys {
+                let below = keys.iter().map(|&o| usize::from(o < k)).sum::<usize>();
+                at_lo = at_lo.max(if below <= lo { k } else { i64::MIN });
+                at_hi = at_hi.max(if below <= hi { k } else { i64::MIN });
+            }
+            (at_lo, at_hi)
+        }
+    };
     let (a, b) = (from_order_key(at_lo), from_order_key(at_hi));
     if n % 2 == 1 {
         a
     } else {
         a + (b - a) / 2.0
     }
+}
+
+/// A sorting network for 10 values (29 compare-exchanges, Waksman's), checked on every input
+/// of zeros and ones in the tests (which proves it sorts anything).
+#[rustfmt::skip]
+const SORT_10: [(usize, usize); 29] = [
+    (4, 9), (3, 8), (2, 7), (1, 6), (0, 5), (1, 4), (6, 9), (0, 3), (5, 8), (0, 2),
+    (3, 6), (7, 9), (0, 1), (2, 4), (5, 7), (8, 9), (1, 2), (4, 6), (7, 8), (3, 5),
+    (2, 5), (6, 8), (1, 3), (4, 7), (2, 3), (6, 7), (3, 4), (5, 6), (4, 5),
+];
+
+/// A sorting network for 12 values (39 compare-exchanges), checked as [`SORT_10`] is.
+#[rustfmt::skip]
+const SORT_12: [(usize, usize); 39] = [
+    (0, 8), (1, 7), (2, 6), (3, 11), (4, 10), (5, 9),
+    (0, 1), (2, 5), (3, 4), (6, 9), (7, 8), (10, 11),
+    (0, 2), (1, 6), (5, 10), (9, 11),
+    (0, 3), (1, 2), (4, 6), (5, 7), (8, 11), (9, 10),
+    (1, 4), (3, 5), (6, 8), (7, 10),
+    (1, 3), (2, 5), (6, 9), (8, 10),
+    (2, 3), (4, 5), (6, 7), (8, 9),
+    (4, 6), (5, 7),
+    (3, 4), (5, 6), (7, 8),
+];
+
+/// The keys at `places` once the first keys (as many as `network` sorts) are sorted by it.
+fn network_sorted(keys: &[i64; TREND_SAMPLES], network: &[(usize, usize)], places: [usize; 2]) -> (i64, i64) {
+    let mut k = *keys;
+    for &(i, j) in network {
+        let (x, y) = (k[i], k[j]);
+        k[i] = x.min(y);
+        k[j] = x.max(y);
+    }
+    (k[places[0]], k[places[1]])
 }
 
 /// `x` as an integer that orders as [`f64::total_cmp`] orders the floats (its very
@@ -2124,6 +2165,31 @@ mod tests {
     }
 
     #[test]
+    fn the_median_networks_sort_every_input_of_zeros_and_ones() {
+        // The 0-1 principle: a network of compare-exchanges that sorts every sequence of zeros
+        // and ones sorts every sequence.
+        for (n, network) in [(10, &SORT_10[..]), (12, &SORT_12[..])] {
+            for bits in 0u32..(1 << n) {
+                let mut keys = [i64::MAX; TREND_SAMPLES];
+                for (i, k) in keys[..n].iter_mut().enumerate() {
+                    *k = i64::from((bits >> i) & 1);
+                }
+                let mut k = keys;
+                for &(i, j) in network {
+                    let (x, y) = (k[i], k[j]);
+                    k[i] = x.min(y);
+                    k[j] = x.max(y);
+                }
+                assert!(k[..n].is_sorted(), "{n}: {bits:b}");
+                let places = [(n - 1) / 2, n / 2];
+                let ones = bits.count_ones() as usize;
+                let expected = places.map(|p| i64::from(p >= n - ones));
+                assert_eq!(network_sorted(&keys, network, places), (expected[0], expected[1]), "{n}: {bits:b}");
+            }
+        }
+    }
+
+    #[test]
     fn a_median_found_by_counting_is_the_sorted_one_to_the_bit() {
         // Ties, both zeros, negatives, infinities and NaNs of either sign, every length a
         // trend's thirds take and more.
@@ -2145,8 +2211,9 @@ mod tests {
         ];
         for n in 1..=TREND_SAMPLES {
             for seed in 0..200 {
-                let xs: Vec<f64> =
-                    (0..n as i64).map(|i| pool[(wobble(seed * 131 + i) * 1000.0).abs() as usize % pool.len()]).collect();
+                let xs: Vec<f64> = (0..n as i64)
+                    .map(|i| pool[(wobble(seed * 131 + i) * 1000.0).abs() as usize % pool.len()])
+                    .collect();
                 let xs: Vec<f64> = xs
                     .iter()
                     .enumerate()
