@@ -1302,8 +1302,8 @@ fn median(xs: &[f64]) -> f64 {
         *k = order_key(x);
     }
     let (at_lo, at_hi) = match n {
-        10 => network_sorted(&keys, &SORT_10, [lo, hi]),
-        12 => network_sorted(&keys, &SORT_12, [lo, hi]),
+        10 => network_sorted(first::<10>(&keys), &SORT_10, [lo, hi]),
+        12 => network_sorted(first::<12>(&keys), &SORT_12, [lo, hi]),
         _ => {
             let keys = &keys[..n];
             let (mut at_lo, mut at_hi) = (i64::MIN, i64::MIN);
@@ -1346,15 +1346,25 @@ const SORT_12: [(usize, usize); 39] = [
     (3, 4), (5, 6), (7, 8),
 ];
 
-/// The keys at `places` once the first keys (as many as `network` sorts) are sorted by it.
-fn network_sorted(keys: &[i64; TREND_SAMPLES], network: &[(usize, usize)], places: [usize; 2]) -> (i64, i64) {
-    let mut k = *keys;
+/// The keys at `places` once sorted by `network`: an array of a fixed length, so that the
+/// compare-exchanges unroll into minima and maxima on registers.
+#[inline]
+fn network_sorted<const N: usize, const C: usize>(
+    mut k: [i64; N],
+    network: &[(usize, usize); C],
+    places: [usize; 2],
+) -> (i64, i64) {
     for &(i, j) in network {
         let (x, y) = (k[i], k[j]);
         k[i] = x.min(y);
         k[j] = x.max(y);
     }
     (k[places[0]], k[places[1]])
+}
+
+/// The first `N` keys.
+fn first<const N: usize>(keys: &[i64; TREND_SAMPLES]) -> [i64; N] {
+    std::array::from_fn(|i| keys[i])
 }
 
 /// `x` as an integer that orders as [`f64::total_cmp`] orders the floats (its very
@@ -2170,11 +2180,8 @@ mod tests {
         // and ones sorts every sequence.
         for (n, network) in [(10, &SORT_10[..]), (12, &SORT_12[..])] {
             for bits in 0u32..(1 << n) {
-                let mut keys = [i64::MAX; TREND_SAMPLES];
-                for (i, k) in keys[..n].iter_mut().enumerate() {
-                    *k = i64::from((bits >> i) & 1);
-                }
-                let mut k = keys;
+                let keys: Vec<i64> = (0..n).map(|i| i64::from((bits >> i) & 1)).collect();
+                let mut k = keys.clone();
                 for &(i, j) in network {
                     let (x, y) = (k[i], k[j]);
                     k[i] = x.min(y);
@@ -2184,7 +2191,11 @@ mod tests {
                 let places = [(n - 1) / 2, n / 2];
                 let ones = bits.count_ones() as usize;
                 let expected = places.map(|p| i64::from(p >= n - ones));
-                assert_eq!(network_sorted(&keys, network, places), (expected[0], expected[1]), "{n}: {bits:b}");
+                let found = match n {
+                    10 => network_sorted(<[i64; 10]>::try_from(&keys[..]).unwrap(), &SORT_10, places),
+                    _ => network_sorted(<[i64; 12]>::try_from(&keys[..]).unwrap(), &SORT_12, places),
+                };
+                assert_eq!(found, (expected[0], expected[1]), "{n}: {bits:b}");
             }
         }
     }
