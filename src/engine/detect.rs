@@ -1290,7 +1290,7 @@ pub fn span_text(ms: i64) -> String {
 /// A trend takes three medians of ten or twelve values per sample, and an insertion sort's
 /// every step is a branch the processor cannot guess (a fifth of the detector's time with a
 /// third of the series watched for a ceiling). Sorted instead by a fixed network of
-/// compare-exchanges ([`SORT_10`], [`SORT_12`]: minima and maxima, no branch) of their
+/// compare-exchanges ([`sort_10`], [`sort_12`]: minima and maxima, no branch) of their
 /// `total_cmp` keys, so the order is exactly the sort's (values the order finds equal have the
 /// same bits); other lengths (a window still filling) by counting: the value at place `p` is
 /// the highest of those with at most `p` values below them.
@@ -1302,8 +1302,14 @@ fn median(xs: &[f64]) -> f64 {
         *k = order_key(x);
     }
     let (at_lo, at_hi) = match n {
-        10 => network_sorted(first::<10>(&keys), &SORT_10, [lo, hi]),
-        12 => network_sorted(first::<12>(&keys), &SORT_12, [lo, hi]),
+        10 => {
+            let k = sort_10(first(&keys));
+            (k[lo], k[hi])
+        }
+        12 => {
+            let k = sort_12(first(&keys));
+            (k[lo], k[hi])
+        }
         _ => {
             let keys = &keys[..n];
             let (mut at_lo, mut at_hi) = (i64::MIN, i64::MIN);
@@ -1323,43 +1329,45 @@ fn median(xs: &[f64]) -> f64 {
     }
 }
 
-/// A sorting network for 10 values (29 compare-exchanges, Waksman's), checked on every input
-/// of zeros and ones in the tests (which proves it sorts anything).
-#[rustfmt::skip]
-const SORT_10: [(usize, usize); 29] = [
-    (4, 9), (3, 8), (2, 7), (1, 6), (0, 5), (1, 4), (6, 9), (0, 3), (5, 8), (0, 2),
-    (3, 6), (7, 9), (0, 1), (2, 4), (5, 7), (8, 9), (1, 2), (4, 6), (7, 8), (3, 5),
-    (2, 5), (6, 8), (1, 3), (4, 7), (2, 3), (6, 7), (3, 4), (5, 6), (4, 5),
-];
+/// Compare-exchanges written out, one after the other (minima and maxima on registers, no
+/// loop): `network!(keys; (i, j), ...)` leaves the lower key at `i`, the higher at `j`.
+macro_rules! network {
+    ($k:ident; $(($i:literal, $j:literal)),* $(,)?) => {
+        $(
+            let (x, y) = ($k[$i], $k[$j]);
+            $k[$i] = x.min(y);
+            $k[$j] = x.max(y);
+        )*
+    };
+}
 
-/// A sorting network for 12 values (39 compare-exchanges), checked as [`SORT_10`] is.
+/// Sorts 10 keys: a network of 29 compare-exchanges (Waksman's), checked on every input of
+/// zeros and ones in the tests (which proves it sorts anything).
 #[rustfmt::skip]
-const SORT_12: [(usize, usize); 39] = [
-    (0, 8), (1, 7), (2, 6), (3, 11), (4, 10), (5, 9),
-    (0, 1), (2, 5), (3, 4), (6, 9), (7, 8), (10, 11),
-    (0, 2), (1, 6), (5, 10), (9, 11),
-    (0, 3), (1, 2), (4, 6), (5, 7), (8, 11), (9, 10),
-    (1, 4), (3, 5), (6, 8), (7, 10),
-    (1, 3), (2, 5), (6, 9), (8, 10),
-    (2, 3), (4, 5), (6, 7), (8, 9),
-    (4, 6), (5, 7),
-    (3, 4), (5, 6), (7, 8),
-];
+fn sort_10(mut k: [i64; 10]) -> [i64; 10] {
+    network!(k;
+        (4, 9), (3, 8), (2, 7), (1, 6), (0, 5), (1, 4), (6, 9), (0, 3), (5, 8), (0, 2),
+        (3, 6), (7, 9), (0, 1), (2, 4), (5, 7), (8, 9), (1, 2), (4, 6), (7, 8), (3, 5),
+        (2, 5), (6, 8), (1, 3), (4, 7), (2, 3), (6, 7), (3, 4), (5, 6), (4, 5),
+    );
+    k
+}
 
-/// The keys at `places` once sorted by `network`: an array of a fixed length, so that the
-/// compare-exchanges unroll into minima and maxima on registers.
-#[inline]
-fn network_sorted<const N: usize, const C: usize>(
-    mut k: [i64; N],
-    network: &[(usize, usize); C],
-    places: [usize; 2],
-) -> (i64, i64) {
-    for &(i, j) in network {
-        let (x, y) = (k[i], k[j]);
-        k[i] = x.min(y);
-        k[j] = x.max(y);
-    }
-    (k[places[0]], k[places[1]])
+/// Sorts 12 keys: a network of 39 compare-exchanges, checked as [`sort_10`] is.
+#[rustfmt::skip]
+fn sort_12(mut k: [i64; 12]) -> [i64; 12] {
+    network!(k;
+        (0, 8), (1, 7), (2, 6), (3, 11), (4, 10), (5, 9),
+        (0, 1), (2, 5), (3, 4), (6, 9), (7, 8), (10, 11),
+        (0, 2), (1, 6), (5, 10), (9, 11),
+        (0, 3), (1, 2), (4, 6), (5, 7), (8, 11), (9, 10),
+        (1, 4), (3, 5), (6, 8), (7, 10),
+        (1, 3), (2, 5), (6, 9), (8, 10),
+        (2, 3), (4, 5), (6, 7), (8, 9),
+        (4, 6), (5, 7),
+        (3, 4), (5, 6), (7, 8),
+    );
+    k
 }
 
 /// The first `N` keys.
@@ -2178,24 +2186,16 @@ mod tests {
     fn the_median_networks_sort_every_input_of_zeros_and_ones() {
         // The 0-1 principle: a network of compare-exchanges that sorts every sequence of zeros
         // and ones sorts every sequence.
-        for (n, network) in [(10, &SORT_10[..]), (12, &SORT_12[..])] {
+        for n in [10, 12] {
             for bits in 0u32..(1 << n) {
                 let keys: Vec<i64> = (0..n).map(|i| i64::from((bits >> i) & 1)).collect();
-                let mut k = keys.clone();
-                for &(i, j) in network {
-                    let (x, y) = (k[i], k[j]);
-                    k[i] = x.min(y);
-                    k[j] = x.max(y);
-                }
-                assert!(k[..n].is_sorted(), "{n}: {bits:b}");
-                let places = [(n - 1) / 2, n / 2];
-                let ones = bits.count_ones() as usize;
-                let expected = places.map(|p| i64::from(p >= n - ones));
-                let found = match n {
-                    10 => network_sorted(<[i64; 10]>::try_from(&keys[..]).unwrap(), &SORT_10, places),
-                    _ => network_sorted(<[i64; 12]>::try_from(&keys[..]).unwrap(), &SORT_12, places),
+                let sorted = match n {
+                    10 => sort_10(keys[..].try_into().unwrap()).to_vec(),
+                    _ => sort_12(keys[..].try_into().unwrap()).to_vec(),
                 };
-                assert_eq!(found, (expected[0], expected[1]), "{n}: {bits:b}");
+                let ones = bits.count_ones() as usize;
+                let expected: Vec<i64> = (0..n).map(|p| i64::from(p >= n - ones)).collect();
+                assert_eq!(sorted, expected, "{n}: {bits:b}");
             }
         }
     }
