@@ -981,12 +981,16 @@ impl SeriesState {
     /// of at least `least` deviations (the band's narrowest: a smaller drift is a rounding error).
     fn drift(&mut self, c: &DetectConfig, signed_z: f64, least: f64) -> (f64, [bool; DRIFT_LEVELS]) {
         let slot = self.rate_n as usize % DRIFT_SAMPLES;
-        self.recent_z[slot] = signed_z.clamp(-c.threshold, c.threshold) as f32;
+        let latest = signed_z.clamp(-c.threshold, c.threshold) as f32;
+        // The errors summed are read before the latest is written, not after: a read of the
+        // slots around one just written waits for the write to land (a tenth of `judge`).
+        let recent: [f32; DRIFT_SAMPLES] = std::array::from_fn(|i| if i == slot { latest } else { self.recent_z[i] });
+        self.recent_z[slot] = latest;
         let mut reached = [false; DRIFT_LEVELS];
         if (self.rate_n as usize) < DRIFT_SAMPLES {
             return (0.0, reached);
         }
-        let sum: f64 = self.recent_z.iter().map(|&x| f64::from(x)).sum();
+        let sum: f64 = recent.iter().map(|&x| f64::from(x)).sum();
         let drift = sum / (DRIFT_SAMPLES as f64).sqrt();
         let leaning = drift * signed_z > 0.0
             && signed_z.abs() >= c.threshold / 2.0
@@ -1124,6 +1128,13 @@ impl TrendState {
     /// Adds a sample; the time (ms) until the trend reaches the limit if that is within the
     /// horizon (0: the sample is at or past the limit). `ceiling_watched`: the series' ceiling is
     /// also watched for sustained saturation, which then owns a jump past the limit.
+    ///
+    /// Every sample of a series with a limit passes here (every utilisation with a ceiling), so
+    /// the tests that need the least come first: the medians of the times are read off the
+    /// window (its times only go up: a sample not newer than the last is never pushed), the
+    /// middle third's median is taken only for a line heading for the limit, and the noise
+    /// around the line is compared by counting, not sorting. Each is the value or the outcome
+    /// of the sorts they replace (see [`median`], [`spread_hides`]): the same forecasts.
     fn push(&mut self, at: i64, value: f64, ceiling_watched: bool) -> Option<i64> {
         let head = usize::from(self.head);
         self.at[head] = at;
@@ -1136,20 +1147,19 @@ impl TrendState {
         }
         // Oldest first.
         let start = (usize::from(self.head) + TREND_SAMPLES - len) % TREND_SAMPLES;
-        let mut points = [(0i64, 0f64); TREND_SAMPLES];
-        for (i, p) in points[..len].iter_mut().enumerate() {
+        let mut times = [0i64; TREND_SAMPLES];
+        let mut values = [0f64; TREND_SAMPLES];
+        for i in 0..len {
             let j = (start + i) % TREND_SAMPLES;
-            *p = (self.at[j], self.value[j]);
+            times[i] = self.at[j];
+            values[i] = self.value[j];
         }
-        let points = &points[..len];
+        let (times, values) = (&times[..len], &mut values[..len]);
         let third = len / 3;
-        let (tl, vl) = medians(&points[..third]);
-        let (tr, vr) = medians(&points[len - third..]);
+        let (tl, tr) = (median_time(&times[..third]), median_time(&times[len - third..]));
         if tr <= tl {
             return None;
         }
-        let slope = (vr - vl) / (tr - tl);
-        let line = |t: i64| vr + slope * (t as f64 - tr);
         let past = |v: f64| (self.falling && v <= self.limit) || (!self.falling && v >= self.limit);
         // Reached: at or past the limit on the side the series approaches it from (fixed for the
         // trend's life: a series that was past the limit and recovered is not "reached"). Where
@@ -1161,30 +1171,51 @@ impl TrendState {
         if past(value) {
             return (self.raised || !ceiling_watched).then_some(0);
         }
-        // A trend moves all along: the middle third's median lies well between the outer ones'
-        // (a step, or a flat stretch before a jump, leaves it at one end).
-        let (_, vm) = medians(&points[third..len - third]);
-        if !(0.2..=0.8).contains(&((vm - vl) / (vr - vl))) {
-            return None;
-        }
+        let (vl, vr) = (median(&values[..third]), median(&values[len - third..]));
+        let slope = (vr - vl) / (tr - tl);
         // Moving away from the limit (a recovery, a cleanup): no forecast.
         if (self.falling && slope >= 0.0) || (!self.falling && slope <= 0.0) {
             return None;
         }
-        // The move over the window must stand out of the noise around the line.
-        let mut spread = [0f64; TREND_SAMPLES];
-        for (s, &(t, v)) in spread.iter_mut().zip(points) {
-            *s = (v - line(t)).abs();
+        // A trend moves all along: the middle third's median lies well between the outer ones'
+        // (a step, or a flat stretch before a jump, leaves it at one end).
+        let vm = median(&values[third..len - third]);
+        if !(0.2..=0.8).contains(&((vm - vl) / (vr - vl))) {
+            return None;
         }
-        let spread = &mut spread[..len];
-        spread.sort_by(f64::total_cmp);
-        let noise = spread[len / 2] * MAD_TO_SIGMA;
+        let line = |t: i64| vr + slope * (t as f64 - tr);
         let eta = (self.limit - line(at)) / slope;
-        if !(eta.is_finite() && eta >= 0.0) || (vr - vl).abs() < 3.0 * noise {
+        if !(eta.is_finite() && eta >= 0.0) {
+            return None;
+        }
+        // The move over the window must stand out of the noise around the line.
+        for (v, &t) in values.iter_mut().zip(times) {
+            *v = (*v - line(t)).abs();
+        }
+        if spread_hides((vr - vl).abs(), values) {
             return None;
         }
         (eta <= self.horizon_ms as f64).then_some(eta.ceil() as i64)
     }
+}
+
+/// Whether a move of `size` is within the noise around a trend line: below 3 σ of the distances
+/// `spread` of the samples from the line (σ from their upper median, `spread[len / 2]` once
+/// sorted; `spread` is left in any order).
+///
+/// The median is not needed, only which side of `size` it puts 3 σ on: `3σ(x)` never decreases
+/// as `x` grows (rounding is monotonic), so it exceeds `size` at the upper median exactly when
+/// it does for at least as many distances as lie from the upper median up, a count. Distances
+/// that are not finite (values near `f64::MAX`) are sorted as before.
+fn spread_hides(size: f64, spread: &mut [f64]) -> bool {
+    let three_sigma = |x: f64| 3.0 * (x * MAD_TO_SIGMA);
+    let k = spread.len() / 2;
+    if size.is_finite() && spread.iter().all(|x| x.is_finite()) {
+        let above = spread.iter().filter(|&&x| size < three_sigma(x)).count();
+        return above >= spread.len() - k;
+    }
+    spread.sort_unstable_by(f64::total_cmp);
+    size < three_sigma(spread[k])
 }
 
 impl SaturationState {
@@ -1278,24 +1309,127 @@ pub fn span_text(ms: i64) -> String {
     }
 }
 
-/// Median time and median value of some samples (not empty).
-fn medians(points: &[(i64, f64)]) -> (f64, f64) {
-    let mut t = [0f64; TREND_SAMPLES];
-    let mut v = [0f64; TREND_SAMPLES];
-    let n = points.len();
-    for (i, &(at, value)) in points.iter().enumerate() {
-        t[i] = at as f64;
-        v[i] = value;
+/// The median of some values (not empty), in any order: as sorted by `total_cmp`, the middle
+/// one, or halfway between the middle two.
+///
+/// A trend takes three medians of ten or twelve values per sample, and an insertion sort's
+/// every step is a branch the processor cannot guess (a fifth of the detector's time with a
+/// third of the series watched for a ceiling). Sorted instead by a fixed network of
+/// compare-exchanges ([`sort_10`], [`sort_12`]: minima and maxima, no branch) of their
+/// `total_cmp` keys, so the order is exactly the sort's (values the order finds equal have the
+/// same bits); other lengths (a window still filling) by counting: the value at place `p` is
+/// the highest of those with at most `p` values below them.
+fn median(xs: &[f64]) -> f64 {
+    let n = xs.len();
+    let (lo, hi) = ((n - 1) / 2, n / 2);
+    let mut keys = [0i64; TREND_SAMPLES];
+    for (k, &x) in keys.iter_mut().zip(xs) {
+        *k = order_key(x);
     }
-    let median = |xs: &mut [f64]| {
-        xs.sort_by(f64::total_cmp);
-        if n % 2 == 1 {
-            xs[n / 2]
-        } else {
-            xs[n / 2 - 1] + (xs[n / 2] - xs[n / 2 - 1]) / 2.0
+    let (at_lo, at_hi) = match n {
+        10 => {
+            let k = sort_10(first(&keys));
+            (k[lo], k[hi])
+        }
+        12 => {
+            let k = sort_12(first(&keys));
+            (k[lo], k[hi])
+        }
+        _ => {
+            let keys = &keys[..n];
+            let (mut at_lo, mut at_hi) = (i64::MIN, i64::MIN);
+            for &k in keys {
+                let below = keys.iter().map(|&o| usize::from(o < k)).sum::<usize>();
+                at_lo = at_lo.max(if below <= lo { k } else { i64::MIN });
+                at_hi = at_hi.max(if below <= hi { k } else { i64::MIN });
+            }
+            (at_lo, at_hi)
         }
     };
-    (median(&mut t[..n]), median(&mut v[..n]))
+    let (a, b) = (from_order_key(at_lo), from_order_key(at_hi));
+    if n % 2 == 1 {
+        a
+    } else {
+        a + (b - a) / 2.0
+    }
+}
+
+/// Compare-exchanges written out, one after the other (minima and maxima on registers, no
+/// loop): `network!(keys; (i, j), ...)` leaves the lower key at `i`, the higher at `j`.
+macro_rules! network {
+    ($k:ident; $(($i:literal, $j:literal)),* $(,)?) => {
+        $(
+            let (x, y) = ($k[$i], $k[$j]);
+            $k[$i] = x.min(y);
+            $k[$j] = x.max(y);
+        )*
+    };
+}
+
+/// Sorts 10 keys: a network of 29 compare-exchanges (Waksman's), checked on every input of
+/// zeros and ones in the tests (which proves it sorts anything).
+#[rustfmt::skip]
+fn sort_10(mut k: [i64; 10]) -> [i64; 10] {
+    network!(k;
+        (4, 9), (3, 8), (2, 7), (1, 6), (0, 5), (1, 4), (6, 9), (0, 3), (5, 8), (0, 2),
+        (3, 6), (7, 9), (0, 1), (2, 4), (5, 7), (8, 9), (1, 2), (4, 6), (7, 8), (3, 5),
+        (2, 5), (6, 8), (1, 3), (4, 7), (2, 3), (6, 7), (3, 4), (5, 6), (4, 5),
+    );
+    k
+}
+
+/// Sorts 12 keys: a network of 39 compare-exchanges, checked as [`sort_10`] is.
+#[rustfmt::skip]
+fn sort_12(mut k: [i64; 12]) -> [i64; 12] {
+    network!(k;
+        (0, 8), (1, 7), (2, 6), (3, 11), (4, 10), (5, 9),
+        (0, 1), (2, 5), (3, 4), (6, 9), (7, 8), (10, 11),
+        (0, 2), (1, 6), (5, 10), (9, 11),
+        (0, 3), (1, 2), (4, 6), (5, 7), (8, 11), (9, 10),
+        (1, 4), (3, 5), (6, 8), (7, 10),
+        (1, 3), (2, 5), (6, 9), (8, 10),
+        (2, 3), (4, 5), (6, 7), (8, 9),
+        (4, 6), (5, 7),
+        (3, 4), (5, 6), (7, 8),
+    );
+    k
+}
+
+/// The first `N` keys.
+fn first<const N: usize>(keys: &[i64; TREND_SAMPLES]) -> [i64; N] {
+    std::array::from_fn(|i| keys[i])
+}
+
+/// `x` as an integer that orders as [`f64::total_cmp`] orders the floats (its very
+/// computation): negative floats' bits other than the sign flipped.
+fn order_key(x: f64) -> i64 {
+    let bits = x.to_bits() as i64;
+    bits ^ ((((bits >> 63) as u64) >> 1) as i64)
+}
+
+/// The float of an [`order_key`] (the same flip: the sign bit is kept).
+fn from_order_key(key: i64) -> f64 {
+    f64::from_bits((key ^ ((((key >> 63) as u64) >> 1) as i64)) as u64)
+}
+
+/// The median of some times (not empty), as [`median`] finds it for the same times as `f64`:
+/// read off the middle where they are in order, as a trend's window always is (`as f64` keeps
+/// that order).
+fn median_time(ts: &[i64]) -> f64 {
+    if !ts.is_sorted() {
+        let mut xs = [0f64; TREND_SAMPLES];
+        for (x, &t) in xs.iter_mut().zip(ts) {
+            *x = t as f64;
+        }
+        return median(&xs[..ts.len()]);
+    }
+    let n = ts.len();
+    if n % 2 == 1 {
+        ts[n / 2] as f64
+    } else {
+        let (a, b) = (ts[n / 2 - 1] as f64, ts[n / 2] as f64);
+        a + (b - a) / 2.0
+    }
 }
 
 /// A forecast's time left, for its name: whole minutes below two hours (`47m`), then hours
@@ -2097,6 +2231,154 @@ mod tests {
             }
             assert_eq!(seen, expect, "starting at {start}");
         }
+    }
+
+    /// The trend's forecast as it was computed before its fast path: every median sorted.
+    fn forecast_by_sorting(t: &TrendState, ceiling_watched: bool) -> Option<i64> {
+        let len = usize::from(t.len);
+        if len < TREND_SAMPLES / 2 {
+            return None;
+        }
+        let start = (usize::from(t.head) + TREND_SAMPLES - len) % TREND_SAMPLES;
+        let points: Vec<(i64, f64)> =
+            (0..len).map(|i| (t.at[(start + i) % TREND_SAMPLES], t.value[(start + i) % TREND_SAMPLES])).collect();
+        let value = points[len - 1].1;
+        let median = |mut xs: Vec<f64>| {
+            let n = xs.len();
+            xs.sort_by(f64::total_cmp);
+            if n % 2 == 1 {
+                xs[n / 2]
+            } else {
+                xs[n / 2 - 1] + (xs[n / 2] - xs[n / 2 - 1]) / 2.0
+            }
+        };
+        let medians = |ps: &[(i64, f64)]| {
+            (median(ps.iter().map(|p| p.0 as f64).collect()), median(ps.iter().map(|p| p.1).collect()))
+        };
+        let third = len / 3;
+        let (tl, vl) = medians(&points[..third]);
+        let (tr, vr) = medians(&points[len - third..]);
+        if tr <= tl {
+            return None;
+        }
+        let slope = (vr - vl) / (tr - tl);
+        let line = |at: i64| vr + slope * (at as f64 - tr);
+        if (t.falling && value <= t.limit) || (!t.falling && value >= t.limit) {
+            return (t.raised || !ceiling_watched).then_some(0);
+        }
+        let (_, vm) = medians(&points[third..len - third]);
+        if !(0.2..=0.8).contains(&((vm - vl) / (vr - vl))) {
+            return None;
+        }
+        if (t.falling && slope >= 0.0) || (!t.falling && slope <= 0.0) {
+            return None;
+        }
+        let mut spread: Vec<f64> = points.iter().map(|&(at, v)| (v - line(at)).abs()).collect();
+        spread.sort_by(f64::total_cmp);
+        let noise = spread[len / 2] * MAD_TO_SIGMA;
+        let eta = (t.limit - line(points[len - 1].0)) / slope;
+        if !(eta.is_finite() && eta >= 0.0) || (vr - vl).abs() < 3.0 * noise {
+            return None;
+        }
+        (eta <= t.horizon_ms as f64).then_some(eta.ceil() as i64)
+    }
+
+    #[test]
+    fn the_median_networks_sort_every_input_of_zeros_and_ones() {
+        // The 0-1 principle: a network of compare-exchanges that sorts every sequence of zeros
+        // and ones sorts every sequence.
+        for n in [10, 12] {
+            for bits in 0u32..(1 << n) {
+                let keys: Vec<i64> = (0..n).map(|i| i64::from((bits >> i) & 1)).collect();
+                let sorted = match n {
+                    10 => sort_10(keys[..].try_into().unwrap()).to_vec(),
+                    _ => sort_12(keys[..].try_into().unwrap()).to_vec(),
+                };
+                let ones = bits.count_ones() as usize;
+                let expected: Vec<i64> = (0..n).map(|p| i64::from(p >= n - ones)).collect();
+                assert_eq!(sorted, expected, "{n}: {bits:b}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_median_found_by_counting_is_the_sorted_one_to_the_bit() {
+        // Ties, both zeros, negatives, infinities and NaNs of either sign, every length a
+        // trend's thirds take and more.
+        let pool = [
+            0.0,
+            -0.0,
+            1.5,
+            -1.5,
+            1.5,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+            -f64::NAN,
+            f64::MIN_POSITIVE,
+            -7.25,
+            1e300,
+            3.0,
+            0.3,
+        ];
+        for n in 1..=TREND_SAMPLES {
+            for seed in 0..200 {
+                let xs: Vec<f64> = (0..n as i64)
+                    .map(|i| pool[(wobble(seed * 131 + i) * 1000.0).abs() as usize % pool.len()])
+                    .collect();
+                let xs: Vec<f64> = xs
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &x)| if (seed + i as i64) % 3 == 0 { x * wobble(seed + i as i64) } else { x })
+                    .collect();
+                let mut sorted = xs.clone();
+                sorted.sort_by(f64::total_cmp);
+                let expected = if n % 2 == 1 {
+                    sorted[n / 2]
+                } else {
+                    sorted[n / 2 - 1] + (sorted[n / 2] - sorted[n / 2 - 1]) / 2.0
+                };
+                assert_eq!(median(&xs).to_bits(), expected.to_bits(), "{xs:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_trend_forecasts_exactly_what_sorting_every_median_did() {
+        // Climbs and drains of every steepness and noise, flat and stepped series, repeated
+        // values (ties), values near the largest float, and both directions, each pushed
+        // sample by sample and compared with the forecast computed by sorting.
+        let shapes: [&dyn Fn(i64) -> f64; 8] = [
+            &|i| 0.3 + 0.05 * wobble(i),
+            &|i| 0.5 + 0.004 * i as f64 + 0.01 * wobble(i),
+            &|i| 0.9 - 0.01 * i as f64 + 0.002 * wobble(i),
+            &|i| if i % 40 < 20 { 0.2 } else { 0.9 },
+            &|i| (0.1 * (i / 7) as f64).min(1.2),
+            &|i| ((i * 37) % 11) as f64 / 10.0,
+            &|i| f64::MAX / 2.0 * wobble(i),
+            &|i| 0.96 + 0.03 * wobble(i) - 0.2 * f64::from(u8::from(i % 90 > 60)),
+        ];
+        let mut forecasts = 0;
+        for (k, shape) in shapes.iter().enumerate() {
+            for (limit, falling) in [(1.0, false), (0.95, false), (0.0, true), (0.5, true)] {
+                let config = LimitConfig {
+                    metric: "m".into(),
+                    limit,
+                    horizon: HumanDuration::from_millis(2 * HOUR_MS),
+                    direction: Some(if falling { Direction::Falling } else { Direction::Rising }),
+                };
+                let mut t = TrendState::new(&config, shape(0));
+                for i in 0..400 {
+                    let at = i * MIN + (i % 3) * 1000;
+                    let watched = i % 2 == 0;
+                    let fast = t.push(at, shape(i), watched);
+                    assert_eq!(fast, forecast_by_sorting(&t, watched), "shape {k}, limit {limit}, sample {i}");
+                    forecasts += usize::from(fast.is_some());
+                    t.raised = fast.is_some() || (t.raised && i % 5 != 0);
+                }
+            }
+        }
+        assert!(forecasts > 100, "the shapes make forecasts: {forecasts}");
     }
 
     #[test]

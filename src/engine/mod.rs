@@ -7,6 +7,7 @@ pub mod impact;
 pub mod logs;
 pub mod rca;
 mod retire;
+mod series;
 pub mod snapshot;
 pub mod topology;
 
@@ -19,6 +20,7 @@ use dedup::{alert_score, Change, Occurrence, SignalTable};
 use detect::{DetectConfig, Detection, Detector};
 use rca::{ChangeLog, SeenChange};
 use serde::{Deserialize, Serialize};
+use series::SeriesIds;
 pub use snapshot::{EngineSnapshot, EngineSnapshotView, SnapshotError, SNAPSHOT_VERSION};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use topology::{Topology, TopologyChange, TopologyHistory};
@@ -107,7 +109,7 @@ pub struct Engine {
     history: TopologyHistory,
     detector: Detector,
     /// Detector series ids by entity and metric name.
-    series: FastMap<EntityId, FastMap<String, u64>>,
+    series: SeriesIds,
     next_series: u64,
     signals: SignalTable,
     problems: Problems,
@@ -174,7 +176,7 @@ impl Engine {
             config,
             topology: Topology::new(),
             history: TopologyHistory::default(),
-            series: FastMap::default(),
+            series: SeriesIds::default(),
             next_series: 0,
             signals: SignalTable::default(),
             problems: Problems::default(),
@@ -515,13 +517,13 @@ impl Engine {
     }
 
     fn series_id(&mut self, entity: &EntityId, metric: &str) -> u64 {
-        if let Some(id) = self.series.get(entity).and_then(|m| m.get(metric)) {
-            return *id;
+        if let Some(id) = self.series.get(entity, metric) {
+            return id;
         }
         let id = self.next_series;
         self.next_series += 1;
         self.detector.register(id, metric);
-        self.series.entry(entity.clone()).or_default().insert(metric.to_string(), id);
+        self.series.insert(entity, metric, id);
         id
     }
 

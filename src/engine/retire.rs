@@ -64,24 +64,21 @@ impl Engine {
     /// (a raised one must be able to clear when its series reports again).
     fn retire_series(&mut self, cutoff: Timestamp) {
         let (signals, detector) = (&self.signals, &mut self.detector);
-        self.series.retain(|entity, metrics| {
-            metrics.retain(|metric, id| {
-                let quiet = detector.last_sample(*id).is_none_or(|t| t <= cutoff.0);
-                if !quiet {
-                    return true;
-                }
-                let keys = [
-                    SignalKey(format!("anomaly:{entity}:{metric}")),
-                    SignalKey(format!("forecast:{entity}:{metric}")),
-                    super::rca::saturation_key(entity, metric),
-                ];
-                if keys.iter().any(|k| signals.get(k).is_some_and(|e| e.signal.active)) {
-                    return true;
-                }
-                detector.retire(*id);
-                false
-            });
-            !metrics.is_empty()
+        self.series.retain(|entity, metric, id| {
+            let quiet = detector.last_sample(id).is_none_or(|t| t <= cutoff.0);
+            if !quiet {
+                return true;
+            }
+            let keys = [
+                SignalKey(format!("anomaly:{entity}:{metric}")),
+                SignalKey(format!("forecast:{entity}:{metric}")),
+                super::rca::saturation_key(entity, metric),
+            ];
+            if keys.iter().any(|k| signals.get(k).is_some_and(|e| e.signal.active)) {
+                return true;
+            }
+            detector.retire(id);
+            false
         });
     }
 
@@ -91,7 +88,7 @@ impl Engine {
         // them were a tenth of the engine bench.
         let mut named: HashSet<&EntityId, foldhash::fast::RandomState> =
             self.signals.entries().map(|e| &e.signal.entity).collect();
-        named.extend(self.series.keys());
+        named.extend(self.series.entities());
         named.extend(self.traffic.entities());
         named.extend(self.kpis.keys().map(|(e, _)| e));
         named.extend(self.changes.entities());
@@ -200,7 +197,7 @@ mod tests {
 
     /// What the engine holds: problems, signals, detector series, series ids, entities.
     fn held(e: &Engine) -> [usize; 5] {
-        let ids = e.series.values().map(|m| m.len()).sum();
+        let ids = e.series.len();
         [e.problems.len(), e.signals.len(), e.detector.series_count(), ids, e.topology.len()]
     }
 
@@ -300,7 +297,7 @@ mod tests {
         // Back: a new series (new id, warming up from its first sample) and a new signal.
         let back = 51 * HOUR;
         f.engine.observe(&metric(back, "host:a", "latency", 100.0), &mut f.events);
-        assert_eq!(f.engine.series[&host]["latency"], 1, "a new id: the old one (0) is not reused");
+        assert_eq!(f.engine.series.get(&host, "latency"), Some(1), "a new id: the old one (0) is not reused");
         assert_eq!(f.engine.detector.last_sample(1), Some(back));
         assert_eq!(f.engine.detector.last_sample(0), None);
         let attached = |f: &Feed| {
@@ -317,7 +314,7 @@ mod tests {
 
         // Kept with a longer retire age: the same series and the old signal's history.
         let mut f = run(7 * DAY);
-        assert_eq!(f.engine.series[&host]["latency"], 0);
+        assert_eq!(f.engine.series.get(&host, "latency"), Some(0));
         f.alert(back, "host:a", "Slow", AlertState::Firing);
         let signal = attached(&f);
         assert_eq!((signal.count, signal.first_seen), (2, Timestamp(10 * MIN)));

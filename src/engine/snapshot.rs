@@ -41,8 +41,9 @@ use super::dedup::SignalTable;
 use super::detect::{Detector, DetectorState, DetectorStateView};
 use super::impact::{KpiTable, TrafficTable};
 use super::rca::ChangeLog;
+use super::series::SeriesIds;
 use super::topology::{Topology, TopologyHistory};
-use super::{Engine, EngineConfig, FastMap};
+use super::{Engine, EngineConfig};
 use crate::model::{EntityId, ProblemId, Timestamp, TrafficRole};
 use codec::{pairs, ExactF64};
 use serde::{Deserialize, Serialize};
@@ -253,11 +254,7 @@ impl Engine {
     /// [`Engine::snapshot`] copies, without the copy. Only the series list and the problems'
     /// traffic readings are collected (references, sorted).
     pub fn snapshot_view(&self) -> EngineSnapshotView<'_> {
-        let mut series: Vec<(&EntityId, &str, u64)> = self
-            .series
-            .iter()
-            .flat_map(|(entity, metrics)| metrics.iter().map(move |(m, id)| (entity, m.as_str(), *id)))
-            .collect();
+        let mut series: Vec<(&EntityId, &str, u64)> = self.series.iter().collect();
         series.sort_unstable();
         let mut traffic_before: Vec<(ProblemId, BorrowedBaselines<'_>)> =
             self.traffic_before.iter().map(|(p, b)| (*p, b.iter().map(|(k, v)| (k, ExactF64(*v))).collect())).collect();
@@ -343,7 +340,7 @@ impl Engine {
         let EngineSnapshot { config, state, .. } = snapshot;
         let detector =
             Detector::from_state(config.detect.clone(), state.detector).map_err(SnapshotError::Inconsistent)?;
-        let mut series: FastMap<EntityId, FastMap<String, u64>> = FastMap::default();
+        let mut series = SeriesIds::default();
         let mut ids = BTreeSet::new();
         for (entity, metric, id) in state.series {
             if id >= state.next_series || !ids.insert(id) {
@@ -352,7 +349,7 @@ impl Engine {
                     state.next_series
                 )));
             }
-            if series.entry(entity.clone()).or_default().insert(metric.clone(), id).is_some() {
+            if !series.insert(&entity, &metric, id) {
                 return Err(SnapshotError::Inconsistent(format!("series `{entity}` `{metric}` is listed twice")));
             }
         }

@@ -416,7 +416,7 @@ fn history_warms_the_baseline_and_its_season_without_judging_it() {
         ObservationKind::History { entity: entity.clone(), metric: "cpu".into(), samples: samples.clone() },
     );
     assert!(warmed.events.is_empty(), "history is learned, not judged: {:#?}", warmed.events);
-    let id = warmed.engine.series[&entity]["cpu"];
+    let id = warmed.engine.series.get(&entity, "cpu").expect("a series id");
     assert_eq!(warmed.engine.detector.season(id), Some(Season::Daily));
     // On the pattern: nothing. Off it, twice: an anomaly at once, expected value from the season.
     warmed.metric(live, "host:a", "cpu", daily(live));
