@@ -277,6 +277,7 @@ impl Engine {
                 let id = self.series_id(entity, metric);
                 // Formatted only when a sample is news: most samples are not.
                 let anomaly_key = || SignalKey(format!("anomaly:{entity}:{metric}"));
+                let forecast_key = || SignalKey(format!("forecast:{entity}:{metric}"));
                 for (at, value) in samples {
                     let verdict = self.detector.sample(id, *at, *value);
                     match verdict.anomaly {
@@ -315,7 +316,7 @@ impl Engine {
                             // in 47m"); repeats keep the name and update the value.
                             let name = format!("{metric} reaches {limit} in {}", detect::eta_text(eta_ms));
                             let severity = if score >= 0.9 { Severity::Major } else { Severity::Warning };
-                            let key = SignalKey(format!("forecast:{entity}:{metric}"));
+                            let key = forecast_key();
                             let lasted = self.forecast_lasted(&key, *at);
                             let occurrence = Occurrence {
                                 key,
@@ -340,9 +341,7 @@ impl Engine {
                                 self.fire_lone(occurrence, out);
                             }
                         }
-                        Detection::Cleared { .. } => {
-                            self.clear(&SignalKey(format!("forecast:{entity}:{metric}")), *at, out)
-                        }
+                        Detection::Cleared { .. } => self.clear(&forecast_key(), *at, out),
                         _ => {}
                     }
                     match verdict.saturation {
