@@ -24,8 +24,10 @@
 //!   joins only if some trouble above it in the problem started no earlier than its own (within
 //!   the slack of [`crate::engine::rca::Timing`]). A sharp new anomaly on a dependency that was
 //!   healthy while an older problem went on opens its own problem instead of vanishing into it;
-//!   and a problem whose trouble began a whole correlation window ago and is all clear (kept
-//!   open by recurring spikes) takes no new signal: the new one is news, and opens its own.
+//!   and a problem whose trouble began a whole correlation window ago and whose active trouble
+//!   is all recurrences (nothing, or signals back after clearing: kept open by recurring
+//!   spikes, even while one of them is on) takes no new signal: the new one is news, and opens
+//!   its own.
 //!   (Preferring recent problems over old ones when a signal matches both was tried and
 //!   dropped: in PetShop the first signal of an issue joins an old problem alone, and the rest
 //!   then split from it.)

@@ -927,15 +927,27 @@ impl Engine {
     /// `since` may join open problem `p` when it is above `p`'s trouble, or when the trouble of
     /// some entity of `p` depending on it began no earlier than `since` (within the slack):
     /// trouble it can have caused. Never a problem whose trouble began a whole correlation window
-    /// before and is all clear now: what keeps it open is recurring, and the new signal is news.
+    /// before and whose active trouble now is all recurrences (or nothing): what keeps it open
+    /// is recurring, and the new signal is news.
     fn may_join(&mut self, p: ProblemId, entity: &EntityId, since: Timestamp) -> bool {
         let hops = self.config.topology_hops;
         let timing = self.timing();
         let Some(state) = self.problems.get_mut(p) else { return false };
-        // An old problem between two of its recurring spikes is kept open by them alone: a
-        // new fault now is not part of it.
-        if state.all_clear_since.is_some() && timing.chronic_at(state.onset, since) {
-            return false;
+        // An old problem whose trouble now is all recurrences (nothing, or signals back after
+        // clearing: recurring spikes) is kept open by them alone: a new fault now is not part
+        // of it, even while one of its spikes is on.
+        if timing.chronic_at(state.onset, since) {
+            let signals = &self.signals;
+            let recurring = state
+                .signals
+                .iter()
+                .filter_map(|k| signals.get(k))
+                .map(|e| &e.signal)
+                .filter(|s| s.active && s.mark.is_none())
+                .all(|s| rca::RunStart::since(signals, s) > s.first_seen);
+            if recurring {
+                return false;
+            }
         }
         // Siblings and far entities are judged by the cookbook rule alone.
         if !state.below(entity, &mut self.topology, hops) {

@@ -26,7 +26,11 @@
 //! so not its cause. It accounts for nothing above it, gets no earliness credit, and its summary
 //! says why. An issue is thus judged against the period just before it, whatever the noise level:
 //! the same notion lets correlation refuse a late dependency as the cause of an older problem
-//! (see [`Timing::precedes`] and `correlate`).
+//! (see [`Timing::precedes`] and `correlate`). An effect does not outlast its cause for long:
+//! once a dependency's trouble is over, it accounts for a dependent's trouble only if that did
+//! not go on after it longer than the dependency's trouble lasted (see [`Timing::outlasts`]), so
+//! a short blip below, which high traffic makes everywhere, does not explain a long outage
+//! above that merely began just after it.
 
 use super::snapshot::codec::sorted_pairs;
 use super::topology::Topology;
@@ -89,6 +93,16 @@ impl Timing {
     /// True when trouble running since `since` was old news at `at`.
     pub fn chronic_at(&self, since: Timestamp, at: Timestamp) -> bool {
         at.since(since) > self.window_ms
+    }
+
+    /// True when trouble last seen at `effect_end` went on too long after a cause's episode
+    /// `(from, to, still going)` to be its effect: the cause is over, and the effect outlasted it
+    /// by longer than the cause lasted (and than the slack). A dependent recovers a while after
+    /// its dependency does (queues drain, caches warm, a restarted container takes its load
+    /// back), about as long as the trouble lasted; a 3-minute blip below does not explain half
+    /// an hour of trouble above it.
+    pub fn outlasts(&self, effect_end: Timestamp, (from, to, going): (Timestamp, Timestamp, bool)) -> bool {
+        !going && effect_end.since(to) > to.since(from).max(self.slack_ms)
     }
 }
 
@@ -255,11 +269,24 @@ pub fn rank_timed<'s>(
             (before.peek().is_some() && before.all(|s| stale(s))).then(|| (*id, a.since(first_run(id))))
         })
         .collect();
+    // Each entity's trouble as one episode: from the start of its earliest current run to its
+    // last sighting, and whether any of it is still going.
+    let episode: BTreeMap<&EntityId, (Timestamp, Timestamp, bool)> = affected
+        .iter()
+        .map(|(id, own)| {
+            let to = own.iter().map(|s| s.last_seen).max().unwrap_or_default();
+            (*id, (first_run(id), to, own.iter().any(|s| s.active)))
+        })
+        .collect();
     // Trouble of `d` that can account for `o`: not stale, first seen before `o`'s current run
-    // began (within the slack) and still going then.
+    // began (within the slack) and still going then; and, once the trouble of `d`'s entity is
+    // over, `o` went on after it no longer than it lasted (see `outlasts`).
     let in_time = |d: &Signal, o: &Signal| {
         let (start, effect) = (d.first_seen, runs.since(o));
-        !stale(d) && timing.precedes(start, effect) && (d.active || effect.since(d.last_seen) <= timing.slack_ms)
+        !stale(d)
+            && timing.precedes(start, effect)
+            && (d.active || effect.since(d.last_seen) <= timing.slack_ms)
+            && !episode.get(&d.entity).is_some_and(|e| timing.outlasts(o.last_seen, *e))
     };
     let timely =
         |dep: &[&'s Signal], o: &Signal| -> Vec<&'s Signal> { dep.iter().copied().filter(|d| in_time(d, o)).collect() };
@@ -994,6 +1021,48 @@ mod tests {
             alert("service:site", 21 * MIN),
         ];
         assert_eq!(ranked(&s), ids(&[("database:x", 3)]));
+    }
+
+    /// A 4-minute blip on a container that ended as its service's half-hour outage began
+    /// explains none of it; trouble below that lasted about as long as the trouble above (or is
+    /// still going) does, and a dependent recovering a while after it still counts as its effect.
+    #[test]
+    fn a_short_blip_below_does_not_explain_trouble_above_that_outlasts_it_by_far() {
+        use RelationKind::*;
+        let t = topo(&[("service:site", Calls, "service:shop"), ("service:shop", RunsOn, "container:shop-1")]);
+        const MIN: i64 = 60_000;
+        let episode = |e: &str, name: &str, from: i64, to: i64, active: bool| {
+            let mut s = sig(e, name, SignalKind::Anomaly, 1.0, from * MIN);
+            (s.last_seen, s.active, s.count) = (Timestamp(to * MIN), active, ((to - from) as u64).max(1) + 1);
+            s
+        };
+        let ranked = |s: &[Signal]| {
+            let refs: Vec<&Signal> = s.iter().collect();
+            rank(&refs, &t, 6, 20).into_iter().map(|c| (c.entity.0, c.explains)).collect::<Vec<_>>()
+        };
+        let ids = |v: &[(&str, usize)]| v.iter().map(|(e, n)| (e.to_string(), *n)).collect::<Vec<_>>();
+        let above = |end: i64| {
+            [
+                episode("service:shop", "latency_p99_ms", 3, end, false),
+                episode("service:site", "latency_p99_ms", 3, end, false),
+            ]
+        };
+        // The blip (0-4 min) and 30 minutes of trouble above that began within it.
+        let mut s = vec![episode("container:shop-1", "cpu_utilisation", 0, 4, false)];
+        s.extend(above(33));
+        assert_eq!(ranked(&s), ids(&[("service:shop", 2), ("container:shop-1", 1)]));
+        // Trouble below for 25 minutes, the service recovering 8 minutes after it: its effect.
+        let mut s = vec![episode("container:shop-1", "cpu_utilisation", 0, 25, false)];
+        s.extend(above(33));
+        assert_eq!(ranked(&s), ids(&[("container:shop-1", 3)]));
+        // Still going, however short so far: its effect.
+        let mut s = vec![episode("container:shop-1", "cpu_utilisation", 0, 4, true)];
+        s.extend(above(33));
+        assert_eq!(ranked(&s), ids(&[("container:shop-1", 3)]));
+        // Within the slack after a blip: its effect (a scrape or an alert's `for` apart).
+        let mut s = vec![episode("container:shop-1", "cpu_utilisation", 0, 2, false)];
+        s.extend(above(6));
+        assert_eq!(ranked(&s), ids(&[("container:shop-1", 3)]));
     }
 
     #[test]

@@ -839,6 +839,48 @@ fn a_problem_kept_open_by_recurring_spikes_takes_no_new_fault_between_them() {
     assert!(groups.contains(&vec!["alert:service:edge/HighErrorRate".to_string()]), "{groups:?}");
 }
 
+/// The same, with the spikes re-firing (one signal each on four services, each back once
+/// after clearing) and the edge's errors starting *during* one of them: what is active in the old
+/// problem then is all recurrence, so the errors are still news and open their own problem.
+/// Errors that began while the spikes' problem was young (its first window) join it, as before.
+#[test]
+fn a_problem_kept_open_by_recurring_spikes_takes_no_new_fault_during_one_of_them() {
+    let spikes = |edge_from: i64| {
+        let mut events: Vec<(i64, &str, &str, AlertState)> = Vec::new();
+        // Four services, each spiking twice (so no spike flaps), one every three minutes.
+        let spiking = ["service:web", "service:api", "database:db", "service:cache"];
+        for i in 0..8 {
+            let t = i * 3 * MIN;
+            let entity = spiking[i as usize % 4];
+            events.push((t, entity, "LatencySpike", AlertState::Firing));
+            events.push((t + 2 * MIN, entity, "LatencySpike", AlertState::Resolved));
+        }
+        for m in 0..=6 {
+            events.push((edge_from + m * MIN + MIN / 2, "service:edge", "HighErrorRate", AlertState::Firing));
+        }
+        events.sort_by_key(|e| e.0);
+        let mut f = Feed::new();
+        f.relate("service:edge", RelationKind::Calls, "service:web");
+        f.relate("service:web", RelationKind::Calls, "service:api");
+        f.relate("service:api", RelationKind::Calls, "database:db");
+        f.relate("service:api", RelationKind::Calls, "service:cache");
+        for (at, entity, name, state) in events {
+            f.alert(at, entity, name, state);
+        }
+        f
+    };
+    // Errors from minute 19, inside the spike of 18-20, the problem 19 minutes old.
+    // (The cache, below the api, broke after the trouble above it began: a problem of its own
+    // by the cause-before-effect rule, as before.)
+    let f = spikes(19 * MIN);
+    let groups = f.groups();
+    assert_eq!(groups.len(), 3, "{groups:?}");
+    assert!(groups.contains(&vec!["alert:service:edge/HighErrorRate".to_string()]), "{groups:?}");
+    // Errors from minute 7, inside the spike of 6-8, the problem 7 minutes old: one problem.
+    let f = spikes(7 * MIN);
+    assert_eq!(f.groups().len(), 1, "{:?}", f.groups());
+}
+
 /// A series: entity and metric.
 type Series<'a> = (&'a str, &'a str);
 
