@@ -367,10 +367,14 @@ impl Topology {
     /// Returns whether it went.
     pub fn retire_bare(&mut self, id: &EntityId) -> bool {
         let Some(&n) = self.index.get(id) else { return false };
-        let bare = self.entities.get(id).is_some_and(|e| *e == Entity::new(id.clone(), kind_from_id(id.as_str())));
+        // The cheap test first: most entities have relations.
         let related = self.graph.edges_directed(n, Direction::Outgoing).next().is_some()
             || self.graph.edges_directed(n, Direction::Incoming).next().is_some();
-        if !bare || related || self.declared.contains_key(id) {
+        if related {
+            return false;
+        }
+        let bare = self.entities.get(id).is_some_and(|e| *e == Entity::new(id.clone(), kind_from_id(id.as_str())));
+        if !bare || self.declared.contains_key(id) {
             return false;
         }
         self.remove(id);
