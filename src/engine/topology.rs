@@ -384,7 +384,10 @@ impl Topology {
     /// The entities in the graph with no relation either way: the only ones
     /// [`Topology::retire_bare`] may take. In no particular order.
     pub fn unrelated(&self) -> impl Iterator<Item = &EntityId> {
-        self.graph.node_indices().filter(|&n| self.graph.neighbors_undirected(n).next().is_none()).map(|n| &self.graph[n])
+        self.graph
+            .node_indices()
+            .filter(|&n| self.graph.neighbors_undirected(n).next().is_none())
+            .map(|n| &self.graph[n])
     }
 
     /// Removes an entity and its relations, whoever stated them.
