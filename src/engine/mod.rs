@@ -151,7 +151,10 @@ pub const SWEEP_EVERY_MS: i64 = 10 * 60_000;
 /// Whether data time moving from `before` to `now` enters a new sweep period (never on the first
 /// observation).
 fn sweep_due(before: Timestamp, now: Timestamp) -> bool {
-    before != Timestamp(i64::MIN) && before.0.div_euclid(SWEEP_EVERY_MS) != now.0.div_euclid(SWEEP_EVERY_MS)
+    // Most observations share their predecessor's data time: no division for them.
+    before != now
+        && before != Timestamp(i64::MIN)
+        && before.0.div_euclid(SWEEP_EVERY_MS) != now.0.div_euclid(SWEEP_EVERY_MS)
 }
 
 /// Counters for benchmarks and the status bar.
@@ -1070,8 +1073,8 @@ impl Engine {
             let open = self.problems.open_problems().map(|s| s.id).collect();
             self.reassess_impacts(open, at, out);
         }
-        let due = std::mem::take(&mut self.impact_due);
-        if !due.is_empty() {
+        if !self.impact_due.is_empty() {
+            let due = std::mem::take(&mut self.impact_due);
             self.reassess_impacts(due, at, out);
         }
         // Each round merges at least one problem away, so the rounds are bounded.

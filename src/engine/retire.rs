@@ -84,7 +84,15 @@ impl Engine {
 
     /// Takes bare entities that nothing names any more out of the live graph.
     fn retire_entities(&mut self) {
-        // A hash set: the sweep visits every entity, and ordered string comparisons of all of
+        // Only an entity without relations can go, and most have some: when none is without,
+        // nothing else is looked at (the names below were a twelfth of the engine bench).
+        let mut unrelated: Vec<&EntityId> = self.topology.unrelated().collect();
+        if unrelated.is_empty() {
+            return;
+        }
+        // In id order, as ever: the graph hands the freed node slots to new entities in turn.
+        unrelated.sort_unstable();
+        // A hash set: the sweep may visit every entity, and ordered string comparisons of all of
         // them were a tenth of the engine bench.
         let mut named: HashSet<&EntityId, foldhash::fast::RandomState> =
             self.signals.entries().map(|e| &e.signal.entity).collect();
@@ -93,8 +101,7 @@ impl Engine {
         named.extend(self.kpis.keys().map(|(e, _)| e));
         named.extend(self.changes.entities());
         named.extend(self.problems.iter().flat_map(|p| p.entities.keys()));
-        let idle: Vec<EntityId> =
-            self.topology.entities().map(|e| &e.id).filter(|id| !named.contains(id)).cloned().collect();
+        let idle: Vec<EntityId> = unrelated.into_iter().filter(|id| !named.contains(id)).cloned().collect();
         for id in idle {
             self.topology.retire_bare(&id);
         }

@@ -367,14 +367,27 @@ impl Topology {
     /// Returns whether it went.
     pub fn retire_bare(&mut self, id: &EntityId) -> bool {
         let Some(&n) = self.index.get(id) else { return false };
-        let bare = self.entities.get(id).is_some_and(|e| *e == Entity::new(id.clone(), kind_from_id(id.as_str())));
+        // The cheap test first: most entities have relations.
         let related = self.graph.edges_directed(n, Direction::Outgoing).next().is_some()
             || self.graph.edges_directed(n, Direction::Incoming).next().is_some();
-        if !bare || related || self.declared.contains_key(id) {
+        if related {
+            return false;
+        }
+        let bare = self.entities.get(id).is_some_and(|e| *e == Entity::new(id.clone(), kind_from_id(id.as_str())));
+        if !bare || self.declared.contains_key(id) {
             return false;
         }
         self.remove(id);
         true
+    }
+
+    /// The entities in the graph with no relation either way: the only ones
+    /// [`Topology::retire_bare`] may take. In no particular order.
+    pub fn unrelated(&self) -> impl Iterator<Item = &EntityId> {
+        self.graph
+            .node_indices()
+            .filter(|&n| self.graph.neighbors_undirected(n).next().is_none())
+            .map(|n| &self.graph[n])
     }
 
     /// Removes an entity and its relations, whoever stated them.
