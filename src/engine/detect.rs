@@ -75,15 +75,17 @@
 //! with the number of samples.
 
 use super::rca::{worse_direction, Worse};
-use super::snapshot::codec::{array, exact_f32_array, exact_f64, exact_f64_array, human_duration, sorted_pairs};
+use super::snapshot::codec::{array, exact_f64, exact_f64_array, human_duration, sorted_pairs};
 use super::FastMap;
 use crate::config::HumanDuration;
 use crate::model::{Baseline, Timestamp};
 use serde::{Deserialize, Serialize};
 use states::SeriesStates;
 use std::cell::Cell;
+use stored::StoredSeries;
 
 mod states;
+mod stored;
 
 /// Detector tunables: `[engine.detect]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -429,28 +431,23 @@ struct Model {
 /// models and the anomaly's state first (six cache lines, read as one stretch), then the daily
 /// season (one bucket's offset and counters close together), then the weekly one. A series'
 /// state comes from main memory once per sample: one stretch that the processor prefetches costs
-/// less than a dozen lines scattered over its 1.5 kB. (Snapshots name the fields: their order in
-/// a snapshot is this one, and any order reads back.)
+/// less than a dozen lines scattered over its 1.5 kB. (Snapshots write it as [`StoredSeries`],
+/// each season as three arrays, by name: any order reads back.)
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(from = "StoredSeries", into = "StoredSeries")]
 #[repr(C)]
 struct SeriesState {
     first_at: i64,
     last_at: i64,
-    #[serde(with = "exact_f64")]
     last_value: f64,
     /// Typical time between samples, ms (a slow average, gaps capped at one hour).
-    #[serde(with = "exact_f64")]
     step_ms: f64,
     /// The smallest change between consecutive samples seen (0: none yet): a deviation of one
     /// step of a series' own resolution is never far out.
-    #[serde(with = "exact_f64")]
     resolution: f64,
     /// The highest and lowest values seen (the range a record is measured against; NaN in a
     /// snapshot written before they were kept: learned again from the next sample).
-    #[serde(with = "exact_f64", default = "not_a_number")]
     range_hi: f64,
-    #[serde(with = "exact_f64", default = "not_a_number")]
     range_lo: f64,
     n: u32,
     rate_n: u32,
@@ -458,7 +455,6 @@ struct SeriesState {
     models: [Model; 3],
     /// How often the series went out of band at each level (threshold × 2^k): a slow average
     /// over the samples since the last change of season (`rate_n`).
-    #[serde(with = "exact_f32_array")]
     exceed_rate: [f32; LEVELS],
     /// Which of the latest 16 samples were out of band at each level (bit 0: the latest).
     exceed_bits: [u16; LEVELS],
@@ -466,36 +462,49 @@ struct SeriesState {
     raised: bool,
     /// The latest errors in robust deviations, signed and clipped at `threshold` (the drift
     /// view; slot `rate_n % DRIFT_SAMPLES` is the latest).
-    #[serde(with = "exact_f32_array", default)]
     recent_z: [f32; DRIFT_SAMPLES],
     /// How often their drift reached threshold × 1 and × 1.5: a slow average over the same
     /// samples as `exceed_rate`.
-    #[serde(with = "exact_f32_array", default)]
     drift_rate: [f32; DRIFT_LEVELS],
     /// Consecutive anomalous samples (the first surprising, the others out of band).
     anomalous_run: u32,
     /// Consecutive samples in band.
     normal_run: u32,
     /// The highest score of the anomaly under way: its score.
-    #[serde(with = "exact_f64")]
     peak: f64,
     /// The record the anomaly under way set, if it set one (for its explanation).
-    #[serde(default)]
     record: Option<Record>,
     trend: Option<Box<TrendState>>,
     saturation: Option<Box<SaturationState>>,
-    #[serde(with = "exact_f32_array")]
-    daily: [f32; DAILY_BUCKETS],
-    /// Samples each seasonal bucket has learned from (saturating).
-    daily_seen: [u8; DAILY_BUCKETS],
-    /// Samples in a row (per bucket) the flat level found normal and the season did not.
-    daily_disagree: [u8; DAILY_BUCKETS],
-    #[serde(with = "exact_f32_array")]
-    weekly: [f32; WEEKLY_BUCKETS],
-    #[serde(with = "array")]
-    weekly_seen: [u8; WEEKLY_BUCKETS],
-    #[serde(with = "array")]
-    weekly_disagree: [u8; WEEKLY_BUCKETS],
+    /// The daily season: an offset per hour of the day, with its counters.
+    daily: [Bucket; DAILY_BUCKETS],
+    /// The weekly season: an offset per hour of the week, with its counters.
+    weekly: [Bucket; WEEKLY_BUCKETS],
+}
+
+/// One seasonal bucket: its offset from the level and its counters side by side (6 bytes, no
+/// padding), so that a sample reads one cache line of each season, not three (the offsets and
+/// each counter in arrays of their own were three lines a season, a third of the lines a
+/// sample read). Snapshots keep writing the three arrays ([`StoredSeries`]).
+#[derive(Debug, Clone, Copy, Default)]
+#[repr(C)]
+struct Bucket {
+    /// The offset, as the bytes of an `f32` (native order): the same bits read back.
+    offset: [u8; 4],
+    /// Samples the bucket has learned from (saturating).
+    seen: u8,
+    /// Samples in a row the flat level found normal and the season did not.
+    disagree: u8,
+}
+
+impl Bucket {
+    fn offset(&self) -> f32 {
+        f32::from_ne_bytes(self.offset)
+    }
+
+    fn set_offset(&mut self, offset: f32) {
+        self.offset = offset.to_ne_bytes();
+    }
 }
 
 /// The last samples of a metric with a limit, and its forecast's state.
@@ -621,12 +630,8 @@ impl SeriesState {
             range_hi: value,
             range_lo: value,
             models: [model; 3],
-            daily: [0.0; DAILY_BUCKETS],
-            weekly: [0.0; WEEKLY_BUCKETS],
-            daily_seen: [0; DAILY_BUCKETS],
-            weekly_seen: [0; WEEKLY_BUCKETS],
-            daily_disagree: [0; DAILY_BUCKETS],
-            weekly_disagree: [0; WEEKLY_BUCKETS],
+            daily: [Bucket::default(); DAILY_BUCKETS],
+            weekly: [Bucket::default(); WEEKLY_BUCKETS],
             season: Season::None,
             exceed_rate: [0.0; LEVELS],
             rate_n: 0,
@@ -663,8 +668,8 @@ impl SeriesState {
         let w = (hour + 72).rem_euclid(WEEKLY_BUCKETS as i64) as usize;
         let offsets = [
             0.0,
-            if self.daily_seen[d] > 0 { f64::from(self.daily[d]) } else { 0.0 },
-            if self.weekly_seen[w] > 0 { f64::from(self.weekly[w]) } else { 0.0 },
+            if self.daily[d].seen > 0 { f64::from(self.daily[d].offset()) } else { 0.0 },
+            if self.weekly[w].seen > 0 { f64::from(self.weekly[w].offset()) } else { 0.0 },
         ];
         let floor = |p: f64| {
             (c.min_relative_deviation * p.abs()).max(resolution / RESOLUTION_STEPS).max(1e-9 * p.abs().max(1.0))
@@ -811,46 +816,43 @@ impl SeriesState {
         // season does not: the bucket learned something wrong (a spike as its first sample, a
         // pattern that changed for good) and starts over.
         let relearn_after = (3.0 * per_visit).min(255.0) as u8;
-        let seasons = [
-            (&mut self.daily[..], &mut self.daily_seen[..], &mut self.daily_disagree[..]),
-            (&mut self.weekly[..], &mut self.weekly_seen[..], &mut self.weekly_disagree[..]),
-        ];
-        for (i, (offsets, seen, disagree)) in seasons.into_iter().enumerate() {
-            let (m, b) = (i + 1, bucket[i]);
-            if seen[b] > 0 && teach[0] && !teach[m] {
-                disagree[b] = disagree[b].saturating_add(1);
-                if disagree[b] >= relearn_after {
-                    seen[b] = 0;
-                    disagree[b] = 0;
+        for (i, buckets) in [&mut self.daily[..], &mut self.weekly[..]].into_iter().enumerate() {
+            let (m, b) = (i + 1, &mut buckets[bucket[i]]);
+            if b.seen > 0 && teach[0] && !teach[m] {
+                b.disagree = b.disagree.saturating_add(1);
+                if b.disagree >= relearn_after {
+                    b.seen = 0;
+                    b.disagree = 0;
                 }
             } else if teach[m] {
-                disagree[b] = 0;
+                b.disagree = 0;
             }
-            if seen[b] == 0 && !first_ok {
+            if b.seen == 0 && !first_ok {
                 // Maybe a spike: kept as a candidate, learned if the bucket's next sample agrees.
                 let candidate = value - self.models[m].level;
-                if disagree[b] > 0 && (candidate - f64::from(offsets[b])).abs() < c.threshold * sigma[0] {
-                    offsets[b] = (f64::from(offsets[b]) + (candidate - f64::from(offsets[b])) / 2.0) as f32;
-                    seen[b] = 2;
-                    disagree[b] = 0;
+                let offset = f64::from(b.offset());
+                if b.disagree > 0 && (candidate - offset).abs() < c.threshold * sigma[0] {
+                    b.set_offset((offset + (candidate - offset) / 2.0) as f32);
+                    b.seen = 2;
+                    b.disagree = 0;
                 } else {
-                    offsets[b] = candidate as f32;
-                    disagree[b] = 1;
+                    b.set_offset(candidate as f32);
+                    b.disagree = 1;
                 }
                 continue;
             }
-            if seen[b] > 0 && !teach[m] {
+            if b.seen > 0 && !teach[m] {
                 continue;
             }
-            let old = f64::from(offsets[b]);
-            let target = if seen[b] == 0 {
+            let old = f64::from(b.offset());
+            let target = if b.seen == 0 {
                 value - self.models[m].level
             } else {
                 old + r[m].clamp(-CLIP * sigma[m], CLIP * sigma[m])
             };
-            let g = gamma.max(1.0 / f64::from(seen[b].saturating_add(1)));
-            offsets[b] = (old + g * (target - old)) as f32;
-            seen[b] = seen[b].saturating_add(1);
+            let g = gamma.max(1.0 / f64::from(b.seen.saturating_add(1)));
+            b.set_offset((old + g * (target - old)) as f32);
+            b.seen = b.seen.saturating_add(1);
         }
 
         // Model choice: errors over about two cycles, from the end of the first cycle (the one
