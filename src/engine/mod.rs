@@ -608,7 +608,7 @@ impl Engine {
         let window = self.config.correlation_window_ms;
         let hops = self.config.topology_hops;
         let mut matches = self.problems.matching(&entity, kind, &name, at, window, &mut self.topology, hops);
-        matches.retain(|p| self.may_join(*p, &entity, since));
+        matches.retain(|p| self.may_join(*p, &entity, kind, since));
         !matches.is_empty()
     }
 
@@ -879,8 +879,10 @@ impl Engine {
                 ),
                 Mark::Flapping { .. } => Vec::new(),
             };
-            let below: Vec<ProblemId> =
-                below.into_iter().filter(|p| self.may_join(*p, &signal.entity, signal.first_seen)).collect();
+            let below: Vec<ProblemId> = below
+                .into_iter()
+                .filter(|p| self.may_join(*p, &signal.entity, signal.kind, signal.first_seen))
+                .collect();
             let target = match below.first() {
                 Some(p) => *p,
                 None => self.background_problem(at, out),
@@ -898,7 +900,7 @@ impl Engine {
             &mut self.topology,
             hops,
         );
-        matches.retain(|p| self.may_join(*p, &signal.entity, onset));
+        matches.retain(|p| self.may_join(*p, &signal.entity, signal.kind, onset));
         // A signal on an entity that one of them already holds trouble on belongs there: it is
         // near the others, but that is no reason to merge them (an old problem kept busy by
         // its own recurring trouble would swallow a new incident next to it). Only a signal new
@@ -932,7 +934,7 @@ impl Engine {
     /// trouble it can have caused. Never a problem whose trouble began a whole correlation window
     /// before and whose active trouble now is all recurrences (or nothing): what keeps it open
     /// is recurring, and the new signal is news.
-    fn may_join(&mut self, p: ProblemId, entity: &EntityId, since: Timestamp) -> bool {
+    fn may_join(&mut self, p: ProblemId, entity: &EntityId, kind: SignalKind, since: Timestamp) -> bool {
         let hops = self.config.topology_hops;
         let timing = self.timing();
         let Some(state) = self.problems.get_mut(p) else { return false };
@@ -969,7 +971,7 @@ impl Engine {
             }
         }
         began.into_iter().any(|(x, t)| {
-            timing.precedes(since, t)
+            timing.precedes_as(kind, since, t)
                 && self.topology.node(x).is_some_and(|n| self.topology.closure(n, hops).contains(&target))
         })
     }

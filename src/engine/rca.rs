@@ -20,7 +20,8 @@
 //! **Timing** (issue 13): trouble below can only account for trouble above that it *preceded* and
 //! that was *news* at the time. A dependency accounts for a dependent's signal only if its own
 //! trouble started no later than that signal (within [`Timing::slack_ms`], the detection lag of a
-//! scrape or an alert's `for`) and was still going when it started. A candidate that was in
+//! scrape or an alert's `for`; a log burst, read as it is written, gets [`LOG_SLACK_MS`]) and was
+//! still going when it started. A candidate that was in
 //! trouble a whole [`Timing::window_ms`] (the correlation window) before the first trouble above it
 //! began, with nothing new on it since, is *chronic*: as anomalous before the issue as during it,
 //! so not its cause. It accounts for nothing above it, gets no earliness credit, and its summary
@@ -78,6 +79,10 @@ pub struct Timing {
 /// (CloudWatch's basic monitoring) and a common alert `for`.
 pub const CAUSE_SLACK_MS: i64 = 5 * 60_000;
 
+/// How late a log burst may be seen after what it caused: lines are read as they are written,
+/// one pull of the log source apart.
+pub const LOG_SLACK_MS: i64 = 60_000;
+
 impl Default for Timing {
     fn default() -> Self {
         Timing { slack_ms: CAUSE_SLACK_MS, window_ms: 15 * 60_000 }
@@ -88,6 +93,22 @@ impl Timing {
     /// True when trouble that started at `cause` can have caused trouble that started at `effect`.
     pub fn precedes(&self, cause: Timestamp, effect: Timestamp) -> bool {
         cause.since(effect) <= self.slack_ms
+    }
+
+    /// [`Timing::precedes`] for a cause of kind `kind`, allowed only its own detection lag: a
+    /// cause can be *seen* after its effect only by as long as it takes to see it (the effect's
+    /// own lag can only shorten that).
+    pub fn precedes_as(&self, kind: SignalKind, cause: Timestamp, effect: Timestamp) -> bool {
+        cause.since(effect) <= self.slack_for(kind)
+    }
+
+    /// How late a cause of kind `kind` may be seen after its effect began: the slack for alerts
+    /// (their `for`) and anomalies (samples in a row), [`LOG_SLACK_MS`] at most for log bursts.
+    pub fn slack_for(&self, kind: SignalKind) -> i64 {
+        match kind {
+            SignalKind::LogBurst => self.slack_ms.min(LOG_SLACK_MS),
+            SignalKind::Alert | SignalKind::Anomaly => self.slack_ms,
+        }
     }
 
     /// True when trouble running since `since` was old news at `at`.
@@ -284,7 +305,7 @@ pub fn rank_timed<'s>(
     let in_time = |d: &Signal, o: &Signal| {
         let (start, effect) = (d.first_seen, runs.since(o));
         !stale(d)
-            && timing.precedes(start, effect)
+            && timing.precedes_as(d.kind, start, effect)
             && (d.active || effect.since(d.last_seen) <= timing.slack_ms)
             && !episode.get(&d.entity).is_some_and(|e| timing.outlasts(o.last_seen, *e))
     };
@@ -1020,6 +1041,29 @@ mod tests {
             alert("service:pay", 20 * MIN),
             alert("service:site", 21 * MIN),
         ];
+        assert_eq!(ranked(&s), ids(&[("database:x", 3)]));
+    }
+
+    /// A log burst is read as it is written: seen 4 minutes after the trouble above it began, it
+    /// cannot be what caused it (an alert or an anomaly seen that late can: their `for` and
+    /// samples in a row delay them); seen within a minute, it can.
+    #[test]
+    fn a_log_burst_seen_minutes_after_the_trouble_above_it_is_not_its_cause() {
+        use RelationKind::*;
+        let t = topo(&[("service:site", Calls, "service:pay"), ("service:pay", Calls, "database:x")]);
+        const MIN: i64 = 60_000;
+        let alert = |e: &str, first: i64| sig(e, "Alert", SignalKind::Alert, 0.85, first);
+        let burst = |first: i64| sig("database:x", "could not serialize access", SignalKind::LogBurst, 0.85, first);
+        let ranked = |s: &[Signal]| {
+            let refs: Vec<&Signal> = s.iter().collect();
+            rank(&refs, &t, 6, 20).into_iter().map(|c| (c.entity.0, c.explains)).collect::<Vec<_>>()
+        };
+        let ids = |v: &[(&str, usize)]| v.iter().map(|(e, n)| (e.to_string(), *n)).collect::<Vec<_>>();
+        let s = [burst(4 * MIN), alert("service:pay", 0), alert("service:site", MIN)];
+        assert_eq!(ranked(&s), ids(&[("service:pay", 2), ("database:x", 1)]));
+        let s = [alert("database:x", 4 * MIN), alert("service:pay", 0), alert("service:site", MIN)];
+        assert_eq!(ranked(&s), ids(&[("database:x", 3)]));
+        let s = [burst(MIN), alert("service:pay", 0), alert("service:site", MIN)];
         assert_eq!(ranked(&s), ids(&[("database:x", 3)]));
     }
 
