@@ -79,8 +79,9 @@ pub struct Timing {
 /// (CloudWatch's basic monitoring) and a common alert `for`.
 pub const CAUSE_SLACK_MS: i64 = 5 * 60_000;
 
-/// How late a log burst may be seen after what it caused: lines are read as they are written,
-/// one pull of the log source apart.
+/// How late a log burst may be seen after what it caused: lines are counted as they are written,
+/// in the log source's steps (the Loki source's default `step` is one minute). A source counting
+/// in longer steps delays bursts by more than this; the engine does not yet learn it per source.
 pub const LOG_SLACK_MS: i64 = 60_000;
 
 impl Default for Timing {
