@@ -325,6 +325,13 @@ impl TempCopy {
 impl Drop for TempCopy {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
+        // A read-only connection to a WAL-mode file leaves its `-wal` and `-shm` beside it when it
+        // closes (it may not checkpoint): they go with the copy.
+        for sidecar in ["-wal", "-shm"] {
+            let mut p = self.0.clone().into_os_string();
+            p.push(sidecar);
+            let _ = std::fs::remove_file(p);
+        }
     }
 }
 
@@ -1018,4 +1025,33 @@ fn journal_row(path: &Path, e: &ProblemEvent) -> Result<(i64, i64, i64, String, 
         i64::try_from(v).map_err(|_| JournalError::OutOfRange { path: path.to_path_buf(), what, value: v })
     };
     Ok((int("event seq", e.seq)?, int("problem id", e.problem.0)?, e.at.millis(), kind, body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_temporary_copy_takes_the_sidecars_sqlite_left_beside_it() {
+        let copy = TempCopy::new(Path::new("/somewhere/cut.sqlite")).unwrap();
+        let conn = Connection::open(copy.path()).unwrap();
+        conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+        conn.execute_batch("CREATE TABLE t(x); INSERT INTO t VALUES (1);").unwrap();
+        drop(conn);
+        // What a read-only connection to a WAL-mode file leaves when it closes, as `scan`'s does.
+        let ro = Connection::open_with_flags(copy.path(), OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+        let n: i64 = ro.query_row("SELECT count(*) FROM t", [], |r| r.get(0)).unwrap();
+        assert_eq!(n, 1);
+        drop(ro);
+        let sidecar = |s: &str| {
+            let mut p = copy.path().as_os_str().to_owned();
+            p.push(s);
+            PathBuf::from(p)
+        };
+        let (wal, shm) = (sidecar("-wal"), sidecar("-shm"));
+        assert!(wal.exists() || shm.exists(), "the read-only connection left no sidecar to clean");
+        let main = copy.path().to_path_buf();
+        drop(copy);
+        assert!(!main.exists() && !wal.exists() && !shm.exists(), "{main:?} or a sidecar is left");
+    }
 }
