@@ -37,6 +37,9 @@ pub struct Occurrence<'a> {
     pub baseline: Option<Baseline>,
     /// The alert's labels (alerts only).
     pub labels: Option<&'a BTreeMap<String, String>>,
+    /// How late this sighting can be after the trouble it reports began, where the source knows
+    /// (an anomaly: its series' samples it took to raise; see [`Entry::lag_ms`]).
+    pub lag_ms: Option<i64>,
 }
 
 /// A signal and the problem it belongs to.
@@ -49,6 +52,12 @@ pub struct Entry {
     /// When it was raised or re-fired after clearing, oldest first, at most
     /// [`MAX_ACTIVATIONS`] kept: the history the flapping filter learns from.
     pub activations: VecDeque<Timestamp>,
+    /// How late its first sighting can have been after its trouble began, where that is known:
+    /// an anomaly raised after `run` samples of a series sampled every `step` was seen at most
+    /// `run × step` late; a saturation, its `for` and a step late. `None`: its kind's slack
+    /// ([`super::rca::Timing::slack_for`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lag_ms: Option<i64>,
 }
 
 /// Activations kept per signal; more than any sensible `flap_activations`.
@@ -115,7 +124,7 @@ impl SignalTable {
                     mark: None,
                 };
                 let activations = VecDeque::from([o.at]);
-                self.entries.insert(o.key.clone(), Entry { signal, problem: None, activations });
+                self.entries.insert(o.key.clone(), Entry { signal, problem: None, activations, lag_ms: o.lag_ms });
                 Change::Raised
             }
             Some(e) => {
@@ -205,6 +214,11 @@ impl SignalTable {
         self.entries.values()
     }
 
+    /// Signal `key`'s detection lag, where known (see [`Entry::lag_ms`]).
+    pub fn lag_of(&self, key: &SignalKey) -> Option<i64> {
+        self.entries.get(key).and_then(|e| e.lag_ms)
+    }
+
     /// Log-burst signals last seen before `cutoff`: they have gone quiet and should clear.
     pub fn quiet_logs(&self, cutoff: Timestamp) -> Vec<SignalKey> {
         self.active_logs.range(..(cutoff, SignalKey(String::new()))).map(|(_, k)| k.clone()).collect()
@@ -215,6 +229,10 @@ impl super::rca::RunStart for SignalTable {
     /// Its last activation: when its current (or last) run of firing began.
     fn since(&self, s: &Signal) -> Timestamp {
         self.entries.get(&s.key).and_then(|e| e.activations.back().copied()).unwrap_or(s.first_seen)
+    }
+
+    fn lag(&self, s: &Signal) -> Option<i64> {
+        self.entries.get(&s.key).and_then(|e| e.lag_ms)
     }
 }
 
@@ -245,6 +263,7 @@ mod tests {
             value: None,
             baseline: None,
             labels: None,
+            lag_ms: None,
         }
     }
 

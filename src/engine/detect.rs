@@ -1603,6 +1603,11 @@ impl Detector {
         }
     }
 
+    /// Typical time between series `series`' samples, ms (`None` before its second sample).
+    pub fn step_ms(&self, series: u64) -> Option<f64> {
+        self.series.get(series).map(|s| s.step_ms).filter(|s| *s > 0.0)
+    }
+
     /// Judges one sample of series `series`, taken at `at`. Non-finite values, and samples not
     /// newer than the series' last one, are ignored (reported as normal).
     pub fn sample(&mut self, series: u64, at: Timestamp, value: f64) -> Verdict {

@@ -299,6 +299,9 @@ impl Engine {
                                 value: Some(value),
                                 baseline: Some(baseline),
                                 labels: None,
+                                // Raised after `run` samples out of band: its trouble began
+                                // less than `run` steps before.
+                                lag_ms: self.detector.step_ms(id).map(|step| (step * f64::from(run)).ceil() as i64),
                             };
                             // A held lone anomaly stays held until its series stays out of
                             // band as long as a band anomaly needs to be raised at all: an
@@ -333,6 +336,7 @@ impl Engine {
                                 value: Some(value),
                                 baseline: None,
                                 labels: None,
+                                lag_ms: None,
                             };
                             // Where a series is headed, not trouble yet: held like a lone
                             // anomaly until something corroborates it or it lasts. Unless the
@@ -368,6 +372,9 @@ impl Engine {
                                 value: Some(value),
                                 baseline,
                                 labels: None,
+                                // At the ceiling for its `for` when raised, reached within a step
+                                // before that.
+                                lag_ms: self.detector.step_ms(id).map(|step| lasted_ms + step.ceil() as i64),
                             };
                             self.fire(occurrence, out);
                         }
@@ -392,6 +399,7 @@ impl Engine {
                             value: None,
                             baseline: None,
                             labels: Some(labels),
+                            lag_ms: None,
                         };
                         self.fire(occurrence, out);
                     }
@@ -413,6 +421,7 @@ impl Engine {
                         value: None,
                         baseline: None,
                         labels: None,
+                        lag_ms: None,
                     };
                     self.fire(occurrence, out);
                 }
@@ -608,7 +617,8 @@ impl Engine {
         let window = self.config.correlation_window_ms;
         let hops = self.config.topology_hops;
         let mut matches = self.problems.matching(&entity, kind, &name, at, window, &mut self.topology, hops);
-        matches.retain(|p| self.may_join(*p, &entity, kind, since));
+        let lag = self.signals.lag_of(key);
+        matches.retain(|p| self.may_join(*p, &entity, (kind, lag), since));
         !matches.is_empty()
     }
 
@@ -867,6 +877,7 @@ impl Engine {
         out: &mut Vec<ProblemEvent>,
     ) {
         self.topology.ensure(&signal.entity);
+        let lag = self.signals.lag_of(&signal.key);
         if let Some(mark) = signal.mark {
             // A low-criticality signal below an incident may be its cause: it joins (marked).
             let below = match mark {
@@ -881,7 +892,7 @@ impl Engine {
             };
             let below: Vec<ProblemId> = below
                 .into_iter()
-                .filter(|p| self.may_join(*p, &signal.entity, signal.kind, signal.first_seen))
+                .filter(|p| self.may_join(*p, &signal.entity, (signal.kind, lag), signal.first_seen))
                 .collect();
             let target = match below.first() {
                 Some(p) => *p,
@@ -900,7 +911,7 @@ impl Engine {
             &mut self.topology,
             hops,
         );
-        matches.retain(|p| self.may_join(*p, &signal.entity, signal.kind, onset));
+        matches.retain(|p| self.may_join(*p, &signal.entity, (signal.kind, lag), onset));
         // A signal on an entity that one of them already holds trouble on belongs there: it is
         // near the others, but that is no reason to merge them (an old problem kept busy by
         // its own recurring trouble would swallow a new incident next to it). Only a signal new
@@ -934,7 +945,13 @@ impl Engine {
     /// trouble it can have caused. Never a problem whose trouble began a whole correlation window
     /// before and whose active trouble now is all recurrences (or nothing): what keeps it open
     /// is recurring, and the new signal is news.
-    fn may_join(&mut self, p: ProblemId, entity: &EntityId, kind: SignalKind, since: Timestamp) -> bool {
+    fn may_join(
+        &mut self,
+        p: ProblemId,
+        entity: &EntityId,
+        (kind, lag): (SignalKind, Option<i64>),
+        since: Timestamp,
+    ) -> bool {
         let hops = self.config.topology_hops;
         let timing = self.timing();
         let Some(state) = self.problems.get_mut(p) else { return false };
@@ -971,7 +988,7 @@ impl Engine {
             }
         }
         began.into_iter().any(|(x, t)| {
-            timing.precedes_as(kind, since, t)
+            timing.precedes_as(kind, lag, since, t)
                 && self.topology.node(x).is_some_and(|n| self.topology.closure(n, hops).contains(&target))
         })
     }

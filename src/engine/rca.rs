@@ -99,12 +99,14 @@ impl Timing {
     /// [`Timing::precedes`] for a cause of kind `kind`, allowed only its own detection lag: a
     /// cause can be *seen* after its effect only by as long as it takes to see it (the effect's
     /// own lag can only shorten that).
-    pub fn precedes_as(&self, kind: SignalKind, cause: Timestamp, effect: Timestamp) -> bool {
-        cause.since(effect) <= self.slack_for(kind)
+    /// `lag` is the cause's own detection lag where it is known (see [`RunStart::lag`]).
+    pub fn precedes_as(&self, kind: SignalKind, lag: Option<i64>, cause: Timestamp, effect: Timestamp) -> bool {
+        cause.since(effect) <= lag.unwrap_or_else(|| self.slack_for(kind))
     }
 
-    /// How late a cause of kind `kind` may be seen after its effect began: the slack for alerts
-    /// (their `for`) and anomalies (samples in a row), [`LOG_SLACK_MS`] at most for log bursts.
+    /// How late a cause of kind `kind` may be seen after its effect began when its own lag is
+    /// not known: the slack for alerts (their `for`) and anomalies (samples in a row),
+    /// [`LOG_SLACK_MS`] at most for log bursts.
     pub fn slack_for(&self, kind: SignalKind) -> i64 {
         match kind {
             SignalKind::LogBurst => self.slack_ms.min(LOG_SLACK_MS),
@@ -132,6 +134,12 @@ impl Timing {
 /// sighting.
 pub trait RunStart {
     fn since(&self, s: &Signal) -> Timestamp;
+
+    /// How late `s` can have been first seen after its trouble began, where its source knows
+    /// (an anomaly: the samples it took to raise it); `None`: its kind's slack.
+    fn lag(&self, _s: &Signal) -> Option<i64> {
+        None
+    }
 }
 
 /// Every signal's run counted from its first sighting.
@@ -306,7 +314,7 @@ pub fn rank_timed<'s>(
     let in_time = |d: &Signal, o: &Signal| {
         let (start, effect) = (d.first_seen, runs.since(o));
         !stale(d)
-            && timing.precedes_as(d.kind, start, effect)
+            && timing.precedes_as(d.kind, runs.lag(d), start, effect)
             && (d.active || effect.since(d.last_seen) <= timing.slack_ms)
             && !episode.get(&d.entity).is_some_and(|e| timing.outlasts(o.last_seen, *e))
     };
