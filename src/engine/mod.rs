@@ -954,23 +954,10 @@ impl Engine {
     ) -> bool {
         let hops = self.config.topology_hops;
         let timing = self.timing();
-        let Some(state) = self.problems.get_mut(p) else { return false };
-        // An old problem whose trouble now is all recurrences (nothing, or signals back after
-        // clearing: recurring spikes) is kept open by them alone: a new fault now is not part
-        // of it, even while one of its spikes is on.
-        if timing.chronic_at(state.onset, since) {
-            let signals = &self.signals;
-            let recurring = state
-                .signals
-                .iter()
-                .filter_map(|k| signals.get(k))
-                .map(|e| &e.signal)
-                .filter(|s| s.active && s.mark.is_none())
-                .all(|s| rca::RunStart::since(signals, s) > s.first_seen);
-            if recurring {
-                return false;
-            }
+        if self.kept_open_by_recurrences(p, since) {
+            return false;
         }
+        let Some(state) = self.problems.get_mut(p) else { return false };
         // Siblings and far entities are judged by the cookbook rule alone.
         if !state.below(entity, &mut self.topology, hops) {
             return true;
@@ -991,6 +978,24 @@ impl Engine {
             timing.precedes_as(kind, lag, since, t)
                 && self.topology.node(x).is_some_and(|n| self.topology.closure(n, hops).contains(&target))
         })
+    }
+
+    /// An old problem (a correlation window past its onset at `at`) whose trouble now is all
+    /// recurrences (nothing, or signals back after clearing: recurring spikes) is kept open by
+    /// them alone: a new fault now is not part of it, even while one of its spikes is on.
+    fn kept_open_by_recurrences(&self, p: ProblemId, at: Timestamp) -> bool {
+        let Some(state) = self.problems.get(p) else { return false };
+        if !self.timing().chronic_at(state.onset, at) {
+            return false;
+        }
+        let signals = &self.signals;
+        state
+            .signals
+            .iter()
+            .filter_map(|k| signals.get(k))
+            .map(|e| &e.signal)
+            .filter(|s| s.active && s.mark.is_none())
+            .all(|s| rca::RunStart::since(signals, s) > s.first_seen)
     }
 
     /// The background problem for marked signals: the current one if open, reopened if it
@@ -1086,7 +1091,8 @@ impl Engine {
     ///
     /// Then problems that turn out to share their root merge: two open incident problems whose
     /// top root-cause candidate is the same entity become one (the younger into the older), and
-    /// the survivor is reassessed.
+    /// the survivor is reassessed; unless the older one is kept open by recurrences alone, which
+    /// takes no new signal (see [`Engine::may_join`]).
     fn reassess(&mut self, at: Timestamp, out: &mut Vec<ProblemEvent>) {
         if std::mem::take(&mut self.touched_kpis) {
             let open = self.problems.open_problems().map(|s| s.id).collect();
@@ -1111,6 +1117,11 @@ impl Engine {
                     .map(|q| q.id);
                 if let Some(q) = twin {
                     let (from, into) = if q < p { (p, q) } else { (q, p) };
+                    // A merge brings signals in as correlation does: not into a problem kept
+                    // open by recurrences alone (see `may_join`).
+                    if self.kept_open_by_recurrences(into, at) {
+                        continue;
+                    }
                     self.merge(from, into, at, out);
                     merged = true;
                 }

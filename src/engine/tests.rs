@@ -941,6 +941,40 @@ fn a_problem_kept_open_by_recurring_spikes_takes_no_new_fault_during_one_of_them
     assert_eq!(f.groups().len(), 1, "{:?}", f.groups());
 }
 
+/// Two problems whose top candidate is the same entity merge, unless the older one is kept open
+/// by recurrences alone: then the younger is news, as a new signal would be. The database's
+/// latency spike (and the api's above it) opened a problem at minute 0 that resolved; at minute
+/// 20 slow queries on the database open their own; at 21 the spike is back, the old problem
+/// reopens with the database on top. Both rank the database first, yet the old one is all
+/// recurrence now: they stay apart, as correlation would have kept a new signal apart.
+#[test]
+fn a_problem_kept_open_by_recurrences_does_not_absorb_a_new_one_sharing_its_top_candidate() {
+    let mut f = Feed::new();
+    f.relate("service:api", RelationKind::Calls, "database:db");
+    f.alert(0, "database:db", "LatencySpike", AlertState::Firing);
+    f.alert(2 * MIN, "database:db", "LatencySpike", AlertState::Resolved);
+    f.alert(3 * MIN, "service:api", "LatencySpike", AlertState::Firing);
+    f.alert(5 * MIN, "service:api", "LatencySpike", AlertState::Resolved);
+    for m in 20..=26 {
+        f.alert(m * MIN, "database:db", "SlowQueries", AlertState::Firing);
+    }
+    f.alert(21 * MIN, "database:db", "LatencySpike", AlertState::Firing);
+    f.alert(23 * MIN, "database:db", "LatencySpike", AlertState::Resolved);
+    let groups = f.groups();
+    assert_eq!(
+        groups,
+        [
+            vec!["alert:database:db/LatencySpike", "alert:service:api/LatencySpike"],
+            vec!["alert:database:db/SlowQueries"],
+        ],
+        "{groups:?}"
+    );
+    let set = f.problems();
+    for p in set.visible() {
+        assert_eq!(p.root_causes[0].entity.as_str(), "database:db");
+    }
+}
+
 /// A series: entity and metric.
 type Series<'a> = (&'a str, &'a str);
 
