@@ -67,9 +67,9 @@
 //! bytes of state (24 + 168 seasonal offsets as `f32` with a seen and a disagree counter each:
 //! 1,152; three candidate levels with their error statistics: 192; the range: 16; the record of
 //! the anomaly under way: 24; the drift's latest errors and rates: 20; the rest: 124), kept side
-//! by side with the other series' in chunks of 64 (see `states`), plus its id beside it (16
-//! bytes) and its entry in the detector's index (about 17 bytes at full load); a series whose
-//! metric has a
+//! by side with the other series' in chunks of 64, the seasonal buckets apart from the rest, by
+//! hour (see `states`), plus its id beside it (16 bytes) and its entry in the detector's index
+//! (about 17 bytes at full load); a series whose metric has a
 //! limit adds [`TREND_STATE_BYTES`] = 536 (its last 32 samples), one with a ceiling
 //! [`SATURATION_STATE_BYTES`] = 40. Every buffer has a fixed size: nothing grows with time or
 //! with the number of samples.
@@ -348,6 +348,8 @@ const DAY_MS: i64 = 24 * HOUR_MS;
 const WEEK_MS: i64 = 7 * DAY_MS;
 const DAILY_BUCKETS: usize = 24;
 const WEEKLY_BUCKETS: usize = 168;
+/// A series' seasonal buckets: the daily ones, then the weekly ones.
+const SEASON_BUCKETS: usize = DAILY_BUCKETS + WEEKLY_BUCKETS;
 /// Upper bound of `shift_samples`.
 pub const MAX_SHIFT_SAMPLES: u32 = 1000;
 /// Samples the trend line of a metric with a limit is fitted through.
@@ -393,8 +395,10 @@ pub const AT_ONCE_SCORE: f64 = 0.9;
 /// Cap of `S = -log10(p)`: beyond 1e-300, all samples are equally impossible.
 const MAX_SURPRISE: f64 = 300.0;
 
-/// Bytes of state per series (without its map slot and without a trend): see the tests.
-pub const SERIES_STATE_BYTES: usize = std::mem::size_of::<SeriesState>();
+/// Bytes of state per series (without its map slot and without a trend): see the tests. Its
+/// seasonal buckets are kept apart from the rest (see `states`), counted here.
+pub const SERIES_STATE_BYTES: usize =
+    std::mem::size_of::<SeriesState>() + SEASON_BUCKETS * std::mem::size_of::<Bucket>();
 /// Extra bytes for a series whose metric has a configured limit.
 pub const TREND_STATE_BYTES: usize = std::mem::size_of::<TrendState>();
 /// Extra bytes for a series whose metric has a configured ceiling.
@@ -427,14 +431,15 @@ struct Model {
     before_shift: f64,
 }
 
-/// Laid out in the order a sample reads it (`repr(C)`: declaration order): the scalars, the
-/// models and the anomaly's state first (six cache lines, read as one stretch), then the daily
-/// season (one bucket's offset and counters close together), then the weekly one. A series'
-/// state comes from main memory once per sample: one stretch that the processor prefetches costs
-/// less than a dozen lines scattered over its 1.5 kB. (Snapshots write it as [`StoredSeries`],
-/// each season as three arrays, by name: any order reads back.)
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(from = "StoredSeries", into = "StoredSeries")]
+/// A series' state but its seasons, laid out in the order a sample reads it (`repr(C)`:
+/// declaration order): the scalars, the models and the anomaly's state (six cache lines, read as
+/// one stretch). A series' state comes from main memory once per sample: one stretch that the
+/// processor prefetches costs less than lines scattered over it. Its seasonal buckets are kept
+/// apart, by hour then series ([`SeasonsMut`], `states`): the one bucket of each season a
+/// sample reads sits beside the same hour's bucket of the series judged next, instead of a line
+/// of its own half a kilobyte into the state (that line, read nowhere else, was the detector's
+/// costliest miss). Snapshots write the state and its seasons together ([`WholeSeries`]).
+#[derive(Debug, Clone)]
 #[repr(C)]
 struct SeriesState {
     first_at: i64,
@@ -476,16 +481,60 @@ struct SeriesState {
     record: Option<Record>,
     trend: Option<Box<TrendState>>,
     saturation: Option<Box<SaturationState>>,
-    /// The daily season: an offset per hour of the day, with its counters.
-    daily: [Bucket; DAILY_BUCKETS],
-    /// The weekly season: an offset per hour of the week, with its counters.
-    weekly: [Bucket; WEEKLY_BUCKETS],
+}
+
+/// A series' whole state, its seasons beside the rest: what a snapshot writes (as
+/// [`StoredSeries`], each season as three arrays, by name) and [`Detector::state`] copies.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(from = "StoredSeries", into = "StoredSeries")]
+struct WholeSeries {
+    state: SeriesState,
+    /// The daily season (an offset per hour of the day, with its counters), then the weekly one
+    /// (per hour of the week).
+    buckets: [Bucket; SEASON_BUCKETS],
+}
+
+impl WholeSeries {
+    fn new(state: SeriesState) -> WholeSeries {
+        WholeSeries { state, buckets: [Bucket::default(); SEASON_BUCKETS] }
+    }
+
+    fn daily(&self) -> &[Bucket] {
+        &self.buckets[..DAILY_BUCKETS]
+    }
+
+    fn weekly(&self) -> &[Bucket] {
+        &self.buckets[DAILY_BUCKETS..]
+    }
+
+    /// [`SeriesState::judge`] on this copy.
+    #[cfg(test)]
+    fn judge(&mut self, c: &DetectConfig, at: i64, value: f64) -> Option<Judgement> {
+        let seasons = SeasonsMut { buckets: &mut self.buckets, stride: 1, at: 0 };
+        self.state.judge(c, seasons, at, value)
+    }
+}
+
+/// One series' seasonal buckets where they are kept: bucket `b` (the daily ones, then the
+/// weekly ones) at `b * stride + at` in `buckets`.
+struct SeasonsMut<'a> {
+    buckets: &'a mut [Bucket],
+    stride: usize,
+    at: usize,
+}
+
+impl<'a> SeasonsMut<'a> {
+    /// Daily bucket `d` and weekly bucket `w`.
+    fn pair(self, d: usize, w: usize) -> [&'a mut Bucket; 2] {
+        let (daily, weekly) = self.buckets.split_at_mut(DAILY_BUCKETS * self.stride);
+        [&mut daily[d * self.stride + self.at], &mut weekly[w * self.stride + self.at]]
+    }
 }
 
 /// One seasonal bucket: its offset from the level and its counters side by side (6 bytes, no
-/// padding), so that a sample reads one cache line of each season, not three (the offsets and
-/// each counter in arrays of their own were three lines a season, a third of the lines a
-/// sample read). Snapshots keep writing the three arrays ([`StoredSeries`]).
+/// padding), so that a sample reads one place of each season, not three (the offsets and each
+/// counter in arrays of their own were three lines a season). Snapshots keep writing the three
+/// arrays ([`StoredSeries`]).
 #[derive(Debug, Clone, Copy, Default)]
 #[repr(C)]
 struct Bucket {
@@ -630,8 +679,6 @@ impl SeriesState {
             range_hi: value,
             range_lo: value,
             models: [model; 3],
-            daily: [Bucket::default(); DAILY_BUCKETS],
-            weekly: [Bucket::default(); WEEKLY_BUCKETS],
             season: Season::None,
             exceed_rate: [0.0; LEVELS],
             rate_n: 0,
@@ -650,7 +697,7 @@ impl SeriesState {
 
     /// Judges `value` at `at` (ms) against the baseline, then learns from it. `None` for a
     /// sample not newer than the last one (a repeat, or out of order: ignored).
-    fn judge(&mut self, c: &DetectConfig, at: i64, value: f64) -> Option<Judgement> {
+    fn judge(&mut self, c: &DetectConfig, seasons: SeasonsMut<'_>, at: i64, value: f64) -> Option<Judgement> {
         if at <= self.last_at {
             return None;
         }
@@ -666,10 +713,11 @@ impl SeriesState {
         let d = hour.rem_euclid(DAILY_BUCKETS as i64) as usize;
         // 1970-01-01 was a Thursday: +72 hours puts Monday 00:00 at bucket 0.
         let w = (hour + 72).rem_euclid(WEEKLY_BUCKETS as i64) as usize;
+        let [daily, weekly] = seasons.pair(d, w);
         let offsets = [
             0.0,
-            if self.daily[d].seen > 0 { f64::from(self.daily[d].offset()) } else { 0.0 },
-            if self.weekly[w].seen > 0 { f64::from(self.weekly[w].offset()) } else { 0.0 },
+            if daily.seen > 0 { f64::from(daily.offset()) } else { 0.0 },
+            if weekly.seen > 0 { f64::from(weekly.offset()) } else { 0.0 },
         ];
         let floor = |p: f64| {
             (c.min_relative_deviation * p.abs()).max(resolution / RESOLUTION_STEPS).max(1e-9 * p.abs().max(1.0))
@@ -781,7 +829,7 @@ impl SeriesState {
         // A bucket's first sample: one the flat level finds in band, or one of a lasting move
         // (a seasonal swing), never a lone spike.
         let first_ok = teach[0] || self.models[0].run.unsigned_abs() >= PERSIST;
-        self.learn(c, value, dt, [d, w], &residual, &sigma, teach, first_ok);
+        self.learn(c, value, dt, [daily, weekly], &residual, &sigma, teach, first_ok);
         self.n = self.n.saturating_add(1);
         self.choose_season(c, at);
         Some(judgement)
@@ -793,7 +841,7 @@ impl SeriesState {
         c: &DetectConfig,
         value: f64,
         dt: i64,
-        bucket: [usize; 2],
+        buckets: [&mut Bucket; 2],
         r: &[f64; 3],
         sigma: &[f64; 3],
         teach: [bool; 3],
@@ -816,8 +864,8 @@ impl SeriesState {
         // season does not: the bucket learned something wrong (a spike as its first sample, a
         // pattern that changed for good) and starts over.
         let relearn_after = (3.0 * per_visit).min(255.0) as u8;
-        for (i, buckets) in [&mut self.daily[..], &mut self.weekly[..]].into_iter().enumerate() {
-            let (m, b) = (i + 1, &mut buckets[bucket[i]]);
+        for (i, b) in buckets.into_iter().enumerate() {
+            let m = i + 1;
             if b.seen > 0 && teach[0] && !teach[m] {
                 b.disagree = b.disagree.saturating_add(1);
                 if b.disagree >= relearn_after {
@@ -1463,7 +1511,7 @@ pub struct Detector {
 #[serde(deny_unknown_fields)]
 pub struct DetectorState {
     #[serde(with = "sorted_pairs")]
-    series: FastMap<u64, Box<SeriesState>>,
+    series: FastMap<u64, Box<WholeSeries>>,
     #[serde(with = "sorted_pairs")]
     limits: FastMap<u64, usize>,
     #[serde(with = "sorted_pairs")]
@@ -1506,7 +1554,7 @@ impl Detector {
 
     pub fn state(&self) -> DetectorState {
         DetectorState {
-            series: self.series.iter().map(|(id, s)| (id, Box::new(s.clone()))).collect(),
+            series: self.series.iter().map(|(id, s)| (id, Box::new(s))).collect(),
             limits: self.limits.clone(),
             saturations: self.saturations.clone(),
         }
@@ -1528,7 +1576,7 @@ impl Detector {
             }
         }
         // In id order, the order the engine's series first reported: laid out as they were.
-        let mut restored: Vec<(u64, Box<SeriesState>)> = state.series.into_iter().collect();
+        let mut restored: Vec<(u64, Box<WholeSeries>)> = state.series.into_iter().collect();
         restored.sort_unstable_by_key(|(id, _)| *id);
         let mut series = SeriesStates::default();
         for (id, s) in restored {
@@ -1712,8 +1760,8 @@ fn judge<'a>(
     }
     match all.slot(series) {
         Some(slot) => {
-            let s = all.at_mut(slot);
-            s.judge(c, at.millis(), value).map(|j| (j, s))
+            let (s, seasons) = all.at_mut(slot);
+            s.judge(c, seasons, at.millis(), value).map(|j| (j, s))
         }
         None => {
             let mut s = SeriesState::new(at.millis(), value);
@@ -1734,7 +1782,7 @@ fn judge<'a>(
                 record: None,
                 baseline,
             };
-            Some((j, all.insert(series, s)))
+            Some((j, all.insert(series, WholeSeries::new(s))))
         }
     }
 }
@@ -1790,7 +1838,7 @@ mod tests {
     #[test]
     fn memory_per_series_is_bounded() {
         // The figures the module documentation states.
-        assert_eq!(SERIES_STATE_BYTES, std::mem::size_of::<SeriesState>());
+        assert_eq!(SERIES_STATE_BYTES, std::mem::size_of::<SeriesState>() + std::mem::size_of::<[Bucket; 192]>());
         if cfg!(target_pointer_width = "64") {
             assert_eq!(SERIES_STATE_BYTES, 1528);
             assert_eq!(TREND_STATE_BYTES, 536);
@@ -1804,8 +1852,10 @@ mod tests {
             d.sample(1, at(i * MIN), 0.5 + 0.01 * wobble(i));
             d.sample(2, at(i * MIN), if i % 100 < 10 { 0.99 } else { 0.5 });
         }
+        let whole = d.series.whole(1).expect("a series");
+        assert_eq!((whole.daily().len(), whole.weekly().len()), (24, 168));
         let s = &d.series[&1];
-        assert_eq!((s.daily.len(), s.weekly.len(), s.exceed_bits.len()), (24, 168, LEVELS));
+        assert_eq!(s.exceed_bits.len(), LEVELS);
         assert_eq!(s.trend.as_ref().map(|t| t.at.len()), Some(TREND_SAMPLES));
         // A utilisation has a ceiling, and a forecast of its climb to it.
         assert!(s.saturation.is_none() && d.series[&2].trend.is_some());
@@ -2444,7 +2494,7 @@ mod tests {
         }
         assert_eq!(last, Some(863), "calm history");
         // The band's half-width now, from a copy of the series (judging changes its state).
-        let mut probe = d.series.get(1).expect("a series").clone();
+        let mut probe = d.series.whole(1).expect("a series");
         let j = probe.judge(&DetectConfig::default(), at(864 * 5 * MIN).millis(), 100.0).expect("a newer sample");
         let band = j.baseline.upper - j.baseline.expected;
         assert!(band > 0.0, "a learned band: {:?}", j.baseline);

@@ -10,14 +10,53 @@
 //! the next new one, so the chunks never hold more slots than the most series ever watched at
 //! once (rounded up to a chunk). For the same reason the slot after the one found last is tried
 //! before the index: a series' id is kept beside its slot, so a wrong guess costs one compare.
+//!
+//! A chunk's seasonal buckets are kept beside its states, by bucket then slot: a sample reads
+//! one bucket of each season, the one of its hour, and the series of a scrape round share that
+//! hour, so the buckets read one after the other lie side by side (10 to a cache line) and are
+//! read as a stream too. Inside each state, the bucket of the hour was a line of its own at a
+//! different place for every hour, and the costliest miss of a sample.
 
-use super::SeriesState;
+use super::{Bucket, SeasonsMut, SeriesState, WholeSeries, SEASON_BUCKETS};
 use crate::engine::FastMap;
 use serde::ser::{Serialize, Serializer};
 use std::cell::Cell;
 
-/// Slots per chunk: 64 states (about 96 kB) are allocated at once, never moved by growth.
+/// Slots per chunk: 64 states (about 96 kB with their seasons) are allocated at once, never
+/// moved by growth.
 const CHUNK: usize = 64;
+
+/// `CHUNK` slots' states and seasons.
+#[derive(Debug, Clone)]
+struct Chunk {
+    states: Vec<SeriesState>,
+    /// Bucket `b` of slot `i` (in the chunk) at `b * CHUNK + i`: `SEASON_BUCKETS * CHUNK` of them.
+    buckets: Vec<Bucket>,
+}
+
+impl Chunk {
+    fn new() -> Chunk {
+        Chunk { states: Vec::with_capacity(CHUNK), buckets: vec![Bucket::default(); SEASON_BUCKETS * CHUNK] }
+    }
+
+    /// A copy of the state and seasons of slot `i` (in the chunk).
+    fn whole(&self, i: usize) -> WholeSeries {
+        WholeSeries { state: self.states[i].clone(), buckets: std::array::from_fn(|b| self.buckets[b * CHUNK + i]) }
+    }
+
+    /// Stores `whole` in slot `i` (in the chunk): the next new one, or one that has a state.
+    fn put(&mut self, i: usize, whole: WholeSeries) {
+        let WholeSeries { state, buckets } = whole;
+        if i == self.states.len() {
+            self.states.push(state);
+        } else {
+            self.states[i] = state;
+        }
+        for (b, bucket) in buckets.into_iter().enumerate() {
+            self.buckets[b * CHUNK + i] = bucket;
+        }
+    }
+}
 
 /// Series states by series id.
 #[derive(Debug, Clone)]
@@ -25,7 +64,7 @@ pub(super) struct SeriesStates {
     /// Slot of each series.
     index: FastMap<u64, u32>,
     /// The slots, `CHUNK` to a chunk; a free slot holds a retired series' state until reused.
-    chunks: Vec<Vec<SeriesState>>,
+    chunks: Vec<Chunk>,
     /// Slots of retired series, reused first.
     free: Vec<u32>,
     /// The series in each slot (`None`: free).
@@ -61,54 +100,64 @@ impl SeriesStates {
         Some(slot)
     }
 
-    pub(super) fn at_mut(&mut self, slot: u32) -> &mut SeriesState {
-        let slot = slot as usize;
-        &mut self.chunks[slot / CHUNK][slot % CHUNK]
+    /// The state in slot `slot` and its seasons.
+    pub(super) fn at_mut(&mut self, slot: u32) -> (&mut SeriesState, SeasonsMut<'_>) {
+        let (slot, i) = (slot as usize, slot as usize % CHUNK);
+        let Chunk { states, buckets } = &mut self.chunks[slot / CHUNK];
+        (&mut states[i], SeasonsMut { buckets, stride: CHUNK, at: i })
     }
 
     fn at(&self, slot: u32) -> &SeriesState {
         let slot = slot as usize;
-        &self.chunks[slot / CHUNK][slot % CHUNK]
+        &self.chunks[slot / CHUNK].states[slot % CHUNK]
     }
 
+    /// The state of series `series` (its seasons apart).
     pub(super) fn get(&self, series: u64) -> Option<&SeriesState> {
         self.slot(series).map(|slot| self.at(slot))
     }
 
     pub(super) fn get_mut(&mut self, series: u64) -> Option<&mut SeriesState> {
-        self.slot(series).map(|slot| self.at_mut(slot))
+        self.slot(series).map(|slot| self.at_mut(slot).0)
+    }
+
+    /// A copy of the whole state of series `series`, seasons included (tests).
+    #[cfg(test)]
+    pub(super) fn whole(&self, series: u64) -> Option<WholeSeries> {
+        self.slot(series).map(|slot| self.whole_at(slot))
+    }
+
+    fn whole_at(&self, slot: u32) -> WholeSeries {
+        let slot = slot as usize;
+        self.chunks[slot / CHUNK].whole(slot % CHUNK)
     }
 
     /// Stores the state of series `series`, which has none yet, in a free slot or a new one.
-    pub(super) fn insert(&mut self, series: u64, state: SeriesState) -> &mut SeriesState {
+    pub(super) fn insert(&mut self, series: u64, whole: WholeSeries) -> &mut SeriesState {
         let slot = match self.free.pop() {
             Some(slot) => {
-                *self.at_mut(slot) = state;
                 self.ids[slot as usize] = Some(series);
                 slot
             }
             None => {
-                if self.chunks.last().is_none_or(|c| c.len() == CHUNK) {
-                    self.chunks.push(Vec::with_capacity(CHUNK));
+                if self.chunks.last().is_none_or(|c| c.states.len() == CHUNK) {
+                    self.chunks.push(Chunk::new());
                     self.ids.reserve_exact(CHUNK);
                 }
-                let slot = (self.chunks.len() - 1) * CHUNK + self.chunks.last().map_or(0, Vec::len);
-                if let Some(chunk) = self.chunks.last_mut() {
-                    chunk.push(state);
-                }
                 self.ids.push(Some(series));
-                slot as u32
+                (self.ids.len() - 1) as u32
             }
         };
+        self.chunks[slot as usize / CHUNK].put(slot as usize % CHUNK, whole);
         self.index.insert(series, slot);
         self.cursor.set(slot);
-        self.at_mut(slot)
+        self.at_mut(slot).0
     }
 
     /// Forgets series `series`: its slot is free, and the trend and ceiling it held are dropped.
     pub(super) fn remove(&mut self, series: u64) {
         if let Some(slot) = self.index.remove(&series) {
-            let state = self.at_mut(slot);
+            let (state, _) = self.at_mut(slot);
             state.trend = None;
             state.saturation = None;
             self.ids[slot as usize] = None;
@@ -116,9 +165,9 @@ impl SeriesStates {
         }
     }
 
-    /// Every series and its state, in no particular order.
-    pub(super) fn iter(&self) -> impl Iterator<Item = (u64, &SeriesState)> {
-        self.index.iter().map(|(&series, &slot)| (series, self.at(slot)))
+    /// Every series and a copy of its whole state, in no particular order.
+    pub(super) fn iter(&self) -> impl Iterator<Item = (u64, WholeSeries)> + '_ {
+        self.index.iter().map(|(&series, &slot)| (series, self.whole_at(slot)))
     }
 }
 
@@ -133,12 +182,12 @@ impl std::ops::Index<&u64> for SeriesStates {
 }
 
 /// The states as `[id, state]` pairs in id order: exactly what `sorted_pairs` writes for a map
-/// of boxed states (the snapshot format).
+/// of boxed states (the snapshot format). Each whole state is copied as it is written.
 impl Serialize for SeriesStates {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut pairs: Vec<(u64, &SeriesState)> = self.iter().collect();
-        pairs.sort_unstable_by_key(|(series, _)| *series);
-        s.collect_seq(pairs)
+        let mut slots: Vec<(u64, u32)> = self.index.iter().map(|(&series, &slot)| (series, slot)).collect();
+        slots.sort_unstable_by_key(|(series, _)| *series);
+        s.collect_seq(slots.into_iter().map(|(series, slot)| (series, self.whole_at(slot))))
     }
 }
 
@@ -148,8 +197,19 @@ mod tests {
     use crate::engine::detect::{LimitConfig, TrendState};
     use crate::engine::snapshot::codec::sorted_pairs;
 
-    fn state(at: i64) -> SeriesState {
-        SeriesState::new(at, at as f64)
+    /// A new state whose buckets tell series and bucket apart.
+    fn state(at: i64) -> WholeSeries {
+        let mut whole = WholeSeries::new(SeriesState::new(at, at as f64));
+        for (b, bucket) in whole.buckets.iter_mut().enumerate() {
+            bucket.set_offset(at as f32 + b as f32 / 1000.0);
+            bucket.seen = (b % 200) as u8 + 1;
+            bucket.disagree = (at % 7) as u8;
+        }
+        whole
+    }
+
+    fn buckets(whole: &WholeSeries) -> Vec<(u32, u8, u8)> {
+        whole.buckets.iter().map(|b| (b.offset().to_bits(), b.seen, b.disagree)).collect()
     }
 
     #[test]
@@ -183,12 +243,16 @@ mod tests {
         assert_eq!(states.chunks.len(), 2);
         assert_eq!(states[&1000].last_at, 1000);
         assert_eq!(states[&6].last_at, 6, "the others are untouched");
+        for id in [1000, 4, 6, 0, CHUNK as u64 + 5] {
+            let at = if id == 1000 { 1000 } else { id as i64 };
+            assert_eq!(buckets(&states.whole(id).unwrap()), buckets(&state(at)), "the seasons of {id}");
+        }
     }
 
     #[test]
     fn states_serialize_exactly_as_the_map_of_boxes_snapshots_held() {
         let mut states = SeriesStates::default();
-        let mut map: FastMap<u64, Box<SeriesState>> = FastMap::default();
+        let mut map: FastMap<u64, Box<WholeSeries>> = FastMap::default();
         for id in [7u64, 3, 90, 1, 42] {
             states.insert(id, state(id as i64 * 1000));
             map.insert(id, Box::new(state(id as i64 * 1000)));

@@ -1,16 +1,16 @@
 //! A series' state as snapshots write it: every field by name, each season as three arrays (its
 //! offsets, how many samples each bucket learned from, and the disagreements), the format
 //! snapshots have always had. The detector keeps a bucket's offset and counters side by side
-//! instead ([`Bucket`]): one cache line of a season per sample, not three.
+//! instead ([`Bucket`]), and its seasons apart from the rest of its state ([`WholeSeries`]).
 
 use super::{
-    not_a_number, Bucket, Model, Record, SaturationState, Season, SeriesState, TrendState, DAILY_BUCKETS, DRIFT_LEVELS,
-    DRIFT_SAMPLES, LEVELS, WEEKLY_BUCKETS,
+    not_a_number, Bucket, Model, Record, SaturationState, Season, SeriesState, TrendState, WholeSeries, DAILY_BUCKETS,
+    DRIFT_LEVELS, DRIFT_SAMPLES, LEVELS, WEEKLY_BUCKETS,
 };
 use crate::engine::snapshot::codec::{array, exact_f32_array, exact_f64};
 use serde::{Deserialize, Serialize};
 
-/// [`SeriesState`] in a snapshot (see the fields there).
+/// [`WholeSeries`] in a snapshot (see the fields of [`SeriesState`]).
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct StoredSeries {
@@ -77,8 +77,10 @@ pub(super) struct StoredSeries {
     weekly_disagree: [u8; WEEKLY_BUCKETS],
 }
 
-impl From<SeriesState> for StoredSeries {
-    fn from(s: SeriesState) -> StoredSeries {
+impl From<WholeSeries> for StoredSeries {
+    fn from(whole: WholeSeries) -> StoredSeries {
+        let daily: [Bucket; DAILY_BUCKETS] = std::array::from_fn(|i| whole.daily()[i]);
+        let weekly: [Bucket; WEEKLY_BUCKETS] = std::array::from_fn(|i| whole.weekly()[i]);
         let SeriesState {
             first_at,
             last_at,
@@ -102,9 +104,7 @@ impl From<SeriesState> for StoredSeries {
             record,
             trend,
             saturation,
-            daily,
-            weekly,
-        } = s;
+        } = whole.state;
         StoredSeries {
             first_at,
             last_at,
@@ -138,16 +138,18 @@ impl From<SeriesState> for StoredSeries {
     }
 }
 
-impl From<StoredSeries> for SeriesState {
-    fn from(s: StoredSeries) -> SeriesState {
+impl From<StoredSeries> for WholeSeries {
+    fn from(s: StoredSeries) -> WholeSeries {
         let bucket = |offset: f32, seen: u8, disagree: u8| {
             let mut b = Bucket { offset: [0; 4], seen, disagree };
             b.set_offset(offset);
             b
         };
-        SeriesState {
-            daily: std::array::from_fn(|i| bucket(s.daily[i], s.daily_seen[i], s.daily_disagree[i])),
-            weekly: std::array::from_fn(|i| bucket(s.weekly[i], s.weekly_seen[i], s.weekly_disagree[i])),
+        let buckets = std::array::from_fn(|i| match i.checked_sub(DAILY_BUCKETS) {
+            None => bucket(s.daily[i], s.daily_seen[i], s.daily_disagree[i]),
+            Some(i) => bucket(s.weekly[i], s.weekly_seen[i], s.weekly_disagree[i]),
+        });
+        let state = SeriesState {
             first_at: s.first_at,
             last_at: s.last_at,
             last_value: s.last_value,
@@ -170,7 +172,8 @@ impl From<StoredSeries> for SeriesState {
             record: s.record,
             trend: s.trend,
             saturation: s.saturation,
-        }
+        };
+        WholeSeries { state, buckets }
     }
 }
 
@@ -181,13 +184,13 @@ mod tests {
     use crate::model::Timestamp;
 
     /// A series with both seasons learning: a daily swing over nine days at 5 minutes.
-    fn learned() -> SeriesState {
+    fn learned() -> WholeSeries {
         let mut d = Detector::new(DetectConfig::default());
         for i in 0..9 * 288 {
             let hour = (i / 12 % 24) as f64;
             d.sample(1, Timestamp(1_772_409_600_000 + i * 300_000), 50.0 + 20.0 * (hour / 4.0).sin());
         }
-        d.series[&1].clone()
+        d.series.whole(1).expect("a series")
     }
 
     #[test]
@@ -228,15 +231,18 @@ mod tests {
         assert!(at.is_sorted(), "the fields in their historical order: {json}");
         let stored = StoredSeries::from(state.clone());
         for (buckets, offsets, seen, disagree) in [
-            (&state.daily[..], &stored.daily[..], &stored.daily_seen[..], &stored.daily_disagree[..]),
-            (&state.weekly[..], &stored.weekly[..], &stored.weekly_seen[..], &stored.weekly_disagree[..]),
+            (state.daily(), &stored.daily[..], &stored.daily_seen[..], &stored.daily_disagree[..]),
+            (state.weekly(), &stored.weekly[..], &stored.weekly_seen[..], &stored.weekly_disagree[..]),
         ] {
             for (i, b) in buckets.iter().enumerate() {
                 assert_eq!((b.offset().to_bits(), b.seen, b.disagree), (offsets[i].to_bits(), seen[i], disagree[i]));
             }
         }
-        assert!(state.daily.iter().all(|b| b.seen > 0) && state.weekly.iter().any(|b| b.seen > 0), "seasons learned");
-        let back: SeriesState = serde_json::from_str(&json).unwrap();
+        assert!(
+            state.daily().iter().all(|b| b.seen > 0) && state.weekly().iter().any(|b| b.seen > 0),
+            "seasons learned"
+        );
+        let back: WholeSeries = serde_json::from_str(&json).unwrap();
         assert_eq!(serde_json::to_string(&back).unwrap(), json, "read back bit for bit");
     }
 }
