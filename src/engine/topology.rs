@@ -523,6 +523,34 @@ mod tests {
         assert_eq!(ids(&mut t, 3), vec!["service:b"]);
     }
 
+    #[test]
+    fn learning_a_fact_borrowed_changes_what_applying_its_copy_changes() {
+        use crate::model::Criticality;
+        let (calls, runs_on) = (RelationKind::Calls, RelationKind::RunsOn);
+        let relation = |r: Relation| ObservationKind::Relation { relation: r };
+        let facts = vec![
+            relation(rel("service:a", calls, "service:a")), // a new entity related to itself
+            relation(rel("service:a", calls, "service:a")), // then known
+            relation(rel("service:a", calls, "database:x")), // one end new
+            relation(rel("service:a", calls, "database:x")), // the edge stands: nothing changes
+            relation(static_rel("service:a", calls, "database:x")), // the file's word too
+            relation(rel("service:a", runs_on, "database:x")), // both known, another kind
+            relation(rel("host:1", runs_on, "host:2")),     // both ends new
+            ObservationKind::Entity { entity: declared("database:x", Criticality::High) },
+            ObservationKind::RelationGone { relation: rel("service:a", calls, "database:x") },
+            ObservationKind::EntityGone { entity: EntityId::new("host:2"), learned_from: String::new() },
+            ObservationKind::Tick,
+        ];
+        let (mut borrowed, mut copied) = (Topology::new(), Topology::new());
+        for fact in &facts {
+            let by_copy = TopologyChange::of(fact).is_some_and(|c| c.apply(&mut copied));
+            assert_eq!(borrowed.learn(fact), by_copy, "{fact:?}");
+            assert_eq!(borrowed.generation(), copied.generation(), "{fact:?}");
+        }
+        assert_eq!(serde_json::to_string(&borrowed).unwrap(), serde_json::to_string(&copied).unwrap());
+        assert_eq!(borrowed.relations().len(), 2, "the file still states a calls x; host:2 went with its edge");
+    }
+
     fn declared(id: &str, criticality: crate::model::Criticality) -> Entity {
         Entity { criticality, learned_from: STATIC.into(), ..Entity::new(EntityId::new(id), kind_from_id(id)) }
     }
