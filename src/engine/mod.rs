@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use series::SeriesIds;
 pub use snapshot::{EngineSnapshot, EngineSnapshotView, SnapshotError, SNAPSHOT_VERSION};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use topology::{Topology, TopologyChange, TopologyHistory};
+use topology::{Topology, TopologyHistory};
 
 /// A hash map for the engine's per-observation lookups by name (series ids, the topology's
 /// index): foldhash instead of std's SipHash, randomly seeded per map as std's is. Nothing may
@@ -256,9 +256,7 @@ impl Engine {
             | ObservationKind::Relation { .. }
             | ObservationKind::RelationGone { .. }
             | ObservationKind::EntityGone { .. } => {
-                if let Some(change) = TopologyChange::of(&obs.kind) {
-                    change.apply(&mut self.topology);
-                }
+                self.topology.learn(&obs.kind);
             }
             ObservationKind::Change { entity, change, description } => {
                 self.topology.ensure(entity);

@@ -22,7 +22,7 @@ pub mod history;
 
 pub use history::{TopologyChange, TopologyHistory};
 
-use crate::model::{Entity, EntityId, EntityKind, Relation, RelationKind, STATIC};
+use crate::model::{Entity, EntityId, EntityKind, ObservationKind, Relation, RelationKind, STATIC};
 use petgraph::stable_graph::{NodeIndex, StableDiGraph};
 use petgraph::visit::{EdgeRef, IntoEdgeReferences};
 use petgraph::Direction;
@@ -256,27 +256,44 @@ impl Topology {
     /// Adds a relation (idempotent: one edge per `(from, kind, to)`, standing on the word of
     /// discovery, of a topology file, or both). Returns whether anything changed.
     pub fn relate(&mut self, r: &Relation) -> bool {
-        let known = self.index.contains_key(&r.from) && self.index.contains_key(&r.to);
-        let a = self.ensure(&r.from);
-        let b = self.ensure(&r.to);
-        if a == b {
-            return !known;
-        }
         let declared = r.is_static();
-        let existing = self.graph.edges_connecting(a, b).find(|e| e.weight().kind == r.kind).map(|e| e.id());
-        match existing {
-            Some(e) => {
+        // Sources state the same relations scrape after scrape: between known entities, one
+        // lookup each and, for an edge that stands already, no allocation.
+        if let (Some(&a), Some(&b)) = (self.index.get(&r.from), self.index.get(&r.to)) {
+            if a == b {
+                return false;
+            }
+            if let Some(e) = self.graph.edges_connecting(a, b).find(|e| e.weight().kind == r.kind).map(|e| e.id()) {
                 let edge = &mut self.graph[e];
                 let word = if declared { &mut edge.declared } else { &mut edge.discovered };
                 let changed = !*word;
                 *word = true;
-                changed || !known
+                return changed;
             }
-            None => {
-                self.graph.add_edge(a, b, Edge { kind: r.kind, discovered: !declared, declared });
-                self.touch();
-                true
-            }
+            self.graph.add_edge(a, b, Edge { kind: r.kind, discovered: !declared, declared });
+            self.touch();
+            return true;
+        }
+        // An entity new to the topology: it has no edge yet.
+        let a = self.ensure(&r.from);
+        let b = self.ensure(&r.to);
+        if a != b {
+            self.graph.add_edge(a, b, Edge { kind: r.kind, discovered: !declared, declared });
+            self.touch();
+        }
+        true
+    }
+
+    /// Applies the topology fact an observation states (nothing for any other kind), borrowing
+    /// its names: what [`TopologyChange::of`] then [`TopologyChange::apply`] do, without first
+    /// copying the fact. Returns whether the topology changed.
+    pub fn learn(&mut self, kind: &ObservationKind) -> bool {
+        match kind {
+            ObservationKind::Entity { entity } => self.upsert(entity.clone()),
+            ObservationKind::Relation { relation } => self.relate(relation),
+            ObservationKind::RelationGone { relation } => self.unrelate(relation),
+            ObservationKind::EntityGone { entity, learned_from } => self.vanish(entity, learned_from),
+            _ => false,
         }
     }
 
@@ -504,6 +521,34 @@ mod tests {
         assert_eq!(t.kind_of(&EntityId::new("host:1")), EntityKind::Host);
         t.remove(&EntityId::new("service:a"));
         assert_eq!(ids(&mut t, 3), vec!["service:b"]);
+    }
+
+    #[test]
+    fn learning_a_fact_borrowed_changes_what_applying_its_copy_changes() {
+        use crate::model::Criticality;
+        let (calls, runs_on) = (RelationKind::Calls, RelationKind::RunsOn);
+        let relation = |r: Relation| ObservationKind::Relation { relation: r };
+        let facts = vec![
+            relation(rel("service:a", calls, "service:a")), // a new entity related to itself
+            relation(rel("service:a", calls, "service:a")), // then known
+            relation(rel("service:a", calls, "database:x")), // one end new
+            relation(rel("service:a", calls, "database:x")), // the edge stands: nothing changes
+            relation(static_rel("service:a", calls, "database:x")), // the file's word too
+            relation(rel("service:a", runs_on, "database:x")), // both known, another kind
+            relation(rel("host:1", runs_on, "host:2")),     // both ends new
+            ObservationKind::Entity { entity: declared("database:x", Criticality::High) },
+            ObservationKind::RelationGone { relation: rel("service:a", calls, "database:x") },
+            ObservationKind::EntityGone { entity: EntityId::new("host:2"), learned_from: String::new() },
+            ObservationKind::Tick,
+        ];
+        let (mut borrowed, mut copied) = (Topology::new(), Topology::new());
+        for fact in &facts {
+            let by_copy = TopologyChange::of(fact).is_some_and(|c| c.apply(&mut copied));
+            assert_eq!(borrowed.learn(fact), by_copy, "{fact:?}");
+            assert_eq!(borrowed.generation(), copied.generation(), "{fact:?}");
+        }
+        assert_eq!(serde_json::to_string(&borrowed).unwrap(), serde_json::to_string(&copied).unwrap());
+        assert_eq!(borrowed.relations().len(), 2, "the file still states a calls x; host:2 went with its edge");
     }
 
     fn declared(id: &str, criticality: crate::model::Criticality) -> Entity {
