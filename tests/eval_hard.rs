@@ -82,8 +82,10 @@ fn the_hard_scenarios_root_causes_are_ranked_first_despite_chronic_noise_and_ove
     // the database below it), every root in the top 3. The 17th: a CPU hog is no longer merged
     // into the old problem of recurring spikes by a spike of a database next to it. The 18th: a
     // log burst is allowed a minute of detection lag, not the 5 minutes of alerts and anomalies,
-    // so the log-only fault 3 minutes after the trouble above it is news of its own.
-    assert!(top1 >= 18, "top-1 {top1}/{n}\n{report}");
+    // so the log-only fault 3 minutes after the trouble above it is news of its own. The 19th:
+    // an anomaly is allowed its own series' detection lag (the samples it took to raise it), so
+    // a database's spike seen minutes after a deployment's errors above it is not their cause.
+    assert!(top1 >= 19, "top-1 {top1}/{n}\n{report}");
     // Overlapping faults: the CPU hog of seed 1 stays its own problem, ranked first.
     let overlapping = report.scenarios.iter().find(|s| s.name == "overlapping-faults-1").expect("scenario");
     let hog = overlapping.incidents.iter().find(|i| i.id == "cpu-hog").expect("incident");
@@ -98,7 +100,9 @@ fn the_hard_scenarios_root_causes_are_ranked_first_despite_chronic_noise_and_ove
 /// Generalisation: the same kinds drawn on shops and stories never shipped nor read (seeds 15
 /// to 17, which no rule was found on), as lower bounds. Top-1 14/18, top-3 17/18 when the
 /// outlasting and recurrence rules went in; 16/18 and 17/18 with a log burst's own slack (over
-/// seeds 3 to 26: 125/155 and 148/155; the shipped seeds 0 to 2 reach 18/19 and 19/19).
+/// seeds 3 to 26: 125/155 and 148/155); 16/18 and 18/18 with an anomaly's own detection lag and
+/// no merge into a problem kept open by recurrences (seeds 3 to 26: 143/155 and 153/155; the
+/// shipped seeds 0 to 2: 19/19 and 19/19).
 #[test]
 fn hard_scenarios_on_fresh_seeds_keep_their_roots_near_the_top() {
     let dir = tempfile::tempdir().unwrap();
@@ -112,5 +116,5 @@ fn hard_scenarios_on_fresh_seeds_keep_their_roots_near_the_top() {
     let top3 = total.incidents.iter().filter(|i| i.root_rank.is_some_and(|r| r <= 3)).count();
     assert_eq!(n, 18, "{report}");
     assert!(top1 >= 16, "top-1 {top1}/{n}\n{report}");
-    assert!(top3 >= 17, "top-3 {top3}/{n}\n{report}");
+    assert!(top3 >= 18, "top-3 {top3}/{n}\n{report}");
 }
