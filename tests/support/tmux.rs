@@ -46,12 +46,22 @@ impl Tmux {
     }
 
     /// Waits until the screen satisfies `ok`, or fails with the last screen.
+    ///
+    /// A capture can land while a frame is being drawn, with some rows new and others not yet
+    /// (a legend that names what the body will show, say): the screen is returned only when a
+    /// second capture a moment later satisfies `ok` too, and it is that second one, so what a
+    /// test asserts next is a whole frame.
     pub fn wait_for(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let s = self.screen();
             if ok(&s) {
-                return s;
+                std::thread::sleep(Duration::from_millis(100));
+                let again = self.screen();
+                if ok(&again) {
+                    return again;
+                }
+                continue;
             }
             assert!(Instant::now() < deadline, "timed out waiting for {what}; screen:\n{s}");
             std::thread::sleep(Duration::from_millis(100));
