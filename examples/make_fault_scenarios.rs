@@ -1103,7 +1103,8 @@ fn network_partition(s: &mut Story) {
 pub const HARD_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/scenarios/hard");
 
 /// The hard scenario kinds, in file-name form.
-pub const HARD_KINDS: [&str; 4] = ["overlapping-faults", "chronic-neighbour", "high-traffic-noise", "log-only-fault"];
+pub const HARD_KINDS: [&str; 5] =
+    ["overlapping-faults", "chronic-neighbour", "high-traffic-noise", "log-only-fault", "fault-sequence"];
 
 /// Seeds of the shipped hard set: each kind on three shops.
 pub const HARD_SEEDS: [u64; 3] = [0, 1, 2];
@@ -1143,6 +1144,7 @@ pub fn hard_scenario(kind: &str, seed: u64) -> (ScenarioHeader, Vec<Observation>
         "overlapping-faults" => overlapping_faults(&mut s),
         "chronic-neighbour" => chronic_neighbour(&mut s),
         "high-traffic-noise" => high_traffic_noise(&mut s),
+        "fault-sequence" => fault_sequence(&mut s),
         _ => log_only_fault(&mut s),
     }
     s.noise();
@@ -1202,6 +1204,65 @@ impl Story {
         let mut skip = skip.to_vec();
         skip.push(svc.to_string());
         self.ripple(incident, svc, &skip, onset + 30 * SEC, end, true);
+    }
+
+    /// An exception thrown in `svc`'s code (no change behind it): an error-log burst of a new
+    /// template, its error rate up, errors up the calls.
+    fn exception_fault(&mut self, incident: &str, svc: &str, skip: &[String], onset: i64, end: i64) {
+        let name = svc.trim_start_matches("service:").to_string();
+        self.incident(incident, svc, None);
+        let template = format!("{name}: NullPointerException in <*>.process(<*>)");
+        self.logs(svc, &template, onset, end, true, incident);
+        self.effect(svc, "error_rate", onset, end, Shape::Between(0.1, 0.25), incident);
+        let summary = format!("More than 2% of {name} requests fail");
+        self.alert(svc, "HighErrorRate", Severity::Critical, &summary, onset + MIN, end, incident);
+        let mut skip = skip.to_vec();
+        skip.push(svc.to_string());
+        self.ripple(incident, svc, &skip, onset + 30 * SEC, end, true);
+    }
+
+    /// A network delay on `svc` (netem on its pods): its own latency many times its usual, its
+    /// callers slower after it; no errors, no logs of its own.
+    fn delay_fault(&mut self, incident: &str, svc: &str, skip: &[String], onset: i64, end: i64) {
+        let name = svc.trim_start_matches("service:").to_string();
+        self.incident(incident, svc, None);
+        let factor = self.rng.range(8.0, 14.0);
+        self.effect(svc, "latency_p99_ms", onset, end, Shape::Times(factor), incident);
+        for pod in self.runtimes.get(svc).cloned().unwrap_or_default() {
+            let summary = format!("p99 latency of {name} above its SLO for 1m on {pod}");
+            self.alert_on(svc, &pod, "HighLatency", Severity::Warning, &summary, onset + MIN, end, incident);
+        }
+        let mut skip = skip.to_vec();
+        skip.push(svc.to_string());
+        self.ripple(incident, svc, &skip, onset + 30 * SEC, end, false);
+    }
+
+    /// A wrong return value from `svc`: it answers fast and without errors of its own, but logs
+    /// what it got wrong (a warning-level template), and its callers fail on the replies: their
+    /// error rates, alerts and error logs naming it. Nothing slows down.
+    fn wrong_return_fault(&mut self, incident: &str, svc: &str, skip: &[String], onset: i64, end: i64) {
+        let name = svc.trim_start_matches("service:").to_string();
+        self.incident(incident, svc, None);
+        let template = format!("{name}: inconsistent state for <*>, returning default");
+        self.logs(svc, &template, onset, end, true, incident);
+        self.busy.insert(svc.to_string());
+        for caller in self.callers(svc) {
+            if skip.contains(&caller) || self.low.contains(&caller) || !caller.starts_with("service:") {
+                continue;
+            }
+            self.busy.insert(caller.clone());
+            let from = onset + 30 * SEC;
+            let to = end + self.rng.int(0, 2) as i64 * 30 * SEC;
+            let lo = self.rng.range(0.05, 0.12);
+            self.effect(&caller, "error_rate", from, to, Shape::Between(lo, lo * 1.6), incident);
+            let caller_name = caller.trim_start_matches("service:").to_string();
+            for pod in self.runtimes.get(&caller).cloned().unwrap_or_default() {
+                let summary = format!("More than 2% of {caller_name} requests fail on {pod}");
+                self.alert_on(&caller, &pod, "HighErrorRate", Severity::Major, &summary, from + MIN, to, incident);
+            }
+            let template = format!("unexpected reply from {name}: cannot map <*>");
+            self.logs(&caller, &template, from, to, false, incident);
+        }
     }
 
     /// Short latency spikes on `entity`'s `metric` every `period` (jittered) from `from` to the
@@ -1318,6 +1379,75 @@ fn high_traffic_noise(s: &mut Story) {
         services.len(),
         pods.len()
     ));
+}
+
+/// A bad night, as the microservice benchmark's fault injection makes one: four faults of its
+/// four kinds (a pod's CPU contention, an exception, a network delay, a wrong return value), in
+/// a drawn order, one after another a few minutes apart on different services, while latency
+/// spikes recur on two or three services and pods' CPU blips now and then all along.
+fn fault_sequence(s: &mut Story) {
+    let mid = s.mid.clone();
+    let n_spikers = s.rng.int(2, 3) as usize;
+    let mut spikers: Vec<String> = Vec::new();
+    while spikers.len() < n_spikers.min(mid.len() / 3) {
+        let m = s.rng.pick(&mid).clone();
+        if !spikers.contains(&m) {
+            spikers.push(m);
+        }
+    }
+    for (i, e) in spikers.clone().iter().enumerate() {
+        let from = 3 * MIN + i as i64 * 7 * MIN + s.rng.int(0, 3) as i64 * MIN;
+        let period = s.rng.int(18, 30) as i64 * MIN;
+        s.spikes(e, "latency_p99_ms", "LatencySpike", from, period, 3.5);
+        s.busy.insert(e.clone());
+    }
+    if !spikers.is_empty() {
+        s.description.push(format!("Recurring latency spikes on {} all along.", spikers.join(", ")));
+    }
+    let exclude: BTreeSet<String> = spikers.iter().cloned().collect();
+    let mut kinds = vec!["cpu-hog", "exception", "delay", "wrong-return"];
+    let mut order = Vec::new();
+    while !kinds.is_empty() {
+        let i = s.rng.int(0, kinds.len() as u64 - 1) as usize;
+        order.push(kinds.remove(i));
+    }
+    let mut t = s.rng.int(22, 26) as i64 * MIN;
+    for kind in order {
+        let end = (t + s.rng.int(5, 9) as i64 * MIN).min(END - 4 * MIN);
+        if end < t + 3 * MIN {
+            break;
+        }
+        let Some((svc, shared)) = s.free_service(&exclude) else { break };
+        let what = match kind {
+            "cpu-hog" => {
+                let pod = s.pod_cpu_hog(kind, &svc, &shared, t, end);
+                format!("CPU contention on {pod} ({svc})")
+            }
+            "exception" => {
+                s.exception_fault(kind, &svc, &shared, t, end);
+                format!("Exceptions in {svc}")
+            }
+            "delay" => {
+                s.delay_fault(kind, &svc, &shared, t, end);
+                format!("A network delay on {svc}")
+            }
+            _ => {
+                s.wrong_return_fault(kind, &svc, &shared, t, end);
+                format!("Wrong return values from {svc}")
+            }
+        };
+        s.description.push(format!("{what} from T0+{}m to T0+{}m.", t / MIN, end / MIN));
+        t = end + s.rng.int(2, 5) as i64 * MIN;
+    }
+    // Pods blip now and then, as they do under load.
+    let pods: Vec<String> = s.runtimes.values().flatten().filter(|c| !s.busy.contains(*c)).cloned().collect();
+    for c in &pods {
+        s.pod_cpu(c);
+        if s.rng.chance(0.5) {
+            let from = s.rng.int(3, 70) as i64 * MIN;
+            s.effect(c, "cpu_utilisation", from, from + MIN, Shape::Between(0.2, 0.45), NOISE);
+        }
+    }
 }
 
 /// A fault whose only signal is an error-log burst, on a service below an open incident.

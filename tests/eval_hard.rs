@@ -7,8 +7,20 @@ mod make_fault_scenarios;
 
 use faultline::engine::EngineConfig;
 use faultline::eval::scenarios::play;
+use faultline::eval::scenarios::ScenariosReport;
 use faultline::sources::fixture;
 use std::path::Path;
+
+/// The kind built after the microservice benchmark's bad nights, counted apart.
+const SEQUENCE: &str = "fault-sequence";
+
+/// Incidents, roots ranked first and roots in the top 3, over the scenarios whose name passes.
+fn tally(report: &ScenariosReport, keep: impl Fn(&str) -> bool) -> (usize, usize, usize) {
+    let incidents: Vec<_> = report.scenarios.iter().filter(|s| keep(&s.name)).flat_map(|s| &s.incidents).collect();
+    let top1 = incidents.iter().filter(|i| i.root_rank == Some(1)).count();
+    let top3 = incidents.iter().filter(|i| i.root_rank.is_some_and(|r| r <= 3)).count();
+    (incidents.len(), top1, top3)
+}
 
 /// Prints every problem of `HARD` (a file under fixtures/scenarios/hard) with its signals and
 /// ranking: `HARD=chronic-neighbour-0 cargo test --test eval_hard dump -- --ignored --nocapture`.
@@ -73,10 +85,7 @@ fn the_hard_scenarios_root_causes_are_ranked_first_despite_chronic_noise_and_ove
         }
     }
     let report = faultline::eval::scenarios::evaluate(&dir).unwrap();
-    let total = report.total();
-    let n = total.incidents.len();
-    let top1 = total.incidents.iter().filter(|i| i.root_rank == Some(1)).count();
-    let top3 = total.incidents.iter().filter(|i| i.root_rank.is_some_and(|r| r <= 3)).count();
+    let (n, top1, top3) = tally(&report, |name| !name.starts_with(SEQUENCE));
     assert_eq!(n, 19, "{report}");
     // Reached: 18/19 first (the miss: a deployment whose error burst coincides with a spike of
     // the database below it), every root in the top 3. The 17th: a CPU hog is no longer merged
@@ -110,11 +119,37 @@ fn hard_scenarios_on_fresh_seeds_keep_their_roots_near_the_top() {
         make_fault_scenarios::write_hard(dir.path(), &[seed]).unwrap();
     }
     let report = faultline::eval::scenarios::evaluate(dir.path()).unwrap();
-    let total = report.total();
-    let n = total.incidents.len();
-    let top1 = total.incidents.iter().filter(|i| i.root_rank == Some(1)).count();
-    let top3 = total.incidents.iter().filter(|i| i.root_rank.is_some_and(|r| r <= 3)).count();
+    let (n, top1, top3) = tally(&report, |name| !name.starts_with(SEQUENCE));
     assert_eq!(n, 18, "{report}");
     assert!(top1 >= 16, "top-1 {top1}/{n}\n{report}");
     assert!(top3 >= 18, "top-3 {top3}/{n}\n{report}");
+}
+
+/// A bad night (`fault-sequence`): four faults of the microservice benchmark's four kinds (CPU
+/// contention, an exception, a network delay, a wrong return value), one after another minutes
+/// apart, among recurring spikes and pods' CPU blips. Lower bounds on the shipped seeds 0 to 2
+/// and on seeds 15 to 17, which no rule was found on. When the kind was written: shipped 7/12
+/// first, 10/12 in the top 3; seeds 15 to 17: 11/12 and 12/12.
+#[test]
+fn a_bad_night_of_faults_minutes_apart_keeps_each_root_near_the_top() {
+    let shipped =
+        faultline::eval::scenarios::evaluate(&Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/scenarios/hard"))
+            .unwrap();
+    let (n, top1, top3) = tally(&shipped, |name| name.starts_with(SEQUENCE));
+    assert_eq!(n, 12, "{shipped}");
+    assert!(top1 >= 7, "top-1 {top1}/{n}\n{shipped}");
+    assert!(top3 >= 10, "top-3 {top3}/{n}\n{shipped}");
+    let dir = tempfile::tempdir().unwrap();
+    for seed in 15..=17 {
+        std::fs::write(
+            dir.path().join(format!("{SEQUENCE}-{seed}.jsonl")),
+            make_fault_scenarios::render_hard(SEQUENCE, seed).unwrap(),
+        )
+        .unwrap();
+    }
+    let fresh = faultline::eval::scenarios::evaluate(dir.path()).unwrap();
+    let (n, top1, top3) = tally(&fresh, |_| true);
+    assert_eq!(n, 12, "{fresh}");
+    assert!(top1 >= 11, "top-1 {top1}/{n}\n{fresh}");
+    assert!(top3 >= 12, "top-3 {top3}/{n}\n{fresh}");
 }
