@@ -129,7 +129,8 @@ fn hard_scenarios_on_fresh_seeds_keep_their_roots_near_the_top() {
 /// contention, an exception, a network delay, a wrong return value), one after another minutes
 /// apart, among recurring spikes and pods' CPU blips. Lower bounds on the shipped seeds 0 to 2
 /// and on seeds 15 to 17, which no rule was found on. When the kind was written: shipped 7/12
-/// first, 10/12 in the top 3; seeds 15 to 17: 11/12 and 12/12.
+/// first, 10/12 in the top 3; seeds 15 to 17: 11/12 and 12/12. Since a common effect (the edge
+/// service above two faults) no longer merges their problems: 9/12 and 12/12; 12/12 and 12/12.
 #[test]
 fn a_bad_night_of_faults_minutes_apart_keeps_each_root_near_the_top() {
     let shipped =
@@ -137,8 +138,8 @@ fn a_bad_night_of_faults_minutes_apart_keeps_each_root_near_the_top() {
             .unwrap();
     let (n, top1, top3) = tally(&shipped, |name| name.starts_with(SEQUENCE));
     assert_eq!(n, 12, "{shipped}");
-    assert!(top1 >= 7, "top-1 {top1}/{n}\n{shipped}");
-    assert!(top3 >= 10, "top-3 {top3}/{n}\n{shipped}");
+    assert!(top1 >= 9, "top-1 {top1}/{n}\n{shipped}");
+    assert!(top3 >= 12, "top-3 {top3}/{n}\n{shipped}");
     let dir = tempfile::tempdir().unwrap();
     for seed in 15..=17 {
         std::fs::write(
@@ -150,6 +151,6 @@ fn a_bad_night_of_faults_minutes_apart_keeps_each_root_near_the_top() {
     let fresh = faultline::eval::scenarios::evaluate(dir.path()).unwrap();
     let (n, top1, top3) = tally(&fresh, |_| true);
     assert_eq!(n, 12, "{fresh}");
-    assert!(top1 >= 11, "top-1 {top1}/{n}\n{fresh}");
+    assert!(top1 >= 12, "top-1 {top1}/{n}\n{fresh}");
     assert!(top3 >= 12, "top-3 {top3}/{n}\n{fresh}");
 }

@@ -33,8 +33,12 @@
 //!   then split from it.)
 //!
 //! Only unmarked signals anchor a problem's position in the topology. A signal that matches several
-//! open problems shows they are one: they merge into the oldest; two open problems whose top
-//! root-cause candidate is the same entity merge too (see `Engine::reassess`).
+//! open problems and may be a cause of one of them (it lies below its trouble) shows they are
+//! one: they merge into the oldest. A signal that is only a common *effect* (above each, below
+//! none: the edge service slowed by two unrelated faults) merges nothing: it joins the one whose
+//! trouble below it began last, no later than its own (an effect follows its cause promptly).
+//! Two open problems whose top root-cause candidate is the same entity merge too (see
+//! `Engine::reassess`).
 
 use super::snapshot::codec::pairs;
 use super::snapshot::model::{vec_candidate, ImpactDef};
@@ -476,10 +480,20 @@ mod tests {
                 vec!["alert:service:search/IndexStale"],
             ]
         );
-        // ...until web, which calls both, fails: it joins both, and they merge.
+        // ...and stays apart when web, which calls both, fails: a common effect, web's errors
+        // join the trouble below them that began last (search's) and merge nothing...
         f.alert(3 * MIN, "service:web", "HighErrorRate", AlertState::Firing);
+        assert_eq!(
+            f.groups(),
+            [
+                vec!["alert:host:a/HostCpuSaturation", "alert:service:api/HighErrorRate"],
+                vec!["alert:service:search/IndexStale", "alert:service:web/HighErrorRate"],
+            ]
+        );
+        // ...until the database both call slows down: a common cause, it merges them.
+        f.alert(4 * MIN, "database:db", "SlowQueries", AlertState::Firing);
         assert_eq!(f.groups().len(), 1);
-        assert_eq!(f.groups()[0].len(), 4);
+        assert_eq!(f.groups()[0].len(), 5);
 
         // ...while siblings logging the same template about their common dependency group.
         let mut f = shop();

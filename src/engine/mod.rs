@@ -22,7 +22,7 @@ use rca::{ChangeLog, SeenChange};
 use serde::{Deserialize, Serialize};
 use series::SeriesIds;
 pub use snapshot::{EngineSnapshot, EngineSnapshotView, SnapshotError, SNAPSHOT_VERSION};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use topology::{Topology, TopologyHistory};
 
 /// A hash map for the engine's per-observation lookups by name (series ids, the topology's
@@ -919,6 +919,9 @@ impl Engine {
         {
             matches = vec![matches[home]];
         }
+        if matches.len() > 1 {
+            matches = self.bridged(matches, &signal.entity, onset);
+        }
         let target = match matches.first() {
             Some(p) => *p,
             None => {
@@ -976,6 +979,47 @@ impl Engine {
             timing.precedes_as(kind, lag, since, t)
                 && self.topology.node(x).is_some_and(|n| self.topology.closure(n, hops).contains(&target))
         })
+    }
+
+    /// Which of the problems a new signal on `entity` (trouble since `since`) matches it shows to
+    /// be one. A signal that may be a cause of some of them (it lies below their trouble) bridges
+    /// them all, as it always did. A common *effect* only (it lies above each, below none) does
+    /// not: the edge service slowed by each of two faults of a bad night makes them no more one
+    /// incident than two patients sharing a doctor. It joins the problem whose trouble below it
+    /// began last, no later than its own (an effect follows its cause promptly; on a tie, the
+    /// oldest problem), and merges nothing. (Merging anyway when the trouble below began
+    /// together, within the slack, as a hint of a common cause not seen yet, was tried: on the
+    /// generated bad nights, 82 of 108 roots first instead of 85, and 143 of 155 instead of 145
+    /// on the other hard kinds; noise starts together with faults too often.)
+    fn bridged(&mut self, matches: Vec<ProblemId>, entity: &EntityId, since: Timestamp) -> Vec<ProblemId> {
+        let hops = self.config.topology_hops;
+        for p in &matches {
+            if self.problems.get_mut(*p).is_some_and(|state| state.below(entity, &mut self.topology, hops)) {
+                return matches;
+            }
+        }
+        let Some(node) = self.topology.node(entity) else { return matches };
+        let under: HashSet<petgraph::stable_graph::NodeIndex> =
+            self.topology.closure(node, hops).iter().copied().collect();
+        let timing = self.timing();
+        // The latest start of trouble below `entity` that can have caused its own (began before
+        // `since`, or after by no more than its detection lag), in problem `p`.
+        let latest = |p: ProblemId| -> Option<Timestamp> {
+            let state = self.problems.get(p)?;
+            state
+                .signals
+                .iter()
+                .filter_map(|k| self.signals.get(k))
+                .map(|e| &e.signal)
+                .filter(|s| s.mark.is_none() && s.entity != *entity)
+                .filter(|s| self.topology.node(&s.entity).is_some_and(|n| under.contains(&n)))
+                .map(|s| (rca::RunStart::since(&self.signals, s), s.kind, self.signals.lag_of(&s.key)))
+                .filter(|(t, kind, lag)| timing.precedes_as(*kind, *lag, *t, since))
+                .map(|(t, _, _)| t)
+                .max()
+        };
+        let newest = matches.iter().copied().max_by_key(|p| (latest(*p), std::cmp::Reverse(*p)));
+        newest.into_iter().collect()
     }
 
     /// An old problem (a correlation window past its onset at `at`) whose trouble now is all

@@ -29,7 +29,8 @@
 //! the same notion lets correlation refuse a late dependency as the cause of an older problem
 //! (see [`Timing::precedes`] and `correlate`). An effect does not outlast its cause for long:
 //! once a dependency's trouble is over, it accounts for a dependent's trouble only if that did
-//! not go on after it longer than the dependency's trouble lasted (see [`Timing::outlasts`]), so
+//! not go on after it longer than the dependency's trouble lasted, or than its end may have been
+//! seen late (its detection lag; see [`Timing::outlasts`]), so
 //! a short blip below, which high traffic makes everywhere, does not explain a long outage
 //! above that merely began just after it.
 
@@ -120,13 +121,14 @@ impl Timing {
     }
 
     /// True when trouble last seen at `effect_end` went on too long after a cause's episode
-    /// `(from, to, still going)` to be its effect: the cause is over, and the effect outlasted it
-    /// by longer than the cause lasted (and than the slack). A dependent recovers a while after
+    /// `(from, to, still going, lag)` to be its effect: the cause is over, and the effect
+    /// outlasted it by longer than the cause lasted (and than `lag`, how late the cause's end
+    /// may have been seen: its own detection lag where known, else its kind's slack). A dependent recovers a while after
     /// its dependency does (queues drain, caches warm, a restarted container takes its load
     /// back), about as long as the trouble lasted; a 3-minute blip below does not explain half
     /// an hour of trouble above it.
-    pub fn outlasts(&self, effect_end: Timestamp, (from, to, going): (Timestamp, Timestamp, bool)) -> bool {
-        !going && effect_end.since(to) > to.since(from).max(self.slack_ms)
+    pub fn outlasts(&self, effect_end: Timestamp, (from, to, going, lag): (Timestamp, Timestamp, bool, i64)) -> bool {
+        !going && effect_end.since(to) > to.since(from).max(lag)
     }
 }
 
@@ -300,12 +302,14 @@ pub fn rank_timed<'s>(
         })
         .collect();
     // Each entity's trouble as one episode: from the start of its earliest current run to its
-    // last sighting, and whether any of it is still going.
-    let episode: BTreeMap<&EntityId, (Timestamp, Timestamp, bool)> = affected
+    // last sighting, whether any of it is still going, and how late its end may have been seen
+    // (the longest detection lag of its signals, each kind's slack where that is not known).
+    let episode: BTreeMap<&EntityId, (Timestamp, Timestamp, bool, i64)> = affected
         .iter()
         .map(|(id, own)| {
             let to = own.iter().map(|s| s.last_seen).max().unwrap_or_default();
-            (*id, (first_run(id), to, own.iter().any(|s| s.active)))
+            let lag = own.iter().map(|s| runs.lag(s).unwrap_or_else(|| timing.slack_for(s.kind))).max();
+            (*id, (first_run(id), to, own.iter().any(|s| s.active), lag.unwrap_or(timing.slack_ms)))
         })
         .collect();
     // Trouble of `d` that can account for `o`: not stale, first seen before `o`'s current run
@@ -1116,6 +1120,29 @@ mod tests {
         let mut s = vec![episode("container:shop-1", "cpu_utilisation", 0, 2, false)];
         s.extend(above(6));
         assert_eq!(ranked(&s), ids(&[("container:shop-1", 3)]));
+        // The same blip raised from a series scraped every minute, in two samples: its end was
+        // seen at most 2 minutes late, not 5, so trouble going on 4 minutes after it (longer
+        // than the blip lasted) is not its effect; 2 minutes after it still is.
+        struct Lag;
+        impl RunStart for Lag {
+            fn since(&self, s: &Signal) -> Timestamp {
+                s.first_seen
+            }
+            fn lag(&self, _: &Signal) -> Option<i64> {
+                Some(2 * MIN)
+            }
+        }
+        let lagged = |s: &[Signal]| {
+            let refs: Vec<&Signal> = s.iter().collect();
+            let ranking = rank_timed(&refs, &Lag, Timing::default(), &t, 6, 20);
+            ranking.into_iter().map(|c| (c.entity.0, c.explains)).collect::<Vec<_>>()
+        };
+        let mut s = vec![episode("container:shop-1", "cpu_utilisation", 0, 2, false)];
+        s.extend(above(6));
+        assert_eq!(lagged(&s), ids(&[("service:shop", 2), ("container:shop-1", 1)]));
+        let mut s = vec![episode("container:shop-1", "cpu_utilisation", 0, 2, false)];
+        s.extend(above(4));
+        assert_eq!(lagged(&s), ids(&[("container:shop-1", 3)]));
     }
 
     #[test]

@@ -169,18 +169,21 @@ fn same_input_same_events_and_seqs_strictly_increase() {
     assert_eq!(events[0].seq, 1);
 }
 
+/// Two problems merge when a signal may be the cause of both: the host both databases run on.
+/// (A common effect alone, a caller of both, does not merge them: see
+/// `a_common_effect_of_two_faults_joins_the_newest_and_merges_nothing`.)
 #[test]
 fn two_problems_merge_when_a_signal_ties_them_together() {
     use RelationKind::*;
     let mut f = Feed::new();
     f.relate("service:a", Calls, "database:x");
     f.relate("service:b", Calls, "database:y");
-    f.relate("service:c", Calls, "database:x");
-    f.relate("service:c", Calls, "database:y");
+    f.relate("database:x", RunsOn, "host:h");
+    f.relate("database:y", RunsOn, "host:h");
     f.alert(MIN, "database:x", "Slow", AlertState::Firing);
     f.alert(MIN, "database:y", "Slow", AlertState::Firing);
     assert_eq!(f.problems().visible().len(), 2);
-    f.alert(2 * MIN, "service:c", "Errors", AlertState::Firing);
+    f.alert(2 * MIN, "host:h", "Errors", AlertState::Firing);
     let set = f.problems();
     let visible = set.visible();
     assert_eq!(visible.len(), 1);
@@ -212,11 +215,11 @@ fn a_silence_lands_on_the_problem_a_merged_one_lives_on_in_and_failures_are_reco
     use crate::model::SilenceRecord;
     use RelationKind::*;
     let mut f = Feed::new();
-    f.relate("service:c", Calls, "database:x");
-    f.relate("service:c", Calls, "database:y");
+    f.relate("database:x", RunsOn, "host:h");
+    f.relate("database:y", RunsOn, "host:h");
     f.alert(MIN, "database:x", "Slow", AlertState::Firing);
     f.alert(MIN, "database:y", "Slow", AlertState::Firing);
-    f.alert(2 * MIN, "service:c", "Errors", AlertState::Firing);
+    f.alert(2 * MIN, "host:h", "Errors", AlertState::Firing);
     let record = SilenceRecord {
         id: "abc".into(),
         matchers: vec!["alertname=\"Slow\"".into()],
@@ -973,6 +976,47 @@ fn a_problem_kept_open_by_recurrences_does_not_absorb_a_new_one_sharing_its_top_
     for p in set.visible() {
         assert_eq!(p.root_causes[0].entity.as_str(), "database:db");
     }
+}
+
+/// A common effect does not make two faults one incident. The gateway calls `cart` and
+/// `search`. Cart breaks at minute 0 and is still broken at 10 when search breaks; at 11 the
+/// gateway slows down: it lies above both problems and below neither, so it bridges nothing.
+/// It joins search's problem, the trouble under it that began last (an effect follows its cause
+/// promptly), and cart's stays apart. A common cause still bridges: when both break at minute 1
+/// (apart: siblings with unlike symptoms) and the database both call slows down at 2, it joins
+/// and merges them.
+#[test]
+fn a_common_effect_of_two_faults_joins_the_newest_and_merges_nothing() {
+    let feed = |cart: i64, search: i64, last: (&str, &str, i64)| {
+        let mut f = Feed::new();
+        f.relate("service:gateway", RelationKind::Calls, "service:cart");
+        f.relate("service:gateway", RelationKind::Calls, "service:search");
+        f.relate("service:cart", RelationKind::Calls, "database:db");
+        f.relate("service:search", RelationKind::Calls, "database:db");
+        for m in cart..=14 {
+            f.alert(m * MIN, "service:cart", "HighErrorRate", AlertState::Firing);
+        }
+        for m in search..=14 {
+            f.alert(m * MIN, "service:search", "HighLatency", AlertState::Firing);
+        }
+        f.alert(last.2 * MIN, last.0, last.1, AlertState::Firing);
+        f
+    };
+    let groups = feed(0, 10, ("service:gateway", "HighLatency", 11)).groups();
+    assert_eq!(
+        groups,
+        [
+            vec!["alert:service:cart/HighErrorRate"],
+            vec!["alert:service:gateway/HighLatency", "alert:service:search/HighLatency"],
+        ],
+        "{groups:?}"
+    );
+    let groups = feed(1, 1, ("database:db", "SlowQueries", 2)).groups();
+    assert_eq!(
+        groups,
+        [vec!["alert:database:db/SlowQueries", "alert:service:cart/HighErrorRate", "alert:service:search/HighLatency"]],
+        "{groups:?}"
+    );
 }
 
 /// A series: entity and metric.
