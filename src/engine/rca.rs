@@ -32,7 +32,9 @@
 //! not go on after it longer than the dependency's trouble lasted, or than its end may have been
 //! seen late (its detection lag; see [`Timing::outlasts`]), so
 //! a short blip below, which high traffic makes everywhere, does not explain a long outage
-//! above that merely began just after it.
+//! above that merely began just after it. Nor does such a blip win on breaking first: earliness
+//! is evidence of having caused what came after, so a candidate that explains nothing but
+//! itself while trouble above it goes unexplained by it gets no earliness credit.
 
 use super::snapshot::codec::sorted_pairs;
 use super::topology::Topology;
@@ -372,6 +374,7 @@ pub fn rank_timed<'s>(
             // entities it explains, with paths.
             let mut paths: Vec<Vec<Hop>> = Vec::new();
             let mut explains = 1;
+            let mut passed_over = false;
             if let Some(target) = node {
                 for (other, walk) in &walks {
                     if *other == id || !walk.contains_key(&target) {
@@ -385,6 +388,7 @@ pub fn rank_timed<'s>(
                     if troubles.peek().is_none()
                         || !troubles.all(|o| accounts_for(&timely(own, o), o, &affected[*other], by_calls))
                     {
+                        passed_over = true;
                         continue;
                     }
                     explains += 1;
@@ -397,6 +401,12 @@ pub fn rank_timed<'s>(
             let early = match lead {
                 // Old news: no credit for having broken first.
                 Some(_) => 0.0,
+                // Breaking first is evidence of having caused what came after. A candidate the
+                // walk passed over (trouble above it that it does not account for) that explains
+                // nothing caused none of what came after: no credit (a pod's CPU blip just
+                // before its service's own, longer fault is not that fault's cause, and not
+                // the problem's either).
+                None if explains == 1 && passed_over => 0.0,
                 None => (-(first_breach.since(onset).max(0) as f64) / EARLY_FOLD_MS).exp(),
             };
             // What it explains comes first; earliness and strength order candidates that explain
@@ -1143,6 +1153,29 @@ mod tests {
         let mut s = vec![episode("container:shop-1", "cpu_utilisation", 0, 2, false)];
         s.extend(above(4));
         assert_eq!(lagged(&s), ids(&[("container:shop-1", 3)]));
+    }
+
+    /// A pod's CPU blip that ended minutes before its service's own, longer fault (errors for
+    /// 15 minutes, which the blip does not account for: they outlast it by far) broke first, but
+    /// caused nothing: it gets no credit for breaking first, and the service's fault ranks
+    /// first. Without the service's trouble above it, the blip is the only candidate.
+    #[test]
+    fn a_blip_below_trouble_it_does_not_explain_gets_no_credit_for_breaking_first() {
+        use RelationKind::*;
+        let t = topo(&[("service:site", Calls, "service:shop"), ("service:shop", RunsOn, "container:shop-1")]);
+        const MIN: i64 = 60_000;
+        let episode = |e: &str, name: &str, from: i64, to: i64| {
+            let mut s = sig(e, name, SignalKind::Anomaly, 1.0, from * MIN);
+            (s.last_seen, s.active, s.count) = (Timestamp(to * MIN), false, ((to - from) as u64).max(1) + 1);
+            s
+        };
+        let blip = episode("container:shop-1", "cpu_utilisation", 0, 2);
+        let fault = episode("service:shop", "error_rate", 5, 20);
+        let ranking = rank(&[&blip, &fault], &t, 6, 20);
+        let order: Vec<(&str, usize)> = ranking.iter().map(|c| (c.entity.as_str(), c.explains)).collect();
+        assert_eq!(order, [("service:shop", 1), ("container:shop-1", 1)]);
+        let ranking = rank(&[&blip], &t, 6, 20);
+        assert_eq!(ranking[0].entity.as_str(), "container:shop-1");
     }
 
     #[test]
