@@ -45,7 +45,7 @@ use crate::model::{
 use petgraph::stable_graph::NodeIndex;
 use petgraph::Direction;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 /// Each reached node with the edge it was reached by (`None` for the start of the walk).
 type Parents = HashMap<NodeIndex, Option<(NodeIndex, RelationKind)>>;
@@ -357,6 +357,20 @@ pub fn rank_timed<'s>(
         roots = affected.keys().copied().collect();
     }
 
+    // Everything below an entity within the depth, whatever is in trouble (computed on demand).
+    let below_cache: std::cell::RefCell<HashMap<NodeIndex, std::rc::Rc<HashSet<NodeIndex>>>> = Default::default();
+    let below_of = |n: NodeIndex| -> std::rc::Rc<HashSet<NodeIndex>> {
+        let mut cache = below_cache.borrow_mut();
+        cache
+            .entry(n)
+            .or_insert_with(|| {
+                std::rc::Rc::new(
+                    topology.walk(n, max_depth, Direction::Outgoing, None).into_iter().map(|(m, _)| m).collect(),
+                )
+            })
+            .clone()
+    };
+
     let total = affected.len();
     let mut candidates: Vec<Candidate> = roots
         .into_iter()
@@ -377,7 +391,13 @@ pub fn rank_timed<'s>(
             let mut passed_over = false;
             if let Some(target) = node {
                 for (other, walk) in &walks {
-                    if *other == id || !walk.contains_key(&target) {
+                    if *other == id {
+                        continue;
+                    }
+                    if !walk.contains_key(&target) {
+                        // Below it, but through calls to entities not in trouble: its trouble
+                        // cannot have travelled up there, so it accounts for none of that.
+                        passed_over |= nodes.get(other).is_some_and(|n| below_of(*n).contains(&target));
                         continue;
                     }
                     // It explains an entity when it accounts for all of that entity's trouble
@@ -401,11 +421,11 @@ pub fn rank_timed<'s>(
             let early = match lead {
                 // Old news: no credit for having broken first.
                 Some(_) => 0.0,
-                // Breaking first is evidence of having caused what came after. A candidate the
-                // walk passed over (trouble above it that it does not account for) that explains
-                // nothing caused none of what came after: no credit (a pod's CPU blip just
-                // before its service's own, longer fault is not that fault's cause, and not
-                // the problem's either).
+                // Breaking first is evidence of having caused what came after. A candidate that
+                // explains nothing while trouble above it (within the depth, whether the walk
+                // reached it or stopped at a healthy callee between) goes unaccounted for by it
+                // caused none of what came after: no credit (a pod's CPU blip just before its
+                // service's own, longer fault, or its caller's, is not that fault's cause).
                 None if explains == 1 && passed_over => 0.0,
                 None => (-(first_breach.since(onset).max(0) as f64) / EARLY_FOLD_MS).exp(),
             };
@@ -1158,7 +1178,8 @@ mod tests {
     /// A pod's CPU blip that ended minutes before its service's own, longer fault (errors for
     /// 15 minutes, which the blip does not account for: they outlast it by far) broke first, but
     /// caused nothing: it gets no credit for breaking first, and the service's fault ranks
-    /// first. Without the service's trouble above it, the blip is the only candidate.
+    /// first. Without the service's trouble above it, the blip is the only candidate. The same
+    /// holds for a fault of the caller above a healthy service.
     #[test]
     fn a_blip_below_trouble_it_does_not_explain_gets_no_credit_for_breaking_first() {
         use RelationKind::*;
@@ -1176,6 +1197,12 @@ mod tests {
         assert_eq!(order, [("service:shop", 1), ("container:shop-1", 1)]);
         let ranking = rank(&[&blip], &t, 6, 20);
         assert_eq!(ranking[0].entity.as_str(), "container:shop-1");
+        // The same with the trouble on the caller and the service between healthy: the walk
+        // down from the site stops at the healthy shop, and the blip is still passed over.
+        let fault = episode("service:site", "error_rate", 5, 20);
+        let ranking = rank(&[&blip, &fault], &t, 6, 20);
+        let order: Vec<(&str, usize)> = ranking.iter().map(|c| (c.entity.as_str(), c.explains)).collect();
+        assert_eq!(order, [("service:site", 1), ("container:shop-1", 1)]);
     }
 
     #[test]
