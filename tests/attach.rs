@@ -51,7 +51,7 @@ impl AgentProcess {
             .arg("--log-file")
             .arg(log)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(log.with_extension("stderr")).expect("the agent's stderr file"))
             .spawn()
             .expect("starting faultline agent");
         AgentProcess { child }
@@ -111,7 +111,7 @@ fn two_followers_show_a_new_problem_and_a_silence_from_one_reaches_alertmanager_
     let dir = tempfile::tempdir().unwrap();
     let config = live_config(dir.path(), &prom, &am);
     let journal = dir.path().join("journal.sqlite");
-    let agent = AgentProcess::start(&config, &dir.path().join("agent.log"));
+    let mut agent = AgentProcess::start(&config, &dir.path().join("agent.log"));
     wait_for_writer(&journal, agent.pid());
 
     // alice confirms; bob only looks (--readonly).
@@ -164,7 +164,15 @@ fn two_followers_show_a_new_problem_and_a_silence_from_one_reaches_alertmanager_
     let who = format!("alice@{}", hostname());
     let deadline = confirmed + Duration::from_secs(20);
     while silences(&am).is_empty() {
-        assert!(Instant::now() < deadline, "no silence in Alertmanager 20 s after the viewer confirmed it");
+        assert!(
+            Instant::now() < deadline,
+            "no silence in Alertmanager 20 s after the viewer confirmed it\n{}\nagent ({:?}) log:\n{}\nstderr:\n{}\nviewer log:\n{}",
+            alice.screen(),
+            agent.child.try_wait(),
+            std::fs::read_to_string(dir.path().join("agent.log")).unwrap_or_default(),
+            std::fs::read_to_string(dir.path().join("agent.stderr")).unwrap_or_default(),
+            std::fs::read_to_string(alice.path("faultline.log")).unwrap_or_default()
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
     println!(

@@ -267,9 +267,9 @@ fn postmortem(journal: &Path, problem: &str, dir: &Path) -> String {
     std::fs::read_to_string(out_path).unwrap()
 }
 
-/// Confirms the plan on screen with `key`. Keys that reach the console in the instant the plan is
-/// drawn are dropped as typed ahead (a person cannot react that fast, a test can), so wait a
-/// moment first, and press again only if the plan (whose title names it) is still on screen.
+/// Confirms the plan on screen with `key`. Keys waiting when a plan opens are dropped as typed
+/// ahead, before the plan is drawn, so a key sent once it shows counts; the wait and the second
+/// press (only if the plan, whose title names it, is still on screen) are kept as a margin.
 fn confirm(t: &Tmux, key: &str, title: &str) {
     std::thread::sleep(Duration::from_millis(500));
     t.keys(&[key]);

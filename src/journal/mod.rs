@@ -88,6 +88,12 @@ use std::time::Duration;
 /// How long a connection waits for a lock held by another connection before giving up.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long the writer keeps trying to take the write lock for an append, in rounds of
+/// [`BUSY_TIMEOUT`], before the append fails. A viewer queueing a request holds the lock for
+/// an instant, but a loaded machine can deschedule it while it does: the agent waits (and says
+/// so in its log) rather than stop with its events unwritten.
+pub const WRITE_LOCK_PATIENCE: Duration = Duration::from_secs(60);
+
 /// A journal file, opened for writing (the agent) or read-only (viewers).
 ///
 /// Not `Sync`: one thread uses a `Journal` at a time; other threads or processes open their own.
@@ -308,10 +314,21 @@ impl Journal {
             (_, _, 1) => "an observation".to_string(),
             (_, _, n) => format!("{n} observations"),
         };
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(sqlite_err(path, &format!("taking the write lock to append {span}")))?;
+        let mut waited = Duration::ZERO;
+        let tx = loop {
+            match self.conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+                Ok(tx) => break tx,
+                Err(e) if is_busy(&e) && waited < WRITE_LOCK_PATIENCE => {
+                    waited += BUSY_TIMEOUT;
+                    tracing::warn!(
+                        journal = %path.display(),
+                        waited_s = waited.as_secs(),
+                        "the journal's write lock is held by another connection; still waiting to append {span}"
+                    );
+                }
+                Err(e) => return Err(sqlite_err(path, &format!("taking the write lock to append {span}"))(e)),
+            }
+        };
         if let Some(first) = first {
             // Read inside the transaction: the check and the insert see the same state.
             let previous = last_seq_in(&tx, path)?;
@@ -798,6 +815,15 @@ fn last_seq_in(conn: &Connection, path: &Path) -> Result<u64, JournalError> {
 }
 
 /// Wraps an SQLite error with the journal path and what we were doing.
+/// True for SQLite's "database is locked" / "busy" after the busy timeout ran out.
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e,
+        rusqlite::Error::SqliteFailure(f, _)
+            if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
 fn sqlite_err(path: &Path, action: &str) -> impl FnOnce(rusqlite::Error) -> JournalError {
     let path = path.to_path_buf();
     let action = action.to_string();

@@ -439,6 +439,30 @@ fn a_batch_of_steps_is_stored_whole_or_not_at_all() {
 /// One writer per journal, in one process too: a second `open` is refused while the first
 /// journal is alive, naming the holder; once it is dropped the next writer continues from the
 /// file's seq, checked inside its write transaction.
+/// Another connection holding the write lock longer than the busy timeout (a viewer queueing
+/// a request, descheduled on a loaded machine) makes the writer wait, not fail: the append goes
+/// through once the lock is free, and nothing is lost. (Before, the agent stopped with "database
+/// is locked" after 5 s and its events unwritten: seen under load in `tests/attach.rs`.)
+#[test]
+fn an_append_waits_out_a_write_lock_held_longer_than_the_busy_timeout() {
+    let (_dir, path) = temp_journal();
+    let mut j = Journal::open(&path).unwrap();
+    j.append(Some(&metric(T0, &[0.5])), &[opened(1, 1)]).unwrap();
+    let other = Connection::open(&path).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let held = BUSY_TIMEOUT + std::time::Duration::from_millis(1500);
+    let holder = std::thread::spawn(move || {
+        std::thread::sleep(held);
+        other.execute_batch("COMMIT").unwrap();
+    });
+    let started = std::time::Instant::now();
+    j.append(Some(&metric(T0 + 60_000, &[0.6])), &[event(2, 1, EventKind::Acknowledged { by: "ana".into() })]).unwrap();
+    assert!(started.elapsed() >= BUSY_TIMEOUT, "it did wait for the lock: {:?}", started.elapsed());
+    holder.join().unwrap();
+    assert_eq!(j.last_seq().unwrap(), 2);
+    assert_eq!(observation_count(&path), 2);
+}
+
 #[test]
 fn a_second_writer_is_refused_until_the_first_is_dropped() {
     let (_dir, path) = temp_journal();

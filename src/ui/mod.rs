@@ -242,14 +242,19 @@ pub fn run(
                     step(&mut app, Action::Key(key), requests);
                     dirty = true;
                     if app.overlay_depth() > depth {
-                        // A plan (or the chooser) just opened: show it before anything else is
-                        // read, and drop keys typed ahead (or pasted), so none of them picks,
-                        // types the confirmation of, or confirms a plan that was never on screen.
-                        session.terminal.draw(|frame| render(&app, frame))?;
-                        dirty = discard_typeahead(&mut app, requests, waiting_event)?;
+                        // A plan (or the chooser) just opened: drop the keys typed ahead (or
+                        // pasted), already waiting while it was not on screen, so none of them
+                        // picks, types the confirmation of, or confirms a plan never seen; then
+                        // show it before anything else is read. In this order a key pressed
+                        // once the plan shows is never taken for one typed ahead, however late
+                        // this process gets to run after drawing (under load it was, and a
+                        // confirmation was lost).
+                        discard_typeahead(&mut app, requests, waiting_event)?;
                         if app.should_quit {
                             return Ok(());
                         }
+                        session.terminal.draw(|frame| render(&app, frame))?;
+                        dirty = false;
                         break;
                     }
                 }
