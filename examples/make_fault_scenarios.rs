@@ -1197,13 +1197,8 @@ impl Story {
         let version = format!("v{}.{}.1", self.rng.int(2, 9), self.rng.int(0, 30));
         self.change(onset - MIN, "argocd", svc, ChangeKind::Deployment, &format!("{name} {version} rolled out"));
         self.incident(incident, svc, Some((svc, ChangeKind::Deployment)));
-        self.logs(svc, "IllegalStateException in <*>.serialize(<*>)", onset, end, true, incident);
-        self.effect(svc, "error_rate", onset, end, Shape::Between(0.15, 0.3), incident);
-        let summary = format!("More than 2% of {name} requests fail");
-        self.alert(svc, "HighErrorRate", Severity::Critical, &summary, onset + MIN, end, incident);
-        let mut skip = skip.to_vec();
-        skip.push(svc.to_string());
-        self.ripple(incident, svc, &skip, onset + 30 * SEC, end, true);
+        let burst = ("IllegalStateException in <*>.serialize(<*>)", (0.15, 0.3));
+        self.errors_up_the_calls(incident, svc, burst, skip, onset, end);
     }
 
     /// An exception thrown in `svc`'s code (no change behind it): an error-log burst of a new
@@ -1212,8 +1207,23 @@ impl Story {
         let name = svc.trim_start_matches("service:").to_string();
         self.incident(incident, svc, None);
         let template = format!("{name}: NullPointerException in <*>.process(<*>)");
-        self.logs(svc, &template, onset, end, true, incident);
-        self.effect(svc, "error_rate", onset, end, Shape::Between(0.1, 0.25), incident);
+        self.errors_up_the_calls(incident, svc, (&template, (0.1, 0.25)), skip, onset, end);
+    }
+
+    /// What failing code does to `svc` from `onset` to `end`: error lines of `template`, its
+    /// error rate within `rate`, a critical alert, and errors rippling up the calls.
+    fn errors_up_the_calls(
+        &mut self,
+        incident: &str,
+        svc: &str,
+        (template, (lo, hi)): (&str, (f64, f64)),
+        skip: &[String],
+        onset: i64,
+        end: i64,
+    ) {
+        let name = svc.trim_start_matches("service:").to_string();
+        self.logs(svc, template, onset, end, true, incident);
+        self.effect(svc, "error_rate", onset, end, Shape::Between(lo, hi), incident);
         let summary = format!("More than 2% of {name} requests fail");
         self.alert(svc, "HighErrorRate", Severity::Critical, &summary, onset + MIN, end, incident);
         let mut skip = skip.to_vec();
