@@ -314,17 +314,26 @@ impl Journal {
             (_, _, 1) => "an observation".to_string(),
             (_, _, n) => format!("{n} observations"),
         };
-        let mut waited = Duration::ZERO;
+        let started = std::time::Instant::now();
+        let mut warned: Option<std::time::Instant> = None;
         let tx = loop {
+            let attempt = std::time::Instant::now();
             match self.conn.transaction_with_behavior(TransactionBehavior::Immediate) {
                 Ok(tx) => break tx,
-                Err(e) if is_busy(&e) && waited < WRITE_LOCK_PATIENCE => {
-                    waited += BUSY_TIMEOUT;
-                    tracing::warn!(
-                        journal = %path.display(),
-                        waited_s = waited.as_secs(),
-                        "the journal's write lock is held by another connection; still waiting to append {span}"
-                    );
+                Err(e) if is_busy(&e) && started.elapsed() < WRITE_LOCK_PATIENCE => {
+                    // Busy at once (the busy handler did not wait): pause before trying again.
+                    if attempt.elapsed() < Duration::from_millis(100) {
+                        std::thread::sleep(Duration::from_millis(100));
+                    }
+                    // Said once per busy timeout at most.
+                    if warned.is_none_or(|w| w.elapsed() >= BUSY_TIMEOUT) {
+                        warned = Some(std::time::Instant::now());
+                        tracing::warn!(
+                            journal = %path.display(),
+                            waited_s = started.elapsed().as_secs(),
+                            "the journal's write lock is held by another connection; still waiting to append {span}"
+                        );
+                    }
                 }
                 Err(e) => return Err(sqlite_err(path, &format!("taking the write lock to append {span}"))(e)),
             }
