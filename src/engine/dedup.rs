@@ -232,7 +232,7 @@ impl super::rca::RunStart for SignalTable {
     }
 
     fn lag(&self, s: &Signal) -> Option<i64> {
-        self.entries.get(&s.key).and_then(|e| e.lag_ms)
+        self.lag_of(&s.key)
     }
 }
 

@@ -357,19 +357,9 @@ pub fn rank_timed<'s>(
         roots = affected.keys().copied().collect();
     }
 
-    // Everything below an entity within the depth, whatever is in trouble (computed on demand).
-    let below_cache: std::cell::RefCell<HashMap<NodeIndex, std::rc::Rc<HashSet<NodeIndex>>>> = Default::default();
-    let below_of = |n: NodeIndex| -> std::rc::Rc<HashSet<NodeIndex>> {
-        let mut cache = below_cache.borrow_mut();
-        cache
-            .entry(n)
-            .or_insert_with(|| {
-                std::rc::Rc::new(
-                    topology.walk(n, max_depth, Direction::Outgoing, None).into_iter().map(|(m, _)| m).collect(),
-                )
-            })
-            .clone()
-    };
+    // Everything below an entity within the depth, whatever is in trouble (walked on demand,
+    // once per entity).
+    let mut below_of: HashMap<NodeIndex, HashSet<NodeIndex>> = HashMap::new();
 
     let total = affected.len();
     let mut candidates: Vec<Candidate> = roots
@@ -397,7 +387,14 @@ pub fn rank_timed<'s>(
                     if !walk.contains_key(&target) {
                         // Below it, but through calls to entities not in trouble: its trouble
                         // cannot have travelled up there, so it accounts for none of that.
-                        passed_over |= nodes.get(other).is_some_and(|n| below_of(*n).contains(&target));
+                        passed_over = passed_over
+                            || nodes.get(other).is_some_and(|n| {
+                                let below = below_of.entry(*n).or_insert_with(|| {
+                                    let walk = topology.walk(*n, max_depth, Direction::Outgoing, None);
+                                    walk.into_iter().map(|(m, _)| m).collect()
+                                });
+                                below.contains(&target)
+                            });
                         continue;
                     }
                     // It explains an entity when it accounts for all of that entity's trouble

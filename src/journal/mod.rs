@@ -88,8 +88,8 @@ use std::time::Duration;
 /// How long a connection waits for a lock held by another connection before giving up.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// How long the writer keeps trying to take the write lock for an append, in rounds of
-/// [`BUSY_TIMEOUT`], before the append fails. A viewer queueing a request holds the lock for
+/// How long (wall time) the writer keeps trying to take the write lock for an append, each try
+/// waiting up to [`BUSY_TIMEOUT`], before the append fails. A viewer queueing a request holds the lock for
 /// an instant, but a loaded machine can deschedule it while it does: the agent waits (and says
 /// so in its log) rather than stop with its events unwritten.
 pub const WRITE_LOCK_PATIENCE: Duration = Duration::from_secs(60);
@@ -823,7 +823,6 @@ fn last_seq_in(conn: &Connection, path: &Path) -> Result<u64, JournalError> {
     })
 }
 
-/// Wraps an SQLite error with the journal path and what we were doing.
 /// True for SQLite's "database is locked" / "busy" after the busy timeout ran out.
 fn is_busy(e: &rusqlite::Error) -> bool {
     matches!(
@@ -833,6 +832,7 @@ fn is_busy(e: &rusqlite::Error) -> bool {
     )
 }
 
+/// Wraps an SQLite error with the journal path and what we were doing.
 fn sqlite_err(path: &Path, action: &str) -> impl FnOnce(rusqlite::Error) -> JournalError {
     let path = path.to_path_buf();
     let action = action.to_string();
