@@ -13,9 +13,11 @@
 //!   (Huber) and out-of-band samples teach nothing, so outliers in a series' own history neither
 //!   drag its level nor inflate its scale.
 //! - **Level shifts**: out-of-band samples on one side for `shift_after` (and at least
-//!   `shift_samples` of them) confirm a shift: the level jumps by their mean error (a season keeps
-//!   its shape) and the anomaly clears instead of alarming as long as the new level lasts. A later
-//!   return to the level before the shift (the end of a saturation) is a return, not news.
+//!   `shift_samples` of them) confirm a shift: the level jumps by their mean error, but no
+//!   further than a clipped error beyond the one nearest the old level (a burst that opened the
+//!   run is not where the series settled; a season keeps its shape), and the anomaly clears
+//!   instead of alarming as long as the new level lasts. A later return to the level before the
+//!   shift (the end of a saturation) is a return, not news.
 //! - **Trend to a limit** for the metrics named in `limits`, and to each saturation ceiling
 //!   (`saturation`, its `forecast` horizon): a resistant line (Tukey's, through
 //!   the medians of the outer thirds) over the last [`TREND_SAMPLES`] samples, extrapolated to
@@ -421,6 +423,10 @@ struct Model {
     flat_fit: f64,
     /// Consecutive out-of-band samples (by this model) on one side: + above, − below.
     run: i32,
+    /// The error of theirs nearest the level (the smallest on their side): how far the series
+    /// went at the least during the run (0: none, as in a snapshot written before it was kept).
+    #[serde(default)]
+    run_nearest: f32,
     /// Sum of their errors.
     #[serde(with = "exact_f64")]
     run_sum: f64,
@@ -665,6 +671,7 @@ impl SeriesState {
             fit: 0.0,
             flat_fit: 0.0,
             run: 0,
+            run_nearest: 0.0,
             run_sum: 0.0,
             run_since: at,
             before_shift: f64::NAN,
@@ -792,9 +799,9 @@ impl SeriesState {
         }
 
         // Each model learns from the samples it finds in band. Out of band on one side long
-        // enough is a level shift: the level jumps by the mean error. Seasons shift only once
-        // they may be used: while they learn, a swing they do not know yet is their offsets'
-        // business, not their level's.
+        // enough is a level shift: the level jumps by the mean error (bounded). Seasons shift
+        // only once they may be used: while they learn, a swing they do not know yet is their
+        // offsets' business, not their level's.
         let elapsed = at - self.first_at;
         let cycles = i64::from(c.season_min_cycles);
         let may_shift = [true, elapsed >= cycles * DAY_MS, elapsed >= cycles * WEEK_MS];
@@ -813,15 +820,23 @@ impl SeriesState {
             } else if model.run.signum() == side {
                 model.run += side;
                 model.run_sum += residual[m];
+                model.run_nearest = nearer(model.run_nearest, residual[m] as f32);
             } else {
                 model.run = side;
                 model.run_sum = residual[m];
+                model.run_nearest = residual[m] as f32;
                 model.run_since = at;
             }
             let lasted = at - model.run_since >= c.shift_after.millis();
             if may_shift[m] && lasted && model.run.unsigned_abs() >= c.shift_samples {
                 model.before_shift = model.level;
-                model.level += model.run_sum / f64::from(model.run.unsigned_abs());
+                // The run's mean error, but no further than a clipped error beyond its nearest:
+                // a burst that opened the run (a crash, a restart, then the new level) is not
+                // where the series settled, and a later climb to the mean would be taken for a
+                // return to it.
+                let mean = model.run_sum / f64::from(model.run.unsigned_abs());
+                let bound = f64::from(model.run_nearest) + f64::from(side) * CLIP * sigma[m];
+                model.level += if side > 0 { mean.min(bound) } else { mean.max(bound) };
                 model.run = 0;
                 model.run_sum = 0.0;
             }
@@ -1059,6 +1074,16 @@ impl SeriesState {
             _ => 0.0,
         };
         (lp, reached)
+    }
+}
+
+/// Of two errors on one side of the level, the one nearer it (`a` = 0: none yet, as in a run
+/// restored from a snapshot written before the nearest was kept; a run's errors are never 0).
+fn nearer(a: f32, b: f32) -> f32 {
+    if a == 0.0 || b.abs() < a.abs() {
+        b
+    } else {
+        a
     }
 }
 
@@ -1990,6 +2015,33 @@ mod tests {
             let v = d.sample(1, at(i * step), 100.0 + wobble(i));
             assert!(!anomalous(&v), "{i}: {v:?}");
         }
+    }
+
+    #[test]
+    fn a_shift_opened_by_a_burst_settles_where_the_series_settled() {
+        // A database's CPU at 14 %, a burst to 76 % for two samples (a crash, a restart), then a
+        // new level at 17 %: the shift is to 17, not to the mean of the hour after the burst
+        // began (about 26). Days later the CPU climbs to 27 %: not a "return" to a level the
+        // series never had.
+        let step = 5 * MIN;
+        let mut d = Detector::new(DetectConfig::default());
+        let mut i = 0;
+        let mut feed = |d: &mut Detector, n: i64, value: f64| {
+            for _ in 0..n {
+                d.sample(1, at(i * step), value + 0.5 * wobble(i));
+                i += 1;
+            }
+        };
+        feed(&mut d, 600, 14.0);
+        feed(&mut d, 2, 76.0);
+        feed(&mut d, 1200, 17.0);
+        let flat = |d: &mut Detector| d.series.get_mut(1).expect("a series").models[0];
+        let settled = flat(&mut d);
+        assert!((settled.level - 17.0).abs() < 0.5, "shifted to {}", settled.level);
+        assert!((settled.before_shift - 14.0).abs() < 0.5, "from {}", settled.before_shift);
+        feed(&mut d, 6, 27.0);
+        let climbed = flat(&mut d);
+        assert!((climbed.level - 17.0).abs() < 0.5, "the climb was taken for a return: {}", climbed.level);
     }
 
     #[test]
