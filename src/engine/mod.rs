@@ -990,13 +990,26 @@ impl Engine {
     /// oldest problem), and merges nothing. (Merging anyway when the trouble below began
     /// together, within the slack, as a hint of a common cause not seen yet, was tried: on the
     /// generated bad nights, 82 of 108 roots first instead of 85, and 143 of 155 instead of 145
-    /// on the other hard kinds; noise starts together with faults too often.)
+    /// on the other hard kinds; noise starts together with faults too often.) A log burst alike
+    /// to two or more problems' through dependencies it shares with them (the sibling rule) is
+    /// a sign of a cause they have in common, and bridges them too.
     fn bridged(&mut self, matches: Vec<ProblemId>, entity: &EntityId, since: Timestamp) -> Vec<ProblemId> {
         let hops = self.config.topology_hops;
+        let mut siblings = 0;
         for p in &matches {
             if self.problems.get_mut(*p).is_some_and(|state| state.below(entity, &mut self.topology, hops)) {
                 return matches;
             }
+            if self
+                .problems
+                .get_mut(*p)
+                .is_some_and(|state| state.proximity(entity, &mut self.topology, hops) == correlate::Proximity::Sibling)
+            {
+                siblings += 1;
+            }
+        }
+        if siblings >= 2 {
+            return matches;
         }
         let Some(node) = self.topology.node(entity) else { return matches };
         let under: HashSet<petgraph::stable_graph::NodeIndex> =

@@ -1019,6 +1019,32 @@ fn a_common_effect_of_two_faults_joins_the_newest_and_merges_nothing() {
     );
 }
 
+/// Three services call one database. Two of them break apart (unlike symptoms: two problems),
+/// and each then logs the same timeout talking to it. A third logs the same timeout too: alike
+/// to both problems' bursts through the dependency they share, it is a common cause's sign, not
+/// a common effect's, and it bridges them (a common effect joins one and merges nothing).
+#[test]
+fn a_sibling_alike_to_two_problems_bridges_them() {
+    let mut f = Feed::new();
+    for service in ["service:cart", "service:search", "service:orders"] {
+        f.relate(service, RelationKind::Calls, "database:db");
+    }
+    for m in 0..=14 {
+        f.alert(m * MIN, "service:cart", "HighErrorRate", AlertState::Firing);
+        f.alert(m * MIN + MIN / 2, "service:search", "HighLatency", AlertState::Firing);
+        if m >= 4 {
+            f.log(m * MIN, "service:cart", "timeout talking to <*>");
+            f.log(m * MIN, "service:search", "timeout talking to <*>");
+        }
+        if m >= 8 {
+            f.log(m * MIN, "service:orders", "timeout talking to <*>");
+        }
+    }
+    let groups = f.groups();
+    assert_eq!(groups.len(), 1, "{groups:?}");
+    assert_eq!(groups[0].len(), 5, "{groups:?}");
+}
+
 /// A series: entity and metric.
 type Series<'a> = (&'a str, &'a str);
 
