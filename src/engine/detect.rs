@@ -11,7 +11,11 @@
 //!   level for three visits starts over.
 //! - **Robust statistics**: the scale is an average absolute one-step error; updates are clipped
 //!   (Huber) and out-of-band samples teach nothing, so outliers in a series' own history neither
-//!   drag its level nor inflate its scale.
+//!   drag its level nor inflate its scale. Each seasonal bucket learns its hour's own scale
+//!   beside its offset, and a season judges an hour by no narrower a scale than that hour's,
+//!   once it learned from `warmup_samples` samples: a series noisier by day than by night is not
+//!   anomalous at the first samples of its busy hours, which the level's scale (following the
+//!   last hours) would judge by the night's.
 //! - **Level shifts**: out-of-band samples on one side for `shift_after` (and at least
 //!   `shift_samples` of them) confirm a shift: the level jumps by their mean error, but no
 //!   further than a clipped error beyond the one nearest the old level (a burst that opened the
@@ -65,9 +69,9 @@
 //! `min_consecutive` samples in a row (the `run` each verdict reports) or something else
 //! corroborates it (see `Engine::fire_lone` in [`crate::engine`]).
 //!
-//! Memory per series, on 64-bit targets (asserted in the tests): [`SERIES_STATE_BYTES`] = 1,528
-//! bytes of state (24 + 168 seasonal offsets as `f32` with a seen and a disagree counter each:
-//! 1,152; three candidate levels with their error statistics: 192; the range: 16; the record of
+//! Memory per series, on 64-bit targets (asserted in the tests): [`SERIES_STATE_BYTES`] = 1,912
+//! bytes of state (24 + 168 seasonal offsets as `f32` with a seen and a disagree counter and the
+//! hour's scale as half an `f32` each: 1,536; three candidate levels with their error statistics: 192; the range: 16; the record of
 //! the anomaly under way: 24; the drift's latest errors and rates: 20; the rest: 124), kept side
 //! by side with the other series' in chunks of 64, the seasonal buckets apart from the rest, by
 //! hour (see `states`), plus its id beside it (16 bytes) and its entry in the detector's index
@@ -537,10 +541,10 @@ impl<'a> SeasonsMut<'a> {
     }
 }
 
-/// One seasonal bucket: its offset from the level and its counters side by side (6 bytes, no
-/// padding), so that a sample reads one place of each season, not three (the offsets and each
-/// counter in arrays of their own were three lines a season). Snapshots keep writing the three
-/// arrays ([`StoredSeries`]).
+/// One seasonal bucket: its offset from the level, its counters and its hour's scale side by
+/// side (8 bytes, no padding), so that a sample reads one place of each season, not three (the
+/// offsets and each counter in arrays of their own were three lines a season). Snapshots keep
+/// writing an array per field ([`StoredSeries`]).
 #[derive(Debug, Clone, Copy, Default)]
 #[repr(C)]
 struct Bucket {
@@ -550,6 +554,9 @@ struct Bucket {
     seen: u8,
     /// Samples in a row the flat level found normal and the season did not.
     disagree: u8,
+    /// The average clipped absolute error of this hour's samples, the top half of an `f32`'s
+    /// bits (0: none yet): the season's scale at this hour.
+    scale: [u8; 2],
 }
 
 impl Bucket {
@@ -559,6 +566,29 @@ impl Bucket {
 
     fn set_offset(&mut self, offset: f32) {
         self.offset = offset.to_ne_bytes();
+    }
+
+    /// The hour's scale (0: none yet).
+    fn scale(&self) -> f64 {
+        f64::from(f32::from_bits(u32::from(u16::from_ne_bytes(self.scale)) << 16))
+    }
+
+    /// The hour's scale once it learned from `warmup_samples` samples (capped at the counter's
+    /// 255), else 0.
+    fn hour_scale(&self, c: &DetectConfig) -> f64 {
+        if u32::from(self.seen) >= c.warmup_samples.min(u32::from(u8::MAX)) {
+            self.scale()
+        } else {
+            0.0
+        }
+    }
+
+    /// Keeps `scale` (>= 0) as the top half of its `f32` bits, rounded to the nearest (a
+    /// positive scale never to 0, which means none: 2 significant digits are plenty for a band).
+    fn set_scale(&mut self, scale: f64) {
+        let bits = (scale as f32).to_bits();
+        let half = (bits.saturating_add(0x8000) >> 16) as u16;
+        self.scale = half.max(u16::from(scale > 0.0)).to_ne_bytes();
     }
 }
 
@@ -758,7 +788,18 @@ impl SeriesState {
         }
         let predicted: [f64; 3] = std::array::from_fn(|m| self.models[m].level + offsets[m]);
         let residual: [f64; 3] = std::array::from_fn(|m| value - predicted[m]);
-        let sigma: [f64; 3] = std::array::from_fn(|m| sigma_of(&self.models[m], predicted[m]));
+        // A season's hour that learned its own error from as many samples as a series needs
+        // before it is judged is judged by no narrower a scale: the level's error follows the
+        // last hours, and the first samples of a busy hour would be judged by the quiet night's.
+        let hourly = [0.0, daily.hour_scale(c), weekly.hour_scale(c)];
+        let sigma: [f64; 3] = std::array::from_fn(|m| {
+            let model = &self.models[m];
+            if hourly[m] > model.err {
+                sigma_of(&Model { err: hourly[m], ..*model }, predicted[m])
+            } else {
+                sigma_of(model, predicted[m])
+            }
+        });
 
         let a = self.season as usize;
         let z = residual[a] / sigma[a];
@@ -915,6 +956,11 @@ impl SeriesState {
             };
             let g = gamma.max(1.0 / f64::from(b.seen.saturating_add(1)));
             b.set_offset((old + g * (target - old)) as f32);
+            // The hour's scale learns as its offset does, from the same clipped errors as the
+            // level's.
+            let error = r[m].abs().min(CLIP * sigma[m]);
+            let scale = b.scale();
+            b.set_scale(if scale > 0.0 { scale + g * (error - scale) } else { error });
             b.seen = b.seen.saturating_add(1);
         }
 
@@ -1865,7 +1911,7 @@ mod tests {
         // The figures the module documentation states.
         assert_eq!(SERIES_STATE_BYTES, std::mem::size_of::<SeriesState>() + std::mem::size_of::<[Bucket; 192]>());
         if cfg!(target_pointer_width = "64") {
-            assert_eq!(SERIES_STATE_BYTES, 1528);
+            assert_eq!(SERIES_STATE_BYTES, 1912);
             assert_eq!(TREND_STATE_BYTES, 536);
             assert_eq!(SATURATION_STATE_BYTES, 40);
         }
@@ -1952,6 +1998,34 @@ mod tests {
         let (hour, baseline) = raised.expect("the missing peak is an anomaly");
         assert!((13..15).contains(&hour), "raised at {hour}:00");
         assert!(baseline.expected > 70.0, "the seasonal expectation explains it: {baseline:?}");
+    }
+
+    #[test]
+    fn a_busy_hour_is_judged_by_its_own_noise_and_the_quiet_night_by_its_own() {
+        // Every 5 minutes: 20 ± 1 from 18:00 to 09:00 UTC, 75 ± 8 in the day (a shop's traffic,
+        // noisier when busy). The level's scale follows the last hours: at 09:00 it is the
+        // night's, and the day's first samples would look far out. The hour's own scale says
+        // they are not; the night keeps its narrow band.
+        let step = 5 * MIN;
+        let per_day = DAY_MS / step;
+        let day = |i: i64| (9..18).contains(&((i * step / HOUR_MS) % 24));
+        let value = |i: i64| if day(i) { 75.0 + 8.0 * wobble(i) } else { 20.0 + wobble(i) };
+        let mut d = Detector::new(DetectConfig::default());
+        for i in 0..3 * per_day {
+            d.sample(1, at(i * step), value(i));
+        }
+        assert_eq!(d.season(1), Some(Season::Daily));
+        let mut raised = Vec::new();
+        for i in 3 * per_day..8 * per_day {
+            if anomalous(&d.sample(1, at(i * step), value(i))) {
+                raised.push(at(i * step).clock());
+            }
+        }
+        assert_eq!(raised, Vec::<String>::new(), "five ordinary days");
+        // Day 8, 03:00: the night's 20 goes to 30 for half an hour, well inside the day's noise.
+        let night = 8 * per_day + 3 * 12;
+        let raised = (night..night + 6).any(|i| anomalous(&d.sample(1, at(i * step), 30.0 + wobble(i))));
+        assert!(raised, "a move the day's noise would hide is news at night");
     }
 
     #[test]

@@ -1,7 +1,8 @@
-//! A series' state as snapshots write it: every field by name, each season as three arrays (its
-//! offsets, how many samples each bucket learned from, and the disagreements), the format
-//! snapshots have always had. The detector keeps a bucket's offset and counters side by side
-//! instead ([`Bucket`]), and its seasons apart from the rest of its state ([`WholeSeries`]).
+//! A series' state as snapshots write it: every field by name, each season as arrays (its
+//! offsets, how many samples each bucket learned from, and the disagreements, the format
+//! snapshots have always had; then each bucket's scale, added later). The detector keeps a
+//! bucket's fields side by side instead ([`Bucket`]), and its seasons apart from the rest of its
+//! state ([`WholeSeries`]).
 
 use super::{
     not_a_number, Bucket, Model, Record, SaturationState, Season, SeriesState, TrendState, WholeSeries, DAILY_BUCKETS,
@@ -75,6 +76,20 @@ pub(super) struct StoredSeries {
     weekly_seen: [u8; WEEKLY_BUCKETS],
     #[serde(with = "array")]
     weekly_disagree: [u8; WEEKLY_BUCKETS],
+    /// Each bucket's scale, the top half of an `f32`'s bits (0: none, as in a snapshot written
+    /// before they were kept: learned again).
+    #[serde(with = "array", default = "no_daily_scales")]
+    daily_scale: [u16; DAILY_BUCKETS],
+    #[serde(with = "array", default = "no_weekly_scales")]
+    weekly_scale: [u16; WEEKLY_BUCKETS],
+}
+
+fn no_daily_scales() -> [u16; DAILY_BUCKETS] {
+    [0; DAILY_BUCKETS]
+}
+
+fn no_weekly_scales() -> [u16; WEEKLY_BUCKETS] {
+    [0; WEEKLY_BUCKETS]
 }
 
 impl From<WholeSeries> for StoredSeries {
@@ -134,20 +149,22 @@ impl From<WholeSeries> for StoredSeries {
             weekly: weekly.map(|b| b.offset()),
             weekly_seen: weekly.map(|b| b.seen),
             weekly_disagree: weekly.map(|b| b.disagree),
+            daily_scale: daily.map(|b| u16::from_ne_bytes(b.scale)),
+            weekly_scale: weekly.map(|b| u16::from_ne_bytes(b.scale)),
         }
     }
 }
 
 impl From<StoredSeries> for WholeSeries {
     fn from(s: StoredSeries) -> WholeSeries {
-        let bucket = |offset: f32, seen: u8, disagree: u8| {
-            let mut b = Bucket { offset: [0; 4], seen, disagree };
+        let bucket = |offset: f32, seen: u8, disagree: u8, scale: u16| {
+            let mut b = Bucket { offset: [0; 4], seen, disagree, scale: scale.to_ne_bytes() };
             b.set_offset(offset);
             b
         };
         let buckets = std::array::from_fn(|i| match i.checked_sub(DAILY_BUCKETS) {
-            None => bucket(s.daily[i], s.daily_seen[i], s.daily_disagree[i]),
-            Some(i) => bucket(s.weekly[i], s.weekly_seen[i], s.weekly_disagree[i]),
+            None => bucket(s.daily[i], s.daily_seen[i], s.daily_disagree[i], s.daily_scale[i]),
+            Some(i) => bucket(s.weekly[i], s.weekly_seen[i], s.weekly_disagree[i], s.weekly_scale[i]),
         });
         let state = SeriesState {
             first_at: s.first_at,
@@ -226,20 +243,37 @@ mod tests {
             "weekly",
             "weekly_seen",
             "weekly_disagree",
+            "daily_scale",
+            "weekly_scale",
         ];
         let at: Vec<usize> = keys.iter().map(|k| json.find(&format!("\"{k}\":")).expect(k)).collect();
         assert!(at.is_sorted(), "the fields in their historical order: {json}");
         let stored = StoredSeries::from(state.clone());
-        for (buckets, offsets, seen, disagree) in [
-            (state.daily(), &stored.daily[..], &stored.daily_seen[..], &stored.daily_disagree[..]),
-            (state.weekly(), &stored.weekly[..], &stored.weekly_seen[..], &stored.weekly_disagree[..]),
+        for (buckets, offsets, seen, disagree, scale) in [
+            (
+                state.daily(),
+                &stored.daily[..],
+                &stored.daily_seen[..],
+                &stored.daily_disagree[..],
+                &stored.daily_scale[..],
+            ),
+            (
+                state.weekly(),
+                &stored.weekly[..],
+                &stored.weekly_seen[..],
+                &stored.weekly_disagree[..],
+                &stored.weekly_scale[..],
+            ),
         ] {
             for (i, b) in buckets.iter().enumerate() {
-                assert_eq!((b.offset().to_bits(), b.seen, b.disagree), (offsets[i].to_bits(), seen[i], disagree[i]));
+                assert_eq!(
+                    (b.offset().to_bits(), b.seen, b.disagree, u16::from_ne_bytes(b.scale)),
+                    (offsets[i].to_bits(), seen[i], disagree[i], scale[i])
+                );
             }
         }
         assert!(
-            state.daily().iter().all(|b| b.seen > 0) && state.weekly().iter().any(|b| b.seen > 0),
+            state.daily().iter().all(|b| b.seen > 0 && b.scale() > 0.0) && state.weekly().iter().any(|b| b.seen > 0),
             "seasons learned"
         );
         let back: WholeSeries = serde_json::from_str(&json).unwrap();
