@@ -71,13 +71,13 @@
 //!
 //! Memory per series, on 64-bit targets (asserted in the tests): [`SERIES_STATE_BYTES`] = 1,912
 //! bytes of state (24 + 168 seasonal offsets as `f32` with a seen and a disagree counter and the
-//! hour's scale as half an `f32` each: 1,536; three candidate levels with their error statistics: 192; the range: 16; the record of
-//! the anomaly under way: 24; the drift's latest errors and rates: 20; the rest: 124), kept side
-//! by side with the other series' in chunks of 64, the seasonal buckets apart from the rest, by
-//! hour (see `states`), plus its id beside it (16 bytes) and its entry in the detector's index
-//! (about 17 bytes at full load); a series whose metric has a
-//! limit adds [`TREND_STATE_BYTES`] = 536 (its last 32 samples), one with a ceiling
-//! [`SATURATION_STATE_BYTES`] = 40. Every buffer has a fixed size: nothing grows with time or
+//! hour's scale as half an `f32` each: 1,536; three candidate levels with their error
+//! statistics: 192; the range: 16; the record of the anomaly under way: 24; the drift's latest
+//! errors and rates: 20; the rest: 124), kept side by side with the other series' in chunks of
+//! 64, the seasonal buckets apart from the rest, by hour (see `states`), plus its id beside it
+//! (16 bytes) and its entry in the detector's index (about 17 bytes at full load); a series
+//! whose metric has a limit adds [`TREND_STATE_BYTES`] = 536 (its last 32 samples), one with a
+//! ceiling [`SATURATION_STATE_BYTES`] = 40. Every buffer has a fixed size: nothing grows with time or
 //! with the number of samples.
 
 use super::rca::{worse_direction, Worse};
@@ -788,9 +788,9 @@ impl SeriesState {
         }
         let predicted: [f64; 3] = std::array::from_fn(|m| self.models[m].level + offsets[m]);
         let residual: [f64; 3] = std::array::from_fn(|m| value - predicted[m]);
-        // A season's hour that learned its own error from as many samples as a series needs
-        // before it is judged is judged by no narrower a scale: the level's error follows the
-        // last hours, and the first samples of a busy hour would be judged by the quiet night's.
+        // A season judges an hour by no narrower a scale than the hour's own, once its bucket
+        // learned from as many samples as a series needs before it is judged: the level's error
+        // follows the last hours, and would judge a busy hour's first samples by the night's.
         let hourly = [0.0, daily.hour_scale(c), weekly.hour_scale(c)];
         let sigma: [f64; 3] = std::array::from_fn(|m| {
             let model = &self.models[m];
