@@ -764,9 +764,9 @@ impl SeriesState {
         // A model that has never seen an error (a series that never moved: an availability
         // stuck at 100 %) has no noise to hide a move in: only its own resolution is a floor.
         let flat_floor = |p: f64| (resolution / RESOLUTION_STEPS).max(1e-9 * p.abs().max(1.0));
-        let sigma_of = |model: &Model, p: f64| {
-            let floor = if model.err == 0.0 { flat_floor(p) } else { floor(p) };
-            (model.err * MAD_TO_SIGMA * young).max(floor)
+        let sigma_of = |err: f64, p: f64| {
+            let floor = if err == 0.0 { flat_floor(p) } else { floor(p) };
+            (err * MAD_TO_SIGMA * young).max(floor)
         };
 
         // Back at the level from before a shift (the end of a saturation): that level again.
@@ -777,8 +777,8 @@ impl SeriesState {
             }
             let before = model.before_shift + offsets[m];
             let now = model.level + offsets[m];
-            if (value - before).abs() < c.threshold * sigma_of(model, before)
-                && (value - now).abs() >= c.threshold * sigma_of(model, now)
+            if (value - before).abs() < c.threshold * sigma_of(model.err, before)
+                && (value - now).abs() >= c.threshold * sigma_of(model.err, now)
             {
                 model.level = model.before_shift;
                 model.before_shift = f64::NAN;
@@ -792,14 +792,7 @@ impl SeriesState {
         // learned from as many samples as a series needs before it is judged: the level's error
         // follows the last hours, and would judge a busy hour's first samples by the night's.
         let hourly = [0.0, daily.hour_scale(c), weekly.hour_scale(c)];
-        let sigma: [f64; 3] = std::array::from_fn(|m| {
-            let model = &self.models[m];
-            if hourly[m] > model.err {
-                sigma_of(&Model { err: hourly[m], ..*model }, predicted[m])
-            } else {
-                sigma_of(model, predicted[m])
-            }
-        });
+        let sigma: [f64; 3] = std::array::from_fn(|m| sigma_of(self.models[m].err.max(hourly[m]), predicted[m]));
 
         let a = self.season as usize;
         let z = residual[a] / sigma[a];

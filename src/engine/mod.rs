@@ -997,14 +997,11 @@ impl Engine {
         let hops = self.config.topology_hops;
         let mut siblings = 0;
         for p in &matches {
-            if self.problems.get_mut(*p).is_some_and(|state| state.below(entity, &mut self.topology, hops)) {
+            let Some(state) = self.problems.get_mut(*p) else { continue };
+            if state.below(entity, &mut self.topology, hops) {
                 return matches;
             }
-            if self
-                .problems
-                .get_mut(*p)
-                .is_some_and(|state| state.proximity(entity, &mut self.topology, hops) == correlate::Proximity::Sibling)
-            {
+            if state.proximity(entity, &mut self.topology, hops) == correlate::Proximity::Sibling {
                 siblings += 1;
             }
         }

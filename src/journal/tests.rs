@@ -436,9 +436,6 @@ fn a_batch_of_steps_is_stored_whole_or_not_at_all() {
     assert_eq!(j.integrity_check().unwrap(), vec!["ok".to_string()]);
 }
 
-/// One writer per journal, in one process too: a second `open` is refused while the first
-/// journal is alive, naming the holder; once it is dropped the next writer continues from the
-/// file's seq, checked inside its write transaction.
 /// Another connection holding the write lock longer than the busy timeout (a viewer queueing
 /// a request, descheduled on a loaded machine) makes the writer wait, not fail: the append goes
 /// through once the lock is free, and nothing is lost. (Before, the agent stopped with "database
@@ -463,6 +460,9 @@ fn an_append_waits_out_a_write_lock_held_longer_than_the_busy_timeout() {
     assert_eq!(observation_count(&path), 2);
 }
 
+/// One writer per journal, in one process too: a second `open` is refused while the first
+/// journal is alive, naming the holder; once it is dropped the next writer continues from the
+/// file's seq, checked inside its write transaction.
 #[test]
 fn a_second_writer_is_refused_until_the_first_is_dropped() {
     let (_dir, path) = temp_journal();
