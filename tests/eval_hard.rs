@@ -132,7 +132,8 @@ fn hard_scenarios_on_fresh_seeds_keep_their_roots_near_the_top() {
 /// first, 10/12 in the top 3; seeds 15 to 17: 11/12 and 12/12. Since a common effect (the edge
 /// service above two faults) no longer merges their problems: 9/12 and 12/12; 12/12 and 12/12.
 /// Since a candidate that explains nothing below trouble it does not account for gets no
-/// credit for breaking first: 11/12 and 12/12 shipped.
+/// credit for breaking first: 11/12 and 12/12 shipped. Since trouble above a problem joins it
+/// only while the trouble below it goes on: 12/12 and 12/12 shipped.
 #[test]
 fn a_bad_night_of_faults_minutes_apart_keeps_each_root_near_the_top() {
     let shipped =
@@ -140,7 +141,7 @@ fn a_bad_night_of_faults_minutes_apart_keeps_each_root_near_the_top() {
             .unwrap();
     let (n, top1, top3) = tally(&shipped, |name| name.starts_with(SEQUENCE));
     assert_eq!(n, 12, "{shipped}");
-    assert!(top1 >= 11, "top-1 {top1}/{n}\n{shipped}");
+    assert!(top1 >= 12, "top-1 {top1}/{n}\n{shipped}");
     assert!(top3 >= 12, "top-3 {top3}/{n}\n{shipped}");
     let dir = tempfile::tempdir().unwrap();
     for seed in 15..=17 {

@@ -941,11 +941,15 @@ impl Engine {
     }
 
     /// Cause before effect (see [`correlate`]): a signal on `entity` whose trouble started at
-    /// `since` may join open problem `p` when it is above `p`'s trouble, or when the trouble of
-    /// some entity of `p` depending on it began no earlier than `since` (within the slack):
-    /// trouble it can have caused. Never a problem whose trouble began a whole correlation window
-    /// before and whose active trouble now is all recurrences (or nothing): what keeps it open
-    /// is recurring, and the new signal is news.
+    /// `since` may join open problem `p` when it is trouble `p`'s can have caused, or trouble
+    /// that can have caused `p`'s. Trouble it can have caused: `entity` is above `p`'s trouble,
+    /// and that trouble is still going or was last seen within the slack (an effect follows its
+    /// cause promptly; a spike that cleared ten minutes ago explains nothing that starts now).
+    /// Trouble that can have caused `p`'s: the trouble of some entity of `p` depending on it
+    /// began no earlier than `since` (within the slack). Trouble on one of `p`'s own entities
+    /// always may join. Never a problem whose trouble began a whole correlation window before
+    /// and whose active trouble now is all recurrences (or nothing): what keeps it open is
+    /// recurring, and the new signal is news.
     fn may_join(
         &mut self,
         p: ProblemId,
@@ -959,13 +963,20 @@ impl Engine {
             return false;
         }
         let Some(state) = self.problems.get_mut(p) else { return false };
-        // Siblings and far entities are judged by the cookbook rule alone.
-        if !state.below(entity, &mut self.topology, hops) {
+        let below = state.below(entity, &mut self.topology, hops);
+        let above = state.above(entity, &mut self.topology, hops);
+        // Trouble on one of its own entities belongs to it; siblings and far entities are judged
+        // by the cookbook rule alone.
+        if state.entities.contains_key(entity) || !(below || above) {
             return true;
         }
-        if state.above(entity, &mut self.topology, hops) {
+        if above && self.follows_trouble(p, entity, kind, since) {
             return true;
         }
+        if !below {
+            return false;
+        }
+        let Some(state) = self.problems.get_mut(p) else { return false };
         let Some(target) = self.topology.node(entity) else { return true };
         // When the trouble of each of its entities began.
         let mut began: BTreeMap<&EntityId, Timestamp> = BTreeMap::new();
@@ -979,6 +990,25 @@ impl Engine {
             timing.precedes_as(kind, lag, since, t)
                 && self.topology.node(x).is_some_and(|n| self.topology.closure(n, hops).contains(&target))
         })
+    }
+
+    /// True when trouble on `entity` starting at `since` can be an effect of problem `p`'s:
+    /// some unmarked signal of `p` on an entity it depends on (within the hops) is still going,
+    /// or was last seen no longer ago than the slack for `kind`.
+    fn follows_trouble(&mut self, p: ProblemId, entity: &EntityId, kind: SignalKind, since: Timestamp) -> bool {
+        let slack = self.timing().slack_for(kind);
+        let Some(n) = self.topology.node(entity) else { return true };
+        let Some(state) = self.problems.get(p) else { return false };
+        let recent: Vec<_> = state
+            .signals
+            .iter()
+            .filter_map(|k| self.signals.get(k))
+            .map(|e| &e.signal)
+            .filter(|s| s.mark.is_none() && (s.active || since.since(s.last_seen) <= slack))
+            .filter_map(|s| self.topology.node(&s.entity))
+            .collect();
+        let closure = self.topology.closure(n, self.config.topology_hops);
+        recent.iter().any(|m| closure.contains(m))
     }
 
     /// Which of the problems a new signal on `entity` (trouble since `since`) matches it shows to

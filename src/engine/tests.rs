@@ -978,6 +978,47 @@ fn a_problem_kept_open_by_recurrences_does_not_absorb_a_new_one_sharing_its_top_
     }
 }
 
+/// An effect follows its cause promptly. The edge calls the catalog and errors from minute 1,
+/// after a catalog latency spike at 0-1: one problem, still open with the edge's errors. The
+/// recommendations service, which calls the catalog too, slows down at minute 12: above the
+/// catalog, but the catalog's trouble cleared ten minutes before, so it explains nothing that
+/// starts now; the slowdown is news and opens its own problem (it used to join, and an older
+/// problem kept its ranking over a new fault). Starting at minute 4, within the slack of the
+/// spike, it joins as before.
+#[test]
+fn trouble_above_a_problem_joins_it_only_while_the_trouble_below_goes_on() {
+    let feed = |recs_from: i64| {
+        let mut f = Feed::new();
+        f.relate("service:edge", RelationKind::Calls, "service:catalog");
+        f.relate("service:recs", RelationKind::Calls, "service:catalog");
+        f.alert(0, "service:catalog", "HighLatency", AlertState::Firing);
+        f.alert(MIN, "service:catalog", "HighLatency", AlertState::Firing);
+        f.alert(2 * MIN, "service:catalog", "HighLatency", AlertState::Resolved);
+        for m in 1..=20 {
+            f.alert(m * MIN + MIN / 2, "service:edge", "HighErrorRate", AlertState::Firing);
+            if m >= recs_from {
+                f.alert(m * MIN, "service:recs", "HighLatency", AlertState::Firing);
+            }
+        }
+        f.groups()
+    };
+    assert_eq!(
+        feed(12),
+        [
+            vec!["alert:service:catalog/HighLatency", "alert:service:edge/HighErrorRate"],
+            vec!["alert:service:recs/HighLatency"],
+        ]
+    );
+    assert_eq!(
+        feed(4),
+        [vec![
+            "alert:service:catalog/HighLatency",
+            "alert:service:edge/HighErrorRate",
+            "alert:service:recs/HighLatency"
+        ]]
+    );
+}
+
 /// A common effect does not make two faults one incident. The gateway calls `cart` and
 /// `search`. Cart breaks at minute 0 and is still broken at 10 when search breaks; at 11 the
 /// gateway slows down: it lies above both problems and below neither, so it bridges nothing.
