@@ -29,8 +29,9 @@
 //!   spikes, even while one of them is on) takes no new signal: the new one is news, and opens
 //!   its own. Likewise a signal *above* a problem (it depends on the problem's entities) could
 //!   join only as an effect, so it joins only while some trouble below it in the problem goes
-//!   on or was last seen within the slack: an effect follows its cause promptly, and a spike
-//!   that cleared ten minutes ago explains nothing that starts now.
+//!   on or was last seen within that trouble's own detection lag (how long its end can have
+//!   gone unseen): an effect follows its cause promptly, and a spike that cleared ten minutes
+//!   ago explains nothing that starts now.
 //!   (Preferring recent problems over old ones when a signal matches both was tried and
 //!   dropped: in PetShop the first signal of an issue joins an old problem alone, and the rest
 //!   then split from it.)

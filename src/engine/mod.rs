@@ -943,13 +943,13 @@ impl Engine {
     /// Cause before effect (see [`correlate`]): a signal on `entity` whose trouble started at
     /// `since` may join open problem `p` when it is trouble `p`'s can have caused, or trouble
     /// that can have caused `p`'s. Trouble it can have caused: `entity` is above `p`'s trouble,
-    /// and that trouble is still going or was last seen within the slack (an effect follows its
-    /// cause promptly; a spike that cleared ten minutes ago explains nothing that starts now).
-    /// Trouble that can have caused `p`'s: the trouble of some entity of `p` depending on it
-    /// began no earlier than `since` (within the slack). Trouble on one of `p`'s own entities
-    /// always may join. Never a problem whose trouble began a whole correlation window before
-    /// and whose active trouble now is all recurrences (or nothing): what keeps it open is
-    /// recurring, and the new signal is news.
+    /// and that trouble is still going or was last seen within its own detection lag (an effect
+    /// follows its cause promptly; a spike that cleared ten minutes ago explains nothing that
+    /// starts now: see [`Engine::follows_trouble`]). Trouble that can have caused `p`'s: the
+    /// trouble of some entity of `p` depending on it began no earlier than `since` (within the
+    /// slack). Trouble on one of `p`'s own entities always may join. Never a problem whose
+    /// trouble began a whole correlation window before and whose active trouble now is all
+    /// recurrences (or nothing): what keeps it open is recurring, and the new signal is news.
     fn may_join(
         &mut self,
         p: ProblemId,
@@ -970,7 +970,7 @@ impl Engine {
         if state.entities.contains_key(entity) || !(below || above) {
             return true;
         }
-        if above && self.follows_trouble(p, entity, kind, since) {
+        if above && self.follows_trouble(p, entity, since) {
             return true;
         }
         if !below {
@@ -994,17 +994,24 @@ impl Engine {
 
     /// True when trouble on `entity` starting at `since` can be an effect of problem `p`'s:
     /// some unmarked signal of `p` on an entity it depends on (within the hops) is still going,
-    /// or was last seen no longer ago than the slack for `kind`.
-    fn follows_trouble(&mut self, p: ProblemId, entity: &EntityId, kind: SignalKind, since: Timestamp) -> bool {
-        let slack = self.timing().slack_for(kind);
+    /// or was last seen no longer before `since` than its own detection lag (how long its end
+    /// can have gone unseen: see [`rca::RunStart::lag`]; its kind's slack where not known). An
+    /// effect's trouble begins no later than its first sighting, so its own lag can only
+    /// shorten that.
+    fn follows_trouble(&mut self, p: ProblemId, entity: &EntityId, since: Timestamp) -> bool {
+        let timing = self.timing();
         let Some(n) = self.topology.node(entity) else { return true };
         let Some(state) = self.problems.get(p) else { return false };
+        let signals = &self.signals;
         let recent: Vec<_> = state
             .signals
             .iter()
-            .filter_map(|k| self.signals.get(k))
+            .filter_map(|k| signals.get(k))
             .map(|e| &e.signal)
-            .filter(|s| s.mark.is_none() && (s.active || since.since(s.last_seen) <= slack))
+            .filter(|s| {
+                let lag = signals.lag_of(&s.key).unwrap_or_else(|| timing.slack_for(s.kind));
+                s.mark.is_none() && (s.active || since.since(s.last_seen) <= lag)
+            })
             .filter_map(|s| self.topology.node(&s.entity))
             .collect();
         let closure = self.topology.closure(n, self.config.topology_hops);

@@ -983,8 +983,9 @@ fn a_problem_kept_open_by_recurrences_does_not_absorb_a_new_one_sharing_its_top_
 /// recommendations service, which calls the catalog too, slows down at minute 12: above the
 /// catalog, but the catalog's trouble cleared ten minutes before, so it explains nothing that
 /// starts now; the slowdown is news and opens its own problem (it used to join, and an older
-/// problem kept its ranking over a new fault). Starting at minute 4, within the slack of the
-/// spike, it joins as before.
+/// problem kept its ranking over a new fault). Starting at minute 4, 3 minutes after the spike
+/// was last seen, within how long an alert's end can go unseen (5 minutes: its `for` is not
+/// known), it joins as before.
 #[test]
 fn trouble_above_a_problem_joins_it_only_while_the_trouble_below_goes_on() {
     let feed = |recs_from: i64| {
@@ -1015,6 +1016,55 @@ fn trouble_above_a_problem_joins_it_only_while_the_trouble_below_goes_on() {
             "alert:service:catalog/HighLatency",
             "alert:service:edge/HighErrorRate",
             "alert:service:recs/HighLatency"
+        ]]
+    );
+}
+
+/// The same with anomalies: how long after the trouble below was last seen trouble above may
+/// still join is that trouble's own detection lag. The catalog's latency is out of band for ten
+/// minutes from minute 120; the edge's errors keep the problem open. Read every 30 s, the
+/// catalog was last seen slow at 129.5 and its end went unseen 30 s at most: the recommendations
+/// service slowing down at 133 is news (the flat 5-minute slack had let it join). Read every
+/// 5 minutes, the catalog was last seen slow at 125 and may have stayed so until 130: the same
+/// slowdown at 129 joins.
+#[test]
+fn trouble_above_a_problem_may_join_it_within_the_lag_of_the_trouble_below() {
+    let feed = |every: i64, recs_from: i64| {
+        let mut f = Feed::new();
+        f.relate("service:edge", RelationKind::Calls, "service:catalog");
+        f.relate("service:recs", RelationKind::Calls, "service:catalog");
+        for i in 0..(140 * MIN) / (MIN / 2) {
+            let t = i * MIN / 2;
+            if t % every == 0 {
+                let slow = (120 * MIN..130 * MIN).contains(&t);
+                f.metric(t, "service:catalog", "latency_ms", if slow { 900.0 } else { 100.0 + 3.0 * wobble(i) });
+            }
+            let slow = t >= recs_from;
+            f.metric(t, "service:recs", "latency_ms", if slow { 950.0 } else { 50.0 + wobble(i + 5) });
+            if t >= 121 * MIN && t % MIN == 0 {
+                f.alert(t, "service:edge", "HighErrorRate", AlertState::Firing);
+            }
+        }
+        f
+    };
+    let lag = |f: &Feed| f.engine.signals.lag_of(&anomaly("service:catalog", "latency_ms"));
+    let fast = feed(MIN / 2, 133 * MIN);
+    assert_eq!(lag(&fast), Some(MIN / 2));
+    assert_eq!(
+        fast.groups(),
+        [
+            vec!["alert:service:edge/HighErrorRate", "anomaly:service:catalog:latency_ms"],
+            vec!["anomaly:service:recs:latency_ms"],
+        ]
+    );
+    let slow = feed(5 * MIN, 129 * MIN);
+    assert_eq!(lag(&slow), Some(5 * MIN));
+    assert_eq!(
+        slow.groups(),
+        [vec![
+            "alert:service:edge/HighErrorRate",
+            "anomaly:service:catalog:latency_ms",
+            "anomaly:service:recs:latency_ms"
         ]]
     );
 }
