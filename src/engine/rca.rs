@@ -28,9 +28,11 @@
 //! says why. An issue is thus judged against the period just before it, whatever the noise level:
 //! the same notion lets correlation refuse a late dependency as the cause of an older problem
 //! (see [`Timing::precedes`] and `correlate`). An effect does not outlast its cause for long:
-//! once a dependency's trouble is over, it accounts for a dependent's trouble only if that did
-//! not go on after it longer than the dependency's trouble lasted, or than its end may have been
-//! seen late (its detection lag; see [`Timing::outlasts`]), so
+//! once a dependency's trouble is over (the episode of it the accounting signal belongs to: its
+//! signals overlapping, or following each other within their detection lag), it accounts for a
+//! dependent's trouble only if that did not go on after it longer than the dependency's trouble
+//! lasted, or than its end may have been seen late (its detection lag; see
+//! [`Timing::outlasts`]), so
 //! a short blip below, which high traffic makes everywhere, does not explain a long outage
 //! above that merely began just after it. Nor does such a blip win on breaking first: earliness
 //! is evidence of having caused what came after, so a candidate that explains nothing but
@@ -303,26 +305,47 @@ pub fn rank_timed<'s>(
             (before.peek().is_some() && before.all(|s| stale(s))).then(|| (*id, a.since(first_run(id))))
         })
         .collect();
-    // Each entity's trouble as one episode: from the start of its earliest current run to its
-    // last sighting, whether any of it is still going, and how late its end may have been seen
-    // (the longest detection lag of its signals, each kind's slack where that is not known).
-    let episode: BTreeMap<&EntityId, (Timestamp, Timestamp, bool, i64)> = affected
-        .iter()
-        .map(|(id, own)| {
-            let to = own.iter().map(|s| s.last_seen).max().unwrap_or_default();
-            let lag = own.iter().map(|s| runs.lag(s).unwrap_or_else(|| timing.slack_for(s.kind))).max();
-            (*id, (first_run(id), to, own.iter().any(|s| s.active), lag.unwrap_or(timing.slack_ms)))
-        })
-        .collect();
+    // Each entity's trouble as episodes: its signals by the start of their current runs, one
+    // joining the episode before while it starts no later than that episode's last sighting plus
+    // the detection lag (how late that end, or this start, may have been seen; each kind's slack
+    // where not known). An episode runs from its first start to its last sighting, is going
+    // while any of its signals is, and keeps its longest lag. A container's leak, its forecast,
+    // its OOM kill and its restart alerts overlap: one episode. A service's latency spikes that
+    // ended at 09:33 and an error blip of its at 09:51 are two: the blip keeps nothing going
+    // that the spikes explained.
+    let mut episode: HashMap<&SignalKey, (Timestamp, Timestamp, bool, i64)> = HashMap::new();
+    for own in affected.values() {
+        let lag_of = |s: &Signal| runs.lag(s).unwrap_or_else(|| timing.slack_for(s.kind));
+        let mut by_start: Vec<&Signal> = own.to_vec();
+        by_start.sort_by_key(|s| (runs.since(s), &s.key));
+        let mut members: Vec<&SignalKey> = Vec::new();
+        let mut current: Option<(Timestamp, Timestamp, bool, i64)> = None;
+        for s in by_start {
+            let joins =
+                current.is_some_and(|(_, to, going, lag)| going || runs.since(s) <= to.plus_ms(lag.max(lag_of(s))));
+            if !joins {
+                if let Some(e) = current.take() {
+                    episode.extend(members.drain(..).map(|k| (k, e)));
+                }
+            }
+            let e = current.get_or_insert((runs.since(s), s.last_seen, s.active, lag_of(s)));
+            (e.1, e.2, e.3) = (e.1.max(s.last_seen), e.2 || s.active, e.3.max(lag_of(s)));
+            members.push(&s.key);
+        }
+        if let Some(e) = current {
+            episode.extend(members.drain(..).map(|k| (k, e)));
+        }
+    }
     // Trouble of `d` that can account for `o`: not stale, first seen before `o`'s current run
-    // began (within the slack) and still going then; and, once the trouble of `d`'s entity is
-    // over, `o` went on after it no longer than it lasted (see `outlasts`).
+    // began (within the slack) and still going then; and, once the episode of `d`'s entity's
+    // trouble that `d` belongs to is over, `o` went on after it no longer than it lasted (see
+    // `outlasts`).
     let in_time = |d: &Signal, o: &Signal| {
         let (start, effect) = (d.first_seen, runs.since(o));
         !stale(d)
             && timing.precedes_as(d.kind, runs.lag(d), start, effect)
             && (d.active || effect.since(d.last_seen) <= timing.slack_ms)
-            && !episode.get(&d.entity).is_some_and(|e| timing.outlasts(o.last_seen, *e))
+            && !episode.get(&d.key).is_some_and(|e| timing.outlasts(o.last_seen, *e))
     };
     let timely =
         |dep: &[&'s Signal], o: &Signal| -> Vec<&'s Signal> { dep.iter().copied().filter(|d| in_time(d, o)).collect() };
@@ -1146,6 +1169,21 @@ mod tests {
         // Within the slack after a blip: its effect (a scrape or an alert's `for` apart).
         let mut s = vec![episode("container:shop-1", "cpu_utilisation", 0, 2, false)];
         s.extend(above(6));
+        assert_eq!(ranked(&s), ids(&[("container:shop-1", 3)]));
+        // A later trouble of the container's, 18 minutes after the blip and still going, keeps
+        // nothing going that the blip explained: a separate episode (it used to make the whole
+        // container's trouble "still going"). One that follows within the slack continues it.
+        let mut s = vec![
+            episode("container:shop-1", "cpu_utilisation", 0, 4, false),
+            episode("container:shop-1", "memory_utilisation", 22, 33, true),
+        ];
+        s.extend(above(33));
+        assert_eq!(ranked(&s), ids(&[("service:shop", 2), ("container:shop-1", 1)]));
+        let mut s = vec![
+            episode("container:shop-1", "cpu_utilisation", 0, 4, false),
+            episode("container:shop-1", "memory_utilisation", 8, 33, true),
+        ];
+        s.extend(above(33));
         assert_eq!(ranked(&s), ids(&[("container:shop-1", 3)]));
         // The same blip raised from a series scraped every minute, in two samples: its end was
         // seen at most 2 minutes late, not 5, so trouble going on 4 minutes after it (longer
