@@ -1010,7 +1010,7 @@ impl Engine {
             .filter_map(|k| signals.get(k))
             .map(|e| &e.signal)
             .filter(|s| {
-                let lag = signals.lag_of(&s.key).unwrap_or_else(|| timing.slack_for(s.kind));
+                let lag = timing.lag_or_slack(s.kind, signals.lag_of(&s.key));
                 s.mark.is_none() && (s.active || since.since(s.last_seen) <= lag)
             })
             .filter_map(|s| self.topology.node(&s.entity))

@@ -106,7 +106,13 @@ impl Timing {
     /// own lag can only shorten that).
     /// `lag` is the cause's own detection lag where it is known (see [`RunStart::lag`]).
     pub fn precedes_as(&self, kind: SignalKind, lag: Option<i64>, cause: Timestamp, effect: Timestamp) -> bool {
-        cause.since(effect) <= lag.unwrap_or_else(|| self.slack_for(kind))
+        cause.since(effect) <= self.lag_or_slack(kind, lag)
+    }
+
+    /// How late trouble of kind `kind` can have been seen: its own detection `lag` where known
+    /// (see [`RunStart::lag`]), else the kind's slack.
+    pub fn lag_or_slack(&self, kind: SignalKind, lag: Option<i64>) -> i64 {
+        lag.unwrap_or_else(|| self.slack_for(kind))
     }
 
     /// How late a cause of kind `kind` may be seen after its effect began when its own lag is
@@ -315,21 +321,22 @@ pub fn rank_timed<'s>(
     // that the spikes explained.
     let mut episode: HashMap<&SignalKey, (Timestamp, Timestamp, bool, i64)> = HashMap::new();
     for own in affected.values() {
-        let lag_of = |s: &Signal| runs.lag(s).unwrap_or_else(|| timing.slack_for(s.kind));
         let mut by_start: Vec<&Signal> = own.to_vec();
         by_start.sort_by_key(|s| (runs.since(s), &s.key));
         let mut members: Vec<&SignalKey> = Vec::new();
         let mut current: Option<(Timestamp, Timestamp, bool, i64)> = None;
         for s in by_start {
-            let joins =
-                current.is_some_and(|(_, to, going, lag)| going || runs.since(s) <= to.plus_ms(lag.max(lag_of(s))));
-            if !joins {
-                if let Some(e) = current.take() {
-                    episode.extend(members.drain(..).map(|k| (k, e)));
+            let (start, lag) = (runs.since(s), timing.lag_or_slack(s.kind, runs.lag(s)));
+            match &mut current {
+                Some(e) if e.2 || start <= e.1.plus_ms(e.3.max(lag)) => {
+                    (e.1, e.2, e.3) = (e.1.max(s.last_seen), e.2 || s.active, e.3.max(lag));
+                }
+                _ => {
+                    if let Some(e) = current.replace((start, s.last_seen, s.active, lag)) {
+                        episode.extend(members.drain(..).map(|k| (k, e)));
+                    }
                 }
             }
-            let e = current.get_or_insert((runs.since(s), s.last_seen, s.active, lag_of(s)));
-            (e.1, e.2, e.3) = (e.1.max(s.last_seen), e.2 || s.active, e.3.max(lag_of(s)));
             members.push(&s.key);
         }
         if let Some(e) = current {
